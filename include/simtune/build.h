@@ -1,0 +1,89 @@
+// Build: candidate -> generated C source + harness -> ELF for a target, cached by content
+// hash, and verification of an artifact's output by running it once (natively or through
+// the target's runner, e.g. qemu-riscv64).
+//
+// Harness contract (every simulator and reference relies on it):
+//  - The ROI is bracketed by two global, non-inlined functions with C linkage,
+//    `simtune_roi_begin` and `simtune_roi_end`, visible in the ELF symbol table. Exactly one
+//    call of each in single-run mode; the kernel call lies between them and nothing else
+//    that does work.
+//  - Single-run mode (no arguments; the only mode on bare metal): fill inputs, ROI, kernel,
+//    ROI end, run the naive reference, compare, print one line
+//      "simtune: verify ok max_abs_err=<g> max_rel_err=<g>"   and exit 0, or
+//      "simtune: verify failed index=<i> got=<g> want=<g>"     and exit 3.
+//  - Timing mode (`--time <min_rep_ns> <reps>`; hosted targets only): verify first, then
+//    warm up and print one line "simtune: inner=<n> rep_ns=<v1>,<v2>,..." where each rep
+//    times `inner` back-to-back kernel calls, inner chosen so one rep lasts >= min_rep_ns;
+//    values are ns per kernel call.
+//  - riscv64 bare metal: on Spike/rvsim, the harness also reads `minstret`/`mcycle` in the
+//    ROI functions and prints "simtune: roi minstret=<n> mcycle=<n>".
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "simtune/result.h"
+#include "simtune/target.h"
+#include "simtune/workload.h"
+
+namespace simtune {
+
+struct Artifact {
+  std::string target;
+  std::string hash;               // SHA-256 (hex) of sources, compiler identity and flags
+  std::filesystem::path elf;      // valid when ok()
+  std::string status;             // "ok" | "failed"
+  std::string stage;              // failed: "generate" | "build"
+  std::string message;            // failed: one-line reason
+  std::string build_log;          // compiler output (may be empty)
+  double build_s = 0;
+  bool cached = false;            // true when reused from the cache
+  double flops = 0;               // from KernelSource
+
+  bool ok() const { return status == "ok"; }
+};
+
+struct BuildOptions {
+  std::filesystem::path cache_dir = ".simtune-cache";
+  int jobs = 0;                   // <= 0: number of cores
+  double timeout_s = 120;         // per compiler invocation
+  std::vector<std::string> extra_cflags;
+};
+
+class Builder {
+ public:
+  explicit Builder(BuildOptions options);
+  // Never fails as a whole: a generation or compile error is an Artifact with status "failed".
+  Artifact Build(const Workload& workload, const Config& config, const Target& target);
+  // Builds in parallel with options.jobs workers; results in input order.
+  std::vector<Artifact> BuildMany(const Workload& workload, const std::vector<Config>& configs,
+                                  const Target& target);
+  // Lower level: build from ready-made kernel source (tests use this for broken kernels).
+  Artifact BuildSource(const KernelSource& source, const Target& target);
+
+ private:
+  BuildOptions options_;
+};
+
+struct VerifyResult {
+  std::string status;    // "ok" | "failed"
+  std::string stage;     // failed: "run" | "verify" | "timeout"
+  std::string message;
+  std::string output;    // harness stdout+stderr (truncated)
+  bool ok() const { return status == "ok"; }
+};
+
+// Runs an artifact once in single-run mode through the target's runner and checks the
+// harness's verify line. Bare-metal targets without a runner return an error.
+Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& target,
+                                    double timeout_s = 60);
+
+// Parses the harness's verify line out of program output; shared with simulators.
+// Returns "" when "verify ok" is present, else a failure reason.
+std::string CheckVerifyLine(const std::string& output);
+
+// SHA-256 of `data`, lower-case hex.
+std::string Sha256Hex(const std::string& data);
+
+}  // namespace simtune

@@ -1,0 +1,53 @@
+// References: where ground truth comes from (native timing here; rvsim cycle models and SSH
+// boards later). A reference measures a batch of artifacts so that it can interleave rounds
+// across candidates; each result carries its noise.
+//
+// Lifecycle: Create(name, options) -> Measure(batch) any number of times.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simtune/build.h"
+#include "simtune/registry.h"
+#include "simtune/result.h"
+#include "simtune/target.h"
+
+namespace simtune {
+
+struct RefResult {
+  std::string status;     // "ok" | "failed"
+  std::string stage;      // failed: "run" | "verify" | "timeout"
+  std::string message;
+  std::string unit;       // "ns" (per kernel call) or "cycles"
+  double value = 0;       // the estimate to rank by: median over rounds of per-round minima
+  double min = 0;         // smallest single rep seen
+  double median = 0;      // median of all reps
+  double max = 0;
+  double spread = 0;      // relative noise: (max - min) / value of the per-round minima
+  int rounds = 0;
+  int reps = 0;           // total timed reps
+  std::string extra_json = "{}";  // reference-specific details (per-round minima, inner count)
+
+  bool ok() const { return status == "ok"; }
+};
+
+// Options are "key=value" pairs, parsed strictly by each reference.
+class Reference {
+ public:
+  virtual ~Reference() = default;
+  virtual std::string name() const = 0;
+  // The options that identify a measurement for resume ("rounds=7,min_rep_ns=..."), canonical.
+  virtual std::string options_key() const = 0;
+  // One result per artifact, same order; failed artifacts get failed results, never a
+  // whole-batch error for one bad candidate.
+  virtual std::vector<RefResult> Measure(const std::vector<Artifact>& batch,
+                                         const Target& target) = 0;
+};
+
+using ReferenceRegistry = Registry<Reference, const std::string& /*options*/>;
+// Built-ins: "native".
+ReferenceRegistry& References();
+
+}  // namespace simtune

@@ -1,0 +1,113 @@
+// The store: one SQLite file (default simtune.db) holding every attempt of every stage.
+// STRICT tables, PRAGMA user_version = kStoreSchemaVersion, WAL journal. Opening a file with
+// another schema version is an error that names both versions. Rows are appended, never
+// overwritten: a re-run adds rows, and "latest ok row" queries implement resume.
+//
+// Tables: workloads, candidates, artifacts, ref_results, sim_results, predictions.
+// Thread-compatible: one Store per thread (each opens its own connection), or external locking.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "simtune/build.h"
+#include "simtune/reference.h"
+#include "simtune/result.h"
+#include "simtune/workload.h"
+
+namespace simtune {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+struct CandidateRow {
+  int64_t id = 0;
+  int64_t workload_id = 0;
+  std::string config;        // canonical FormatConfig text
+};
+
+struct ArtifactRow {
+  int64_t id = 0;
+  int64_t candidate_id = 0;
+  Artifact artifact;
+  std::string created;       // ISO-8601 UTC
+};
+
+struct RefRow {
+  int64_t id = 0;
+  int64_t candidate_id = 0;
+  std::string target;
+  std::string reference;     // "native"
+  std::string options;       // Reference::options_key()
+  std::string artifact_hash;
+  RefResult result;
+  std::string created;
+};
+
+// A simulator run; the statistics record is JSON (schema versioned by the simulators).
+struct SimRow {
+  int64_t id = 0;
+  int64_t candidate_id = 0;
+  std::string target;
+  std::string simulator;
+  std::string options;
+  std::string artifact_hash;
+  std::string status;        // "ok" | "failed"
+  std::string stage;         // failed: "run" | "verify" | "timeout" | "missing-tool" ...
+  std::string message;
+  std::string stats_json = "{}";
+  double wall_s = 0;
+  std::string created;
+};
+
+struct PredictionRow {
+  int64_t id = 0;
+  int64_t candidate_id = 0;
+  std::string target;
+  std::string model;         // model name / file
+  double score = 0;          // predicted value (lower is faster)
+  std::string created;
+};
+
+class Store {
+ public:
+  // Creates the file and schema when missing. Errors: unreadable file, not a simtune store,
+  // schema version mismatch ("store simtune.db has schema version 2; this simtune needs 1").
+  static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& path);
+  virtual ~Store() = default;
+
+  virtual Result<int64_t> AddWorkload(const Workload& workload) = 0;       // idempotent by Key()
+  virtual Result<int64_t> AddCandidate(int64_t workload_id, const std::string& config) = 0;  // idempotent
+  virtual Result<std::vector<CandidateRow>> Candidates(int64_t workload_id) = 0;
+  virtual Result<std::optional<int64_t>> FindWorkload(const std::string& key) = 0;
+
+  virtual Result<int64_t> AddArtifact(int64_t candidate_id, const Artifact& artifact) = 0;
+  // Latest row for (candidate, target), any status.
+  virtual Result<std::optional<ArtifactRow>> LatestArtifact(int64_t candidate_id,
+                                                            const std::string& target) = 0;
+
+  virtual Result<int64_t> AddRefResult(const RefRow& row) = 0;
+  // Latest ok row for (candidate, target, reference, options); resume skips these.
+  virtual Result<std::optional<RefRow>> LatestOkRef(int64_t candidate_id, const std::string& target,
+                                                    const std::string& reference,
+                                                    const std::string& options) = 0;
+  virtual Result<std::vector<RefRow>> RefResults(int64_t workload_id, const std::string& target) = 0;
+
+  virtual Result<int64_t> AddSimResult(const SimRow& row) = 0;
+  virtual Result<std::optional<SimRow>> LatestOkSim(int64_t candidate_id, const std::string& target,
+                                                    const std::string& simulator,
+                                                    const std::string& options) = 0;
+  virtual Result<std::vector<SimRow>> SimResults(int64_t workload_id, const std::string& target) = 0;
+
+  virtual Result<int64_t> AddPrediction(const PredictionRow& row) = 0;
+
+  // Every table as CSV files (one per table, written into `dir`) or as one JSON document
+  // {"schema_version": 1, "workloads": [...], "candidates": [...], ...}.
+  virtual Status ExportCsv(const std::filesystem::path& dir) = 0;
+  virtual Result<std::string> ExportJson() = 0;
+};
+
+}  // namespace simtune

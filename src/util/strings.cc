@@ -1,0 +1,105 @@
+#include "simtune/strings.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace simtune {
+
+std::vector<std::string> Split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = text.find(sep, start);
+    if (pos == std::string_view::npos) {
+      out.emplace_back(text.substr(start));
+      return out;
+    }
+    out.emplace_back(text.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string Trim(std::string_view text) {
+  size_t b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return "";
+  size_t e = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(b, e - b + 1));
+}
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+Result<int64_t> ParseInt(std::string_view text, std::string_view what) {
+  std::string s(text);
+  if (s.empty()) return Error{std::string(what) + ": expected an integer; got ''"};
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (end != s.c_str() + s.size() || s[0] == ' ' || s[0] == '+')
+    return Error{std::string(what) + ": expected an integer; got '" + s + "'"};
+  if (errno == ERANGE) return Error{std::string(what) + ": integer out of range; got '" + s + "'"};
+  return static_cast<int64_t>(v);
+}
+
+Result<double> ParseDouble(std::string_view text, std::string_view what) {
+  std::string s(text);
+  if (s.empty()) return Error{std::string(what) + ": expected a number; got ''"};
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || s[0] == ' ' || !std::isfinite(v) || errno == ERANGE)
+    return Error{std::string(what) + ": expected a number; got '" + s + "'"};
+  return v;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string Suggest(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : candidates) {
+    size_t d = EditDistance(name, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  // Plausible typo: at most a third of the name's letters wrong (and at least one allowed).
+  size_t limit = std::max<size_t>(1, name.size() / 3);
+  return best_d <= limit ? best : "";
+}
+
+Error UnknownName(std::string_view kind, std::string_view name,
+                  const std::vector<std::string>& valid) {
+  std::string msg = "unknown " + std::string(kind) + " '" + std::string(name) + "'";
+  std::string s = Suggest(name, valid);
+  if (!s.empty()) msg += "; did you mean '" + s + "'?";
+  msg += " valid: " + Join(valid, ", ");
+  return Error{msg};
+}
+
+}  // namespace simtune
