@@ -1,0 +1,85 @@
+// Simulators: instruction-accurate backends (qemu + our plugin, valgrind, spike; gem5 when
+// the user has one) that run an artifact once in single-run mode and report statistics for
+// the ROI only, as one versioned record.
+//
+// Lifecycle: Simulators().Create(name, options) -> Available() -> Simulate(artifact, target)
+// any number of times, from several threads at once (implementations keep no per-run state).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/build.h"
+#include "simtune/registry.h"
+#include "simtune/result.h"
+#include "simtune/target.h"
+
+namespace simtune {
+
+// Version of the SimStats JSON layout. Bump on any change of meaning; readers reject others.
+inline constexpr int kSimStatsSchemaVersion = 1;
+
+// Instruction classes shared by all ISAs (keys of SimStats::classes).
+inline const std::vector<std::string> kInsnClasses = {
+    "int_alu", "int_muldiv", "fp_scalar", "simd", "load", "store",
+    "branch_taken", "branch_not_taken", "jump", "atomic", "other"};
+
+struct CacheStats {
+  std::string level;     // "l1i", "l1d", "l2", "l3"
+  uint64_t read_hits = 0, read_misses = 0, write_hits = 0, write_misses = 0;
+};
+
+// Statistics of the ROI. A field a backend cannot measure is absent (std::nullopt / empty),
+// never zero: features must know the difference.
+struct SimStats {
+  int schema_version = kSimStatsSchemaVersion;
+  std::string simulator;                        // "qemu", "valgrind", "spike"
+  uint64_t insn_count = 0;                      // instructions retired in the ROI
+  std::map<std::string, uint64_t> classes;      // subset of kInsnClasses; empty if unknown
+  std::optional<uint64_t> loads, stores, load_bytes, store_bytes;
+  std::map<std::string, uint64_t> accesses_by_size;   // "1","2","4","8","16","32"... -> count
+  std::vector<CacheStats> caches;
+  std::optional<uint64_t> branches, branch_mispredicts;
+  std::vector<uint64_t> reuse_log2;             // bucket i: reuse distance in [2^i, 2^(i+1)) lines; last = cold
+  nlohmann::json extra = nlohmann::json::object();   // backend-specific
+
+  nlohmann::json ToJson() const;
+  // Rejects other schema versions with both versions in the message.
+  static Result<SimStats> FromJson(const nlohmann::json& j, const std::string& where);
+};
+
+struct SimResult {
+  std::string status;     // "ok" | "failed"
+  std::string stage;      // failed: "missing-tool" | "run" | "timeout" | "verify" | "parse"
+  std::string message;
+  SimStats stats;         // valid when ok()
+  double wall_s = 0;
+  bool ok() const { return status == "ok"; }
+};
+
+class Simulator {
+ public:
+  virtual ~Simulator() = default;
+  virtual std::string name() const = 0;
+  // Canonical options text for the store (identifies comparable runs).
+  virtual std::string options_key() const = 0;
+  // Whether this backend can run artifacts of `target` (ISA/OS).
+  virtual bool Supports(const Target& target) const = 0;
+  // Ok when the tools are installed; else an error that says how to install them.
+  virtual Status Available(const Target& target) const = 0;
+  // Runs once; never throws; failures are results with a stage. Also checks the harness's
+  // verify line: a wrong kernel under simulation is a failed "verify" result.
+  virtual SimResult Simulate(const Artifact& artifact, const Target& target) const = 0;
+};
+
+using SimulatorRegistry = Registry<Simulator, const std::string& /*options*/>;
+// Built-ins: "qemu", "valgrind", "spike", plus "fake" (deterministic, for tests).
+SimulatorRegistry& Simulators();
+
+}  // namespace simtune
