@@ -1,3 +1,3 @@
-// simtune command-line interface (placeholder until the CLI lands in this change).
-#include <cstdio>
-int main() { std::puts("simtune"); return 0; }
+#include "simtune/cli.h"
+
+int main(int argc, char** argv) { return simtune::RunCli(argc, argv); }

@@ -1,0 +1,8 @@
+// Registration functions of the built-in references (called from References()).
+#pragma once
+
+#include "simtune/reference.h"
+
+namespace simtune {
+void RegisterNativeReference(ReferenceRegistry& registry);
+}  // namespace simtune

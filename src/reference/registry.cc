@@ -1,0 +1,15 @@
+#include "simtune/reference.h"
+#include "src/reference/builtin.h"
+
+namespace simtune {
+
+ReferenceRegistry& References() {
+  static ReferenceRegistry* registry = [] {
+    auto* r = new ReferenceRegistry("reference");
+    RegisterNativeReference(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace simtune

@@ -1,0 +1,14 @@
+#include "src/simulators/builtin.h"
+
+namespace simtune {
+
+SimulatorRegistry& Simulators() {
+  static SimulatorRegistry* registry = [] {
+    auto* r = new SimulatorRegistry("simulator");
+    RegisterFakeSimulator(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace simtune

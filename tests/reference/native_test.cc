@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/reference.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+class NativeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("simtune_native_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    target_.name = "x86_64-host";
+    target_.isa = "x86_64";
+    target_.os = "linux";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A stand-in artifact: a shell script that speaks the harness's timing protocol.
+  Artifact Script(const std::string& name, const std::string& body) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(p, fs::perms::owner_all);
+    Artifact a;
+    a.status = "ok";
+    a.target = "x86_64-host";
+    a.hash = name;
+    a.elf = p;
+    return a;
+  }
+
+  std::unique_ptr<Reference> Make(const std::string& options) {
+    auto r = References().Create("native", options);
+    EXPECT_TRUE(r.ok()) << r.message();
+    return std::move(r).value();
+  }
+
+  fs::path dir_;
+  Target target_;
+};
+
+TEST_F(NativeTest, MedianOfPerRoundMinima) {
+  // Round k (counted in a file) prints reps whose minimum is 100, 200, 150.
+  std::string counter = (dir_ / "count").string();
+  Artifact a = Script("a.sh",
+                      "n=$(cat " + counter + " 2>/dev/null || echo 0); echo $((n+1)) > " + counter +
+                          "\necho 'simtune: verify ok max_abs_err=0 max_rel_err=0'\n"
+                          "case $n in 0) echo 'simtune: inner=4 rep_ns=130,100,120';;"
+                          " 1) echo 'simtune: inner=4 rep_ns=200,210';; *) echo 'simtune: inner=4 rep_ns=150,170';; esac");
+  auto ref = Make("rounds=3,reps=2,min_rep_ns=1000");
+  auto res = ref->Measure({a}, target_);
+  ASSERT_EQ(res.size(), 1u);
+  ASSERT_TRUE(res[0].ok()) << res[0].message;
+  EXPECT_DOUBLE_EQ(res[0].value, 150);
+  EXPECT_DOUBLE_EQ(res[0].min, 100);
+  EXPECT_DOUBLE_EQ(res[0].max, 210);
+  EXPECT_DOUBLE_EQ(res[0].spread, (200.0 - 100.0) / 150.0);
+  EXPECT_EQ(res[0].rounds, 3);
+  EXPECT_EQ(res[0].reps, 7);
+  EXPECT_EQ(res[0].unit, "ns");
+  auto extra = nlohmann::json::parse(res[0].extra_json);
+  EXPECT_EQ(extra["inner"], 4);
+  EXPECT_EQ(extra["round_min_ns"].size(), 3u);
+}
+
+TEST_F(NativeTest, FailuresAreRowsAndTheBatchGoesOn) {
+  Artifact good = Script("good.sh",
+                         "echo 'simtune: verify ok max_abs_err=0 max_rel_err=0'\n"
+                         "echo 'simtune: inner=1 rep_ns=5,6'");
+  Artifact wrong = Script("wrong.sh", "echo 'simtune: verify failed index=3 got=1 want=2'; exit 3");
+  Artifact crash = Script("crash.sh", "kill -SEGV $$");
+  Artifact slow = Script("slow.sh", "sleep 10");
+  Artifact unbuilt;
+  unbuilt.status = "failed";
+  unbuilt.stage = "build";
+  unbuilt.message = "kernel.c:3: error: expected ';'";
+  auto ref = Make("rounds=2,reps=2,timeout=0.5");
+  auto res = ref->Measure({good, wrong, crash, slow, unbuilt}, target_);
+  ASSERT_EQ(res.size(), 5u);
+  EXPECT_TRUE(res[0].ok());
+  EXPECT_DOUBLE_EQ(res[0].value, 5);
+  EXPECT_EQ(res[1].stage, "verify");
+  EXPECT_EQ(res[1].message, "index=3 got=1 want=2");
+  EXPECT_EQ(res[2].stage, "run");
+  EXPECT_EQ(res[2].message, "killed by signal 11 (Segmentation fault)");
+  EXPECT_EQ(res[3].stage, "timeout");
+  EXPECT_EQ(res[3].message, "timed out after 0.5 s");
+  EXPECT_EQ(res[4].stage, "build");
+  EXPECT_EQ(res[4].message, "artifact did not build: kernel.c:3: error: expected ';'");
+}
+
+TEST_F(NativeTest, MissingTimingLineIsARunFailure) {
+  Artifact a = Script("quiet.sh", "echo 'simtune: verify ok max_abs_err=0 max_rel_err=0'");
+  auto res = Make("rounds=1")->Measure({a}, target_);
+  EXPECT_EQ(res[0].stage, "run");
+  EXPECT_EQ(res[0].message, "no timing line in harness output");
+}
+
+TEST_F(NativeTest, RefusesCrossTargets) {
+  Artifact a = Script("x.sh", "true");
+  target_.name = "riscv64-linux";
+  target_.runner = {"qemu-riscv64"};
+  auto res = Make("")->Measure({a}, target_);
+  EXPECT_EQ(res[0].message, "native reference cannot run target 'riscv64-linux' artifacts on this host");
+}
+
+TEST(NativeOptions, StrictParsing) {
+  EXPECT_EQ(References().Create("native", "rounds=0").message(),
+            "native reference option rounds: out of range; got 0");
+  EXPECT_EQ(References().Create("native", "rounds=x").message(),
+            "native reference option rounds: expected an integer; got 'x'");
+  EXPECT_EQ(References().Create("native", "round=3").message(),
+            "unknown native reference option 'round'; did you mean 'rounds'? valid: cpu, interleave, "
+            "min_rep_ns, reps, rounds, seed, timeout");
+  EXPECT_EQ(References().Create("native", "rounds").message(),
+            "native reference option 'rounds': expected key=value");
+  EXPECT_EQ(References().Create("nativ", "").message(),
+            "unknown reference 'nativ'; did you mean 'native'? valid: native");
+  auto ok = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)->options_key(), "rounds=3,reps=4,min_rep_ns=1000");
+}
+
+}  // namespace
+}  // namespace simtune
