@@ -51,6 +51,13 @@ struct BuildOptions {
   std::vector<std::string> extra_cflags;
 };
 
+// Cache layout: <cache_dir>/<hash[0:2]>/<hash>/{kernel.c, reference.c, harness.c,
+// artifact.elf, build.log}. An entry with artifact.elf is complete and reused as is (entries
+// are built in a temporary folder and renamed into place, so concurrent builders of the same
+// hash, in one process or several, are safe); a failed build leaves its sources and log
+// without artifact.elf and is retried next time. The reference is compiled separately at -O1
+// (target flags otherwise) to keep it naive; harness and kernel use the target's flags.
+// Thread-safe: Build* may be called from several threads at once.
 class Builder {
  public:
   explicit Builder(BuildOptions options);
@@ -61,6 +68,9 @@ class Builder {
                                   const Target& target);
   // Lower level: build from ready-made kernel source (tests use this for broken kernels).
   Artifact BuildSource(const KernelSource& source, const Target& target);
+  // BuildSource for several sources with options.jobs workers; results in input order.
+  std::vector<Artifact> BuildSources(const std::vector<KernelSource>& sources,
+                                     const Target& target);
 
  private:
   BuildOptions options_;

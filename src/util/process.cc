@@ -42,7 +42,9 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   SIMTUNE_CHECK(!argv.empty());
   if (!ProgramExists(argv[0])) return Error{"program not found: '" + argv[0] + "'"};
   int out_pipe[2], err_pipe[2], exec_pipe[2];
-  if (pipe(out_pipe) || pipe(err_pipe) || pipe2(exec_pipe, O_CLOEXEC))
+  // CLOEXEC: concurrent RunProcess calls must not leak pipe ends into each other's children,
+  // or a reader only sees end-of-output when every sibling child has exited.
+  if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC) || pipe2(exec_pipe, O_CLOEXEC))
     return Error{std::string("pipe failed: ") + std::strerror(errno)};
 
   std::vector<std::string> env_store;

@@ -1,0 +1,234 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "harness.h"
+#include "parallel.h"
+#include "simtune/build.h"
+#include "simtune/process.h"
+#include "simtune/strings.h"
+
+namespace simtune {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Bump when the build recipe changes in a way the hashed inputs do not show.
+constexpr const char* kRecipe = "simtune-build-v1 reference=-O1";
+
+// `cc --version` costs a process start; the answer cannot change within one run.
+Result<std::string> CompilerIdentity(const std::string& cc, double timeout_s) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(cc); it != cache.end()) return it->second;
+  }
+  ProcessOptions opts;
+  opts.timeout_s = timeout_s;
+  SIMTUNE_ASSIGN_OR_RETURN(ProcessResult r, RunProcess({cc, "--version"}, opts));
+  if (!r.Success()) return Error{"'" + cc + " --version' failed: " + r.Describe(timeout_s)};
+  std::string first = Trim(r.out.substr(0, r.out.find('\n')));
+  if (first.empty()) return Error{"'" + cc + " --version' printed nothing"};
+  std::lock_guard<std::mutex> lock(mu);
+  cache.emplace(cc, first);
+  return first;
+}
+
+// The line that best says why the compiler failed: the first compiler diagnostic marked
+// as an error, else the first linker complaint, else the first non-empty line.
+std::string FirstErrorLine(const std::string& log) {
+  std::vector<std::string> lines;
+  for (const auto& l : Split(log, '\n'))
+    if (!Trim(l).empty() && !StartsWith(l, "$ ")) lines.push_back(Trim(l));
+  for (const auto& l : lines)
+    if ((l.find(" error: ") != std::string::npos || l.find(" fatal error: ") != std::string::npos) &&
+        !StartsWith(l, "collect2"))
+      return l;
+  for (const char* what : {"undefined reference", "multiple definition", "ld: "})
+    for (const auto& l : lines)
+      if (l.find(what) != std::string::npos) return l;
+  return lines.empty() ? "" : lines.front();
+}
+
+Status WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return Error{"cannot write '" + path.string() + "'"};
+  return Status::Ok();
+}
+
+bool Exists(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void AddField(std::string& key, const std::string& tag, const std::string& value) {
+  key += tag + " " + std::to_string(value.size()) + "\n" + value + "\n";
+}
+
+Artifact Failed(Artifact a, const std::string& stage, const std::string& message) {
+  a.status = "failed";
+  a.stage = stage;
+  a.message = message;
+  a.elf.clear();
+  return a;
+}
+
+// Runs one compiler step in `dir`, appending the command and its output to `log`.
+// Returns "" on success, else the one-line reason.
+std::string RunStep(const std::vector<std::string>& argv, const fs::path& dir, double timeout_s,
+                    std::string& log) {
+  log += "$ " + Join(argv, " ") + "\n";
+  ProcessOptions opts;
+  opts.cwd = dir;
+  opts.timeout_s = timeout_s;
+  // Plain ASCII diagnostics in English, whatever the user's locale: messages are data.
+  opts.extra_env = {{"LC_ALL", "C"}};
+  auto r = RunProcess(argv, opts);
+  if (!r.ok()) {
+    log += r.message() + "\n";
+    return r.message();
+  }
+  log += r->out + r->err;
+  if (r->Success()) return "";
+  if (r->timed_out || r->signal) return argv[0] + " " + r->Describe(timeout_s);
+  std::string line = FirstErrorLine(r->out + r->err);
+  return line.empty() ? argv[0] + " failed: " + r->Describe(timeout_s) : line;
+}
+
+}  // namespace
+
+Builder::Builder(BuildOptions options) : options_(std::move(options)) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(options_.cache_dir, ec);
+  if (!ec) options_.cache_dir = abs;
+}
+
+Artifact Builder::BuildSource(const KernelSource& source, const Target& target) {
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  Artifact a;
+  a.target = target.name;
+  a.flops = source.flops;
+
+  auto harness = GenerateHarness(source, target);
+  if (!harness.ok()) return Failed(a, "generate", harness.message());
+  auto identity = CompilerIdentity(target.cc, options_.timeout_s);
+  if (!identity.ok()) return Failed(a, "build", identity.message());
+
+  std::vector<std::string> flags = target.cflags;
+  flags.insert(flags.end(), options_.extra_cflags.begin(), options_.extra_cflags.end());
+  flags.insert(flags.end(), source.extra_cflags.begin(), source.extra_cflags.end());
+
+  std::string key = std::string(kRecipe) + "\n";
+  AddField(key, "cc", target.cc);
+  AddField(key, "cc-version", *identity);
+  for (const auto& f : flags) AddField(key, "cflag", f);
+  for (const auto& f : target.ldflags) AddField(key, "ldflag", f);
+  AddField(key, "kernel.c", source.code);
+  AddField(key, "reference.c", source.reference_code);
+  AddField(key, "harness.c", *harness);
+  a.hash = Sha256Hex(key);
+
+  fs::path shard = options_.cache_dir / a.hash.substr(0, 2);
+  fs::path final_dir = shard / a.hash;
+  fs::path elf = final_dir / "artifact.elf";
+  std::error_code ec;
+  if (Exists(elf)) {
+    a.status = "ok";
+    a.elf = elf;
+    a.cached = true;
+    a.build_log = ReadFile(final_dir / "build.log");
+    a.build_s = elapsed();
+    return a;
+  }
+
+  fs::create_directories(shard, ec);
+  if (ec) return Failed(a, "build", "cannot create cache directory '" + shard.string() + "': " +
+                                        ec.message());
+  static std::atomic<uint64_t> counter{0};
+  fs::path tmp = shard / (".tmp-" + a.hash.substr(0, 16) + "-" + std::to_string(getpid()) +
+                          "-" + std::to_string(counter++));
+  fs::remove_all(tmp, ec);
+  fs::create_directory(tmp, ec);
+  if (ec) return Failed(a, "build", "cannot create '" + tmp.string() + "': " + ec.message());
+  for (auto [name, text] : {std::pair<const char*, const std::string*>{"kernel.c", &source.code},
+                            {"reference.c", &source.reference_code},
+                            {"harness.c", &*harness}}) {
+    Status s = WriteFile(tmp / name, *text);
+    if (!s.ok()) {
+      fs::remove_all(tmp, ec);
+      return Failed(a, "build", s.message());
+    }
+  }
+
+  std::vector<std::string> ref_cmd = {target.cc};
+  ref_cmd.insert(ref_cmd.end(), flags.begin(), flags.end());
+  for (const char* s : {"-O1", "-c", "reference.c", "-o", "reference.o"}) ref_cmd.push_back(s);
+  std::vector<std::string> link_cmd = {target.cc};
+  link_cmd.insert(link_cmd.end(), flags.begin(), flags.end());
+  for (const char* s : {"harness.c", "kernel.c", "reference.o"}) link_cmd.push_back(s);
+  link_cmd.insert(link_cmd.end(), target.ldflags.begin(), target.ldflags.end());
+  link_cmd.push_back("-o");
+  link_cmd.push_back("artifact.elf");
+
+  std::string log;
+  std::string why = RunStep(ref_cmd, tmp, options_.timeout_s, log);
+  if (why.empty()) why = RunStep(link_cmd, tmp, options_.timeout_s, log);
+  fs::remove(tmp / "reference.o", ec);
+  (void)WriteFile(tmp / "build.log", log);
+  a.build_log = log;
+  bool built = why.empty();
+  if (built && !Exists(tmp / "artifact.elf")) {
+    why = target.cc + " reported success but wrote no artifact.elf";
+    built = false;
+  }
+  if (built) {
+    // Renaming the complete folder is atomic: readers never see a half-written entry.
+    fs::rename(tmp, final_dir, ec);
+    if (ec && !Exists(elf)) {
+      // A failed build of the same hash is in the way: move it aside and retry once.
+      fs::path old = tmp;
+      old += ".old";
+      std::error_code ec2;
+      fs::rename(final_dir, old, ec2);
+      fs::remove_all(old, ec2);
+      fs::rename(tmp, final_dir, ec);
+    }
+    if (ec) fs::remove_all(tmp, ec);  // lost a race to an identical build: use the winner's
+    if (!Exists(elf)) return Failed(a, "build", "cannot install '" + final_dir.string() + "'");
+    a.status = "ok";
+    a.elf = elf;
+  } else {
+    // Keep the failed sources and log for inspection unless an entry is already there.
+    fs::rename(tmp, final_dir, ec);
+    if (ec) fs::remove_all(tmp, ec);
+    a = Failed(a, "build", why);
+  }
+  a.build_s = elapsed();
+  return a;
+}
+
+std::vector<Artifact> Builder::BuildSources(const std::vector<KernelSource>& sources,
+                                            const Target& target) {
+  return ParallelMap<Artifact>(sources.size(), options_.jobs,
+                               [&](size_t i) { return BuildSource(sources[i], target); });
+}
+
+}  // namespace simtune

@@ -1,0 +1,323 @@
+#include "harness.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+namespace simtune {
+namespace {
+
+std::string Fmt(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+bool IsIdentifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+Status Validate(const KernelSource& source) {
+  if (source.code.empty()) return Error{"kernel source has no code"};
+  if (source.reference_code.empty()) return Error{"kernel source has no reference code"};
+  if (source.buffers.empty()) return Error{"kernel source has no buffers"};
+  std::set<std::string> names;
+  bool any_output = false;
+  for (const auto& b : source.buffers) {
+    if (!IsIdentifier(b.name))
+      return Error{"buffer name '" + b.name + "' is not a C identifier"};
+    if (!names.insert(b.name).second) return Error{"buffer '" + b.name + "' appears twice"};
+    // 2^31 floats = 8 GiB: far beyond what any target here can hold in static storage.
+    if (b.elements <= 0 || b.elements > (int64_t{1} << 31))
+      return Error{"buffer '" + b.name + "': elements must be in [1, 2^31]; got " +
+                   std::to_string(b.elements)};
+    any_output |= b.output;
+  }
+  if (!any_output) return Error{"kernel source has no output buffer"};
+  if (!(source.rel_tol >= 0) || !(source.abs_tol >= 0) || !std::isfinite(source.rel_tol) ||
+      !std::isfinite(source.abs_tol))
+    return Error{"tolerances must be finite and >= 0; got rel_tol=" + Fmt(source.rel_tol) +
+                 " abs_tol=" + Fmt(source.abs_tol)};
+  return Status::Ok();
+}
+
+// Shared by every target: input filling, verification against the reference.
+constexpr const char* kCommon = R"C(
+void simtune_kernel(float *const *bufs);
+void simtune_reference(float *const *bufs);
+
+/* Written by the ROI functions so that each has a distinct, observable side effect (no
+   identical-code folding, no removal). */
+volatile int simtune_roi_state;
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define SIMTUNE_ROI_ATTR __attribute__((noinline, noipa, used))
+#else
+#define SIMTUNE_ROI_ATTR __attribute__((noinline, used))
+#endif
+
+/* Inputs: one 64-bit LCG stream per buffer, values k / 2^23 - 1 in [-1, 1), exact in float
+   and identical on every ISA. Outputs: zeroed. */
+static void simtune_fill(float *buf, long n, uint64_t seed) {
+  uint64_t s = seed;
+  long i;
+  for (i = 0; i < n; ++i) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    buf[i] = (float)(int32_t)((s >> 40) & 0xffffff) * (1.0f / 8388608.0f) - 1.0f;
+  }
+}
+
+static void simtune_prepare(float *const *bufs) {
+  int b;
+  for (b = 0; b < SIMTUNE_NBUF; ++b) {
+    if (simtune_is_output[b])
+      memset(bufs[b], 0, (size_t)simtune_elems[b] * sizeof(float));
+    else
+      simtune_fill(bufs[b], simtune_elems[b], 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1));
+  }
+}
+
+/* Runs the reference on fresh inputs and compares every output element. Index in the
+   failure line counts elements over all output buffers in signature order. */
+static int simtune_verify(void) {
+  double max_abs = 0.0, max_rel = 0.0;
+  long flat = 0;
+  int b;
+  simtune_prepare(simtune_ref_bufs);
+  simtune_reference(simtune_ref_bufs);
+  for (b = 0; b < SIMTUNE_NBUF; ++b) {
+    long i;
+    if (!simtune_is_output[b]) continue;
+    for (i = 0; i < simtune_elems[b]; ++i) {
+      double got = simtune_bufs[b][i], want = simtune_ref_bufs[b][i];
+      double err = fabs(got - want);
+      if (!(err <= SIMTUNE_ABS_TOL + SIMTUNE_REL_TOL * fabs(want))) {
+        printf("simtune: verify failed index=%ld got=%g want=%g\n", flat + i, got, want);
+        return 3;
+      }
+      if (err > max_abs) max_abs = err;
+      if (fabs(want) > SIMTUNE_ABS_TOL && err / fabs(want) > max_rel) max_rel = err / fabs(want);
+    }
+    flat += simtune_elems[b];
+  }
+  printf("simtune: verify ok max_abs_err=%g max_rel_err=%g\n", max_abs, max_rel);
+  return 0;
+}
+)C";
+
+constexpr const char* kHostedRoi = R"C(
+SIMTUNE_ROI_ATTR void simtune_roi_begin(void) {
+  simtune_roi_state = 1;
+  __asm__ volatile("" ::: "memory");
+}
+
+SIMTUNE_ROI_ATTR void simtune_roi_end(void) {
+  __asm__ volatile("" ::: "memory");
+  simtune_roi_state = 2;
+}
+
+static void simtune_print_roi(void) {}
+)C";
+
+constexpr const char* kRiscvBareRoi = R"C(
+static volatile uint64_t simtune_roi_insn0, simtune_roi_cycle0, simtune_roi_insns, simtune_roi_cycles;
+
+static inline uint64_t simtune_minstret(void) {
+  uint64_t v;
+  __asm__ volatile("csrr %0, minstret" : "=r"(v) : : "memory");
+  return v;
+}
+
+static inline uint64_t simtune_mcycle(void) {
+  uint64_t v;
+  __asm__ volatile("csrr %0, mcycle" : "=r"(v) : : "memory");
+  return v;
+}
+
+SIMTUNE_ROI_ATTR void simtune_roi_begin(void) {
+  simtune_roi_state = 1;
+  simtune_roi_cycle0 = simtune_mcycle();
+  simtune_roi_insn0 = simtune_minstret();
+}
+
+SIMTUNE_ROI_ATTR void simtune_roi_end(void) {
+  uint64_t insn = simtune_minstret();
+  uint64_t cycle = simtune_mcycle();
+  simtune_roi_insns = insn - simtune_roi_insn0;
+  simtune_roi_cycles = cycle - simtune_roi_cycle0;
+  simtune_roi_state = 2;
+}
+
+static void simtune_print_roi(void) {
+  printf("simtune: roi minstret=%llu mcycle=%llu\n", (unsigned long long)simtune_roi_insns,
+         (unsigned long long)simtune_roi_cycles);
+}
+)C";
+
+// Console and exit through the Berkeley HTIF (Spike, rvsim): the simulator finds the
+// `tohost`/`fromhost` symbols in the ELF; device 1 command 1 writes one character and
+// (code << 1) | 1 ends the run with `code`. picolibc's tinystdio gets its stdout here.
+constexpr const char* kHtif = R"C(
+volatile uint64_t tohost __attribute__((section(".preserve.htif"), aligned(64), used));
+volatile uint64_t fromhost __attribute__((section(".preserve.htif"), aligned(64), used));
+
+static void simtune_htif_send(uint64_t cmd) {
+  while (tohost) fromhost = 0;
+  tohost = cmd;
+}
+
+static int simtune_htif_putc(char c, FILE *file) {
+  (void)file;
+  simtune_htif_send((1ULL << 56) | (1ULL << 48) | (unsigned char)c);
+  return (unsigned char)c;
+}
+
+static FILE simtune_htif_stdio = FDEV_SETUP_STREAM(simtune_htif_putc, NULL, NULL, _FDEV_SETUP_WRITE);
+FILE *const stdin = &simtune_htif_stdio;
+FILE *const stdout = &simtune_htif_stdio;
+FILE *const stderr = &simtune_htif_stdio;
+
+__attribute__((noreturn)) void _exit(int code) {
+  for (;;) simtune_htif_send(((uint64_t)(unsigned)code << 1) | 1);
+}
+)C";
+
+constexpr const char* kSingleRun = R"C(
+static int simtune_single_run(void) {
+  simtune_prepare(simtune_bufs);
+  simtune_roi_begin();
+  simtune_kernel(simtune_bufs);
+  simtune_roi_end();
+  simtune_print_roi();
+  return simtune_verify();
+}
+)C";
+
+constexpr const char* kHostedMain = R"C(
+static double simtune_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double simtune_time_calls(long inner) {
+  double t0 = simtune_now_ns();
+  long i;
+  for (i = 0; i < inner; ++i) simtune_kernel(simtune_bufs);
+  return simtune_now_ns() - t0;
+}
+
+static int simtune_usage(const char *argv0) {
+  fprintf(stderr, "usage: %s [--time <min_rep_ns> <reps>]\n", argv0);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  double min_rep_ns, *rep_ns;
+  long reps, inner, r;
+  char *end;
+  int rc;
+  if (argc == 1) return simtune_single_run();
+  if (argc != 4 || strcmp(argv[1], "--time") != 0) return simtune_usage(argv[0]);
+  min_rep_ns = strtod(argv[2], &end);
+  if (end == argv[2] || *end || !(min_rep_ns >= 0) || min_rep_ns > 1e12)
+    return simtune_usage(argv[0]);
+  reps = strtol(argv[3], &end, 10);
+  if (end == argv[3] || *end || reps < 1 || reps > 1000000) return simtune_usage(argv[0]);
+  rc = simtune_single_run();
+  if (rc != 0) return rc;
+
+  /* Calibrate: grow `inner` until one rep lasts min_rep_ns; this also warms caches. */
+  inner = 1;
+  for (;;) {
+    double t = simtune_time_calls(inner), next;
+    if (t >= min_rep_ns || inner >= (1L << 40)) break;
+    next = t > 0 ? (double)inner * min_rep_ns / t * 1.2 + 1.0 : (double)inner * 10.0;
+    if (next < 2.0 * (double)inner) next = 2.0 * (double)inner;
+    if (next > 100.0 * (double)inner) next = 100.0 * (double)inner;
+    inner = (long)next;
+  }
+  simtune_time_calls(inner);  /* warm-up rep at the final size */
+
+  rep_ns = (double *)malloc((size_t)reps * sizeof(double));
+  if (!rep_ns) {
+    fprintf(stderr, "simtune: out of memory for %ld reps\n", reps);
+    return 2;
+  }
+  for (r = 0; r < reps; ++r) rep_ns[r] = simtune_time_calls(inner) / (double)inner;
+  printf("simtune: inner=%ld rep_ns=", inner);
+  for (r = 0; r < reps; ++r) printf("%s%.3f", r ? "," : "", rep_ns[r]);
+  printf("\n");
+  free(rep_ns);
+  return 0;
+}
+)C";
+
+constexpr const char* kBareMain = R"C(
+int main(void) { return simtune_single_run(); }
+)C";
+
+}  // namespace
+
+Result<std::string> GenerateHarness(const KernelSource& source, const Target& target) {
+  SIMTUNE_RETURN_IF_ERROR(Validate(source));
+  bool bare = target.baremetal();
+  if (bare && target.isa != "riscv64")
+    return Error{"bare-metal harness supports riscv64 only; target " + target.name + " is " +
+                 target.isa};
+
+  std::string c = "/* simtune harness for target " + target.name +
+                  " (generated; contract in include/simtune/build.h).\n";
+  for (const auto& b : source.buffers)
+    c += "   " + b.name + ": " + std::to_string(b.elements) + " floats, " +
+         (b.output ? "output" : "input") + "\n";
+  c += "*/\n";
+  if (!bare) c += "#define _POSIX_C_SOURCE 199309L\n";
+  c += "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+       "#include <string.h>\n";
+  if (!bare) c += "#include <time.h>\n";
+  c += "\n#define SIMTUNE_NBUF " + std::to_string(source.buffers.size()) + "\n";
+  c += "#define SIMTUNE_REL_TOL " + Fmt(source.rel_tol) + "\n";
+  c += "#define SIMTUNE_ABS_TOL " + Fmt(source.abs_tol) + "\n\n";
+
+  // Static storage everywhere: bare-metal picolibc has no usable heap for large buffers, and
+  // fixed addresses keep runs reproducible.
+  std::string bufs, ref_bufs, elems, is_output;
+  for (size_t i = 0; i < source.buffers.size(); ++i) {
+    const auto& b = source.buffers[i];
+    std::string n = std::to_string(b.elements);
+    std::string name = "simtune_b" + std::to_string(i);
+    c += "static float " + name + "[" + n + "] __attribute__((aligned(64)));  /* " + b.name +
+         " */\n";
+    std::string ref_name = name;
+    if (b.output) {
+      ref_name = "simtune_r" + std::to_string(i);
+      c += "static float " + ref_name + "[" + n + "] __attribute__((aligned(64)));\n";
+    }
+    std::string sep = i ? ", " : "";
+    bufs += sep + name;
+    ref_bufs += sep + ref_name;
+    elems += sep + n + "L";
+    is_output += sep + (b.output ? "1" : "0");
+  }
+  c += "static float *const simtune_bufs[SIMTUNE_NBUF] = {" + bufs + "};\n";
+  c += "static float *const simtune_ref_bufs[SIMTUNE_NBUF] = {" + ref_bufs + "};\n";
+  c += "static const long simtune_elems[SIMTUNE_NBUF] = {" + elems + "};\n";
+  c += "static const int simtune_is_output[SIMTUNE_NBUF] = {" + is_output + "};\n";
+  c += kCommon;
+  if (bare) {
+    c += kHtif;
+    c += kRiscvBareRoi;
+  } else {
+    c += kHostedRoi;
+  }
+  c += kSingleRun;
+  c += bare ? kBareMain : kHostedMain;
+  return c;
+}
+
+}  // namespace simtune

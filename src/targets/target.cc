@@ -1,0 +1,242 @@
+#include "simtune/target.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/paths.h"
+#include "simtune/strings.h"
+
+namespace simtune {
+namespace {
+
+using nlohmann::json;
+
+std::string TypeName(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_float: return "number";
+    case json::value_t::string: return "string";
+    case json::value_t::array: return "array";
+    case json::value_t::object: return "object";
+    default: return "value";
+  }
+}
+
+// Checks an object's keys against the known ones; `where` already includes the path to
+// the object ("foo.json: caches[1]").
+Status CheckKeys(const json& obj, const std::vector<std::string>& known,
+                 const std::vector<std::string>& required, const std::string& where) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string msg = where + ": unknown key '" + key + "'";
+    std::string s = Suggest(key, known);
+    if (!s.empty()) return Error{msg + "; did you mean '" + s + "'?"};
+    return Error{msg + "; valid keys: " + Join(known, ", ")};
+  }
+  for (const auto& key : required)
+    if (!obj.contains(key)) return Error{where + ": missing key '" + key + "'"};
+  return Status::Ok();
+}
+
+Error TypeError(const std::string& where, const std::string& key, const std::string& want,
+                const json& got) {
+  return Error{where + ": key '" + key + "': expected " + want + "; got " + TypeName(got)};
+}
+
+Result<std::string> GetString(const json& obj, const std::string& key, const std::string& where) {
+  const json& v = obj.at(key);
+  if (!v.is_string()) return TypeError(where, key, "a string", v);
+  return v.get<std::string>();
+}
+
+Result<std::vector<std::string>> GetStrings(const json& obj, const std::string& key,
+                                            const std::string& where) {
+  const json& v = obj.at(key);
+  if (!v.is_array()) return TypeError(where, key, "an array of strings", v);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string())
+      return TypeError(where, key + "[" + std::to_string(i) + "]", "a string", v[i]);
+    out.push_back(v[i].get<std::string>());
+  }
+  return out;
+}
+
+Result<int64_t> GetInt(const json& obj, const std::string& key, const std::string& where) {
+  const json& v = obj.at(key);
+  if (!v.is_number_integer()) return TypeError(where, key, "an integer", v);
+  return v.get<int64_t>();
+}
+
+Status CheckOneOf(const std::string& value, const std::vector<std::string>& valid,
+                  const std::string& kind, const std::string& where) {
+  if (std::find(valid.begin(), valid.end(), value) != valid.end()) return Status::Ok();
+  return Wrap(UnknownName(kind, value, valid), where);
+}
+
+bool PowerOfTwo(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+Result<CacheLevel> ParseCache(const json& j, const std::string& where) {
+  if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
+  SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, {"level", "size", "ways", "line", "policy"},
+                                    {"level", "size", "ways", "line"}, where));
+  CacheLevel c;
+  SIMTUNE_ASSIGN_OR_RETURN(c.level, GetString(j, "level", where));
+  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(c.level, {"l1d", "l1i", "l2", "l3"}, "cache level", where));
+  SIMTUNE_ASSIGN_OR_RETURN(c.size_bytes, GetInt(j, "size", where));
+  SIMTUNE_ASSIGN_OR_RETURN(int64_t ways, GetInt(j, "ways", where));
+  SIMTUNE_ASSIGN_OR_RETURN(int64_t line, GetInt(j, "line", where));
+  if (j.contains("policy")) {
+    SIMTUNE_ASSIGN_OR_RETURN(c.policy, GetString(j, "policy", where));
+    SIMTUNE_RETURN_IF_ERROR(CheckOneOf(c.policy, {"fifo", "lru", "random"}, "cache policy", where));
+  }
+  if (c.size_bytes <= 0)
+    return Error{where + ": size must be positive; got " + std::to_string(c.size_bytes)};
+  if (ways <= 0 || ways > 1024)
+    return Error{where + ": ways must be in [1, 1024]; got " + std::to_string(ways)};
+  if (!PowerOfTwo(line) || line > 4096)
+    return Error{where + ": line must be a power of two <= 4096; got " + std::to_string(line)};
+  c.ways = static_cast<int>(ways);
+  c.line_bytes = static_cast<int>(line);
+  int64_t set_bytes = ways * line;
+  if (c.size_bytes % set_bytes != 0 || !PowerOfTwo(c.size_bytes / set_bytes))
+    return Error{where + ": size " + std::to_string(c.size_bytes) +
+                 " must be a power-of-two number of sets of ways*line = " +
+                 std::to_string(ways) + "*" + std::to_string(line) + " bytes"};
+  return c;
+}
+
+Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& where) {
+  if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
+  SIMTUNE_RETURN_IF_ERROR(
+      CheckKeys(j, {"kind", "entries", "history_bits"}, {"kind", "entries"}, where));
+  BranchPredictorConfig bp;
+  SIMTUNE_ASSIGN_OR_RETURN(bp.kind, GetString(j, "kind", where));
+  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(bp.kind, {"bimodal", "gshare"}, "branch predictor", where));
+  SIMTUNE_ASSIGN_OR_RETURN(int64_t entries, GetInt(j, "entries", where));
+  if (!PowerOfTwo(entries) || entries > (int64_t{1} << 24))
+    return Error{where + ": entries must be a power of two <= 16777216; got " +
+                 std::to_string(entries)};
+  bp.entries = static_cast<int>(entries);
+  bp.history_bits = 0;
+  if (j.contains("history_bits")) {
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t bits, GetInt(j, "history_bits", where));
+    if (bits < 0 || bits > 30)
+      return Error{where + ": history_bits must be in [0, 30]; got " + std::to_string(bits)};
+    bp.history_bits = static_cast<int>(bits);
+  }
+  if (bp.kind == "gshare" && bp.history_bits == 0)
+    return Error{where + ": a gshare predictor needs history_bits > 0"};
+  return bp;
+}
+
+std::filesystem::path TargetsDir() { return DataDir() / "targets"; }
+
+}  // namespace
+
+const CacheLevel* Target::Cache(const std::string& level) const {
+  for (const auto& c : caches)
+    if (c.level == level) return &c;
+  return nullptr;
+}
+
+Result<Target> ParseTarget(const std::string& json_text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep the position.
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    return Error{where + ": invalid JSON: " + what};
+  }
+  if (!j.is_object()) return Error{where + ": expected a JSON object; got " + TypeName(j)};
+  static const std::vector<std::string> kKeys = {
+      "name",    "description", "isa",        "os",         "cc",     "cflags",
+      "ldflags", "runner",      "simulators", "references", "caches", "branch_predictor"};
+  SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, kKeys, {"name", "isa", "os", "cc"}, where));
+
+  Target t;
+  SIMTUNE_ASSIGN_OR_RETURN(t.name, GetString(j, "name", where));
+  if (t.name.empty() || t.name.find_first_of("/ \t") != std::string::npos)
+    return Error{where + ": name must be non-empty without '/' or spaces; got '" + t.name + "'"};
+  if (j.contains("description")) {
+    SIMTUNE_ASSIGN_OR_RETURN(t.description, GetString(j, "description", where));
+  }
+  SIMTUNE_ASSIGN_OR_RETURN(t.isa, GetString(j, "isa", where));
+  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(t.isa, {"aarch64", "riscv64", "x86_64"}, "isa", where));
+  SIMTUNE_ASSIGN_OR_RETURN(t.os, GetString(j, "os", where));
+  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(t.os, {"baremetal", "linux"}, "os", where));
+  SIMTUNE_ASSIGN_OR_RETURN(t.cc, GetString(j, "cc", where));
+  if (t.cc.empty()) return Error{where + ": cc must not be empty"};
+  const std::pair<const char*, std::vector<std::string>*> lists[] = {
+      {"cflags", &t.cflags},
+      {"ldflags", &t.ldflags},
+      {"runner", &t.runner},
+      {"simulators", &t.simulators},
+      {"references", &t.references}};
+  for (auto [key, field] : lists) {
+    if (!j.contains(key)) continue;
+    SIMTUNE_ASSIGN_OR_RETURN(*field, GetStrings(j, key, where));
+  }
+  if (j.contains("caches")) {
+    const json& caches = j.at("caches");
+    if (!caches.is_array()) return TypeError(where, "caches", "an array of objects", caches);
+    std::set<std::string> seen;
+    for (size_t i = 0; i < caches.size(); ++i) {
+      std::string at = where + ": caches[" + std::to_string(i) + "]";
+      SIMTUNE_ASSIGN_OR_RETURN(CacheLevel c, ParseCache(caches[i], at));
+      if (!seen.insert(c.level).second)
+        return Error{at + ": cache level '" + c.level + "' appears twice"};
+      t.caches.push_back(std::move(c));
+    }
+  }
+  if (j.contains("branch_predictor")) {
+    SIMTUNE_ASSIGN_OR_RETURN(t.branch_predictor,
+                             ParsePredictor(j.at("branch_predictor"), where + ": branch_predictor"));
+  }
+  t.source = where;
+  return t;
+}
+
+std::vector<std::string> ListTargets() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(TargetsDir(), ec)) {
+    if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<Target> LoadTarget(const std::string& name_or_path) {
+  std::filesystem::path path;
+  bool by_name = !(name_or_path.size() > 5 &&
+                   name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0);
+  if (by_name) {
+    auto names = ListTargets();
+    if (std::find(names.begin(), names.end(), name_or_path) == names.end())
+      return UnknownName("target", name_or_path, names);
+    path = TargetsDir() / (name_or_path + ".json");
+  } else {
+    path = name_or_path;
+  }
+  std::ifstream in(path);
+  if (!in) return Error{"cannot read target file '" + path.string() + "'"};
+  std::stringstream text;
+  text << in.rdbuf();
+  SIMTUNE_ASSIGN_OR_RETURN(Target t, ParseTarget(text.str(), path.string()));
+  if (by_name && t.name != name_or_path)
+    return Error{path.string() + ": name '" + t.name + "' does not match the file name '" +
+                 name_or_path + "'"};
+  return t;
+}
+
+}  // namespace simtune

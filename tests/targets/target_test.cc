@@ -1,0 +1,188 @@
+#include "simtune/target.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "simtune/paths.h"
+
+namespace simtune {
+namespace {
+
+const char* kMinimal = R"({"name": "t", "isa": "riscv64", "os": "linux", "cc": "gcc"})";
+
+std::string With(const std::string& extra) {
+  return R"({"name": "t", "isa": "riscv64", "os": "linux", "cc": "gcc", )" + extra + "}";
+}
+
+TEST(Targets, ListsTheDataFiles) {
+  EXPECT_EQ(ListTargets(), (std::vector<std::string>{"aarch64-linux", "riscv64-baremetal",
+                                                      "riscv64-linux", "x86_64-host"}));
+}
+
+TEST(Targets, EveryDataFileLoads) {
+  for (const auto& name : ListTargets()) {
+    auto t = LoadTarget(name);
+    ASSERT_TRUE(t.ok()) << t.message();
+    EXPECT_EQ(t->name, name);
+    EXPECT_FALSE(t->description.empty()) << name;
+    EXPECT_FALSE(t->cflags.empty()) << name;
+    EXPECT_FALSE(t->simulators.empty()) << name;
+    EXPECT_NE(t->Cache("l1d"), nullptr) << name;
+    EXPECT_NE(t->Cache("l1i"), nullptr) << name;
+    EXPECT_NE(t->Cache("l2"), nullptr) << name;
+    EXPECT_EQ(t->source, DataDir() / "targets" / (name + ".json"));
+  }
+}
+
+TEST(Targets, HostTarget) {
+  auto t = LoadTarget("x86_64-host");
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->isa, "x86_64");
+  EXPECT_EQ(t->os, "linux");
+  EXPECT_EQ(t->cc, "gcc");
+  EXPECT_TRUE(t->runner.empty());
+  EXPECT_FALSE(t->baremetal());
+  // valgrind 3.19 cannot run AVX-512: the host target must stay at x86-64-v3.
+  EXPECT_NE(std::find(t->cflags.begin(), t->cflags.end(), "-march=x86-64-v3"), t->cflags.end());
+  EXPECT_NE(t->description.find("AVX-512"), std::string::npos);
+  const CacheLevel* l3 = t->Cache("l3");
+  ASSERT_NE(l3, nullptr);
+  EXPECT_EQ(l3->size_bytes, 32 << 20);
+  EXPECT_EQ(t->Cache("l4"), nullptr);
+}
+
+TEST(Targets, CrossTargets) {
+  auto rv = LoadTarget("riscv64-linux");
+  ASSERT_TRUE(rv.ok()) << rv.message();
+  EXPECT_EQ(rv->cc, "riscv64-linux-gnu-gcc");
+  EXPECT_EQ(rv->runner, std::vector<std::string>{"qemu-riscv64"});
+  EXPECT_EQ(rv->Cache("l2")->size_bytes, 2 << 20);
+  EXPECT_EQ(rv->Cache("l1d")->ways, 8);
+
+  auto arm = LoadTarget("aarch64-linux");
+  ASSERT_TRUE(arm.ok()) << arm.message();
+  EXPECT_EQ(arm->runner, std::vector<std::string>{"qemu-aarch64"});
+  EXPECT_EQ(arm->Cache("l1d")->ways, 2);
+  EXPECT_EQ(arm->Cache("l1i")->size_bytes, 48 << 10);
+  EXPECT_EQ(arm->Cache("l1i")->ways, 3);
+  EXPECT_EQ(arm->Cache("l2")->ways, 16);
+
+  auto bare = LoadTarget("riscv64-baremetal");
+  ASSERT_TRUE(bare.ok()) << bare.message();
+  EXPECT_TRUE(bare->baremetal());
+  EXPECT_TRUE(bare->runner.empty());
+  EXPECT_EQ(bare->cc, "riscv64-unknown-elf-gcc");
+  EXPECT_EQ(bare->simulators, std::vector<std::string>{"spike"});
+}
+
+TEST(Targets, LoadsByPath) {
+  std::string path = (DataDir() / "targets" / "aarch64-linux.json").string();
+  auto t = LoadTarget(path);
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->name, "aarch64-linux");
+  EXPECT_EQ(LoadTarget("/nonexistent/x.json").message(),
+            "cannot read target file '/nonexistent/x.json'");
+}
+
+TEST(Targets, UnknownNameSuggests) {
+  EXPECT_EQ(LoadTarget("x86_64-hots").message(),
+            "unknown target 'x86_64-hots'; did you mean 'x86_64-host'? valid: aarch64-linux, "
+            "riscv64-baremetal, riscv64-linux, x86_64-host");
+}
+
+TEST(Targets, ParsesMinimalWithDefaults) {
+  auto t = ParseTarget(kMinimal, "m.json");
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_TRUE(t->cflags.empty());
+  EXPECT_TRUE(t->caches.empty());
+  EXPECT_EQ(t->branch_predictor.kind, "gshare");
+  EXPECT_EQ(t->source, "m.json");
+}
+
+TEST(Targets, StrictParseErrors) {
+  const std::string w = "data/targets/foo.json";
+  auto msg = [&](const std::string& text) {
+    auto t = ParseTarget(text, w);
+    return t.ok() ? std::string("<parsed>") : t.message();
+  };
+  EXPECT_EQ(msg(With(R"("cflag": ["-O2"])")),
+            "data/targets/foo.json: unknown key 'cflag'; did you mean 'cflags'?");
+  EXPECT_EQ(msg(With(R"("zzzzzzzz": 1)")),
+            "data/targets/foo.json: unknown key 'zzzzzzzz'; valid keys: name, description, isa, "
+            "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor");
+  EXPECT_EQ(msg(With(R"("cflags": "-O2")")),
+            "data/targets/foo.json: key 'cflags': expected an array of strings; got string");
+  EXPECT_EQ(msg(With(R"("runner": ["qemu", 3])")),
+            "data/targets/foo.json: key 'runner[1]': expected a string; got integer");
+  EXPECT_EQ(msg(R"({"name": "t", "isa": "riscv64", "os": "linux"})"),
+            "data/targets/foo.json: missing key 'cc'");
+  EXPECT_EQ(msg(R"({"name": 5, "isa": "riscv64", "os": "linux", "cc": "gcc"})"),
+            "data/targets/foo.json: key 'name': expected a string; got integer");
+  EXPECT_EQ(msg(R"({"name": "t", "isa": "riscv46", "os": "linux", "cc": "gcc"})"),
+            "data/targets/foo.json: unknown isa 'riscv46'; did you mean 'riscv64'? valid: "
+            "aarch64, riscv64, x86_64");
+  EXPECT_EQ(msg(R"({"name": "t", "isa": "riscv64", "os": "windows", "cc": "gcc"})"),
+            "data/targets/foo.json: unknown os 'windows' valid: baremetal, linux");
+  EXPECT_EQ(msg("[1, 2]"), "data/targets/foo.json: expected a JSON object; got array");
+  EXPECT_EQ(msg(R"({"name": "t",})"),
+            "data/targets/foo.json: invalid JSON: parse error at line 1, column 14: syntax error "
+            "while parsing object key - unexpected '}'; expected string literal");
+}
+
+TEST(Targets, StrictCacheAndPredictorErrors) {
+  const std::string w = "t.json";
+  auto msg = [&](const std::string& extra) {
+    auto t = ParseTarget(With(extra), w);
+    return t.ok() ? std::string("<parsed>") : t.message();
+  };
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "sise": 32768, "ways": 8, "line": 64}])"),
+            "t.json: caches[0]: unknown key 'sise'; did you mean 'size'?");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": "32K", "ways": 8, "line": 64}])"),
+            "t.json: caches[0]: key 'size': expected an integer; got string");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": 32768, "ways": 8}])"),
+            "t.json: caches[0]: missing key 'line'");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1", "size": 32768, "ways": 8, "line": 64}])"),
+            "t.json: caches[0]: unknown cache level 'l1'; did you mean 'l1d'? valid: l1d, l1i, "
+            "l2, l3");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": 32768, "ways": 8, "line": 60}])"),
+            "t.json: caches[0]: line must be a power of two <= 4096; got 60");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": 30000, "ways": 8, "line": 64}])"),
+            "t.json: caches[0]: size 30000 must be a power-of-two number of sets of ways*line "
+            "= 8*64 bytes");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": 32768, "ways": 8, "line": 64, "policy": "lfu"}])"),
+            "t.json: caches[0]: unknown cache policy 'lfu'; did you mean 'lru'? valid: fifo, "
+            "lru, random");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l2", "size": 32768, "ways": 8, "line": 64},)"
+                R"({"level": "l2", "size": 32768, "ways": 8, "line": 64}])"),
+            "t.json: caches[1]: cache level 'l2' appears twice");
+  EXPECT_EQ(msg(R"("caches": {"level": "l2"})"),
+            "t.json: key 'caches': expected an array of objects; got object");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1000, "history_bits": 10})"),
+            "t.json: branch_predictor: entries must be a power of two <= 16777216; got 1000");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tage", "entries": 1024})"),
+            "t.json: branch_predictor: unknown branch predictor 'tage' valid: bimodal, gshare");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1024})"),
+            "t.json: branch_predictor: a gshare predictor needs history_bits > 0");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "bimodal", "entries": 1024, "histroy_bits": 3})"),
+            "t.json: branch_predictor: unknown key 'histroy_bits'; did you mean 'history_bits'?");
+}
+
+// A data directory of our own, to check the file-name/name consistency check.
+TEST(Targets, NameMustMatchFileName) {
+  auto dir = std::filesystem::path(SIMTUNE_TEST_BINARY_DIR) / "targets-test-data";
+  std::filesystem::create_directories(dir / "targets");
+  std::ofstream(dir / "targets" / "mine.json") << kMinimal;
+  setenv("SIMTUNE_DATA_DIR", dir.c_str(), 1);
+  auto t = LoadTarget("mine");
+  auto names = ListTargets();
+  unsetenv("SIMTUNE_DATA_DIR");
+  EXPECT_EQ(names, std::vector<std::string>{"mine"});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.message(), (dir / "targets" / "mine.json").string() +
+                             ": name 't' does not match the file name 'mine'");
+}
+
+}  // namespace
+}  // namespace simtune
