@@ -1,0 +1,589 @@
+// Store on one SQLite file. See include/simtune/store.h for the contract.
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+
+#include "simtune/store.h"
+#include "sqlite_db.h"
+
+namespace simtune {
+namespace {
+
+using store::Database;
+using store::Statement;
+using store::Transaction;
+
+// Several processes (parallel tuning, MPI ranks) may write at once; a writer waits this long
+// for the lock before giving up with "database is locked".
+constexpr int kBusyTimeoutMs = 10000;
+
+#define SIMTUNE_CREATED " created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+#define SIMTUNE_STATUS " status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),"
+
+// Version 1. Any change here needs kStoreSchemaVersion bumped.
+constexpr const char* kSchema =
+    "CREATE TABLE workloads ("
+    " id INTEGER PRIMARY KEY,"
+    " key TEXT UNIQUE NOT NULL,"
+    " op TEXT NOT NULL,"
+    " shape_json TEXT NOT NULL,"
+    " catalog_name TEXT NOT NULL,"
+    SIMTUNE_CREATED
+    ") STRICT;"
+    "CREATE TABLE candidates ("
+    " id INTEGER PRIMARY KEY,"
+    " workload_id INTEGER NOT NULL REFERENCES workloads(id),"
+    " config TEXT NOT NULL,"
+    SIMTUNE_CREATED ","
+    " UNIQUE (workload_id, config)"
+    ") STRICT;"
+    "CREATE TABLE artifacts ("
+    " id INTEGER PRIMARY KEY,"
+    " candidate_id INTEGER NOT NULL REFERENCES candidates(id),"
+    " target TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " elf_path TEXT NOT NULL,"
+    SIMTUNE_STATUS
+    " stage TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " build_log TEXT NOT NULL,"
+    " build_s REAL,"
+    " cached INTEGER NOT NULL CHECK (cached IN (0, 1)),"
+    " flops REAL,"
+    SIMTUNE_CREATED
+    ") STRICT;"
+    "CREATE INDEX artifacts_latest ON artifacts (candidate_id, target);"
+    "CREATE TABLE ref_results ("
+    " id INTEGER PRIMARY KEY,"
+    " candidate_id INTEGER NOT NULL REFERENCES candidates(id),"
+    " target TEXT NOT NULL,"
+    " reference TEXT NOT NULL,"
+    " options TEXT NOT NULL,"
+    " artifact_hash TEXT NOT NULL,"
+    SIMTUNE_STATUS
+    " stage TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " unit TEXT NOT NULL,"
+    " value REAL,"
+    " min REAL,"
+    " median REAL,"
+    " max REAL,"
+    " spread REAL,"
+    " rounds INTEGER NOT NULL,"
+    " reps INTEGER NOT NULL,"
+    " extra_json TEXT NOT NULL,"
+    SIMTUNE_CREATED
+    ") STRICT;"
+    "CREATE INDEX ref_results_latest"
+    " ON ref_results (candidate_id, target, reference, options, status);"
+    "CREATE TABLE sim_results ("
+    " id INTEGER PRIMARY KEY,"
+    " candidate_id INTEGER NOT NULL REFERENCES candidates(id),"
+    " target TEXT NOT NULL,"
+    " simulator TEXT NOT NULL,"
+    " options TEXT NOT NULL,"
+    " artifact_hash TEXT NOT NULL,"
+    SIMTUNE_STATUS
+    " stage TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " stats_json TEXT NOT NULL,"
+    " wall_s REAL,"
+    SIMTUNE_CREATED
+    ") STRICT;"
+    "CREATE INDEX sim_results_latest"
+    " ON sim_results (candidate_id, target, simulator, options, status);"
+    "CREATE TABLE predictions ("
+    " id INTEGER PRIMARY KEY,"
+    " candidate_id INTEGER NOT NULL REFERENCES candidates(id),"
+    " target TEXT NOT NULL,"
+    " model TEXT NOT NULL,"
+    " score REAL,"
+    SIMTUNE_CREATED
+    ") STRICT;"
+    "CREATE INDEX predictions_candidate ON predictions (candidate_id, target, model);";
+
+#undef SIMTUNE_CREATED
+#undef SIMTUNE_STATUS
+
+// Export order; parents before children.
+constexpr const char* kTables[] = {"workloads",   "candidates",  "artifacts",
+                                   "ref_results", "sim_results", "predictions"};
+
+constexpr const char* kArtifactColumns =
+    "id, candidate_id, target, hash, elf_path, status, stage, message, build_log, build_s,"
+    " cached, flops, created";
+constexpr const char* kRefColumns =
+    "r.id, r.candidate_id, r.target, r.reference, r.options, r.artifact_hash, r.status,"
+    " r.stage, r.message, r.unit, r.value, r.min, r.median, r.max, r.spread, r.rounds, r.reps,"
+    " r.extra_json, r.created";
+constexpr const char* kSimColumns =
+    "r.id, r.candidate_id, r.target, r.simulator, r.options, r.artifact_hash, r.status,"
+    " r.stage, r.message, r.stats_json, r.wall_s, r.created";
+
+ArtifactRow ReadArtifact(const Statement& s) {
+  ArtifactRow row;
+  row.id = s.Int(0);
+  row.candidate_id = s.Int(1);
+  Artifact& a = row.artifact;
+  a.target = s.Text(2);
+  a.hash = s.Text(3);
+  a.elf = s.Text(4);
+  a.status = s.Text(5);
+  a.stage = s.Text(6);
+  a.message = s.Text(7);
+  a.build_log = s.Text(8);
+  a.build_s = s.Real(9);
+  a.cached = s.Int(10) != 0;
+  a.flops = s.Real(11);
+  row.created = s.Text(12);
+  return row;
+}
+
+RefRow ReadRef(const Statement& s) {
+  RefRow row;
+  row.id = s.Int(0);
+  row.candidate_id = s.Int(1);
+  row.target = s.Text(2);
+  row.reference = s.Text(3);
+  row.options = s.Text(4);
+  row.artifact_hash = s.Text(5);
+  RefResult& r = row.result;
+  r.status = s.Text(6);
+  r.stage = s.Text(7);
+  r.message = s.Text(8);
+  r.unit = s.Text(9);
+  r.value = s.Real(10);
+  r.min = s.Real(11);
+  r.median = s.Real(12);
+  r.max = s.Real(13);
+  r.spread = s.Real(14);
+  r.rounds = static_cast<int>(s.Int(15));
+  r.reps = static_cast<int>(s.Int(16));
+  r.extra_json = s.Text(17);
+  row.created = s.Text(18);
+  return row;
+}
+
+SimRow ReadSim(const Statement& s) {
+  SimRow row;
+  row.id = s.Int(0);
+  row.candidate_id = s.Int(1);
+  row.target = s.Text(2);
+  row.simulator = s.Text(3);
+  row.options = s.Text(4);
+  row.artifact_hash = s.Text(5);
+  row.status = s.Text(6);
+  row.stage = s.Text(7);
+  row.message = s.Text(8);
+  row.stats_json = s.Text(9);
+  row.wall_s = s.Real(10);
+  row.created = s.Text(11);
+  return row;
+}
+
+// JSON columns are embedded as objects in ExportJson, so reject what would not parse there.
+Status CheckJson(const std::string& text, const std::string& what) {
+  if (!nlohmann::json::accept(text)) {
+    std::string shown = text.size() > 60 ? text.substr(0, 60) + "..." : text;
+    return Error{what + " is not valid JSON; got '" + shown + "'"};
+  }
+  return Status::Ok();
+}
+
+std::string FormatReal(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  SIMTUNE_CHECK(ec == std::errc());
+  return std::string(buffer, end);
+}
+
+// RFC 4180: quote fields holding a separator, quote or line break; double inner quotes.
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string CellText(const Statement& s, int col) {
+  switch (s.ColumnType(col)) {
+    case SQLITE_NULL:
+      return "";
+    case SQLITE_INTEGER:
+      return std::to_string(s.Int(col));
+    case SQLITE_FLOAT:
+      return FormatReal(s.Real(col));
+    default:
+      return s.Text(col);
+  }
+}
+
+bool IsJsonColumn(const std::string& name) {
+  return name.size() > 5 && name.compare(name.size() - 5, 5, "_json") == 0;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Result<int64_t> AddWorkload(const Workload& workload) override {
+    std::string key = workload.Key();
+    nlohmann::ordered_json shape = nlohmann::ordered_json::object();
+    for (const auto& [name, value] : workload.shape) shape[name] = value;
+    SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(*db_));
+    SIMTUNE_ASSIGN_OR_RETURN(std::optional<int64_t> existing, FindWorkload(key));
+    if (existing) return *existing;
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add workload " + key,
+                     "INSERT INTO workloads (key, op, shape_json, catalog_name)"
+                     " VALUES (?1, ?2, ?3, ?4)"));
+    insert.BindAll(key, workload.op, shape.dump(), workload.catalog_name);
+    SIMTUNE_RETURN_IF_ERROR(insert.Run());
+    int64_t id = db_->LastInsertId();
+    SIMTUNE_RETURN_IF_ERROR(tx.Commit());
+    return id;
+  }
+
+  Result<int64_t> AddCandidate(int64_t workload_id, const std::string& config) override {
+    SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(*db_));
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement find, db_->Prepare("find candidate",
+                                     "SELECT id FROM candidates"
+                                     " WHERE workload_id = ?1 AND config = ?2"));
+    find.BindAll(workload_id, config);
+    SIMTUNE_ASSIGN_OR_RETURN(bool found, find.Step());
+    if (found) return find.Int(0);
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add candidate '" + config + "' to workload " + std::to_string(workload_id),
+                     "INSERT INTO candidates (workload_id, config) VALUES (?1, ?2)"));
+    insert.BindAll(workload_id, config);
+    SIMTUNE_RETURN_IF_ERROR(insert.Run());
+    int64_t id = db_->LastInsertId();
+    SIMTUNE_RETURN_IF_ERROR(tx.Commit());
+    return id;
+  }
+
+  Result<std::vector<CandidateRow>> Candidates(int64_t workload_id) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select, db_->Prepare("list candidates",
+                                       "SELECT id, workload_id, config FROM candidates"
+                                       " WHERE workload_id = ?1 ORDER BY id"));
+    select.BindAll(workload_id);
+    std::vector<CandidateRow> rows;
+    for (;;) {
+      SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+      if (!more) return rows;
+      rows.push_back(CandidateRow{select.Int(0), select.Int(1), select.Text(2)});
+    }
+  }
+
+  Result<std::optional<int64_t>> FindWorkload(const std::string& key) override {
+    SIMTUNE_ASSIGN_OR_RETURN(Statement select,
+                             db_->Prepare("find workload " + key,
+                                          "SELECT id FROM workloads WHERE key = ?1"));
+    select.BindAll(key);
+    SIMTUNE_ASSIGN_OR_RETURN(bool found, select.Step());
+    if (!found) return std::optional<int64_t>();
+    return std::optional<int64_t>(select.Int(0));
+  }
+
+  Result<int64_t> AddArtifact(int64_t candidate_id, const Artifact& a) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add artifact",
+                     "INSERT INTO artifacts (candidate_id, target, hash, elf_path, status, stage,"
+                     " message, build_log, build_s, cached, flops)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    insert.BindAll(candidate_id, a.target, a.hash, a.elf.string(), a.status, a.stage,
+                   a.message, a.build_log, a.build_s, a.cached, a.flops);
+    return Insert(insert);
+  }
+
+  Result<std::optional<ArtifactRow>> LatestArtifact(int64_t candidate_id,
+                                                    const std::string& target) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("latest artifact", std::string("SELECT ") + kArtifactColumns +
+                                            " FROM artifacts WHERE candidate_id = ?1"
+                                            " AND target = ?2 ORDER BY id DESC LIMIT 1"));
+    select.BindAll(candidate_id, target);
+    SIMTUNE_ASSIGN_OR_RETURN(bool found, select.Step());
+    if (!found) return std::optional<ArtifactRow>();
+    return std::optional<ArtifactRow>(ReadArtifact(select));
+  }
+
+  Result<int64_t> AddRefResult(const RefRow& row) override {
+    const RefResult& r = row.result;
+    SIMTUNE_RETURN_IF_ERROR(CheckJson(r.extra_json, "store " + db_->path() +
+                                                        ": add reference result: extra_json"));
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add reference result",
+                     "INSERT INTO ref_results (candidate_id, target, reference, options,"
+                     " artifact_hash, status, stage, message, unit, value, min, median, max,"
+                     " spread, rounds, reps, extra_json)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                     " ?15, ?16, ?17)"));
+    insert.BindAll(row.candidate_id, row.target, row.reference, row.options, row.artifact_hash,
+                   r.status, r.stage, r.message, r.unit, r.value, r.min, r.median, r.max,
+                   r.spread, r.rounds, r.reps, r.extra_json);
+    return Insert(insert);
+  }
+
+  Result<std::optional<RefRow>> LatestOkRef(int64_t candidate_id, const std::string& target,
+                                            const std::string& reference,
+                                            const std::string& options) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("latest reference result",
+                     std::string("SELECT ") + kRefColumns +
+                         " FROM ref_results r WHERE r.candidate_id = ?1 AND r.target = ?2"
+                         " AND r.reference = ?3 AND r.options = ?4 AND r.status = 'ok'"
+                         " ORDER BY r.id DESC LIMIT 1"));
+    select.BindAll(candidate_id, target, reference, options);
+    SIMTUNE_ASSIGN_OR_RETURN(bool found, select.Step());
+    if (!found) return std::optional<RefRow>();
+    return std::optional<RefRow>(ReadRef(select));
+  }
+
+  Result<std::vector<RefRow>> RefResults(int64_t workload_id,
+                                         const std::string& target) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("list reference results",
+                     std::string("SELECT ") + kRefColumns +
+                         " FROM ref_results r JOIN candidates c ON c.id = r.candidate_id"
+                         " WHERE c.workload_id = ?1 AND r.target = ?2 ORDER BY r.id"));
+    select.BindAll(workload_id, target);
+    std::vector<RefRow> rows;
+    for (;;) {
+      SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+      if (!more) return rows;
+      rows.push_back(ReadRef(select));
+    }
+  }
+
+  Result<int64_t> AddSimResult(const SimRow& row) override {
+    SIMTUNE_RETURN_IF_ERROR(CheckJson(row.stats_json, "store " + db_->path() +
+                                                          ": add simulator result: stats_json"));
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add simulator result",
+                     "INSERT INTO sim_results (candidate_id, target, simulator, options,"
+                     " artifact_hash, status, stage, message, stats_json, wall_s)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+    insert.BindAll(row.candidate_id, row.target, row.simulator, row.options, row.artifact_hash,
+                   row.status, row.stage, row.message, row.stats_json, row.wall_s);
+    return Insert(insert);
+  }
+
+  Result<std::optional<SimRow>> LatestOkSim(int64_t candidate_id, const std::string& target,
+                                            const std::string& simulator,
+                                            const std::string& options) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("latest simulator result",
+                     std::string("SELECT ") + kSimColumns +
+                         " FROM sim_results r WHERE r.candidate_id = ?1 AND r.target = ?2"
+                         " AND r.simulator = ?3 AND r.options = ?4 AND r.status = 'ok'"
+                         " ORDER BY r.id DESC LIMIT 1"));
+    select.BindAll(candidate_id, target, simulator, options);
+    SIMTUNE_ASSIGN_OR_RETURN(bool found, select.Step());
+    if (!found) return std::optional<SimRow>();
+    return std::optional<SimRow>(ReadSim(select));
+  }
+
+  Result<std::vector<SimRow>> SimResults(int64_t workload_id,
+                                         const std::string& target) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("list simulator results",
+                     std::string("SELECT ") + kSimColumns +
+                         " FROM sim_results r JOIN candidates c ON c.id = r.candidate_id"
+                         " WHERE c.workload_id = ?1 AND r.target = ?2 ORDER BY r.id"));
+    select.BindAll(workload_id, target);
+    std::vector<SimRow> rows;
+    for (;;) {
+      SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+      if (!more) return rows;
+      rows.push_back(ReadSim(select));
+    }
+  }
+
+  Result<int64_t> AddPrediction(const PredictionRow& row) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add prediction",
+                     "INSERT INTO predictions (candidate_id, target, model, score)"
+                     " VALUES (?1, ?2, ?3, ?4)"));
+    insert.BindAll(row.candidate_id, row.target, row.model, row.score);
+    return Insert(insert);
+  }
+
+  Status ExportCsv(const std::filesystem::path& dir) override {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Error{"export " + dir.string() + ": cannot create directory: " + ec.message()};
+    // One read transaction: all files show the same snapshot while others keep writing.
+    SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(*db_));
+    for (const char* table : kTables) {
+      std::filesystem::path file = dir / (std::string(table) + ".csv");
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      if (!out) return Error{"export " + file.string() + ": cannot open for writing"};
+      SIMTUNE_ASSIGN_OR_RETURN(Statement select, SelectAll(table));
+      for (int col = 0; col < select.ColumnCount(); ++col) {
+        out << (col ? "," : "") << CsvField(select.ColumnName(col));
+      }
+      out << "\r\n";
+      for (;;) {
+        SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+        if (!more) break;
+        for (int col = 0; col < select.ColumnCount(); ++col) {
+          out << (col ? "," : "") << CsvField(CellText(select, col));
+        }
+        out << "\r\n";
+      }
+      out.close();
+      if (!out) return Error{"export " + file.string() + ": write failed"};
+    }
+    return tx.Commit();
+  }
+
+  Result<std::string> ExportJson() override {
+    nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+    doc["schema_version"] = kStoreSchemaVersion;
+    SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(*db_));
+    for (const char* table : kTables) {
+      nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+      SIMTUNE_ASSIGN_OR_RETURN(Statement select, SelectAll(table));
+      for (;;) {
+        SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+        if (!more) break;
+        nlohmann::ordered_json row = nlohmann::ordered_json::object();
+        for (int col = 0; col < select.ColumnCount(); ++col) {
+          std::string name = select.ColumnName(col);
+          switch (select.ColumnType(col)) {
+            case SQLITE_NULL:
+              row[name] = nullptr;
+              break;
+            case SQLITE_INTEGER:
+              row[name] = select.Int(col);
+              break;
+            case SQLITE_FLOAT:
+              row[name] = select.Real(col);
+              break;
+            default: {
+              std::string text = select.Text(col);
+              if (!IsJsonColumn(name)) {
+                row[name] = text;
+                break;
+              }
+              auto parsed = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+              if (parsed.is_discarded()) {
+                return Error{"store " + db_->path() + ": " + table + " row " +
+                             std::to_string(select.Int(0)) + ": " + name +
+                             " is not valid JSON"};
+              }
+              row[name] = std::move(parsed);
+            }
+          }
+        }
+        rows.push_back(std::move(row));
+      }
+      doc[table] = std::move(rows);
+    }
+    SIMTUNE_RETURN_IF_ERROR(tx.Commit());
+    return doc.dump(2);
+  }
+
+ private:
+  Result<int64_t> Insert(Statement& insert) {
+    SIMTUNE_RETURN_IF_ERROR(insert.Run());
+    return db_->LastInsertId();
+  }
+
+  Result<Statement> SelectAll(const char* table) {
+    // `table` comes from kTables, never from input.
+    return db_->Prepare(std::string("export ") + table,
+                        std::string("SELECT * FROM ") + table + " ORDER BY id");
+  }
+
+  std::unique_ptr<Database> db_;
+};
+
+Result<int> ReadUserVersion(Database& db) {
+  SIMTUNE_ASSIGN_OR_RETURN(Statement pragma, db.Prepare("cannot read", "PRAGMA user_version"));
+  SIMTUNE_ASSIGN_OR_RETURN(bool row, pragma.Step());
+  SIMTUNE_CHECK(row);
+  return static_cast<int>(pragma.Int(0));
+}
+
+Status CheckVersion(const Database& db, int version) {
+  if (version == kStoreSchemaVersion) return Status::Ok();
+  return Error{"store " + db.path() + " has schema version " + std::to_string(version) +
+               "; this simtune needs " + std::to_string(kStoreSchemaVersion)};
+}
+
+// Creates the schema in a fresh file. Racing first opens from several processes are
+// serialised by the write lock, and the loser sees the winner's version.
+Status CreateSchema(Database& db) {
+  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
+  if (version != 0) return CheckVersion(db, version);
+  SIMTUNE_ASSIGN_OR_RETURN(
+      Statement tables,
+      db.Prepare("cannot read", "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                "ORDER BY name"));
+  std::string names;
+  for (;;) {
+    SIMTUNE_ASSIGN_OR_RETURN(bool more, tables.Step());
+    if (!more) break;
+    names += (names.empty() ? "" : ", ") + tables.Text(0);
+  }
+  if (!names.empty()) {
+    return Error{"store " + db.path() +
+                 " is not a simtune store: schema version 0 with tables " + names};
+  }
+  SIMTUNE_RETURN_IF_ERROR(db.Exec("create schema", kSchema));
+  SIMTUNE_RETURN_IF_ERROR(db.Exec(
+      "create schema", "PRAGMA user_version = " + std::to_string(kStoreSchemaVersion)));
+  return tx.Commit();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path) {
+  SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                           Database::Open(path.string(), kBusyTimeoutMs));
+  // Reading the version is the first access to the file, so a file that is not SQLite fails
+  // here ("file is not a database") before anything is written to it.
+  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
+  if (version != 0) SIMTUNE_RETURN_IF_ERROR(CheckVersion(*db, version));
+  SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA foreign_keys = ON"));
+  {
+    SIMTUNE_ASSIGN_OR_RETURN(Statement wal,
+                             db->Prepare("enable WAL journal", "PRAGMA journal_mode = WAL"));
+    SIMTUNE_ASSIGN_OR_RETURN(bool row, wal.Step());
+    std::string mode = row ? wal.Text(0) : "";
+    if (mode != "wal") {
+      return Error{"store " + db->path() + ": cannot enable WAL journal; got journal mode '" +
+                   mode + "'"};
+    }
+  }
+  // In WAL mode NORMAL cannot corrupt the file; it may lose the last commits on power loss,
+  // which resume redoes, and it avoids an fsync per appended row.
+  SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA synchronous = NORMAL"));
+  if (version == 0) SIMTUNE_RETURN_IF_ERROR(CreateSchema(*db));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db)));
+}
+
+}  // namespace simtune
