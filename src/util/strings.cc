@@ -88,8 +88,8 @@ std::string Suggest(std::string_view name, const std::vector<std::string>& candi
       best = c;
     }
   }
-  // Plausible typo: at most a third of the name's letters wrong (and at least one allowed).
-  size_t limit = std::max<size_t>(1, name.size() / 3);
+  // Plausible typo: about a third of the name's letters wrong (at least two allowed).
+  size_t limit = std::max<size_t>(2, (name.size() + 2) / 3);
   return best_d <= limit ? best : "";
 }
 

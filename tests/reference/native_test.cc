@@ -90,7 +90,7 @@ TEST_F(NativeTest, FailuresAreRowsAndTheBatchGoesOn) {
   EXPECT_TRUE(res[0].ok());
   EXPECT_DOUBLE_EQ(res[0].value, 5);
   EXPECT_EQ(res[1].stage, "verify");
-  EXPECT_EQ(res[1].message, "index=3 got=1 want=2");
+  EXPECT_EQ(res[1].message, "verify failed index=3 got=1 want=2");
   EXPECT_EQ(res[2].stage, "run");
   EXPECT_EQ(res[2].message, "killed by signal 11 (Segmentation fault)");
   EXPECT_EQ(res[3].stage, "timeout");

@@ -1,0 +1,64 @@
+// Features: named numbers derived from a candidate's simulator statistics (one or several
+// simulators of the same artifact, joined by prefixing each simulator's name), optionally
+// its knob values and its workload's shape. The feature schema is versioned: a model
+// remembers the version it was trained with and refuses another.
+//
+// Schema version 1, per simulator S (prefix "S."):
+//   S.log_insn                       log(instructions in the ROI)
+//   S.frac.<class>                   fraction of instructions per class (kInsnClasses)
+//   S.mem_per_insn, S.bytes_per_access, S.load_frac_of_mem
+//   S.log_mem_bytes                  log(load + store bytes)
+//   S.<level>.read_miss_rate, S.<level>.write_miss_rate, S.<level>.mpki, S.<level>.log_misses
+//   S.bpred.miss_rate, S.bpred.mpki
+//   S.reuse.<b>                      fraction of accesses with reuse distance in bucket group b
+//                                    (groups: 0-3, 4-7, 8-11, 12-15, 16+ in log2 lines; cold)
+//   S.log_cpi_proxy                  log(insn + 10 * l1 misses + 50 * l2 misses + 200 * l3 misses)
+// and per-workload relative versions of the scale-carrying ones ("S.log_insn.rel" =
+// S.log_insn minus its mean over the workload's candidates in the same dataset), which is
+// what ranking within a workload needs.
+// Knobs ("knob.<name>", option) and shape ("shape.log_<param>", "shape.log_flops", option).
+//
+// A statistic a simulator does not provide yields no feature (absent key), so the dataset
+// holds NaN there and predictors apply their documented missing-value policy. Nothing is
+// filled with zero.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "simtune/predictor.h"
+#include "simtune/result.h"
+#include "simtune/simulator.h"
+#include "simtune/workload.h"
+
+namespace simtune {
+
+inline constexpr int kFeatureSchemaVersion = 1;
+
+struct FeatureOptions {
+  bool knobs = false;   // include knob values (do not transfer across operators)
+  bool shape = true;    // include log shape parameters and log flops
+};
+
+// Features of one candidate. `stats` maps simulator name -> its ROI statistics.
+std::map<std::string, double> ExtractFeatures(const std::map<std::string, SimStats>& stats,
+                                              const Workload& workload, const Config& config,
+                                              double flops, const FeatureOptions& options);
+
+// One candidate's inputs to a dataset.
+struct FeatureInput {
+  int64_t candidate_id = 0;
+  int group = 0;                                // workload id
+  double y = 0;                                 // reference value (NaN when unmeasured)
+  std::map<std::string, double> features;       // from ExtractFeatures
+};
+
+// Builds a Dataset: the union of feature names (sorted) as columns, NaN where a row lacks a
+// feature, and the ".rel" columns centred per group. `names`, when non-empty, fixes the
+// columns (a model's training columns); extra features are dropped.
+Dataset BuildDataset(const std::vector<FeatureInput>& rows,
+                     const std::vector<std::string>& names = {});
+
+}  // namespace simtune

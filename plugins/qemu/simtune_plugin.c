@@ -1,0 +1,1662 @@
+/*
+ * simtune statistics plugin for QEMU user mode (plugin API version 1, QEMU 7.2).
+ *
+ * Counts, for the region of interest (ROI) of a simtune harness only:
+ * instructions, instruction classes, memory accesses by size, a set-associative
+ * cache hierarchy, a branch direction predictor and a histogram of data reuse
+ * distances. At exit it writes one JSON record in the layout of
+ * simtune::SimStats::ToJson (include/simtune/simulator.h) to out=PATH, or to
+ * QEMU's log (-d plugin) when out is not given.
+ *
+ * ROI: counting starts at the first instruction of simtune_roi_begin
+ * (inclusive) and stops at the first instruction of simtune_roi_end
+ * (exclusive). Their addresses come from the ELF symbol table of the guest
+ * binary, shifted by the load bias (PIE binaries are loaded at an offset).
+ * roi=off counts the whole program instead.
+ *
+ * Speed: per-TB counts (instructions, static classes) are precomputed at
+ * translation time; each TB execution bumps one inline counter. The ROI
+ * toggles snapshot those counters (mark at begin, add the difference at end),
+ * so the inline ops need no ROI test. Callbacks run only where the data needs
+ * run-time values: one per TB for branch outcomes and instruction fetches,
+ * one per memory access for the data caches and reuse distances.
+ *
+ * Options (key=value, parsed strictly; an error names the key and the value):
+ *   out=PATH                 where the JSON record goes
+ *   roi=on|off               count the ROI only (default) or everything
+ *   classes|mem|cache|bpred|reuse=on|off   statistic groups (default on)
+ *   l1i|l1d|l2|l3=on|off     cache levels (default: l1i, l1d, l2 on; l3 off)
+ *   <level>_size=BYTES <level>_ways=N <level>_line=BYTES
+ *   <level>_policy=lru|fifo|random
+ *   bpred_kind=bimodal|gshare bpred_entries=N bpred_history=BITS
+ *   reuse_line=BYTES         granularity of reuse distances (default 64)
+ *   warmup=on|off            let caches and reuse distances see the program
+ *                            before the ROI (default on), as the caches of a
+ *                            real run would be warm; only the ROI is counted
+ *   mem_all=on|off           instrument every instruction for memory
+ *                            accesses, not only those decoded as accessing
+ *                            memory (diagnostic)
+ *
+ * Model details:
+ *   - Cache counts are per line lookup: an access that straddles two lines
+ *     looks up both. Caches are write-allocate, non-inclusive, and a miss
+ *     goes to the next level with the same type (read/write); instruction
+ *     fetches are reads of l1i. Write-backs are not modelled (as cachegrind).
+ *   - The branch predictor predicts the direction of conditional branches
+ *     only; a branch is taken when the next executed instruction is not its
+ *     fall-through. It sees the ROI only; counters start weakly not-taken.
+ *   - Reuse distance of a data access: its position in an LRU stack of cache
+ *     lines (1 + the number of distinct other lines touched since the last
+ *     access to the same line), so an access hits a fully associative LRU
+ *     cache of C lines iff its distance is at most C. Bucket i counts
+ *     distances in [2^i, 2^(i+1)); the last bucket counts first touches.
+ *   - Statistics cover vCPU 0 (the main guest thread); extra.vcpus says how
+ *     many threads were seen.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <qemu-plugin.h>
+
+#if QEMU_PLUGIN_VERSION != 1
+#error "simtune plugin: written for QEMU plugin API version 1 (QEMU 7.2); \
+inline ops and qemu_plugin_insn_data changed in later versions"
+#endif
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+#define PFX "simtune plugin: "
+
+/* Same order as simtune::kInsnClasses. */
+enum {
+    CLS_INT_ALU,
+    CLS_INT_MULDIV,
+    CLS_FP_SCALAR,
+    CLS_SIMD,
+    CLS_LOAD,
+    CLS_STORE,
+    CLS_BRANCH_TAKEN,
+    CLS_BRANCH_NOT_TAKEN,
+    CLS_JUMP,
+    CLS_ATOMIC,
+    CLS_OTHER,
+    N_CLASSES,
+    /* Decoder result only: resolved to taken/not-taken at run time. */
+    CLS_COND_BRANCH = N_CLASSES,
+};
+
+static const char *const class_names[N_CLASSES] = {
+    "int_alu", "int_muldiv", "fp_scalar", "simd", "load", "store",
+    "branch_taken", "branch_not_taken", "jump", "atomic", "other",
+};
+
+enum { ISA_RISCV64, ISA_AARCH64, ISA_X86_64 };
+
+/* ------------------------------------------------------------------------ */
+/* Instruction classes                                                      */
+
+typedef struct {
+    int cls;
+    bool mem;     /* may access data memory */
+} Decoded;
+
+static Decoded decoded(int cls, bool mem)
+{
+    Decoded d = { cls, mem };
+    return d;
+}
+
+static Decoded decode_riscv64(const uint8_t *bytes, size_t size)
+{
+    uint32_t insn = bytes[0] | (bytes[1] << 8);
+
+    if (size == 2 || (insn & 3) != 3) {
+        uint32_t funct3 = (insn >> 13) & 7;
+        switch (insn & 3) {
+        case 0:
+            switch (funct3) {
+            case 0:
+                return decoded(CLS_INT_ALU, false);     /* c.addi4spn */
+            case 1: case 2: case 3:
+                return decoded(CLS_LOAD, true);         /* c.fld c.lw c.ld */
+            case 5: case 6: case 7:
+                return decoded(CLS_STORE, true);        /* c.fsd c.sw c.sd */
+            default:
+                return decoded(CLS_OTHER, false);
+            }
+        case 1:
+            switch (funct3) {
+            case 5:
+                return decoded(CLS_JUMP, false);        /* c.j */
+            case 6: case 7:
+                return decoded(CLS_COND_BRANCH, false); /* c.beqz c.bnez */
+            default:
+                return decoded(CLS_INT_ALU, false);
+            }
+        default: {
+            uint32_t rs1 = (insn >> 7) & 31, rs2 = (insn >> 2) & 31;
+            switch (funct3) {
+            case 0:
+                return decoded(CLS_INT_ALU, false);     /* c.slli */
+            case 1: case 2: case 3:
+                return decoded(CLS_LOAD, true);         /* c.fldsp c.lwsp c.ldsp */
+            case 4:
+                if (rs2 != 0) {
+                    return decoded(CLS_INT_ALU, false); /* c.mv c.add */
+                }
+                if (((insn >> 12) & 1) && rs1 == 0) {
+                    return decoded(CLS_OTHER, false);   /* c.ebreak */
+                }
+                return decoded(CLS_JUMP, false);        /* c.jr c.jalr */
+            default:
+                return decoded(CLS_STORE, true);        /* c.fsdsp c.swsp c.sdsp */
+            }
+        }
+        }
+    }
+
+    insn |= (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 24;
+    switch (insn & 0x7f) {
+    case 0x03: case 0x07:
+        return decoded(CLS_LOAD, true);       /* LOAD, LOAD-FP (incl. vector) */
+    case 0x23: case 0x27:
+        return decoded(CLS_STORE, true);      /* STORE, STORE-FP */
+    case 0x13: case 0x1b: case 0x37: case 0x17:
+        return decoded(CLS_INT_ALU, false);   /* OP-IMM(-32), LUI, AUIPC */
+    case 0x33: case 0x3b:
+        return decoded((insn >> 25) == 1 ? CLS_INT_MULDIV : CLS_INT_ALU, false);
+    case 0x63:
+        return decoded(CLS_COND_BRANCH, false);
+    case 0x6f: case 0x67:
+        return decoded(CLS_JUMP, false);      /* JAL, JALR */
+    case 0x2f:
+        return decoded(CLS_ATOMIC, true);     /* AMO, LR/SC */
+    case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+        return decoded(CLS_FP_SCALAR, false); /* FMADD..FNMADD, OP-FP */
+    case 0x57:
+        return decoded(CLS_SIMD, false);      /* OP-V */
+    default:
+        return decoded(CLS_OTHER, false);     /* FENCE, SYSTEM, custom */
+    }
+}
+
+static Decoded decode_aarch64(const uint8_t *bytes)
+{
+    uint32_t insn = bytes[0] | (bytes[1] << 8) | ((uint32_t)bytes[2] << 16) |
+                    ((uint32_t)bytes[3] << 24);
+    uint32_t op0 = (insn >> 25) & 0xf;
+
+    if ((op0 & 0xe) == 0x8) {                 /* 100x: data processing, imm */
+        return decoded(CLS_INT_ALU, false);
+    }
+    if ((op0 & 0xe) == 0xa) {                 /* 101x: branches, system */
+        if ((insn & 0xff000010) == 0x54000000 ||  /* b.cond */
+            (insn & 0x7e000000) == 0x34000000 ||  /* cbz cbnz */
+            (insn & 0x7e000000) == 0x36000000) {  /* tbz tbnz */
+            return decoded(CLS_COND_BRANCH, false);
+        }
+        if ((insn & 0x7c000000) == 0x14000000 ||  /* b bl */
+            (insn & 0xfe000000) == 0xd6000000) {  /* br blr ret */
+            return decoded(CLS_JUMP, false);
+        }
+        return decoded(CLS_OTHER, false);
+    }
+    if ((op0 & 0x5) == 0x4) {                 /* x1x0: loads and stores */
+        uint32_t group = (insn >> 27) & 7;    /* bits 29:27 */
+        bool v = (insn >> 26) & 1;
+        if ((insn & 0x3f000000) == 0x08000000) {
+            return decoded(CLS_ATOMIC, true); /* exclusive, acquire/release */
+        }
+        switch (group) {
+        case 3:                               /* literal */
+            return decoded(CLS_LOAD, true);
+        case 5:                               /* pairs */
+            return decoded((insn >> 22) & 1 ? CLS_LOAD : CLS_STORE, true);
+        case 7: {                             /* single register */
+            uint32_t opc = (insn >> 22) & 3, size = insn >> 30;
+            if ((insn & 0x3b200c00) == 0x38200000) {
+                return decoded(CLS_ATOMIC, true); /* LSE atomics */
+            }
+            if (!v) {
+                if (opc == 0) {
+                    return decoded(CLS_STORE, true);
+                }
+                if (size == 3 && opc == 2) {
+                    return decoded(CLS_OTHER, false); /* prfm */
+                }
+                return decoded(CLS_LOAD, true);
+            }
+            return decoded(opc & 1 ? CLS_LOAD : CLS_STORE, true);
+        }
+        case 1:                               /* SIMD structures */
+            return decoded((insn >> 22) & 1 ? CLS_LOAD : CLS_STORE, true);
+        default:
+            return decoded(CLS_OTHER, true);
+        }
+    }
+    if ((op0 & 0x7) == 0x5) {                 /* x101: data processing, reg */
+        if ((insn & 0x1f000000) == 0x1b000000) {
+            return decoded(CLS_INT_MULDIV, false);   /* madd msub smulh ... */
+        }
+        if ((insn & 0x5fe00000) == 0x1ac00000 &&
+            ((insn >> 10) & 0x3e) == 0x02) {
+            return decoded(CLS_INT_MULDIV, false);   /* udiv sdiv */
+        }
+        return decoded(CLS_INT_ALU, false);
+    }
+    if ((op0 & 0x7) == 0x7) {                 /* x111: SIMD and FP */
+        if ((insn & 0x5e000000) == 0x1e000000) {
+            return decoded(CLS_FP_SCALAR, false);
+        }
+        return decoded(CLS_SIMD, false);
+    }
+    if (op0 == 0x2) {                         /* SVE: may load or store */
+        return decoded(CLS_SIMD, true);
+    }
+    return decoded(CLS_OTHER, false);
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * AT&T operand syntax: a memory operand has a base/index in parentheses, a
+ * segment override (%fs:0x28) or is a bare address (0x601040); registers
+ * start with '%', immediates with '$'.
+ */
+static bool x86_operand_is_memory(const char *op, size_t n)
+{
+    while (n && *op == ' ') {
+        op++;
+        n--;
+    }
+    if (n && *op == '*') {
+        op++;
+        n--;
+    }
+    if (!n) {
+        return false;
+    }
+    if (memchr(op, '(', n) || memchr(op, ':', n)) {
+        return true;
+    }
+    return *op != '%' && *op != '$';
+}
+
+/* Whether any operand, and the last (destination) operand, is in memory. */
+static void x86_memory_operands(const char *ops, bool *any, bool *last)
+{
+    const char *start = ops;
+    int depth = 0;
+
+    *any = *last = false;
+    for (const char *q = ops;; q++) {
+        if (*q == '(') {
+            depth++;
+        } else if (*q == ')') {
+            depth--;
+        } else if ((*q == ',' && depth == 0) || *q == '\0') {
+            *last = x86_operand_is_memory(start, q - start);
+            *any |= *last;
+            if (!*q) {
+                return;
+            }
+            start = q + 1;
+        }
+    }
+}
+
+/*
+ * x86_64 from the AT&T disassembly (capstone in Debian's QEMU): the mnemonic
+ * and whether an operand is in memory. Loads and stores are data-movement
+ * instructions (mov family, push/pop, string ops); arithmetic with a memory
+ * operand stays in its arithmetic class (its accesses still show in loads and
+ * stores).
+ */
+static Decoded decode_x86_64(const char *dis)
+{
+    static const char *const prefixes[] = {
+        "lock", "rep", "repe", "repz", "repne", "repnz", "notrack", "bnd",
+        "data16", "addr32", "xacquire", "xrelease", NULL,
+    };
+    char mn[32];
+    const char *p = dis, *ops;
+    bool lock = false, mem, mem_last, vec;
+    size_t n;
+
+    for (;;) {
+        while (*p == ' ') {
+            p++;
+        }
+        n = strcspn(p, " ");
+        if (n >= sizeof(mn)) {
+            n = sizeof(mn) - 1;
+        }
+        memcpy(mn, p, n);
+        mn[n] = '\0';
+        p += n;
+        bool is_prefix = false;
+        for (int i = 0; prefixes[i]; i++) {
+            if (strcmp(mn, prefixes[i]) == 0) {
+                is_prefix = true;
+            }
+        }
+        if (!is_prefix) {
+            break;
+        }
+        lock |= strcmp(mn, "lock") == 0;
+    }
+    ops = p;
+    x86_memory_operands(ops, &mem, &mem_last);
+    vec = strstr(ops, "%xmm") || strstr(ops, "%ymm") || strstr(ops, "%zmm") ||
+          strstr(ops, "%mm") || strstr(ops, "%k");
+
+    if (lock || has_prefix(mn, "cmpxchg") || (has_prefix(mn, "xchg") && mem)) {
+        return decoded(CLS_ATOMIC, true);
+    }
+    if (has_prefix(mn, "jmp") || has_prefix(mn, "ljmp") ||
+        has_prefix(mn, "call") || has_prefix(mn, "lcall") ||
+        has_prefix(mn, "ret") || has_prefix(mn, "lret") ||
+        has_prefix(mn, "iret")) {
+        return decoded(CLS_JUMP, true);
+    }
+    if (mn[0] == 'j' || has_prefix(mn, "loop")) {
+        return decoded(CLS_COND_BRANCH, false);
+    }
+    if (has_prefix(mn, "popcnt")) {
+        return decoded(CLS_INT_ALU, mem);
+    }
+    if (has_prefix(mn, "push") || has_prefix(mn, "enter")) {
+        return decoded(CLS_STORE, true);
+    }
+    if (has_prefix(mn, "pop") || has_prefix(mn, "leave")) {
+        return decoded(CLS_LOAD, true);
+    }
+    if (has_prefix(mn, "nop") || has_prefix(mn, "endbr") ||
+        has_prefix(mn, "prefetch") || strcmp(mn, "pause") == 0) {
+        return decoded(CLS_OTHER, false);
+    }
+    if (has_prefix(mn, "stos")) {
+        return decoded(CLS_STORE, true);
+    }
+    if (has_prefix(mn, "lods") || has_prefix(mn, "scas") ||
+        has_prefix(mn, "cmps")) {
+        return decoded(CLS_LOAD, true);
+    }
+    if (!vec && strlen(mn) == 5 && has_prefix(mn, "movs") &&
+        strchr("bwlq", mn[4])) {
+        return decoded(CLS_OTHER, true);      /* string move: load + store */
+    }
+    if (has_prefix(mn, "mov") || has_prefix(mn, "vmov") ||
+        has_prefix(mn, "lddqu") || has_prefix(mn, "vlddqu") ||
+        has_prefix(mn, "vbroadcast") || has_prefix(mn, "vpbroadcast") ||
+        has_prefix(mn, "vmaskmov") || has_prefix(mn, "vpmaskmov") ||
+        has_prefix(mn, "kmov")) {
+        if (mem) {
+            /* AT&T: the destination is the last operand. */
+            bool store = mem_last && strchr(ops, ',') != NULL;
+            return decoded(store ? CLS_STORE : CLS_LOAD, true);
+        }
+        if (vec) {
+            return decoded(has_suffix(mn, "ss") || has_suffix(mn, "sd") ?
+                           CLS_FP_SCALAR : CLS_SIMD, false);
+        }
+        return decoded(CLS_INT_ALU, false);
+    }
+    if (has_prefix(mn, "vgather") || has_prefix(mn, "vpgather")) {
+        return decoded(CLS_LOAD, true);
+    }
+    if (has_prefix(mn, "vscatter") || has_prefix(mn, "vpscatter")) {
+        return decoded(CLS_STORE, true);
+    }
+    if (mn[0] == 'f') {
+        return decoded(CLS_FP_SCALAR, mem);   /* x87 */
+    }
+    if (vec) {
+        const char *base = mn[0] == 'v' ? mn + 1 : mn;
+        if (base[0] == 'p') {
+            return decoded(CLS_SIMD, mem);
+        }
+        if (has_prefix(base, "cvt")) {
+            bool packed = strstr(base, "ps") || strstr(base, "pd") ||
+                          strstr(base, "dq");
+            return decoded(packed ? CLS_SIMD : CLS_FP_SCALAR, mem);
+        }
+        if (has_suffix(base, "ss") || has_suffix(base, "sd")) {
+            return decoded(CLS_FP_SCALAR, mem);
+        }
+        return decoded(CLS_SIMD, mem);
+    }
+    if (has_prefix(mn, "mul") || has_prefix(mn, "imul") ||
+        has_prefix(mn, "div") || has_prefix(mn, "idiv")) {
+        return decoded(CLS_INT_MULDIV, mem);
+    }
+    if (strcmp(mn, "syscall") == 0 || strcmp(mn, "cpuid") == 0 ||
+        has_prefix(mn, "rdtsc") || strcmp(mn, "hlt") == 0 ||
+        strcmp(mn, "ud2") == 0 || has_prefix(mn, "int") ||
+        has_suffix(mn, "fence") || strcmp(mn, "xgetbv") == 0 ||
+        has_prefix(mn, "rdrand") || has_prefix(mn, "xsave") ||
+        has_prefix(mn, "xrstor") || has_prefix(mn, "fxsave") ||
+        has_prefix(mn, "fxrstor")) {
+        return decoded(CLS_OTHER, true);
+    }
+    return decoded(CLS_INT_ALU, mem);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Caches                                                                   */
+
+enum { POLICY_LRU, POLICY_FIFO, POLICY_RANDOM };
+static const char *const policy_names[] = { "lru", "fifo", "random", NULL };
+
+typedef struct Cache {
+    const char *name;
+    bool enabled;
+    uint64_t size, ways, line;
+    int policy;
+    int line_shift;
+    uint64_t n_sets;
+    uint64_t set_mask;        /* n_sets - 1 when a power of two, else 0 */
+    uint64_t *tags;           /* per set: ways entries, line number + 1, 0 = empty */
+    uint64_t rng;
+    uint64_t read_hits, read_misses, write_hits, write_misses;
+    struct Cache *next;
+} Cache;
+
+enum { L1I, L1D, L2, L3, N_LEVELS };
+static Cache caches[N_LEVELS] = {
+    { .name = "l1i", .enabled = true, .size = 32768, .ways = 8, .line = 64 },
+    { .name = "l1d", .enabled = true, .size = 32768, .ways = 8, .line = 64 },
+    { .name = "l2", .enabled = true, .size = 1048576, .ways = 16, .line = 64 },
+    { .name = "l3", .enabled = false, .size = 8388608, .ways = 16, .line = 64 },
+};
+
+/* First modelled level for fetches and for data; NULL when none. */
+static Cache *insn_entry, *data_entry;
+static int insn_shift, data_shift;
+
+static int log2_exact(uint64_t v)
+{
+    int s = 0;
+    while ((1ull << s) < v) {
+        s++;
+    }
+    return (1ull << s) == v ? s : -1;
+}
+
+static bool cache_lookup(Cache *c, uint64_t addr)
+{
+    uint64_t tag = (addr >> c->line_shift) + 1;
+    uint64_t set = c->set_mask ? ((tag - 1) & c->set_mask) :
+                   (tag - 1) % c->n_sets;
+    uint64_t *w = c->tags + set * c->ways;
+    uint64_t i, n = c->ways;
+
+    for (i = 0; i < n; i++) {
+        if (w[i] == tag) {
+            if (c->policy == POLICY_LRU && i > 0) {
+                memmove(w + 1, w, i * sizeof(*w));
+                w[0] = tag;
+            }
+            return true;
+        }
+    }
+    if (c->policy == POLICY_RANDOM) {
+        for (i = 0; i < n && w[i] != 0; i++) {
+        }
+        if (i == n) {
+            c->rng ^= c->rng << 13;
+            c->rng ^= c->rng >> 7;
+            c->rng ^= c->rng << 17;
+            i = c->rng % n;
+        }
+        w[i] = tag;
+    } else {
+        /* LRU and FIFO keep ways in order of recency / insertion. */
+        memmove(w + 1, w, (n - 1) * sizeof(*w));
+        w[0] = tag;
+    }
+    return false;
+}
+
+static void cache_access(Cache *c, uint64_t addr, bool write)
+{
+    for (; c; c = c->next) {
+        bool hit = cache_lookup(c, addr);
+        if (write) {
+            if (hit) {
+                c->write_hits++;
+                return;
+            }
+            c->write_misses++;
+        } else {
+            if (hit) {
+                c->read_hits++;
+                return;
+            }
+            c->read_misses++;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reuse distances                                                          */
+
+#define REUSE_BUCKETS 32            /* finite buckets; one more for cold */
+#define REUSE_MIN_CAP (1u << 14)
+#define REUSE_TOP 8
+
+/*
+ * The top of the LRU stack (the REUSE_TOP most recent lines) is kept as a
+ * small array, so the frequent short reuses need neither the hash map nor the
+ * tree. Older lines carry a time stamp in a Fenwick tree that counts live
+ * stamps; a line gets its stamp when it drops out of the top, and lines drop
+ * out in recency order, so stamps keep the stack order.
+ */
+typedef struct {
+    int line_shift;
+    uint64_t top[REUSE_TOP];        /* line + 1, most recent first */
+    int top_n;
+    uint64_t *keys;                 /* line + 1; 0 = empty slot */
+    uint32_t *stamps;               /* 0 while the line is in the top */
+    uint64_t slots_mask;
+    uint64_t lines;                 /* distinct lines seen */
+    uint64_t tree_lines;            /* lines with a live stamp */
+    int32_t *tree;                  /* Fenwick tree over stamps 1..cap */
+    uint32_t cap, now;
+    uint64_t hist[REUSE_BUCKETS + 1];
+} Reuse;
+
+static Reuse reuse;
+
+static uint64_t hash64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static void fenwick_add(int32_t *tree, uint32_t cap, uint32_t i, int32_t d)
+{
+    for (; i <= cap; i += i & -i) {
+        tree[i] += d;
+    }
+}
+
+static uint64_t fenwick_prefix(const int32_t *tree, uint32_t i)
+{
+    uint64_t s = 0;
+    for (; i > 0; i -= i & -i) {
+        s += tree[i];
+    }
+    return s;
+}
+
+static uint64_t reuse_slot(uint64_t key)
+{
+    uint64_t j = hash64(key) & reuse.slots_mask;
+    while (reuse.keys[j] && reuse.keys[j] != key) {
+        j = (j + 1) & reuse.slots_mask;
+    }
+    return j;
+}
+
+static void reuse_grow_slots(void)
+{
+    uint64_t old_n = reuse.keys ? reuse.slots_mask + 1 : 0;
+    uint64_t n = old_n ? old_n * 2 : 4096;
+    uint64_t *old_keys = reuse.keys;
+    uint32_t *old_stamps = reuse.stamps;
+
+    reuse.keys = g_new0(uint64_t, n);
+    reuse.stamps = g_new0(uint32_t, n);
+    reuse.slots_mask = n - 1;
+    for (uint64_t i = 0; i < old_n; i++) {
+        if (old_keys[i]) {
+            uint64_t j = reuse_slot(old_keys[i]);
+            reuse.keys[j] = old_keys[i];
+            reuse.stamps[j] = old_stamps[i];
+        }
+    }
+    g_free(old_keys);
+    g_free(old_stamps);
+}
+
+/*
+ * Stamps only need their order: renumber the live ones 1..tree_lines and size
+ * the tree to a few times that, so it stays small and cache-resident.
+ */
+static void reuse_compact(void)
+{
+    uint32_t cap = REUSE_MIN_CAP;
+    while (cap < 4 * reuse.tree_lines) {
+        cap *= 2;
+    }
+    for (uint64_t i = 0; i <= reuse.slots_mask; i++) {
+        if (reuse.keys[i] && reuse.stamps[i]) {
+            reuse.stamps[i] = fenwick_prefix(reuse.tree, reuse.stamps[i]);
+        }
+    }
+    g_free(reuse.tree);
+    reuse.tree = g_new0(int32_t, cap + 1);
+    for (uint32_t i = 1; i <= cap; i++) {
+        reuse.tree[i] += i <= reuse.tree_lines;
+        uint32_t parent = i + (i & -i);
+        if (parent <= cap) {
+            reuse.tree[parent] += reuse.tree[i];
+        }
+    }
+    reuse.cap = cap;
+    reuse.now = reuse.tree_lines;
+}
+
+static void reuse_count(uint64_t distance)
+{
+    int b = 63 - __builtin_clzll(distance);
+    reuse.hist[b < REUSE_BUCKETS ? b : REUSE_BUCKETS - 1]++;
+}
+
+static void reuse_access(uint64_t line)
+{
+    uint64_t key = line + 1;
+    uint64_t *top = reuse.top;
+    int n = reuse.top_n;
+
+    if (top[0] == key) {
+        reuse.hist[0]++;
+        return;
+    }
+    for (int p = 1; p < n; p++) {
+        if (top[p] == key) {
+            reuse_count(p + 1);
+            memmove(top + 1, top, p * sizeof(*top));
+            top[0] = key;
+            return;
+        }
+    }
+
+    uint64_t j = reuse_slot(key);
+    if (reuse.keys[j]) {
+        uint32_t t0 = reuse.stamps[j];
+        reuse_count(n + reuse.tree_lines - fenwick_prefix(reuse.tree, t0) + 1);
+        fenwick_add(reuse.tree, reuse.cap, t0, -1);
+        reuse.tree_lines--;
+        reuse.stamps[j] = 0;
+    } else {
+        reuse.keys[j] = key;
+        reuse.stamps[j] = 0;
+        reuse.lines++;
+        reuse.hist[REUSE_BUCKETS]++;
+        if (reuse.lines * 2 > reuse.slots_mask + 1) {
+            reuse_grow_slots();
+        }
+    }
+
+    if (n == REUSE_TOP) {
+        uint64_t old = top[REUSE_TOP - 1];
+        if (reuse.now == reuse.cap) {
+            reuse_compact();
+        }
+        uint32_t t = ++reuse.now;
+        reuse.stamps[reuse_slot(old)] = t;
+        fenwick_add(reuse.tree, reuse.cap, t, 1);
+        reuse.tree_lines++;
+        n--;
+    } else {
+        reuse.top_n++;
+    }
+    memmove(top + 1, top, n * sizeof(*top));
+    top[0] = key;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Branch predictor                                                         */
+
+typedef struct {
+    bool gshare;
+    uint64_t entries;
+    uint64_t history_bits;
+    int pc_shift;
+    uint8_t *counters;
+    uint64_t history;
+    uint64_t mispredicts;
+} Bpred;
+
+static Bpred bpred = { .gshare = true, .entries = 4096, .history_bits = 12 };
+
+static void bpred_update(uint64_t pc, bool taken)
+{
+    uint64_t idx = (pc >> bpred.pc_shift) ^ (bpred.gshare ? bpred.history : 0);
+    uint8_t *c = &bpred.counters[idx & (bpred.entries - 1)];
+
+    if ((*c >= 2) != taken) {
+        bpred.mispredicts++;
+    }
+    if (taken && *c < 3) {
+        (*c)++;
+    } else if (!taken && *c > 0) {
+        (*c)--;
+    }
+    if (bpred.history_bits) {
+        bpred.history = ((bpred.history << 1) | taken) &
+                        ((1ull << bpred.history_bits) - 1);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Translation blocks and the ROI                                           */
+
+typedef struct {
+    uint64_t line_addr;
+    uint32_t count;               /* consecutive fetches from this line */
+} FetchRun;
+
+typedef struct {
+    uint64_t vaddr;
+    uint32_t size;
+    int cls;
+    int marker;                   /* 0, MARK_BEGIN or MARK_END */
+} InsnInfo;
+
+enum { MARK_BEGIN = 1, MARK_END = 2 };
+
+typedef struct {
+    uint64_t exec_count;          /* inline: every execution */
+    uint64_t mark;                /* exec_count when the ROI began */
+    uint64_t roi_execs;           /* executions in closed ROI intervals */
+    uint64_t pc;
+    uint32_t n_insns;
+    uint32_t n_runs;
+    FetchRun *runs;
+    uint32_t classes[N_CLASSES];  /* static classes, final cond branch excluded */
+    bool ends_cond;
+    uint64_t branch_pc, fallthrough;
+    InsnInfo *insns;              /* marker TBs only */
+} TbInfo;
+
+static int isa;
+static bool opt_roi = true, opt_classes = true, opt_mem = true;
+static bool opt_cache = true, opt_bpred = true, opt_reuse = true;
+static bool opt_mem_all;
+static bool opt_warmup = true;
+static uint64_t opt_reuse_line = 64;
+static FILE *out_file;
+static char *out_path;
+
+static GPtrArray *tbs;
+static bool roi_active;
+static bool symbols_resolved;
+static uint64_t roi_begin_addr, roi_end_addr;
+static uint64_t roi_begins, roi_ends;
+static bool roi_closed_at_exit;
+static unsigned int vcpus_seen;
+
+/* Counts from marker TBs, which run without inline counters. */
+static uint64_t direct_insns;
+static uint64_t direct_classes[N_CLASSES];
+static uint64_t cond_taken, cond_not_taken;
+static const TbInfo *pending_branch;
+
+static uint64_t loads, stores, load_bytes, store_bytes;
+static uint64_t accesses_by_shift[8];
+
+/*
+ * Cache and reuse counters also move while the model warms up before the ROI;
+ * the ROI's share is what they gained between begin and end.
+ */
+typedef struct {
+    uint64_t cache[N_LEVELS][4];
+    uint64_t hist[REUSE_BUCKETS + 1];
+} ModelCounters;
+
+static ModelCounters model_at_begin, model_in_roi;
+
+static void read_model(ModelCounters *m)
+{
+    for (int i = 0; i < N_LEVELS; i++) {
+        m->cache[i][0] = caches[i].read_hits;
+        m->cache[i][1] = caches[i].read_misses;
+        m->cache[i][2] = caches[i].write_hits;
+        m->cache[i][3] = caches[i].write_misses;
+    }
+    memcpy(m->hist, reuse.hist, sizeof(m->hist));
+}
+
+/* Caches and reuse distances see the program up to the (first) ROI. */
+static inline bool warming(void)
+{
+    return opt_warmup && roi_begins == 0;
+}
+
+static void roi_begin(void)
+{
+    roi_begins++;
+    if (roi_active) {
+        return;
+    }
+    roi_active = true;
+    read_model(&model_at_begin);
+    for (guint i = 0; i < tbs->len; i++) {
+        TbInfo *t = g_ptr_array_index(tbs, i);
+        t->mark = t->exec_count;
+    }
+}
+
+static void roi_end(void)
+{
+    roi_ends++;
+    if (!roi_active) {
+        return;
+    }
+    roi_active = false;
+    ModelCounters now;
+    read_model(&now);
+    for (int i = 0; i < N_LEVELS; i++) {
+        for (int k = 0; k < 4; k++) {
+            model_in_roi.cache[i][k] += now.cache[i][k] -
+                                        model_at_begin.cache[i][k];
+        }
+    }
+    for (int b = 0; b <= REUSE_BUCKETS; b++) {
+        model_in_roi.hist[b] += now.hist[b] - model_at_begin.hist[b];
+    }
+    for (guint i = 0; i < tbs->len; i++) {
+        TbInfo *t = g_ptr_array_index(tbs, i);
+        t->roi_execs += t->exec_count - t->mark;
+    }
+}
+
+static void resolve_branch(uint64_t next_pc)
+{
+    const TbInfo *b = pending_branch;
+    bool taken = next_pc != b->fallthrough;
+
+    pending_branch = NULL;
+    if (taken) {
+        cond_taken++;
+    } else {
+        cond_not_taken++;
+    }
+    if (opt_bpred) {
+        bpred_update(b->branch_pc, taken);
+    }
+}
+
+static void fetch_runs(const TbInfo *t)
+{
+    for (uint32_t i = 0; i < t->n_runs; i++) {
+        cache_access(insn_entry, t->runs[i].line_addr, false);
+        insn_entry->read_hits += t->runs[i].count - 1;
+    }
+}
+
+static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *t = udata;
+
+    if (vcpu_index != 0) {
+        return;
+    }
+    if (pending_branch) {
+        resolve_branch(t->pc);
+    }
+    if (!roi_active) {
+        if (t->runs && warming()) {
+            fetch_runs(t);
+        }
+        return;
+    }
+    if (t->runs) {
+        fetch_runs(t);
+    }
+    if (t->ends_cond) {
+        pending_branch = t;
+    }
+}
+
+static void fetch_insn(const InsnInfo *in)
+{
+    uint64_t first = in->vaddr >> insn_shift;
+    uint64_t last = (in->vaddr + in->size - 1) >> insn_shift;
+    for (uint64_t l = first; l <= last; l++) {
+        cache_access(insn_entry, l << insn_shift, false);
+    }
+}
+
+static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
+{
+    const TbInfo *t = udata;
+
+    if (vcpu_index != 0) {
+        return;
+    }
+    if (pending_branch) {
+        resolve_branch(t->pc);
+    }
+    for (uint32_t i = 0; i < t->n_insns; i++) {
+        const InsnInfo *in = &t->insns[i];
+        if (in->marker == MARK_BEGIN) {
+            roi_begin();
+        } else if (in->marker == MARK_END) {
+            roi_end();
+        }
+        if (!roi_active) {
+            if (insn_entry && warming()) {
+                fetch_insn(in);
+            }
+            continue;
+        }
+        direct_insns++;
+        if (in->cls != CLS_COND_BRANCH) {
+            direct_classes[in->cls]++;
+        } else if (i + 1 < t->n_insns) {
+            direct_classes[CLS_BRANCH_NOT_TAKEN]++;
+        }
+        if (insn_entry) {
+            fetch_insn(in);
+        }
+    }
+    if (roi_active && t->ends_cond) {
+        pending_branch = t;
+    }
+}
+
+static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+                     uint64_t vaddr, void *udata)
+{
+    if ((!roi_active && !warming()) || vcpu_index != 0) {
+        return;
+    }
+    unsigned int shift = qemu_plugin_mem_size_shift(info);
+    bool store = qemu_plugin_mem_is_store(info);
+    uint64_t size = 1ull << shift;
+
+    if (opt_mem && roi_active) {
+        if (store) {
+            stores++;
+            store_bytes += size;
+        } else {
+            loads++;
+            load_bytes += size;
+        }
+        accesses_by_shift[shift & 7]++;
+    }
+    if (data_entry) {
+        uint64_t first = vaddr >> data_shift;
+        uint64_t last = (vaddr + size - 1) >> data_shift;
+        for (uint64_t l = first; l <= last; l++) {
+            cache_access(data_entry, l << data_shift, store);
+        }
+    }
+    if (opt_reuse) {
+        uint64_t first = vaddr >> reuse.line_shift;
+        uint64_t last = (vaddr + size - 1) >> reuse.line_shift;
+        for (uint64_t l = first; l <= last; l++) {
+            reuse_access(l);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* ELF symbols                                                              */
+
+static bool read_at(FILE *f, uint64_t off, void *buf, size_t n)
+{
+    return fseek(f, (long)off, SEEK_SET) == 0 && fread(buf, 1, n, f) == n;
+}
+
+/*
+ * Finds simtune_roi_begin/simtune_roi_end in the symbol table and the lowest
+ * executable segment address; QEMU reports where that segment was loaded
+ * (qemu_plugin_start_code), which gives the load bias for PIE binaries.
+ */
+static bool resolve_roi_symbols(const char *path, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    Elf64_Ehdr eh;
+    uint64_t begin = 0, end = 0, min_exec = UINT64_MAX;
+    bool found_begin = false, found_end = false;
+
+    if (!f) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    if (!read_at(f, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64) {
+        snprintf(err, err_len, "%s: not a 64-bit ELF file", path);
+        fclose(f);
+        return false;
+    }
+    for (int i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        if (read_at(f, eh.e_phoff + (uint64_t)i * eh.e_phentsize, &ph,
+                    sizeof(ph)) &&
+            ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && ph.p_vaddr < min_exec) {
+            min_exec = ph.p_vaddr;
+        }
+    }
+    for (int i = 0; i < eh.e_shnum; i++) {
+        Elf64_Shdr sh, strsh;
+        if (!read_at(f, eh.e_shoff + (uint64_t)i * eh.e_shentsize, &sh,
+                     sizeof(sh)) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize ||
+            !read_at(f, eh.e_shoff + (uint64_t)sh.sh_link * eh.e_shentsize,
+                     &strsh, sizeof(strsh))) {
+            continue;
+        }
+        char *strtab = g_malloc(strsh.sh_size + 1);
+        if (!read_at(f, strsh.sh_offset, strtab, strsh.sh_size)) {
+            g_free(strtab);
+            continue;
+        }
+        strtab[strsh.sh_size] = '\0';
+        uint64_t n = sh.sh_size / sh.sh_entsize;
+        for (uint64_t k = 0; k < n; k++) {
+            Elf64_Sym sym;
+            if (!read_at(f, sh.sh_offset + k * sh.sh_entsize, &sym, sizeof(sym)) ||
+                sym.st_name >= strsh.sh_size || sym.st_value == 0 ||
+                ELF64_ST_TYPE(sym.st_info) != STT_FUNC) {
+                continue;
+            }
+            const char *name = strtab + sym.st_name;
+            if (strcmp(name, "simtune_roi_begin") == 0) {
+                begin = sym.st_value;
+                found_begin = true;
+            } else if (strcmp(name, "simtune_roi_end") == 0) {
+                end = sym.st_value;
+                found_end = true;
+            }
+        }
+        g_free(strtab);
+    }
+    fclose(f);
+    if (!found_begin || !found_end) {
+        snprintf(err, err_len,
+                 "%s: no function '%s' in the ELF symbol table (stripped "
+                 "binary?); roi=off counts the whole program",
+                 path, found_begin ? "simtune_roi_end" : "simtune_roi_begin");
+        return false;
+    }
+    if (min_exec == UINT64_MAX) {
+        snprintf(err, err_len, "%s: no executable segment", path);
+        return false;
+    }
+    uint64_t bias = qemu_plugin_start_code() - min_exec;
+    roi_begin_addr = begin + bias;
+    roi_end_addr = end + bias;
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Translation                                                              */
+
+static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    TbInfo *t = g_new0(TbInfo, 1);
+    InsnInfo *insns = g_new0(InsnInfo, n);
+    bool has_marker = false;
+    bool fetch = insn_entry != NULL;
+    /* Counting instructions alone needs no decoding (x86 disassembles). */
+    bool decode = opt_classes || opt_bpred || opt_mem || opt_cache || opt_reuse;
+
+    if (opt_roi && !symbols_resolved) {
+        char *path = (char *)qemu_plugin_path_to_binary();
+        char err[1024];
+        bool ok = resolve_roi_symbols(path, err, sizeof(err));
+        g_free(path);
+        if (!ok) {
+            /* Too late to fail qemu_plugin_install: stop loudly instead. */
+            fprintf(stderr, PFX "%s\n", err);
+            exit(1);
+        }
+        symbols_resolved = true;
+    }
+
+    t->pc = qemu_plugin_tb_vaddr(tb);
+    t->n_insns = n;
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        InsnInfo *in = &insns[i];
+        Decoded d;
+
+        in->vaddr = qemu_plugin_insn_vaddr(insn);
+        in->size = qemu_plugin_insn_size(insn);
+        if (!decode) {
+            d = decoded(CLS_OTHER, false);
+        } else if (isa == ISA_X86_64) {
+            char *dis = qemu_plugin_insn_disas(insn);
+            d = decode_x86_64(dis ? dis : "");
+            g_free(dis);
+        } else if (isa == ISA_RISCV64) {
+            d = decode_riscv64(qemu_plugin_insn_data(insn), in->size);
+        } else {
+            d = decode_aarch64(qemu_plugin_insn_data(insn));
+        }
+        in->cls = d.cls;
+        if (opt_roi && in->vaddr == roi_begin_addr) {
+            in->marker = MARK_BEGIN;
+            has_marker = true;
+        } else if (opt_roi && in->vaddr == roi_end_addr) {
+            in->marker = MARK_END;
+            has_marker = true;
+        }
+        if (d.cls == CLS_COND_BRANCH) {
+            if (i + 1 == n) {
+                t->ends_cond = true;
+                t->branch_pc = in->vaddr;
+                t->fallthrough = in->vaddr + in->size;
+            } else {
+                /* Execution went on in this TB: the branch fell through. */
+                t->classes[CLS_BRANCH_NOT_TAKEN]++;
+            }
+        } else {
+            t->classes[d.cls]++;
+        }
+        if ((opt_mem || opt_cache || opt_reuse) && (d.mem || opt_mem_all)) {
+            qemu_plugin_register_vcpu_mem_cb(insn, vcpu_mem,
+                                             QEMU_PLUGIN_CB_NO_REGS,
+                                             QEMU_PLUGIN_MEM_RW, NULL);
+        }
+    }
+
+    if (has_marker) {
+        /* Rare (the two ROI functions): exact per-instruction accounting. */
+        t->insns = insns;
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_marker_tb_exec,
+                                             QEMU_PLUGIN_CB_NO_REGS, t);
+    } else {
+        if (fetch) {
+            GArray *runs = g_array_new(false, false, sizeof(FetchRun));
+            for (size_t i = 0; i < n; i++) {
+                uint64_t first = insns[i].vaddr >> insn_shift;
+                uint64_t last = (insns[i].vaddr + insns[i].size - 1) >>
+                                insn_shift;
+                for (uint64_t l = first; l <= last; l++) {
+                    FetchRun *r = runs->len ?
+                        &g_array_index(runs, FetchRun, runs->len - 1) : NULL;
+                    if (r && r->line_addr == l << insn_shift) {
+                        r->count++;
+                    } else {
+                        FetchRun nr = { l << insn_shift, 1 };
+                        g_array_append_val(runs, nr);
+                    }
+                }
+            }
+            t->n_runs = runs->len;
+            t->runs = (FetchRun *)g_array_free(runs, false);
+        }
+        g_free(insns);
+        qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
+                                                 &t->exec_count, 1);
+        if (opt_classes || opt_bpred || fetch) {
+            qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_tb_exec,
+                                                 QEMU_PLUGIN_CB_NO_REGS, t);
+        }
+    }
+    g_ptr_array_add(tbs, t);
+}
+
+static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
+{
+    if (vcpu_index + 1 > vcpus_seen) {
+        vcpus_seen = vcpu_index + 1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                   */
+
+static void json_u64(GString *s, const char *key, uint64_t v, bool comma)
+{
+    g_string_append_printf(s, "\"%s\":%" PRIu64 "%s", key, v, comma ? "," : "");
+}
+
+static void json_string(GString *s, const char *key, const char *v)
+{
+    g_string_append_printf(s, "\"%s\":\"", key);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            g_string_append_printf(s, "\\%c", *p);
+        } else if ((unsigned char)*p < 0x20) {
+            g_string_append_printf(s, "\\u%04x", *p);
+        } else {
+            g_string_append_c(s, *p);
+        }
+    }
+    g_string_append(s, "\",");
+}
+
+static void plugin_exit(qemu_plugin_id_t id, void *p)
+{
+    uint64_t insn_count = direct_insns;
+    uint64_t classes[N_CLASSES];
+    GString *s = g_string_new("{");
+
+    if (roi_active) {
+        roi_end();
+        roi_ends--;
+        roi_closed_at_exit = true;
+    }
+    memcpy(classes, direct_classes, sizeof(classes));
+    for (guint i = 0; i < tbs->len; i++) {
+        const TbInfo *t = g_ptr_array_index(tbs, i);
+        if (!t->roi_execs) {
+            continue;
+        }
+        insn_count += t->roi_execs * t->n_insns;
+        for (int c = 0; c < N_CLASSES; c++) {
+            classes[c] += t->roi_execs * t->classes[c];
+        }
+    }
+    classes[CLS_BRANCH_TAKEN] += cond_taken;
+    classes[CLS_BRANCH_NOT_TAKEN] += cond_not_taken;
+
+    json_u64(s, "schema_version", 1, true);
+    json_string(s, "simulator", "qemu");
+    json_u64(s, "insn_count", insn_count, true);
+    if (opt_classes) {
+        g_string_append(s, "\"classes\":{");
+        for (int c = 0; c < N_CLASSES; c++) {
+            json_u64(s, class_names[c], classes[c], c + 1 < N_CLASSES);
+        }
+        g_string_append(s, "},");
+    }
+    if (opt_mem) {
+        json_u64(s, "loads", loads, true);
+        json_u64(s, "stores", stores, true);
+        json_u64(s, "load_bytes", load_bytes, true);
+        json_u64(s, "store_bytes", store_bytes, true);
+        g_string_append(s, "\"accesses_by_size\":{");
+        bool first = true;
+        for (int i = 0; i < 8; i++) {
+            if (accesses_by_shift[i]) {
+                g_string_append_printf(s, "%s\"%d\":%" PRIu64, first ? "" : ",",
+                                       1 << i, accesses_by_shift[i]);
+                first = false;
+            }
+        }
+        g_string_append(s, "},");
+    }
+    if (opt_cache) {
+        g_string_append(s, "\"caches\":[");
+        bool first = true;
+        for (int i = 0; i < N_LEVELS; i++) {
+            const Cache *c = &caches[i];
+            if (!c->enabled) {
+                continue;
+            }
+            g_string_append_printf(s, "%s{\"level\":\"%s\",", first ? "" : ",",
+                                   c->name);
+            json_u64(s, "read_hits", model_in_roi.cache[i][0], true);
+            json_u64(s, "read_misses", model_in_roi.cache[i][1], true);
+            json_u64(s, "write_hits", model_in_roi.cache[i][2], true);
+            json_u64(s, "write_misses", model_in_roi.cache[i][3], false);
+            g_string_append(s, "}");
+            first = false;
+        }
+        g_string_append(s, "],");
+    }
+    if (opt_classes || opt_bpred) {
+        json_u64(s, "branches", cond_taken + cond_not_taken, true);
+    }
+    if (opt_bpred) {
+        json_u64(s, "branch_mispredicts", bpred.mispredicts, true);
+    }
+    if (opt_reuse) {
+        g_string_append(s, "\"reuse_log2\":[");
+        for (int i = 0; i <= REUSE_BUCKETS; i++) {
+            g_string_append_printf(s, "%" PRIu64 "%s", model_in_roi.hist[i],
+                                   i < REUSE_BUCKETS ? "," : "");
+        }
+        g_string_append(s, "],");
+    }
+
+    g_string_append(s, "\"extra\":{");
+    json_string(s, "isa", isa == ISA_RISCV64 ? "riscv64" :
+                isa == ISA_AARCH64 ? "aarch64" : "x86_64");
+    json_string(s, "roi", opt_roi ? "symbols" : "all");
+    json_u64(s, "roi_begins", roi_begins, true);
+    json_u64(s, "roi_ends", roi_ends, true);
+    g_string_append_printf(s, "\"roi_closed_at_exit\":%s,",
+                           roi_closed_at_exit ? "true" : "false");
+    g_string_append_printf(s, "\"warmup\":%s,", opt_warmup ? "true" : "false");
+    json_u64(s, "vcpus", vcpus_seen, true);
+    json_u64(s, "translations", tbs->len, true);
+    if (opt_cache) {
+        g_string_append(s, "\"cache_config\":{");
+        bool first = true;
+        for (int i = 0; i < N_LEVELS; i++) {
+            const Cache *c = &caches[i];
+            if (!c->enabled) {
+                continue;
+            }
+            g_string_append_printf(s, "%s\"%s\":{\"size\":%" PRIu64
+                                   ",\"ways\":%" PRIu64 ",\"line\":%" PRIu64
+                                   ",\"policy\":\"%s\"}",
+                                   first ? "" : ",", c->name, c->size, c->ways,
+                                   c->line, policy_names[c->policy]);
+            first = false;
+        }
+        g_string_append(s, "},");
+    }
+    if (opt_bpred) {
+        g_string_append_printf(s, "\"bpred\":{\"kind\":\"%s\",\"entries\":%"
+                               PRIu64 ",\"history_bits\":%" PRIu64 "},",
+                               bpred.gshare ? "gshare" : "bimodal",
+                               bpred.entries, bpred.history_bits);
+    }
+    if (opt_reuse) {
+        json_u64(s, "reuse_line_bytes", opt_reuse_line, true);
+        json_u64(s, "reuse_lines", reuse.lines, true);
+    }
+    json_string(s, "plugin", "simtune_qemu 1");
+    g_string_truncate(s, s->len - 1);
+    g_string_append(s, "}}\n");
+
+    if (out_file) {
+        if (fputs(s->str, out_file) == EOF || fclose(out_file) != 0) {
+            fprintf(stderr, PFX "out: cannot write '%s': %s\n", out_path,
+                    strerror(errno));
+        }
+        out_file = NULL;
+    } else {
+        qemu_plugin_outs(s->str);
+    }
+    g_string_free(s, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+
+static bool parse_u64(const char *key, const char *val, uint64_t *out)
+{
+    char *end;
+    if (!*val || *val < '0' || *val > '9') {
+        fprintf(stderr, PFX "%s: expected a number; got '%s'\n", key, val);
+        return false;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(val, &end, 10);
+    if (*end || errno == ERANGE) {
+        fprintf(stderr, PFX "%s: expected a number; got '%s'\n", key, val);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *key, const char *val, bool *out)
+{
+    if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(val, "off") || !strcmp(val, "false") || !strcmp(val, "no")) {
+        *out = false;
+        return true;
+    }
+    fprintf(stderr, PFX "%s: expected on or off; got '%s'\n", key, val);
+    return false;
+}
+
+static bool parse_choice(const char *key, const char *val,
+                         const char *const *names, int *out)
+{
+    GString *valid = g_string_new("");
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(val, names[i])) {
+            *out = i;
+            g_string_free(valid, true);
+            return true;
+        }
+        g_string_append_printf(valid, "%s%s", i ? ", " : "", names[i]);
+    }
+    fprintf(stderr, PFX "%s: expected one of %s; got '%s'\n", key, valid->str,
+            val);
+    g_string_free(valid, true);
+    return false;
+}
+
+static bool parse_option(const char *arg)
+{
+    static const char *const bpred_kinds[] = { "bimodal", "gshare", NULL };
+    const char *eq = strchr(arg, '=');
+    char key[64];
+
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
+        fprintf(stderr, PFX "option '%s' is not key=value\n", arg);
+        return false;
+    }
+    memcpy(key, arg, eq - arg);
+    key[eq - arg] = '\0';
+    const char *val = eq + 1;
+
+    if (!strcmp(key, "out")) {
+        if (!*val) {
+            fprintf(stderr, PFX "out: expected a file path; got ''\n");
+            return false;
+        }
+        g_free(out_path);
+        out_path = g_strdup(val);
+        return true;
+    }
+    if (!strcmp(key, "roi")) {
+        return parse_bool(key, val, &opt_roi);
+    }
+    if (!strcmp(key, "classes")) {
+        return parse_bool(key, val, &opt_classes);
+    }
+    if (!strcmp(key, "mem")) {
+        return parse_bool(key, val, &opt_mem);
+    }
+    if (!strcmp(key, "cache")) {
+        return parse_bool(key, val, &opt_cache);
+    }
+    if (!strcmp(key, "bpred")) {
+        return parse_bool(key, val, &opt_bpred);
+    }
+    if (!strcmp(key, "reuse")) {
+        return parse_bool(key, val, &opt_reuse);
+    }
+    if (!strcmp(key, "warmup")) {
+        return parse_bool(key, val, &opt_warmup);
+    }
+    if (!strcmp(key, "mem_all")) {
+        return parse_bool(key, val, &opt_mem_all);
+    }
+    if (!strcmp(key, "reuse_line")) {
+        return parse_u64(key, val, &opt_reuse_line);
+    }
+    if (!strcmp(key, "bpred_kind")) {
+        int kind;
+        if (!parse_choice(key, val, bpred_kinds, &kind)) {
+            return false;
+        }
+        bpred.gshare = kind == 1;
+        return true;
+    }
+    if (!strcmp(key, "bpred_entries")) {
+        return parse_u64(key, val, &bpred.entries);
+    }
+    if (!strcmp(key, "bpred_history")) {
+        return parse_u64(key, val, &bpred.history_bits);
+    }
+    for (int i = 0; i < N_LEVELS; i++) {
+        Cache *c = &caches[i];
+        size_t n = strlen(c->name);
+        if (strncmp(key, c->name, n) != 0) {
+            continue;
+        }
+        const char *field = key + n;
+        if (!*field) {
+            return parse_bool(key, val, &c->enabled);
+        }
+        if (!strcmp(field, "_size")) {
+            return parse_u64(key, val, &c->size);
+        }
+        if (!strcmp(field, "_ways")) {
+            return parse_u64(key, val, &c->ways);
+        }
+        if (!strcmp(field, "_line")) {
+            return parse_u64(key, val, &c->line);
+        }
+        if (!strcmp(field, "_policy")) {
+            return parse_choice(key, val, policy_names, &c->policy);
+        }
+    }
+    fprintf(stderr, PFX "unknown option '%s'\n", key);
+    return false;
+}
+
+static bool check_power_of_two(const char *key, uint64_t v)
+{
+    if (v == 0 || log2_exact(v) < 0) {
+        fprintf(stderr, PFX "%s: must be a power of two; got %" PRIu64 "\n",
+                key, v);
+        return false;
+    }
+    return true;
+}
+
+static bool setup_cache(Cache *c)
+{
+    char key[32];
+
+    snprintf(key, sizeof(key), "%s_line", c->name);
+    if (!check_power_of_two(key, c->line)) {
+        return false;
+    }
+    if (c->ways == 0) {
+        fprintf(stderr, PFX "%s_ways: must be at least 1; got 0\n", c->name);
+        return false;
+    }
+    if (c->size == 0 || c->size % (c->ways * c->line) != 0) {
+        fprintf(stderr, PFX "%s: size %" PRIu64 " is not a positive multiple "
+                "of ways*line = %" PRIu64 "*%" PRIu64 "\n", c->name, c->size,
+                c->ways, c->line);
+        return false;
+    }
+    c->line_shift = log2_exact(c->line);
+    c->n_sets = c->size / (c->ways * c->line);
+    c->set_mask = log2_exact(c->n_sets) >= 0 ? c->n_sets - 1 : 0;
+    if (c->n_sets == 1) {
+        c->set_mask = 0;
+    }
+    c->tags = g_new0(uint64_t, c->n_sets * c->ways);
+    c->rng = 0x9e3779b97f4a7c15ull;
+    return true;
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+                                           const qemu_info_t *info,
+                                           int argc, char **argv)
+{
+    if (!strcmp(info->target_name, "riscv64")) {
+        isa = ISA_RISCV64;
+        bpred.pc_shift = 1;
+    } else if (!strcmp(info->target_name, "aarch64")) {
+        isa = ISA_AARCH64;
+        bpred.pc_shift = 2;
+    } else if (!strcmp(info->target_name, "x86_64")) {
+        isa = ISA_X86_64;
+        bpred.pc_shift = 0;
+    } else {
+        fprintf(stderr, PFX "unsupported target '%s' (riscv64, aarch64, "
+                "x86_64)\n", info->target_name);
+        return 1;
+    }
+    if (info->system_emulation) {
+        fprintf(stderr, PFX "needs user-mode emulation (qemu-%s)\n",
+                info->target_name);
+        return 1;
+    }
+    for (int i = 0; i < argc; i++) {
+        for (int j = 0; j < i; j++) {
+            size_t n = strcspn(argv[i], "=");
+            if (n == strcspn(argv[j], "=") && !strncmp(argv[i], argv[j], n)) {
+                fprintf(stderr, PFX "option '%.*s' given twice\n", (int)n,
+                        argv[i]);
+                return 1;
+            }
+        }
+        if (!parse_option(argv[i])) {
+            return 1;
+        }
+    }
+
+    if (opt_cache) {
+        for (int i = 0; i < N_LEVELS; i++) {
+            if (caches[i].enabled && !setup_cache(&caches[i])) {
+                return 1;
+            }
+        }
+        Cache *below = NULL;
+        for (int i = N_LEVELS - 1; i >= L2; i--) {
+            if (caches[i].enabled) {
+                caches[i].next = below;
+                below = &caches[i];
+            }
+        }
+        caches[L1I].next = below;
+        caches[L1D].next = below;
+        insn_entry = caches[L1I].enabled ? &caches[L1I] : below;
+        data_entry = caches[L1D].enabled ? &caches[L1D] : below;
+        insn_shift = insn_entry ? insn_entry->line_shift : 0;
+        data_shift = data_entry ? data_entry->line_shift : 0;
+    }
+    if (opt_bpred) {
+        if (!check_power_of_two("bpred_entries", bpred.entries)) {
+            return 1;
+        }
+        if (bpred.history_bits > 32) {
+            fprintf(stderr, PFX "bpred_history: must be at most 32; got %"
+                    PRIu64 "\n", bpred.history_bits);
+            return 1;
+        }
+        if (!bpred.gshare) {
+            bpred.history_bits = 0;
+        }
+        bpred.counters = g_malloc(bpred.entries);
+        memset(bpred.counters, 1, bpred.entries);
+    }
+    if (opt_reuse) {
+        if (!check_power_of_two("reuse_line", opt_reuse_line)) {
+            return 1;
+        }
+        reuse.line_shift = log2_exact(opt_reuse_line);
+        reuse.cap = REUSE_MIN_CAP;
+        reuse.tree = g_new0(int32_t, reuse.cap + 1);
+        reuse_grow_slots();
+    }
+    if (out_path) {
+        out_file = fopen(out_path, "w");
+        if (!out_file) {
+            fprintf(stderr, PFX "out: cannot open '%s': %s\n", out_path,
+                    strerror(errno));
+            return 1;
+        }
+    }
+
+    tbs = g_ptr_array_new();
+    roi_active = !opt_roi;
+    qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
+    qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
+    qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
+    return 0;
+}

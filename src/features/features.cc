@@ -1,0 +1,137 @@
+#include "simtune/features.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace simtune {
+namespace {
+
+double SafeLog(double v) { return std::log(std::max(v, 1.0)); }
+
+// Names of the features that carry a workload's scale and get a ".rel" twin.
+bool IsScaleFeature(const std::string& name) {
+  return name.find(".log_") != std::string::npos && name.rfind("shape.", 0) != 0;
+}
+
+void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::string, double>& f) {
+  const std::string p = sim + ".";
+  double insn = static_cast<double>(s.insn_count);
+  if (insn <= 0) return;  // nothing ran in the ROI: no statistic is meaningful
+  f[p + "log_insn"] = SafeLog(insn);
+  if (!s.classes.empty()) {
+    for (const auto& c : kInsnClasses) {
+      auto it = s.classes.find(c);
+      f[p + "frac." + c] = it == s.classes.end() ? 0.0 : it->second / insn;
+    }
+  }
+  if (s.loads && s.stores) {
+    double mem = static_cast<double>(*s.loads + *s.stores);
+    f[p + "mem_per_insn"] = mem / insn;
+    if (mem > 0) f[p + "load_frac_of_mem"] = *s.loads / mem;
+    if (s.load_bytes && s.store_bytes) {
+      double bytes = static_cast<double>(*s.load_bytes + *s.store_bytes);
+      f[p + "log_mem_bytes"] = SafeLog(bytes);
+      if (mem > 0) f[p + "bytes_per_access"] = bytes / mem;
+    }
+  }
+  double penalty = insn;
+  const std::map<std::string, double> kPenalty = {{"l1d", 10}, {"l1i", 10}, {"l2", 50},
+                                                  {"ll", 200}, {"l3", 200}};
+  for (const auto& c : s.caches) {
+    double reads = static_cast<double>(c.read_hits + c.read_misses);
+    double writes = static_cast<double>(c.write_hits + c.write_misses);
+    double misses = static_cast<double>(c.read_misses + c.write_misses);
+    std::string q = p + c.level + ".";
+    if (reads > 0) f[q + "read_miss_rate"] = c.read_misses / reads;
+    if (writes > 0) f[q + "write_miss_rate"] = c.write_misses / writes;
+    f[q + "mpki"] = 1000 * misses / insn;
+    f[q + "log_misses"] = SafeLog(misses);
+    auto it = kPenalty.find(c.level);
+    if (it != kPenalty.end()) penalty += it->second * misses;
+  }
+  if (!s.caches.empty()) f[p + "log_cpi_proxy"] = SafeLog(penalty);
+  if (s.branches && *s.branches > 0 && s.branch_mispredicts) {
+    f[p + "bpred.miss_rate"] = static_cast<double>(*s.branch_mispredicts) / *s.branches;
+    f[p + "bpred.mpki"] = 1000.0 * *s.branch_mispredicts / insn;
+  }
+  if (!s.reuse_log2.empty()) {
+    double total = 0;
+    for (auto v : s.reuse_log2) total += static_cast<double>(v);
+    if (total > 0) {
+      // Coarse groups: fine buckets are sparse and make models overfit one cache size.
+      const size_t n = s.reuse_log2.size();
+      const char* names[] = {"0_3", "4_7", "8_11", "12_15", "16_up"};
+      double groups[5] = {0, 0, 0, 0, 0};
+      for (size_t i = 0; i + 1 < n; ++i) groups[std::min<size_t>(i / 4, 4)] += s.reuse_log2[i];
+      for (int g = 0; g < 5; ++g) f[p + "reuse." + names[g]] = groups[g] / total;
+      f[p + "reuse.cold"] = s.reuse_log2[n - 1] / total;
+    }
+  }
+}
+
+}  // namespace
+
+std::map<std::string, double> ExtractFeatures(const std::map<std::string, SimStats>& stats,
+                                              const Workload& workload, const Config& config,
+                                              double flops, const FeatureOptions& options) {
+  std::map<std::string, double> f;
+  for (const auto& [sim, s] : stats) AddSimFeatures(sim, s, f);
+  if (options.shape) {
+    for (const auto& [name, value] : workload.shape) f["shape.log_" + name] = SafeLog(static_cast<double>(value));
+    if (flops > 0) f["shape.log_flops"] = SafeLog(flops);
+  }
+  if (options.knobs)
+    for (const auto& [name, value] : config) f["knob." + name] = static_cast<double>(value);
+  return f;
+}
+
+Dataset BuildDataset(const std::vector<FeatureInput>& rows, const std::vector<std::string>& names) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::string> cols = names;
+  if (cols.empty()) {
+    std::set<std::string> all;
+    for (const auto& r : rows)
+      for (const auto& [k, v] : r.features) {
+        all.insert(k);
+        if (IsScaleFeature(k)) all.insert(k + ".rel");
+      }
+    cols.assign(all.begin(), all.end());
+  }
+  Dataset d;
+  d.feature_names = cols;
+  d.X = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(rows.size()),
+                                  static_cast<Eigen::Index>(cols.size()), nan);
+  d.y.resize(static_cast<Eigen::Index>(rows.size()));
+  std::map<std::string, size_t> index;
+  for (size_t j = 0; j < cols.size(); ++j) index[cols[j]] = j;
+  // Group means of the scale features, over the rows that have them.
+  std::map<std::pair<int, std::string>, std::pair<double, int>> sums;
+  for (const auto& r : rows)
+    for (const auto& [k, v] : r.features)
+      if (IsScaleFeature(k)) {
+        auto& s = sums[{r.group, k}];
+        s.first += v;
+        s.second += 1;
+      }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    d.y[static_cast<Eigen::Index>(i)] = r.y;
+    d.group.push_back(r.group);
+    d.ids.push_back(r.candidate_id);
+    for (const auto& [k, v] : r.features) {
+      auto it = index.find(k);
+      if (it != index.end()) d.X(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(it->second)) = v;
+      if (IsScaleFeature(k)) {
+        auto rel = index.find(k + ".rel");
+        if (rel != index.end()) {
+          const auto& s = sums[{r.group, k}];
+          d.X(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(rel->second)) = v - s.first / s.second;
+        }
+      }
+    }
+  }
+  return d;
+}
+
+}  // namespace simtune

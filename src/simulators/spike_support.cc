@@ -1,0 +1,198 @@
+#include "src/simulators/spike_support.h"
+
+#include <elf.h>
+
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "simtune/strings.h"
+
+namespace simtune {
+namespace {
+
+bool PowerOfTwo(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+template <class T>
+std::optional<T> ReadAt(const std::string& bytes, uint64_t offset) {
+  if (offset > bytes.size() || bytes.size() - offset < sizeof(T)) return std::nullopt;
+  T v;
+  std::memcpy(&v, bytes.data() + offset, sizeof(T));
+  return v;
+}
+
+struct Symbol {
+  uint64_t value = 0, size = 0;
+};
+
+// RV64 instruction encodings for the stop stub.
+uint32_t Addi(int rd, int rs1, int32_t imm) {
+  return (static_cast<uint32_t>(imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13;
+}
+uint32_t Auipc(int rd, int32_t hi20) { return (static_cast<uint32_t>(hi20) << 12) | (rd << 7) | 0x17; }
+uint32_t Sd(int rs2, int rs1, int32_t imm) {
+  uint32_t u = static_cast<uint32_t>(imm & 0xfff);
+  return ((u >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((u & 0x1f) << 7) | 0x23;
+}
+constexpr uint32_t kWfi = 0x10500073;
+constexpr uint32_t kJumpBack4 = 0xffdff06f;   // jal x0, -4
+constexpr int kT0 = 5, kT1 = 6;
+
+}  // namespace
+
+Result<std::string> SpikeCacheGeometry(const CacheLevel& c) {
+  std::string what = c.level + " cache (" + std::to_string(c.size_bytes) + " bytes, " +
+                     std::to_string(c.ways) + "-way, " + std::to_string(c.line_bytes) +
+                     "-byte lines)";
+  if (c.ways <= 0 || c.line_bytes <= 0 || c.size_bytes % (int64_t{c.ways} * c.line_bytes) != 0)
+    return Error{what + ": size is not a multiple of ways * line"};
+  int64_t sets = c.size_bytes / (int64_t{c.ways} * c.line_bytes);
+  if (!PowerOfTwo(sets) || !PowerOfTwo(c.line_bytes))
+    return Error{what + ": spike needs a power-of-two number of sets and line size; got " +
+                 std::to_string(sets) + " sets"};
+  return std::to_string(sets) + ":" + std::to_string(c.ways) + ":" +
+         std::to_string(c.line_bytes);
+}
+
+Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(
+    const std::string& output) {
+  std::map<std::string, SpikeCacheCounters> out;
+  for (const auto& raw : Split(output, '\n')) {
+    std::string line = Trim(raw);
+    size_t dollar = line.find("$ ");
+    size_t colon = line.find(':');
+    if (dollar == std::string::npos || colon == std::string::npos || colon < dollar) continue;
+    std::string model = line.substr(0, dollar + 1);
+    if (model != "I$" && model != "D$" && model != "L2$") continue;
+    std::string key = line.substr(dollar + 2, colon - dollar - 2);
+    uint64_t SpikeCacheCounters::*field = nullptr;
+    if (key == "Read Accesses") field = &SpikeCacheCounters::read_accesses;
+    else if (key == "Read Misses") field = &SpikeCacheCounters::read_misses;
+    else if (key == "Write Accesses") field = &SpikeCacheCounters::write_accesses;
+    else if (key == "Write Misses") field = &SpikeCacheCounters::write_misses;
+    else if (key == "Writebacks") field = &SpikeCacheCounters::writebacks;
+    else continue;
+    auto v = ParseInt(Trim(line.substr(colon + 1)), "spike statistic '" + model + " " + key + "'");
+    if (!v.ok()) return v.error();
+    out[model].*field = static_cast<uint64_t>(*v);
+  }
+  return out;
+}
+
+Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
+    const std::map<std::string, SpikeCacheCounters>& later,
+    const std::map<std::string, SpikeCacheCounters>& earlier) {
+  if (later.size() != earlier.size())
+    return Error{"spike printed " + std::to_string(later.size()) + " and " +
+                 std::to_string(earlier.size()) + " cache models in the two marker runs"};
+  std::map<std::string, SpikeCacheCounters> out;
+  for (const auto& [model, b] : later) {
+    auto it = earlier.find(model);
+    if (it == earlier.end()) return Error{"spike printed no " + model + " statistics in one run"};
+    const SpikeCacheCounters& a = it->second;
+    auto sub = [&](uint64_t SpikeCacheCounters::*f, const char* name) -> Result<uint64_t> {
+      if (b.*f < a.*f)
+        return Error{model + " " + name + " went down from " + std::to_string(a.*f) + " to " +
+                     std::to_string(b.*f) + " between the ROI markers"};
+      return b.*f - a.*f;
+    };
+    SpikeCacheCounters d;
+    SIMTUNE_ASSIGN_OR_RETURN(d.read_accesses, sub(&SpikeCacheCounters::read_accesses, "read accesses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.read_misses, sub(&SpikeCacheCounters::read_misses, "read misses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.write_accesses, sub(&SpikeCacheCounters::write_accesses, "write accesses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.write_misses, sub(&SpikeCacheCounters::write_misses, "write misses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.writebacks, sub(&SpikeCacheCounters::writebacks, "writebacks"));
+    out[model] = d;
+  }
+  return out;
+}
+
+Result<RoiCounters> ParseRoiLine(const std::string& output) {
+  const std::string prefix = "simtune: roi ";
+  for (const auto& raw : Split(output, '\n')) {
+    std::string line = Trim(raw);
+    if (!StartsWith(line, prefix)) continue;
+    RoiCounters c;
+    bool have_insns = false, have_cycles = false;
+    for (const auto& field : Split(line.substr(prefix.size()), ' ')) {
+      if (field.empty()) continue;
+      size_t eq = field.find('=');
+      std::string key = field.substr(0, eq == std::string::npos ? field.size() : eq);
+      std::string value = eq == std::string::npos ? "" : field.substr(eq + 1);
+      if (key != "minstret" && key != "mcycle")
+        return Error{"harness roi line '" + line + "': unexpected field '" + field + "'"};
+      auto v = ParseInt(value, "harness roi line " + key);
+      if (!v.ok()) return v.error();
+      if (*v < 0) return Error{"harness roi line " + key + ": negative value " + value};
+      (key == "minstret" ? c.minstret : c.mcycle) = static_cast<uint64_t>(*v);
+      (key == "minstret" ? have_insns : have_cycles) = true;
+    }
+    if (!have_insns || !have_cycles)
+      return Error{"harness roi line '" + line + "': expected minstret=<n> mcycle=<n>"};
+    return c;
+  }
+  return Error{"no 'simtune: roi minstret=<n> mcycle=<n>' line in the output"};
+}
+
+Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& symbol) {
+  auto eh = ReadAt<Elf64_Ehdr>(elf, 0);
+  if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
+    return Error{"not a little-endian 64-bit ELF file"};
+  if (eh->e_machine != EM_RISCV)
+    return Error{"ELF machine is " + std::to_string(eh->e_machine) + ", not RISC-V (243)"};
+
+  std::vector<Elf64_Shdr> sections;
+  for (uint16_t i = 0; i < eh->e_shnum; ++i) {
+    auto sh = ReadAt<Elf64_Shdr>(elf, eh->e_shoff + uint64_t{i} * eh->e_shentsize);
+    if (!sh) return Error{"truncated ELF section header table"};
+    sections.push_back(*sh);
+  }
+  std::map<std::string, Symbol> symbols;
+  for (const auto& sh : sections) {
+    if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= sections.size() || sh.sh_entsize == 0) continue;
+    const Elf64_Shdr& strtab = sections[sh.sh_link];
+    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += sh.sh_entsize) {
+      auto sym = ReadAt<Elf64_Sym>(elf, sh.sh_offset + off);
+      if (!sym) return Error{"truncated ELF symbol table"};
+      uint64_t name_off = strtab.sh_offset + sym->st_name;
+      if (name_off >= elf.size()) continue;
+      std::string name(elf.c_str() + name_off, strnlen(elf.c_str() + name_off, elf.size() - name_off));
+      if (name == symbol || name == "tohost") symbols[name] = {sym->st_value, sym->st_size};
+    }
+  }
+  for (const auto& needed : {symbol, std::string("tohost")})
+    if (!symbols.count(needed))
+      return Error{"no symbol '" + needed + "' in the ELF symbol table (stripped, or not built "
+                   "with the simtune bare-metal harness?)"};
+  const Symbol& fn = symbols[symbol];
+  constexpr uint64_t kStubBytes = 20;
+  if (fn.size < kStubBytes)
+    return Error{"function " + symbol + " is " + std::to_string(fn.size) +
+                 " bytes; the stop stub needs " + std::to_string(kStubBytes)};
+
+  std::optional<uint64_t> file_offset;
+  for (uint16_t i = 0; i < eh->e_phnum; ++i) {
+    auto ph = ReadAt<Elf64_Phdr>(elf, eh->e_phoff + uint64_t{i} * eh->e_phentsize);
+    if (!ph) return Error{"truncated ELF program header table"};
+    if (ph->p_type == PT_LOAD && fn.value >= ph->p_vaddr &&
+        fn.value + kStubBytes <= ph->p_vaddr + ph->p_filesz)
+      file_offset = ph->p_offset + (fn.value - ph->p_vaddr);
+  }
+  if (!file_offset || *file_offset + kStubBytes > elf.size())
+    return Error{"function " + symbol + " is not in a loadable segment of the ELF file"};
+
+  // The auipc sits 4 bytes into the stub; tohost is reached with auipc + sd's 12-bit offset.
+  int64_t delta = static_cast<int64_t>(symbols["tohost"].value) - static_cast<int64_t>(fn.value + 4);
+  if (delta < -(int64_t{1} << 31) || delta >= (int64_t{1} << 31))
+    return Error{"tohost is more than 2 GiB away from " + symbol};
+  int32_t hi = static_cast<int32_t>((delta + 0x800) >> 12);
+  int32_t lo = static_cast<int32_t>(delta - (static_cast<int64_t>(hi) << 12));
+  const uint32_t stub[5] = {Addi(kT0, 0, (kRoiStopExitCode << 1) | 1), Auipc(kT1, hi & 0xfffff),
+                            Sd(kT0, kT1, lo), kWfi, kJumpBack4};
+  std::string out = elf;
+  std::memcpy(out.data() + *file_offset, stub, sizeof stub);
+  return out;
+}
+
+}  // namespace simtune

@@ -1,0 +1,224 @@
+// The "valgrind" simulator: callgrind with cache and branch simulation on x86_64 Linux
+// artifacts, restricted to the ROI by dumping counters when simtune_roi_begin returns and
+// when simtune_roi_end is entered; the dump between the two is the ROI.
+//
+// What the ROI dump covers, measured on the harness: everything after simtune_roi_begin's
+// `ret` up to and including the `call simtune_roi_end` instruction, i.e. the kernel call
+// plus 2-3 marker instructions (argument set-up of the kernel call and the call of
+// simtune_roi_end, which also writes one return address). Set-up code before the ROI does
+// not change these counts; the cache contents it leaves behind do carry over, as on
+// hardware.
+//
+// callgrind models two cache levels: L1 and one last level (LL), which is given the
+// geometry of the target's largest level beyond L1 and reported under that level's name
+// (l3 on x86_64-host; its l2 is not modelled). Its branch predictor is fixed (2-bit
+// counters for conditional branches, a branch target buffer for indirect ones) and ignores
+// the target's branch_predictor.
+//
+// Options ("key=value,..."): timeout=SECONDS (default 300), valgrind=PATH (default: valgrind
+// on PATH).
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "simtune/process.h"
+#include "simtune/strings.h"
+#include "src/simulators/builtin.h"
+#include "src/simulators/valgrind_callgrind.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kOptionNames = {"timeout", "valgrind"};
+
+struct ValgrindOptions {
+  double timeout_s = 300;
+  std::string valgrind = "valgrind";
+};
+
+Result<ValgrindOptions> ParseOptions(const std::string& text) {
+  ValgrindOptions opts;
+  if (Trim(text).empty()) return opts;
+  std::set<std::string> seen;
+  for (const auto& item : Split(text, ',')) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error{"valgrind option '" + item + "': expected key=value"};
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (!seen.insert(key).second) return Error{"valgrind option '" + key + "' given twice"};
+    if (key == "timeout") {
+      auto t = ParseDouble(value, "valgrind option timeout");
+      if (!t.ok()) return t.error();
+      if (*t <= 0) return Error{"valgrind option timeout: must be positive; got '" + value + "'"};
+      opts.timeout_s = *t;
+    } else if (key == "valgrind") {
+      if (value.empty()) return Error{"valgrind option valgrind: expected a path; got ''"};
+      opts.valgrind = value;
+    } else {
+      return UnknownName("valgrind option", key, kOptionNames);
+    }
+  }
+  return opts;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Tail(const std::string& text, size_t max_bytes = 600) {
+  std::string t = Trim(text);
+  if (t.size() > max_bytes) t = "..." + t.substr(t.size() - max_bytes);
+  return t;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "simtune-valgrind-XXXXXX").string();
+    if (mkdtemp(tmpl.data())) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
+  SimResult r;
+  r.status = "failed";
+  r.stage = std::move(stage);
+  r.message = std::move(message);
+  r.wall_s = wall_s;
+  return r;
+}
+
+std::string HostCpuinfo() {
+  static const std::string text = ReadFile("/proc/cpuinfo");
+  return text;
+}
+
+class ValgrindSimulator : public Simulator {
+ public:
+  explicit ValgrindSimulator(ValgrindOptions options) : options_(std::move(options)) {}
+
+  std::string name() const override { return "valgrind"; }
+
+  // Neither option changes the statistics.
+  std::string options_key() const override { return ""; }
+
+  bool Supports(const Target& target) const override {
+    return target.isa == "x86_64" && target.os == "linux" &&
+           Avx512Reason(target, HostCpuinfo()).empty();
+  }
+
+  Status Available(const Target& target) const override {
+    if (!ProgramExists(options_.valgrind))
+      return Error{options_.valgrind +
+                   " not found; install the Debian package valgrind (scripts/setup does)"};
+    if (std::string why = Avx512Reason(target, HostCpuinfo()); !why.empty())
+      return Error{Avx512Message(target, why)};
+    return Status::Ok();
+  }
+
+  SimResult Simulate(const Artifact& artifact, const Target& target) const override {
+    if (!artifact.ok())
+      return Failed("build", "artifact did not build (" + artifact.stage + ": " +
+                                 artifact.message + ")");
+    if (!ProgramExists(options_.valgrind))
+      return Failed("missing-tool", options_.valgrind +
+                                        " not found; install the Debian package valgrind "
+                                        "(scripts/setup does)");
+    if (target.isa != "x86_64" || target.os != "linux")
+      return Failed("run", "valgrind simulator runs x86_64 linux artifacts only; target " +
+                               target.name + " is " + target.isa + " " + target.os);
+    if (std::string why = Avx512Reason(target, HostCpuinfo()); !why.empty())
+      return Failed("run", Avx512Message(target, why));
+    auto cache_args = CallgrindCacheArgs(target);
+    if (!cache_args.ok()) return Failed("run", cache_args.message());
+
+    TempDir tmp;
+    if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
+    std::vector<std::string> argv = {options_.valgrind,
+                                     "--tool=callgrind",
+                                     "--cache-sim=yes",
+                                     "--branch-sim=yes",
+                                     "--dump-after=simtune_roi_begin",
+                                     "--dump-before=simtune_roi_end",
+                                     "--callgrind-out-file=" +
+                                         (tmp.path() / "callgrind.out").string()};
+    argv.insert(argv.end(), cache_args->begin(), cache_args->end());
+    argv.push_back(artifact.elf.string());
+
+    ProcessOptions popts;
+    popts.timeout_s = options_.timeout_s;
+    popts.max_output_bytes = 1 << 16;
+    auto run = RunProcess(argv, popts);
+    if (!run.ok()) return Failed("missing-tool", run.message());
+    const ProcessResult& p = *run;
+    if (p.timed_out)
+      return Failed("timeout", "valgrind " + p.Describe(options_.timeout_s), p.wall_s);
+    std::string verify = CheckVerifyLine(p.out);
+    if (!p.Success()) {
+      if (StartsWith(verify, "verify failed")) return Failed("verify", verify, p.wall_s);
+      return Failed("run", "valgrind " + p.Describe(options_.timeout_s) + ": " +
+                               Tail(p.out + p.err),
+                    p.wall_s);
+    }
+    if (!verify.empty()) return Failed("verify", verify, p.wall_s);
+
+    std::vector<CallgrindDump> dumps;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(tmp.path(), ec)) {
+      if (!StartsWith(entry.path().filename().string(), "callgrind.out")) continue;
+      auto dump = ParseCallgrindDump(ReadFile(entry.path()), entry.path().filename().string());
+      if (!dump.ok()) return Failed("parse", dump.message(), p.wall_s);
+      dumps.push_back(std::move(dump).value());
+    }
+    auto roi = SelectRoiDump(dumps);
+    if (!roi.ok()) return Failed("parse", roi.message(), p.wall_s);
+    auto stats = CallgrindStats(*roi, target);
+    if (!stats.ok()) return Failed("parse", stats.message(), p.wall_s);
+
+    SimResult r;
+    r.status = "ok";
+    r.stats = std::move(stats).value();
+    r.wall_s = p.wall_s;
+    return r;
+  }
+
+ private:
+  static std::string Avx512Message(const Target& target, const std::string& why) {
+    return "valgrind cannot run AVX-512 code, and target " + target.name + " asks for it (" +
+           why + "); build with at most AVX2, e.g. -march=x86-64-v3";
+  }
+
+  ValgrindOptions options_;
+};
+
+}  // namespace
+
+void RegisterValgrindSimulator(SimulatorRegistry& registry) {
+  registry.Register(
+      "valgrind",
+      "callgrind with cache and branch simulation (x86_64 linux): instructions, data "
+      "references, L1/last-level cache misses, branch mispredicts over the ROI",
+      [](const std::string& options) -> Result<std::unique_ptr<Simulator>> {
+        SIMTUNE_ASSIGN_OR_RETURN(ValgrindOptions opts, ParseOptions(options));
+        return std::unique_ptr<Simulator>(new ValgrindSimulator(std::move(opts)));
+      });
+}
+
+}  // namespace simtune

@@ -1,0 +1,19 @@
+// Internal: factories of the built-in operators, registered from one function
+// (RegisterBuiltinOperators, called by Operators()).
+#pragma once
+
+#include <memory>
+
+#include "simtune/workload.h"
+
+namespace simtune::workloads {
+
+std::unique_ptr<Operator> NewGemmOperator();
+std::unique_ptr<Operator> NewMvmOperator();
+std::unique_ptr<Operator> NewConv2dOperator();
+std::unique_ptr<Operator> NewDwconv2dOperator();
+std::unique_ptr<Operator> NewCustomOperator();
+
+void RegisterBuiltinOperators(OperatorRegistry& registry);
+
+}  // namespace simtune::workloads

@@ -1,0 +1,162 @@
+// Golden tests of the simtune binary: exact error messages, exit codes, and an end-to-end
+// build/measure/export on a custom kernel whose variants compile, crash, compute wrong
+// results and run fine, so that failed rows and the run going on are checked for real.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/process.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("simtune_cli_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  ProcessResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), std::string(SIMTUNE_TEST_BINARY_DIR) + "/simtune");
+    ProcessOptions o;
+    o.cwd = dir_;
+    o.timeout_s = 300;
+    auto r = RunProcess(args, o);
+    EXPECT_TRUE(r.ok()) << r.message();
+    return r.ok() ? *r : ProcessResult{};
+  }
+
+  // A custom kernel with one knob MODE: 0 correct, 1 does not compile, 2 crashes,
+  // 3 computes a wrong result, 4 correct but slower.
+  std::string WriteFaultyKernel() {
+    std::ofstream(dir_ / "kernel.c") << R"(#include <stddef.h>
+void simtune_kernel(float *const *bufs) {
+  float *x = bufs[0], *out = bufs[1];
+#if MODE == 1
+  this is not C;
+#elif MODE == 2
+  volatile float *p = (float *)0; *p = 1.0f;
+#endif
+  for (int rep = 0; rep < (MODE == 4 ? 8 : 1); ++rep)
+    for (long i = 0; i < N; ++i) out[i] = 2.0f * x[i] + (MODE == 3 && i == 7 ? 1.0f : 0.0f);
+}
+)";
+    std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = 2.0f * bufs[0][i];
+}
+)";
+    std::ofstream(dir_ / "spec.json") << R"({
+  "name": "faulty", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 4096, "output": false},
+              {"name": "out", "elements": 4096, "output": true}],
+  "params": {"MODE": [0, 1, 2, 3, 4]},
+  "restrictions": [], "defines": {"N": 4096},
+  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 4096
+})";
+    return "custom:spec=" + (dir_ / "spec.json").string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, BadWorkloadStringsNameTheValue) {
+  auto r = Run({"space", "gemm:M=256,N=x,K=4", "--count"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: workload 'gemm:M=256,N=x,K=4': N: expected an integer; got 'x'\n");
+  r = Run({"space", "gemm:M=256,N=256", "--count"});
+  EXPECT_EQ(r.err, "error: workload 'gemm:M=256,N=256': missing shape parameter K\n");
+  r = Run({"space", "gemn:M=1,N=1,K=1", "--count"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown operator 'gemn'; did you mean 'gemm'?"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, UnknownTargetListsValidOnes) {
+  auto r = Run({"build", "gemm:M=8,N=8,K=8", "--target", "x86-host", "--sample", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "error: unknown target 'x86-host'; did you mean 'x86_64-host'? valid: aarch64-linux, "
+            "riscv64-baremetal, riscv64-linux, x86_64-host\n");
+}
+
+TEST_F(CliTest, BadKnobValueNamesKnobAndValue) {
+  auto r = Run({"space", "gemm:M=64,N=64,K=64", "--config", "tile_m=7"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("error: --config 'tile_m=7': knob tile_m: value 7 not in [", 0), 0u) << r.err;
+}
+
+TEST_F(CliTest, UnknownListAndUsageErrors) {
+  auto r = Run({"list", "targetz"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("error: unknown list 'targetz'; did you mean 'targets'?", 0), 0u) << r.err;
+  r = Run({"build"});
+  EXPECT_NE(r.exit_code, 0);
+  r = Run({"list", "targets"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("riscv64-linux"), std::string::npos);
+}
+
+TEST_F(CliTest, FailedCandidatesAreRowsAndTheRunGoesOn) {
+  std::string w = WriteFaultyKernel();
+  auto r = Run({"build", w, "--all", "--target", "x86_64-host", "-j", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ok 2, failed at build 1, failed at run 1, failed at verify 1"), std::string::npos)
+      << r.out;
+  // Resume: nothing to redo for the good ones; the failed ones are attempted again.
+  r = Run({"build", w, "--all", "--target", "x86_64-host"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 already in the store"), std::string::npos) << r.out;
+
+  r = Run({"measure", w, "--ref", "native", "--ref-options", "rounds=3,reps=3,min_rep_ns=200000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 measured, 0 failed"), std::string::npos) << r.out;
+  // The 8x-work variant must rank below the plain one.
+  auto first = r.out.find("MODE=0"), second = r.out.find("MODE=4");
+  ASSERT_NE(first, std::string::npos);
+  ASSERT_NE(second, std::string::npos);
+  EXPECT_LT(first, second) << r.out;
+  // A second measure skips what is stored.
+  r = Run({"measure", w, "--ref", "native", "--ref-options", "rounds=3,reps=3,min_rep_ns=200000"});
+  EXPECT_NE(r.out.find("2 measured"), std::string::npos) << r.out;
+
+  r = Run({"export", "--json", "out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(dir_ / "out.json");
+  auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["schema_version"], 1);
+  int failed_build = 0, failed_run = 0, failed_verify = 0;
+  for (const auto& a : j["artifacts"]) {
+    if (a["status"] == "failed" && a["stage"] == "build") ++failed_build;
+    if (a["status"] == "failed" && a["stage"] == "run") ++failed_run;
+    if (a["status"] == "failed" && a["stage"] == "verify") ++failed_verify;
+  }
+  EXPECT_EQ(failed_build, 2);   // two build attempts, each a row
+  EXPECT_EQ(failed_run, 2);
+  EXPECT_EQ(failed_verify, 2);
+  EXPECT_EQ(j["ref_results"].size(), 2u);
+  r = Run({"export", "--csv", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "csv" / "artifacts.csv"));
+}
+
+TEST_F(CliTest, SpaceCountsAndSamplesDeterministically) {
+  auto a = Run({"space", "gemm:M=256,N=256,K=256", "--sample", "5", "--seed", "3"});
+  auto b = Run({"space", "gemm:M=256,N=256,K=256", "--sample", "5", "--seed", "3"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  auto c = Run({"space", "resnet18.conv2_x", "--count"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("valid size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace simtune

@@ -1,0 +1,76 @@
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "simtune/predictor.h"
+#include "tests/predictors/synthetic.h"
+
+namespace simtune {
+namespace {
+
+using testing::MakeSynthetic;
+using testing::SyntheticSpec;
+
+Dataset WithInsnCount() {
+  SyntheticSpec spec;
+  spec.insn_count = true;
+  spec.groups = 2;
+  spec.rows_per_group = 10;
+  return MakeSynthetic(spec);
+}
+
+TEST(InsnCountTest, ScoreIsTheFeature) {
+  auto p = std::move(Predictors().Create("insn-count", "").value());
+  Dataset d = WithInsnCount();
+  ASSERT_TRUE(p->Fit(d).ok());
+  auto s = p->Predict(d);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, Eigen::VectorXd(d.X.col(d.FeatureIndex("insn_count"))));
+}
+
+TEST(InsnCountTest, OtherFeatureByOption) {
+  auto p = std::move(Predictors().Create("insn-count", "feature=f1").value());
+  Dataset d = WithInsnCount();
+  ASSERT_TRUE(p->Fit(d).ok());
+  auto s = p->Predict(d);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, Eigen::VectorXd(d.X.col(1)));
+}
+
+TEST(InsnCountTest, MissingFeatureIsAnError) {
+  auto p = std::move(Predictors().Create("insn-count", "").value());
+  Status s = p->Fit(MakeSynthetic({}));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(),
+            "training data lacks feature 'insn_count' (insn-count option feature=insn_count)");
+  Dataset d = WithInsnCount();
+  ASSERT_TRUE(p->Fit(d).ok());
+  d.X(4, d.FeatureIndex("insn_count")) = std::numeric_limits<double>::quiet_NaN();
+  auto r = p->Predict(d);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(),
+            "feature 'insn_count' is missing (NaN) for candidate id 4; the insn-count baseline "
+            "scores by it");
+}
+
+TEST(RandomTest, SeededAndIndependentOfBatch) {
+  Dataset d = WithInsnCount();
+  auto a = std::move(Predictors().Create("random", "seed=1").value());
+  auto b = std::move(Predictors().Create("random", "seed=2").value());
+  ASSERT_TRUE(a->Fit(d).ok());
+  ASSERT_TRUE(b->Fit(d).ok());
+  Eigen::VectorXd sa = a->Predict(d).value();
+  Eigen::VectorXd sb = b->Predict(d).value();
+  EXPECT_NE(sa, sb);
+  EXPECT_TRUE(((sa.array() >= 0) && (sa.array() < 1)).all());
+  // A candidate's score does not depend on the other rows scored with it.
+  Eigen::VectorXd part = a->Predict(d.Subset({7, 3})).value();
+  EXPECT_EQ(part[0], sa[7]);
+  EXPECT_EQ(part[1], sa[3]);
+  // Not constant: distinct ids get distinct scores.
+  EXPECT_GT(sa.maxCoeff() - sa.minCoeff(), 0.3);
+}
+
+}  // namespace
+}  // namespace simtune

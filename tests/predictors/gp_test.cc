@@ -1,0 +1,88 @@
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "simtune/metrics.h"
+#include "simtune/predictor.h"
+#include "tests/predictors/synthetic.h"
+
+namespace simtune {
+namespace {
+
+using testing::MakeSynthetic;
+using testing::SyntheticSpec;
+
+class GpTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpTest, RanksHeldOutRowsAndPredictsTime) {
+  auto created = Predictors().Create("gp", "kernel=" + GetParam());
+  ASSERT_TRUE(created.ok()) << created.message();
+  auto p = std::move(created).value();
+  ASSERT_TRUE(p->Fit(MakeSynthetic({})).ok());
+  EXPECT_TRUE(p->predicts_time());
+
+  SyntheticSpec spec;
+  spec.seed = 5;
+  Dataset same = MakeSynthetic(spec);     // new rows of the training workloads
+  auto pred = p->Predict(same);
+  ASSERT_TRUE(pred.ok()) << pred.message();
+  EXPECT_LT(Mape(same.y, *pred), 0.2);
+  for (const auto& rows : same.RowsByGroup()) {
+    Eigen::VectorXd t(rows.size()), s(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      t[i] = same.y[rows[i]];
+      s[i] = (*pred)[rows[i]];
+    }
+    EXPECT_GT(Spearman(t, s), 0.9);
+  }
+
+  spec.first_group = 40;
+  spec.groups = 1;
+  spec.rows_per_group = 100;
+  Dataset unseen = MakeSynthetic(spec);
+  auto pu = p->Predict(unseen);
+  ASSERT_TRUE(pu.ok());
+  EXPECT_GT(Spearman(unseen.y, *pu), 0.9);
+
+  nlohmann::json chosen = p->SaveJson()["chosen"];
+  EXPECT_GT(chosen["length_scale"].get<double>(), 0);
+  EXPECT_GT(chosen["noise_ratio"].get<double>(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GpTest, ::testing::Values("rbf", "matern52"));
+
+TEST(GpOptionsTest, BadValuesAreErrors) {
+  auto k = Predictors().Create("gp", "kernel=cubic");
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.message(), "gp option kernel: expected one of rbf, matern52; got 'cubic'");
+  auto m = Predictors().Create("gp", "max_rows=1");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.message(), "gp option max_rows: must be in [2, 20000]; got 1");
+}
+
+TEST(GpTest, SubsamplesAboveMaxRows) {
+  auto p = std::move(Predictors().Create("gp", "max_rows=50").value());
+  ASSERT_TRUE(p->Fit(MakeSynthetic({})).ok());
+  EXPECT_EQ(p->SaveJson()["train_z"].size(), 50u);
+}
+
+TEST(GpTest, FitTimeAt2000By60) {
+  SyntheticSpec spec;
+  spec.coef.assign(60, 0.0);
+  spec.coef[0] = 1.0;
+  spec.coef[1] = -0.5;
+  spec.groups = 10;
+  spec.rows_per_group = 200;
+  Dataset train = MakeSynthetic(spec);
+  auto p = std::move(Predictors().Create("gp", "").value());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(p->Fit(train).ok());
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("gp fit on 2000 x 60: %.2f s (chosen %s)\n", s, p->SaveJson()["chosen"].dump().c_str());
+  EXPECT_LT(s, 30.0);
+}
+
+}  // namespace
+}  // namespace simtune

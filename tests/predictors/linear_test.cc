@@ -1,0 +1,181 @@
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "simtune/metrics.h"
+#include "simtune/predictor.h"
+#include "tests/predictors/synthetic.h"
+
+namespace simtune {
+namespace {
+
+using testing::MakeSynthetic;
+using testing::SyntheticSpec;
+
+std::unique_ptr<Predictor> Make(const std::string& name, const std::string& options = "") {
+  auto p = Predictors().Create(name, options);
+  EXPECT_TRUE(p.ok()) << p.message();
+  return std::move(p).value();
+}
+
+// Coefficients per raw feature unit, from the saved model (weights are per standardised
+// feature).
+std::vector<double> RawCoefficients(const Predictor& p) {
+  nlohmann::json m = p.SaveJson();
+  std::vector<double> out;
+  for (size_t j = 0; j < m["weights"].size(); ++j)
+    out.push_back(m["weights"][j].get<double>() / m["features"]["scale"][j].get<double>());
+  return out;
+}
+
+class LinearModelsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LinearModelsTest, RecoversCoefficientsAcrossScaledGroups) {
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(train).ok());
+  std::vector<double> coef = RawCoefficients(*p);
+  ASSERT_EQ(coef.size(), spec.coef.size());
+  for (size_t j = 0; j < coef.size(); ++j) EXPECT_NEAR(coef[j], spec.coef[j], 0.02) << "f" << j;
+}
+
+TEST_P(LinearModelsTest, PredictsRunTimeOfKnownWorkloadsAndRanksNewOnes) {
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(train).ok());
+  EXPECT_TRUE(p->predicts_time());
+
+  // Fresh rows of a workload seen in training: the scale is known, so times are close.
+  spec.seed = 2;
+  Dataset same = MakeSynthetic(spec);
+  auto pred = p->Predict(same);
+  ASSERT_TRUE(pred.ok()) << pred.message();
+  EXPECT_LT(Mape(same.y, *pred), 0.08);
+
+  // A workload never seen: ranking within it is still right.
+  spec.first_group = 100;
+  spec.groups = 1;
+  Dataset unseen = MakeSynthetic(spec);
+  auto pu = p->Predict(unseen);
+  ASSERT_TRUE(pu.ok());
+  EXPECT_GT(Spearman(unseen.y, *pu), 0.98);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, LinearModelsTest, ::testing::Values("linear", "ridge"));
+
+TEST(RidgeTest, StrongerRegularisationWhenFeaturesAreNoise) {
+  SyntheticSpec spec;
+  spec.coef = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+  spec.rows_per_group = 10;
+  spec.noise = 1.0;
+  auto noise = Make("ridge");
+  ASSERT_TRUE(noise->Fit(MakeSynthetic(spec)).ok());
+  spec.coef = {1.0, -0.5, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0};
+  spec.noise = 0.05;
+  auto signal = Make("ridge");
+  ASSERT_TRUE(signal->Fit(MakeSynthetic(spec)).ok());
+  double a_noise = noise->SaveJson()["chosen"]["alpha"].get<double>();
+  double a_signal = signal->SaveJson()["chosen"]["alpha"].get<double>();
+  EXPECT_GT(a_noise, 100 * a_signal);
+}
+
+TEST(RidgeTest, SingleWorkloadUsesRowFolds) {
+  SyntheticSpec spec;
+  spec.groups = 1;
+  spec.rows_per_group = 40;
+  auto p = Make("ridge", "folds=4,seed=3");
+  ASSERT_TRUE(p->Fit(MakeSynthetic(spec)).ok());
+  std::vector<double> coef = RawCoefficients(*p);
+  EXPECT_NEAR(coef[0], 1.0, 0.05);
+  EXPECT_EQ(p->options(), "folds=4,seed=3");
+}
+
+class NanPolicyTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NanPolicyTest, FeatureWithNaNInTrainingIsDroppedAndRecorded) {
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  train.X(5, 3) = std::numeric_limits<double>::quiet_NaN();
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(train).ok());
+  nlohmann::json m = p->SaveJson();
+  EXPECT_EQ(m["features"]["dropped_features"], nlohmann::json({"f3"}));
+  EXPECT_EQ(m["features"]["used"], nlohmann::json({"f0", "f1", "f2", "f4"}));
+  EXPECT_EQ(p->feature_names(), train.feature_names);
+
+  // The dropped feature may be NaN (or absent altogether) at prediction time.
+  Dataset x = train.Subset({0, 1, 2});
+  x.X(1, 3) = std::numeric_limits<double>::quiet_NaN();
+  auto with_nan = p->Predict(x);
+  ASSERT_TRUE(with_nan.ok()) << with_nan.message();
+  x.X.col(3).setZero();
+  auto with_zero = p->Predict(x);
+  ASSERT_TRUE(with_zero.ok());
+  EXPECT_EQ(*with_nan, *with_zero);
+}
+
+TEST_P(NanPolicyTest, NaNInUsedFeatureAtPredictionIsAnError) {
+  Dataset train = MakeSynthetic({});
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(train).ok());
+  Dataset x = train.Subset({0, 1, 2});
+  x.X(2, 1) = std::numeric_limits<double>::quiet_NaN();
+  auto r = p->Predict(x);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "feature 'f1' is missing (NaN) for candidate id 2; the " + GetParam() +
+                             " model was trained with it");
+}
+
+TEST_P(NanPolicyTest, MissingColumnAtPredictionIsAnError) {
+  Dataset train = MakeSynthetic({});
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(train).ok());
+  Dataset x;
+  x.feature_names = {"f4", "f3", "f2", "f0", "extra"};   // order differs, f1 missing
+  x.X = Eigen::MatrixXd::Zero(1, 5);
+  x.group = {0};
+  x.ids = {1};
+  auto r = p->Predict(x);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "input lacks feature 'f1' that the " + GetParam() + " model was trained with");
+}
+
+TEST_P(NanPolicyTest, AllFeaturesIncompleteIsAnError) {
+  Dataset train = MakeSynthetic({});
+  train.X.row(0).setConstant(std::numeric_limits<double>::quiet_NaN());
+  auto p = Make(GetParam());
+  Status s = p->Fit(train);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "training data: every feature has missing values (NaN); " + GetParam() +
+                             " needs at least one complete feature");
+}
+
+INSTANTIATE_TEST_SUITE_P(Dense, NanPolicyTest, ::testing::Values("linear", "ridge", "gp"));
+
+TEST(LinearTest, MatchesColumnsByName) {
+  Dataset train = MakeSynthetic({});
+  auto p = Make("linear");
+  ASSERT_TRUE(p->Fit(train).ok());
+  Dataset x = train.Subset({0, 1, 2, 3});
+  auto expected = p->Predict(x);
+  ASSERT_TRUE(expected.ok());
+  Dataset shuffled = x;
+  shuffled.feature_names = {"f4", "f3", "f2", "f1", "f0"};
+  shuffled.X = x.X.rowwise().reverse();
+  auto got = p->Predict(shuffled);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, *expected);
+}
+
+TEST(LinearTest, TooFewRowsIsAnError) {
+  Dataset train = MakeSynthetic({}).Subset({0});
+  Status s = Make("linear")->Fit(train);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "training data: linear needs at least 2 candidates; got 1");
+}
+
+}  // namespace
+}  // namespace simtune

@@ -1,0 +1,390 @@
+// The QEMU statistics plugin on hand-written ROI kernels (qemu_programs/) whose counts are
+// known exactly: instruction counts and classes, ROI boundaries (static and PIE), caches
+// against hand-computed misses, the branch predictor, reuse distances, option errors.
+// Needs qemu-user and the riscv64/aarch64 cross compilers (scripts/setup installs them).
+#include <gtest/gtest.h>
+
+#include "simtune/simulator.h"
+#include "tests/simulators/qemu_test_util.h"
+
+namespace simtune {
+namespace {
+
+using qemu_test::BuildRoiProgram;
+using qemu_test::CacheCounts;
+using qemu_test::RunWithPlugin;
+
+const std::vector<std::string> kIsas = {"riscv64", "aarch64", "x86_64"};
+
+// Statistics that must not depend on anything outside the ROI.
+nlohmann::json RoiInvariant(const nlohmann::json& s) {
+  return {{"insn_count", s.at("insn_count")}, {"classes", s.at("classes")},
+          {"loads", s.at("loads")},           {"stores", s.at("stores")},
+          {"branches", s.at("branches")},     {"l1d", CacheCounts(s, "l1d")}};
+}
+
+class PerIsa : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Isas, PerIsa, ::testing::ValuesIn(kIsas),
+                         [](const auto& info) { return info.param; });
+
+// run_count(n): 4n + 3 instructions from simtune_roi_begin's first instruction to
+// simtune_roi_end's first, every one classified.
+TEST_P(PerIsa, ExactRoiInstructionCountAndClasses) {
+  const std::string isa = GetParam();
+  std::string elf = BuildRoiProgram(isa, "static");
+  ASSERT_FALSE(elf.empty());
+  for (uint64_t n : {1000, 5000}) {
+    auto run = RunWithPlugin(isa, elf, "", {"count", std::to_string(n)});
+    ASSERT_TRUE(run.process.Success()) << run.process.err;
+    const auto& s = run.stats;
+    EXPECT_EQ(s.at("insn_count"), 4 * n + 3) << n;
+    nlohmann::json want_classes = {
+        {"int_alu", n + 1}, {"int_muldiv", 0},         {"fp_scalar", 0},
+        {"simd", 0},        {"load", n},               {"store", n},
+        {"branch_taken", n - 1}, {"branch_not_taken", 1}, {"jump", 2},
+        {"atomic", 0},      {"other", 0}};
+    EXPECT_EQ(s.at("classes"), want_classes) << n;
+    EXPECT_EQ(s.at("branches"), n);
+    // x86 call/ret touch the stack: one more load (ret) and store (call) in the ROI.
+    uint64_t stack = isa == "x86_64" ? 1 : 0;
+    EXPECT_EQ(s.at("loads"), n + stack);
+    EXPECT_EQ(s.at("stores"), n + stack);
+    EXPECT_EQ(s.at("load_bytes"), 8 * (n + stack));
+    EXPECT_EQ(s.at("accesses_by_size"), nlohmann::json({{"8", 2 * (n + stack)}}));
+    // One line of buf, untouched before the ROI: a cold read miss, then hits. The x86
+    // stack line is warm (the caches see the program before the ROI).
+    std::map<std::string, uint64_t> want_l1d = {{"read_hits", n - 1 + stack},
+                                                {"read_misses", 1},
+                                                {"write_hits", n + stack},
+                                                {"write_misses", 0}};
+    EXPECT_EQ(CacheCounts(s, "l1d"), want_l1d);
+    EXPECT_EQ(s.at("extra").at("roi_begins"), 1);
+    EXPECT_EQ(s.at("extra").at("roi_ends"), 1);
+    EXPECT_EQ(s.at("extra").at("isa"), isa);
+    auto parsed = SimStats::FromJson(s, "plugin output");
+    ASSERT_TRUE(parsed.ok()) << parsed.message();
+    EXPECT_EQ(parsed->simulator, "qemu");
+  }
+}
+
+// PIE binaries are loaded at an offset; the ROI must still be found.
+TEST_P(PerIsa, PieBinariesCountTheSameRoi) {
+  const std::string isa = GetParam();
+  std::string elf = BuildRoiProgram(isa, "static");
+  ASSERT_FALSE(elf.empty());
+  auto want = RunWithPlugin(isa, elf, "", {"count", "777"});
+  ASSERT_TRUE(want.process.Success()) << want.process.err;
+  // Debian's riscv64 cross libc has no static-pie start file (rcrt1.o).
+  std::vector<std::string> links = {"pie"};
+  if (isa != "riscv64") links.push_back("static-pie");
+  for (const auto& link : links) {
+    std::string pie = BuildRoiProgram(isa, link);
+    ASSERT_FALSE(pie.empty());
+    auto got = RunWithPlugin(isa, pie, "", {"count", "777"});
+    ASSERT_TRUE(got.process.Success()) << link << ": " << got.process.err;
+    EXPECT_EQ(got.stats.at("insn_count"), 4 * 777 + 3) << link;
+    EXPECT_EQ(RoiInvariant(got.stats), RoiInvariant(want.stats)) << link;
+  }
+}
+
+// Work before and after the ROI changes the whole-program count, not the ROI's.
+TEST_P(PerIsa, WorkOutsideTheRoiIsNotCounted) {
+  const std::string isa = GetParam();
+  std::string little = BuildRoiProgram(isa, "static", 0);
+  std::string much = BuildRoiProgram(isa, "static", 20000);
+  ASSERT_FALSE(little.empty());
+  ASSERT_FALSE(much.empty());
+  auto a = RunWithPlugin(isa, little, "", {"count", "1000"});
+  auto b = RunWithPlugin(isa, much, "", {"count", "1000"});
+  ASSERT_TRUE(a.process.Success()) << a.process.err;
+  ASSERT_TRUE(b.process.Success()) << b.process.err;
+  EXPECT_EQ(RoiInvariant(a.stats), RoiInvariant(b.stats));
+
+  auto whole_a = RunWithPlugin(isa, little, "roi=off", {"count", "1000"});
+  auto whole_b = RunWithPlugin(isa, much, "roi=off", {"count", "1000"});
+  ASSERT_TRUE(whole_a.process.Success()) << whole_a.process.err;
+  ASSERT_TRUE(whole_b.process.Success()) << whole_b.process.err;
+  uint64_t roi = a.stats.at("insn_count");
+  uint64_t all_a = whole_a.stats.at("insn_count"), all_b = whole_b.stats.at("insn_count");
+  EXPECT_GT(all_a, roi);
+  EXPECT_GT(all_b, all_a + 2 * 20000 * 5) << "setup work should add >= 5 insns/iteration";
+  EXPECT_EQ(whole_a.stats.at("extra").at("roi"), "all");
+}
+
+// A few instructions of every class, hand-classified in kernels_<isa>.S (run_mix).
+TEST_P(PerIsa, DecodesEveryInstructionClass) {
+  const std::string isa = GetParam();
+  std::string elf = BuildRoiProgram(isa, "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = RunWithPlugin(isa, elf, "", {"mix"});
+  ASSERT_TRUE(run.process.Success()) << run.process.err;
+  std::map<std::string, nlohmann::json> want = {
+      {"riscv64",
+       {{"int_alu", 2}, {"int_muldiv", 2}, {"fp_scalar", 2}, {"simd", 0}, {"load", 3},
+        {"store", 2}, {"branch_taken", 1}, {"branch_not_taken", 1}, {"jump", 3},
+        {"atomic", 2}, {"other", 1}}},
+      {"aarch64",
+       {{"int_alu", 2}, {"int_muldiv", 2}, {"fp_scalar", 2}, {"simd", 1}, {"load", 3},
+        {"store", 3}, {"branch_taken", 1}, {"branch_not_taken", 1}, {"jump", 3},
+        {"atomic", 2}, {"other", 1}}},
+      {"x86_64",
+       {{"int_alu", 3}, {"int_muldiv", 1}, {"fp_scalar", 2}, {"simd", 2}, {"load", 2},
+        {"store", 2}, {"branch_taken", 1}, {"branch_not_taken", 1}, {"jump", 3},
+        {"atomic", 2}, {"other", 1}}}};
+  EXPECT_EQ(run.stats.at("classes"), want[isa]);
+  uint64_t total = 0;
+  for (const auto& [cls, n] : want[isa].items()) total += n.get<uint64_t>();
+  EXPECT_EQ(run.stats.at("insn_count"), total);
+  // Memory accesses as QEMU performs them: 16-byte SIMD accesses are two 8-byte ones,
+  // atomic read-modify-writes are a load and a store.
+  std::map<std::string, std::pair<int, int>> want_mem = {
+      {"riscv64", {5, 3}}, {"aarch64", {7, 6}}, {"x86_64", {7, 6}}};
+  EXPECT_EQ(run.stats.at("loads"), want_mem[isa].first);
+  EXPECT_EQ(run.stats.at("stores"), want_mem[isa].second);
+}
+
+TEST_P(PerIsa, BranchPredictorOnKnownPatterns) {
+  const std::string isa = GetParam();
+  std::string elf = BuildRoiProgram(isa, "static");
+  ASSERT_FALSE(elf.empty());
+  // Always-taken loop branch, taken 999 times then not taken: a bimodal counter that
+  // starts weakly not-taken mispredicts the first and the last. gshare with 12 history
+  // bits sees 13 new histories (13 cold counters) before it settles, plus the exit.
+  auto bimodal = RunWithPlugin(isa, elf, "bpred_kind=bimodal", {"count", "1000"});
+  auto gshare = RunWithPlugin(isa, elf, "bpred_kind=gshare,bpred_entries=4096,bpred_history=12",
+                              {"count", "1000"});
+  ASSERT_TRUE(bimodal.process.Success()) << bimodal.process.err;
+  ASSERT_TRUE(gshare.process.Success()) << gshare.process.err;
+  EXPECT_EQ(bimodal.stats.at("branch_mispredicts"), 2);
+  EXPECT_EQ(gshare.stats.at("branch_mispredicts"), 14);
+  EXPECT_EQ(gshare.stats.at("extra").at("bpred"),
+            nlohmann::json({{"kind", "gshare"}, {"entries", 4096}, {"history_bits", 12}}));
+
+  // A branch alternating taken / not taken: bimodal gets about half of it wrong, gshare
+  // learns the pattern from the global history.
+  auto alt_bimodal = RunWithPlugin(isa, elf, "bpred_kind=bimodal", {"branches", "1000"});
+  auto alt_gshare = RunWithPlugin(isa, elf, "bpred_kind=gshare", {"branches", "1000"});
+  ASSERT_TRUE(alt_bimodal.process.Success()) << alt_bimodal.process.err;
+  ASSERT_TRUE(alt_gshare.process.Success()) << alt_gshare.process.err;
+  EXPECT_EQ(alt_bimodal.stats.at("branches"), 2000);
+  EXPECT_GE(alt_bimodal.stats.at("branch_mispredicts").get<uint64_t>(), 450u);
+  EXPECT_LE(alt_gshare.stats.at("branch_mispredicts").get<uint64_t>(), 30u);
+}
+
+struct StrideCase {
+  const char* name;
+  std::string plugin_opts;
+  uint64_t bytes, stride, passes;
+  bool store;
+  std::map<std::string, uint64_t> l1d;
+};
+
+// Sweeps with one 8-byte access per stride; L1D 32 KiB, 8 ways, 64-byte lines unless the
+// case says otherwise. The ROI has no other data accesses on riscv64 and aarch64.
+TEST(QemuPlugin, CacheMissesMatchHandComputedCounts) {
+  std::vector<StrideCase> cases = {
+      // 16 KiB fits: 256 cold misses, then 3 passes of hits.
+      {"fits", "", 16384, 64, 4, false,
+       {{"read_hits", 768}, {"read_misses", 256}, {"write_hits", 0}, {"write_misses", 0}}},
+      // Exactly the capacity (64 sets x 8 ways) still fits under LRU.
+      {"exact", "", 32768, 64, 3, false,
+       {{"read_hits", 1024}, {"read_misses", 512}, {"write_hits", 0}, {"write_misses", 0}}},
+      // Twice the capacity: LRU evicts every line before its reuse.
+      {"thrash", "", 65536, 64, 4, false,
+       {{"read_hits", 0}, {"read_misses", 4096}, {"write_hits", 0}, {"write_misses", 0}}},
+      {"thrash_fifo", "l1d_policy=fifo", 65536, 64, 4, false,
+       {{"read_hits", 0}, {"read_misses", 4096}, {"write_hits", 0}, {"write_misses", 0}}},
+      {"stores", "", 65536, 64, 2, true,
+       {{"read_hits", 0}, {"read_misses", 0}, {"write_hits", 0}, {"write_misses", 2048}}},
+      // 8-byte stride: one miss per 64-byte line, 7 hits.
+      {"stride8", "", 8192, 8, 1, false,
+       {{"read_hits", 896}, {"read_misses", 128}, {"write_hits", 0}, {"write_misses", 0}}},
+      // Direct-mapped 4 KiB: a 8 KiB sweep conflicts in every set.
+      {"direct_mapped", "l1d_size=4096,l1d_ways=1", 8192, 64, 3, false,
+       {{"read_hits", 0}, {"read_misses", 384}, {"write_hits", 0}, {"write_misses", 0}}},
+      // 128-byte lines halve the misses of a 64-byte stride.
+      {"line128", "l1d_line=128", 16384, 64, 2, false,
+       {{"read_hits", 384}, {"read_misses", 128}, {"write_hits", 0}, {"write_misses", 0}}},
+  };
+  for (const std::string isa : {"riscv64", "aarch64"}) {
+    std::string elf = BuildRoiProgram(isa, "static");
+    ASSERT_FALSE(elf.empty());
+    for (const auto& c : cases) {
+      auto run = RunWithPlugin(isa, elf, c.plugin_opts,
+                               {"stride", std::to_string(c.bytes), std::to_string(c.stride),
+                                std::to_string(c.passes), c.store ? "store" : "load"});
+      ASSERT_TRUE(run.process.Success()) << c.name << ": " << run.process.err;
+      EXPECT_EQ(CacheCounts(run.stats, "l1d"), c.l1d) << isa << " " << c.name;
+    }
+  }
+}
+
+TEST(QemuPlugin, MissesGoToTheNextLevel) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  // 64 KiB thrashes the L1D but fits the 1 MiB L2: 1024 cold misses there, then hits.
+  // Instruction fetch misses of the L1I go to the same L2 (all cold without warm-up).
+  auto run = RunWithPlugin("riscv64", elf,
+                           "warmup=off,l2_size=1048576,l2_ways=16,l3=on,l3_size=4194304",
+                           {"stride", "65536", "64", "4", "load"});
+  ASSERT_TRUE(run.process.Success()) << run.process.err;
+  auto l1i = CacheCounts(run.stats, "l1i");
+  auto l2 = CacheCounts(run.stats, "l2");
+  auto l3 = CacheCounts(run.stats, "l3");
+  EXPECT_EQ(l2["read_hits"], 3072u);
+  EXPECT_EQ(l2["read_misses"], 1024u + l1i["read_misses"]);
+  EXPECT_EQ(l3["read_misses"], l2["read_misses"]);
+  EXPECT_EQ(l3["read_hits"], 0u);
+  EXPECT_GE(l1i["read_hits"] + l1i["read_misses"], run.stats.at("insn_count"))
+      << "at least one fetch lookup per instruction";
+  ASSERT_EQ(run.stats.at("caches").size(), 4u);
+
+  // Without an L2 the L1 misses go straight to the L3.
+  auto no_l2 = RunWithPlugin("riscv64", elf, "l2=off,l3=on",
+                             {"stride", "65536", "64", "4", "load"});
+  ASSERT_TRUE(no_l2.process.Success()) << no_l2.process.err;
+  EXPECT_EQ(no_l2.stats.at("caches").size(), 3u);
+  EXPECT_EQ(CacheCounts(no_l2.stats, "l3")["read_hits"], 3072u);
+}
+
+// The caches see the program before the ROI (as a real run's would be warm) unless
+// warmup=off; the ROI's counts exclude the warm-up accesses either way.
+TEST(QemuPlugin, CachesWarmUpBeforeTheRoi) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  std::vector<std::string> args = {"stride", "16384", "64", "2", "load", "warm"};
+  auto warm = RunWithPlugin("riscv64", elf, "", args);
+  auto cold = RunWithPlugin("riscv64", elf, "warmup=off", args);
+  ASSERT_TRUE(warm.process.Success()) << warm.process.err;
+  ASSERT_TRUE(cold.process.Success()) << cold.process.err;
+  std::map<std::string, uint64_t> all_hits = {
+      {"read_hits", 512}, {"read_misses", 0}, {"write_hits", 0}, {"write_misses", 0}};
+  std::map<std::string, uint64_t> cold_start = {
+      {"read_hits", 256}, {"read_misses", 256}, {"write_hits", 0}, {"write_misses", 0}};
+  EXPECT_EQ(CacheCounts(warm.stats, "l1d"), all_hits);
+  EXPECT_EQ(CacheCounts(cold.stats, "l1d"), cold_start);
+  EXPECT_EQ(warm.stats.at("loads"), 512) << "warm-up accesses are not counted";
+  // Reuse distances warm up too: no first touches in the ROI.
+  EXPECT_EQ(warm.stats.at("reuse_log2").back(), 0);
+  EXPECT_EQ(cold.stats.at("reuse_log2").back(), 256);
+}
+
+TEST(QemuPlugin, ReuseDistancesOfKnownSweeps) {
+  std::string elf = BuildRoiProgram("aarch64", "static");
+  ASSERT_FALSE(elf.empty());
+  // 4 passes over 256 lines: 256 first touches, then every access has distance 256.
+  auto run = RunWithPlugin("aarch64", elf, "", {"stride", "16384", "64", "4", "load"});
+  ASSERT_TRUE(run.process.Success()) << run.process.err;
+  std::vector<uint64_t> want(33, 0);
+  want[8] = 768;
+  want[32] = 256;
+  EXPECT_EQ(run.stats.at("reuse_log2").get<std::vector<uint64_t>>(), want);
+
+  // 8-byte stride over 64 lines, twice: 7 of 8 accesses reuse the line just touched
+  // (distance 1), the first access of a line in pass 2 has distance 64.
+  run = RunWithPlugin("aarch64", elf, "warmup=off", {"stride", "4096", "8", "2", "load"});
+  ASSERT_TRUE(run.process.Success()) << run.process.err;
+  want.assign(33, 0);
+  want[0] = 896;
+  want[6] = 64;
+  want[32] = 64;
+  EXPECT_EQ(run.stats.at("reuse_log2").get<std::vector<uint64_t>>(), want);
+  EXPECT_EQ(run.stats.at("extra").at("reuse_lines"), 64);
+
+  // Many distinct lines: the exact stack distance survives the time-stamp compaction
+  // (2^14 stamps) — 3 passes over 8192 lines give 2 * 8192 accesses at distance 8192.
+  run = RunWithPlugin("aarch64", elf, "cache=off", {"stride", "524288", "64", "3", "load"});
+  ASSERT_TRUE(run.process.Success()) << run.process.err;
+  want.assign(33, 0);
+  want[13] = 2 * 8192;
+  want[32] = 8192;
+  EXPECT_EQ(run.stats.at("reuse_log2").get<std::vector<uint64_t>>(), want);
+}
+
+TEST(QemuPlugin, GroupsSwitchedOffAreAbsent) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = RunWithPlugin("riscv64", elf, "classes=off,mem=off,cache=off,bpred=off,reuse=off",
+                           {"count", "1000"});
+  ASSERT_TRUE(run.process.Success()) << run.process.err;
+  EXPECT_EQ(run.stats.at("insn_count"), 4003);
+  for (const char* key : {"classes", "loads", "stores", "accesses_by_size", "caches",
+                          "branches", "branch_mispredicts", "reuse_log2"})
+    EXPECT_FALSE(run.stats.contains(key)) << key;
+  auto parsed = SimStats::FromJson(run.stats, "plugin output");
+  ASSERT_TRUE(parsed.ok()) << parsed.message();
+  EXPECT_FALSE(parsed->loads.has_value());
+  EXPECT_TRUE(parsed->caches.empty());
+}
+
+// Every memory access is seen although only instructions decoded as accessing memory are
+// instrumented: the same counts as instrumenting everything (mem_all=on).
+TEST_P(PerIsa, MemoryInstrumentationMissesNothing) {
+  const std::string isa = GetParam();
+  std::string elf = BuildRoiProgram(isa, "static", 3000);
+  ASSERT_FALSE(elf.empty());
+  auto some = RunWithPlugin(isa, elf, "roi=off,cache=off,reuse=off", {"mix"});
+  auto all = RunWithPlugin(isa, elf, "roi=off,cache=off,reuse=off,mem_all=on", {"mix"});
+  ASSERT_TRUE(some.process.Success()) << some.process.err;
+  ASSERT_TRUE(all.process.Success()) << all.process.err;
+  EXPECT_EQ(some.stats.at("loads"), all.stats.at("loads"));
+  EXPECT_EQ(some.stats.at("stores"), all.stats.at("stores"));
+  EXPECT_EQ(some.stats.at("accesses_by_size"), all.stats.at("accesses_by_size"));
+}
+
+struct BadOption {
+  std::string opts;
+  std::string message;
+};
+
+TEST(QemuPlugin, BadOptionsAreRejectedWithExactMessages) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  std::vector<BadOption> cases = {
+      {"l1d_sise=4", "simtune plugin: unknown option 'l1d_sise'"},
+      {"l1d_size=32k", "simtune plugin: l1d_size: expected a number; got '32k'"},
+      {"l2_ways=-1", "simtune plugin: l2_ways: expected a number; got '-1'"},
+      {"cache=maybe", "simtune plugin: cache: expected on or off; got 'maybe'"},
+      {"l1d_policy=plru", "simtune plugin: l1d_policy: expected one of lru, fifo, random; got 'plru'"},
+      {"bpred_kind=tage", "simtune plugin: bpred_kind: expected one of bimodal, gshare; got 'tage'"},
+      {"l1d_line=48", "simtune plugin: l1d_line: must be a power of two; got 48"},
+      {"l1d_ways=0", "simtune plugin: l1d_ways: must be at least 1; got 0"},
+      {"l1d_size=1000", "simtune plugin: l1d: size 1000 is not a positive multiple of ways*line = 8*64"},
+      {"bpred_entries=1000", "simtune plugin: bpred_entries: must be a power of two; got 1000"},
+      {"bpred_history=40", "simtune plugin: bpred_history: must be at most 32; got 40"},
+      {"l1d_size=4096,l1d_size=8192", "simtune plugin: option 'l1d_size' given twice"},
+      {"out=/nonexistent-dir/x.json",
+       "simtune plugin: out: cannot open '/nonexistent-dir/x.json': No such file or directory"},
+  };
+  for (const auto& c : cases) {
+    // RunWithPlugin passes its own out= first; a second out= would be "given twice".
+    std::vector<std::string> argv = {"qemu-riscv64", "-plugin",
+                                     qemu_test::PluginPath().string() + "," + c.opts, elf};
+    auto r = RunProcess(argv, {.timeout_s = 60});
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_NE(r->exit_code, 0) << c.opts;
+    EXPECT_NE(r->err.find(c.message + "\n"), std::string::npos)
+        << c.opts << " -> stderr: " << r->err;
+    EXPECT_EQ(r->out.find("verify ok"), std::string::npos) << "the guest must not run";
+  }
+}
+
+TEST(QemuPlugin, StrippedBinaryFailsLoudly) {
+  std::string elf = BuildRoiProgram("riscv64", "static", 0, /*strip=*/true);
+  ASSERT_FALSE(elf.empty());
+  auto run = RunWithPlugin("riscv64", elf, "");
+  EXPECT_EQ(run.process.exit_code, 1);
+  EXPECT_NE(run.process.err.find("simtune plugin: " + elf +
+                                 ": no function 'simtune_roi_begin' in the ELF symbol table "
+                                 "(stripped binary?); roi=off counts the whole program\n"),
+            std::string::npos)
+      << run.process.err;
+  // roi=off still works on it.
+  auto whole = RunWithPlugin("riscv64", elf, "roi=off");
+  ASSERT_TRUE(whole.process.Success()) << whole.process.err;
+  EXPECT_GT(whole.stats.at("insn_count").get<uint64_t>(), 4003u);
+}
+
+}  // namespace
+}  // namespace simtune

@@ -1,0 +1,124 @@
+# ROI kernels with exact instruction counts (see roi_main.c). The ROI counts from the first
+# instruction of simtune_roi_begin up to, not including, the first of simtune_roi_end.
+    .text
+    .globl simtune_roi_begin
+    .type simtune_roi_begin, @function
+simtune_roi_begin:
+    ret                         # 1 (jump)
+    .size simtune_roi_begin, .-simtune_roi_begin
+
+    .globl simtune_roi_end
+    .type simtune_roi_end, @function
+simtune_roi_end:
+    ret
+    .size simtune_roi_end, .-simtune_roi_end
+
+# run_count(n, buf): ROI = 4n + 3 instructions; n loads and n stores of 8 bytes to buf's
+# first line; n conditional branches (n - 1 taken).
+    .globl run_count
+    .type run_count, @function
+run_count:
+    addi sp, sp, -32
+    sd ra, 24(sp)
+    sd s0, 16(sp)
+    sd s1, 8(sp)
+    mv s0, a0
+    mv s1, a1
+    jal ra, simtune_roi_begin
+    mv t0, s0                   # 1 (int_alu)
+1:  ld t1, 0(s1)                # n (load)
+    sd t1, 8(s1)                # n (store)
+    addi t0, t0, -1             # n (int_alu)
+    bnez t0, 1b                 # n (branch)
+    jal ra, simtune_roi_end     # 1 (jump)
+    ld ra, 24(sp)
+    ld s0, 16(sp)
+    ld s1, 8(sp)
+    addi sp, sp, 32
+    ret
+    .size run_count, .-run_count
+
+# run_stride(buf, bytes, stride, passes, store): passes sweeps over buf with one 8-byte
+# access every stride bytes, loads or (store != 0) stores; no other data access in the ROI.
+    .globl run_stride
+    .type run_stride, @function
+run_stride:
+    addi sp, sp, -16
+    sd ra, 8(sp)
+    sd s0, 0(sp)
+    mv s0, a0
+    jal ra, simtune_roi_begin
+    add t2, s0, a1              # end
+2:  mv t0, s0
+3:  beqz a4, 4f
+    sd zero, 0(t0)
+    j 5f
+4:  ld t1, 0(t0)
+5:  add t0, t0, a2
+    bltu t0, t2, 3b
+    addi a3, a3, -1
+    bnez a3, 2b
+    jal ra, simtune_roi_end
+    ld ra, 8(sp)
+    ld s0, 0(sp)
+    addi sp, sp, 16
+    ret
+    .size run_stride, .-run_stride
+
+# run_branches(n): a loop whose inner branch alternates taken / not taken.
+    .globl run_branches
+    .type run_branches, @function
+run_branches:
+    addi sp, sp, -16
+    sd ra, 8(sp)
+    sd s0, 0(sp)
+    mv s0, a0
+    jal ra, simtune_roi_begin
+    mv t0, s0
+    li t2, 0
+6:  andi t1, t0, 1
+    bnez t1, 7f
+    addi t2, t2, 1
+7:  addi t0, t0, -1
+    bnez t0, 6b
+    jal ra, simtune_roi_end
+    ld ra, 8(sp)
+    ld s0, 0(sp)
+    addi sp, sp, 16
+    ret
+    .size run_branches, .-run_branches
+# run_mix(buf): one or two instructions of each class (comments), 19 in the ROI.
+    .globl run_mix
+    .type run_mix, @function
+run_mix:
+    addi sp, sp, -16
+    sd ra, 8(sp)
+    sd s0, 0(sp)
+    mv s0, a0
+    jal ra, simtune_roi_begin   # ROI: ret (jump)
+    add t0, t0, t1              # int_alu
+    addi t0, t0, 1              # int_alu
+    mul t1, t0, t0              # int_muldiv
+    divu t2, t1, t0             # int_muldiv
+    fadd.d ft0, ft1, ft2        # fp_scalar
+    fmadd.d ft0, ft1, ft2, ft3  # fp_scalar
+    ld t3, 0(s0)                # load (compressed)
+    lw t4, 4(s0)                # load
+    fld ft4, 8(s0)              # load
+    sd t3, 16(s0)               # store
+    fsd ft4, 24(s0)             # store
+    amoadd.d t5, t3, (s0)       # atomic
+    lr.d t6, (s0)               # atomic
+    fence                       # other
+    beqz zero, 8f               # branch taken
+    addi t0, t0, 1
+8:  bnez zero, 10f              # branch not taken
+    j 9f                        # jump
+    addi t0, t0, 1
+9:  jal ra, simtune_roi_end     # jump
+10: ld ra, 8(sp)
+    ld s0, 0(sp)
+    addi sp, sp, 16
+    ret
+    .size run_mix, .-run_mix
+    .section .note.GNU-stack,"",@progbits

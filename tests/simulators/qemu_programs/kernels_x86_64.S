@@ -1,0 +1,119 @@
+# ROI kernels with exact instruction counts (see roi_main.c and kernels_riscv64.S).
+    .text
+    .globl simtune_roi_begin
+    .type simtune_roi_begin, @function
+simtune_roi_begin:
+    ret                         # 1 (jump; pops the return address: 1 load)
+    .size simtune_roi_begin, .-simtune_roi_begin
+
+    .globl simtune_roi_end
+    .type simtune_roi_end, @function
+simtune_roi_end:
+    ret
+    .size simtune_roi_end, .-simtune_roi_end
+
+# run_count(n, buf): ROI = 4n + 3 instructions; n + 1 loads and n + 1 stores (ret pops,
+# call pushes).
+    .globl run_count
+    .type run_count, @function
+run_count:
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    call simtune_roi_begin
+    movq %rbx, %rcx             # 1 (int_alu)
+1:  movq (%r12), %rax           # n (load)
+    movq %rax, 8(%r12)          # n (store)
+    subq $1, %rcx               # n (int_alu)
+    jnz 1b                      # n (branch)
+    call simtune_roi_end        # 1 (jump)
+    popq %r13
+    popq %r12
+    popq %rbx
+    ret
+    .size run_count, .-run_count
+
+# run_stride(buf, bytes, stride, passes, store)
+    .globl run_stride
+    .type run_stride, @function
+run_stride:
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    movq %rdx, %r13
+    movq %rcx, %r9
+    movq %r8, %r10
+    call simtune_roi_begin
+    leaq (%rbx, %r12), %r11
+2:  movq %rbx, %rdi
+3:  testq %r10, %r10
+    jz 4f
+    movq $0, (%rdi)
+    jmp 5f
+4:  movq (%rdi), %rax
+5:  addq %r13, %rdi
+    cmpq %r11, %rdi
+    jb 3b
+    subq $1, %r9
+    jnz 2b
+    call simtune_roi_end
+    popq %r13
+    popq %r12
+    popq %rbx
+    ret
+    .size run_stride, .-run_stride
+
+# run_branches(n)
+    .globl run_branches
+    .type run_branches, @function
+run_branches:
+    pushq %rbx
+    movq %rdi, %rbx
+    call simtune_roi_begin
+    movq %rbx, %rcx
+    xorl %edx, %edx
+6:  testq $1, %rcx
+    jnz 7f
+    addq $1, %rdx
+7:  subq $1, %rcx
+    jnz 6b
+    call simtune_roi_end
+    popq %rbx
+    ret
+    .size run_branches, .-run_branches
+# run_mix(buf): one to three instructions of each class (comments), 20 in the ROI.
+    .globl run_mix
+    .type run_mix, @function
+run_mix:
+    pushq %rbx
+    movq %rdi, %rbx
+    call simtune_roi_begin      # ROI: ret (jump)
+    addq %rcx, %rdx             # int_alu
+    leaq 8(%rbx), %rsi          # int_alu
+    imulq %rdx, %rcx            # int_muldiv
+    addsd %xmm1, %xmm0          # fp_scalar
+    mulsd (%rbx), %xmm0         # fp_scalar
+    addpd %xmm1, %xmm0          # simd
+    paddd %xmm1, %xmm2          # simd
+    movq (%rbx), %rax           # load
+    movups 16(%rbx), %xmm3      # load
+    movq %rax, 32(%rbx)         # store
+    movups %xmm3, 48(%rbx)      # store
+    lock xaddq %rax, (%rbx)     # atomic
+    xchgq %rax, 8(%rbx)         # atomic
+    nop                         # other
+    testq %rbx, %rbx            # int_alu
+    jnz 8f                      # branch taken
+    addq $1, %rcx
+8:  jz 10f                      # branch not taken
+    jmp 9f                      # jump
+    addq $1, %rcx
+9:  call simtune_roi_end        # jump
+10: popq %rbx
+    ret
+    .size run_mix, .-run_mix
+    .section .note.GNU-stack,"",@progbits

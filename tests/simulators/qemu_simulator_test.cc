@@ -1,0 +1,250 @@
+// The "qemu" Simulator: options, availability messages, a full run on a hand-built
+// artifact, and every failure stage. Needs qemu-user and the riscv64 cross compiler.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "src/simulators/builtin.h"
+#include "tests/simulators/qemu_test_util.h"
+
+namespace simtune {
+namespace {
+
+std::unique_ptr<Simulator> MakeQemu(const std::string& options = "") {
+  static SimulatorRegistry* registry = [] {
+    auto* r = new SimulatorRegistry("simulator");
+    RegisterQemuSimulator(*r);
+    return r;
+  }();
+  auto sim = registry->Create("qemu", options);
+  SIMTUNE_CHECK_MSG(sim.ok(), sim.message());
+  return std::move(sim).value();
+}
+
+Result<std::unique_ptr<Simulator>> TryMakeQemu(const std::string& options) {
+  SimulatorRegistry r("simulator");
+  RegisterQemuSimulator(r);
+  return r.Create("qemu", options);
+}
+
+Target RiscvTarget() {
+  Target t;
+  t.name = "riscv64-test";
+  t.isa = "riscv64";
+  t.os = "linux";
+  t.caches = {{"l1i", 16384, 4, 64, "lru"},
+              {"l1d", 32768, 8, 64, "lru"},
+              {"l2", 2097152, 16, 64, "fifo"}};
+  t.branch_predictor = {"bimodal", 1024, 0};
+  return t;
+}
+
+Artifact MakeArtifact(const std::string& elf) {
+  Artifact a;
+  a.target = "riscv64-test";
+  a.status = "ok";
+  a.elf = elf;
+  return a;
+}
+
+// Compiles harness_like.c for riscv64 with -D<mode> (static).
+std::string BuildHarness(const std::string& mode, bool strip = false) {
+  if (!ProgramExists("riscv64-linux-gnu-gcc")) {
+    ADD_FAILURE() << "riscv64-linux-gnu-gcc not found; install Debian package "
+                     "gcc-riscv64-linux-gnu (scripts/setup does)";
+    return "";
+  }
+  auto out = qemu_test::ScratchDir() / ("harness_" + mode + (strip ? "_stripped" : ""));
+  std::vector<std::string> argv = {
+      "riscv64-linux-gnu-gcc", "-O1", "-static", "-o", out.string(),
+      (qemu_test::ProgramsDir() / "harness_like.c").string()};
+  if (!mode.empty()) argv.push_back("-DMODE_" + mode);
+  if (strip) argv.push_back("-s");
+  auto r = RunProcess(argv, {.timeout_s = 120});
+  if (!r.ok() || !r->Success()) {
+    ADD_FAILURE() << "compiling harness_like.c failed: " << (r.ok() ? r->err : r.message());
+    return "";
+  }
+  return out.string();
+}
+
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(QemuSimulator, OptionsAreParsedStrictly) {
+  EXPECT_EQ(MakeQemu()->options_key(), "");
+  EXPECT_EQ(MakeQemu("reuse=off,cache=off,timeout=30")->options_key(), "cache=off,reuse=off");
+  EXPECT_EQ(MakeQemu("cache=on")->options_key(), "");
+  EXPECT_EQ(MakeQemu()->name(), "qemu");
+
+  struct Case {
+    std::string options, message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"cach=off",
+            "unknown qemu simulator option 'cach'; did you mean 'cache'? valid: bpred, cache, "
+            "classes, mem, reuse, timeout"},
+           {"cache", "qemu simulator option 'cache': expected key=value"},
+           {"cache=no", "qemu simulator option cache: expected on or off; got 'no'"},
+           {"timeout=abc", "qemu simulator option timeout: expected a number; got 'abc'"},
+           {"timeout=0", "qemu simulator option timeout: must be positive; got '0'"},
+           {"cache=off,cache=on", "qemu simulator option 'cache' given twice"},
+       }) {
+    auto sim = TryMakeQemu(c.options);
+    ASSERT_FALSE(sim.ok()) << c.options;
+    EXPECT_EQ(sim.message(), c.message);
+  }
+}
+
+TEST(QemuSimulator, SupportsLinuxOnThreeIsas) {
+  auto sim = MakeQemu();
+  Target t = RiscvTarget();
+  EXPECT_TRUE(sim->Supports(t));
+  t.isa = "aarch64";
+  EXPECT_TRUE(sim->Supports(t));
+  t.isa = "x86_64";
+  EXPECT_TRUE(sim->Supports(t));
+  t.isa = "mips64";
+  EXPECT_FALSE(sim->Supports(t));
+  Target bare = RiscvTarget();
+  bare.os = "baremetal";
+  EXPECT_FALSE(sim->Supports(bare));
+  auto st = sim->Available(bare);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(),
+            "qemu simulator does not support target riscv64-test (isa riscv64, os baremetal; "
+            "supported: linux on riscv64, aarch64, x86_64)");
+}
+
+TEST(QemuSimulator, MissingQemuOrPluginSaysHowToGetIt) {
+  auto sim = MakeQemu();
+  {
+    ScopedEnv path("PATH", "/nonexistent");
+    auto st = sim->Available(RiscvTarget());
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.message(),
+              "qemu-riscv64 not found; install Debian package qemu-user (scripts/setup does)");
+    SimResult r = sim->Simulate(MakeArtifact("/bin/true"), RiscvTarget());
+    EXPECT_EQ(r.status, "failed");
+    EXPECT_EQ(r.stage, "missing-tool");
+    EXPECT_EQ(r.message, st.message());
+  }
+  {
+    ScopedEnv dir("SIMTUNE_PLUGIN_DIR", "/nonexistent-plugins");
+    auto st = sim->Available(RiscvTarget());
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.message(),
+              "qemu plugin not found at /nonexistent-plugins/libsimtune_qemu.so; build it with "
+              "'cmake --build <build dir> --target simtune_qemu' (its header comes from "
+              "scripts/fetch-qemu-plugin-header)");
+  }
+  EXPECT_TRUE(sim->Available(RiscvTarget()).ok())
+      << sim->Available(RiscvTarget()).message();
+}
+
+TEST(QemuSimulator, SimulatesAnArtifactWithTheTargetsGeometry) {
+  std::string elf = qemu_test::BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  SimResult r = MakeQemu()->Simulate(MakeArtifact(elf), RiscvTarget());
+  ASSERT_TRUE(r.ok()) << r.stage << ": " << r.message;
+  EXPECT_EQ(r.stats.simulator, "qemu");
+  EXPECT_EQ(r.stats.insn_count, 4003u);   // run_count(1000), see kernels_riscv64.S
+  EXPECT_EQ(r.stats.classes.at("load"), 1000u);
+  EXPECT_EQ(r.stats.loads, 1000u);
+  ASSERT_EQ(r.stats.caches.size(), 3u);
+  EXPECT_EQ(r.stats.caches[0].level, "l1i");
+  EXPECT_EQ(r.stats.caches[2].level, "l2");
+  EXPECT_EQ(r.stats.branches, 1000u);
+  EXPECT_EQ(r.stats.branch_mispredicts, 2u);   // bimodal on an always-taken loop
+  EXPECT_EQ(r.stats.reuse_log2.size(), 33u);
+  const auto& extra = r.stats.extra;
+  EXPECT_EQ(extra.at("cache_config").at("l1i"),
+            nlohmann::json({{"size", 16384}, {"ways", 4}, {"line", 64}, {"policy", "lru"}}));
+  EXPECT_EQ(extra.at("cache_config").at("l2").at("policy"), "fifo");
+  EXPECT_FALSE(extra.at("cache_config").contains("l3"));
+  EXPECT_EQ(extra.at("bpred").at("kind"), "bimodal");
+  EXPECT_GT(r.wall_s, 0);
+
+  // Switched-off groups are absent, not zero.
+  SimResult lean = MakeQemu("cache=off,reuse=off")->Simulate(MakeArtifact(elf), RiscvTarget());
+  ASSERT_TRUE(lean.ok()) << lean.message;
+  EXPECT_EQ(lean.stats.insn_count, 4003u);
+  EXPECT_TRUE(lean.stats.caches.empty());
+  EXPECT_TRUE(lean.stats.reuse_log2.empty());
+}
+
+// The geometry and predictor of every shipped target are accepted by the plugin.
+TEST(QemuSimulator, RunsEveryShippedLinuxTarget) {
+  auto sim = MakeQemu("reuse=off");
+  int simulated = 0;
+  for (const auto& name : ListTargets()) {
+    auto target = LoadTarget(name);
+    ASSERT_TRUE(target.ok()) << target.message();
+    if (!sim->Supports(*target)) continue;
+    std::string elf = qemu_test::BuildRoiProgram(target->isa, "static");
+    ASSERT_FALSE(elf.empty());
+    SimResult r = sim->Simulate(MakeArtifact(elf), *target);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.stage << ": " << r.message;
+    EXPECT_EQ(r.stats.insn_count, 4003u) << name;
+    EXPECT_EQ(r.stats.caches.size(), target->caches.size()) << name;
+    EXPECT_EQ(r.stats.extra.at("bpred").at("entries"), target->branch_predictor.entries);
+    ++simulated;
+  }
+  EXPECT_GE(simulated, 3) << "riscv64, aarch64 and x86_64 linux targets are shipped";
+}
+
+TEST(QemuSimulator, FailuresCarryTheirStage) {
+  auto sim = MakeQemu("timeout=2");
+  struct Case {
+    std::string mode;
+    bool strip;
+    std::string stage, message_start;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"VERIFY_FAIL", false, "verify", "verify failed index=3 got=1 want=2"},
+           {"NO_ROI", false, "run",
+            "harness called simtune_roi_begin 0 times and simtune_roi_end 0 times; expected "
+            "once each"},
+           {"CRASH", false, "run", "qemu-riscv64 killed by signal 11 (Segmentation fault)"},
+           {"HANG", false, "timeout", "timed out after 2 s"},
+           {"", true, "run", "qemu-riscv64 exit code 1: simtune plugin: "},
+       }) {
+    std::string elf = BuildHarness(c.mode, c.strip);
+    ASSERT_FALSE(elf.empty());
+    SimResult r = sim->Simulate(MakeArtifact(elf), RiscvTarget());
+    EXPECT_EQ(r.status, "failed") << c.mode;
+    EXPECT_EQ(r.stage, c.stage) << c.mode << ": " << r.message;
+    EXPECT_EQ(r.message.substr(0, c.message_start.size()), c.message_start) << r.message;
+  }
+  std::string ok_elf = BuildHarness("");
+  ASSERT_FALSE(ok_elf.empty());
+  SimResult ok = sim->Simulate(MakeArtifact(ok_elf), RiscvTarget());
+  EXPECT_TRUE(ok.ok()) << ok.stage << ": " << ok.message;
+
+  Artifact broken;
+  broken.status = "failed";
+  broken.stage = "build";
+  broken.message = "error: 'x' undeclared";
+  SimResult r = sim->Simulate(broken, RiscvTarget());
+  EXPECT_EQ(r.stage, "build");
+  EXPECT_EQ(r.message, "artifact did not build (build: error: 'x' undeclared)");
+}
+
+}  // namespace
+}  // namespace simtune
