@@ -5,6 +5,9 @@ namespace simtune {
 SimulatorRegistry& Simulators() {
   static SimulatorRegistry* registry = [] {
     auto* r = new SimulatorRegistry("simulator");
+    RegisterQemuSimulator(*r);
+    RegisterValgrindSimulator(*r);
+    RegisterSpikeSimulator(*r);
     RegisterFakeSimulator(*r);
     return r;
   }();

@@ -179,13 +179,15 @@ class SpikeSimulator : public Simulator {
     if (!artifact.ok())
       return Failed("build", "artifact did not build (" + artifact.stage + ": " +
                                  artifact.message + ")");
-    auto exe = FindSpike();
     if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
+    auto found = FindSpike();
+    if (!found.ok()) return Failed("missing-tool", found.message());
+    const std::string& exe = *found;
     if (!Supports(target))
       return Failed("run", "spike simulator runs riscv64 bare-metal artifacts only; target " +
                                target.name + " is " + target.isa + " " + target.os);
 
-    std::vector<std::string> base = {*exe, "--isa=" + Isa(target)};
+    std::vector<std::string> base = {exe, "--isa=" + Isa(target)};
     std::vector<std::string> cache_args;
     std::vector<std::pair<std::string, std::string>> models;   // spike model -> level
     if (options_.caches) {
