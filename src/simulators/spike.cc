@@ -198,7 +198,8 @@ class SpikeSimulator : public Simulator {
       for (const auto& [flag, level] : wanted) {
         if (!level) continue;
         auto geometry = SpikeCacheGeometry(*level);
-        if (!geometry.ok()) return Failed("run", "target " + target.name + ": " + geometry.message());
+        if (!geometry.ok())
+          return Failed("run", "target " + target.name + ": " + geometry.message());
         cache_args.push_back(flag + *geometry);
         std::string f = flag;
         models.push_back({f == "--ic=" ? "I$" : f == "--dc=" ? "D$" : "L2$", level->level});

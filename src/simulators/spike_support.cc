@@ -29,7 +29,9 @@ struct Symbol {
 uint32_t Addi(int rd, int rs1, int32_t imm) {
   return (static_cast<uint32_t>(imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13;
 }
-uint32_t Auipc(int rd, int32_t hi20) { return (static_cast<uint32_t>(hi20) << 12) | (rd << 7) | 0x17; }
+uint32_t Auipc(int rd, int32_t hi20) {
+  return (static_cast<uint32_t>(hi20) << 12) | (rd << 7) | 0x17;
+}
 uint32_t Sd(int rs2, int rs1, int32_t imm) {
   uint32_t u = static_cast<uint32_t>(imm & 0xfff);
   return ((u >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((u & 0x1f) << 7) | 0x23;
@@ -97,11 +99,12 @@ Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
       return b.*f - a.*f;
     };
     SpikeCacheCounters d;
-    SIMTUNE_ASSIGN_OR_RETURN(d.read_accesses, sub(&SpikeCacheCounters::read_accesses, "read accesses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.read_misses, sub(&SpikeCacheCounters::read_misses, "read misses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.write_accesses, sub(&SpikeCacheCounters::write_accesses, "write accesses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.write_misses, sub(&SpikeCacheCounters::write_misses, "write misses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.writebacks, sub(&SpikeCacheCounters::writebacks, "writebacks"));
+    using C = SpikeCacheCounters;
+    SIMTUNE_ASSIGN_OR_RETURN(d.read_accesses, sub(&C::read_accesses, "read accesses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.read_misses, sub(&C::read_misses, "read misses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.write_accesses, sub(&C::write_accesses, "write accesses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.write_misses, sub(&C::write_misses, "write misses"));
+    SIMTUNE_ASSIGN_OR_RETURN(d.writebacks, sub(&C::writebacks, "writebacks"));
     out[model] = d;
   }
   return out;
@@ -157,7 +160,8 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
       if (!sym) return Error{"truncated ELF symbol table"};
       uint64_t name_off = strtab.sh_offset + sym->st_name;
       if (name_off >= elf.size()) continue;
-      std::string name(elf.c_str() + name_off, strnlen(elf.c_str() + name_off, elf.size() - name_off));
+      const char* name_ptr = elf.c_str() + name_off;
+      std::string name(name_ptr, strnlen(name_ptr, elf.size() - name_off));
       if (name == symbol || name == "tohost") symbols[name] = {sym->st_value, sym->st_size};
     }
   }
@@ -183,13 +187,14 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
     return Error{"function " + symbol + " is not in a loadable segment of the ELF file"};
 
   // The auipc sits 4 bytes into the stub; tohost is reached with auipc + sd's 12-bit offset.
-  int64_t delta = static_cast<int64_t>(symbols["tohost"].value) - static_cast<int64_t>(fn.value + 4);
+  int64_t delta =
+      static_cast<int64_t>(symbols["tohost"].value) - static_cast<int64_t>(fn.value + 4);
   if (delta < -(int64_t{1} << 31) || delta >= (int64_t{1} << 31))
     return Error{"tohost is more than 2 GiB away from " + symbol};
   int32_t hi = static_cast<int32_t>((delta + 0x800) >> 12);
   int32_t lo = static_cast<int32_t>(delta - (static_cast<int64_t>(hi) << 12));
-  const uint32_t stub[5] = {Addi(kT0, 0, (kRoiStopExitCode << 1) | 1), Auipc(kT1, hi & 0xfffff),
-                            Sd(kT0, kT1, lo), kWfi, kJumpBack4};
+  const uint32_t stub[5] = {Addi(kT0, 0, (kRoiStopExitCode << 1) | 1),
+                            Auipc(kT1, hi & 0xfffff), Sd(kT0, kT1, lo), kWfi, kJumpBack4};
   std::string out = elf;
   std::memcpy(out.data() + *file_offset, stub, sizeof stub);
   return out;

@@ -97,7 +97,7 @@ Error UnknownName(std::string_view kind, std::string_view name,
                   const std::vector<std::string>& valid) {
   std::string msg = "unknown " + std::string(kind) + " '" + std::string(name) + "'";
   std::string s = Suggest(name, valid);
-  if (!s.empty()) msg += "; did you mean '" + s + "'?";
+  msg += s.empty() ? ";" : "; did you mean '" + s + "'?";
   msg += " valid: " + Join(valid, ", ");
   return Error{msg};
 }

@@ -192,7 +192,7 @@ TEST(SpikeSimulator, MissingSpikeSaysHowToInstall) {
   setenv("SIMTUNE_SPIKE", "/nonexistent/env-spike", 1);
   std::string env_msg = by_env->Available(t).message();
   unsetenv("SIMTUNE_SPIKE");
-  EXPECT_EQ(env_msg.rfind("spike not found at '/nonexistent/env-spike' ($SIMTUNE_SPIKE); install", 0),
+  EXPECT_EQ(env_msg.rfind("spike not found at '/nonexistent/env-spike' ($SIMTUNE_SPIKE); ", 0),
             0u)
       << env_msg;
 }

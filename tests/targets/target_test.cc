@@ -124,7 +124,7 @@ TEST(Targets, StrictParseErrors) {
             "data/targets/foo.json: unknown isa 'riscv46'; did you mean 'riscv64'? valid: "
             "aarch64, riscv64, x86_64");
   EXPECT_EQ(msg(R"({"name": "t", "isa": "riscv64", "os": "windows", "cc": "gcc"})"),
-            "data/targets/foo.json: unknown os 'windows' valid: baremetal, linux");
+            "data/targets/foo.json: unknown os 'windows'; valid: baremetal, linux");
   EXPECT_EQ(msg("[1, 2]"), "data/targets/foo.json: expected a JSON object; got array");
   EXPECT_EQ(msg(R"({"name": "t",})"),
             "data/targets/foo.json: invalid JSON: parse error at line 1, column 14: syntax error "
@@ -162,7 +162,7 @@ TEST(Targets, StrictCacheAndPredictorErrors) {
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1000, "history_bits": 10})"),
             "t.json: branch_predictor: entries must be a power of two <= 16777216; got 1000");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tage", "entries": 1024})"),
-            "t.json: branch_predictor: unknown branch predictor 'tage' valid: bimodal, gshare");
+            "t.json: branch_predictor: unknown branch predictor 'tage'; valid: bimodal, gshare");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1024})"),
             "t.json: branch_predictor: a gshare predictor needs history_bits > 0");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "bimodal", "entries": 1024, "histroy_bits": 3})"),

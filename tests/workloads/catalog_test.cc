@@ -84,7 +84,7 @@ TEST(Catalog, RejectsBrokenFiles) {
 
   data.Write("b.json", R"({"entries": [{"name": "x.two", "workload": "mvm:M=8", "size": 3}]})");
   EXPECT_EQ(LoadCatalog().message(),
-            data.Path("b.json") + ": entries[0]: unknown key 'size' valid: name, workload, "
+            data.Path("b.json") + ": entries[0]: unknown key 'size'; valid: name, workload, "
                                   "description");
   data.Write("b.json", R"({"entries": [{"name": "x.two", "workload": "mvm:M=8"}]})");
   EXPECT_EQ(LoadCatalog().message(),

@@ -194,7 +194,7 @@ TEST(Custom, SpecErrorsNameTheProblem) {
   EXPECT_EQ(spec.Error("{" + head + buffers + R"(, "tolerance": {"rel": -1}})"),
             where + "tolerance.rel: expected a number >= 0; got -1");
   EXPECT_EQ(spec.Error("{" + head + buffers + R"(, "tolerance": {"relative": 1}})"),
-            where + "tolerance: unknown key 'relative' valid: rel, abs");
+            where + "tolerance: unknown key 'relative'; valid: rel, abs");
   EXPECT_TRUE(StartsWith(spec.Error("{"), where + "invalid JSON: ")) << spec.Error("{");
 }
 
