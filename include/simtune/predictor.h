@@ -156,10 +156,11 @@ class Predictor {
 //   xgb-rank    XGBoost learning to rank, one query group per workload (rows need not be
 //               contiguous); objective=pairwise|ndcg (default pairwise), folds=3, seed=0,
 //               threads=1. Same grid, chosen by CV on mean within-workload Spearman rho.
-//   gp          Gaussian-process regression on standardised features; kernel=rbf|matern52
-//               (default matern52); length scale and noise by maximum log marginal
-//               likelihood over a grid (signal variance in closed form). max_rows=2000
-//               (larger training sets are subsampled, seeded), seed=0.
+//   gp          Gaussian-process regression on standardised features, one (isotropic)
+//               length scale; kernel=rbf|matern52 (default matern52); length scale
+//               (sqrt(features) x 1/8 .. 32) and noise ratio (1e-4 .. 1) by maximum log
+//               marginal likelihood over a grid on a 400-row subsample (signal variance in
+//               closed form). max_rows=2000 (larger training sets are subsampled), seed=0.
 //   insn-count  baseline: score = the named feature. feature=insn_count.
 //   random      baseline: score = a hash of (seed, candidate id). seed=0.
 using PredictorRegistry = Registry<Predictor, const std::string& /*options*/>;

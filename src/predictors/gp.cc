@@ -76,7 +76,7 @@ class GpPredictor : public Predictor {
     double unit = std::sqrt(static_cast<double>(z.cols()));
     double best_lml = -std::numeric_limits<double>::infinity();
     double best_length = unit, best_lambda = 1e-1;
-    for (double lf : {0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0}) {
+    for (double lf : {0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0}) {
       for (double lambda : {1e-4, 1e-3, 1e-2, 1e-1, 1.0}) {
         double lml = ProfileLogLikelihood(d2, ts, lf * unit, lambda);
         if (lml > best_lml) {

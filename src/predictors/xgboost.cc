@@ -291,7 +291,7 @@ class XgbPredictor : public Predictor {
     return out;
   }
 
-  // Grid in order of increasing complexity; a later point must be strictly better to win.
+  // Shallower trees and fewer rounds come first; a later point must be strictly better.
   Result<Params> ChooseParams(const Dataset& train) const {
     auto folds = predictors::CvFolds(train, folds_, seed_);
     std::vector<Params> grid;

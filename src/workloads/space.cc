@@ -13,8 +13,9 @@ namespace {
 // Spaces up to this raw size are sampled exactly (enumerate, then shuffle); larger ones by
 // rejection sampling, which is exact too but may give up on very sparse spaces.
 constexpr uint64_t kExactSampleRawSize = uint64_t{1} << 16;
-// Rejection sampling gives up after this many draws per wanted config (plus a floor) and,
-// when the space is small enough to enumerate, falls back to the exact method.
+// Rejection sampling stops after this many draws per wanted config (plus a floor), or once
+// repeated draws show that `n` is close to the number of valid configs; it then falls back
+// to the exact method when the space is small enough to enumerate.
 constexpr uint64_t kTriesPerSample = 200;
 constexpr uint64_t kMinTries = 20000;
 constexpr uint64_t kFallbackRawSize = uint64_t{1} << 24;

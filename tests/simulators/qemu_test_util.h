@@ -28,20 +28,24 @@ inline std::filesystem::path ProgramsDir() {
 inline std::filesystem::path PluginPath() { return PluginDir() / "libsimtune_qemu.so"; }
 
 // One scratch folder per test process (ctest runs test cases in parallel processes).
+// Never destroyed, so that the exit handler that removes it can still read it.
 inline const std::filesystem::path& ScratchDir() {
-  static std::filesystem::path dir = [] {
+  static const std::filesystem::path* dir = [] {
     auto base = std::filesystem::path(SIMTUNE_TEST_BINARY_DIR) / "qemu_test_scratch";
     std::filesystem::create_directories(base);
     std::string tmpl = (base / "run-XXXXXX").string();
     SIMTUNE_CHECK(mkdtemp(tmpl.data()) != nullptr);
-    std::filesystem::path p = tmpl;
+    return new std::filesystem::path(tmpl);
+  }();
+  static const bool cleanup_registered = [] {
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(ScratchDir(), ec);
+      std::filesystem::remove_all(*dir, ec);
     });
-    return p;
+    return true;
   }();
-  return dir;
+  (void)cleanup_registered;
+  return *dir;
 }
 
 struct Toolchain {

@@ -1,0 +1,77 @@
+#include "simtune/features.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace simtune {
+namespace {
+
+SimStats Stats(uint64_t insn, bool with_caches) {
+  SimStats s;
+  s.simulator = "qemu";
+  s.insn_count = insn;
+  s.classes = {{"load", insn / 4}, {"int_alu", insn / 2}};
+  s.loads = insn / 4;
+  s.stores = insn / 8;
+  s.load_bytes = 4 * (insn / 4);
+  s.store_bytes = 4 * (insn / 8);
+  if (with_caches) s.caches.push_back({"l1d", 900, 100, 400, 0});
+  s.branches = 100;
+  s.branch_mispredicts = 5;
+  return s;
+}
+
+TEST(Features, MissingStatisticsYieldNoFeature) {
+  Workload w;
+  w.op = "gemm";
+  w.shape = {{"M", 64}, {"N", 64}, {"K", 64}};
+  auto with = ExtractFeatures({{"qemu", Stats(8000, true)}}, w, {}, 2.0 * 64 * 64 * 64, {});
+  auto without = ExtractFeatures({{"qemu", Stats(8000, false)}}, w, {}, 0, {});
+  EXPECT_DOUBLE_EQ(with.at("qemu.l1d.read_miss_rate"), 0.1);
+  EXPECT_DOUBLE_EQ(with.at("qemu.l1d.mpki"), 1000.0 * 100 / 8000);
+  EXPECT_DOUBLE_EQ(with.at("qemu.frac.load"), 0.25);
+  EXPECT_DOUBLE_EQ(with.at("qemu.frac.store"), 0.0);   // class known, none counted
+  EXPECT_DOUBLE_EQ(with.at("qemu.bpred.miss_rate"), 0.05);
+  EXPECT_DOUBLE_EQ(with.at("qemu.bytes_per_access"), 4.0);
+  EXPECT_TRUE(with.count("shape.log_flops"));
+  EXPECT_FALSE(without.count("qemu.l1d.read_miss_rate"));
+  EXPECT_FALSE(without.count("qemu.log_cpi_proxy"));
+  EXPECT_FALSE(without.count("shape.log_flops"));
+  EXPECT_FALSE(with.count("knob.tile_m"));
+  FeatureOptions knobs;
+  knobs.knobs = true;
+  auto k = ExtractFeatures({}, w, {{"tile_m", 16}}, 0, knobs);
+  EXPECT_DOUBLE_EQ(k.at("knob.tile_m"), 16);
+}
+
+TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
+  Workload w;
+  w.op = "gemm";
+  w.shape = {{"M", 8}};
+  std::vector<FeatureInput> rows;
+  rows.push_back({1, 0, 10.0, ExtractFeatures({{"qemu", Stats(1000, true)}}, w, {}, 0, {})});
+  rows.push_back({2, 0, 20.0, ExtractFeatures({{"qemu", Stats(4000, false)}}, w, {}, 0, {})});
+  rows.push_back({3, 1, 30.0, ExtractFeatures({{"qemu", Stats(9000, true)}}, w, {}, 0, {})});
+  Dataset d = BuildDataset(rows);
+  ASSERT_TRUE(d.Validate("test", true).ok());
+  int64_t miss = d.FeatureIndex("qemu.l1d.read_miss_rate");
+  int64_t rel = d.FeatureIndex("qemu.log_insn.rel");
+  ASSERT_GE(miss, 0);
+  ASSERT_GE(rel, 0);
+  EXPECT_FALSE(std::isnan(d.X(0, miss)));
+  EXPECT_TRUE(std::isnan(d.X(1, miss)));
+  // Group 0 holds log(1000) and log(4000): centred values are -+ log(4)/2.
+  EXPECT_NEAR(d.X(0, rel), -std::log(4.0) / 2, 1e-12);
+  EXPECT_NEAR(d.X(1, rel), std::log(4.0) / 2, 1e-12);
+  EXPECT_NEAR(d.X(2, rel), 0.0, 1e-12);
+  EXPECT_EQ(d.group, (std::vector<int>{0, 0, 1}));
+  // Fixed columns: a model's feature list, extra features dropped, order kept.
+  Dataset fixed = BuildDataset(rows, {"qemu.log_insn", "qemu.l1d.mpki"});
+  ASSERT_EQ(fixed.cols(), 2);
+  EXPECT_NEAR(fixed.X(1, 0), std::log(4000.0), 1e-12);
+  EXPECT_TRUE(std::isnan(fixed.X(1, 1)));
+}
+
+}  // namespace
+}  // namespace simtune
