@@ -3,10 +3,11 @@
 // Protocol (why each step): this VM has no performance counters and a noisy neighbour, so a
 // single min-of-N is unstable (~50 % between rounds). We therefore
 //  - time `inner` back-to-back kernel calls per rep, with inner chosen by the harness so a
-//    rep lasts >= min_rep_ns: the clock's resolution and per-call overheads vanish, and a
-//    rep integrates over short interruptions instead of being hit or missed by them;
+//    rep lasts >= min_rep_ns: the clock's resolution and per-call overheads vanish; reps
+//    stay short (0.25 ms) so that, on a loaded machine, some of them fall between
+//    interruptions and the minimum finds them;
 //  - warm up inside the harness (caches, page faults, frequency) before timing;
-//  - pin the child to one CPU so it is not migrated between reps;
+//  - optionally pin the child to one CPU (cpu=N; off by default, see NativeOptions::cpu);
 //  - run `rounds` rounds, each visiting every candidate in a freshly shuffled order
 //    (interleaving): slow drifts of the machine's state hit all candidates alike instead of
 //    one candidate's whole measurement;
@@ -33,9 +34,12 @@ namespace {
 
 struct NativeOptions {
   int rounds = 7;
-  int64_t min_rep_ns = 2'000'000;   // 2 ms per timed rep
-  int reps = 5;                     // timed reps per round
-  int cpu = -2;                     // -2: last CPU of the machine; -1: no pinning
+  int64_t min_rep_ns = 250'000;     // 0.25 ms per timed rep
+  int reps = 15;                    // timed reps per round
+  // -2: last CPU of the machine; -1 (default): no pinning. On a shared machine a pinned
+  // child cannot escape a busy core: bench/native_noise measured a 167 % median round
+  // spread pinned with 2 ms reps against 31 % unpinned with 0.25 ms reps under load.
+  int cpu = -1;
   bool interleave = true;           // false: all rounds of a candidate back to back
   double timeout_s = 60;            // per process
   uint64_t seed = 1;
@@ -218,7 +222,7 @@ class NativeReference : public Reference {
 void RegisterNativeReference(ReferenceRegistry& registry) {
   registry.Register(
       "native",
-      "times artifacts on this host: pinned, interleaved rounds, median of per-round minima",
+      "times artifacts on this host: interleaved rounds of short reps, median of per-round minima",
       [](const std::string& options) -> Result<std::unique_ptr<Reference>> {
         SIMTUNE_ASSIGN_OR_RETURN(NativeOptions o, ParseNativeOptions(options));
         return std::unique_ptr<Reference>(new NativeReference(o));
