@@ -117,7 +117,7 @@ class NativeReference : public Reference {
   std::string options_key() const override {
     return "rounds=" + std::to_string(o_.rounds) + ",reps=" + std::to_string(o_.reps) +
            ",min_rep_ns=" + std::to_string(o_.min_rep_ns) + (o_.interleave ? "" : ",interleave=0") +
-           (o_.cpu == -1 ? ",cpu=-1" : "");
+           (o_.cpu >= 0 ? ",cpu=" + std::to_string(o_.cpu) : "");
   }
 
   std::vector<RefResult> Measure(const std::vector<Artifact>& batch,
