@@ -16,9 +16,15 @@
 #include "simtune/process.h"
 #include "simtune/strings.h"
 #include "src/simulators/builtin.h"
+#include "src/simulators/run_util.h"
 
 namespace simtune {
 namespace {
+
+using sim_util::Failed;
+using sim_util::ReadFile;
+using sim_util::Tail;
+using sim_util::TempDir;
 
 constexpr const char* kPluginFile = "libsimtune_qemu.so";
 const std::vector<std::string> kGroups = {"classes", "mem", "cache", "bpred", "reuse"};
@@ -61,46 +67,9 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
   return opts;
 }
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-// The last lines of a long text, for one-line failure messages.
-std::string Tail(const std::string& text, size_t max_bytes = 600) {
-  std::string t = Trim(text);
-  if (t.size() > max_bytes) t = "..." + t.substr(t.size() - max_bytes);
-  return t;
-}
 
-// A private scratch folder, removed when the run ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "simtune-qemu-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
 
- private:
-  std::filesystem::path path_;
-};
-
-SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
-  SimResult r;
-  r.status = "failed";
-  r.stage = std::move(stage);
-  r.message = std::move(message);
-  r.wall_s = wall_s;
-  return r;
-}
 
 class QemuSimulator : public Simulator {
  public:
@@ -143,7 +112,7 @@ class QemuSimulator : public Simulator {
                                  artifact.message + ")");
     if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
 
-    TempDir tmp;
+    TempDir tmp("qemu");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
     auto json_path = tmp.path() / "stats.json";
     auto log_path = tmp.path() / "qemu.log";

@@ -42,10 +42,16 @@
 #include "simtune/process.h"
 #include "simtune/strings.h"
 #include "src/simulators/builtin.h"
+#include "src/simulators/run_util.h"
 #include "src/simulators/spike_support.h"
 
 namespace simtune {
 namespace {
+
+using sim_util::Failed;
+using sim_util::ReadFile;
+using sim_util::Tail;
+using sim_util::TempDir;
 
 namespace fs = std::filesystem;
 
@@ -87,12 +93,6 @@ Result<SpikeOptions> ParseOptions(const std::string& text) {
   return opts;
 }
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool WriteFile(const fs::path& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary);
@@ -100,36 +100,8 @@ bool WriteFile(const fs::path& path, const std::string& data) {
   return static_cast<bool>(out);
 }
 
-std::string Tail(const std::string& text, size_t max_bytes = 600) {
-  std::string t = Trim(text);
-  if (t.size() > max_bytes) t = "..." + t.substr(t.size() - max_bytes);
-  return t;
-}
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "simtune-spike-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
 
- private:
-  fs::path path_;
-};
-
-SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
-  SimResult r;
-  r.status = "failed";
-  r.stage = std::move(stage);
-  r.message = std::move(message);
-  r.wall_s = wall_s;
-  return r;
-}
 
 const CacheLevel* FindCache(const Target& target, const std::string& level) {
   for (const auto& c : target.caches)
@@ -233,7 +205,7 @@ class SpikeSimulator : public Simulator {
     }
 
     // Runs 2 and 3: cache counters at the ROI markers.
-    TempDir tmp;
+    TempDir tmp("spike");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder", elapsed());
     std::string elf = ReadFile(artifact.elf);
     if (elf.empty())

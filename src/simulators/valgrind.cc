@@ -28,10 +28,16 @@
 #include "simtune/process.h"
 #include "simtune/strings.h"
 #include "src/simulators/builtin.h"
+#include "src/simulators/run_util.h"
 #include "src/simulators/valgrind_callgrind.h"
 
 namespace simtune {
 namespace {
+
+using sim_util::Failed;
+using sim_util::ReadFile;
+using sim_util::Tail;
+using sim_util::TempDir;
 
 namespace fs = std::filesystem;
 
@@ -67,43 +73,9 @@ Result<ValgrindOptions> ParseOptions(const std::string& text) {
   return opts;
 }
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-std::string Tail(const std::string& text, size_t max_bytes = 600) {
-  std::string t = Trim(text);
-  if (t.size() > max_bytes) t = "..." + t.substr(t.size() - max_bytes);
-  return t;
-}
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "simtune-valgrind-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
 
- private:
-  fs::path path_;
-};
-
-SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
-  SimResult r;
-  r.status = "failed";
-  r.stage = std::move(stage);
-  r.message = std::move(message);
-  r.wall_s = wall_s;
-  return r;
-}
 
 std::string HostCpuinfo() {
   static const std::string text = ReadFile("/proc/cpuinfo");
@@ -149,7 +121,7 @@ class ValgrindSimulator : public Simulator {
     auto cache_args = CallgrindCacheArgs(target);
     if (!cache_args.ok()) return Failed("run", cache_args.message());
 
-    TempDir tmp;
+    TempDir tmp("valgrind");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
     std::vector<std::string> argv = {options_.valgrind,
                                      "--tool=callgrind",
