@@ -42,6 +42,14 @@ inline int64_t RoundUp(int64_t value, int64_t multiple) {
 
 // Convolution layouts (the `layout` knob's labels, in this order) and the output size of a
 // convolution along one axis: (in + 2 * pad - window) / stride + 1.
+// "reg_q=2 x vec=8", "reg_q=2" or "vec=8": how a constraint message names the width a
+// micro-kernel covers.
+inline std::string RegVecProduct(const char* reg_name, int64_t reg, int64_t vec) {
+  if (reg > 1 && vec > 1) return Cat(reg_name, "=", reg, " x vec=", vec);
+  if (reg > 1) return Cat(reg_name, "=", reg);
+  return Cat("vec=", vec);
+}
+
 inline const std::vector<std::string> kConvLayouts = {"nchw", "nhwc", "nchwc-blocked"};
 enum ConvLayout : int64_t { kNchw = 0, kNhwc = 1, kNchwcBlocked = 2 };
 inline int64_t ConvOut(int64_t in, int64_t pad, int64_t window, int64_t stride) {

@@ -61,12 +61,6 @@ std::vector<Knob> ConvKnobs(const ConvShape& s) {
   };
 }
 
-std::string Product(const char* reg_name, int64_t reg, int64_t vec) {
-  if (reg > 1 && vec > 1) return Cat(reg_name, "=", reg, " x vec=", vec);
-  if (reg > 1) return Cat(reg_name, "=", reg);
-  return Cat("vec=", vec);
-}
-
 // `v` holds the knob values in ConvKnobs() order.
 std::string RejectConv(const std::array<int64_t, codegen::KnobReader::kMaxKnobs>& v,
                        const ConvShape& s) {
@@ -81,7 +75,7 @@ std::string RejectConv(const std::array<int64_t, codegen::KnobReader::kMaxKnobs>
       return Cat("layout=nchw with vec=", vec, " requires stride=1; got stride=", s.stride);
     if (reg_k > tile_k) return Cat("reg_k=", reg_k, " exceeds tile_k=", tile_k);
     if (reg_q * vec > s.q)
-      return Cat(Product("reg_q", reg_q, vec), " covers ", reg_q * vec,
+      return Cat(codegen::RegVecProduct("reg_q", reg_q, vec), " covers ", reg_q * vec,
                  " output columns; Q=", s.q);
     return "";
   }
@@ -91,7 +85,7 @@ std::string RejectConv(const std::array<int64_t, codegen::KnobReader::kMaxKnobs>
   // Whole micro-kernel blocks per tile (which also keeps vectors inside one channel block
   // for nchwc-blocked), except a single tile spanning all of K.
   if (tile_k % rows != 0 && !(tile_k == s.k && tile_k >= rows))
-    return Cat(Product("reg_k", reg_k, vec), " requires tile_k=", tile_k,
+    return Cat(codegen::RegVecProduct("reg_k", reg_k, vec), " requires tile_k=", tile_k,
                " to be a multiple of ", rows);
   if (reg_q > s.q) return Cat("reg_q=", reg_q, " exceeds Q=", s.q);
   return "";

@@ -58,12 +58,6 @@ std::vector<Knob> DwKnobs(const DwShape& s) {
   };
 }
 
-std::string Product(const char* reg_name, int64_t reg, int64_t vec) {
-  if (reg > 1 && vec > 1) return Cat(reg_name, "=", reg, " x vec=", vec);
-  if (reg > 1) return Cat(reg_name, "=", reg);
-  return Cat("vec=", vec);
-}
-
 // `v` holds the knob values in DwKnobs() order.
 std::string RejectDw(const std::array<int64_t, codegen::KnobReader::kMaxKnobs>& v,
                      const DwShape& s) {
@@ -78,13 +72,13 @@ std::string RejectDw(const std::array<int64_t, codegen::KnobReader::kMaxKnobs>& 
       return Cat("layout=nchw with vec=", vec, " requires stride=1; got stride=", s.stride);
     if (reg_c > tile_c) return Cat("reg_c=", reg_c, " exceeds tile_c=", tile_c);
     if (step_q > s.q)
-      return Cat(Product("reg_q", reg_q, vec), " covers ", step_q, " output columns; Q=", s.q);
+      return Cat(codegen::RegVecProduct("reg_q", reg_q, vec), " covers ", step_q, " output columns; Q=", s.q);
   } else {
     if (layout == codegen::kNchwcBlocked && vec < 4)
       return Cat("layout=nchwc-blocked requires vec >= 4; got vec=", vec);
     const int64_t rows = reg_c * vec;
     if (tile_c % rows != 0 && !(tile_c == s.c && tile_c >= rows))
-      return Cat(Product("reg_c", reg_c, vec), " requires tile_c=", tile_c,
+      return Cat(codegen::RegVecProduct("reg_c", reg_c, vec), " requires tile_c=", tile_c,
                  " to be a multiple of ", rows);
     if (reg_q > s.q) return Cat("reg_q=", reg_q, " exceeds Q=", s.q);
   }
