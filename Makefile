@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test demo clean
+.PHONY: all setup configure build test demo clean bench-throughput bench-time-to-best
 
 all: build
 
@@ -23,3 +23,10 @@ demo: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Experiments of `simtune tune` (not run by make test; minutes each).
+bench-throughput: build
+	bench/tune_throughput --build-dir $(BUILD)
+
+bench-time-to-best: build
+	bench/tune_time_to_best --build-dir $(BUILD)

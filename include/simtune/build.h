@@ -16,7 +16,9 @@
 //    times `inner` back-to-back kernel calls, inner chosen so one rep lasts >= min_rep_ns;
 //    values are ns per kernel call.
 //  - riscv64 bare metal: on Spike/rvsim, the harness also reads `minstret`/`mcycle` in the
-//    ROI functions and prints "simtune: roi minstret=<n> mcycle=<n>".
+//    ROI functions and prints "simtune: roi minstret=<n> mcycle=<n>". Its console is the
+//    16550 UART at 0x10000000 and it exits through HTIF `tohost` (both simulators model
+//    both), so one ELF runs on either.
 #pragma once
 
 #include <filesystem>

@@ -3,8 +3,12 @@
 // its knob values and its workload's shape. The feature schema is versioned: a model
 // remembers the version it was trained with and refuses another.
 //
-// Schema version 1, per simulator S (prefix "S."):
+// Schema version 2, per simulator S (prefix "S."):
 //   S.log_insn                       log(instructions in the ROI)
+//   S.<x>_per_flop                   for each scale-carrying S.log_<x> below: log(x / flops),
+//                                    e.g. S.log_insn_per_flop, S.l1d.log_misses_per_flop;
+//                                    intrinsic to the candidate and comparable across
+//                                    workloads of any size (needs flops > 0)
 //   S.frac.<class>                   fraction of instructions per class (kInsnClasses)
 //   S.mem_per_insn, S.bytes_per_access, S.load_frac_of_mem
 //   S.log_mem_bytes                  log(load + store bytes)
@@ -13,9 +17,11 @@
 //   S.reuse.<b>                      fraction of accesses with reuse distance in bucket group b
 //                                    (groups: 0-3, 4-7, 8-11, 12-15, 16+ in log2 lines; cold)
 //   S.log_cpi_proxy                  log(insn + 10 * l1 misses + 50 * l2 misses + 200 * l3 misses)
-// and per-workload relative versions of the scale-carrying ones ("S.log_insn.rel" =
-// S.log_insn minus its mean over the workload's candidates in the same dataset), which is
-// what ranking within a workload needs.
+// and, optionally (FeatureOptions::relative), per-workload relative versions of the scale-
+// carrying ones ("S.log_insn.rel" = S.log_insn minus its mean over the workload's candidates
+// in the same dataset). These depend on which candidates the dataset holds, so a model using
+// them must score a workload's candidates together (as `simtune predict` does), not one by
+// one; the per-flop features carry the same information without that dependence.
 // Knobs ("knob.<name>", option) and shape ("shape.log_<param>", "shape.log_flops", option).
 //
 // A statistic a simulator does not provide yields no feature (absent key), so the dataset
@@ -35,11 +41,12 @@
 
 namespace simtune {
 
-inline constexpr int kFeatureSchemaVersion = 1;
+inline constexpr int kFeatureSchemaVersion = 2;
 
 struct FeatureOptions {
   bool knobs = false;   // include knob values (do not transfer across operators)
   bool shape = true;    // include log shape parameters and log flops
+  bool relative = true; // BuildDataset adds ".rel" columns (see above)
 };
 
 // Features of one candidate. `stats` maps simulator name -> its ROI statistics.
@@ -56,9 +63,10 @@ struct FeatureInput {
 };
 
 // Builds a Dataset: the union of feature names (sorted) as columns, NaN where a row lacks a
-// feature, and the ".rel" columns centred per group. `names`, when non-empty, fixes the
-// columns (a model's training columns); extra features are dropped.
+// feature, and (with `relative`) the ".rel" columns centred per group. `names`, when
+// non-empty, fixes the columns (a model's training columns; ".rel" columns among them are
+// computed whatever `relative` says); extra features are dropped.
 Dataset BuildDataset(const std::vector<FeatureInput>& rows,
-                     const std::vector<std::string>& names = {});
+                     const std::vector<std::string>& names = {}, bool relative = true);
 
 }  // namespace simtune

@@ -1,6 +1,8 @@
-// References: where ground truth comes from (native timing here; rvsim cycle models and SSH
-// boards later). A reference measures a batch of artifacts so that it can interleave rounds
-// across candidates; each result carries its noise.
+// References: where ground truth comes from: "native" (timing on this host), "ssh" (the
+// same timing protocol on a board over SSH), "rvsim" (cycles of an rvsim cycle-level RISC-V
+// model). Reference targets (target.h, build_target) say which machine a reference measures
+// and give its default options (reference_options). A reference measures a batch of
+// artifacts so that it can interleave rounds across candidates; each result carries its noise.
 //
 // Lifecycle: Create(name, options) -> Measure(batch) any number of times.
 #pragma once
@@ -18,7 +20,7 @@ namespace simtune {
 
 struct RefResult {
   std::string status;     // "ok" | "failed"
-  std::string stage;      // failed: "run" | "verify" | "timeout"
+  std::string stage;      // failed: "build" | "run" | "verify" | "timeout" | "missing-tool"
   std::string message;
   std::string unit;       // "ns" (per kernel call) or "cycles"
   double value = 0;       // the estimate to rank by: median over rounds of per-round minima
@@ -47,7 +49,7 @@ class Reference {
 };
 
 using ReferenceRegistry = Registry<Reference, const std::string& /*options*/>;
-// Built-ins: "native".
+// Built-ins: "native", "rvsim", "ssh".
 ReferenceRegistry& References();
 
 }  // namespace simtune

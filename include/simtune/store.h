@@ -23,6 +23,11 @@ namespace simtune {
 
 inline constexpr int kStoreSchemaVersion = 1;
 
+struct WorkloadRow {
+  int64_t id = 0;
+  std::string key;           // Workload::Key(), parseable by ParseWorkload
+};
+
 struct CandidateRow {
   int64_t id = 0;
   int64_t workload_id = 0;
@@ -83,6 +88,7 @@ class Store {
   virtual Result<int64_t> AddCandidate(int64_t workload_id, const std::string& config) = 0;  // idempotent
   virtual Result<std::vector<CandidateRow>> Candidates(int64_t workload_id) = 0;
   virtual Result<std::optional<int64_t>> FindWorkload(const std::string& key) = 0;
+  virtual Result<std::vector<WorkloadRow>> Workloads() = 0;                // by id
 
   virtual Result<int64_t> AddArtifact(int64_t candidate_id, const Artifact& artifact) = 0;
   // Latest row for (candidate, target), any status.

@@ -15,12 +15,31 @@
 //     "simulators": ["qemu"],
 //     "references": ["native"],
 //     "caches": [ {"level": "l1d", "size": 32768, "ways": 8, "line": 64, "policy": "lru"}, ...],
-//     "branch_predictor": {"kind": "gshare", "entries": 4096, "history_bits": 12}
+//     "branch_predictor": {"kind": "gshare", "entries": 4096, "history_bits": 12},
+//     "reference_options": {"rvsim": "model=p550"}   // per reference: default options
 //   }
+//
+// Reference targets. A target that only changes where artifacts run or how they are measured
+// (the same RISC-V ELF on Spike and on an rvsim model of a P550, the same x86 binary on this
+// host and on a second machine) names the target it builds as:
+//     "build_target": "riscv64-baremetal"
+// It then must not set isa, os, cc, cflags, ldflags or runner: those are copied from the
+// build target (which may not itself have a build_target), and the Builder generates the
+// harness under the build target's name, so building a candidate for either target yields
+// byte-identical sources, the same artifact hash and the same cached ELF. Everything else
+// (description, simulators, references, caches, branch_predictor, reference_options) is the
+// reference target's own: its caches describe the machine that measures, so a simulator run
+// for it models that machine's caches. Rows in the store are kept under the reference
+// target's name; the shared artifact hash ties them to the build target's rows.
+//
+// "reference_options" gives a reference's default options for this target (keys must be
+// listed in "references"); options given to the reference on the command line override
+// them key by key (see MergeReferenceOptions).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,12 +74,23 @@ struct Target {
   std::vector<std::string> references;
   std::vector<CacheLevel> caches;
   BranchPredictorConfig branch_predictor;
+  std::string build_target;       // "": builds as itself; else the target it builds as
+  std::map<std::string, std::string> reference_options;   // reference -> default options
   std::filesystem::path source;   // the file it was loaded from
 
   bool baremetal() const { return os == "baremetal"; }
   // The cache level with this name, or nullptr.
   const CacheLevel* Cache(const std::string& level) const;
+  // The name artifacts are built under: build_target when set, else name.
+  const std::string& BuildName() const { return build_target.empty() ? name : build_target; }
 };
+
+// "key=value,..." options for reference `reference` on `target`: the target's
+// reference_options for it, with each key given in `given` replacing the target's value (and
+// keys only in `given` appended). Items without '=' are kept as they are, for the reference's
+// own parser to reject.
+std::string MergeReferenceOptions(const Target& target, const std::string& reference,
+                                  const std::string& given);
 
 // Loads a target by name (data/targets/<name>.json) or from an explicit path ending in .json.
 // Unknown names list the valid ones with a did-you-mean.

@@ -158,9 +158,11 @@ static void simtune_print_roi(void) {
 }
 )C";
 
-// Console and exit through the Berkeley HTIF (Spike, rvsim): the simulator finds the
-// `tohost`/`fromhost` symbols in the ELF; device 1 command 1 writes one character and
-// (code << 1) | 1 ends the run with `code`. picolibc's tinystdio gets its stdout here.
+// Console on the 16550 UART at 0x10000000, exit through the Berkeley HTIF: Spike and rvsim
+// both model that UART and both end the run on an HTIF exit command ((code << 1) | 1 written
+// to `tohost`, a symbol they find in the ELF). rvsim 2.1 takes any tohost write as the end of
+// the run, so the HTIF console (device 1) would end it at the first character; the UART works
+// on both. picolibc's tinystdio gets its stdout here.
 constexpr const char* kHtif = R"C(
 volatile uint64_t tohost __attribute__((section(".preserve.htif"), aligned(64), used));
 volatile uint64_t fromhost __attribute__((section(".preserve.htif"), aligned(64), used));
@@ -170,16 +172,19 @@ static void simtune_htif_send(uint64_t cmd) {
   tohost = cmd;
 }
 
-static int simtune_htif_putc(char c, FILE *file) {
+#define SIMTUNE_UART ((volatile uint8_t *)0x10000000UL)
+
+static int simtune_uart_putc(char c, FILE *file) {
   (void)file;
-  simtune_htif_send((1ULL << 56) | (1ULL << 48) | (unsigned char)c);
+  while (!(SIMTUNE_UART[5] & 0x20)) {} /* line status: transmit holding register empty */
+  SIMTUNE_UART[0] = (uint8_t)c;
   return (unsigned char)c;
 }
 
-static FILE simtune_htif_stdio = FDEV_SETUP_STREAM(simtune_htif_putc, NULL, NULL, _FDEV_SETUP_WRITE);
-FILE *const stdin = &simtune_htif_stdio;
-FILE *const stdout = &simtune_htif_stdio;
-FILE *const stderr = &simtune_htif_stdio;
+static FILE simtune_stdio = FDEV_SETUP_STREAM(simtune_uart_putc, NULL, NULL, _FDEV_SETUP_WRITE);
+FILE *const stdin = &simtune_stdio;
+FILE *const stdout = &simtune_stdio;
+FILE *const stderr = &simtune_stdio;
 
 __attribute__((noreturn)) void _exit(int code) {
   for (;;) simtune_htif_send(((uint64_t)(unsigned)code << 1) | 1);
@@ -270,7 +275,9 @@ Result<std::string> GenerateHarness(const KernelSource& source, const Target& ta
     return Error{"bare-metal harness supports riscv64 only; target " + target.name + " is " +
                  target.isa};
 
-  std::string c = "/* simtune harness for target " + target.name +
+  // The build target's name, so that a reference target (build_target set) gets the very
+  // same sources, hash and ELF as the target it builds as.
+  std::string c = "/* simtune harness for target " + target.BuildName() +
                   " (generated; contract in include/simtune/build.h).\n";
   for (const auto& b : source.buffers)
     c += "   " + b.name + ": " + std::to_string(b.elements) + " floats, " +

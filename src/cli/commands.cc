@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 #include <numeric>
+#include <random>
 #include <thread>
 #include <cmath>
 #include <cstdio>
@@ -22,22 +23,20 @@
 
 #include "simtune/build.h"
 #include "simtune/cli.h"
+#include "simtune/predictor.h"
 #include "simtune/reference.h"
 #include "simtune/simulator.h"
 #include "simtune/store.h"
 #include "simtune/strings.h"
 #include "simtune/target.h"
 #include "simtune/workload.h"
+#include "src/cli/subcommands.h"
 
 namespace simtune {
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  return 1;
-}
-
-bool Interactive() { return isatty(2); }
+using cli::Fail;
+using cli::Interactive;
 
 // Shared flags of the commands that choose candidates from a workload's space.
 struct Selection {
@@ -138,9 +137,11 @@ int CmdList(const std::string& what) {
     for (const auto& e : Simulators().List()) std::printf("%-10s %s\n", e.name.c_str(), e.description.c_str());
   } else if (what == "references") {
     for (const auto& e : References().List()) std::printf("%-10s %s\n", e.name.c_str(), e.description.c_str());
+  } else if (what == "predictors") {
+    for (const auto& e : Predictors().List()) std::printf("%-10s %s\n", e.name.c_str(), e.description.c_str());
   } else {
     return Fail(UnknownName("list", what,
-                            {"operators", "references", "shapes", "simulators", "targets", "workloads"})
+                            {"operators", "predictors", "references", "shapes", "simulators", "targets", "workloads"})
                     .message);
   }
   return 0;
@@ -264,6 +265,8 @@ struct MeasureFlags {
   std::string db = "simtune.db";
   bool force = false;
   size_t top = 20;
+  size_t sample = 0;       // measure: only this many built candidates, a seeded random subset
+  uint64_t seed = 1;
 };
 
 struct RankedRow {
@@ -318,13 +321,26 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
   std::vector<int64_t> batch_ids;
   std::map<int64_t, std::string> config_text;
   std::map<int64_t, double> flops;
+  std::set<int64_t> chosen;   // --sample: a calibration subset, the same for the same seed
+  if (measure && f.sample > 0) {
+    std::vector<int64_t> built;
+    for (const auto& [id, cfg] : *cands) {
+      auto art = (*store)->LatestArtifact(id, target->name);
+      if (!art.ok()) return Fail(art.message());
+      if (art->has_value() && (*art)->artifact.ok()) built.push_back(id);
+    }
+    std::mt19937_64 rng(f.seed);
+    std::shuffle(built.begin(), built.end(), rng);
+    built.resize(std::min(built.size(), f.sample));
+    chosen.insert(built.begin(), built.end());
+  }
   for (const auto& [id, cfg] : *cands) {
     config_text[id] = FormatConfig(cfg, c->space->knobs());
     auto art = (*store)->LatestArtifact(id, target->name);
     if (!art.ok()) return Fail(art.message());
     if (!art->has_value() || !(*art)->artifact.ok()) continue;  // build failures live in artifacts
     flops[id] = (*art)->artifact.flops;
-    if (measure) {
+    if (measure && (f.sample == 0 || chosen.count(id))) {
       auto done = (*store)->LatestOkRef(id, target->name, f.ref, (*ref)->options_key());
       if (!done.ok()) return Fail(done.message());
       if (done->has_value() && !f.force) continue;
@@ -527,8 +543,8 @@ int RunCli(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "help for all subcommands");
 
   std::string list_what;
-  auto* list = app.add_subcommand("list", "list targets, workloads (catalog shapes), operators, simulators, references");
-  list->add_option("what", list_what, "targets|workloads|shapes|operators|simulators|references")->required();
+  auto* list = app.add_subcommand("list", "list targets, workloads (catalog shapes), operators, simulators, references, predictors");
+  list->add_option("what", list_what, "targets|workloads|shapes|operators|simulators|references|predictors")->required();
 
   Selection space_sel;
   bool space_count = false;
@@ -557,6 +573,8 @@ int RunCli(int argc, char** argv) {
   measure->add_option("--db", mf.db, "store file");
   measure->add_option("--top", mf.top, "rows of the ranking to print");
   measure->add_flag("--force", mf.force, "measure again candidates that already have a result");
+  measure->add_option("--sample", mf.sample, "measure only N built candidates, a seeded random subset (calibration)");
+  measure->add_option("--seed", mf.seed, "seed of --sample");
 
   MeasureFlags rf;
   auto* report = app.add_subcommand("report", "rank a workload's candidates by stored reference results");
@@ -583,6 +601,16 @@ int RunCli(int argc, char** argv) {
   exp->add_option("--csv", ex_csv, "folder for one CSV file per table");
   exp->add_option("--json", ex_json, "JSON file ('-' for stdout)");
 
+  // Subcommands defined in their own files (src/cli/subcommands.h).
+  std::vector<cli::Subcommand> more = {
+      cli::AddTrainCommand(app),
+      cli::AddPredictCommand(app),
+      cli::AddEvalCommand(app),
+      cli::AddTuneCommand(app),
+      cli::AddVerifyCommand(app),
+      cli::AddEstimateCommand(app),
+  };
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -595,6 +623,8 @@ int RunCli(int argc, char** argv) {
   if (report->parsed()) return CmdMeasure(rf, false);
   if (simulate->parsed()) return CmdSimulate(sf);
   if (exp->parsed()) return CmdExport(ex_db, ex_csv, ex_json);
+  for (const auto& m : more)
+    if (m.cmd->parsed()) return m.run();
   return 2;
 }
 

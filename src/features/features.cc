@@ -11,7 +11,8 @@ double SafeLog(double v) { return std::log(std::max(v, 1.0)); }
 
 // Names of the features that carry a workload's scale and get a ".rel" twin.
 bool IsScaleFeature(const std::string& name) {
-  return name.find(".log_") != std::string::npos && name.rfind("shape.", 0) != 0;
+  return name.find(".log_") != std::string::npos && name.rfind("shape.", 0) != 0 &&
+         !name.ends_with("_per_flop");
 }
 
 void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::string, double>& f) {
@@ -83,10 +84,17 @@ std::map<std::string, double> ExtractFeatures(const std::map<std::string, SimSta
   }
   if (options.knobs)
     for (const auto& [name, value] : config) f["knob." + name] = static_cast<double>(value);
+  if (flops > 0) {
+    std::map<std::string, double> per_flop;
+    for (const auto& [name, value] : f)
+      if (IsScaleFeature(name)) per_flop[name + "_per_flop"] = value - std::log(flops);
+    f.insert(per_flop.begin(), per_flop.end());
+  }
   return f;
 }
 
-Dataset BuildDataset(const std::vector<FeatureInput>& rows, const std::vector<std::string>& names) {
+Dataset BuildDataset(const std::vector<FeatureInput>& rows, const std::vector<std::string>& names,
+                     bool relative) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::string> cols = names;
   if (cols.empty()) {
@@ -94,7 +102,7 @@ Dataset BuildDataset(const std::vector<FeatureInput>& rows, const std::vector<st
     for (const auto& r : rows)
       for (const auto& [k, v] : r.features) {
         all.insert(k);
-        if (IsScaleFeature(k)) all.insert(k + ".rel");
+        if (relative && IsScaleFeature(k)) all.insert(k + ".rel");
       }
     cols.assign(all.begin(), all.end());
   }

@@ -8,4 +8,5 @@ void RegisterLinearPredictors(PredictorRegistry& registry);     // linear, ridge
 void RegisterXgboostPredictors(PredictorRegistry& registry);    // xgb, xgb-rank
 void RegisterGpPredictor(PredictorRegistry& registry);          // gp
 void RegisterBaselinePredictors(PredictorRegistry& registry);   // insn-count, random
+void RegisterCostModelPredictor(PredictorRegistry& registry);   // cost
 }  // namespace simtune

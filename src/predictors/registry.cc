@@ -15,6 +15,7 @@ PredictorRegistry& Predictors() {
     RegisterXgboostPredictors(*r);
     RegisterGpPredictor(*r);
     RegisterBaselinePredictors(*r);
+    RegisterCostModelPredictor(*r);
     return r;
   }();
   return *registry;

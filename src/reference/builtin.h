@@ -5,4 +5,6 @@
 
 namespace simtune {
 void RegisterNativeReference(ReferenceRegistry& registry);
+void RegisterRvsimReference(ReferenceRegistry& registry);
+void RegisterSshReference(ReferenceRegistry& registry);
 }  // namespace simtune

@@ -7,6 +7,8 @@ ReferenceRegistry& References() {
   static ReferenceRegistry* registry = [] {
     auto* r = new ReferenceRegistry("reference");
     RegisterNativeReference(*r);
+    RegisterRvsimReference(*r);
+    RegisterSshReference(*r);
     return r;
   }();
   return *registry;

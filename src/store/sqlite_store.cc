@@ -286,6 +286,17 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::vector<WorkloadRow>> Workloads() override {
+    SIMTUNE_ASSIGN_OR_RETURN(Statement select,
+                             db_->Prepare("list workloads", "SELECT id, key FROM workloads ORDER BY id"));
+    std::vector<WorkloadRow> rows;
+    for (;;) {
+      SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+      if (!more) return rows;
+      rows.push_back(WorkloadRow{select.Int(0), select.Text(1)});
+    }
+  }
+
   Result<std::optional<int64_t>> FindWorkload(const std::string& key) override {
     SIMTUNE_ASSIGN_OR_RETURN(Statement select,
                              db_->Prepare("find workload " + key,

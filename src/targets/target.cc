@@ -159,9 +159,17 @@ Result<Target> ParseTarget(const std::string& json_text, const std::string& wher
   }
   if (!j.is_object()) return Error{where + ": expected a JSON object; got " + TypeName(j)};
   static const std::vector<std::string> kKeys = {
-      "name",    "description", "isa",        "os",         "cc",     "cflags",
-      "ldflags", "runner",      "simulators", "references", "caches", "branch_predictor"};
-  SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, kKeys, {"name", "isa", "os", "cc"}, where));
+      "name",         "description",       "isa",        "os",         "cc",
+      "cflags",       "ldflags",           "runner",     "simulators", "references",
+      "caches",       "branch_predictor",  "build_target", "reference_options"};
+  // The build recipe: a reference target takes it from its build_target instead.
+  static const std::vector<std::string> kBuildKeys = {"isa",     "os",    "cc", "cflags",
+                                                      "ldflags", "runner"};
+  bool derived = j.is_object() && j.contains("build_target");
+  SIMTUNE_RETURN_IF_ERROR(CheckKeys(
+      j, kKeys, derived ? std::vector<std::string>{"name"}
+                        : std::vector<std::string>{"name", "isa", "os", "cc"},
+      where));
 
   Target t;
   SIMTUNE_ASSIGN_OR_RETURN(t.name, GetString(j, "name", where));
@@ -170,12 +178,33 @@ Result<Target> ParseTarget(const std::string& json_text, const std::string& wher
   if (j.contains("description")) {
     SIMTUNE_ASSIGN_OR_RETURN(t.description, GetString(j, "description", where));
   }
-  SIMTUNE_ASSIGN_OR_RETURN(t.isa, GetString(j, "isa", where));
-  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(t.isa, {"aarch64", "riscv64", "x86_64"}, "isa", where));
-  SIMTUNE_ASSIGN_OR_RETURN(t.os, GetString(j, "os", where));
-  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(t.os, {"baremetal", "linux"}, "os", where));
-  SIMTUNE_ASSIGN_OR_RETURN(t.cc, GetString(j, "cc", where));
-  if (t.cc.empty()) return Error{where + ": cc must not be empty"};
+  if (derived) {
+    SIMTUNE_ASSIGN_OR_RETURN(t.build_target, GetString(j, "build_target", where));
+    for (const auto& key : kBuildKeys)
+      if (j.contains(key))
+        return Error{where + ": key '" + key + "' comes from build_target '" + t.build_target +
+                     "'; remove it"};
+    if (t.build_target == t.name)
+      return Error{where + ": build_target names the target itself"};
+    auto base = LoadTarget(t.build_target);
+    if (!base.ok()) return Wrap(base.error(), where + ": build_target");
+    if (!base->build_target.empty())
+      return Error{where + ": build_target '" + t.build_target + "' has a build_target itself ('" +
+                   base->build_target + "'); name that one instead"};
+    t.isa = base->isa;
+    t.os = base->os;
+    t.cc = base->cc;
+    t.cflags = base->cflags;
+    t.ldflags = base->ldflags;
+    t.runner = base->runner;
+  } else {
+    SIMTUNE_ASSIGN_OR_RETURN(t.isa, GetString(j, "isa", where));
+    SIMTUNE_RETURN_IF_ERROR(CheckOneOf(t.isa, {"aarch64", "riscv64", "x86_64"}, "isa", where));
+    SIMTUNE_ASSIGN_OR_RETURN(t.os, GetString(j, "os", where));
+    SIMTUNE_RETURN_IF_ERROR(CheckOneOf(t.os, {"baremetal", "linux"}, "os", where));
+    SIMTUNE_ASSIGN_OR_RETURN(t.cc, GetString(j, "cc", where));
+    if (t.cc.empty()) return Error{where + ": cc must not be empty"};
+  }
   const std::pair<const char*, std::vector<std::string>*> lists[] = {
       {"cflags", &t.cflags},
       {"ldflags", &t.ldflags},
@@ -185,6 +214,19 @@ Result<Target> ParseTarget(const std::string& json_text, const std::string& wher
   for (auto [key, field] : lists) {
     if (!j.contains(key)) continue;
     SIMTUNE_ASSIGN_OR_RETURN(*field, GetStrings(j, key, where));
+  }
+  if (j.contains("reference_options")) {
+    const json& ro = j.at("reference_options");
+    if (!ro.is_object())
+      return TypeError(where, "reference_options", "an object of strings", ro);
+    for (const auto& [ref, value] : ro.items()) {
+      if (!value.is_string())
+        return TypeError(where, "reference_options." + ref, "a string", value);
+      if (std::find(t.references.begin(), t.references.end(), ref) == t.references.end())
+        return Error{where + ": reference_options names '" + ref +
+                     "', which is not in references [" + Join(t.references, ", ") + "]"};
+      t.reference_options[ref] = value.get<std::string>();
+    }
   }
   if (j.contains("caches")) {
     const json& caches = j.at("caches");
@@ -204,6 +246,29 @@ Result<Target> ParseTarget(const std::string& json_text, const std::string& wher
   }
   t.source = where;
   return t;
+}
+
+std::string MergeReferenceOptions(const Target& target, const std::string& reference,
+                                  const std::string& given) {
+  auto items = [](const std::string& text) {
+    std::vector<std::string> out;
+    if (Trim(text).empty()) return out;
+    for (const auto& item : Split(text, ',')) out.push_back(Trim(item));
+    return out;
+  };
+  auto key_of = [](const std::string& item) { return Trim(item.substr(0, item.find('='))); };
+  std::vector<std::string> mine = items(given), merged;
+  auto it = target.reference_options.find(reference);
+  if (it != target.reference_options.end()) {
+    for (const auto& item : items(it->second)) {
+      bool overridden = std::any_of(mine.begin(), mine.end(), [&](const std::string& m) {
+        return key_of(m) == key_of(item);
+      });
+      if (!overridden) merged.push_back(item);
+    }
+  }
+  merged.insert(merged.end(), mine.begin(), mine.end());
+  return Join(merged, ",");
 }
 
 std::vector<std::string> ListTargets() {

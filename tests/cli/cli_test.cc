@@ -85,7 +85,8 @@ TEST_F(CliTest, UnknownTargetListsValidOnes) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err,
             "error: unknown target 'x86-host'; did you mean 'x86_64-host'? valid: aarch64-linux, "
-            "riscv64-baremetal, riscv64-linux, x86_64-host\n");
+            "riscv64-baremetal, riscv64-linux, riscv64-rvsim-p550, riscv64-rvsim-rocket, "
+            "x86_64-host\n");
 }
 
 TEST_F(CliTest, BadKnobValueNamesKnobAndValue) {

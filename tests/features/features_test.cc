@@ -39,6 +39,12 @@ TEST(Features, MissingStatisticsYieldNoFeature) {
   EXPECT_FALSE(without.count("qemu.log_cpi_proxy"));
   EXPECT_FALSE(without.count("shape.log_flops"));
   EXPECT_FALSE(with.count("knob.tile_m"));
+  // Per-flop twins of the scale features exist only when flops are known.
+  const double flops = 2.0 * 64 * 64 * 64;
+  EXPECT_NEAR(with.at("qemu.log_insn_per_flop"), std::log(8000 / flops), 1e-12);
+  EXPECT_NEAR(with.at("qemu.l1d.log_misses_per_flop"), std::log(100 / flops), 1e-12);
+  EXPECT_FALSE(with.count("shape.log_flops_per_flop"));
+  EXPECT_FALSE(without.count("qemu.log_insn_per_flop"));
   FeatureOptions knobs;
   knobs.knobs = true;
   auto k = ExtractFeatures({}, w, {{"tile_m", 16}}, 0, knobs);
@@ -71,6 +77,10 @@ TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
   ASSERT_EQ(fixed.cols(), 2);
   EXPECT_NEAR(fixed.X(1, 0), std::log(4000.0), 1e-12);
   EXPECT_TRUE(std::isnan(fixed.X(1, 1)));
+  // Without relative columns no ".rel" appears (unless a model's list names them).
+  Dataset plain = BuildDataset(rows, {}, false);
+  EXPECT_LT(plain.FeatureIndex("qemu.log_insn.rel"), 0);
+  EXPECT_EQ(plain.cols() + 4, d.cols());   // log_insn, log_mem_bytes, l1d.log_misses, log_cpi_proxy
 }
 
 }  // namespace

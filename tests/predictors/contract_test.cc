@@ -45,12 +45,12 @@ void ExpectSamePredictions(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
 }
 
 TEST(PredictorRegistryTest, ListsTheBuiltIns) {
-  EXPECT_EQ(Predictors().Names(), (std::vector<std::string>{"gp", "insn-count", "linear", "random",
-                                                            "ridge", "xgb", "xgb-rank"}));
+  EXPECT_EQ(Predictors().Names(), (std::vector<std::string>{"cost", "gp", "insn-count", "linear",
+                                                            "random", "ridge", "xgb", "xgb-rank"}));
   auto p = Predictors().Create("ridg", "");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.message(),
-            "unknown predictor 'ridg'; did you mean 'ridge'? valid: gp, insn-count, linear, "
+            "unknown predictor 'ridg'; did you mean 'ridge'? valid: cost, gp, insn-count, linear, "
             "random, ridge, xgb, xgb-rank");
 }
 

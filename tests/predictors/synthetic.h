@@ -18,6 +18,7 @@ struct SyntheticSpec {
   int first_group = 0;       // group ids first_group, first_group + 1, ...
   double noise = 0.05;       // sd of the log-normal noise
   bool insn_count = false;   // add an "insn_count" column that tracks the run time (noisy)
+                             // and its log as "sim.log_insn" (the cost model's event count)
   uint64_t seed = 1;
 };
 
@@ -29,7 +30,10 @@ inline Dataset MakeSynthetic(const SyntheticSpec& spec) {
   const int n = spec.groups * spec.rows_per_group;
   Dataset data;
   for (int j = 0; j < d; ++j) data.feature_names.push_back("f" + std::to_string(j));
-  if (spec.insn_count) data.feature_names.push_back("insn_count");
+  if (spec.insn_count) {
+    data.feature_names.push_back("insn_count");
+    data.feature_names.push_back("sim.log_insn");
+  }
   data.X.resize(n, static_cast<int64_t>(data.feature_names.size()));
   data.y.resize(n);
   for (int g = 0; g < spec.groups; ++g) {
@@ -42,7 +46,10 @@ inline Dataset MakeSynthetic(const SyntheticSpec& spec) {
         lin += spec.coef[j] * data.X(r, j);
       }
       data.y[r] = scale * std::exp(lin + spec.noise * normal(rng));
-      if (spec.insn_count) data.X(r, d) = 1000.0 * std::exp(lin + 0.3 * normal(rng));
+      if (spec.insn_count) {
+        data.X(r, d) = 1000.0 * std::exp(lin + 0.3 * normal(rng));
+        data.X(r, d + 1) = std::log(data.X(r, d));
+      }
       data.group.push_back(spec.first_group + g);
       data.ids.push_back(static_cast<int64_t>(r) + 1000 * spec.first_group);
     }

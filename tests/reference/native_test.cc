@@ -121,11 +121,16 @@ TEST(NativeOptions, StrictParsing) {
             "native reference option rounds: expected an integer; got 'x'");
   EXPECT_EQ(References().Create("native", "round=3").message(),
             "unknown native reference option 'round'; did you mean 'rounds'? valid: cpu, interleave, "
-            "min_rep_ns, reps, rounds, seed, timeout");
+            "machine, min_rep_ns, reps, rounds, seed, timeout");
+  EXPECT_EQ(References().Create("native", "machine=a b").message(),
+            "native reference option machine: expected a name without ',', '=' or spaces; got 'a b'");
+  auto labelled = References().Create("native", "machine=server16");
+  ASSERT_TRUE(labelled.ok());
+  EXPECT_EQ((*labelled)->options_key(), "rounds=7,reps=15,min_rep_ns=250000,machine=server16");
   EXPECT_EQ(References().Create("native", "rounds").message(),
             "native reference option 'rounds': expected key=value");
   EXPECT_EQ(References().Create("nativ", "").message(),
-            "unknown reference 'nativ'; did you mean 'native'? valid: native");
+            "unknown reference 'nativ'; did you mean 'native'? valid: native, rvsim, ssh");
   auto ok = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ((*ok)->options_key(), "rounds=3,reps=4,min_rep_ns=1000");

@@ -18,7 +18,8 @@ std::string With(const std::string& extra) {
 
 TEST(Targets, ListsTheDataFiles) {
   EXPECT_EQ(ListTargets(), (std::vector<std::string>{"aarch64-linux", "riscv64-baremetal",
-                                                      "riscv64-linux", "x86_64-host"}));
+                                                      "riscv64-linux", "riscv64-rvsim-p550",
+                                                      "riscv64-rvsim-rocket", "x86_64-host"}));
 }
 
 TEST(Targets, EveryDataFileLoads) {
@@ -89,7 +90,8 @@ TEST(Targets, LoadsByPath) {
 TEST(Targets, UnknownNameSuggests) {
   EXPECT_EQ(LoadTarget("x86_64-hots").message(),
             "unknown target 'x86_64-hots'; did you mean 'x86_64-host'? valid: aarch64-linux, "
-            "riscv64-baremetal, riscv64-linux, x86_64-host");
+            "riscv64-baremetal, riscv64-linux, riscv64-rvsim-p550, riscv64-rvsim-rocket, "
+            "x86_64-host");
 }
 
 TEST(Targets, ParsesMinimalWithDefaults) {
@@ -111,7 +113,8 @@ TEST(Targets, StrictParseErrors) {
             "data/targets/foo.json: unknown key 'cflag'; did you mean 'cflags'?");
   EXPECT_EQ(msg(With(R"("zzzzzzzz": 1)")),
             "data/targets/foo.json: unknown key 'zzzzzzzz'; valid keys: name, description, isa, "
-            "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor");
+            "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor, "
+            "build_target, reference_options");
   EXPECT_EQ(msg(With(R"("cflags": "-O2")")),
             "data/targets/foo.json: key 'cflags': expected an array of strings; got string");
   EXPECT_EQ(msg(With(R"("runner": ["qemu", 3])")),
@@ -167,6 +170,81 @@ TEST(Targets, StrictCacheAndPredictorErrors) {
             "t.json: branch_predictor: a gshare predictor needs history_bits > 0");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "bimodal", "entries": 1024, "histroy_bits": 3})"),
             "t.json: branch_predictor: unknown key 'histroy_bits'; did you mean 'history_bits'?");
+}
+
+// Reference targets take their build recipe from build_target, so a candidate built for
+// either is the same ELF (same harness text, same hash).
+TEST(Targets, ReferenceTargetsBuildAsTheirBuildTarget) {
+  auto base = LoadTarget("riscv64-baremetal");
+  ASSERT_TRUE(base.ok()) << base.message();
+  EXPECT_TRUE(base->build_target.empty());
+  EXPECT_EQ(base->BuildName(), "riscv64-baremetal");
+  for (const std::string name : {"riscv64-rvsim-p550", "riscv64-rvsim-rocket"}) {
+    auto t = LoadTarget(name);
+    ASSERT_TRUE(t.ok()) << t.message();
+    EXPECT_EQ(t->build_target, "riscv64-baremetal");
+    EXPECT_EQ(t->BuildName(), "riscv64-baremetal");
+    EXPECT_EQ(t->isa, base->isa);
+    EXPECT_EQ(t->os, base->os);
+    EXPECT_EQ(t->cc, base->cc);
+    EXPECT_EQ(t->cflags, base->cflags);
+    EXPECT_EQ(t->ldflags, base->ldflags);
+    EXPECT_EQ(t->runner, base->runner);
+    EXPECT_EQ(t->references, std::vector<std::string>{"rvsim"});
+    ASSERT_EQ(t->reference_options.count("rvsim"), 1u);
+    EXPECT_EQ(t->reference_options.at("rvsim"), "model=" + name.substr(name.rfind('-') + 1));
+  }
+  // The machine's own caches: the P550 model's L1D is 4-way, the U74's (base) 8-way.
+  auto p550 = LoadTarget("riscv64-rvsim-p550");
+  ASSERT_TRUE(p550.ok());
+  EXPECT_EQ(p550->Cache("l1d")->ways, 4);
+  EXPECT_EQ(base->Cache("l1d")->ways, 8);
+  EXPECT_EQ(p550->Cache("l3")->size_bytes, 4 << 20);
+}
+
+TEST(Targets, StrictReferenceTargetErrors) {
+  const std::string w = "r.json";
+  auto msg = [&](const std::string& text) {
+    auto t = ParseTarget(text, w);
+    return t.ok() ? std::string("<parsed>") : t.message();
+  };
+  EXPECT_EQ(msg(R"({"name": "r", "build_target": "riscv64-baremetal"})"), "<parsed>");
+  EXPECT_EQ(msg(R"({"name": "r", "build_target": "riscv64-baremetal", "cc": "gcc"})"),
+            "r.json: key 'cc' comes from build_target 'riscv64-baremetal'; remove it");
+  EXPECT_EQ(msg(R"({"name": "r", "build_target": "riscv64-baremetal", "cflags": ["-O2"]})"),
+            "r.json: key 'cflags' comes from build_target 'riscv64-baremetal'; remove it");
+  EXPECT_EQ(msg(R"({"name": "r", "build_target": "riscv64-baremetl"})"),
+            "r.json: build_target: unknown target 'riscv64-baremetl'; did you mean "
+            "'riscv64-baremetal'? valid: aarch64-linux, riscv64-baremetal, riscv64-linux, "
+            "riscv64-rvsim-p550, riscv64-rvsim-rocket, x86_64-host");
+  EXPECT_EQ(msg(R"({"name": "r", "build_target": "riscv64-rvsim-p550"})"),
+            "r.json: build_target 'riscv64-rvsim-p550' has a build_target itself "
+            "('riscv64-baremetal'); name that one instead");
+  EXPECT_EQ(msg(R"({"name": "x86_64-host", "build_target": "x86_64-host"})"),
+            "r.json: build_target names the target itself");
+  EXPECT_EQ(msg(R"({"name": "r", "build_target": 3})"),
+            "r.json: key 'build_target': expected a string; got integer");
+  EXPECT_EQ(msg(With(R"("references": ["ssh"], "reference_options": {"ssh": "host=a"})")),
+            "<parsed>");
+  EXPECT_EQ(msg(With(R"("references": ["ssh"], "reference_options": {"rvsim": "model=p550"})")),
+            "r.json: reference_options names 'rvsim', which is not in references [ssh]");
+  EXPECT_EQ(msg(With(R"("references": ["ssh"], "reference_options": {"ssh": 1})")),
+            "r.json: key 'reference_options.ssh': expected a string; got integer");
+  EXPECT_EQ(msg(With(R"("reference_options": ["ssh"])")),
+            "r.json: key 'reference_options': expected an object of strings; got array");
+}
+
+TEST(Targets, MergeReferenceOptions) {
+  Target t;
+  t.reference_options["ssh"] = "host=board,user=me,rounds=3";
+  EXPECT_EQ(MergeReferenceOptions(t, "ssh", ""), "host=board,user=me,rounds=3");
+  EXPECT_EQ(MergeReferenceOptions(t, "ssh", "rounds=5"), "host=board,user=me,rounds=5");
+  EXPECT_EQ(MergeReferenceOptions(t, "ssh", " host = other , port=2222"),
+            "user=me,rounds=3,host = other,port=2222");
+  EXPECT_EQ(MergeReferenceOptions(t, "native", "rounds=5"), "rounds=5");
+  EXPECT_EQ(MergeReferenceOptions(Target{}, "ssh", ""), "");
+  // Items without '=' reach the reference's parser, which rejects them.
+  EXPECT_EQ(MergeReferenceOptions(t, "ssh", "bogus"), "host=board,user=me,rounds=3,bogus");
 }
 
 // A data directory of our own, to check the file-name/name consistency check.

@@ -1,0 +1,89 @@
+// Training data from the store, and trained-model files.
+//
+// A DataSpec says which stored rows make a predictor's data: the simulators whose statistics
+// become features (joined per candidate, each prefixed with the simulator's name), the target
+// those simulations ran on, and the reference whose results are the run time to learn (its
+// target may differ: a riscv64-baremetal artifact simulated on Spike is measured by a
+// cycle-level model target). Candidates are the store's candidates table, shared by all
+// targets of a workload, so joining statistics and reference results is by candidate id.
+//
+//   store ──LoadCandidateData(spec)──> [CandidateData] ──ToDataset──> Dataset ──> Fit / Predict
+//
+// A trained-model file is a model file (predictor.h: ModelToJson) with the DataSpec that
+// produced its training data under "data", so that `simtune predict` rebuilds the same
+// features for new candidates:
+//   {"predictor": ..., "options": ..., "feature_schema_version": N, "feature_names": [...],
+//    "model": {...}, "data": DataSpec::ToJson(), "trained_on": {"workloads": [...], "rows": n}}
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/features.h"
+#include "simtune/predictor.h"
+#include "simtune/result.h"
+#include "simtune/store.h"
+
+namespace simtune {
+
+struct DataSpec {
+  std::string sim_target = "x86_64-host";          // target of the simulator rows
+  std::vector<std::string> simulators = {"qemu"};  // at least one; features are joined
+  std::string ref_target;                          // empty = sim_target
+  std::string reference = "native";                // reference name
+  std::string ref_options;                         // empty = latest ok row of any options
+  FeatureOptions features;
+
+  const std::string& effective_ref_target() const { return ref_target.empty() ? sim_target : ref_target; }
+
+  nlohmann::json ToJson() const;
+  // Strict: unknown keys and wrong types are errors prefixed with `where`.
+  static Result<DataSpec> FromJson(const nlohmann::json& j, const std::string& where);
+};
+
+// One candidate as the store knows it for a DataSpec.
+struct CandidateData {
+  int64_t candidate_id = 0;
+  int64_t workload_id = 0;
+  std::string workload_key;
+  std::string config;                        // canonical knob text
+  std::map<std::string, double> features;   // ExtractFeatures of every simulator in the spec
+  std::optional<double> ref_value;           // latest ok reference result, when measured
+  double ref_spread = 0;                     // its relative round spread
+};
+
+// Every candidate of the given workloads (store keys; empty = every workload in the store)
+// that has an ok statistics row for EVERY simulator of the spec (latest ok row, any
+// options). Candidates lacking one are counted in `*missing_sims` (when given), not returned:
+// a feature set that differs by row would be a silent fill. Errors: a workload key not in the
+// store, a stored statistics record that does not parse (names the candidate), store errors.
+Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
+                                                     const std::vector<std::string>& workload_keys,
+                                                     const DataSpec& spec,
+                                                     size_t* missing_sims = nullptr);
+
+// Rows -> Dataset, group = workload id, y = reference value (NaN when unmeasured). `names`
+// fixes the columns (a model's feature_names), else the union of the rows' features plus,
+// with `relative`, their ".rel" twins (BuildDataset).
+Dataset ToDataset(const std::vector<CandidateData>& rows, const std::vector<std::string>& names = {},
+                  bool relative = true);
+
+struct TrainedModel {
+  std::unique_ptr<Predictor> predictor;
+  DataSpec data;
+  nlohmann::json trained_on;   // {"workloads": [keys], "rows": n}
+};
+
+Status SaveTrainedModel(const std::string& path, const Predictor& predictor, const DataSpec& data,
+                        const nlohmann::json& trained_on);
+// Errors start with "model <path>": unreadable, not JSON, schema mismatch (both versions
+// named), missing or bad "data".
+Result<TrainedModel> LoadTrainedModel(const std::string& path);
+
+}  // namespace simtune

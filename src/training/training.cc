@@ -1,0 +1,174 @@
+#include "simtune/training.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "simtune/strings.h"
+#include "simtune/workload.h"
+
+namespace simtune {
+
+nlohmann::json DataSpec::ToJson() const {
+  return {{"sim_target", sim_target},
+          {"simulators", simulators},
+          {"ref_target", effective_ref_target()},
+          {"reference", reference},
+          {"ref_options", ref_options},
+          {"features", {{"knobs", features.knobs}, {"shape", features.shape},
+                        {"relative", features.relative}}}};
+}
+
+Result<DataSpec> DataSpec::FromJson(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) return Error{where + ": data spec must be an object"};
+  const std::vector<std::string> keys = {"features", "ref_options", "ref_target", "reference",
+                                         "sim_target", "simulators"};
+  for (const auto& [key, value] : j.items())
+    if (std::find(keys.begin(), keys.end(), key) == keys.end())
+      return Wrap(UnknownName("data spec key", key, keys), where);
+  DataSpec s;
+  try {
+    s.sim_target = j.at("sim_target").get<std::string>();
+    s.simulators = j.at("simulators").get<std::vector<std::string>>();
+    s.ref_target = j.at("ref_target").get<std::string>();
+    s.reference = j.at("reference").get<std::string>();
+    s.ref_options = j.at("ref_options").get<std::string>();
+    const auto& f = j.at("features");
+    s.features.knobs = f.at("knobs").get<bool>();
+    s.features.shape = f.at("shape").get<bool>();
+    s.features.relative = f.at("relative").get<bool>();
+  } catch (const nlohmann::json::exception& e) {
+    return Error{where + ": bad data spec: " + e.what()};
+  }
+  if (s.simulators.empty()) return Error{where + ": data spec names no simulator"};
+  return s;
+}
+
+Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
+                                                     const std::vector<std::string>& workload_keys,
+                                                     const DataSpec& spec, size_t* missing_sims) {
+  if (spec.simulators.empty()) return Error{"no simulator given for the features"};
+  std::vector<WorkloadRow> workloads;
+  if (workload_keys.empty()) {
+    SIMTUNE_ASSIGN_OR_RETURN(workloads, store.Workloads());
+  } else {
+    for (const auto& text : workload_keys) {
+      // Accept catalog names and any spelling ParseWorkload accepts; the store keys by Key().
+      auto w = ParseWorkload(text);
+      if (!w.ok()) return w.error();
+      SIMTUNE_ASSIGN_OR_RETURN(auto id, store.FindWorkload(w->Key()));
+      if (!id) return Error{"workload '" + text + "' is not in the store"};
+      workloads.push_back(WorkloadRow{*id, w->Key()});
+    }
+  }
+  std::set<std::string> wanted(spec.simulators.begin(), spec.simulators.end());
+  std::vector<CandidateData> out;
+  size_t missing = 0;
+  for (const auto& wrow : workloads) {
+    SIMTUNE_ASSIGN_OR_RETURN(Workload workload, ParseWorkload(wrow.key));
+    SIMTUNE_ASSIGN_OR_RETURN(auto space, MakeSpace(workload));
+    SIMTUNE_ASSIGN_OR_RETURN(auto cands, store.Candidates(wrow.id));
+    SIMTUNE_ASSIGN_OR_RETURN(auto sims, store.SimResults(wrow.id, spec.sim_target));
+    // Latest ok statistics per (candidate, simulator); rows come in id order.
+    std::map<int64_t, std::map<std::string, const SimRow*>> latest_sim;
+    for (const auto& r : sims)
+      if (r.status == "ok" && wanted.count(r.simulator)) latest_sim[r.candidate_id][r.simulator] = &r;
+    std::map<int64_t, const RefRow*> latest_ref;
+    std::vector<RefRow> refs;
+    SIMTUNE_ASSIGN_OR_RETURN(refs, store.RefResults(wrow.id, spec.effective_ref_target()));
+    for (const auto& r : refs)
+      if (r.result.ok() && r.reference == spec.reference &&
+          (spec.ref_options.empty() || r.options == spec.ref_options))
+        latest_ref[r.candidate_id] = &r;
+    for (const auto& c : cands) {
+      auto it = latest_sim.find(c.id);
+      if (it == latest_sim.end() || it->second.size() != wanted.size()) {
+        if (it != latest_sim.end() || latest_ref.count(c.id)) ++missing;
+        continue;
+      }
+      std::string where = "candidate " + std::to_string(c.id);
+      std::map<std::string, SimStats> stats;
+      for (const auto& [sim, row] : it->second) {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(row->stats_json);
+        } catch (const nlohmann::json::exception& e) {
+          return Error{where + ": " + sim + " statistics are not JSON: " + e.what()};
+        }
+        SIMTUNE_ASSIGN_OR_RETURN(stats[sim], SimStats::FromJson(j, where + " " + sim + " statistics"));
+      }
+      auto config = space->ParseConfig(c.config);
+      if (!config.ok()) return Wrap(config.error(), where);
+      SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(c.id, spec.sim_target));
+      double flops = art ? art->artifact.flops : 0;
+      CandidateData d;
+      d.candidate_id = c.id;
+      d.workload_id = wrow.id;
+      d.workload_key = wrow.key;
+      d.config = c.config;
+      d.features = ExtractFeatures(stats, workload, *config, flops, spec.features);
+      auto ref = latest_ref.find(c.id);
+      if (ref != latest_ref.end()) {
+        d.ref_value = ref->second->result.value;
+        d.ref_spread = ref->second->result.spread;
+      }
+      out.push_back(std::move(d));
+    }
+  }
+  if (missing_sims) *missing_sims = missing;
+  return out;
+}
+
+Dataset ToDataset(const std::vector<CandidateData>& rows, const std::vector<std::string>& names,
+                  bool relative) {
+  std::vector<FeatureInput> in;
+  in.reserve(rows.size());
+  for (const auto& r : rows)
+    in.push_back(FeatureInput{r.candidate_id, static_cast<int>(r.workload_id),
+                              r.ref_value ? *r.ref_value : std::numeric_limits<double>::quiet_NaN(),
+                              r.features});
+  return BuildDataset(in, names, relative);
+}
+
+Status SaveTrainedModel(const std::string& path, const Predictor& predictor, const DataSpec& data,
+                        const nlohmann::json& trained_on) {
+  nlohmann::json j = ModelToJson(predictor, kFeatureSchemaVersion);
+  j["data"] = data.ToJson();
+  j["trained_on"] = trained_on;
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(1) << "\n";
+    if (!out) return Error{"model " + path + ": cannot write"};
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Error{"model " + path + ": cannot write: " + ec.message()};
+  return Status();
+}
+
+Result<TrainedModel> LoadTrainedModel(const std::string& path) {
+  const std::string where = "model " + path;
+  std::ifstream in(path);
+  if (!in) return Error{where + ": cannot read"};
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    return Error{where + ": not JSON: " + e.what()};
+  }
+  TrainedModel m;
+  SIMTUNE_ASSIGN_OR_RETURN(m.predictor, ModelFromJson(j, kFeatureSchemaVersion, where));
+  if (!j.contains("data"))
+    return Error{where + ": no \"data\" (a bare predictor file; train it with `simtune train`)"};
+  SIMTUNE_ASSIGN_OR_RETURN(m.data, DataSpec::FromJson(j["data"], where));
+  m.trained_on = j.value("trained_on", nlohmann::json::object());
+  return m;
+}
+
+}  // namespace simtune

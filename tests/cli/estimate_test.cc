@@ -1,0 +1,237 @@
+// `simtune estimate` on ready-made executables: exact error messages, and predictions that
+// match the library's own feature extraction and predictor, on the fake simulator (a real
+// simulator runs through it in tests/tvm, which tunes with TVM).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/build.h"
+#include "simtune/features.h"
+#include "simtune/predictor.h"
+#include "simtune/process.h"
+#include "simtune/simulator.h"
+#include "simtune/target.h"
+#include "simtune/training.h"
+#include "simtune/workload.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+class EstimateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("simtune_estimate_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  ProcessResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {std::string(SIMTUNE_TEST_BINARY_DIR) + "/simtune", "estimate"});
+    ProcessOptions o;
+    o.cwd = dir_;
+    o.timeout_s = 300;
+    auto r = RunProcess(args, o);
+    EXPECT_TRUE(r.ok()) << r.message();
+    return r.ok() ? *r : ProcessResult{};
+  }
+
+  // A verified GEMM executable for this machine, built by simtune's own builder.
+  fs::path BuildGemm(const std::string& workload_text) {
+    auto target = LoadTarget("x86_64-host");
+    EXPECT_TRUE(target.ok()) << target.message();
+    auto workload = ParseWorkload(workload_text);
+    EXPECT_TRUE(workload.ok()) << workload.message();
+    auto space = MakeSpace(*workload);
+    EXPECT_TRUE(space.ok()) << space.message();
+    BuildOptions bo;
+    bo.cache_dir = dir_ / "cache";
+    Builder builder(bo);
+    Artifact a = builder.Build(*workload, (*space)->Sample(1, 3)[0], *target);
+    EXPECT_TRUE(a.ok()) << a.message << a.build_log;
+    return a.elf;
+  }
+
+  // The artifact `estimate` makes of an ELF: hashed by content.
+  static Artifact ArtifactOf(const fs::path& elf) {
+    std::ifstream in(elf, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    Artifact a;
+    a.target = "x86_64-host";
+    a.hash = Sha256Hex(s.str());
+    a.elf = elf;
+    a.status = "ok";
+    return a;
+  }
+
+  static nlohmann::json ReadJson(const fs::path& p) {
+    std::ifstream in(p);
+    return nlohmann::json::parse(in);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EstimateTest, BadInputsFailBeforeAnySimulation) {
+  auto r = Run({"/nonexistent/a.elf", "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: elf '/nonexistent/a.elf': no such file\n");
+
+  std::ofstream(dir_ / "text.elf") << "not an executable\n";
+  r = Run({"text.elf", "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: elf 'text.elf': not an ELF file\n");
+
+  r = Run({"text.elf", "-w", "gemm:M=8,N=8,K=8"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: pass --target (or --model, whose target is used)\n");
+
+  r = Run({"text.elf", "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fake,fake"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --sim 'fake,fake': a simulator is named twice\n");
+
+  r = Run({"text.elf", "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fakee"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("error: unknown simulator 'fakee'", 0), 0u) << r.err;
+
+  r = Run({"text.elf", "-w", "gemm:M=8,N=8", "-t", "x86_64-host", "--sim", "fake"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: workload 'gemm:M=8,N=8': missing shape parameter K\n");
+}
+
+TEST_F(EstimateTest, BaselineScoresByInstructionCount) {
+  fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
+  auto r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fake",
+                "--json", "out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ok 1\n"), std::string::npos) << r.out;
+  auto doc = ReadJson(dir_ / "out.json");
+  EXPECT_EQ(doc["model"], "insn-count baseline (fake.log_insn)");
+  EXPECT_EQ(doc["flops"], 2.0 * 8 * 8 * 8);
+  ASSERT_EQ(doc["results"].size(), 1u);
+  const auto& row = doc["results"][0];
+  EXPECT_EQ(row["status"], "ok");
+  EXPECT_EQ(row["unit"], "score");
+
+  auto sim = Simulators().Create("fake", "");
+  ASSERT_TRUE(sim.ok());
+  auto target = LoadTarget("x86_64-host");
+  SimResult want = (*sim)->Simulate(ArtifactOf(elf), *target);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(row["stats"]["fake"]["insn_count"], want.stats.insn_count);
+  EXPECT_NEAR(row["predicted"].get<double>(), std::log(static_cast<double>(want.stats.insn_count)), 1e-9);
+  EXPECT_NEAR(row["predicted_s"].get<double>(), 1e-9 * want.stats.insn_count, 1e-9 * 1e-6 * want.stats.insn_count);
+}
+
+TEST_F(EstimateTest, FailedSimulationIsARowNotAnAbort) {
+  fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
+  // valgrind runs the real executable; a corrupt copy fails at run, the good one is ok.
+  fs::copy_file(elf, dir_ / "broken.elf");
+  {
+    std::fstream f(dir_ / "broken.elf", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(64);
+    std::string junk(4096, '\xff');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto r = Run({elf.string(), "broken.elf", "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim",
+                "valgrind", "--json", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["results"].size(), 2u);
+  EXPECT_EQ(doc["results"][0]["status"], "ok") << doc.dump(1);
+  EXPECT_GT(doc["results"][0]["stats"]["valgrind"]["insn_count"].get<double>(), 2 * 8 * 8 * 8 / 8);
+  EXPECT_EQ(doc["results"][1]["status"], "failed");
+  EXPECT_EQ(doc["results"][1]["stage"], "run") << doc.dump(1);
+  EXPECT_EQ(doc["results"][1]["message"].get<std::string>().rfind("valgrind: ", 0), 0u);
+}
+
+class EstimateModelTest : public EstimateTest {
+ protected:
+  // A ridge model on the fake simulator's features, trained on made-up rows.
+  std::string SaveModel(const std::vector<std::string>& names, bool relative) {
+    Dataset d;
+    d.feature_names = names;
+    d.X = Eigen::MatrixXd(4, static_cast<Eigen::Index>(names.size()));
+    for (int r = 0; r < 4; ++r)
+      for (size_t c = 0; c < names.size(); ++c) d.X(r, static_cast<Eigen::Index>(c)) = -4.0 + r + 0.1 * c * r * r;
+    d.y = Eigen::VectorXd(4);
+    d.y << 100, 180, 330, 600;
+    d.group = {1, 1, 1, 1};
+    d.ids = {1, 2, 3, 4};
+    auto p = Predictors().Create("ridge", "");
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE((*p)->Fit(d).ok());
+    DataSpec spec;
+    spec.sim_target = "x86_64-host";
+    spec.simulators = {"fake"};
+    spec.features.relative = relative;
+    std::string path = (dir_ / "model.json").string();
+    auto st = SaveTrainedModel(path, **p, spec, {{"workloads", {"gemm:M=8,N=8,K=8"}}, {"rows", 4}});
+    EXPECT_TRUE(st.ok()) << st.message();
+    return path;
+  }
+};
+
+TEST_F(EstimateModelTest, RelativeFeaturesAreRefused) {
+  std::string model = SaveModel({"fake.log_insn", "fake.log_insn.rel"}, true);
+  std::ofstream(dir_ / "x.elf") << "\x7f" "ELF";
+  auto r = Run({"x.elf", "-w", "gemm:M=8,N=8,K=8", "--model", model});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: model " + model +
+                       " uses feature 'fake.log_insn.rel', which is relative to the other candidates of "
+                       "its workload; estimate scores each executable on its own: train with --no-rel\n");
+}
+
+TEST_F(EstimateModelTest, TargetAndSimulatorsMustMatchTheModel) {
+  std::string model = SaveModel({"fake.log_insn_per_flop"}, false);
+  std::ofstream(dir_ / "x.elf") << "\x7f" "ELF";
+  auto r = Run({"x.elf", "-w", "gemm:M=8,N=8,K=8", "--model", model, "-t", "riscv64-linux"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --target 'riscv64-linux' differs from the target model " + model +
+                       " was trained on (x86_64-host)\n");
+  r = Run({"x.elf", "-w", "gemm:M=8,N=8,K=8", "--model", model, "--sim", "qemu"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --sim 'qemu' differs from the simulators model " + model +
+                       " was trained with (fake)\n");
+}
+
+TEST_F(EstimateModelTest, PredictsWhatTheModelPredicts) {
+  std::string model = SaveModel({"fake.log_insn_per_flop", "fake.mem_per_insn"}, false);
+  fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
+  auto r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "--model", model, "--json", "out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = ReadJson(dir_ / "out.json")["results"][0];
+  ASSERT_EQ(row["status"], "ok") << row.dump(1);
+  EXPECT_EQ(row["unit"], "ns");
+
+  auto sim = Simulators().Create("fake", "");
+  auto target = LoadTarget("x86_64-host");
+  SimResult s = (*sim)->Simulate(ArtifactOf(elf), *target);
+  auto workload = ParseWorkload("gemm:M=8,N=8,K=8");
+  FeatureOptions fo;
+  fo.relative = false;
+  FeatureInput in;
+  in.group = -1;
+  in.y = std::nan("");
+  in.features = ExtractFeatures({{"fake", s.stats}}, *workload, Config{}, 2.0 * 8 * 8 * 8, fo);
+  auto loaded = LoadTrainedModel(model);
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  auto want = loaded->predictor->Predict(BuildDataset({in}, loaded->predictor->feature_names(), false));
+  ASSERT_TRUE(want.ok()) << want.message();
+  EXPECT_NEAR(row["predicted"].get<double>(), (*want)[0], 1e-9 * std::abs((*want)[0]));
+  EXPECT_NEAR(row["predicted_s"].get<double>(), 1e-9 * (*want)[0], 1e-18 * std::abs((*want)[0]));
+}
+
+}  // namespace
+}  // namespace simtune

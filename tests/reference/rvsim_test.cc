@@ -1,0 +1,221 @@
+// The rvsim reference: option parsing, and real runs of riscv64-baremetal artifacts on the
+// rvsim models of the reference targets riscv64-rvsim-p550 and riscv64-rvsim-rocket. Real runs
+// need the bare-metal toolchain (scripts/setup) and rvsim in <repo>/.venv
+// (scripts/setup-python); without them they fail with those hints.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/build.h"
+#include "simtune/process.h"
+#include "simtune/reference.h"
+#include "simtune/target.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kM = 12, kN = 10, kK = 8;
+
+std::string GemmCode(const std::string& name, const std::string& loops) {
+  return "void " + name + "(float *const *bufs) {\n"
+         "  const float *A = bufs[0], *B = bufs[1];\n"
+         "  float *C = bufs[2];\n"
+         "  enum { M = " + std::to_string(kM) + ", N = " + std::to_string(kN) +
+         ", K = " + std::to_string(kK) + " };\n" + loops + "}\n";
+}
+
+// C = A * B; `wrong` adds 1 to one element.
+KernelSource Gemm(bool wrong = false) {
+  KernelSource s;
+  s.code = GemmCode("simtune_kernel",
+                    std::string("  for (int i = 0; i < M; ++i)\n"
+                                "    for (int k = 0; k < K; ++k)\n"
+                                "      for (int j = 0; j < N; ++j) C[i * N + j] += A[i * K + k] * B[k * N + j];\n") +
+                        (wrong ? "  C[7] += 1.0f;\n" : ""));
+  s.reference_code = GemmCode("simtune_reference",
+                              "  for (int i = 0; i < M; ++i)\n"
+                              "    for (int j = 0; j < N; ++j) {\n"
+                              "      float acc = 0;\n"
+                              "      for (int k = 0; k < K; ++k) acc += A[i * K + k] * B[k * N + j];\n"
+                              "      C[i * N + j] = acc;\n"
+                              "    }\n");
+  s.buffers = {{"A", kM * kK, false}, {"B", kK * kN, false}, {"C", kM * kN, true}};
+  s.flops = 2.0 * kM * kN * kK;
+  return s;
+}
+
+BuildOptions Options() {
+  BuildOptions o;
+  o.cache_dir = fs::path(SIMTUNE_TEST_BINARY_DIR) / "build-test-cache" / "rvsim";
+  o.jobs = 2;
+  return o;
+}
+
+Target Load(const std::string& name) {
+  auto t = LoadTarget(name);
+  SIMTUNE_CHECK_MSG(t.ok(), t.message());
+  return *t;
+}
+
+// Real runs need the cross compiler and the venv's rvsim.
+bool RequireTools(const Target& target) {
+  if (!ProgramExists(target.cc)) {
+    ADD_FAILURE() << target.cc
+                  << " not found; install gcc-riscv64-unknown-elf and "
+                     "picolibc-riscv64-unknown-elf (scripts/setup does)";
+    return false;
+  }
+  fs::path python = fs::path(SIMTUNE_TEST_SOURCE_DIR) / ".venv" / "bin" / "python";
+  auto probe = RunProcess({python.string(), "-c", "import rvsim; print(rvsim.version())"});
+  if (!probe.ok() || !probe->Success()) {
+    ADD_FAILURE() << "rvsim is not importable from " << python.string()
+                  << "; run scripts/setup-python";
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Reference> Make(const std::string& options) {
+  auto r = References().Create("rvsim", options);
+  EXPECT_TRUE(r.ok()) << r.message();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+TEST(RvsimOptions, StrictParsing) {
+  auto msg = [](const std::string& o) {
+    auto r = References().Create("rvsim", o);
+    return r.ok() ? std::string("<ok>") : r.message();
+  };
+  EXPECT_EQ(msg("model=p550,verify=off,max_cycles=100,timeout=5,jobs=2"), "<ok>");
+  EXPECT_EQ(msg("modle=p550"),
+            "unknown rvsim reference option 'modle'; did you mean 'model'? valid: driver, jobs, "
+            "max_cycles, model, python, timeout, verify");
+  EXPECT_EQ(msg("verify=maybe"), "rvsim reference option verify: expected on or off; got 'maybe'");
+  EXPECT_EQ(msg("jobs=0"), "rvsim reference option jobs: must be >= 1; got 0");
+  EXPECT_EQ(msg("model=p550,model=rocket"), "rvsim reference option model: given twice");
+  EXPECT_EQ(msg("model"), "rvsim reference option 'model': expected key=value");
+  // Only what changes a result identifies a measurement.
+  EXPECT_EQ(Make("")->options_key(), "");
+  EXPECT_EQ(Make("model=rocket,timeout=5,jobs=3,max_cycles=9")->options_key(), "model=rocket");
+  EXPECT_EQ(Make("verify=off")->options_key(), "verify=off");
+}
+
+// The reference target builds the very ELF of riscv64-baremetal.
+TEST(Rvsim, ReferenceTargetsShareTheBareMetalElf) {
+  Target base = Load("riscv64-baremetal");
+  if (!ProgramExists(base.cc)) GTEST_FAIL() << base.cc << " not found; run scripts/setup";
+  Builder builder(Options());
+  Artifact a = builder.BuildSource(Gemm(), base);
+  ASSERT_TRUE(a.ok()) << a.message << "\n" << a.build_log;
+  for (const char* name : {"riscv64-rvsim-p550", "riscv64-rvsim-rocket"}) {
+    Artifact b = builder.BuildSource(Gemm(), Load(name));
+    ASSERT_TRUE(b.ok()) << b.message;
+    EXPECT_EQ(b.hash, a.hash) << name;
+    EXPECT_EQ(b.elf, a.elf) << name;
+    EXPECT_EQ(b.target, name);
+  }
+}
+
+TEST(Rvsim, MeasuresRoiCyclesOnBothModels) {
+  Target p550 = Load("riscv64-rvsim-p550"), rocket = Load("riscv64-rvsim-rocket");
+  if (!RequireTools(p550)) return;
+  Builder builder(Options());
+  Artifact a = builder.BuildSource(Gemm(), p550);
+  ASSERT_TRUE(a.ok()) << a.message << "\n" << a.build_log;
+
+  auto ref = Make("");   // the model comes from each target's reference_options
+  std::map<std::string, double> cycles;
+  for (const Target* t : {&p550, &rocket}) {
+    auto res = ref->Measure({a}, *t);
+    ASSERT_EQ(res.size(), 1u);
+    const RefResult& r = res[0];
+    ASSERT_TRUE(r.ok()) << t->name << ": " << r.stage << ": " << r.message;
+    EXPECT_EQ(r.unit, "cycles");
+    EXPECT_GT(r.value, 0);
+    EXPECT_EQ(r.min, r.value);
+    EXPECT_EQ(r.max, r.value);
+    EXPECT_EQ(r.spread, 0);
+    EXPECT_EQ(r.rounds, 1);
+    auto extra = nlohmann::json::parse(r.extra_json);
+    std::string model = t->reference_options.at("rvsim").substr(6);
+    EXPECT_EQ(extra["model"], model);
+    EXPECT_EQ(extra["rvsim_version"], "2.1.0");
+    EXPECT_EQ(extra["verify"], "ok");
+    // At least one multiply-add per inner iteration; the ROI is the kernel, not the program.
+    EXPECT_GE(extra["roi_instructions"].get<double>(), kM * kN * kK);
+    EXPECT_LT(extra["roi_instructions"].get<double>(), 30.0 * kM * kN * kK);
+    EXPECT_LT(extra["roi_instructions"].get<double>(),
+              extra["total"]["instructions"].get<double>());
+    // The harness's own mcycle read agrees with the stats snapshots to within the few
+    // instructions of simtune_roi_begin/end that lie on one side only.
+    EXPECT_NEAR(extra["roi_mcycle"].get<double>(), r.value, 0.05 * r.value + 100);
+    const auto& stats = extra["roi_stats"];
+    EXPECT_GT(stats.value("core0.cache.l1d.hits", 0.0), 0) << stats.dump();
+    EXPECT_GT(stats.value("core0.commit.op.load", 0.0), 0) << stats.dump();
+    EXPECT_GT(extra["sim_insns_per_cpu_s"].get<double>(), 0);
+    cycles[model] = r.value;
+  }
+  // A single-issue in-order core takes longer than a 3-wide out-of-order one.
+  EXPECT_GT(cycles["rocket"], cycles["p550"]);
+
+  // An explicit model overrides the target's, and is part of the options key.
+  auto as_rocket = Make("model=rocket,verify=off");
+  auto res = as_rocket->Measure({a}, p550);
+  ASSERT_TRUE(res[0].ok()) << res[0].message;
+  EXPECT_EQ(res[0].value, cycles["rocket"]);
+  EXPECT_EQ(nlohmann::json::parse(res[0].extra_json)["verify"], "skipped");
+}
+
+TEST(Rvsim, FailuresAreRows) {
+  Target p550 = Load("riscv64-rvsim-p550");
+  if (!RequireTools(p550)) return;
+  Builder builder(Options());
+  Artifact good = builder.BuildSource(Gemm(), p550);
+  Artifact wrong = builder.BuildSource(Gemm(/*wrong=*/true), p550);
+  ASSERT_TRUE(good.ok() && wrong.ok()) << good.message << wrong.message;
+  Artifact unbuilt;
+  unbuilt.status = "failed";
+  unbuilt.stage = "build";
+  unbuilt.message = "kernel.c:3: error: expected ';'";
+
+  auto res = Make("jobs=2")->Measure({good, wrong, unbuilt}, p550);
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_TRUE(res[0].ok()) << res[0].message;
+  EXPECT_EQ(res[1].stage, "verify");
+  EXPECT_EQ(res[1].message.rfind("rvsim (p550): verify failed index=", 0), 0u) << res[1].message;
+  EXPECT_EQ(res[2].stage, "build");
+  EXPECT_EQ(res[2].message, "artifact did not build: kernel.c:3: error: expected ';'");
+
+  auto slow = Make("max_cycles=2000")->Measure({good}, p550);
+  EXPECT_EQ(slow[0].stage, "timeout");
+  EXPECT_EQ(slow[0].message,
+            "rvsim (p550): reached --max-cycles 2000 before simtune_roi_begin");
+
+  auto no_python = Make("python=/nonexistent/python")->Measure({good}, p550);
+  EXPECT_EQ(no_python[0].stage, "missing-tool");
+  EXPECT_EQ(no_python[0].message.rfind("python not found at '/nonexistent/python' (option "
+                                       "python); run scripts/setup-python",
+                                       0),
+            0u)
+      << no_python[0].message;
+
+  // No model anywhere, or a target it cannot run: every row says why.
+  auto no_model = Make("")->Measure({good}, Load("riscv64-baremetal"));
+  EXPECT_EQ(no_model[0].message.rfind("rvsim reference needs model=NAME", 0), 0u)
+      << no_model[0].message;
+  auto host = Make("model=p550")->Measure({good}, Load("x86_64-host"));
+  EXPECT_EQ(host[0].message,
+            "rvsim reference runs riscv64 bare-metal artifacts only; target x86_64-host is "
+            "x86_64 linux");
+  auto unknown = Make("model=p551")->Measure({good}, p550);
+  EXPECT_EQ(unknown[0].stage, "run");
+  EXPECT_NE(unknown[0].message.find("invalid choice: 'p551'"), std::string::npos)
+      << unknown[0].message;
+}
+
+}  // namespace
+}  // namespace simtune

@@ -1,0 +1,187 @@
+// Training data from a real SQLite store: joining statistics of several simulators with
+// reference results, leaving out candidates that lack one simulator, model files with their
+// data spec and the errors that name what is wrong.
+#include "simtune/training.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TrainingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("simtune_training_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto s = Store::Open(dir_ / "t.db");
+    ASSERT_TRUE(s.ok()) << s.message();
+    store_ = std::move(s).value();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A candidate of gemm 8x8x8 with an artifact (flops 1024) on x86_64-host.
+  int64_t AddCandidate(const std::string& config) {
+    auto w = ParseWorkload("gemm:M=8,N=8,K=8");
+    EXPECT_TRUE(w.ok());
+    auto wid = store_->AddWorkload(*w);
+    EXPECT_TRUE(wid.ok());
+    wid_ = *wid;
+    auto id = store_->AddCandidate(*wid, config);
+    EXPECT_TRUE(id.ok()) << id.message();
+    Artifact a;
+    a.status = "ok";
+    a.target = "x86_64-host";
+    a.flops = 1024;
+    a.hash = "h" + std::to_string(*id);
+    EXPECT_TRUE(store_->AddArtifact(*id, a).ok());
+    return *id;
+  }
+
+  void AddSim(int64_t id, const std::string& sim, uint64_t insns, const std::string& status = "ok") {
+    SimRow row;
+    row.candidate_id = id;
+    row.target = "x86_64-host";
+    row.simulator = sim;
+    row.status = status;
+    SimStats s;
+    s.simulator = sim;
+    s.insn_count = insns;
+    row.stats_json = status == "ok" ? s.ToJson().dump() : "{}";
+    ASSERT_TRUE(store_->AddSimResult(row).ok());
+  }
+
+  void AddRef(int64_t id, double value, const std::string& status = "ok") {
+    RefRow row;
+    row.candidate_id = id;
+    row.target = "x86_64-host";
+    row.reference = "native";
+    row.options = "rounds=7";
+    row.result.status = status;
+    row.result.unit = "ns";
+    row.result.value = value;
+    row.result.spread = 0.05;
+    ASSERT_TRUE(store_->AddRefResult(row).ok());
+  }
+
+  std::string ConfigText(int tile) {
+    auto w = ParseWorkload("gemm:M=8,N=8,K=8");
+    auto space = MakeSpace(*w);
+    std::string text;
+    (*space)->Enumerate([&](const Config& c) {
+      text = FormatConfig(c, (*space)->knobs());
+      return --tile > 0;
+    });
+    return text;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+  int64_t wid_ = 0;
+};
+
+TEST_F(TrainingTest, JoinsSimulatorsAndLatestOkReference) {
+  int64_t a = AddCandidate(ConfigText(1));
+  int64_t b = AddCandidate(ConfigText(2));
+  int64_t c = AddCandidate(ConfigText(3));
+  AddSim(a, "qemu", 1000);
+  AddSim(a, "valgrind", 1010);
+  AddSim(b, "qemu", 4000);
+  AddSim(b, "valgrind", 4040);
+  AddSim(c, "qemu", 2000);          // no valgrind row: left out, counted
+  AddRef(a, 100);
+  AddRef(a, 90);                    // latest ok wins
+  AddRef(a, 1, "failed");           // failed rows never count
+  AddRef(c, 50);
+  DataSpec spec;
+  spec.simulators = {"qemu", "valgrind"};
+  size_t missing = 0;
+  auto rows = LoadCandidateData(*store_, {}, spec, &missing);
+  ASSERT_TRUE(rows.ok()) << rows.message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(missing, 1u);
+  EXPECT_EQ((*rows)[0].candidate_id, a);
+  ASSERT_TRUE((*rows)[0].ref_value.has_value());
+  EXPECT_DOUBLE_EQ(*(*rows)[0].ref_value, 90);
+  EXPECT_FALSE((*rows)[1].ref_value.has_value());
+  EXPECT_NEAR((*rows)[0].features.at("qemu.log_insn"), std::log(1000.0), 1e-12);
+  EXPECT_NEAR((*rows)[0].features.at("valgrind.log_insn"), std::log(1010.0), 1e-12);
+  EXPECT_NEAR((*rows)[0].features.at("qemu.log_insn_per_flop"), std::log(1000.0 / 1024), 1e-12);
+
+  Dataset d = ToDataset(*rows);
+  EXPECT_EQ(d.rows(), 2);
+  EXPECT_TRUE(std::isnan(d.y[1]));
+  EXPECT_EQ(d.group[0], wid_);
+  EXPECT_GE(d.FeatureIndex("qemu.log_insn.rel"), 0);
+  Dataset no_rel = ToDataset(*rows, {}, false);
+  EXPECT_LT(no_rel.FeatureIndex("qemu.log_insn.rel"), 0);
+}
+
+TEST_F(TrainingTest, UnknownWorkloadIsAnError) {
+  DataSpec spec;
+  auto rows = LoadCandidateData(*store_, {"gemm:M=4,N=4,K=4"}, spec);
+  ASSERT_FALSE(rows.ok());
+  EXPECT_EQ(rows.message(), "workload 'gemm:M=4,N=4,K=4' is not in the store");
+}
+
+TEST_F(TrainingTest, ModelFileKeepsTheDataSpec) {
+  int64_t ids[4];
+  for (int i = 0; i < 4; ++i) {
+    ids[i] = AddCandidate(ConfigText(i + 1));
+    AddSim(ids[i], "qemu", 1000 * (i + 1));
+    AddRef(ids[i], 10.0 * (i + 1));
+  }
+  DataSpec spec;
+  spec.features.relative = false;
+  auto rows = LoadCandidateData(*store_, {}, spec);
+  ASSERT_TRUE(rows.ok());
+  Dataset d = ToDataset(*rows, {}, false);
+  auto p = Predictors().Create("linear", "");
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Fit(d).ok());
+  std::string path = (dir_ / "m.json").string();
+  ASSERT_TRUE(SaveTrainedModel(path, **p, spec, {{"rows", 4}}).ok());
+  auto m = LoadTrainedModel(path);
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_EQ(m->data.ToJson(), spec.ToJson());
+  auto a = (*p)->Predict(d);
+  auto b = m->predictor->Predict(ToDataset(*rows, m->predictor->feature_names()));
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR((*a)[i], (*b)[i], 1e-12 * std::abs((*a)[i]));
+
+  // A bare predictor file has no data spec; another schema version is refused by name.
+  nlohmann::json j = ModelToJson(**p, kFeatureSchemaVersion);
+  std::ofstream(dir_ / "bare.json") << j.dump();
+  auto bare = LoadTrainedModel((dir_ / "bare.json").string());
+  ASSERT_FALSE(bare.ok());
+  EXPECT_EQ(bare.message(), "model " + (dir_ / "bare.json").string() +
+                                ": no \"data\" (a bare predictor file; train it with `simtune train`)");
+  j = ModelToJson(**p, kFeatureSchemaVersion - 1);
+  j["data"] = spec.ToJson();
+  std::ofstream(dir_ / "old.json") << j.dump();
+  auto old = LoadTrainedModel((dir_ / "old.json").string());
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.message(), "model " + (dir_ / "old.json").string() + " was trained with feature schema " +
+                               std::to_string(kFeatureSchemaVersion - 1) + "; this simtune uses " +
+                               std::to_string(kFeatureSchemaVersion));
+  j = ModelToJson(**p, kFeatureSchemaVersion);
+  j["data"] = spec.ToJson();
+  j["data"]["simulator"] = "qemu";
+  std::ofstream(dir_ / "typo.json") << j.dump();
+  auto typo = LoadTrainedModel((dir_ / "typo.json").string());
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.message().find("unknown data spec key 'simulator'; did you mean 'simulators'?"),
+            std::string::npos)
+      << typo.message();
+}
+
+}  // namespace
+}  // namespace simtune

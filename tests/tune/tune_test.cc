@@ -1,0 +1,180 @@
+// `simtune tune` end to end with the real binary, real builds for the host and the native
+// reference, and the fake simulator (so that runs are fast and their statistics
+// deterministic): failing and hanging candidates do not stop a tune, and kill -9 then the
+// same command resumes without redoing completed simulations and proposes what an
+// uninterrupted run proposes.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include "simtune/store.h"
+#include "tests/tune/tune_helpers.h"
+
+namespace simtune::tune_test {
+namespace {
+
+const std::vector<std::string> kFastRef = {"--ref-options", "rounds=2,reps=3,min_rep_ns=20000"};
+
+std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_F(TuneTest, FailingAndHangingCandidatesAreRowsAndTheTuneGoesOn) {
+  // MODE 0 correct, 1 does not compile, 2 never returns, 3 correct but slower; REP repeats.
+  std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
+#if MODE == 1
+  this is not C;
+#elif MODE == 2
+  for (;;) __asm__ volatile("");
+#endif
+  for (int r = 0; r < REP * (MODE == 3 ? 4 : 1); ++r)
+    for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "spec.json") << R"({
+  "name": "modes", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 4096, "output": false},
+              {"name": "out", "elements": 4096, "output": true}],
+  "params": {"MODE": [0, 1, 2, 3], "REP": [1, 2]}, "restrictions": [], "defines": {"N": 4096},
+  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 4096
+})";
+  auto r = Run(Cat({Simtune(), "tune", "custom:spec=" + (dir_ / "spec.json").string(), "--target",
+                    "x86_64-host", "--budget", "8", "--strategy", "exhaustive", "--sim", "fake",
+                    "--calibrate", "2", "--verify-top", "3", "--verify-timeout", "2", "-j", "2",
+                    "--db", "t.db"},
+                   kFastRef));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("tuned custom:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(": 8 candidates (0 from the store, 8 run now), ok 4, failed at build 2, failed at timeout 2\n"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("best verified: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "") << "quiet when stderr is not a terminal";
+  auto store = Export("t.db");
+  int build = 0, timeout = 0;
+  for (const auto& a : store["artifacts"]) {
+    build += a["stage"] == "build";
+    timeout += a["stage"] == "timeout";
+  }
+  EXPECT_EQ(build, 2);
+  EXPECT_EQ(timeout, 2);
+  EXPECT_EQ(store["sim_results"].size(), 4u) << "only candidates that ran ok are simulated";
+  EXPECT_GE(store["ref_results"].size(), 3u);
+  EXPECT_GE(store["predictions"].size(), 4u);
+
+  // The same command again: everything comes from the store, nothing is rebuilt or re-run.
+  r = Run(Cat({Simtune(), "tune", "custom:spec=" + (dir_ / "spec.json").string(), "--target",
+               "x86_64-host", "--budget", "8", "--strategy", "exhaustive", "--sim", "fake",
+               "--calibrate", "2", "--verify-top", "3", "--verify-timeout", "2", "-j", "2",
+               "--db", "t.db"},
+              kFastRef));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": 8 candidates (8 from the store, 0 run now)"), std::string::npos) << r.out;
+  auto again = Export("t.db");
+  EXPECT_EQ(again["artifacts"].size(), store["artifacts"].size());
+  EXPECT_EQ(again["sim_results"].size(), store["sim_results"].size());
+  EXPECT_EQ(again["ref_results"].size(), store["ref_results"].size());
+}
+
+TEST_F(TuneTest, UsageErrorsNameTheValue) {
+  auto r = Run({Simtune(), "tune", "gemm:M=8,N=8,K=8", "--budget", "4", "--strategy", "genetik"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("error: unknown strategy 'genetik'", 0), 0u) << r.err;
+  r = Run({Simtune(), "tune", "gemm:M=8,N=8,K=8", "--budget", "4", "--executor", "mpii"});
+  EXPECT_EQ(r.err, "error: unknown executor 'mpii'; did you mean 'mpi'? valid: local, mpi\n");
+  r = Run({Simtune(), "tune", "gemm:M=8,N=8,K=8", "--budget", "4", "--sim", "fake,qemuu"});
+  EXPECT_EQ(r.err.rfind("error: unknown simulator 'qemuu'; did you mean 'qemu'?", 0), 0u) << r.err;
+  r = Run({Simtune(), "tune", "gemm:M=8,N=8,K=8", "--budget", "4", "--target", "riscv64-linux",
+           "--sim", "fake"});
+  EXPECT_EQ(r.err,
+            "error: target 'riscv64-linux' has no reference to calibrate and verify on; pass --ref, "
+            "or --model FILE with --verify-top 0\n");
+}
+
+// Evolutionary search scored by the fake simulator's instruction count (insn-count baseline),
+// so that scores do not depend on the (noisy) reference and two runs must agree exactly.
+std::vector<std::string> KillArgs(const std::string& db) {
+  return Cat({Simtune(), "tune", "gemm:M=16,N=16,K=16", "--target", "x86_64-host", "--budget", "24",
+              "--batch", "4", "--strategy", "evolutionary", "--seed", "3", "--sim", "fake",
+              "--predictor", "insn-count", "--predictor-options", "feature=fake.log_insn",
+              "--calibrate", "3", "--verify-top", "2", "-j", "1", "--db", db, "--cache", "cache"},
+             kFastRef);
+}
+
+size_t SimRows(const fs::path& db) {
+  if (!fs::exists(db)) return 0;
+  auto store = Store::Open(db);
+  if (!store.ok()) return 0;
+  auto wid = (*store)->FindWorkload("gemm:M=16,N=16,K=16");
+  if (!wid.ok() || !wid->has_value()) return 0;
+  auto rows = (*store)->SimResults(**wid, "x86_64-host");
+  return rows.ok() ? rows->size() : 0;
+}
+
+TEST_F(TuneTest, KillNineThenTheSameCommandResumes) {
+  // Start, and kill -9 once about half of the simulations are stored.
+  auto args = KillArgs("killed.db");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir_.c_str()) != 0) _exit(127);
+    FILE* out = std::freopen("first.log", "w", stdout);
+    FILE* err = std::freopen("first.err", "w", stderr);
+    (void)out;
+    (void)err;
+    std::vector<char*> cargs;
+    for (auto& a : args) cargs.push_back(a.data());
+    cargs.push_back(nullptr);
+    execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+  size_t at_kill = 0;
+  bool exited = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    at_kill = SimRows(dir_ / "killed.db");
+    if (at_kill >= 10) break;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(exited) << "tune finished before it could be killed";
+  ASSERT_GE(at_kill, 10u) << "tune too slow to reach 10 simulations";
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  at_kill = SimRows(dir_ / "killed.db");
+  ASSERT_LT(at_kill, 24u);
+
+  auto r = Run(KillArgs("killed.db"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": 24 candidates (" + std::to_string(at_kill) + " from the store, " +
+                       std::to_string(24 - at_kill) + " run now)"),
+            std::string::npos)
+      << "stored at kill: " << at_kill << "\n" << r.out;
+  auto resumed = Export("killed.db");
+  auto sims = SimsByConfig(resumed);
+  EXPECT_EQ(sims.size(), 24u);
+  for (const auto& [config, rows] : sims) EXPECT_EQ(rows.size(), 1u) << config << " simulated twice";
+  std::map<int64_t, int> ok_refs;
+  for (const auto& ref : resumed["ref_results"])
+    if (ref["status"] == "ok") EXPECT_EQ(++ok_refs[ref["candidate_id"].get<int64_t>()], 1);
+
+  // An uninterrupted run (artifacts now cached) proposes exactly the same candidates.
+  r = Run(KillArgs("whole.db"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(SimsByConfig(Export("whole.db")), sims);
+}
+
+}  // namespace
+}  // namespace simtune::tune_test

@@ -1,0 +1,140 @@
+"""MetaSchedule tuning through simtune (python/simtune_tvm): a 128x128x128 float32 matmul in
+TVMScript, tuned with ms.tune_tir for riscv64 on QEMU and for x86_64 on valgrind; the
+database must hold the trials, and the best schedule, rebuilt from the database, must verify
+when run on its own (qemu-riscv64 / natively). Also the failure paths: a candidate whose
+output is wrong, and an artifact that is not one, come back as error_msg.
+
+Needs: the simtune binary ($SIMTUNE, else build/simtune), its QEMU plugin, qemu-user,
+gcc-riscv64-linux-gnu, valgrind (scripts/setup) and apache-tvm (scripts/setup-python).
+Run: make test-tvm.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "python"))
+
+import tvm  # noqa: E402
+from tvm.s_tir import meta_schedule as ms  # noqa: E402
+from tvm.s_tir.meta_schedule.builder.local_builder import default_build, default_export  # noqa: E402
+from tvm.s_tir.meta_schedule.runner import RunnerInput  # noqa: E402
+from tvm.script import ir as I  # noqa: E402
+from tvm.script import tirx as T  # noqa: E402
+
+from simtune_tvm import SimtuneRunner, find_simtune, tvm_target  # noqa: E402
+
+WORKLOAD = "gemm:M=128,N=128,K=128"
+TRIALS = 32
+
+
+@I.ir_module
+class Matmul:
+    @T.prim_func(s_tir=True)
+    def main(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128, 128), "float32"),
+             C: T.Buffer((128, 128), "float32")):
+        T.func_attr({"global_symbol": "main", "tir.noalias": True})
+        for i, j, k in T.grid(128, 128, 128):
+            with T.sblock("C"):
+                vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+                with T.init():
+                    C[vi, vj] = T.float32(0)
+                C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
+
+
+def require_tools(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise unittest.TestCase.failureException(
+            f"missing tools {', '.join(missing)}: run scripts/setup (Debian packages)")
+    simtune = find_simtune()
+    if not os.access(simtune, os.X_OK):
+        raise unittest.TestCase.failureException(f"simtune executable {simtune} not found; build it")
+
+
+def run_executable(elf: str, target: str) -> subprocess.CompletedProcess:
+    prefix = {"riscv64-linux": ["qemu-riscv64"], "x86_64-host": []}[target]
+    return subprocess.run([*prefix, elf], capture_output=True, text=True, timeout=120, check=False)
+
+
+class TuneTest(unittest.TestCase):
+    def tune(self, target: str, sims: str, tools: tuple[str, ...]) -> None:
+        require_tools(*tools)
+        work = Path(tempfile.mkdtemp(prefix=f"simtune_tvm_{target}_"))
+        self.addCleanup(shutil.rmtree, work, True)
+        tt = tvm.target.Target(tvm_target(target))
+        runner = SimtuneRunner(target, WORKLOAD, sims=sims, work_dir=str(work / "runner"), jobs=2)
+        db = ms.tune_tir(Matmul, tt, str(work / "ms"), max_trials_global=TRIALS,
+                         num_trials_per_iter=16, runner=runner,
+                         builder=ms.builder.LocalBuilder(max_workers=2), seed=1)
+
+        records = db.get_all_tuning_records()
+        self.assertGreaterEqual(len(records), TRIALS)
+        secs = [float(r.run_secs[0]) for r in records if r.run_secs]
+        ok = [s for s in secs if s < 1e9]   # MetaSchedule stores failed runs as 1e10 s
+        self.assertGreaterEqual(len(ok), TRIALS // 2, f"too few candidates succeeded: {secs}")
+        self.assertGreater(len(set(ok)), 1, "every candidate got the same prediction")
+        # The JSON database on disk holds the records too.
+        self.assertTrue(any(p.name.endswith("tuning_record.json") for p in (work / "ms").iterdir()))
+        reloaded = ms.database.JSONDatabase(work_dir=str(work / "ms"))
+        self.assertEqual(len(reloaded.get_all_tuning_records()), len(records))
+
+        # The best schedule, rebuilt from the database, verifies when run on its own.
+        best = db.get_top_k(db.commit_workload(Matmul), 1)[0]
+        self.assertAlmostEqual(float(best.run_secs[0]), min(ok))
+        sch = ms.tir_integration.compile_tir(db, Matmul, tt)
+        self.assertIsNotNone(sch)
+        artifact = default_export(default_build(sch.mod, tt, None))
+        elf = runner.build_executable(artifact, [((128, 128), "float32")] * 3, "best")
+        run = run_executable(elf, target)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertIn("simtune: verify ok", run.stdout)
+        print(f"\n{target}/{sims}: {len(records)} records, {len(ok)} ok, best predicted "
+              f"{min(ok) * 1e6:.1f} us, worst {max(ok) * 1e6:.1f} us", file=sys.stderr)
+
+    def test_riscv64_on_qemu(self) -> None:
+        self.tune("riscv64-linux", "qemu", ("qemu-riscv64", "riscv64-linux-gnu-gcc"))
+
+    def test_x86_64_on_valgrind(self) -> None:
+        self.tune("x86_64-host", "valgrind", ("valgrind", "gcc"))
+
+
+class FailureTest(unittest.TestCase):
+    def test_wrong_output_and_bad_artifact_are_errors(self) -> None:
+        require_tools("valgrind", "gcc")
+        work = Path(tempfile.mkdtemp(prefix="simtune_tvm_fail_"))
+        self.addCleanup(shutil.rmtree, work, True)
+        # A reference that disagrees with the kernel: every candidate must fail verification.
+        wrong = """
+void simtune_reference(float *const *bufs) {
+  long i;
+  for (i = 0; i < 128 * 128; ++i) bufs[2][i] = 1.0f;
+}
+"""
+        target = "x86_64-host"
+        tt = tvm.target.Target(tvm_target(target))
+        runner = SimtuneRunner(target, WORKLOAD, sims="valgrind", reference=wrong,
+                               work_dir=str(work))
+        artifact = default_export(default_build(Matmul, tt, None))
+        args = ms.arg_info.ArgInfo.from_prim_func(Matmul["main"])
+        (bad_out, not_tar) = runner.run([
+            RunnerInput(artifact, "cpu", args),
+            RunnerInput(str(work / "missing.tar"), "cpu", args),
+        ])
+        res = bad_out.result()
+        self.assertIsNone(res.run_secs)
+        self.assertIn("simtune runner: verify: valgrind: verify failed index=0", res.error_msg)
+        res = not_tar.result()
+        self.assertIsNone(res.run_secs)
+        self.assertIn("simtune runner: harness: artifact", res.error_msg)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
