@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test demo clean bench-throughput bench-time-to-best
+.PHONY: all setup configure build test test-tvm demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim
 
 all: build
 
@@ -18,6 +18,10 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The TVM runner's tests alone (they are part of `make test` too).
+test-tvm: build
+	cd $(BUILD) && ctest --output-on-failure -L tvm
+
 demo: build
 	scripts/demo
 
@@ -30,3 +34,12 @@ bench-throughput: build
 
 bench-time-to-best: build
 	bench/tune_time_to_best --build-dir $(BUILD)
+
+# Predictor experiment (issue 4): 4 workloads x 300 candidates, qemu + valgrind statistics,
+# native reference, every predictor under k-fold and leave-one-workload-out (about an hour).
+bench-predictors: build
+	SIMTUNE=$(BUILD)/simtune bench/predictor_experiment
+
+# RISC-V experiment: QEMU and Spike statistics against rvsim's rocket and p550 models.
+bench-rvsim: build
+	bench/rvsim_experiment --simtune $(BUILD)/simtune

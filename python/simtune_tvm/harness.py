@@ -17,6 +17,9 @@ Runtime symbols that TVM's LLVM code generator may reference are provided here:
   TVMBackendParallelLaunch/Barrier    one task on the calling thread (a simulated target has
                                       one core; the generated lambda splits work by
                                       penv->num_task, so one task does all of it)
+The generated code reaches the TVMBackend* functions through weak pointer globals
+(`__TVMBackendParallelLaunch`, ...) that TVM's runtime would fill on module load; the harness
+fills them before the call.
 """
 
 from __future__ import annotations
@@ -138,6 +141,21 @@ int TVMBackendParallelBarrier(int task_id, TVMParallelGroupEnv *penv) {
   return 0;
 }
 
+/* TVM's LLVM code calls the runtime through weak function-pointer globals that the TVM
+   runtime fills when it loads a module (parallel launch, workspaces). There is no runtime
+   here: point the ones the object defines at the functions above. */
+extern void *__TVMBackendParallelLaunch __attribute__((weak));
+extern void *__TVMBackendParallelBarrier __attribute__((weak));
+extern void *__TVMBackendAllocWorkspace __attribute__((weak));
+extern void *__TVMBackendFreeWorkspace __attribute__((weak));
+
+static void simtune_tvm_init_context(void) {
+  if (&__TVMBackendParallelLaunch) __TVMBackendParallelLaunch = (void *)TVMBackendParallelLaunch;
+  if (&__TVMBackendParallelBarrier) __TVMBackendParallelBarrier = (void *)TVMBackendParallelBarrier;
+  if (&__TVMBackendAllocWorkspace) __TVMBackendAllocWorkspace = (void *)TVMBackendAllocWorkspace;
+  if (&__TVMBackendFreeWorkspace) __TVMBackendFreeWorkspace = (void *)TVMBackendFreeWorkspace;
+}
+
 volatile int simtune_roi_state;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -205,6 +223,7 @@ int main(void) {
   result.zero_padding = 0;
   result.v.v_int64 = 0;
 
+  simtune_tvm_init_context();
   simtune_prepare(simtune_bufs);
   simtune_roi_begin();
   rc = SIMTUNE_FUNC(NULL, args, SIMTUNE_NBUF, &result);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/scratch_test.h"
 #include "simtune/process.h"
 
 namespace simtune {
@@ -15,26 +16,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CliTest : public ::testing::Test {
+class CliTest : public testing_support::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  CliTest() : ScratchTest("simtune_cli_") {}
 
-  ProcessResult Run(std::vector<std::string> args) {
-    args.insert(args.begin(), std::string(SIMTUNE_TEST_BINARY_DIR) + "/simtune");
-    ProcessOptions o;
-    o.cwd = dir_;
-    o.timeout_s = 300;
-    auto r = RunProcess(args, o);
-    EXPECT_TRUE(r.ok()) << r.message();
-    return r.ok() ? *r : ProcessResult{};
-  }
+  ProcessResult Run(std::vector<std::string> args) { return RunSimtune(std::move(args), 300); }
 
   // A custom kernel with one knob MODE: 0 correct, 1 does not compile, 2 crashes,
   // 3 computes a wrong result, 4 correct but slower.
@@ -66,7 +52,6 @@ void simtune_kernel(float *const *bufs) {
     return "custom:spec=" + (dir_ / "spec.json").string();
   }
 
-  fs::path dir_;
 };
 
 TEST_F(CliTest, BadWorkloadStringsNameTheValue) {

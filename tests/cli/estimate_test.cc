@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/scratch_test.h"
 #include "simtune/build.h"
 #include "simtune/features.h"
 #include "simtune/predictor.h"
@@ -25,25 +26,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class EstimateTest : public ::testing::Test {
+class EstimateTest : public testing_support::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_estimate_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  EstimateTest() : ScratchTest("simtune_estimate_") {}
 
   ProcessResult Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(SIMTUNE_TEST_BINARY_DIR) + "/simtune", "estimate"});
-    ProcessOptions o;
-    o.cwd = dir_;
-    o.timeout_s = 300;
-    auto r = RunProcess(args, o);
-    EXPECT_TRUE(r.ok()) << r.message();
-    return r.ok() ? *r : ProcessResult{};
+    args.insert(args.begin(), "estimate");
+    return RunSimtune(std::move(args), 300);
   }
 
   // A verified GEMM executable for this machine, built by simtune's own builder.
@@ -80,7 +69,6 @@ class EstimateTest : public ::testing::Test {
     return nlohmann::json::parse(in);
   }
 
-  fs::path dir_;
 };
 
 TEST_F(EstimateTest, BadInputsFailBeforeAnySimulation) {

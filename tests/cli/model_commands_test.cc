@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/scratch_test.h"
 #include "simtune/process.h"
 
 namespace simtune {
@@ -15,28 +16,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ModelCommandsTest : public ::testing::Test {
+class ModelCommandsTest : public testing_support::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_model_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  ModelCommandsTest() : ScratchTest("simtune_model_cli_") {}
 
-  ProcessResult Run(std::vector<std::string> args) {
-    args.insert(args.begin(), std::string(SIMTUNE_TEST_BINARY_DIR) + "/simtune");
-    ProcessOptions o;
-    o.cwd = dir_;
-    o.timeout_s = 600;
-    auto r = RunProcess(args, o);
-    EXPECT_TRUE(r.ok()) << r.message();
-    return r.ok() ? *r : ProcessResult{};
-  }
+  ProcessResult Run(std::vector<std::string> args) { return RunSimtune(std::move(args), 600); }
 
-  fs::path dir_;
 };
 
 constexpr const char* kWorkload = "gemm:M=32,N=32,K=32";

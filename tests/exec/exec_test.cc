@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "tests/support/scratch_test.h"
 #include "simtune/exec.h"
 
 namespace simtune {
@@ -13,17 +14,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ExecTest : public ::testing::Test {
+class ExecTest : public testing_support::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_exec_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
+  ExecTest() : ScratchTest("simtune_exec_") {}
   // MODE 0 correct, 1 does not compile, 2 never finishes, 3 correct.
   std::string WriteKernel() {
     std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
@@ -59,7 +52,6 @@ class ExecTest : public ::testing::Test {
     return c;
   }
 
-  fs::path dir_;
 };
 
 TEST_F(ExecTest, LocalPoolRunsEveryJobOnceAndFailuresAreResults) {

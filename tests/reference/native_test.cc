@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/scratch_test.h"
 #include "simtune/reference.h"
 
 namespace simtune {
@@ -12,20 +13,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class NativeTest : public ::testing::Test {
+class NativeTest : public testing_support::ScratchTest {
  protected:
+  NativeTest() : ScratchTest("simtune_native_") {}
+
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_native_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchTest::SetUp();
     target_.name = "x86_64-host";
     target_.isa = "x86_64";
     target_.os = "linux";
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // A stand-in artifact: a shell script that speaks the harness's timing protocol.
   Artifact Script(const std::string& name, const std::string& body) {
     fs::path p = dir_ / name;
@@ -45,7 +42,6 @@ class NativeTest : public ::testing::Test {
     return std::move(r).value();
   }
 
-  fs::path dir_;
   Target target_;
 };
 

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/scratch_test.h"
 #include "simtune/build.h"
 #include "simtune/process.h"
 #include "simtune/reference.h"
@@ -95,14 +96,12 @@ std::vector<pid_t> Descendants(pid_t pid) {
   return out;
 }
 
-class SshTest : public ::testing::Test {
+class SshTest : public testing_support::ScratchTest {
  protected:
+  SshTest() : ScratchTest("simtune_ssh_") {}
+
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_ssh_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchTest::SetUp();
     target_.name = "x86_64-host";
     target_.isa = "x86_64";
     target_.os = "linux";
@@ -110,7 +109,7 @@ class SshTest : public ::testing::Test {
 
   void TearDown() override {
     StopSshd();
-    fs::remove_all(dir_);
+    ScratchTest::TearDown();
   }
 
   // Starts sshd; false (with a test failure that says what is missing) when it cannot.
@@ -218,7 +217,6 @@ class SshTest : public ::testing::Test {
     return a;
   }
 
-  fs::path dir_;
   Target target_;
   pid_t sshd_ = -1;
   int port_ = 0;

@@ -1,6 +1,7 @@
 // Training data from a real SQLite store: joining statistics of several simulators with
 // reference results, leaving out candidates that lack one simulator, model files with their
 // data spec and the errors that name what is wrong.
+#include "tests/support/scratch_test.h"
 #include "simtune/training.h"
 
 #include <gtest/gtest.h>
@@ -14,20 +15,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TrainingTest : public ::testing::Test {
+class TrainingTest : public testing_support::ScratchTest {
  protected:
+  TrainingTest() : ScratchTest("simtune_training_") {}
+
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_training_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchTest::SetUp();
     auto s = Store::Open(dir_ / "t.db");
     ASSERT_TRUE(s.ok()) << s.message();
     store_ = std::move(s).value();
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // A candidate of gemm 8x8x8 with an artifact (flops 1024) on x86_64-host.
   int64_t AddCandidate(const std::string& config) {
     auto w = ParseWorkload("gemm:M=8,N=8,K=8");
@@ -83,7 +80,6 @@ class TrainingTest : public ::testing::Test {
     return text;
   }
 
-  fs::path dir_;
   std::unique_ptr<Store> store_;
   int64_t wid_ = 0;
 };

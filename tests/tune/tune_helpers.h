@@ -15,33 +15,20 @@
 #include <nlohmann/json.hpp>
 
 #include "simtune/process.h"
+#include "tests/support/scratch_test.h"
 
 namespace simtune::tune_test {
 
 namespace fs = std::filesystem;
 
-inline std::string Simtune() { return std::string(SIMTUNE_TEST_BINARY_DIR) + "/simtune"; }
+inline std::string Simtune() { return testing_support::SimtuneBinary(); }
 
-class TuneTest : public ::testing::Test {
+class TuneTest : public testing_support::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("simtune_tune_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  TuneTest() : ScratchTest("simtune_tune_", /*keep_on_failure=*/true) {}
 
-  ProcessResult Run(std::vector<std::string> argv, double timeout_s = 240) {
-    ProcessOptions o;
-    o.cwd = dir_;
-    o.timeout_s = timeout_s;
-    auto r = RunProcess(argv, o);
-    EXPECT_TRUE(r.ok()) << r.message();
-    return r.ok() ? *r : ProcessResult{};
+  ProcessResult Run(const std::vector<std::string>& argv, double timeout_s = 240) {
+    return RunIn(argv, timeout_s);
   }
 
   // The store as JSON (simtune export).
@@ -65,7 +52,6 @@ class TuneTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
 };
 
 }  // namespace simtune::tune_test
