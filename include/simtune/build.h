@@ -91,6 +91,11 @@ struct VerifyResult {
 Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& target,
                                     double timeout_s = 60);
 
+// Runs a built artifact once (VerifyArtifact) and folds the verdict into it: a crash, a
+// timeout or a wrong result makes it a failed artifact with that stage and reason. Does
+// nothing to an artifact that failed already or that no runner can run (bare metal).
+void VerifyArtifactInto(Artifact& artifact, const Target& target, double timeout_s = 60);
+
 // Parses the harness's verify line out of program output; shared with simulators.
 // Returns "" when "verify ok" is present, else a failure reason.
 std::string CheckVerifyLine(const std::string& output);

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.builder import LocalBuilder
 from tvm.s_tir.meta_schedule.runner import (
     PyRunner,
     PyRunnerFuture,
@@ -86,6 +87,31 @@ def find_simtune() -> str:
     return found
 
 
+def local_builder(max_workers: int | None = None, timeout_sec: float = 120.0) -> LocalBuilder:
+    """MetaSchedule's LocalBuilder with a build function that does not import
+    tvm.s_tir.tensor_intrin.
+
+    LocalBuilder starts fresh worker processes for every batch, and TVM's default_build
+    imports tvm.s_tir.tensor_intrin in each, which parses a few hundred (CUDA, Arm, x86)
+    TVMScript intrinsics: 10-40 s per worker depending on the machine's load, counted against
+    the build's 30 s default timeout. Past it the worker is killed and its replacement starts
+    over, so on a loaded machine every candidate fails with "LocalBuilder: Timeout". The
+    build here is default_build without that import (tensorized schedules arrive with the
+    intrinsic's body already substituted); the artifacts are LocalBuilder's default ones (a
+    tar of object files), which SimtuneRunner takes.
+    """
+
+    def build(mod, target, _params):  # nested: cloudpickle sends it to the workers by value
+        # pylint: disable=import-outside-toplevel
+        import tvm
+        from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+        mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+        return tvm.tirx.build(mod, target)
+
+    return LocalBuilder(max_workers=max_workers, timeout_sec=timeout_sec, f_build=build)
+
+
 def _workload_shape(workload: str) -> tuple[str, dict[str, int]]:
     op, _, params = workload.partition(":")
     shape = {}
@@ -139,7 +165,9 @@ class SimtuneRunner(PyRunner):
     reference : C source defining `void simtune_reference(float *const *bufs)` over the
         function's buffers in argument order; default for gemm workloads: a naive matmul.
     outputs : indices of the output arguments (default: the last one).
-    func_name : the PrimFunc's global symbol (MetaSchedule tunes "main").
+    func_name : the PrimFunc's global symbol (the harness calls __tvm_ffi_<func_name>);
+        default: the one TVM FFI function the artifact defines (a @T.prim_func keeps its
+        Python name as global symbol, e.g. "Matmul"; an IRModule's function is "main").
     simtune : path of the simtune executable (default: find_simtune()).
     work_dir : where harnesses and executables are kept (default: a temporary folder).
     jobs : parallel simulations per batch (simtune estimate -j; default: its default).
@@ -148,7 +176,7 @@ class SimtuneRunner(PyRunner):
 
     def __init__(self, target: str, workload: str, *, sims: str | None = None,
                  model: str | None = None, reference: str | None = None,
-                 outputs: Sequence[int] = (-1,), func_name: str = "main",
+                 outputs: Sequence[int] = (-1,), func_name: str | None = None,
                  simtune: str | None = None, work_dir: str | None = None, jobs: int = 0,
                  timeout_s: float = 3600, rel_tol: float = 1e-4, abs_tol: float = 1e-4) -> None:
         super().__init__()
@@ -249,8 +277,7 @@ class SimtuneRunner(PyRunner):
                 raise _Failure("harness", f"argument {i} has dtype {dtype}; the harness "
                                           "supports float32 only")
             buffers.append(Buffer(shape, i in outputs))
-        symbol = f"__tvm_ffi_{self.func_name}"
-        self._check_symbol(objects, symbol)
+        symbol = self._entry_symbol(objects)
         source = generate_harness(symbol, buffers, self.reference, self.rel_tol, self.abs_tol)
         harness = folder / "harness.c"
         harness.write_text(source, encoding="utf-8")
@@ -285,18 +312,30 @@ class SimtuneRunner(PyRunner):
             tf.extractall(folder, members=members)
         return [folder / m.name for m in members]
 
-    def _check_symbol(self, objects: list[Path], symbol: str) -> None:
+    def _entry_symbol(self, objects: list[Path]) -> str:
+        """`__tvm_ffi_<func_name>`, checked against the objects; without func_name the one
+        TVM FFI function they define."""
+        wanted = f"__tvm_ffi_{self.func_name}" if self.func_name else None
         nm = shutil.which("nm")
         if not nm:
-            return  # the link step reports a missing symbol as well
+            if wanted:
+                return wanted  # the link step reports a missing symbol as well
+            raise _Failure("harness", "nm (binutils) not found: needed to find the TVM FFI "
+                                      "function in the artifact; or pass func_name=")
         defined = set()
         for obj in objects:
             out = subprocess.run([nm, "--defined-only", str(obj)], capture_output=True,
                                  text=True, check=False).stdout
             defined.update(m.group(1) for m in re.finditer(r" T (__tvm_ffi_\w+)$", out, re.M))
-        if symbol not in defined:
-            raise _Failure("harness", f"the artifact defines no {symbol}; it has "
+        if wanted:
+            if wanted not in defined:
+                raise _Failure("harness", f"the artifact defines no {wanted}; it has "
+                                          f"{', '.join(sorted(defined)) or 'no TVM FFI function'}")
+            return wanted
+        if len(defined) != 1:
+            raise _Failure("harness", "pass func_name=: the artifact defines "
                                       f"{', '.join(sorted(defined)) or 'no TVM FFI function'}")
+        return defined.pop()
 
     def _estimate(self, elfs: list[str]) -> list[dict]:
         out_json = self.work_dir / f"estimate{self._counter:05d}.json"
@@ -313,6 +352,9 @@ class SimtuneRunner(PyRunner):
                                   check=False)
         except subprocess.TimeoutExpired:
             raise _Failure("timeout", f"simtune estimate ran past {self.timeout_s} s") from None
+        except OSError as e:
+            raise _Failure("estimate", f"cannot run simtune executable {self.simtune}: "
+                                       f"{e.strerror or e}") from None
         if proc.returncode != 0:
             raise _Failure("estimate", " ".join(proc.stderr.split())[-600:] or
                            f"simtune estimate exited with {proc.returncode}")

@@ -62,4 +62,18 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
   return v;
 }
 
+void VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
+  if (!a.ok() || (target.baremetal() && target.runner.empty())) return;
+  auto v = VerifyArtifact(a, target, timeout_s);
+  if (!v.ok()) {
+    a.status = "failed";
+    a.stage = "run";
+    a.message = v.message();
+  } else if (!v->ok()) {
+    a.status = "failed";
+    a.stage = v->stage;
+    a.message = v->message;
+  }
+}
+
 }  // namespace simtune

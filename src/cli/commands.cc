@@ -185,21 +185,6 @@ struct BuildFlags {
   bool force = false;
 };
 
-// Verifies one built artifact; folds the verdict into the artifact's status and stage.
-void VerifyInto(Artifact& a, const Target& target) {
-  if (!a.ok() || (target.baremetal() && target.runner.empty())) return;
-  auto v = VerifyArtifact(a, target);
-  if (!v.ok()) {
-    a.status = "failed";
-    a.stage = "run";
-    a.message = v.message();
-  } else if (!v->ok()) {
-    a.status = "failed";
-    a.stage = v->stage;
-    a.message = v->message;
-  }
-}
-
 int CmdBuild(const BuildFlags& f) {
   auto target = LoadTarget(f.target);
   if (!target.ok()) return Fail(target.message());
@@ -237,7 +222,7 @@ int CmdBuild(const BuildFlags& f) {
   std::map<std::string, int> failed_by_stage;
   size_t ok = 0, cached = 0;
   for (size_t i = 0; i < arts.size(); ++i) {
-    if (!f.no_verify) VerifyInto(arts[i], *target);
+    if (!f.no_verify) VerifyArtifactInto(arts[i], *target);
     auto id = (*store)->AddArtifact(todo[i].first, arts[i]);
     if (!id.ok()) return Fail(id.message());
     if (arts[i].ok()) ++ok;

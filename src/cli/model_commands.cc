@@ -68,6 +68,13 @@ Result<DataSpec> SpecOf(const DataFlags& f) {
   s.ref_target = f.ref_target;
   s.reference = f.ref;
   s.ref_options = f.ref_options;
+  if (!Trim(f.ref_options).empty()) {
+    // Rows are stored under the reference's canonical options key (defaults filled in):
+    // match that, so that `--ref-options rounds=15` finds what `measure` stored with it.
+    auto ref = References().Create(f.ref, f.ref_options);
+    if (!ref.ok()) return Error{"--ref-options '" + f.ref_options + "': " + ref.message()};
+    s.ref_options = (*ref)->options_key();
+  }
   s.features.knobs = f.knobs;
   s.features.shape = !f.no_shape;
   s.features.relative = !f.no_rel;
@@ -335,8 +342,50 @@ struct EvalFlags {
   int folds = 5;
   uint64_t seed = 0;
   int verify_k = 5;
+  std::string ref_repeat;   // options of a second, independent reference measurement
   std::string json;
 };
+
+// The reference's own noise as a row of the table: a second, independent measurement of the
+// same candidates (other options key, e.g. another seed) used as the "prediction" of the
+// first. No predictor can be expected to agree with the truth better than the truth agrees
+// with itself. Candidates without the second measurement are left out of this row.
+Result<std::vector<WorkloadMetrics>> ReferenceRepeatRow(Store& store, const EvalFlags& f,
+                                                        const DataSpec& spec, const Measured& m,
+                                                        const MetricOptions& mo) {
+  if (spec.ref_options.empty())
+    return Error{"--ref-repeat needs --ref-options: which measurement is the truth and which the repeat"};
+  EvalFlags g = f;
+  g.data.ref_options = f.ref_repeat;
+  SIMTUNE_ASSIGN_OR_RETURN(DataSpec repeat_spec, SpecOf(g.data));
+  if (repeat_spec.ref_options == spec.ref_options)
+    return Error{"--ref-repeat '" + f.ref_repeat + "' names the same measurement as --ref-options ('" +
+                 spec.ref_options + "'); give another, e.g. seed=2"};
+  SIMTUNE_ASSIGN_OR_RETURN(auto again, LoadCandidateData(store, f.data.workloads, repeat_spec, nullptr));
+  std::map<int64_t, double> second;
+  for (const auto& r : again)
+    if (r.ref_value) second[r.candidate_id] = *r.ref_value;
+  std::map<int, std::vector<std::pair<double, double>>> by;   // group -> (first, second)
+  for (const auto& r : m.rows) {
+    auto it = second.find(r.candidate_id);
+    if (it != second.end()) by[static_cast<int>(r.workload_id)].push_back({*r.ref_value, it->second});
+  }
+  if (by.empty())
+    return Error{"--ref-repeat '" + f.ref_repeat + "': no candidate was measured with options '" +
+                 repeat_spec.ref_options + "'; run `simtune measure ... --ref-options " + f.ref_repeat + "`"};
+  std::vector<WorkloadMetrics> out;
+  for (const auto& [group, pairs] : by) {
+    Eigen::VectorXd truth(static_cast<int64_t>(pairs.size())), repeat(truth.size());
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      truth[static_cast<int64_t>(i)] = pairs[i].first;
+      repeat[static_cast<int64_t>(i)] = pairs[i].second;
+    }
+    WorkloadMetrics w = EvaluateWorkload(truth, repeat, /*predicts_time=*/true, mo);
+    w.group = group;
+    out.push_back(w);
+  }
+  return out;
+}
 
 int RunEval(const EvalFlags& f) {
   auto spec = SpecOf(f.data);
@@ -379,6 +428,23 @@ int RunEval(const EvalFlags& f) {
   std::vector<std::pair<std::string, MetricsSummary>> summaries;   // "predictor proto"
   PrintMetricsHeader();
   int failures = 0;
+  if (!f.ref_repeat.empty()) {
+    auto per = ReferenceRepeatRow(**store, f, *spec, *m, mo);
+    if (!per.ok()) return Fail(per.message());
+    nlohmann::json per_json = nlohmann::json::array();
+    for (const auto& w : *per) {
+      PrintMetricsRow("ref-again", "-", m->workload_key[w.group], w);
+      auto j = w.ToJson();
+      j["workload"] = m->workload_key[w.group];
+      per_json.push_back(j);
+    }
+    MetricsSummary sum = Aggregate(*per);
+    PrintMetricsRow("ref-again", "-", "MEAN", sum.mean);
+    PrintMetricsRow("ref-again", "-", "WORST", sum.worst);
+    summaries.push_back({"ref-again -", sum});
+    results.push_back({{"predictor", "reference-repeat"}, {"options", f.ref_repeat}, {"protocol", "-"},
+                       {"per_workload", per_json}, {"summary", sum.ToJson()}});
+  }
   for (const auto& [name, opts] : preds) {
     PredictorFactory factory = [name = name, opts = opts] { return Predictors().Create(name, opts); };
     for (const auto& proto : protos) {
@@ -484,6 +550,9 @@ Subcommand AddEvalCommand(CLI::App& app) {
   cmd->add_option("--folds", f->folds, "k of the k-fold protocol");
   cmd->add_option("--seed", f->seed, "seed of the fold assignment");
   cmd->add_option("--verify-k", f->verify_k, "candidates verified on the reference in the verify-top-k regret");
+  cmd->add_option("--ref-repeat", f->ref_repeat,
+                  "options of a second measurement of the same candidates (e.g. seed=2): adds the "
+                  "reference's agreement with itself as a row, the ceiling for any predictor");
   cmd->add_option("--json", f->json, "write every result to this JSON file");
   return {cmd, [f] { return RunEval(*f); }};
 }

@@ -160,18 +160,7 @@ JobResult JobRunner::RunJob(const Job& job) const {
   r.artifact = builder_->Build(workload_, job.config, target_);
   Artifact& a = r.artifact;
   // Same verdict folding as `simtune build`: a wrong or crashing artifact is a failed build row.
-  if (a.ok() && context_.verify && !(target_.baremetal() && target_.runner.empty())) {
-    auto v = VerifyArtifact(a, target_, context_.verify_timeout_s);
-    if (!v.ok()) {
-      a.status = "failed";
-      a.stage = "run";
-      a.message = v.message();
-    } else if (!v->ok()) {
-      a.status = "failed";
-      a.stage = v->stage;
-      a.message = v->message;
-    }
-  }
+  if (context_.verify) VerifyArtifactInto(a, target_, context_.verify_timeout_s);
   if (a.ok())
     for (const auto& sim : simulators_) r.sims.push_back(sim->Simulate(a, target_));
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -44,8 +44,9 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
     double writes = static_cast<double>(c.write_hits + c.write_misses);
     double misses = static_cast<double>(c.read_misses + c.write_misses);
     std::string q = p + c.level + ".";
-    if (reads > 0) f[q + "read_miss_rate"] = c.read_misses / reads;
-    if (writes > 0) f[q + "write_miss_rate"] = c.write_misses / writes;
+    // No accesses of a kind: no misses of it (0, not a missing feature, which some models refuse).
+    f[q + "read_miss_rate"] = reads > 0 ? c.read_misses / reads : 0.0;
+    f[q + "write_miss_rate"] = writes > 0 ? c.write_misses / writes : 0.0;
     f[q + "mpki"] = 1000 * misses / insn;
     f[q + "log_misses"] = SafeLog(misses);
     auto it = kPenalty.find(c.level);

@@ -23,6 +23,19 @@ class InsnCountPredictor : public Predictor {
 
   Status Fit(const Dataset& train) override {
     SIMTUNE_RETURN_IF_ERROR(train.Validate("training data", true));
+    if (feature_ == "auto") {
+      // The first simulator's ROI instruction count (features.h: "<sim>.log_insn").
+      for (const auto& n : train.feature_names)
+        if (n.size() > 9 && n.compare(n.size() - 9, 9, ".log_insn") == 0) {
+          column_ = n;
+          break;
+        }
+      if (column_.empty())
+        return Error{"training data has no instruction-count feature ('<simulator>.log_insn'); "
+                     "name one with insn-count option feature=NAME"};
+    } else {
+      column_ = feature_;
+    }
     SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd v, Column(train, "training data"));
     (void)v;
     features_ = train.feature_names;
@@ -38,17 +51,18 @@ class InsnCountPredictor : public Predictor {
 
   nlohmann::json SaveJson() const override {
     SIMTUNE_CHECK(fitted_);
-    return {{"features", features_}, {"feature", feature_}};
+    return {{"features", features_}, {"feature", column_}};
   }
 
   Status LoadJson(const nlohmann::json& model) override {
     try {
       std::vector<std::string> features = model.at("features").get<std::vector<std::string>>();
       std::string feature = model.at("feature").get<std::string>();
-      if (feature != feature_)
+      if (feature_ != "auto" && feature != feature_)
         return Error{"invalid model: scores feature '" + feature + "'; options say '" + feature_ +
                      "'"};
       features_ = std::move(features);
+      column_ = std::move(feature);
     } catch (const nlohmann::json::exception& e) {
       return Error{std::string("invalid model: ") + e.what()};
     }
@@ -58,19 +72,20 @@ class InsnCountPredictor : public Predictor {
 
  private:
   Result<Eigen::VectorXd> Column(const Dataset& d, const std::string& where) const {
-    int64_t c = d.FeatureIndex(feature_);
+    int64_t c = d.FeatureIndex(column_);
     if (c < 0)
-      return Error{where + " lacks feature '" + feature_ + "' (insn-count option feature=" +
+      return Error{where + " lacks feature '" + column_ + "' (insn-count option feature=" +
                    feature_ + ")"};
     for (int64_t r = 0; r < d.rows(); ++r)
       if (std::isnan(d.X(r, c)))
-        return Error{"feature '" + feature_ + "' is missing (NaN) for candidate id " +
+        return Error{"feature '" + column_ + "' is missing (NaN) for candidate id " +
                      std::to_string(d.ids[r]) + "; the insn-count baseline scores by it"};
     return Eigen::VectorXd(d.X.col(c));
   }
 
   Options options_;
-  std::string feature_;
+  std::string feature_;    // the option: a feature name or "auto"
+  std::string column_;     // the feature scored by (auto resolved at Fit)
   std::vector<std::string> features_;
   bool fitted_ = false;
 };
@@ -128,10 +143,10 @@ class RandomPredictor : public Predictor {
 
 void RegisterBaselinePredictors(PredictorRegistry& registry) {
   registry.Register(
-      "insn-count", "baseline: score = one feature (default insn_count)",
+      "insn-count", "baseline: score = one feature (default auto: the first simulator's <sim>.log_insn)",
       [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
         SIMTUNE_ASSIGN_OR_RETURN(Options o,
-                                 Options::Parse(text, "insn-count", {{"feature", "insn_count"}}));
+                                 Options::Parse(text, "insn-count", {{"feature", "auto"}}));
         std::string feature = o.String("feature");
         return std::unique_ptr<Predictor>(new InsnCountPredictor(std::move(o), feature));
       });

@@ -43,7 +43,10 @@ Result<bool> ParseTimingOption(const std::string& key, const std::string& val,
 
 std::string TimingOptionsKey(const TimingOptions& o) {
   return "rounds=" + std::to_string(o.rounds) + ",reps=" + std::to_string(o.reps) +
-         ",min_rep_ns=" + std::to_string(o.min_rep_ns) + (o.interleave ? "" : ",interleave=0");
+         ",min_rep_ns=" + std::to_string(o.min_rep_ns) + (o.interleave ? "" : ",interleave=0") +
+         // Another seed is another, independent measurement (other round orders): kept apart,
+         // so that repeated measurements give the reference's own noise.
+         (o.seed == TimingOptions{}.seed ? "" : ",seed=" + std::to_string(o.seed));
 }
 
 std::vector<std::string> TimingArgs(const TimingOptions& o) {

@@ -26,7 +26,8 @@ TEST(InsnCountTest, ScoreIsTheFeature) {
   ASSERT_TRUE(p->Fit(d).ok());
   auto s = p->Predict(d);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(*s, Eigen::VectorXd(d.X.col(d.FeatureIndex("insn_count"))));
+  // Default feature=auto: the simulator's ROI instruction count.
+  EXPECT_EQ(*s, Eigen::VectorXd(d.X.col(d.FeatureIndex("sim.log_insn"))));
 }
 
 TEST(InsnCountTest, OtherFeatureByOption) {
@@ -43,14 +44,18 @@ TEST(InsnCountTest, MissingFeatureIsAnError) {
   Status s = p->Fit(MakeSynthetic({}));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(),
+            "training data has no instruction-count feature ('<simulator>.log_insn'); name one "
+            "with insn-count option feature=NAME");
+  auto named = std::move(Predictors().Create("insn-count", "feature=insn_count").value());
+  EXPECT_EQ(named->Fit(MakeSynthetic({})).message(),
             "training data lacks feature 'insn_count' (insn-count option feature=insn_count)");
   Dataset d = WithInsnCount();
   ASSERT_TRUE(p->Fit(d).ok());
-  d.X(4, d.FeatureIndex("insn_count")) = std::numeric_limits<double>::quiet_NaN();
+  d.X(4, d.FeatureIndex("sim.log_insn")) = std::numeric_limits<double>::quiet_NaN();
   auto r = p->Predict(d);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.message(),
-            "feature 'insn_count' is missing (NaN) for candidate id 4; the insn-count baseline "
+            "feature 'sim.log_insn' is missing (NaN) for candidate id 4; the insn-count baseline "
             "scores by it");
 }
 

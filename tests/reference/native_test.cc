@@ -130,6 +130,10 @@ TEST(NativeOptions, StrictParsing) {
   auto ok = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ((*ok)->options_key(), "rounds=3,reps=4,min_rep_ns=1000");
+  // Another seed is another measurement: kept apart in the store.
+  auto reseeded = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000,seed=2");
+  ASSERT_TRUE(reseeded.ok());
+  EXPECT_EQ((*reseeded)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,seed=2");
 }
 
 }  // namespace

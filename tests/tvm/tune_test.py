@@ -29,7 +29,7 @@ from tvm.s_tir.meta_schedule.runner import RunnerInput  # noqa: E402
 from tvm.script import ir as I  # noqa: E402
 from tvm.script import tirx as T  # noqa: E402
 
-from simtune_tvm import SimtuneRunner, find_simtune, tvm_target  # noqa: E402
+from simtune_tvm import SimtuneRunner, find_simtune, local_builder, tvm_target  # noqa: E402
 
 WORKLOAD = "gemm:M=128,N=128,K=128"
 TRIALS = 32
@@ -48,6 +48,20 @@ class Matmul:
                     C[vi, vj] = T.float32(0)
                 C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
 
+
+MATMUL = Matmul["main"]   # the PrimFunc: what tune_tir and compile_tir are given
+
+
+@T.prim_func(s_tir=True)
+def named_matmul(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128, 128), "float32"),
+                 C: T.Buffer((128, 128), "float32")):
+    # A @T.prim_func keeps its Python name as global symbol: __tvm_ffi_named_matmul.
+    for i, j, k in T.grid(128, 128, 128):
+        with T.sblock("C"):
+            vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+            with T.init():
+                C[vi, vj] = T.float32(0)
+            C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
 
 def require_tools(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
@@ -71,9 +85,9 @@ class TuneTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, work, True)
         tt = tvm.target.Target(tvm_target(target))
         runner = SimtuneRunner(target, WORKLOAD, sims=sims, work_dir=str(work / "runner"), jobs=2)
-        db = ms.tune_tir(Matmul, tt, str(work / "ms"), max_trials_global=TRIALS,
+        db = ms.tune_tir(MATMUL, tt, str(work / "ms"), max_trials_global=TRIALS,
                          num_trials_per_iter=16, runner=runner,
-                         builder=ms.builder.LocalBuilder(max_workers=2), seed=1)
+                         builder=local_builder(max_workers=2), seed=1)
 
         records = db.get_all_tuning_records()
         self.assertGreaterEqual(len(records), TRIALS)
@@ -87,10 +101,14 @@ class TuneTest(unittest.TestCase):
         self.assertEqual(len(reloaded.get_all_tuning_records()), len(records))
 
         # The best schedule, rebuilt from the database, verifies when run on its own.
-        best = db.get_top_k(db.commit_workload(Matmul), 1)[0]
+        # MetaSchedule files the workload as its normalised form of the PrimFunc (tirx.noalias
+        # added), which compile_tir derives from a PrimFunc, not from an IRModule.
+        workload = records[0].workload.mod
+        best = db.query_tuning_record(workload, tt, "main")
+        self.assertIsNotNone(best)
         self.assertAlmostEqual(float(best.run_secs[0]), min(ok))
-        sch = ms.tir_integration.compile_tir(db, Matmul, tt)
-        self.assertIsNotNone(sch)
+        sch = ms.tir_integration.compile_tir(db, MATMUL, tt)
+        self.assertIsNotNone(sch, "compile_tir found no record for the tuned PrimFunc")
         artifact = default_export(default_build(sch.mod, tt, None))
         elf = runner.build_executable(artifact, [((128, 128), "float32")] * 3, "best")
         run = run_executable(elf, target)
@@ -134,6 +152,25 @@ void simtune_reference(float *const *bufs) {
         res = not_tar.result()
         self.assertIsNone(res.run_secs)
         self.assertIn("simtune runner: harness: artifact", res.error_msg)
+
+    def test_entry_symbol_comes_from_the_artifact(self) -> None:
+        require_tools("valgrind", "gcc")
+        work = Path(tempfile.mkdtemp(prefix="simtune_tvm_sym_"))
+        self.addCleanup(shutil.rmtree, work, True)
+        target = "x86_64-host"
+        tt = tvm.target.Target(tvm_target(target))
+        artifact = default_export(default_build(tvm.IRModule({"named_matmul": named_matmul}),
+                                                tt, None))
+        args = ms.arg_info.ArgInfo.from_prim_func(named_matmul)
+        found = SimtuneRunner(target, WORKLOAD, sims="valgrind", work_dir=str(work / "a"))
+        res = found.run([RunnerInput(artifact, "cpu", args)])[0].result()
+        self.assertIsNone(res.error_msg)
+        self.assertGreater(float(res.run_secs[0]), 0)
+        named = SimtuneRunner(target, WORKLOAD, sims="valgrind", func_name="main",
+                              work_dir=str(work / "b"))
+        res = named.run([RunnerInput(artifact, "cpu", args)])[0].result()
+        self.assertIsNone(res.run_secs)
+        self.assertIn("defines no __tvm_ffi_main; it has __tvm_ffi_named_matmul", res.error_msg)
 
 
 if __name__ == "__main__":
