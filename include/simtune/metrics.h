@@ -95,8 +95,9 @@ using PredictorFactory = std::function<Result<std::unique_ptr<Predictor>>()>;
 
 // k-fold within workloads: every workload's rows are shuffled (seeded) and dealt into k folds;
 // fold f's model is fit on every row outside fold f (all workloads) and scores fold f's rows.
-// Metrics are computed per (workload, fold) on held-out rows only, then averaged per
-// workload. Errors: invalid data, k < 2, a workload with fewer than k candidates, a fit or
+// Every candidate is scored by the one model that did not see it (out-of-fold scores), and
+// the metrics are computed per workload over all of its candidates: top-k % is then over the
+// whole workload, as in the paper, not over a fold (whose floor would be k/rows). Errors: invalid data, k < 2, a workload with fewer than k candidates, a fit or
 // predict error (prefixed with the fold).
 Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
                                                          const PredictorFactory& factory,

@@ -80,27 +80,6 @@ constexpr MetricFields kFields[] = {
     {&WorkloadMetrics::mape, false},
 };
 
-struct WorkloadAccumulator {
-  int group = 0;
-  int64_t candidates = 0;
-  int folds = 0;
-  MeanAccumulator fields[std::size(kFields)];
-
-  void Add(const WorkloadMetrics& m) {
-    candidates += m.candidates;
-    ++folds;
-    for (size_t f = 0; f < std::size(kFields); ++f) fields[f].Add(m.*(kFields[f].field));
-  }
-  WorkloadMetrics Get() const {
-    WorkloadMetrics out;
-    out.group = group;
-    out.candidates = candidates;
-    out.folds = folds;
-    for (size_t f = 0; f < std::size(kFields); ++f) out.*(kFields[f].field) = fields[f].Get();
-    return out;
-  }
-};
-
 Eigen::VectorXd Gather(const Eigen::VectorXd& v, const std::vector<int64_t>& rows) {
   Eigen::VectorXd out(static_cast<int64_t>(rows.size()));
   for (size_t i = 0; i < rows.size(); ++i) out[static_cast<int64_t>(i)] = v[rows[i]];
@@ -110,21 +89,30 @@ Eigen::VectorXd Gather(const Eigen::VectorXd& v, const std::vector<int64_t>& row
 nlohmann::json Number(double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); }
 
 // Fits on `train`, scores `test`, and evaluates each workload in `test` separately.
-Result<std::vector<WorkloadMetrics>> FitAndEvaluate(const Dataset& train, const Dataset& test,
-                                                    const PredictorFactory& factory,
-                                                    const MetricOptions& options) {
+// A fresh predictor fit on train, its scores of test (finite, one per row).
+Result<Eigen::VectorXd> FitAndScore(const Dataset& train, const Dataset& test,
+                                    const PredictorFactory& factory, bool* predicts_time) {
   SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> predictor, factory());
   SIMTUNE_RETURN_IF_ERROR(predictor->Fit(train));
   SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd scores, predictor->Predict(test));
   if (scores.size() != test.rows() || !scores.array().isFinite().all())
     return Error{"predictor " + predictor->name() + " returned " + std::to_string(scores.size()) +
                  " scores (some not finite?) for " + std::to_string(test.rows()) + " candidates"};
+  *predicts_time = predictor->predicts_time();
+  return scores;
+}
+
+Result<std::vector<WorkloadMetrics>> FitAndEvaluate(const Dataset& train, const Dataset& test,
+                                                    const PredictorFactory& factory,
+                                                    const MetricOptions& options) {
+  bool predicts_time = false;
+  SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd scores, FitAndScore(train, test, factory, &predicts_time));
   std::vector<WorkloadMetrics> out;
   std::vector<int> groups = test.Groups();
   std::vector<std::vector<int64_t>> rows = test.RowsByGroup();
   for (size_t g = 0; g < groups.size(); ++g) {
     WorkloadMetrics m = EvaluateWorkload(Gather(test.y, rows[g]), Gather(scores, rows[g]),
-                                         predictor->predicts_time(), options);
+                                         predicts_time, options);
     m.group = groups[g];
     out.push_back(m);
   }
@@ -257,19 +245,26 @@ Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
     predictors::Shuffle(rows, predictors::Mix64(seed) ^ static_cast<uint64_t>(groups[g]));
     for (size_t i = 0; i < rows.size(); ++i) fold_of[rows[i]] = static_cast<int>(i % k);
   }
-  std::map<int, WorkloadAccumulator> acc;
-  for (int g : groups) acc[g].group = g;
+  // Out-of-fold scores: every candidate scored by the one model that did not see it.
+  Eigen::VectorXd oof(data.rows());
+  bool predicts_time = false;
   for (int f = 0; f < k; ++f) {
     std::vector<int64_t> train_rows, test_rows;
     for (int64_t r = 0; r < data.rows(); ++r)
       (fold_of[r] == f ? test_rows : train_rows).push_back(r);
-    auto fold = FitAndEvaluate(data.Subset(train_rows), data.Subset(test_rows), factory, options);
-    if (!fold.ok())
-      return Wrap(fold.error(), "fold " + std::to_string(f + 1) + " of " + std::to_string(k));
-    for (const WorkloadMetrics& m : *fold) acc[m.group].Add(m);
+    auto scores = FitAndScore(data.Subset(train_rows), data.Subset(test_rows), factory, &predicts_time);
+    if (!scores.ok())
+      return Wrap(scores.error(), "fold " + std::to_string(f + 1) + " of " + std::to_string(k));
+    for (size_t i = 0; i < test_rows.size(); ++i) oof[test_rows[i]] = (*scores)[static_cast<int64_t>(i)];
   }
   std::vector<WorkloadMetrics> out;
-  for (const auto& [g, a] : acc) out.push_back(a.Get());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    WorkloadMetrics m = EvaluateWorkload(Gather(data.y, by_group[g]), Gather(oof, by_group[g]),
+                                         predicts_time, options);
+    m.group = groups[g];
+    m.folds = k;
+    out.push_back(m);
+  }
   return out;
 }
 

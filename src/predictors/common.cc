@@ -101,6 +101,8 @@ Result<DenseFeatures> DenseFeatures::Fit(const Dataset& train, const std::string
   const int64_t n = train.rows();
   f.mean.resize(keep.size());
   f.scale.resize(keep.size());
+  f.lo.resize(keep.size());
+  f.hi.resize(keep.size());
   for (size_t j = 0; j < keep.size(); ++j) {
     Eigen::VectorXd col = train.X.col(keep[j]);
     double m = col.mean();
@@ -109,6 +111,8 @@ Result<DenseFeatures> DenseFeatures::Fit(const Dataset& train, const std::string
     // Relative threshold: a column constant up to rounding would otherwise blow up noise.
     f.mean[j] = m;
     f.scale[j] = sd > 1e-12 * std::max(1.0, std::abs(m)) ? sd : 1.0;
+    f.lo[j] = (col.minCoeff() - m) / f.scale[j];
+    f.hi[j] = (col.maxCoeff() - m) / f.scale[j];
   }
   return f;
 }
@@ -126,7 +130,7 @@ Result<Eigen::MatrixXd> DenseFeatures::Transform(const Dataset& x,
         return Error{"feature '" + used[j] + "' is missing (NaN) for candidate id " + id +
                      "; the " + predictor + " model was trained with it"};
       }
-      z(i, static_cast<int64_t>(j)) = (v - mean[j]) / scale[j];
+      z(i, static_cast<int64_t>(j)) = std::clamp((v - mean[j]) / scale[j], lo[j], hi[j]);
     }
   }
   return z;
@@ -134,7 +138,8 @@ Result<Eigen::MatrixXd> DenseFeatures::Transform(const Dataset& x,
 
 nlohmann::json DenseFeatures::ToJson() const {
   return {{"features", all}, {"used", used}, {"dropped_features", dropped},
-          {"mean", predictors::ToJson(mean)}, {"scale", predictors::ToJson(scale)}};
+          {"mean", predictors::ToJson(mean)}, {"scale", predictors::ToJson(scale)},
+          {"lo", predictors::ToJson(lo)}, {"hi", predictors::ToJson(hi)}};
 }
 
 Result<DenseFeatures> DenseFeatures::FromJson(const nlohmann::json& j) {
@@ -148,9 +153,14 @@ Result<DenseFeatures> DenseFeatures::FromJson(const nlohmann::json& j) {
   }
   SIMTUNE_ASSIGN_OR_RETURN(f.mean, VectorFromJson(j.value("mean", nlohmann::json()), "mean"));
   SIMTUNE_ASSIGN_OR_RETURN(f.scale, VectorFromJson(j.value("scale", nlohmann::json()), "scale"));
-  if (f.mean.size() != static_cast<int64_t>(f.used.size()) || f.scale.size() != f.mean.size())
-    return Error{"invalid feature record: " + std::to_string(f.used.size()) +
-                 " features but " + std::to_string(f.mean.size()) + " means"};
+  SIMTUNE_ASSIGN_OR_RETURN(f.lo, VectorFromJson(j.value("lo", nlohmann::json()), "lo"));
+  SIMTUNE_ASSIGN_OR_RETURN(f.hi, VectorFromJson(j.value("hi", nlohmann::json()), "hi"));
+  if (f.mean.size() != static_cast<int64_t>(f.used.size()) || f.scale.size() != f.mean.size() ||
+      f.lo.size() != f.mean.size() || f.hi.size() != f.mean.size())
+    return Error{"invalid feature record: " + std::to_string(f.used.size()) + " features but " +
+                 std::to_string(f.mean.size()) + " means, " + std::to_string(f.scale.size()) +
+                 " scales, " + std::to_string(f.lo.size()) + "/" + std::to_string(f.hi.size()) +
+                 " range bounds"};
   return f;
 }
 

@@ -48,10 +48,15 @@ struct DenseFeatures {
   std::vector<std::string> used;      // complete in training
   std::vector<std::string> dropped;   // NaN in some training row
   Eigen::VectorXd mean, scale;        // per used feature; scale 1 for constant features
+  // Standardised range seen in training. Transform clamps into it: a workload nobody
+  // measured may lie outside the training range on some feature, and a linear model or a GP
+  // extrapolating there gave absurd times (leave-one-workload-out: ridge's MAPE ~1e17).
+  Eigen::VectorXd lo, hi;
 
   // Errors when no feature is complete.
   static Result<DenseFeatures> Fit(const Dataset& train, const std::string& predictor);
-  // Standardised used columns of x; NaN in a used feature is an error naming it.
+  // Standardised used columns of x, clamped into [lo, hi]; NaN in a used feature is an error
+  // naming it.
   Result<Eigen::MatrixXd> Transform(const Dataset& x, const std::string& predictor) const;
 
   nlohmann::json ToJson() const;

@@ -142,8 +142,8 @@ TEST(MetricsTest, AggregateMeanAndWorst) {
   EXPECT_EQ(s.ToJson()["worst"]["regret"], 1.5);
 }
 
-// A dataset whose insn_count column equals the run time: the insn-count baseline is an
-// oracle, so every protocol must report perfect rankings.
+// A dataset whose instruction count equals the run time: the insn-count baseline (default
+// feature: sim.log_insn) is an oracle, so every protocol must report perfect rankings.
 Dataset Oracle(int groups, int rows_per_group) {
   testing::SyntheticSpec spec;
   spec.groups = groups;
@@ -151,6 +151,7 @@ Dataset Oracle(int groups, int rows_per_group) {
   spec.insn_count = true;
   Dataset d = testing::MakeSynthetic(spec);
   d.X.col(d.FeatureIndex("insn_count")) = d.y;
+  d.X.col(d.FeatureIndex("sim.log_insn")) = d.y.array().log();
   return d;
 }
 
@@ -158,14 +159,14 @@ PredictorFactory Factory(const std::string& name) {
   return [name] { return Predictors().Create(name, ""); };
 }
 
-TEST(ProtocolTest, KFoldWithinWorkloadScoresHeldOutRowsOnly) {
+TEST(ProtocolTest, KFoldWithinWorkloadScoresOutOfFoldOverTheWholeWorkload) {
   auto r = KFoldWithinWorkload(Oracle(3, 10), Factory("insn-count"), 5, 1);
   ASSERT_TRUE(r.ok()) << r.message();
   ASSERT_EQ(r->size(), 3u);
   for (const WorkloadMetrics& m : *r) {
     EXPECT_EQ(m.folds, 5);
     EXPECT_EQ(m.candidates, 10);
-    EXPECT_DOUBLE_EQ(m.top_k_percent, 50.0);   // 2 held-out rows per fold, best found first
+    EXPECT_DOUBLE_EQ(m.top_k_percent, 10.0);   // out-of-fold scores of all 10: best found first
     EXPECT_DOUBLE_EQ(m.regret, 1.0);
     EXPECT_DOUBLE_EQ(m.spearman, 1.0);
     EXPECT_DOUBLE_EQ(m.kendall_tau_b, 1.0);
@@ -220,8 +221,8 @@ TEST(ProtocolTest, ErrorsNameTheProblem) {
   auto no_feature = LeaveOneWorkloadOut(testing::MakeSynthetic(spec), Factory("insn-count"));
   ASSERT_FALSE(no_feature.ok());
   EXPECT_EQ(no_feature.message(),
-            "workload group 0 held out: training data lacks feature 'insn_count' (insn-count "
-            "option feature=insn_count)");
+            "workload group 0 held out: training data has no instruction-count feature "
+            "('<simulator>.log_insn'); name one with insn-count option feature=NAME");
 }
 
 }  // namespace

@@ -64,6 +64,25 @@ TEST_P(LinearModelsTest, PredictsRunTimeOfKnownWorkloadsAndRanksNewOnes) {
   EXPECT_GT(Spearman(unseen.y, *pu), 0.98);
 }
 
+TEST_P(LinearModelsTest, ClampsFeaturesOutsideTheTrainingRange) {
+  // A workload beyond the training range on a feature is scored as if at the range's edge:
+  // no extrapolation to absurd times.
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(train).ok());
+  Dataset edge = train.Subset({0});
+  Dataset far = edge;
+  for (int64_t c = 0; c < train.cols(); ++c) {
+    edge.X(0, c) = train.X.col(c).maxCoeff();
+    far.X(0, c) = train.X.col(c).maxCoeff() + 1000 * (1 + std::abs(train.X.col(c).maxCoeff()));
+  }
+  auto at_edge = p->Predict(edge);
+  auto beyond = p->Predict(far);
+  ASSERT_TRUE(at_edge.ok() && beyond.ok());
+  EXPECT_DOUBLE_EQ((*beyond)[0], (*at_edge)[0]);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, LinearModelsTest, ::testing::Values("linear", "ridge"));
 
 TEST(RidgeTest, StrongerRegularisationWhenFeaturesAreNoise) {
