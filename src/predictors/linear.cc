@@ -38,8 +38,16 @@ std::vector<RidgeSolution> SolveRidge(const Eigen::MatrixXd& z, const Eigen::Vec
   Eigen::VectorXd s = svd.singularValues();
   Eigen::VectorXd uty = svd.matrixU().transpose() * (t.array() - tmean).matrix();
   std::vector<RidgeSolution> out;
+  // Singular values below this are rank deficiency (collinear features, common with ~100
+  // statistics): plain least squares (alpha 0) takes the minimum-norm solution there
+  // instead of dividing by ~0.
+  const double tol = s.size() > 0 ? s.maxCoeff() * static_cast<double>(std::max(zc.rows(), zc.cols())) *
+                                        std::numeric_limits<double>::epsilon()
+                                  : 0.0;
   for (double alpha : alphas) {
-    Eigen::VectorXd d = (s.array() / (s.array().square() + alpha)).matrix();
+    Eigen::VectorXd d(s.size());
+    for (int64_t i = 0; i < s.size(); ++i)
+      d[i] = s[i] > tol ? s[i] / (s[i] * s[i] + alpha) : 0.0;
     RidgeSolution sol;
     sol.w = svd.matrixV() * (d.asDiagonal() * uty);
     sol.b = tmean - zmean.dot(sol.w);

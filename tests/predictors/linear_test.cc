@@ -83,6 +83,23 @@ TEST_P(LinearModelsTest, ClampsFeaturesOutsideTheTrainingRange) {
   EXPECT_DOUBLE_EQ((*beyond)[0], (*at_edge)[0]);
 }
 
+TEST_P(LinearModelsTest, CollinearFeaturesGiveFinitePredictions) {
+  // Simulator statistics are often exact multiples of each other: the fit must not divide by
+  // a zero singular value.
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  Dataset twice = train;
+  twice.feature_names.push_back("copy_of_" + train.feature_names[0]);
+  twice.X.conservativeResize(Eigen::NoChange, train.cols() + 1);
+  twice.X.col(train.cols()) = 2.0 * train.X.col(0);
+  auto p = Make(GetParam());
+  ASSERT_TRUE(p->Fit(twice).ok());
+  auto s = p->Predict(twice);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(s->array().isFinite().all());
+  EXPECT_GT(Spearman(twice.y, *s), 0.9);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, LinearModelsTest, ::testing::Values("linear", "ridge"));
 
 TEST(RidgeTest, StrongerRegularisationWhenFeaturesAreNoise) {
