@@ -41,9 +41,10 @@ std::vector<RidgeSolution> SolveRidge(const Eigen::MatrixXd& z, const Eigen::Vec
   // Singular values below this are rank deficiency (collinear features, common with ~100
   // statistics): plain least squares (alpha 0) takes the minimum-norm solution there
   // instead of dividing by ~0.
-  const double tol = s.size() > 0 ? s.maxCoeff() * static_cast<double>(std::max(zc.rows(), zc.cols())) *
-                                        std::numeric_limits<double>::epsilon()
-                                  : 0.0;
+  // The cut-off is relative (1e-9 of the largest): directions that are collinear up to
+  // rounding of the statistics would otherwise get weights that cancel on the training rows
+  // and explode on any other.
+  const double tol = s.size() > 0 ? 1e-9 * s.maxCoeff() : 0.0;
   for (double alpha : alphas) {
     Eigen::VectorXd d(s.size());
     for (int64_t i = 0; i < s.size(); ++i)
@@ -81,12 +82,12 @@ class LinearPredictor : public Predictor {
       weights_ = sol.w;
       intercept_ = sol.b;
     } else {
-      Eigen::MatrixXd a(z.rows(), z.cols() + 1);
-      a.col(0).setOnes();
-      a.rightCols(z.cols()) = z;
-      Eigen::VectorXd coef = a.colPivHouseholderQr().solve(t);
-      intercept_ = coef[0];
-      weights_ = coef.tail(z.cols());
+      // Plain least squares: the minimum-norm solution of the truncated SVD (a pivoted QR
+      // returned weights that cancel on the training rows and gave non-finite times on
+      // others, with ~100 collinear statistics).
+      RidgeSolution sol = SolveRidge(z, t, {0.0}).front();
+      weights_ = sol.w;
+      intercept_ = sol.b;
     }
     features_ = std::move(features);
     scale_ = GroupScale::Fit(train, (z_raw * weights_).array() + intercept_);
