@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/scratch_test.h"
+#include "tests/support/script_artifact.h"
 #include "simtune/build.h"
 #include "simtune/process.h"
 #include "simtune/reference.h"
@@ -206,15 +207,7 @@ class SshTest : public testing_support::ScratchTest {
 
   // A stand-in artifact: a shell script that speaks the harness's timing protocol.
   Artifact Script(const std::string& name, const std::string& body) {
-    fs::path p = dir_ / name;
-    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
-    fs::permissions(p, fs::perms::owner_all);
-    Artifact a;
-    a.status = "ok";
-    a.target = "x86_64-host";
-    a.hash = name;
-    a.elf = p;
-    return a;
+    return testing_support::ScriptArtifact(dir_, name, body);
   }
 
   Target target_;
