@@ -48,6 +48,16 @@ class Reference {
                                          const Target& target) = 0;
 };
 
+class Store;
+
+// Measures `batch` (the artifacts of `candidate_ids`, same order) on `reference` for `target`
+// and stores one row per artifact under the reference's name and options key, failed results
+// included. Returns the results in batch order; errors: the store's.
+Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
+                                               const std::vector<Artifact>& batch,
+                                               const std::vector<int64_t>& candidate_ids,
+                                               const Target& target, Store& store);
+
 using ReferenceRegistry = Registry<Reference, const std::string& /*options*/>;
 // Built-ins: "native", "rvsim", "ssh".
 ReferenceRegistry& References();

@@ -337,18 +337,8 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
     if (Interactive())
       std::fprintf(stderr, "measuring %zu candidates with %s (%s)\n", batch.size(), f.ref.c_str(),
                    (*ref)->options_key().c_str());
-    auto results = (*ref)->Measure(batch, *target);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      RefRow row;
-      row.candidate_id = batch_ids[i];
-      row.target = target->name;
-      row.reference = f.ref;
-      row.options = (*ref)->options_key();
-      row.artifact_hash = batch[i].hash;
-      row.result = results[i];
-      auto id = (*store)->AddRefResult(row);
-      if (!id.ok()) return Fail(id.message());
-    }
+    auto results = MeasureAndStore(**ref, batch, batch_ids, *target, **store);
+    if (!results.ok()) return Fail(results.message());
   }
   // Rank from the store: latest row per candidate for this reference and options.
   auto rows = (*store)->RefResults(wid, target->name);

@@ -301,29 +301,24 @@ int RunVerify(const VerifyFlags& f) {
   // The k best predicted are measured together (interleaved rounds), even those measured
   // before, so that the winner is chosen among results taken under the same conditions.
   std::vector<Artifact> batch;
+  std::vector<int64_t> batch_ids;
   for (size_t i : measured) {
     auto art = (*store)->LatestArtifact((*rows)[i].candidate_id, spec.sim_target);
     if (!art.ok()) return Fail(art.message());
     if (!art->has_value() || !(*art)->artifact.ok())
       return Fail("candidate " + std::to_string((*rows)[i].candidate_id) + " has no built artifact for " + spec.sim_target);
     batch.push_back((*art)->artifact);
+    batch_ids.push_back((*rows)[i].candidate_id);
   }
-  auto results = (*ref)->Measure(batch, *target);
+  auto measured_results = MeasureAndStore(**ref, batch, batch_ids, *target, **store);
+  if (!measured_results.ok()) return Fail(measured_results.message());
+  const std::vector<RefResult>& results = *measured_results;
   std::printf("verifying the %zu best predicted of %zu candidates of %s on %s (%s)\n", order.size(), rows->size(),
               (*rows)[0].workload_key.c_str(), target->name.c_str(), (*ref)->options_key().c_str());
   std::printf("%4s  %8s  %14s  %14s  %7s  %s\n", "pred", "id", "predicted", "measured", "spread", "config");
   int best = -1;
   for (size_t j = 0; j < measured.size(); ++j) {
     const auto& c = (*rows)[measured[j]];
-    RefRow row;
-    row.candidate_id = c.candidate_id;
-    row.target = target->name;
-    row.reference = spec.reference;
-    row.options = (*ref)->options_key();
-    row.artifact_hash = batch[j].hash;
-    row.result = results[j];
-    auto id = (*store)->AddRefResult(row);
-    if (!id.ok()) return Fail(id.message());
     const auto& r = results[j];
     std::printf("%4s  %8lld  %14.6g  %14s  %6s  %s\n",
                 j < order.size() ? std::to_string(j + 1).c_str() : "(bb)", static_cast<long long>(c.candidate_id),

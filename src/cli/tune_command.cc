@@ -420,18 +420,15 @@ class Tuner {
     if (!batch.empty() && Interactive())
       std::fprintf(stderr, "\rmeasuring %zu candidates on %s (%s)%30s\n", batch.size(), f_.ref.c_str(),
                    reference_->options_key().c_str(), "");
-    auto results = batch.empty() ? std::vector<RefResult>{} : reference_->Measure(batch, target_);
+    std::vector<int64_t> ids;
+    for (const Cand* c : batch_cands) ids.push_back(c->id);
+    std::vector<RefResult> results;
+    if (!batch.empty()) {
+      SIMTUNE_ASSIGN_OR_RETURN(results, MeasureAndStore(*reference_, batch, ids, target_, *store_));
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
-      RefRow row;
-      row.candidate_id = batch_cands[i]->id;
-      row.target = target_.name;
-      row.reference = f_.ref;
-      row.options = reference_->options_key();
-      row.artifact_hash = batch[i].hash;
-      row.result = results[i];
-      SIMTUNE_RETURN_IF_ERROR(store_->AddRefResult(row));
       ++measured_now_;
-      if (results[i].ok()) out[batch_cands[i]->id] = results[i];
+      if (results[i].ok()) out[ids[i]] = results[i];
     }
     return out;
   }
