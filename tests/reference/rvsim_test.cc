@@ -12,6 +12,7 @@
 #include "simtune/process.h"
 #include "simtune/reference.h"
 #include "simtune/target.h"
+#include "tests/simulators/roi_kernels.h"
 
 namespace simtune {
 namespace {
@@ -20,33 +21,8 @@ namespace fs = std::filesystem;
 
 constexpr int kM = 12, kN = 10, kK = 8;
 
-std::string GemmCode(const std::string& name, const std::string& loops) {
-  return "void " + name + "(float *const *bufs) {\n"
-         "  const float *A = bufs[0], *B = bufs[1];\n"
-         "  float *C = bufs[2];\n"
-         "  enum { M = " + std::to_string(kM) + ", N = " + std::to_string(kN) +
-         ", K = " + std::to_string(kK) + " };\n" + loops + "}\n";
-}
-
-// C = A * B; `wrong` adds 1 to one element.
-KernelSource Gemm(bool wrong = false) {
-  KernelSource s;
-  s.code = GemmCode("simtune_kernel",
-                    std::string("  for (int i = 0; i < M; ++i)\n"
-                                "    for (int k = 0; k < K; ++k)\n"
-                                "      for (int j = 0; j < N; ++j) C[i * N + j] += A[i * K + k] * B[k * N + j];\n") +
-                        (wrong ? "  C[7] += 1.0f;\n" : ""));
-  s.reference_code = GemmCode("simtune_reference",
-                              "  for (int i = 0; i < M; ++i)\n"
-                              "    for (int j = 0; j < N; ++j) {\n"
-                              "      float acc = 0;\n"
-                              "      for (int k = 0; k < K; ++k) acc += A[i * K + k] * B[k * N + j];\n"
-                              "      C[i * N + j] = acc;\n"
-                              "    }\n");
-  s.buffers = {{"A", kM * kK, false}, {"B", kK * kN, false}, {"C", kM * kN, true}};
-  s.flops = 2.0 * kM * kN * kK;
-  return s;
-}
+// C = A * B (12x10x8); `wrong` adds 1 to one element.
+KernelSource Gemm(bool wrong = false) { return roi_test::GemmKernel(kM, kN, kK, wrong); }
 
 BuildOptions Options() {
   BuildOptions o;

@@ -1,4 +1,4 @@
-// Helpers for the valgrind, spike and contract tests: tiny hand-written kernels built by the
+// Helpers for the valgrind, spike, contract and rvsim tests: tiny hand-written kernels built by the
 // real Builder (so artifacts follow the harness contract), targets loaded from data/targets,
 // and a build cache shared by the test processes.
 #pragma once
@@ -96,10 +96,11 @@ void simtune_reference(float *const *bufs) {
   return s;
 }
 
-// C[m][n] += A[m][k] * B[k][n], i-k-j order, row-major: a small GEMM.
-inline KernelSource GemmKernel(int m, int n, int k) {
+// C[m][n] += A[m][k] * B[k][n], i-k-j order, row-major: a small GEMM. `wrong` adds 1 to
+// one element after the loops (a kernel that must fail verification).
+inline KernelSource GemmKernel(int m, int n, int k, bool wrong = false) {
   KernelSource s;
-  s.code = R"C(
+  s.code = std::string(R"C(
 void simtune_kernel(float *const *bufs) {
   const float *A = bufs[0], *B = bufs[1];
   float *C = bufs[2];
@@ -108,8 +109,7 @@ void simtune_kernel(float *const *bufs) {
       float a = A[i * ROI_K + p];
       for (int j = 0; j < ROI_N; ++j) C[i * ROI_N + j] += a * B[p * ROI_N + j];
     }
-}
-)C";
+)C") + (wrong ? "  C[7] += 1.0f;\n" : "") + "}\n";
   s.reference_code = R"C(
 void simtune_reference(float *const *bufs) {
   for (int i = 0; i < ROI_M; ++i)
