@@ -426,10 +426,9 @@ class Tuner {
     if (!batch.empty()) {
       SIMTUNE_ASSIGN_OR_RETURN(results, MeasureAndStore(*reference_, batch, ids, target_, *store_));
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      ++measured_now_;
+    measured_now_ += batch.size();
+    for (size_t i = 0; i < batch.size(); ++i)
       if (results[i].ok()) out[ids[i]] = results[i];
-    }
     return out;
   }
 
