@@ -216,22 +216,32 @@ int CmdBuild(const BuildFlags& f) {
   Builder builder(bo);
   std::vector<Config> configs;
   for (const auto& t : todo) configs.push_back(t.second);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<Artifact> arts = builder.BuildMany(c->workload, configs, *target);
-  double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Each artifact is verified on its worker and stored as soon as it is done, so a build
+  // that is interrupted keeps what it finished.
+  std::mutex mu;
   std::map<std::string, int> failed_by_stage;
   size_t ok = 0, cached = 0;
-  for (size_t i = 0; i < arts.size(); ++i) {
-    if (!f.no_verify) VerifyArtifactInto(arts[i], *target);
-    auto id = (*store)->AddArtifact(todo[i].first, arts[i]);
-    if (!id.ok()) return Fail(id.message());
-    if (arts[i].ok()) ++ok;
-    else ++failed_by_stage[arts[i].stage];
-    if (arts[i].cached) ++cached;
-    if (!arts[i].ok())
-      std::fprintf(stderr, "failed [%s] %s: %s\n", arts[i].stage.c_str(),
-                   FormatConfig(todo[i].second, c->space->knobs()).c_str(), arts[i].message.c_str());
-  }
+  Status store_error;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Artifact> arts =
+      builder.BuildMany(c->workload, configs, *target, [&](size_t i, Artifact& a) {
+        if (!f.no_verify) VerifyArtifactInto(a, *target);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!store_error.ok()) return;
+        auto id = (*store)->AddArtifact(todo[i].first, a);
+        if (!id.ok()) {
+          store_error = id.error();
+          return;
+        }
+        if (a.ok()) ++ok;
+        else ++failed_by_stage[a.stage];
+        if (a.cached) ++cached;
+        if (!a.ok())
+          std::fprintf(stderr, "failed [%s] %s: %s\n", a.stage.c_str(),
+                       FormatConfig(todo[i].second, c->space->knobs()).c_str(), a.message.c_str());
+      });
+  double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!store_error.ok()) return Fail(store_error.message());
   std::printf("built %zu candidates of %s for %s in %.1f s (%.2f/s; %zu from cache), %zu already in the store\n",
               arts.size(), c->workload.Key().c_str(), target->name.c_str(), build_s,
               build_s > 0 ? arts.size() / build_s : 0.0, cached, skipped);
@@ -296,7 +306,7 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
   sel.workload = f.workload;
   auto c = Choose(sel, false);
   if (!c.ok()) return Fail(c.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, measure ? StoreMode::kExisting : StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   int64_t wid = 0;
   auto cands = StoredCandidates(**store, *c, &wid);
@@ -326,7 +336,8 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
     if (!art->has_value() || !(*art)->artifact.ok()) continue;  // build failures live in artifacts
     flops[id] = (*art)->artifact.flops;
     if (measure && (f.sample == 0 || chosen.count(id))) {
-      auto done = (*store)->LatestOkRef(id, target->name, f.ref, (*ref)->options_key());
+      auto done = (*store)->LatestOkRef(id, target->name, f.ref, (*ref)->options_key(),
+                                        (*art)->artifact.hash);
       if (!done.ok()) return Fail(done.message());
       if (done->has_value() && !f.force) continue;
       batch.push_back((*art)->artifact);
@@ -337,7 +348,11 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
     if (Interactive())
       std::fprintf(stderr, "measuring %zu candidates with %s (%s)\n", batch.size(), f.ref.c_str(),
                    (*ref)->options_key().c_str());
-    auto results = MeasureAndStore(**ref, batch, batch_ids, *target, **store);
+    auto results = MeasureAndStore(**ref, batch, batch_ids, *target, **store, kMeasureChunk,
+                                   [&](size_t done, size_t total) {
+                                     if (total > kMeasureChunk)
+                                       std::fprintf(stderr, "measured %zu/%zu\n", done, total);
+                                   });
     if (!results.ok()) return Fail(results.message());
   }
   // Rank from the store: latest row per candidate for this reference and options.
@@ -382,7 +397,7 @@ int CmdSimulate(const SimulateFlags& f) {
   sel.workload = f.workload;
   auto c = Choose(sel, false);
   if (!c.ok()) return Fail(c.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
   int64_t wid = 0;
   auto cands = StoredCandidates(**store, *c, &wid);
@@ -397,7 +412,8 @@ int CmdSimulate(const SimulateFlags& f) {
       ++unbuilt;
       continue;
     }
-    auto done = (*store)->LatestOkSim(id, target->name, f.sim, (*sim)->options_key());
+    auto done = (*store)->LatestOkSim(id, target->name, f.sim, (*sim)->options_key(),
+                                      (*art)->artifact.hash);
     if (!done.ok()) return Fail(done.message());
     if (done->has_value() && !f.force) {
       ++skipped;
@@ -486,7 +502,7 @@ int CmdSimulate(const SimulateFlags& f) {
 int CmdExport(const std::string& db, const std::string& csv_dir, const std::string& json_file) {
   if (csv_dir.empty() == json_file.empty()) return Fail("export: pass exactly one of --csv DIR or --json FILE");
   if (!std::filesystem::exists(db)) return Fail("store '" + db + "' does not exist");
-  auto store = Store::Open(db);
+  auto store = Store::Open(db, StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   if (!csv_dir.empty()) {
     std::error_code ec;

@@ -181,7 +181,7 @@ Result<Plan> MakePlan(const EstimateFlags& f) {
   }
   if (!f.db.empty()) {
     if (!fs::exists(f.db)) return Error{"store '" + f.db + "' does not exist"};
-    SIMTUNE_ASSIGN_OR_RETURN(auto store, Store::Open(f.db));
+    SIMTUNE_ASSIGN_OR_RETURN(auto store, Store::Open(f.db, StoreMode::kReadOnly));
     SIMTUNE_ASSIGN_OR_RETURN(auto wid, store->FindWorkload(p.workload.Key()));
     if (wid) p.group = static_cast<int>(*wid);
   }

@@ -156,7 +156,7 @@ int RunTrain(const TrainFlags& f) {
   if (!spec.ok()) return Fail(spec.message());
   auto predictor = Predictors().Create(f.predictor, f.options);
   if (!predictor.ok()) return Fail(predictor.message());
-  auto store = Store::Open(f.data.db);
+  auto store = Store::Open(f.data.db, StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   auto m = LoadMeasured(**store, f.data, *spec);
   if (!m.ok()) return Fail(m.message());
@@ -206,7 +206,7 @@ struct PredictFlags {
 int RunPredict(const PredictFlags& f) {
   auto model = LoadTrainedModel(f.model);
   if (!model.ok()) return Fail(model.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
   const DataSpec& spec = model->data;
   size_t missing = 0;
@@ -273,7 +273,7 @@ int RunVerify(const VerifyFlags& f) {
   if (!target.ok()) return Fail(target.message());
   auto ref = References().Create(spec.reference, f.ref_options);
   if (!ref.ok()) return Fail(ref.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
   auto rows = LoadCandidateData(**store, {f.workload}, spec);
   if (!rows.ok()) return Fail(rows.message());
@@ -421,7 +421,7 @@ int RunEval(const EvalFlags& f) {
     if (p != "kfold" && p != "lowo") return Fail(UnknownName("protocol", p, {"kfold", "lowo"}).message);
     protos.push_back(p);
   }
-  auto store = Store::Open(f.data.db);
+  auto store = Store::Open(f.data.db, StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   auto m = LoadMeasured(**store, f.data, *spec);
   if (!m.ok()) return Fail(m.message());

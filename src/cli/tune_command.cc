@@ -398,7 +398,8 @@ class Tuner {
     std::unique_ptr<Builder> builder;
     for (auto* c : cs) {
       SIMTUNE_ASSIGN_OR_RETURN(auto done, store_->LatestOkRef(c->id, target_.name, f_.ref,
-                                                              reference_->options_key()));
+                                                              reference_->options_key(),
+                                                              c->artifact.hash));
       if (done.has_value()) {
         out[c->id] = done->result;
         continue;

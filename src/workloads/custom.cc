@@ -29,6 +29,7 @@
 #include "codegen.h"
 #include "int_expr.h"
 #include "operators.h"
+#include "simtune/build.h"
 #include "simtune/strings.h"
 
 namespace simtune::workloads {
@@ -287,5 +288,16 @@ class CustomOperator : public Operator {
 }  // namespace
 
 std::unique_ptr<Operator> NewCustomOperator() { return std::make_unique<CustomOperator>(); }
+
+Result<std::string> CustomContentHash(const std::string& spec_path) {
+  SIMTUNE_ASSIGN_OR_RETURN(std::shared_ptr<const CustomSpec> spec, LoadSpec(spec_path));
+  SIMTUNE_ASSIGN_OR_RETURN(std::string text, ReadFile(spec_path));
+  SIMTUNE_ASSIGN_OR_RETURN(std::string source, ReadFile(spec->source));
+  SIMTUNE_ASSIGN_OR_RETURN(std::string reference, ReadFile(spec->reference));
+  // Lengths first, so that moving bytes from one file to the next changes the hash.
+  std::string all = Cat(text.size(), ":", source.size(), ":", reference.size(), ":") + text +
+                    source + reference;
+  return Sha256Hex(all).substr(0, 16);
+}
 
 }  // namespace simtune::workloads

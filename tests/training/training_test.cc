@@ -48,6 +48,7 @@ class TrainingTest : public testing_support::ScratchTest {
     row.candidate_id = id;
     row.target = "x86_64-host";
     row.simulator = sim;
+    row.artifact_hash = "h" + std::to_string(id);
     row.status = status;
     SimStats s;
     s.simulator = sim;
@@ -62,6 +63,7 @@ class TrainingTest : public testing_support::ScratchTest {
     row.target = "x86_64-host";
     row.reference = "native";
     row.options = "rounds=7";
+    row.artifact_hash = "h" + std::to_string(id);
     row.result.status = status;
     row.result.unit = "ns";
     row.result.value = value;
@@ -83,6 +85,30 @@ class TrainingTest : public testing_support::ScratchTest {
   std::unique_ptr<Store> store_;
   int64_t wid_ = 0;
 };
+
+// After a rebuild with another hash, the old artifact's statistics and time are not training
+// data for the new one (issue 16, item 3).
+TEST_F(TrainingTest, LeavesOutResultsOfAnOlderArtifact) {
+  int64_t a = AddCandidate(ConfigText(1));
+  int64_t b = AddCandidate(ConfigText(2));
+  for (int64_t id : {a, b}) {
+    AddSim(id, "qemu", 1000);
+    AddRef(id, 100);
+  }
+  Artifact rebuilt;
+  rebuilt.status = "ok";
+  rebuilt.target = "x86_64-host";
+  rebuilt.hash = "edited";
+  ASSERT_TRUE(store_->AddArtifact(b, rebuilt).ok());
+  DataSpec spec;
+  spec.simulators = {"qemu"};
+  size_t missing = 0;
+  auto rows = LoadCandidateData(*store_, {}, spec, &missing);
+  ASSERT_TRUE(rows.ok()) << rows.message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].candidate_id, a);
+  EXPECT_EQ(missing, 0u);
+}
 
 TEST_F(TrainingTest, JoinsSimulatorsAndLatestOkReference) {
   int64_t a = AddCandidate(ConfigText(1));

@@ -65,7 +65,8 @@ TEST(Custom, ExampleSpecMakesASpaceAndKernels) {
   ASSERT_TRUE(w.ok()) << w.message();
   EXPECT_EQ(w->op, "custom");
   EXPECT_EQ(w->spec_path, spec);
-  EXPECT_EQ(w->Key(), "custom:" + spec);
+  ASSERT_EQ(w->content_hash.size(), 16u);
+  EXPECT_EQ(w->Key(), "custom:" + spec + "#" + w->content_hash);
   EXPECT_EQ(ParseWorkload(w->Key())->Key(), w->Key());
 
   auto space = MakeSpace(*w);
@@ -138,6 +139,53 @@ TEST(Custom, ExampleKernelsAreCorrect) {
   auto ran = RunProcess({(dir / "check").string()});
   ASSERT_TRUE(ran.ok());
   EXPECT_TRUE(ran->Success()) << ran->out;
+}
+
+// A custom workload is its content, not the path as typed (issue 16 item 3, issue 14 friction 1).
+TEST(Custom, IdentityIsTheContentAndTheAbsolutePath) {
+  const auto dir = testing_util::ScratchDir("custom_identity");
+  const std::string spec_text =
+      R"({"name": "zero", "source": "k.c", "reference": "r.c",
+          "buffers": [{"name": "y", "elements": 4, "output": true}],
+          "params": {"U": [1, 2]}})";
+  testing_util::WriteFile(dir / "spec.json", spec_text);
+  testing_util::WriteFile(dir / "k.c", "void simtune_kernel(float *const *b) { b[0][0] = 0; }\n");
+  testing_util::WriteFile(dir / "r.c", "void simtune_reference(float *const *b) { b[0][0] = 0; }\n");
+  auto absolute = ParseWorkload("custom:spec=" + (dir / "spec.json").string());
+  ASSERT_TRUE(absolute.ok()) << absolute.message();
+
+  // The same file spelled relative to another folder maps to the same key.
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.parent_path());
+  auto relative = ParseWorkload("custom:spec=./" + dir.filename().string() + "/../" +
+                                dir.filename().string() + "/spec.json");
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(relative.ok()) << relative.message();
+  EXPECT_EQ(relative->Key(), absolute->Key());
+
+  // Editing the kernel makes another workload; the stored key then names the change.
+  std::string stored_key = absolute->Key();
+  testing_util::WriteFile(dir / "k.c", "void simtune_kernel(float *const *b) { b[0][0] = 1; }\n");
+  auto edited = ParseWorkload("custom:spec=" + (dir / "spec.json").string());
+  ASSERT_TRUE(edited.ok()) << edited.message();
+  EXPECT_NE(edited->Key(), stored_key);
+  auto stale = ParseWorkload(stored_key);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.message(),
+            "workload '" + stored_key +
+                "': the spec, kernel or reference changed since this workload was stored (content " +
+                absolute->content_hash + ", now " + edited->content_hash +
+                "); the edited kernel is the workload " + edited->Key());
+
+  // So does editing the spec (a shape in it), and editing it back restores the identity.
+  testing_util::WriteFile(dir / "k.c", "void simtune_kernel(float *const *b) { b[0][0] = 0; }\n");
+  EXPECT_EQ(ParseWorkload(stored_key)->Key(), stored_key);
+  std::string bigger = spec_text;
+  bigger.replace(bigger.find("\"elements\": 4"), 13, "\"elements\": 8");
+  testing_util::WriteFile(dir / "spec.json", bigger);
+  auto resized = ParseWorkload("custom:spec=" + (dir / "spec.json").string());
+  ASSERT_TRUE(resized.ok()) << resized.message();
+  EXPECT_NE(resized->Key(), stored_key);
 }
 
 class SpecFile {
