@@ -214,5 +214,20 @@ TEST_F(CliTest, BuildStoresEachArtifactAsItCompletes) {
   EXPECT_EQ(count_rows(), 4);   // what was stored survives the kill
 }
 
+// A mistyped --db on a command that reads is an error, not a new empty store (issue 16 item 18).
+TEST_F(CliTest, ReadCommandsDoNotCreateAMissingStore) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"report", "gemm:M=8,N=8,K=8"},
+        std::vector<std::string>{"simulate", "gemm:M=8,N=8,K=8"},
+        std::vector<std::string>{"train", "--sim", "qemu", "-o", "m.json"}}) {
+    args.push_back("--db");
+    args.push_back("typo.db");
+    auto r = Run(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0];
+    EXPECT_EQ(r.err, "error: store typo.db does not exist\n") << args[0];
+    EXPECT_FALSE(fs::exists(dir_ / "typo.db")) << args[0];
+  }
+}
+
 }  // namespace
 }  // namespace simtune
