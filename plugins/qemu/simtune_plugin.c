@@ -21,15 +21,21 @@
  * run-time values: one per TB for branch outcomes and instruction fetches,
  * one per memory access for the data caches and reuse distances.
  *
- * Options (key=value, parsed strictly; an error names the key and the value):
+ * Options (key=value, parsed strictly; an error names the key and the value;
+ * a damaged guest ELF stops the run with a message naming what is wrong):
  *   out=PATH                 where the JSON record goes
  *   roi=on|off               count the ROI only (default) or everything
  *   classes|mem|cache|bpred|reuse=on|off   statistic groups (default on)
  *   l1i|l1d|l2|l3=on|off     cache levels (default: l1i, l1d, l2 on; l3 off)
  *   <level>_size=BYTES <level>_ways=N <level>_line=BYTES
+ *                            size <= 1 GiB, ways <= 1024, line a power of two
+ *                            <= 4096, size a multiple of ways*line, at most
+ *                            2^24 lines per level
  *   <level>_policy=lru|fifo|random
  *   bpred_kind=bimodal|gshare bpred_entries=N bpred_history=BITS
- *   reuse_line=BYTES         granularity of reuse distances (default 64)
+ *                            entries a power of two <= 2^24, history <= 32
+ *   reuse_line=BYTES         granularity of reuse distances (default 64;
+ *                            a power of two <= 4096)
  *   warmup=on|off            let caches and reuse distances see the program
  *                            before the ROI (default on), as the caches of a
  *                            real run would be warm; only the ROI is counted
