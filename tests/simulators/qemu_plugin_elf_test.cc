@@ -209,9 +209,9 @@ TEST(QemuPluginElf, DamagedSymbolTablesFailLoudly) {
   }
 }
 
-// Random damage to the ELF header's section fields, the section header table and the symbol
-// table (deterministic seed): whatever the bytes, the run ends by itself, either normally or
-// with a message.
+// Random damage (deterministic seed) to the ELF header's section fields, the section header
+// table and the symbol table, and extreme values over the symbol and string tables' offsets
+// and sizes: whatever the bytes, the run ends by itself, either normally or with a message.
 TEST(QemuPluginElf, RandomlyDamagedSectionDataNeverCrashesOrHangs) {
   if (!Ready()) return;
   const std::string elf_path = BuildRoiProgram("x86_64", "static");
@@ -234,14 +234,26 @@ TEST(QemuPluginElf, RandomlyDamagedSectionDataNeverCrashesOrHangs) {
       {symtab.sh_offset, std::min<uint64_t>(symtab.sh_size, 4096)},
   };
   int normal = 0, refused = 0;
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < 30; ++i) {
     std::string bytes = elf;
     const Region& r = regions[i % std::size(regions)];
-    const int flips = 1 + static_cast<int>(rng() % 4);
-    for (int k = 0; k < flips; ++k) {
-      const uint64_t at = r.begin + rng() % r.size;
-      if (at >= link_at && at < link_at + 4) continue;
-      bytes[at] = static_cast<char>(rng() % 3 == 0 ? 0xff : rng());
+    if (i % 2 == 0) {
+      // A few random bytes.
+      const int flips = 1 + static_cast<int>(rng() % 4);
+      for (int k = 0; k < flips; ++k) {
+        const uint64_t at = r.begin + rng() % r.size;
+        if (at >= link_at && at < link_at + 4) continue;
+        bytes[at] = static_cast<char>(rng() % 3 == 0 ? 0xff : rng());
+      }
+    } else {
+      // A nasty 64-bit value over an offset or size of the symbol or string table header.
+      const uint64_t nasty[] = {0, 1, 24, uint64_t{1} << 32, uint64_t{1} << 62, UINT64_MAX,
+                                UINT64_MAX - 23, elf.size(), rng()};
+      const uint16_t section = rng() % 2 ? l.symtab : static_cast<uint16_t>(symtab.sh_link);
+      const uint64_t fields[] = {l.Field(section, &Elf64_Shdr::sh_offset),
+                                 l.Field(section, &Elf64_Shdr::sh_size),
+                                 l.Field(section, &Elf64_Shdr::sh_entsize)};
+      Put<uint64_t>(bytes, fields[rng() % 3], nasty[rng() % std::size(nasty)]);
     }
     const std::string name = "random-" + std::to_string(i);
     MutantRun run = RunMutant(name, bytes);
