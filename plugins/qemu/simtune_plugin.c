@@ -1176,7 +1176,8 @@ static bool elf_find_roi(ElfFile *e, uint64_t *begin, uint64_t *end,
     Elf64_Shdr *shdrs = NULL;
     bool ok = false;
 
-    if (e->size < sizeof(eh) || !elf_read(e, 0, &eh, sizeof(eh), "ELF header") ||
+    if (e->size < sizeof(eh) ||
+        !elf_read(e, 0, &eh, sizeof(eh), "ELF header") ||
         memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
         eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_ident[EI_DATA] != ELFDATA2LSB) {
@@ -1221,7 +1222,8 @@ static bool elf_find_roi(ElfFile *e, uint64_t *begin, uint64_t *end,
         snprintf(e->err, e->err_len,
                  "%s: no function '%s' in the ELF symbol table (stripped "
                  "binary?); roi=off counts the whole program",
-                 e->path, found_begin ? "simtune_roi_end" : "simtune_roi_begin");
+                 e->path,
+                 found_begin ? "simtune_roi_end" : "simtune_roi_begin");
         goto out;
     }
     if (*min_exec == UINT64_MAX) {
@@ -1578,7 +1580,7 @@ static bool parse_u64(const char *key, const char *val, uint64_t *out)
 #define MAX_BPRED_ENTRIES (1ull << 24)
 #define MAX_BPRED_HISTORY 32ull
 
-/* A number in [min, max], a power of two when pow2; errors name key and value. */
+/* A number in [min, max], a power of two when pow2; errors name key, value. */
 static bool parse_u64_in(const char *key, const char *val, uint64_t min,
                          uint64_t max, bool pow2, uint64_t *out)
 {

@@ -150,8 +150,8 @@ class CostModel : public Predictor {
     // Costs are non-negative (NNLS); a negative one would make predicted times negative.
     for (int64_t j = 0; j < weights.size(); ++j)
       if (weights[j] < 0)
-        return Error{"invalid model: weights[" + std::to_string(j) + "]: expected a number >= 0; got " +
-                     predictors::FormatDouble(weights[j])};
+        return Error{"invalid model: weights[" + std::to_string(j) +
+                     "]: expected a number >= 0; got " + predictors::FormatDouble(weights[j])};
     sim_used_ = std::move(sim);
     events_ = std::move(events);
     all_ = std::move(all);

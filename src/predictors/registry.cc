@@ -72,12 +72,15 @@ Result<std::unique_ptr<Predictor>> ModelFromJson(const nlohmann::json& file,
 
 Status WriteModelFile(const std::string& path, const nlohmann::json& file, int indent) {
   const std::string text = file.dump(indent) + "\n";
-  auto fail = [&](const std::string& why) { return Error{"cannot write model " + path + ": " + why}; };
+  auto fail = [&](const std::string& why) {
+    return Error{"cannot write model " + path + ": " + why};
+  };
   // A temp file of our own beside the target, renamed into place only once every byte is
   // written, flushed and closed without error: a full disk or a crash never leaves a
   // truncated model under `path`.
   static std::atomic<uint64_t> counter{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  const std::string tmp =
+      path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) return fail(std::strerror(errno));
   std::string why;

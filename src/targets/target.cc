@@ -222,7 +222,8 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
     }
     auto base = LoadTargetIn(t.build_target, chain);
     chain.names.pop_back();
-    if (!base.ok()) return chain.cycle ? base.error() : Wrap(base.error(), where + ": build_target");
+    if (!base.ok())
+      return chain.cycle ? base.error() : Wrap(base.error(), where + ": build_target");
     if (!base->build_target.empty())
       return Error{where + ": build_target '" + t.build_target + "' has a build_target itself ('" +
                    base->build_target + "'); name that one instead"};
