@@ -438,14 +438,16 @@ TEST_F(SshTest, BusyBoardFailsItsRowsAfterTheLockTimeout) {
   int fd = open(LockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(flock(fd, LOCK_EX), 0);
-  std::thread holder([fd] {
-    std::this_thread::sleep_for(20s);
+  std::atomic<bool> done{false};
+  std::thread holder([fd, &done] {
+    for (int i = 0; i < 400 && !done; ++i) std::this_thread::sleep_for(50ms);
     close(fd);
   });
   Artifact a = Script("a.sh", "echo 'simtune: verify ok'; echo 'simtune: inner=1 rep_ns=5'");
   auto start = std::chrono::steady_clock::now();
   auto res = Make(Options("rounds=1,reps=1,lock_timeout=1"))->Measure({a}, target_);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  done = true;
   holder.join();
   ASSERT_EQ(res.size(), 1u);
   EXPECT_EQ(res[0].stage, "run");
