@@ -39,6 +39,7 @@ std::string SanitizeUtf8(std::string_view text);
 // json.dump() that never throws: invalid UTF-8 in a string becomes U+FFFD. Use it for every
 // document holding text from outside (output of a child, a message, a path).
 std::string DumpJson(const nlohmann::json& j, int indent = -1);
+std::string DumpJson(const nlohmann::ordered_json& j, int indent = -1);   // keeps key order
 
 // head + "\n...[<dropped> bytes dropped]...\n" + tail: what is kept of a long text whose
 // middle was dropped (no marker when dropped is 0).

@@ -115,6 +115,10 @@ std::string DumpJson(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string DumpJson(const nlohmann::ordered_json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 std::string ElideMiddle(std::string_view head, size_t dropped, std::string_view tail) {
   std::string out(head);
   if (dropped > 0) out += "\n...[" + std::to_string(dropped) + " bytes dropped]...\n";

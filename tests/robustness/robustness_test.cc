@@ -267,6 +267,18 @@ TEST_F(RobustnessTest, InvalidUtf8FromAKernelRoundTripsThroughExport) {
   std::string want = "garbage " + std::string(kReplacement) + kReplacement + kReplacement +
                      " then a crash";
   EXPECT_NE(message.find(want), std::string::npos) << message;
+
+  // estimate --json writes the same failure of the same ELF.
+  ASSERT_EQ(doc["artifacts"].size(), 1u);
+  std::string elf = doc["artifacts"][0]["elf_path"];
+  auto est = Simtune({"estimate", elf, "--workload", w, "--target", "x86_64-host", "--sim", "qemu",
+                      "--json", "-"});
+  ASSERT_EQ(est.exit_code, 0) << est.err;
+  auto estimate = nlohmann::json::parse(est.out, nullptr, false);
+  ASSERT_FALSE(estimate.is_discarded()) << est.out;
+  ASSERT_EQ(estimate["results"].size(), 1u) << est.out;
+  std::string est_message = estimate["results"][0]["message"];
+  EXPECT_NE(est_message.find(want), std::string::npos) << est_message;
 }
 
 // The same bytes in a message that did not come through RunProcess (an older store, a path):

@@ -148,6 +148,8 @@ TEST(Strings, DumpJsonNeverThrows) {
   nlohmann::json j = {{"message", "crashed after \xFF\xFE"}};
   EXPECT_THROW((void)j.dump(), nlohmann::json::exception);
   EXPECT_EQ(DumpJson(j), "{\"message\":\"crashed after \xEF\xBF\xBD\xEF\xBF\xBD\"}");
+  nlohmann::ordered_json ordered = {{"z", 1}, {"a", "\xFF"}};
+  EXPECT_EQ(DumpJson(ordered), "{\"z\":1,\"a\":\"\xEF\xBF\xBD\"}");
 }
 
 TEST(Strings, ParseKeyValuesRejectsRepeatsAndMissingEquals) {
