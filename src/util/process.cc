@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -26,8 +25,9 @@ namespace simtune {
 namespace {
 
 // Live children (each the leader of its process group), for the termination handler.
+// Never destroyed: a signal may come while exit() runs the static destructors.
 std::mutex g_children_mu;
-std::set<pid_t> g_children;
+std::set<pid_t>& g_children = *new std::set<pid_t>;
 bool g_terminating = false;   // under g_children_mu: the handler has started
 
 // Adds a child; kills it at once when the handler has already run.
@@ -110,6 +110,8 @@ void CloseOtherFds(int keep) {
 }
 
 }  // namespace
+
+static_assert(kMaxTimeoutS == 2592000, "ParseTimeout's message names the limit");
 
 Result<double> ParseTimeout(std::string_view text, std::string_view what) {
   SIMTUNE_ASSIGN_OR_RETURN(double v, ParseDouble(text, what));
