@@ -1,9 +1,11 @@
 // Store on one SQLite file. See include/simtune/store.h for the contract.
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "simtune/store.h"
@@ -588,6 +590,31 @@ Status CreateSchema(Database& db) {
   return tx.Commit();
 }
 
+// Switching to WAL needs an exclusive lock, and SQLite answers "database is locked" at once
+// (no busy handler: it would deadlock) while another connection holds a lock, as when several
+// processes open a fresh store together; retry within the busy timeout.
+Status EnableWal(Database& db) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (int attempt = 0;; ++attempt) {
+    SIMTUNE_ASSIGN_OR_RETURN(Statement wal,
+                             db.Prepare("enable WAL journal", "PRAGMA journal_mode = WAL"));
+    auto row = wal.Step();
+    if (!row.ok()) {
+      int code = sqlite3_errcode(db.handle()) & 0xff;
+      bool locked = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+      if (!locked || std::chrono::steady_clock::now() > deadline) return row.error();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 + std::min(attempt, 20) * 5));
+      continue;
+    }
+    std::string mode_name = *row ? wal.Text(0) : "";
+    if (mode_name != "wal") {
+      return Error{"store " + db.path() + ": cannot enable WAL journal; got journal mode '" +
+                   mode_name + "'"};
+    }
+    return Status::Ok();
+  }
+}
+
 Result<std::unique_ptr<Store>> OpenReadOnly(const std::filesystem::path& path) {
   using Access = Database::Access;
   auto open = [&](Access access) -> Result<std::unique_ptr<Database>> {
@@ -629,16 +656,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path, St
   if (version != 0) SIMTUNE_RETURN_IF_ERROR(CheckVersion(*db, version));
   if (version == 0) SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(*db));
   SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA foreign_keys = ON"));
-  {
-    SIMTUNE_ASSIGN_OR_RETURN(Statement wal,
-                             db->Prepare("enable WAL journal", "PRAGMA journal_mode = WAL"));
-    SIMTUNE_ASSIGN_OR_RETURN(bool row, wal.Step());
-    std::string mode_name = row ? wal.Text(0) : "";
-    if (mode_name != "wal") {
-      return Error{"store " + db->path() + ": cannot enable WAL journal; got journal mode '" +
-                   mode_name + "'"};
-    }
-  }
+  SIMTUNE_RETURN_IF_ERROR(EnableWal(*db));
   // In WAL mode NORMAL cannot corrupt the file; it may lose the last commits on power loss,
   // which resume redoes, and it avoids an fsync per appended row.
   SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA synchronous = NORMAL"));
