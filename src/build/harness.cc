@@ -354,16 +354,26 @@ static int simtune_usage(const char *argv0) {
   return 2;
 }
 
+/* --run=all: 0, --run=sim: 1, else -1. Both flags have the same length, so that the initial
+   stack (argv strings) and with it every stack address are the same in either mode, and
+   both are told apart without touching different data (cache state before the ROI). */
+static int simtune_run_flag(const char *a) {
+  if (strncmp(a, "--run=", 6) != 0 || strlen(a) != 9) return -1;
+  if (a[6] == 's' && a[7] == 'i' && a[8] == 'm') return 1;
+  if (a[6] == 'a' && a[7] == 'l' && a[8] == 'l') return 0;
+  return -1;
+}
+
 int main(int argc, char **argv) {
   double min_rep_ns, *rep_ns;
   long reps, inner, r;
   char *end;
   int rc;
   if (argc == 1) return simtune_single_run(0);
-  /* Both flags have the same length, so that the initial stack (argv strings) and with it
-     every stack address are the same in either mode. */
-  if (argc == 2 && strcmp(argv[1], "--run=all") == 0) return simtune_single_run(0);
-  if (argc == 2 && strcmp(argv[1], "--run=sim") == 0) return simtune_single_run(1);
+  if (argc == 2) {
+    int mode = simtune_run_flag(argv[1]);
+    return mode < 0 ? simtune_usage(argv[0]) : simtune_single_run(mode);
+  }
   if (argc != 4 || strcmp(argv[1], "--time") != 0) return simtune_usage(argv[0]);
   min_rep_ns = strtod(argv[2], &end);
   if (end == argv[2] || *end || !(min_rep_ns >= 0) || min_rep_ns > 1e12)
