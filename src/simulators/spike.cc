@@ -263,6 +263,8 @@ class SpikeSimulator : public Simulator {
         return r;
       }
     }
+    double plain_s = elapsed();
+    r.stats.extra["stage_s"] = {{"plain", plain_s}};
     if (cache_args.empty()) {
       r.wall_s = elapsed();
       return r;
@@ -302,6 +304,7 @@ class SpikeSimulator : public Simulator {
                                 c.write_misses});
       if (model != "I$") r.stats.extra[level + "_writebacks"] = c.writebacks;
     }
+    r.stats.extra["stage_s"]["caches"] = elapsed() - plain_s;
     r.stats.extra["cache_scope"] =
         "roi: counters on entry to simtune_roi_end minus counters on entry to "
         "simtune_roi_begin";
