@@ -119,21 +119,10 @@ class QemuSimulator : public Simulator {
                                  artifact.message + ")");
     if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
 
-    sim_util::OutputPlan plan = sim_util::PlanOutputCheck(artifact, options_.full);
-    std::string output;
-    SimResult r = RunOnce(artifact, target, plan.hosted_arg, !plan.sim, output);
-    if (!r.ok()) return r;
-    if (!plan.sim) {
-      r.stats.extra["output_check"] = plan.full_reason;
-      return r;
-    }
-    std::string mismatch = CompareChecksums(ChecksumLine(output), plan.verified);
-    if (mismatch.empty()) {
-      r.stats.extra["output_check"] = "checksum";
-      return r;
-    }
-    SimResult full = RunOnce(artifact, target, "--run=all", /*verify=*/true, output);
-    return sim_util::AfterChecksumMismatch(std::move(r), full, mismatch, "qemu");
+    return sim_util::RunWithOutputCheck(
+        artifact, options_.full, "qemu", [&](bool sim, std::string& output) {
+          return RunOnce(artifact, target, sim_util::HostedArg(artifact, sim), !sim, output);
+        });
   }
 
  private:

@@ -76,10 +76,6 @@ inline std::string ParseModeOption(const std::string& tool, const std::string& v
 struct OutputPlan {
   bool sim = false;
   std::string verified;   // VerifiedChecksums(artifact)
-  // Argument for hosted harnesses: "--run=sim", "--run=all" (full run of an artifact with
-  // checksums: the same stack layout as --run=sim), or "" (no argument: ready-made
-  // executables of the older contract know no --run).
-  std::string hosted_arg;
   std::string full_reason;   // why a full run, for extra["output_check"]
 };
 
@@ -87,7 +83,6 @@ inline OutputPlan PlanOutputCheck(const Artifact& artifact, bool full_option) {
   OutputPlan p;
   p.verified = VerifiedChecksums(artifact);
   p.sim = !full_option && !p.verified.empty();
-  p.hosted_arg = p.sim ? "--run=sim" : p.verified.empty() ? "" : "--run=all";
   if (!p.sim)
     p.full_reason = full_option ? "full run (mode=full)"
                                 : "full run (no verified checksums for this artifact)";
@@ -108,6 +103,37 @@ inline SimResult AfterChecksumMismatch(SimResult sim, const SimResult& full,
       mismatch + "; the full run under " + tool + " verified it within tolerance";
   sim.wall_s = wall_s;
   return sim;
+}
+
+// Runs the first stage of a simulation with its output check. `run(sim, output)` runs the
+// artifact once, in simulation mode or in full (then the verify line is required), stores
+// the program's output in `output` and returns the statistics, or the failure.
+template <class Run>
+SimResult RunWithOutputCheck(const Artifact& artifact, bool full_option, const std::string& tool,
+                             Run run) {
+  OutputPlan plan = PlanOutputCheck(artifact, full_option);
+  std::string output;
+  SimResult r = run(plan.sim, output);
+  if (!r.ok()) return r;
+  if (!plan.sim) {
+    r.stats.extra["output_check"] = plan.full_reason;
+    return r;
+  }
+  std::string mismatch = CompareChecksums(ChecksumLine(output), plan.verified);
+  if (mismatch.empty()) {
+    r.stats.extra["output_check"] = "checksum";
+    return r;
+  }
+  SimResult full = run(false, output);
+  return AfterChecksumMismatch(std::move(r), full, mismatch, tool);
+}
+
+// The harness argument of a hosted run: "--run=sim"; for a full run "--run=all" (the same
+// stack layout) when the artifact has verified checksums, i.e. was built with this harness,
+// else none (ready-made executables of the older contract know no --run).
+inline std::string HostedArg(const Artifact& artifact, bool sim) {
+  if (sim) return "--run=sim";
+  return VerifiedChecksums(artifact).empty() ? "" : "--run=all";
 }
 
 }  // namespace sim_util

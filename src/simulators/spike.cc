@@ -208,9 +208,7 @@ class SpikeSimulator : public Simulator {
     };
 
     // Run 1, without cache models: in simulation mode up to simtune_sim_done, else whole.
-    sim_util::OutputPlan plan = sim_util::PlanOutputCheck(artifact, options_.full);
-    std::string output;
-    auto plain_run = [&](bool sim) -> SimResult {
+    auto plain_run = [&](bool sim, std::string& output) -> SimResult {
       fs::path path = artifact.elf;
       if (sim) {
         auto copy = stop_copy("simtune_sim_done");
@@ -245,23 +243,10 @@ class SpikeSimulator : public Simulator {
       if (auto insns = LastProgramInsns(p.out)) r.stats.extra["program_insns"] = *insns;
       return r;
     };
-    SimResult r = plain_run(plan.sim);
-    if (!r.ok()) return r;
-    if (!plan.sim) {
-      r.stats.extra["output_check"] = plan.full_reason;
-    } else if (std::string mismatch = CompareChecksums(ChecksumLine(output), plan.verified);
-               mismatch.empty()) {
-      r.stats.extra["output_check"] = "checksum";
-    } else {
-      double before = elapsed();
-      SimResult full = plain_run(false);
-      full.wall_s = elapsed() - before;
-      r.wall_s = 0;
-      r = sim_util::AfterChecksumMismatch(std::move(r), full, mismatch, "spike");
-      if (!r.ok()) {
-        r.wall_s = elapsed();
-        return r;
-      }
+    SimResult r = sim_util::RunWithOutputCheck(artifact, options_.full, "spike", plain_run);
+    if (!r.ok()) {
+      r.wall_s = elapsed();
+      return r;
     }
     double plain_s = elapsed();
     r.stats.extra["stage_s"] = {{"plain", plain_s}};

@@ -127,21 +127,10 @@ class ValgrindSimulator : public Simulator {
     auto cache_args = CallgrindCacheArgs(target);
     if (!cache_args.ok()) return Failed("run", cache_args.message());
 
-    sim_util::OutputPlan plan = sim_util::PlanOutputCheck(artifact, options_.full);
-    std::string output;
-    SimResult r = RunOnce(artifact, target, *cache_args, plan.hosted_arg, !plan.sim, output);
-    if (!r.ok()) return r;
-    if (!plan.sim) {
-      r.stats.extra["output_check"] = plan.full_reason;
-      return r;
-    }
-    std::string mismatch = CompareChecksums(ChecksumLine(output), plan.verified);
-    if (mismatch.empty()) {
-      r.stats.extra["output_check"] = "checksum";
-      return r;
-    }
-    SimResult full = RunOnce(artifact, target, *cache_args, "--run=all", true, output);
-    return sim_util::AfterChecksumMismatch(std::move(r), full, mismatch, "valgrind");
+    return sim_util::RunWithOutputCheck(
+        artifact, options_.full, "valgrind", [&](bool sim, std::string& output) {
+          return RunOnce(artifact, target, *cache_args, sim_util::HostedArg(artifact, sim), !sim, output);
+        });
   }
 
  private:
