@@ -216,7 +216,9 @@ class SpikeSimulator : public Simulator {
         path = *copy;
       }
       double left = options_.timeout_s - elapsed();
-      if (left <= 0) return TimedOut(elapsed());
+      if (left <= 0)
+        return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) + " s",
+                      elapsed());
       auto run = Run(base, {}, path, left);
       if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
       const ProcessResult& p = *run;
