@@ -38,6 +38,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -90,9 +91,13 @@ class Builder {
   explicit Builder(BuildOptions options);
   // Never fails as a whole: a generation or compile error is an Artifact with status "failed".
   Artifact Build(const Workload& workload, const Config& config, const Target& target);
-  // Builds in parallel with options.jobs workers; results in input order.
-  std::vector<Artifact> BuildMany(const Workload& workload, const std::vector<Config>& configs,
-                                  const Target& target);
+  // Builds in parallel with options.jobs workers; results in input order. `on_built`, when
+  // given, is called on the worker thread as soon as configs[i] is built, with i and the
+  // artifact, which it may change (verify it, say) before it lands in the result; calls run
+  // concurrently, so it synchronises what it shares (a store, counters).
+  std::vector<Artifact> BuildMany(
+      const Workload& workload, const std::vector<Config>& configs, const Target& target,
+      const std::function<void(size_t, Artifact&)>& on_built = nullptr);
   // Lower level: build from ready-made kernel source (tests use this for broken kernels).
   Artifact BuildSource(const KernelSource& source, const Target& target);
   // BuildSource for several sources with options.jobs workers; results in input order.

@@ -7,6 +7,7 @@
 // Lifecycle: Create(name, options) -> Measure(batch) any number of times.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,10 +54,16 @@ class Store;
 // Measures `batch` (the artifacts of `candidate_ids`, same order) on `reference` for `target`
 // and stores one row per artifact under the reference's name and options key, failed results
 // included. Returns the results in batch order; errors: the store's.
-Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
-                                               const std::vector<Artifact>& batch,
-                                               const std::vector<int64_t>& candidate_ids,
-                                               const Target& target, Store& store);
+// `chunk` > 0 measures (and stores) the batch in consecutive chunks of that many artifacts,
+// so that an interrupted batch keeps every finished chunk; rounds interleave within a chunk
+// only. 0 measures the whole batch in the same rounds (comparisons that must share
+// conditions, such as verify's). `progress`, when given, is called after each stored chunk
+// with the number of artifacts done and the batch size.
+inline constexpr size_t kMeasureChunk = 8;
+Result<std::vector<RefResult>> MeasureAndStore(
+    Reference& reference, const std::vector<Artifact>& batch,
+    const std::vector<int64_t>& candidate_ids, const Target& target, Store& store,
+    size_t chunk = 0, const std::function<void(size_t, size_t)>& progress = nullptr);
 
 using ReferenceRegistry = Registry<Reference, const std::string& /*options*/>;
 // Built-ins: "native", "rvsim", "ssh".

@@ -77,11 +77,21 @@ struct PredictionRow {
   std::string created;
 };
 
+// How a command opens its store.
+enum class StoreMode {
+  kCreate,     // read-write; creates the file and schema when missing (commands that produce rows)
+  kExisting,   // read-write; a missing file is an error (commands that read first, then add rows)
+  kReadOnly,   // a missing file is an error; nothing is ever written, not even the WAL switch;
+               // a store in a read-only folder is read as an immutable snapshot
+};
+
 class Store {
  public:
-  // Creates the file and schema when missing. Errors: unreadable file, not a simtune store,
-  // schema version mismatch ("store simtune.db has schema version 2; this simtune needs 1").
-  static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& path);
+  // Errors: missing file (kExisting, kReadOnly: "store x.db does not exist"), unreadable file,
+  // not a simtune store (refused before anything is written to it), schema version mismatch
+  // ("store simtune.db has schema version 2; this simtune needs 1"), writes to a read-only store.
+  static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& path,
+                                             StoreMode mode = StoreMode::kCreate);
   virtual ~Store() = default;
 
   virtual Result<int64_t> AddWorkload(const Workload& workload) = 0;       // idempotent by Key()
@@ -95,18 +105,30 @@ class Store {
   virtual Result<std::optional<ArtifactRow>> LatestArtifact(int64_t candidate_id,
                                                             const std::string& target) = 0;
 
+  // Results belong to an artifact: a rebuild that changes the artifact's hash (build --force
+  // after an edit, a new compiler) makes every result of the old artifact stale. The queries
+  // below return current results only, unless asked for all.
+
   virtual Result<int64_t> AddRefResult(const RefRow& row) = 0;
-  // Latest ok row for (candidate, target, reference, options); resume skips these.
+  // Latest ok row for (candidate, target, reference, options) measured on the artifact with
+  // `artifact_hash`; resume skips these.
   virtual Result<std::optional<RefRow>> LatestOkRef(int64_t candidate_id, const std::string& target,
                                                     const std::string& reference,
-                                                    const std::string& options) = 0;
-  virtual Result<std::vector<RefRow>> RefResults(int64_t workload_id, const std::string& target) = 0;
+                                                    const std::string& options,
+                                                    const std::string& artifact_hash) = 0;
+  // Rows of the workload's candidates on `target`, oldest first. Current rows only (default):
+  // those whose artifact_hash is the hash of the candidate's latest artifact row on `target`
+  // (rows of candidates without an artifact row on `target` are kept: nothing supersedes them).
+  virtual Result<std::vector<RefRow>> RefResults(int64_t workload_id, const std::string& target,
+                                                 bool current_only = true) = 0;
 
   virtual Result<int64_t> AddSimResult(const SimRow& row) = 0;
   virtual Result<std::optional<SimRow>> LatestOkSim(int64_t candidate_id, const std::string& target,
                                                     const std::string& simulator,
-                                                    const std::string& options) = 0;
-  virtual Result<std::vector<SimRow>> SimResults(int64_t workload_id, const std::string& target) = 0;
+                                                    const std::string& options,
+                                                    const std::string& artifact_hash) = 0;
+  virtual Result<std::vector<SimRow>> SimResults(int64_t workload_id, const std::string& target,
+                                                 bool current_only = true) = 0;
 
   virtual Result<int64_t> AddPrediction(const PredictionRow& row) = 0;
 

@@ -25,10 +25,13 @@ struct Workload {
   std::string op;                                      // registered operator name, "gemm"
   std::vector<std::pair<std::string, int64_t>> shape;  // in the operator's canonical order
   std::string catalog_name;                            // "resnet18.conv2_x" when from the catalog
-  std::string spec_path;                               // custom kernels: their spec file
+  std::string spec_path;                               // custom kernels: their spec file (absolute)
+  std::string content_hash;                            // custom kernels: CustomContentHash
 
   // Canonical text, stable across runs; the store's key: "gemm:M=256,N=256,K=256".
-  // Custom kernels: "custom:<spec path>".
+  // Custom kernels: "custom:<absolute spec path>#<content hash>": the same files spelled
+  // differently give the same key, and an edit of the spec, kernel or reference gives a new
+  // workload (nothing measured on the old code is reused for the new).
   std::string Key() const;
   // Precondition: `name` is one of the shape's parameters (checked).
   int64_t Get(const std::string& name) const;

@@ -19,10 +19,12 @@ Artifact Builder::Build(const Workload& workload, const Config& config, const Ta
 }
 
 std::vector<Artifact> Builder::BuildMany(const Workload& workload,
-                                         const std::vector<Config>& configs,
-                                         const Target& target) {
+                                         const std::vector<Config>& configs, const Target& target,
+                                         const std::function<void(size_t, Artifact&)>& on_built) {
   return ParallelMap<Artifact>(configs.size(), options_.jobs, [&](size_t i) {
-    return Build(workload, configs[i], target);
+    Artifact a = Build(workload, configs[i], target);
+    if (on_built) on_built(i, a);
+    return a;
   });
 }
 

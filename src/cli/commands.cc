@@ -49,8 +49,9 @@ struct Selection {
 
 void AddSelectionFlags(CLI::App* cmd, Selection& s) {
   cmd->add_option("workload", s.workload, "workload string or catalog name")->required();
-  cmd->add_option("--sample", s.sample, "number of candidates drawn at random from the space");
-  cmd->add_option("--seed", s.seed, "seed of --sample");
+  cmd->add_option("--sample", s.sample, "number of candidates drawn at random from the space")
+      ->check(cli::NonNegativeInteger());
+  cmd->add_option("--seed", s.seed, "seed of --sample")->check(cli::NonNegativeInteger());
   cmd->add_option("--config", s.configs, "explicit knob assignment (k=v,...); repeatable");
   cmd->add_flag("--all", s.all, "every valid candidate of the space");
 }
@@ -216,22 +217,32 @@ int CmdBuild(const BuildFlags& f) {
   Builder builder(bo);
   std::vector<Config> configs;
   for (const auto& t : todo) configs.push_back(t.second);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<Artifact> arts = builder.BuildMany(c->workload, configs, *target);
-  double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Each artifact is verified on its worker and stored as soon as it is done, so a build
+  // that is interrupted keeps what it finished.
+  std::mutex mu;
   std::map<std::string, int> failed_by_stage;
   size_t ok = 0, cached = 0;
-  for (size_t i = 0; i < arts.size(); ++i) {
-    if (!f.no_verify) VerifyArtifactInto(arts[i], *target);
-    auto id = (*store)->AddArtifact(todo[i].first, arts[i]);
-    if (!id.ok()) return Fail(id.message());
-    if (arts[i].ok()) ++ok;
-    else ++failed_by_stage[arts[i].stage];
-    if (arts[i].cached) ++cached;
-    if (!arts[i].ok())
-      std::fprintf(stderr, "failed [%s] %s: %s\n", arts[i].stage.c_str(),
-                   FormatConfig(todo[i].second, c->space->knobs()).c_str(), arts[i].message.c_str());
-  }
+  Status store_error;
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Artifact> arts =
+      builder.BuildMany(c->workload, configs, *target, [&](size_t i, Artifact& a) {
+        if (!f.no_verify) VerifyArtifactInto(a, *target);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!store_error.ok()) return;
+        auto id = (*store)->AddArtifact(todo[i].first, a);
+        if (!id.ok()) {
+          store_error = id.error();
+          return;
+        }
+        if (a.ok()) ++ok;
+        else ++failed_by_stage[a.stage];
+        if (a.cached) ++cached;
+        if (!a.ok())
+          std::fprintf(stderr, "failed [%s] %s: %s\n", a.stage.c_str(),
+                       FormatConfig(todo[i].second, c->space->knobs()).c_str(), a.message.c_str());
+      });
+  double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!store_error.ok()) return Fail(store_error.message());
   std::printf("built %zu candidates of %s for %s in %.1f s (%.2f/s; %zu from cache), %zu already in the store\n",
               arts.size(), c->workload.Key().c_str(), target->name.c_str(), build_s,
               build_s > 0 ? arts.size() / build_s : 0.0, cached, skipped);
@@ -296,7 +307,7 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
   sel.workload = f.workload;
   auto c = Choose(sel, false);
   if (!c.ok()) return Fail(c.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, measure ? StoreMode::kExisting : StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   int64_t wid = 0;
   auto cands = StoredCandidates(**store, *c, &wid);
@@ -326,7 +337,8 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
     if (!art->has_value() || !(*art)->artifact.ok()) continue;  // build failures live in artifacts
     flops[id] = (*art)->artifact.flops;
     if (measure && (f.sample == 0 || chosen.count(id))) {
-      auto done = (*store)->LatestOkRef(id, target->name, f.ref, (*ref)->options_key());
+      auto done = (*store)->LatestOkRef(id, target->name, f.ref, (*ref)->options_key(),
+                                        (*art)->artifact.hash);
       if (!done.ok()) return Fail(done.message());
       if (done->has_value() && !f.force) continue;
       batch.push_back((*art)->artifact);
@@ -337,7 +349,11 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
     if (Interactive())
       std::fprintf(stderr, "measuring %zu candidates with %s (%s)\n", batch.size(), f.ref.c_str(),
                    (*ref)->options_key().c_str());
-    auto results = MeasureAndStore(**ref, batch, batch_ids, *target, **store);
+    auto results = MeasureAndStore(**ref, batch, batch_ids, *target, **store, kMeasureChunk,
+                                   [&](size_t done, size_t total) {
+                                     if (total > kMeasureChunk)
+                                       std::fprintf(stderr, "measured %zu/%zu\n", done, total);
+                                   });
     if (!results.ok()) return Fail(results.message());
   }
   // Rank from the store: latest row per candidate for this reference and options.
@@ -382,7 +398,7 @@ int CmdSimulate(const SimulateFlags& f) {
   sel.workload = f.workload;
   auto c = Choose(sel, false);
   if (!c.ok()) return Fail(c.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
   int64_t wid = 0;
   auto cands = StoredCandidates(**store, *c, &wid);
@@ -397,7 +413,8 @@ int CmdSimulate(const SimulateFlags& f) {
       ++unbuilt;
       continue;
     }
-    auto done = (*store)->LatestOkSim(id, target->name, f.sim, (*sim)->options_key());
+    auto done = (*store)->LatestOkSim(id, target->name, f.sim, (*sim)->options_key(),
+                                      (*art)->artifact.hash);
     if (!done.ok()) return Fail(done.message());
     if (done->has_value() && !f.force) {
       ++skipped;
@@ -405,7 +422,7 @@ int CmdSimulate(const SimulateFlags& f) {
     }
     todo.push_back({id, (*art)->artifact});
   }
-  int jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = WorkerCount(f.jobs, todo.size());
   // Workers simulate; this thread alone writes the store, in completion order.
   std::mutex mu;
   std::condition_variable cv;
@@ -486,7 +503,7 @@ int CmdSimulate(const SimulateFlags& f) {
 int CmdExport(const std::string& db, const std::string& csv_dir, const std::string& json_file) {
   if (csv_dir.empty() == json_file.empty()) return Fail("export: pass exactly one of --csv DIR or --json FILE");
   if (!std::filesystem::exists(db)) return Fail("store '" + db + "' does not exist");
-  auto store = Store::Open(db);
+  auto store = Store::Open(db, StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   if (!csv_dir.empty()) {
     std::error_code ec;
@@ -516,6 +533,9 @@ int RunCli(int argc, char** argv) {
   CLI::App app{"simtune: autotune ML operators for CPUs using instruction-accurate simulators"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for all subcommands");
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    return "error: " + CLI::FailureMessage::simple(a, e);
+  });
 
   std::string list_what;
   auto* list = app.add_subcommand("list", "list targets, workloads (catalog shapes), operators, simulators, references, predictors");
@@ -527,7 +547,8 @@ int RunCli(int argc, char** argv) {
   auto* space = app.add_subcommand("space", "show a workload's search space: knobs, size, samples");
   AddSelectionFlags(space, space_sel);
   space->add_flag("--count", space_count, "print knobs and the raw and valid sizes");
-  space->add_option("--enumerate", space_enum, "print the first N valid candidates");
+  space->add_option("--enumerate", space_enum, "print the first N valid candidates")
+      ->check(cli::NonNegativeInteger());
 
   BuildFlags bf;
   auto* build = app.add_subcommand("build", "generate, compile and verify candidates for a target");
@@ -535,7 +556,8 @@ int RunCli(int argc, char** argv) {
   build->add_option("--target,-t", bf.target, "target name or .json file");
   build->add_option("--db", bf.db, "store file");
   build->add_option("--cache", bf.cache, "artifact cache folder");
-  build->add_option("-j,--jobs", bf.jobs, "parallel compiler jobs (default: cores)");
+  build->add_option("-j,--jobs", bf.jobs, "parallel compiler jobs (default: cores)")
+      ->check(cli::NonNegativeInteger());
   build->add_flag("--no-verify", bf.no_verify, "skip running each artifact once to check its output");
   build->add_flag("--force", bf.force, "rebuild candidates that already have an artifact in the store");
 
@@ -546,10 +568,12 @@ int RunCli(int argc, char** argv) {
   measure->add_option("--ref", mf.ref, "reference name (see `simtune list references`)");
   measure->add_option("--ref-options", mf.ref_options, "reference options, key=value,...");
   measure->add_option("--db", mf.db, "store file");
-  measure->add_option("--top", mf.top, "rows of the ranking to print");
+  measure->add_option("--top", mf.top, "rows of the ranking to print")
+      ->check(cli::NonNegativeInteger());
   measure->add_flag("--force", mf.force, "measure again candidates that already have a result");
-  measure->add_option("--sample", mf.sample, "measure only N built candidates, a seeded random subset (calibration)");
-  measure->add_option("--seed", mf.seed, "seed of --sample");
+  measure->add_option("--sample", mf.sample, "measure only N built candidates, a seeded random subset (calibration)")
+      ->check(cli::NonNegativeInteger());
+  measure->add_option("--seed", mf.seed, "seed of --sample")->check(cli::NonNegativeInteger());
 
   MeasureFlags rf;
   auto* report = app.add_subcommand("report", "rank a workload's candidates by stored reference results");
@@ -558,7 +582,7 @@ int RunCli(int argc, char** argv) {
   report->add_option("--ref", rf.ref, "reference name");
   report->add_option("--ref-options", rf.ref_options, "reference options, key=value,...");
   report->add_option("--db", rf.db, "store file");
-  report->add_option("--top", rf.top, "rows to print");
+  report->add_option("--top", rf.top, "rows to print")->check(cli::NonNegativeInteger());
 
   SimulateFlags sf;
   auto* simulate = app.add_subcommand("simulate", "run a workload's built candidates on a simulator and store ROI statistics");
@@ -567,7 +591,8 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--sim", sf.sim, "simulator name (see `simtune list simulators`)");
   simulate->add_option("--sim-options", sf.sim_options, "simulator options, key=value,...");
   simulate->add_option("--db", sf.db, "store file");
-  simulate->add_option("-j,--jobs", sf.jobs, "parallel simulations (default: cores)");
+  simulate->add_option("-j,--jobs", sf.jobs, "parallel simulations (default: cores)")
+      ->check(cli::NonNegativeInteger());
   simulate->add_flag("--force", sf.force, "simulate again candidates that already have statistics");
 
   std::string ex_db = "simtune.db", ex_csv, ex_json;

@@ -181,7 +181,7 @@ Result<Plan> MakePlan(const EstimateFlags& f) {
   }
   if (!f.db.empty()) {
     if (!fs::exists(f.db)) return Error{"store '" + f.db + "' does not exist"};
-    SIMTUNE_ASSIGN_OR_RETURN(auto store, Store::Open(f.db));
+    SIMTUNE_ASSIGN_OR_RETURN(auto store, Store::Open(f.db, StoreMode::kReadOnly));
     SIMTUNE_ASSIGN_OR_RETURN(auto wid, store->FindWorkload(p.workload.Key()));
     if (wid) p.group = static_cast<int>(*wid);
   }
@@ -224,10 +224,10 @@ int RunEstimate(const EstimateFlags& f) {
   // One job per (executable, simulator); simulators are safe to call from several threads.
   size_t n_sims = p.sims.size(), n_jobs = p.artifacts.size() * n_sims;
   std::vector<SimResult> results(n_jobs);
-  int jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = WorkerCount(f.jobs, n_jobs);
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
-  for (int w = 0; w < std::min<int>(jobs, static_cast<int>(n_jobs)); ++w)
+  for (int w = 0; w < jobs; ++w)
     workers.emplace_back([&] {
       for (size_t j = next++; j < n_jobs; j = next++)
         results[j] = p.sims[j % n_sims]->Simulate(p.artifacts[j / n_sims], p.target);
@@ -302,12 +302,12 @@ int RunEstimate(const EstimateFlags& f) {
                      {"model", p.model_label},
                      {"results", out_rows}};
   if (f.json == "-") {
-    std::printf("%s\n", doc.dump(1).c_str());
+    std::printf("%s\n", DumpJson(doc, 1).c_str());
     return 0;
   }
   if (!f.json.empty()) {
     std::ofstream o(f.json);
-    o << doc.dump(1) << "\n";
+    o << DumpJson(doc, 1) << "\n";
     if (!o) return Fail("cannot write '" + f.json + "'");
   }
   std::printf("%s on %s, %s with %s\n", p.workload.Key().c_str(), p.target.name.c_str(),
@@ -346,7 +346,8 @@ Subcommand AddEstimateCommand(CLI::App& app) {
   cmd->add_option("--clock-hz", f->clock_hz, "clock to turn a cycle-predicting model's output into seconds");
   cmd->add_option("--db", f->db, "store the model was trained from (restores the workload's scale)");
   cmd->add_option("--json", f->json, "write the results as JSON to this file ('-': stdout only)");
-  cmd->add_option("-j,--jobs", f->jobs, "parallel simulations (default: cores)");
+  cmd->add_option("-j,--jobs", f->jobs, "parallel simulations (default: cores)")
+      ->check(NonNegativeInteger());
   return {cmd, [f] { return RunEstimate(*f); }};
 }
 

@@ -156,7 +156,7 @@ int RunTrain(const TrainFlags& f) {
   if (!spec.ok()) return Fail(spec.message());
   auto predictor = Predictors().Create(f.predictor, f.options);
   if (!predictor.ok()) return Fail(predictor.message());
-  auto store = Store::Open(f.data.db);
+  auto store = Store::Open(f.data.db, StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   auto m = LoadMeasured(**store, f.data, *spec);
   if (!m.ok()) return Fail(m.message());
@@ -206,7 +206,7 @@ struct PredictFlags {
 int RunPredict(const PredictFlags& f) {
   auto model = LoadTrainedModel(f.model);
   if (!model.ok()) return Fail(model.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
   const DataSpec& spec = model->data;
   size_t missing = 0;
@@ -249,7 +249,7 @@ int RunPredict(const PredictFlags& f) {
                                Join(spec.simulators, ", ").c_str());
   if (!f.json.empty()) {
     std::ofstream o(f.json);
-    o << nlohmann::json{{"workload", (*rows)[0].workload_key}, {"model", f.model}, {"ranking", out}}.dump(1) << "\n";
+    o << DumpJson(nlohmann::json{{"workload", (*rows)[0].workload_key}, {"model", f.model}, {"ranking", out}}, 1) << "\n";
     if (!o) return Fail("cannot write '" + f.json + "'");
   }
   return 0;
@@ -273,7 +273,7 @@ int RunVerify(const VerifyFlags& f) {
   if (!target.ok()) return Fail(target.message());
   auto ref = References().Create(spec.reference, f.ref_options);
   if (!ref.ok()) return Fail(ref.message());
-  auto store = Store::Open(f.db);
+  auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
   auto rows = LoadCandidateData(**store, {f.workload}, spec);
   if (!rows.ok()) return Fail(rows.message());
@@ -421,7 +421,7 @@ int RunEval(const EvalFlags& f) {
     if (p != "kfold" && p != "lowo") return Fail(UnknownName("protocol", p, {"kfold", "lowo"}).message);
     protos.push_back(p);
   }
-  auto store = Store::Open(f.data.db);
+  auto store = Store::Open(f.data.db, StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
   auto m = LoadMeasured(**store, f.data, *spec);
   if (!m.ok()) return Fail(m.message());
@@ -509,7 +509,7 @@ int RunEval(const EvalFlags& f) {
                           {"verify_k", f.verify_k},
                           {"results", results}};
     std::ofstream o(f.json);
-    o << doc.dump(1) << "\n";
+    o << DumpJson(doc, 1) << "\n";
     if (!o) return Fail("cannot write '" + f.json + "'");
     std::printf("wrote %s\n", f.json.c_str());
   }
@@ -534,7 +534,7 @@ Subcommand AddPredictCommand(CLI::App& app) {
   cmd->add_option("workload", f->workload, "workload string or catalog name")->required();
   cmd->add_option("--model,-m", f->model, "model file from `simtune train`")->required();
   cmd->add_option("--db", f->db, "store file");
-  cmd->add_option("--top", f->top, "rows of the ranking to print");
+  cmd->add_option("--top", f->top, "rows of the ranking to print")->check(NonNegativeInteger());
   cmd->add_option("--json", f->json, "also write the full ranking to this JSON file");
   return {cmd, [f] { return RunPredict(*f); }};
 }
@@ -558,7 +558,7 @@ Subcommand AddEvalCommand(CLI::App& app) {
                   "'all' or predictors separated by ';', each 'name' or 'name:key=value,...'");
   cmd->add_option("--protocols", f->protocols, "kfold, lowo or both (comma-separated)");
   cmd->add_option("--folds", f->folds, "k of the k-fold protocol");
-  cmd->add_option("--seed", f->seed, "seed of the fold assignment");
+  cmd->add_option("--seed", f->seed, "seed of the fold assignment")->check(NonNegativeInteger());
   cmd->add_option("--verify-k", f->verify_k, "candidates verified on the reference in the verify-top-k regret");
   cmd->add_option("--ref-repeat", f->ref_repeat,
                   "options of a second measurement of the same candidates (e.g. seed=2): adds the "

@@ -1,5 +1,8 @@
 // MeasureAndStore (reference.h): the one place where a batch's reference results become rows.
 #include "simtune/reference.h"
+
+#include <algorithm>
+
 #include "simtune/store.h"
 
 namespace simtune {
@@ -7,18 +10,29 @@ namespace simtune {
 Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
                                                const std::vector<Artifact>& batch,
                                                const std::vector<int64_t>& candidate_ids,
-                                               const Target& target, Store& store) {
+                                               const Target& target, Store& store, size_t chunk,
+                                               const std::function<void(size_t, size_t)>& progress) {
   SIMTUNE_CHECK(batch.size() == candidate_ids.size());
-  std::vector<RefResult> results = reference.Measure(batch, target);
-  for (size_t i = 0; i < batch.size(); ++i) {
-    RefRow row;
-    row.candidate_id = candidate_ids[i];
-    row.target = target.name;
-    row.reference = reference.name();
-    row.options = reference.options_key();
-    row.artifact_hash = batch[i].hash;
-    row.result = results[i];
-    SIMTUNE_RETURN_IF_ERROR(store.AddRefResult(row));
+  if (chunk == 0) chunk = std::max<size_t>(batch.size(), 1);
+  std::vector<RefResult> results;
+  results.reserve(batch.size());
+  for (size_t begin = 0; begin < batch.size(); begin += chunk) {
+    size_t end = std::min(batch.size(), begin + chunk);
+    std::vector<Artifact> part(batch.begin() + begin, batch.begin() + end);
+    std::vector<RefResult> measured = reference.Measure(part, target);
+    SIMTUNE_CHECK(measured.size() == part.size());
+    for (size_t i = begin; i < end; ++i) {
+      RefRow row;
+      row.candidate_id = candidate_ids[i];
+      row.target = target.name;
+      row.reference = reference.name();
+      row.options = reference.options_key();
+      row.artifact_hash = batch[i].hash;
+      row.result = measured[i - begin];
+      SIMTUNE_RETURN_IF_ERROR(store.AddRefResult(row));
+      results.push_back(row.result);
+    }
+    if (progress) progress(end, batch.size());
   }
   return results;
 }

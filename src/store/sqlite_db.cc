@@ -1,6 +1,9 @@
 #include "sqlite_db.h"
 
+#include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <utility>
@@ -67,7 +70,8 @@ std::string Statement::Text(int col) const {
                      static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col)));
 }
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int busy_timeout_ms,
+                                                 Access access) {
   // SQLite's own message for a missing directory is "unable to open database file".
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   std::error_code ec;
@@ -75,8 +79,26 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int bu
     return Error{"store " + path + ": directory " + parent.string() + " does not exist"};
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           nullptr);
+  int flags = SQLITE_OPEN_URI;
+  switch (access) {
+    case Access::kCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case Access::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
+    case Access::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    case Access::kImmutable: flags |= SQLITE_OPEN_READONLY; break;
+  }
+  // As a URI, so that a path holding '?' or '#' stays a path and immutable=1 can be added.
+  std::string uri = "file:";
+  for (unsigned char c : std::filesystem::absolute(path, ec).string()) {
+    if (std::isalnum(c) || std::strchr("/-_.~", c)) {
+      uri += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      uri += hex;
+    }
+  }
+  if (access == Access::kImmutable) uri += "?immutable=1";
+  int rc = sqlite3_open_v2(uri.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string reason = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close_v2(raw);

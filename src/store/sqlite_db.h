@@ -58,9 +58,13 @@ class Statement {
 
 class Database {
  public:
-  // Opens (creating if missing) with extended result codes and `busy_timeout_ms`.
-  // The parent directory must exist.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, int busy_timeout_ms);
+  // How to open the file: read-write and created when missing; read-write, existing; read
+  // only; read only as an immutable snapshot (no locks, no -shm: a store in a folder that
+  // cannot be written, whose readers cannot create the WAL index).
+  enum class Access { kCreate, kReadWrite, kReadOnly, kImmutable };
+  // Opens with extended result codes and `busy_timeout_ms`. The parent directory must exist.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, int busy_timeout_ms,
+                                                Access access = Access::kCreate);
 
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_.get(); }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "simtune/store.h"
+#include "simtune/strings.h"
 #include "sqlite_db.h"
 
 namespace simtune {
@@ -122,6 +123,12 @@ constexpr const char* kRefColumns =
 constexpr const char* kSimColumns =
     "r.id, r.candidate_id, r.target, r.simulator, r.options, r.artifact_hash, r.status,"
     " r.stage, r.message, r.stats_json, r.wall_s, r.created";
+
+// A result row `r` is current when it was taken on the candidate's latest artifact for its
+// target, or when that candidate has no artifact row on the target at all.
+constexpr const char* kCurrentArtifact =
+    " AND COALESCE((SELECT a.hash FROM artifacts a WHERE a.candidate_id = r.candidate_id"
+    " AND a.target = r.target ORDER BY a.id DESC LIMIT 1), r.artifact_hash) = r.artifact_hash";
 
 ArtifactRow ReadArtifact(const Statement& s) {
   ArtifactRow row;
@@ -352,28 +359,30 @@ class SqliteStore final : public Store {
 
   Result<std::optional<RefRow>> LatestOkRef(int64_t candidate_id, const std::string& target,
                                             const std::string& reference,
-                                            const std::string& options) override {
+                                            const std::string& options,
+                                            const std::string& artifact_hash) override {
     SIMTUNE_ASSIGN_OR_RETURN(
         Statement select,
         db_->Prepare("latest reference result",
                      std::string("SELECT ") + kRefColumns +
                          " FROM ref_results r WHERE r.candidate_id = ?1 AND r.target = ?2"
-                         " AND r.reference = ?3 AND r.options = ?4 AND r.status = 'ok'"
-                         " ORDER BY r.id DESC LIMIT 1"));
-    select.BindAll(candidate_id, target, reference, options);
+                         " AND r.reference = ?3 AND r.options = ?4 AND r.artifact_hash = ?5"
+                         " AND r.status = 'ok' ORDER BY r.id DESC LIMIT 1"));
+    select.BindAll(candidate_id, target, reference, options, artifact_hash);
     SIMTUNE_ASSIGN_OR_RETURN(bool found, select.Step());
     if (!found) return std::optional<RefRow>();
     return std::optional<RefRow>(ReadRef(select));
   }
 
-  Result<std::vector<RefRow>> RefResults(int64_t workload_id,
-                                         const std::string& target) override {
+  Result<std::vector<RefRow>> RefResults(int64_t workload_id, const std::string& target,
+                                         bool current_only) override {
     SIMTUNE_ASSIGN_OR_RETURN(
         Statement select,
         db_->Prepare("list reference results",
                      std::string("SELECT ") + kRefColumns +
                          " FROM ref_results r JOIN candidates c ON c.id = r.candidate_id"
-                         " WHERE c.workload_id = ?1 AND r.target = ?2 ORDER BY r.id"));
+                         " WHERE c.workload_id = ?1 AND r.target = ?2" +
+                         (current_only ? kCurrentArtifact : "") + " ORDER BY r.id"));
     select.BindAll(workload_id, target);
     std::vector<RefRow> rows;
     for (;;) {
@@ -399,28 +408,30 @@ class SqliteStore final : public Store {
 
   Result<std::optional<SimRow>> LatestOkSim(int64_t candidate_id, const std::string& target,
                                             const std::string& simulator,
-                                            const std::string& options) override {
+                                            const std::string& options,
+                                            const std::string& artifact_hash) override {
     SIMTUNE_ASSIGN_OR_RETURN(
         Statement select,
         db_->Prepare("latest simulator result",
                      std::string("SELECT ") + kSimColumns +
                          " FROM sim_results r WHERE r.candidate_id = ?1 AND r.target = ?2"
-                         " AND r.simulator = ?3 AND r.options = ?4 AND r.status = 'ok'"
-                         " ORDER BY r.id DESC LIMIT 1"));
-    select.BindAll(candidate_id, target, simulator, options);
+                         " AND r.simulator = ?3 AND r.options = ?4 AND r.artifact_hash = ?5"
+                         " AND r.status = 'ok' ORDER BY r.id DESC LIMIT 1"));
+    select.BindAll(candidate_id, target, simulator, options, artifact_hash);
     SIMTUNE_ASSIGN_OR_RETURN(bool found, select.Step());
     if (!found) return std::optional<SimRow>();
     return std::optional<SimRow>(ReadSim(select));
   }
 
-  Result<std::vector<SimRow>> SimResults(int64_t workload_id,
-                                         const std::string& target) override {
+  Result<std::vector<SimRow>> SimResults(int64_t workload_id, const std::string& target,
+                                         bool current_only) override {
     SIMTUNE_ASSIGN_OR_RETURN(
         Statement select,
         db_->Prepare("list simulator results",
                      std::string("SELECT ") + kSimColumns +
                          " FROM sim_results r JOIN candidates c ON c.id = r.candidate_id"
-                         " WHERE c.workload_id = ?1 AND r.target = ?2 ORDER BY r.id"));
+                         " WHERE c.workload_id = ?1 AND r.target = ?2" +
+                         (current_only ? kCurrentArtifact : "") + " ORDER BY r.id"));
     select.BindAll(workload_id, target);
     std::vector<SimRow> rows;
     for (;;) {
@@ -513,7 +524,7 @@ class SqliteStore final : public Store {
       doc[table] = std::move(rows);
     }
     SIMTUNE_RETURN_IF_ERROR(tx.Commit());
-    return doc.dump(2);
+    return DumpJson(doc, 2);
   }
 
  private:
@@ -544,12 +555,9 @@ Status CheckVersion(const Database& db, int version) {
                "; this simtune needs " + std::to_string(kStoreSchemaVersion)};
 }
 
-// Creates the schema in a fresh file. Racing first opens from several processes are
-// serialised by the write lock, and the loser sees the winner's version.
-Status CreateSchema(Database& db) {
-  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(db));
-  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
-  if (version != 0) return CheckVersion(db, version);
+// Refuses a file that holds tables but no simtune schema version (someone else's database),
+// before anything is written to it.
+Status CheckNotForeign(Database& db) {
   SIMTUNE_ASSIGN_OR_RETURN(
       Statement tables,
       db.Prepare("cannot read", "SELECT name FROM sqlite_schema WHERE type = 'table' "
@@ -564,30 +572,71 @@ Status CreateSchema(Database& db) {
     return Error{"store " + db.path() +
                  " is not a simtune store: schema version 0 with tables " + names};
   }
+  return Status::Ok();
+}
+
+// Creates the schema in a fresh file. Racing first opens from several processes are
+// serialised by the write lock, and the loser sees the winner's version.
+Status CreateSchema(Database& db) {
+  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
+  if (version != 0) return CheckVersion(db, version);
+  SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(db));
   SIMTUNE_RETURN_IF_ERROR(db.Exec("create schema", kSchema));
   SIMTUNE_RETURN_IF_ERROR(db.Exec(
       "create schema", "PRAGMA user_version = " + std::to_string(kStoreSchemaVersion)));
   return tx.Commit();
 }
 
+Result<std::unique_ptr<Store>> OpenReadOnly(const std::filesystem::path& path) {
+  using Access = Database::Access;
+  auto open = [&](Access access) -> Result<std::unique_ptr<Database>> {
+    SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                             Database::Open(path.string(), kBusyTimeoutMs, access));
+    SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
+    if (version == 0) {
+      SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(*db));
+      return Error{"store " + db->path() + " is empty (no simtune schema yet)"};
+    }
+    SIMTUNE_RETURN_IF_ERROR(CheckVersion(*db, version));
+    return db;
+  };
+  auto db = open(Access::kReadOnly);
+  // A WAL store whose folder this user cannot write: readers cannot create the -shm index,
+  // so read the file as an immutable snapshot instead (as of its last checkpoint, which a
+  // clean close of every writer makes). A file that is not a store fails the same way again.
+  if (!db.ok()) db = open(Access::kImmutable);
+  if (!db.ok()) return db.error();
+  return std::unique_ptr<Store>(new SqliteStore(std::move(*db)));
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path) {
-  SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
-                           Database::Open(path.string(), kBusyTimeoutMs));
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path, StoreMode mode) {
+  std::error_code ec;
+  if (mode != StoreMode::kCreate && !std::filesystem::exists(path, ec))
+    return Error{"store " + path.string() + " does not exist"};
+  if (mode == StoreMode::kReadOnly) return OpenReadOnly(path);
+  SIMTUNE_ASSIGN_OR_RETURN(
+      std::unique_ptr<Database> db,
+      Database::Open(path.string(), kBusyTimeoutMs,
+                     mode == StoreMode::kCreate ? Database::Access::kCreate
+                                                : Database::Access::kReadWrite));
   // Reading the version is the first access to the file, so a file that is not SQLite fails
-  // here ("file is not a database") before anything is written to it.
+  // here ("file is not a database") before anything is written to it; a foreign SQLite file
+  // is refused before the WAL switch below would change it.
   SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
   if (version != 0) SIMTUNE_RETURN_IF_ERROR(CheckVersion(*db, version));
+  if (version == 0) SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(*db));
   SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA foreign_keys = ON"));
   {
     SIMTUNE_ASSIGN_OR_RETURN(Statement wal,
                              db->Prepare("enable WAL journal", "PRAGMA journal_mode = WAL"));
     SIMTUNE_ASSIGN_OR_RETURN(bool row, wal.Step());
-    std::string mode = row ? wal.Text(0) : "";
-    if (mode != "wal") {
+    std::string mode_name = row ? wal.Text(0) : "";
+    if (mode_name != "wal") {
       return Error{"store " + db->path() + ": cannot enable WAL journal; got journal mode '" +
-                   mode + "'"};
+                   mode_name + "'"};
     }
   }
   // In WAL mode NORMAL cannot corrupt the file; it may lose the last commits on power loss,

@@ -1,6 +1,7 @@
 #include "simtune/workload.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "operators.h"
 #include "simtune/strings.h"
@@ -8,7 +9,7 @@
 namespace simtune {
 
 std::string Workload::Key() const {
-  if (op == "custom") return "custom:" + spec_path;
+  if (op == "custom") return "custom:" + spec_path + (content_hash.empty() ? "" : "#" + content_hash);
   std::vector<std::string> parts;
   for (const auto& [name, value] : shape) parts.push_back(name + "=" + std::to_string(value));
   return op + ":" + Join(parts, ",");
@@ -61,12 +62,20 @@ Result<Workload> ParseCustom(const std::string& where, const std::string& rest) 
   if (StartsWith(body, "spec=")) {
     w.spec_path = Trim(body.substr(5));
   } else if (body.find('=') == std::string::npos) {
-    w.spec_path = body;  // the Key() form, "custom:<spec path>"
+    w.spec_path = body;  // the Key() form, "custom:<spec path>#<content hash>"
+    size_t hash = w.spec_path.rfind('#');
+    if (hash != std::string::npos) {
+      w.content_hash = w.spec_path.substr(hash + 1);
+      w.spec_path.resize(hash);
+    }
   } else {
     return Error{where + ": unknown shape parameter '" + Trim(body.substr(0, body.find('='))) +
                  "' for custom; valid: spec"};
   }
   if (w.spec_path.empty()) return Error{where + ": missing shape parameter spec"};
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(w.spec_path, ec);
+  if (!ec) w.spec_path = absolute.lexically_normal().string();
   return w;
 }
 
@@ -137,6 +146,14 @@ Result<Workload> ParseWorkload(const std::string& text) {
   }
   Status valid = (*op)->ValidateShape(w);
   if (!valid.ok()) return Wrap(valid.error(), where);
+  if (w.op == "custom") {
+    SIMTUNE_ASSIGN_OR_RETURN(std::string now, workloads::CustomContentHash(w.spec_path));
+    if (!w.content_hash.empty() && w.content_hash != now)
+      return Error{where + ": the spec, kernel or reference changed since this workload was"
+                           " stored (content " + w.content_hash + ", now " + now +
+                   "); the edited kernel is the workload custom:" + w.spec_path + "#" + now};
+    w.content_hash = now;
+  }
   return w;
 }
 

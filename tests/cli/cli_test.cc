@@ -7,6 +7,10 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/support/scratch_test.h"
 #include "simtune/process.h"
@@ -142,6 +146,87 @@ TEST_F(CliTest, SpaceCountsAndSamplesDeterministically) {
   auto c = Run({"space", "resnet18.conv2_x", "--count"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_NE(c.out.find("valid size"), std::string::npos);
+}
+
+// `build` stores each artifact as soon as it is built and verified (issue 16, item 4): while
+// one variant's verification hangs, the others are already rows, and a kill -9 keeps them.
+TEST_F(CliTest, BuildStoresEachArtifactAsItCompletes) {
+  std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
+  volatile int spin = MODE == 0;
+  while (spin) {}
+  for (long i = 0; i < 64; ++i) bufs[1][i] = 2.0f * bufs[0][i] * (MODE > 0);
+}
+)";
+  std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < 64; ++i) bufs[1][i] = 2.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "spec.json") << R"({
+  "name": "hang", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 64, "output": false},
+              {"name": "out", "elements": 64, "output": true}],
+  "params": {"MODE": [0, 1, 2, 3, 4]}
+})";
+  std::string workload = "custom:spec=" + (dir_ / "spec.json").string();
+  std::string db = (dir_ / "s.db").string();
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir_.c_str()) != 0) _exit(126);
+    std::string bin = testing_support::SimtuneBinary();
+    execl(bin.c_str(), bin.c_str(), "build", workload.c_str(), "--all", "--db", db.c_str(), "-j", "2",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto count_rows = [&]() -> int {
+    sqlite3* h = nullptr;
+    int n = -1;
+    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(h, "SELECT count(*) FROM artifacts", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return n;
+  };
+  int rows = -1;
+  bool running = true;
+  for (int i = 0; i < 400 && rows < 4; ++i) {   // up to 40 s; the hanging run has 60 s
+    usleep(100 * 1000);
+    rows = count_rows();
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      running = false;
+      break;
+    }
+  }
+  if (running) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  // The hanging artifact's process group survives a kill -9 of simtune until orphan
+  // protection lands; end it here so it cannot outlive the test.
+  RunProcess({"pkill", "-9", "-f", (dir_ / ".simtune-cache").string()});
+  EXPECT_TRUE(running) << "simtune build ended before the hanging variant's verification timed out";
+  EXPECT_EQ(rows, 4) << "the four quick variants should be rows while the fifth still verifies";
+  EXPECT_EQ(count_rows(), 4);   // what was stored survives the kill
+}
+
+// A mistyped --db on a command that reads is an error, not a new empty store (issue 16 item 18).
+TEST_F(CliTest, ReadCommandsDoNotCreateAMissingStore) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"report", "gemm:M=8,N=8,K=8"},
+        std::vector<std::string>{"simulate", "gemm:M=8,N=8,K=8"},
+        std::vector<std::string>{"train", "--sim", "qemu", "-o", "m.json"}}) {
+    args.push_back("--db");
+    args.push_back("typo.db");
+    auto r = Run(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0];
+    EXPECT_EQ(r.err, "error: store typo.db does not exist\n") << args[0];
+    EXPECT_FALSE(fs::exists(dir_ / "typo.db")) << args[0];
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "simtune/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -228,7 +229,7 @@ TEST_F(StoreTest, RoundTripsEveryRowTypeThroughReopen) {
   ExpectIsoTimestamp(ar.created);
 
   RefRow want_ref = MakeRef(candidate_id, "ok", 1234.5);
-  auto ref = store->LatestOkRef(candidate_id, want_ref.target, "native", want_ref.options);
+  auto ref = store->LatestOkRef(candidate_id, want_ref.target, "native", want_ref.options, "abc123");
   ASSERT_TRUE(ref.ok()) << ref.message();
   ASSERT_TRUE(ref->has_value());
   const RefRow& rr = **ref;
@@ -253,7 +254,7 @@ TEST_F(StoreTest, RoundTripsEveryRowTypeThroughReopen) {
   ExpectIsoTimestamp(rr.created);
 
   SimRow want_sim = MakeSim(candidate_id, "ok", 99);
-  auto sim = store->LatestOkSim(candidate_id, want_sim.target, "qemu", want_sim.options);
+  auto sim = store->LatestOkSim(candidate_id, want_sim.target, "qemu", want_sim.options, "def456");
   ASSERT_TRUE(sim.ok()) << sim.message();
   ASSERT_TRUE(sim->has_value());
   const SimRow& sr = **sim;
@@ -348,19 +349,19 @@ TEST_F(StoreTest, LatestReturnsNewestRowAndLatestOkSkipsFailedRows) {
   EXPECT_FALSE(store->LatestArtifact(c, "aarch64-linux")->has_value());
 
   RefRow ref = MakeRef(c, "ok", 10);
-  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "native", ref.options)->has_value());
+  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "native", ref.options, "abc123")->has_value());
   ASSERT_TRUE(store->AddRefResult(ref).ok());
   int64_t ok_ref = *store->AddRefResult(MakeRef(c, "ok", 5));
   ASSERT_TRUE(store->AddRefResult(MakeRef(c, "failed", 0)).ok());
   ASSERT_TRUE(store->AddRefResult(MakeRef(other, "ok", 7)).ok());
   ASSERT_TRUE(store->AddRefResult(MakeRef(foreign, "ok", 8)).ok());
-  auto latest_ref = store->LatestOkRef(c, ref.target, "native", ref.options);
+  auto latest_ref = store->LatestOkRef(c, ref.target, "native", ref.options, "abc123");
   ASSERT_TRUE(latest_ref.ok() && latest_ref->has_value());
   EXPECT_EQ((*latest_ref)->id, ok_ref);
   EXPECT_EQ((*latest_ref)->result.value, 5);
-  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "native", "rounds=3")->has_value());
-  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "rvsim", ref.options)->has_value());
-  EXPECT_FALSE(store->LatestOkRef(c, "aarch64-linux", "native", ref.options)->has_value());
+  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "native", "rounds=3", "abc123")->has_value());
+  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "rvsim", ref.options, "abc123")->has_value());
+  EXPECT_FALSE(store->LatestOkRef(c, "aarch64-linux", "native", ref.options, "abc123")->has_value());
 
   // Every attempt of the workload's candidates, failed included, in insertion order.
   auto refs = store->RefResults(w, ref.target);
@@ -379,13 +380,14 @@ TEST_F(StoreTest, LatestReturnsNewestRowAndLatestOkSkipsFailedRows) {
   ASSERT_TRUE(store->AddSimResult(MakeSim(c, "failed", 3)).ok());
   ASSERT_TRUE(store->AddSimResult(MakeSim(foreign, "ok", 4)).ok());
   SimRow sim = MakeSim(c, "ok", 0);
-  auto latest_sim = store->LatestOkSim(c, sim.target, "qemu", sim.options);
+  auto latest_sim = store->LatestOkSim(c, sim.target, "qemu", sim.options, "def456");
   ASSERT_TRUE(latest_sim.ok() && latest_sim->has_value());
   EXPECT_EQ((*latest_sim)->id, ok_sim);
   EXPECT_EQ((*latest_sim)->stats_json, MakeSim(c, "ok", 2).stats_json);
-  EXPECT_FALSE(store->LatestOkSim(c, sim.target, "spike", sim.options)->has_value());
-  EXPECT_FALSE(store->LatestOkSim(other, sim.target, "qemu", sim.options)->has_value());
-  auto sims = store->SimResults(w, sim.target);
+  EXPECT_FALSE(store->LatestOkSim(c, sim.target, "spike", sim.options, "def456")->has_value());
+  EXPECT_FALSE(store->LatestOkSim(other, sim.target, "qemu", sim.options, "def456")->has_value());
+  // Every row, stale ones included (c's artifact on riscv64-linux is now "second").
+  auto sims = store->SimResults(w, sim.target, /*current_only=*/false);
   ASSERT_TRUE(sims.ok()) << sims.message();
   ASSERT_EQ(sims->size(), 3u);
   EXPECT_LT((*sims)[0].id, (*sims)[1].id);
@@ -502,6 +504,78 @@ TEST_F(StoreTest, ForeignSqliteFileIsNotASimtuneStore) {
   EXPECT_EQ(store.message(), "store " + path_.string() +
                                  " is not a simtune store: schema version 0 with tables notes, "
                                  "tags");
+}
+
+// Refused before the WAL switch: the foreign file is left exactly as it was (issue 16, 18).
+TEST_F(StoreTest, ForeignSqliteFileKeepsItsJournalMode) {
+  RawExec("CREATE TABLE notes (text TEXT)");
+  std::string before = ReadFile(path_);
+  for (StoreMode mode : {StoreMode::kCreate, StoreMode::kExisting, StoreMode::kReadOnly}) {
+    auto store = Store::Open(path_, mode);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.message(), "store " + path_.string() +
+                                   " is not a simtune store: schema version 0 with tables notes");
+  }
+  EXPECT_EQ(ReadFile(path_), before);
+  EXPECT_FALSE(fs::exists(path_.string() + "-wal"));
+}
+
+TEST_F(StoreTest, ReadCommandsDoNotCreateAMissingStore) {
+  for (StoreMode mode : {StoreMode::kExisting, StoreMode::kReadOnly}) {
+    auto store = Store::Open(path_, mode);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.message(), "store " + path_.string() + " does not exist");
+    EXPECT_FALSE(fs::exists(path_));
+  }
+}
+
+TEST_F(StoreTest, ReadOnlyOpenReadsAndRefusesWrites) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->AddWorkload(Gemm()).ok());
+  }
+  auto store = Store::Open(path_, StoreMode::kReadOnly);
+  ASSERT_TRUE(store.ok()) << store.message();
+  auto workloads = (*store)->Workloads();
+  ASSERT_TRUE(workloads.ok()) << workloads.message();
+  EXPECT_EQ(workloads->size(), 1u);
+  auto added = (*store)->AddWorkload(Gemm(128));
+  ASSERT_FALSE(added.ok());
+  EXPECT_NE(added.message().find("readonly"), std::string::npos) << added.message();
+}
+
+// A store in a folder this user cannot write (a shared results folder, a read-only mount):
+// SQLite cannot create the WAL index there, so it is read as an immutable snapshot. Root
+// writes anywhere, so the reading runs in a child that drops to an unprivileged user.
+TEST_F(StoreTest, ReadOnlyOpenReadsAStoreInAFolderItCannotWrite) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->AddWorkload(Gemm()).ok());
+  }
+  ASSERT_FALSE(fs::exists(path_.string() + "-shm"));   // closed cleanly: no WAL index left
+  fs::permissions(path_, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
+                            fs::perms::others_exec | fs::perms::group_read | fs::perms::group_exec);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(10);
+    if (std::ofstream(dir_ / "probe")) _exit(11);   // the folder must really be read-only
+    auto store = Store::Open(path_, StoreMode::kReadOnly);
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.message().c_str());
+      _exit(12);
+    }
+    auto workloads = (*store)->Workloads();
+    _exit(workloads.ok() && workloads->size() == 1 ? 0 : 13);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fs::permissions(dir_, fs::perms::owner_all);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST_F(StoreTest, MissingDirectoryIsNamed) {
@@ -646,6 +720,47 @@ TEST_F(StoreTest, TwoConnectionsWriteConcurrently) {
   EXPECT_EQ(ids.size(), 2u * kRowsPerWriter);
   EXPECT_EQ(per_simulator[0], kRowsPerWriter);
   EXPECT_EQ(per_simulator[1], kRowsPerWriter);
+}
+
+// Results belong to the artifact they were taken on: after a rebuild with another hash, the
+// old statistics and times are neither resumed nor listed (issue 16, item 3).
+TEST_F(StoreTest, ResultsOfAnOlderArtifactAreStale) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store);
+  int64_t w = *store->AddWorkload(Gemm());
+  int64_t c = *store->AddCandidate(w, "tile_m=8");
+  Artifact old_art = MakeArtifact("ok", "def456");
+  ASSERT_TRUE(store->AddArtifact(c, old_art).ok());
+  SimRow sim = MakeSim(c, "ok", 45);   // artifact_hash def456, target riscv64-linux
+  ASSERT_TRUE(store->AddSimResult(sim).ok());
+  RefRow ref = MakeRef(c, "ok", 10);
+  ref.target = "riscv64-linux";
+  ref.artifact_hash = "def456";
+  ASSERT_TRUE(store->AddRefResult(ref).ok());
+  EXPECT_TRUE(store->LatestOkSim(c, sim.target, "qemu", sim.options, "def456")->has_value());
+  EXPECT_EQ(store->SimResults(w, sim.target)->size(), 1u);
+  EXPECT_EQ(store->RefResults(w, ref.target)->size(), 1u);
+
+  // Rebuilt (an edited kernel): new hash.
+  ASSERT_TRUE(store->AddArtifact(c, MakeArtifact("ok", "fff999")).ok());
+  EXPECT_FALSE(store->LatestOkSim(c, sim.target, "qemu", sim.options, "fff999")->has_value());
+  EXPECT_FALSE(store->LatestOkRef(c, ref.target, "native", ref.options, "fff999")->has_value());
+  EXPECT_TRUE(store->SimResults(w, sim.target)->empty());
+  EXPECT_TRUE(store->RefResults(w, ref.target)->empty());
+  EXPECT_EQ(store->SimResults(w, sim.target, /*current_only=*/false)->size(), 1u);
+
+  // New statistics on the new artifact are current; a rebuild back to the old code makes the
+  // old rows current again (same hash, same ELF).
+  SimRow fresh = MakeSim(c, "ok", 1324);
+  fresh.artifact_hash = "fff999";
+  ASSERT_TRUE(store->AddSimResult(fresh).ok());
+  auto current = store->SimResults(w, sim.target);
+  ASSERT_EQ(current->size(), 1u);
+  EXPECT_EQ((*current)[0].stats_json, fresh.stats_json);
+  ASSERT_TRUE(store->AddArtifact(c, old_art).ok());
+  current = store->SimResults(w, sim.target);
+  ASSERT_EQ(current->size(), 1u);
+  EXPECT_EQ((*current)[0].stats_json, sim.stats_json);
 }
 
 }  // namespace

@@ -1,0 +1,106 @@
+// MeasureAndStore: a batch's results become rows as each chunk completes, so an interrupted
+// measurement keeps what it finished (issue 16, item 4).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "simtune/reference.h"
+#include "simtune/store.h"
+#include "simtune/workload.h"
+
+namespace simtune {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Returns 100 + the artifact's index in its call; counts the store's rows at each call.
+class CountingReference : public Reference {
+ public:
+  explicit CountingReference(Store* store, int64_t workload_id)
+      : store_(store), workload_id_(workload_id) {}
+  std::string name() const override { return "counting"; }
+  std::string options_key() const override { return "k=1"; }
+  std::vector<RefResult> Measure(const std::vector<Artifact>& batch, const Target&) override {
+    batch_sizes.push_back(batch.size());
+    rows_seen.push_back(store_->RefResults(workload_id_, "t")->size());
+    std::vector<RefResult> out;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      RefResult r;
+      r.status = "ok";
+      r.unit = "ns";
+      r.value = 100.0 + static_cast<double>(i);
+      out.push_back(r);
+    }
+    return out;
+  }
+  std::vector<size_t> batch_sizes, rows_seen;
+
+ private:
+  Store* store_;
+  int64_t workload_id_;
+};
+
+class MeasureAndStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = fs::temp_directory_path() / ("simtune_measure_store_" + std::to_string(getpid()) + ".db");
+    fs::remove(path_);
+    auto store = Store::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.message();
+    store_ = std::move(store).value();
+    Workload w;
+    w.op = "gemm";
+    w.shape = {{"M", 8}, {"N", 8}, {"K", 8}};
+    wid_ = *store_->AddWorkload(w);
+    for (int i = 0; i < 19; ++i) {
+      ids_.push_back(*store_->AddCandidate(wid_, "tile_m=" + std::to_string(i)));
+      Artifact a;
+      a.target = "t";
+      a.status = "ok";
+      a.hash = "h" + std::to_string(i);
+      batch_.push_back(a);
+    }
+    target_.name = "t";
+  }
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path_.string() + suffix);
+  }
+
+  fs::path path_;
+  std::unique_ptr<Store> store_;
+  int64_t wid_ = 0;
+  std::vector<int64_t> ids_;
+  std::vector<Artifact> batch_;
+  Target target_;
+};
+
+TEST_F(MeasureAndStoreTest, StoresEachChunkBeforeMeasuringTheNext) {
+  CountingReference ref(store_.get(), wid_);
+  std::vector<std::pair<size_t, size_t>> progress;
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8,
+                                 [&](size_t done, size_t total) { progress.push_back({done, total}); });
+  ASSERT_TRUE(results.ok()) << results.message();
+  EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{8, 8, 3}));
+  // Each chunk found the previous chunks' rows already in the store.
+  EXPECT_EQ(ref.rows_seen, (std::vector<size_t>{0, 8, 16}));
+  EXPECT_EQ(progress, (std::vector<std::pair<size_t, size_t>>{{8, 19}, {16, 19}, {19, 19}}));
+  ASSERT_EQ(results->size(), 19u);
+  EXPECT_EQ((*results)[9].value, 101.0);   // second of the second chunk
+  auto rows = store_->RefResults(wid_, "t");
+  ASSERT_EQ(rows->size(), 19u);
+  EXPECT_EQ((*rows)[18].candidate_id, ids_[18]);
+  EXPECT_EQ((*rows)[18].artifact_hash, "h18");
+  EXPECT_EQ((*rows)[18].result.value, 102.0);
+}
+
+TEST_F(MeasureAndStoreTest, ChunkZeroMeasuresTheWholeBatchInTheSameRounds) {
+  CountingReference ref(store_.get(), wid_);
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_);
+  ASSERT_TRUE(results.ok()) << results.message();
+  EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{19}));
+  EXPECT_EQ(store_->RefResults(wid_, "t")->size(), 19u);
+}
+
+}  // namespace
+}  // namespace simtune
