@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test test-tvm demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim
+.PHONY: all setup configure build test test-tvm demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput
 
 all: build
 
@@ -43,3 +43,8 @@ bench-predictors: build
 # RISC-V experiment: QEMU and Spike statistics against rvsim's rocket and p550 models.
 bench-rvsim: build
 	bench/rvsim_experiment --simtune $(BUILD)/simtune
+
+# Simulation throughput (issue 12): full verifying runs vs simulation mode, interleaved, on 3
+# workloads x {qemu x86_64/riscv64/aarch64, valgrind, spike} (about 10 minutes).
+bench-sim-throughput: build
+	bench/sim_throughput --build-dir $(BUILD)

@@ -7,10 +7,23 @@
 //    `simtune_roi_begin` and `simtune_roi_end`, visible in the ELF symbol table. Exactly one
 //    call of each in single-run mode; the kernel call lies between them and nothing else
 //    that does work.
-//  - Single-run mode (no arguments; the only mode on bare metal): fill inputs, ROI, kernel,
-//    ROI end, run the naive reference, compare, print one line
+//  - Single-run mode (no arguments or `--run=all`; the only mode on bare metal): fill inputs,
+//    ROI, kernel, ROI end; check the guard zones (kHarnessGuardFloats floats of a known
+//    pattern after every buffer); print the output checksums
+//      "simtune: checksum <buffer>=<16 hex digits> ..."  (one per output buffer, in order)
+//    a hash of each output buffer's exact bits (same value on every ISA for the same bits);
+//    then run the naive reference, compare, print one line
 //      "simtune: verify ok max_abs_err=<g> max_rel_err=<g>"   and exit 0, or
 //      "simtune: verify failed index=<i> got=<g> want=<g>"     and exit 3.
+//    A changed guard zone is "simtune: verify failed buffer=<name> written past its end ..."
+//    (exit 3, before the checksum line when the kernel did it).
+//  - Simulation mode (`--run=sim`, same length as `--run=all` so that the stack layout is the
+//    same): the same up to the checksum line, then exit 0; neither the reference nor the
+//    element-wise check runs. Simulators compare the checksums with those recorded when the
+//    artifact was verified (VerifyArtifactInto). On bare metal there are no arguments: the
+//    harness calls the global function `simtune_sim_done` right after the checksum line, and
+//    a simulator stops the run there (a patched copy of the ELF, see spike.cc), so the ELF is
+//    the same in both modes.
 //  - Timing mode (`--time <min_rep_ns> <reps>`; hosted targets only): verify first, then
 //    warm up and print one line "simtune: inner=<n> rep_ns=<v1>,<v2>,..." where each rep
 //    times `inner` back-to-back kernel calls, inner chosen so one rep lasts >= min_rep_ns;
@@ -18,7 +31,10 @@
 //  - riscv64 bare metal: on Spike/rvsim, the harness also reads `minstret`/`mcycle` in the
 //    ROI functions and prints "simtune: roi minstret=<n> mcycle=<n>". Its console is the
 //    16550 UART at 0x10000000 and it exits through HTIF `tohost` (both simulators model
-//    both), so one ELF runs on either.
+//    both), so one ELF runs on either. After the checksum line and at the end it prints
+//    "simtune: program minstret=<n>" (instructions since reset). A trap (a faulting kernel)
+//    prints "simtune: trap <cause> mcause=<n> mepc=0x<x> mtval=0x<x>" and exits with
+//    kHarnessTrapExitCode.
 #pragma once
 
 #include <filesystem>
@@ -32,6 +48,11 @@
 
 namespace simtune {
 
+// Floats of canary after every buffer of the harness.
+inline constexpr int kHarnessGuardFloats = 64;
+// Exit code of the bare-metal harness after a trap.
+inline constexpr int kHarnessTrapExitCode = 86;
+
 struct Artifact {
   std::string target;
   std::string hash;               // SHA-256 (hex) of sources, compiler identity and flags
@@ -43,6 +64,10 @@ struct Artifact {
   double build_s = 0;
   bool cached = false;            // true when reused from the cache
   double flops = 0;               // from KernelSource
+  // The checksum line's fields ("<buffer>=<hex> ...") of the run that verified this
+  // artifact; empty when it was not verified (yet). Also kept in the cache entry
+  // (verified-checksums.txt next to artifact.elf): see VerifiedChecksums.
+  std::string verified_checksums;
 
   bool ok() const { return status == "ok"; }
 };
@@ -55,7 +80,7 @@ struct BuildOptions {
 };
 
 // Cache layout: <cache_dir>/<hash[0:2]>/<hash>/{kernel.c, reference.c, harness.c,
-// artifact.elf, build.log}. An entry with artifact.elf is complete and reused as is (entries
+// artifact.elf, build.log, verified-checksums.txt (once verified)}. An entry with artifact.elf is complete and reused as is (entries
 // are built in a temporary folder and renamed into place, so concurrent builders of the same
 // hash, in one process or several, are safe); a failed build leaves its sources and log
 // without artifact.elf and is retried next time. The reference is compiled separately at -O1
@@ -88,22 +113,39 @@ struct VerifyResult {
   std::string stage;     // failed: "run" | "verify" | "timeout"
   std::string message;
   std::string output;    // harness stdout+stderr (truncated)
+  std::string checksums; // ok: the checksum line's fields
   bool ok() const { return status == "ok"; }
 };
 
-// Runs an artifact once in single-run mode through the target's runner and checks the
-// harness's verify line. Bare-metal targets without a runner return an error.
+// Runs an artifact once in single-run mode through the target's runner (bare metal without
+// a runner: plain Spike, when FindSpike finds it) and checks the harness's verify line.
+// Errors when nothing can run it.
 Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& target,
                                     double timeout_s = 60);
 
 // Runs a built artifact once (VerifyArtifact) and folds the verdict into it: a crash, a
-// timeout or a wrong result makes it a failed artifact with that stage and reason. Does
-// nothing to an artifact that failed already or that no runner can run (bare metal).
+// timeout or a wrong result makes it a failed artifact with that stage and reason; a
+// verified one gets verified_checksums, also written to its cache entry. Does nothing to an
+// artifact that failed already or that nothing can run (bare metal without Spike).
 void VerifyArtifactInto(Artifact& artifact, const Target& target, double timeout_s = 60);
+
+// The verified checksums of an artifact: artifact.verified_checksums, else those recorded
+// in its cache entry (artifacts read back from the store), else "".
+std::string VerifiedChecksums(const Artifact& artifact);
 
 // Parses the harness's verify line out of program output; shared with simulators.
 // Returns "" when "verify ok" is present, else a failure reason.
 std::string CheckVerifyLine(const std::string& output);
+
+// The fields of the harness's checksum line ("C=0123456789abcdef ..."), "" when absent.
+std::string ChecksumLine(const std::string& output);
+
+// "" when `got` (ChecksumLine of a simulated run) equals `verified`, else a one-line reason
+// naming the buffers that differ and both values.
+std::string CompareChecksums(const std::string& got, const std::string& verified);
+
+// The harness's trap line ("trap illegal instruction mcause=2 ..."), "" when absent.
+std::string TrapLine(const std::string& output);
 
 // SHA-256 of `data`, lower-case hex.
 std::string Sha256Hex(const std::string& data);

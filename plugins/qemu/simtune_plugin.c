@@ -796,6 +796,7 @@ typedef struct {
     bool ends_cond;
     uint64_t branch_pc, fallthrough;
     InsnInfo *insns;              /* marker TBs only */
+    bool undecoded;               /* translated outside the ROI, not decoded */
 } TbInfo;
 
 static int isa;
@@ -808,6 +809,14 @@ static FILE *out_file;
 static char *out_path;
 
 static GPtrArray *tbs;
+static qemu_plugin_id_t plugin_id;
+/*
+ * Translations outside the ROI that were not decoded (x86_64 only: decoding
+ * disassembles, which cost most of a short program's run time under the
+ * plugin). They are flushed when the ROI begins, so that the ROI runs only
+ * decoded translations; undecoded_roi_execs counts any that ran in it anyway.
+ */
+static uint64_t undecoded_tbs, undecoded_roi_execs;
 static bool roi_active;
 static bool symbols_resolved;
 static uint64_t roi_begin_addr, roi_end_addr;
@@ -852,6 +861,23 @@ static inline bool warming(void)
     return opt_warmup && roi_begins == 0;
 }
 
+static void plugin_exit(qemu_plugin_id_t id, void *p);
+static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index);
+static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
+
+static void register_callbacks(qemu_plugin_id_t id)
+{
+    qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
+    qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
+    qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
+}
+
+/* After the flush that qemu_plugin_reset does: the same callbacks again. */
+static void after_reset(qemu_plugin_id_t id)
+{
+    register_callbacks(id);
+}
+
 static void roi_begin(void)
 {
     roi_begins++;
@@ -859,6 +885,14 @@ static void roi_begin(void)
         return;
     }
     roi_active = true;
+    if (undecoded_tbs) {
+        /*
+         * Takes effect before the next translation block runs: the rest of
+         * this marker block is accounted for already.
+         */
+        undecoded_tbs = 0;
+        qemu_plugin_reset(plugin_id, after_reset);
+    }
     read_model(&model_at_begin);
     for (guint i = 0; i < tbs->len; i++) {
         TbInfo *t = g_ptr_array_index(tbs, i);
@@ -887,6 +921,9 @@ static void roi_end(void)
     for (guint i = 0; i < tbs->len; i++) {
         TbInfo *t = g_ptr_array_index(tbs, i);
         t->roi_execs += t->exec_count - t->mark;
+        if (t->undecoded) {
+            undecoded_roi_execs += t->exec_count - t->mark;
+        }
     }
 }
 
@@ -1295,6 +1332,20 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         symbols_resolved = true;
     }
 
+    /* Outside the ROI only the cache warm-up needs anything, and not the classes. */
+    if (decode && isa == ISA_X86_64 && opt_roi && !roi_active) {
+        bool marker_tb = false;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t va = qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, i));
+            marker_tb |= va == roi_begin_addr || va == roi_end_addr;
+        }
+        if (!marker_tb) {
+            decode = false;
+            t->undecoded = true;
+            undecoded_tbs++;
+        }
+    }
+
     t->pc = qemu_plugin_tb_vaddr(tb);
     t->n_insns = n;
     for (size_t i = 0; i < n; i++) {
@@ -1304,7 +1355,9 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
         in->vaddr = qemu_plugin_insn_vaddr(insn);
         in->size = qemu_plugin_insn_size(insn);
-        if (!decode) {
+        if (t->undecoded) {
+            d = decoded(CLS_OTHER, true);     /* any access, for the warm-up */
+        } else if (!decode) {
             d = decoded(CLS_OTHER, false);
         } else if (isa == ISA_X86_64) {
             char *dis = qemu_plugin_insn_disas(insn);
@@ -1505,6 +1558,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     g_string_append_printf(s, "\"warmup\":%s,", opt_warmup ? "true" : "false");
     json_u64(s, "vcpus", vcpus_seen, true);
     json_u64(s, "translations", tbs->len, true);
+    if (undecoded_roi_execs) {
+        json_u64(s, "undecoded_roi_execs", undecoded_roi_execs, true);
+    }
     if (opt_cache) {
         g_string_append(s, "\"cache_config\":{");
         bool first = true;
@@ -1872,8 +1928,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 
     tbs = g_ptr_array_new();
     roi_active = !opt_roi;
-    qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
-    qemu_plugin_register_vcpu_tb_trans_cb(id, vcpu_tb_trans);
-    qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
+    plugin_id = id;
+    register_callbacks(id);
     return 0;
 }

@@ -45,7 +45,8 @@ Status Validate(const KernelSource& source) {
   return Status::Ok();
 }
 
-// Shared by every target: input filling, verification against the reference.
+// Shared by every target: input filling, guard zones, output checksums, verification
+// against the reference.
 constexpr const char* kCommon = R"C(
 void simtune_kernel(float *const *bufs);
 void simtune_reference(float *const *bufs);
@@ -71,6 +72,38 @@ static void simtune_fill(float *buf, long n, uint64_t seed) {
   }
 }
 
+/* Guard zone: SIMTUNE_GUARD floats after every buffer hold a known bit pattern; a kernel
+   that writes past the end of a buffer changes it. */
+static uint32_t simtune_canary(long i) { return 0x5ca1ab1eU ^ ((uint32_t)i * 0x9e3779b9U); }
+
+static void simtune_set_guard(float *buf, long n) {
+  long i;
+  for (i = 0; i < SIMTUNE_GUARD; ++i) {
+    uint32_t v = simtune_canary(i);
+    memcpy(&buf[n + i], &v, sizeof v);
+  }
+}
+
+/* 0 when the guard zone after every buffer of `bufs` is intact, else prints the verify
+   failed line naming the buffer and returns 3. */
+static int simtune_check_guards(float *const *bufs, const char *whose) {
+  int b;
+  for (b = 0; b < SIMTUNE_NBUF; ++b) {
+    long i;
+    for (i = 0; i < SIMTUNE_GUARD; ++i) {
+      uint32_t v;
+      memcpy(&v, &bufs[b][simtune_elems[b] + i], sizeof v);
+      if (v != simtune_canary(i)) {
+        printf("simtune: verify failed buffer=%s written past its end by the %s: element %ld "
+               "(guard zone of %d floats after its %ld elements)\n",
+               simtune_names[b], whose, simtune_elems[b] + i, SIMTUNE_GUARD, simtune_elems[b]);
+        return 3;
+      }
+    }
+  }
+  return 0;
+}
+
 static void simtune_prepare(float *const *bufs) {
   int b;
   for (b = 0; b < SIMTUNE_NBUF; ++b) {
@@ -78,7 +111,37 @@ static void simtune_prepare(float *const *bufs) {
       memset(bufs[b], 0, (size_t)simtune_elems[b] * sizeof(float));
     else
       simtune_fill(bufs[b], simtune_elems[b], 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1));
+    simtune_set_guard(bufs[b], simtune_elems[b]);
   }
+}
+
+/* The output's exact bit pattern, hashed 8 bytes at a time (multiply, then fold the high
+   half down so that every input bit reaches every output bit). */
+static uint64_t simtune_checksum(const float *buf, long n) {
+  uint64_t h = 0xcbf29ce484222325ULL, w;
+  long i;
+  for (i = 0; i + 2 <= n; i += 2) {
+    memcpy(&w, &buf[i], sizeof w);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+  }
+  if (i < n) {
+    uint32_t x;
+    memcpy(&x, &buf[i], sizeof x);
+    h = (h ^ x) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+static void simtune_print_checksums(void) {
+  int b;
+  printf("simtune: checksum");
+  for (b = 0; b < SIMTUNE_NBUF; ++b)
+    if (simtune_is_output[b])
+      printf(" %s=%016llx", simtune_names[b],
+             (unsigned long long)simtune_checksum(simtune_bufs[b], simtune_elems[b]));
+  printf("\n");
 }
 
 /* Runs the reference on fresh inputs and compares every output element. Index in the
@@ -89,6 +152,7 @@ static int simtune_verify(void) {
   int b;
   simtune_prepare(simtune_ref_bufs);
   simtune_reference(simtune_ref_bufs);
+  if (simtune_check_guards(simtune_ref_bufs, "reference")) return 3;
   for (b = 0; b < SIMTUNE_NBUF; ++b) {
     long i;
     if (!simtune_is_output[b]) continue;
@@ -121,6 +185,10 @@ SIMTUNE_ROI_ATTR void simtune_roi_end(void) {
 }
 
 static void simtune_print_roi(void) {}
+
+/* The Spike stop point on bare metal; nothing to do on hosted targets. */
+static void simtune_sim_done(void) {}
+static void simtune_print_program_insns(void) {}
 )C";
 
 constexpr const char* kRiscvBareRoi = R"C(
@@ -156,6 +224,60 @@ static void simtune_print_roi(void) {
   printf("simtune: roi minstret=%llu mcycle=%llu\n", (unsigned long long)simtune_roi_insns,
          (unsigned long long)simtune_roi_cycles);
 }
+
+/* Called right after the checksum line: a simulation stops on entry (PatchElfStopAt), so
+   that neither the reference nor the element-wise check runs under it. Its body only has to
+   be large enough for the stop stub. */
+static volatile uint64_t simtune_done_insns, simtune_done_cycles;
+
+SIMTUNE_ROI_ATTR void simtune_sim_done(void) {
+  simtune_roi_state = 3;
+  simtune_done_cycles = simtune_mcycle();
+  simtune_done_insns = simtune_minstret();
+}
+
+static void simtune_print_program_insns(void) {
+  printf("simtune: program minstret=%llu\n", (unsigned long long)simtune_minstret());
+}
+
+/* Traps (a faulting kernel): report the cause and exit with SIMTUNE_TRAP_EXIT instead of
+   looping at mtvec = 0 until the simulator's timeout. The entry sets up its own stack in
+   case the fault was a stack overflow; a fault in the handler itself exits at once. */
+static volatile int simtune_in_trap;
+uint64_t simtune_trap_stack[512] __attribute__((aligned(16), used));
+
+static const char *simtune_trap_name(uint64_t cause) {
+  static const char *const names[16] = {
+      "instruction address misaligned", "instruction access fault", "illegal instruction",
+      "breakpoint", "load address misaligned", "load access fault",
+      "store address misaligned", "store access fault", "environment call from u-mode",
+      "environment call from s-mode", "reserved", "environment call from m-mode",
+      "instruction page fault", "load page fault", "reserved", "store page fault"};
+  if (cause >> 63) return "interrupt";
+  return cause < 16 ? names[cause] : "reserved";
+}
+
+__attribute__((noreturn, used)) void simtune_trap(void) {
+  uint64_t cause, epc, tval;
+  __asm__ volatile("csrr %0, mcause" : "=r"(cause));
+  __asm__ volatile("csrr %0, mepc" : "=r"(epc));
+  __asm__ volatile("csrr %0, mtval" : "=r"(tval));
+  if (!simtune_in_trap) {
+    simtune_in_trap = 1;
+    printf("simtune: trap %s mcause=%llu mepc=0x%llx mtval=0x%llx\n", simtune_trap_name(cause),
+           (unsigned long long)cause, (unsigned long long)epc, (unsigned long long)tval);
+  }
+  _exit(SIMTUNE_TRAP_EXIT);
+}
+
+__asm__(".pushsection .text.simtune_trap_entry,\"ax\",@progbits\n"
+        ".balign 4\n"
+        ".globl simtune_trap_entry\n"
+        "simtune_trap_entry:\n"
+        "  la sp, simtune_trap_stack + 4096\n"
+        "  tail simtune_trap\n"
+        ".popsection\n");
+extern char simtune_trap_entry[];
 )C";
 
 // Console on the 16550 UART at 0x10000000, exit through the Berkeley HTIF: Spike and rvsim
@@ -192,13 +314,24 @@ __attribute__((noreturn)) void _exit(int code) {
 )C";
 
 constexpr const char* kSingleRun = R"C(
-static int simtune_single_run(void) {
+/* sim != 0: stop after the checksum line (simulation mode, the output's checksum is compared
+   with the one recorded when the artifact was verified). */
+static int simtune_single_run(int sim) {
+  int rc;
   simtune_prepare(simtune_bufs);
   simtune_roi_begin();
   simtune_kernel(simtune_bufs);
   simtune_roi_end();
   simtune_print_roi();
-  return simtune_verify();
+  rc = simtune_check_guards(simtune_bufs, "kernel");
+  if (rc) return rc;
+  simtune_print_checksums();
+  simtune_print_program_insns();
+  simtune_sim_done();
+  if (sim) return 0;
+  rc = simtune_verify();
+  simtune_print_program_insns();
+  return rc;
 }
 )C";
 
@@ -217,8 +350,18 @@ static double simtune_time_calls(long inner) {
 }
 
 static int simtune_usage(const char *argv0) {
-  fprintf(stderr, "usage: %s [--time <min_rep_ns> <reps>]\n", argv0);
+  fprintf(stderr, "usage: %s [--run=all | --run=sim | --time <min_rep_ns> <reps>]\n", argv0);
   return 2;
+}
+
+/* --run=all: 0, --run=sim: 1, else -1. Both flags have the same length, so that the initial
+   stack (argv strings) and with it every stack address are the same in either mode, and
+   both are told apart without touching different data (cache state before the ROI). */
+static int simtune_run_flag(const char *a) {
+  if (strncmp(a, "--run=", 6) != 0 || strlen(a) != 9) return -1;
+  if (a[6] == 's' && a[7] == 'i' && a[8] == 'm') return 1;
+  if (a[6] == 'a' && a[7] == 'l' && a[8] == 'l') return 0;
+  return -1;
 }
 
 int main(int argc, char **argv) {
@@ -226,14 +369,18 @@ int main(int argc, char **argv) {
   long reps, inner, r;
   char *end;
   int rc;
-  if (argc == 1) return simtune_single_run();
+  if (argc == 1) return simtune_single_run(0);
+  if (argc == 2) {
+    int mode = simtune_run_flag(argv[1]);
+    return mode < 0 ? simtune_usage(argv[0]) : simtune_single_run(mode);
+  }
   if (argc != 4 || strcmp(argv[1], "--time") != 0) return simtune_usage(argv[0]);
   min_rep_ns = strtod(argv[2], &end);
   if (end == argv[2] || *end || !(min_rep_ns >= 0) || min_rep_ns > 1e12)
     return simtune_usage(argv[0]);
   reps = strtol(argv[3], &end, 10);
   if (end == argv[3] || *end || reps < 1 || reps > 1000000) return simtune_usage(argv[0]);
-  rc = simtune_single_run();
+  rc = simtune_single_run(0);
   if (rc != 0) return rc;
 
   /* Calibrate: grow `inner` until one rep lasts min_rep_ns; this also warms caches. */
@@ -263,7 +410,10 @@ int main(int argc, char **argv) {
 )C";
 
 constexpr const char* kBareMain = R"C(
-int main(void) { return simtune_single_run(); }
+int main(void) {
+  __asm__ volatile("csrw mtvec, %0" : : "r"(simtune_trap_entry));
+  return simtune_single_run(0);
+}
 )C";
 
 }  // namespace
@@ -289,32 +439,37 @@ Result<std::string> GenerateHarness(const KernelSource& source, const Target& ta
   if (!bare) c += "#include <time.h>\n";
   c += "\n#define SIMTUNE_NBUF " + std::to_string(source.buffers.size()) + "\n";
   c += "#define SIMTUNE_REL_TOL " + Fmt(source.rel_tol) + "\n";
-  c += "#define SIMTUNE_ABS_TOL " + Fmt(source.abs_tol) + "\n\n";
+  c += "#define SIMTUNE_ABS_TOL " + Fmt(source.abs_tol) + "\n";
+  c += "#define SIMTUNE_GUARD " + std::to_string(kHarnessGuardFloats) + "\n";
+  c += "#define SIMTUNE_TRAP_EXIT " + std::to_string(kHarnessTrapExitCode) + "\n\n";
 
   // Static storage everywhere: bare-metal picolibc has no usable heap for large buffers, and
   // fixed addresses keep runs reproducible.
-  std::string bufs, ref_bufs, elems, is_output;
+  std::string bufs, ref_bufs, elems, is_output, names;
   for (size_t i = 0; i < source.buffers.size(); ++i) {
     const auto& b = source.buffers[i];
     std::string n = std::to_string(b.elements);
     std::string name = "simtune_b" + std::to_string(i);
-    c += "static float " + name + "[" + n + "] __attribute__((aligned(64)));  /* " + b.name +
-         " */\n";
+    std::string with_guard = n + " + SIMTUNE_GUARD";
+    c += "static float " + name + "[" + with_guard + "] __attribute__((aligned(64)));  /* " +
+         b.name + " */\n";
     std::string ref_name = name;
     if (b.output) {
       ref_name = "simtune_r" + std::to_string(i);
-      c += "static float " + ref_name + "[" + n + "] __attribute__((aligned(64)));\n";
+      c += "static float " + ref_name + "[" + with_guard + "] __attribute__((aligned(64)));\n";
     }
     std::string sep = i ? ", " : "";
     bufs += sep + name;
     ref_bufs += sep + ref_name;
     elems += sep + n + "L";
     is_output += sep + (b.output ? "1" : "0");
+    names += sep + "\"" + b.name + "\"";
   }
   c += "static float *const simtune_bufs[SIMTUNE_NBUF] = {" + bufs + "};\n";
   c += "static float *const simtune_ref_bufs[SIMTUNE_NBUF] = {" + ref_bufs + "};\n";
   c += "static const long simtune_elems[SIMTUNE_NBUF] = {" + elems + "};\n";
   c += "static const int simtune_is_output[SIMTUNE_NBUF] = {" + is_output + "};\n";
+  c += "static const char *const simtune_names[SIMTUNE_NBUF] = {" + names + "};\n";
   c += kCommon;
   if (bare) {
     c += kHtif;

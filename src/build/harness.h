@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "simtune/build.h"
 #include "simtune/result.h"
 #include "simtune/target.h"
 #include "simtune/workload.h"

@@ -1,11 +1,55 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
 #include "simtune/build.h"
+#include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
 
 namespace simtune {
 namespace {
 
+namespace fs = std::filesystem;
+
 constexpr size_t kKeepOutputBytes = 8192;
+constexpr const char* kChecksumsFile = "verified-checksums.txt";
+
+// Checksum fields as the harness prints them: "<C identifier>=<16 hex digits>", at least one.
+bool WellFormedChecksums(const std::string& fields) {
+  auto parts = Split(fields, ' ');
+  if (fields.empty()) return false;
+  for (const auto& p : parts) {
+    size_t eq = p.find('=');
+    if (eq == 0 || eq == std::string::npos || p.size() - eq - 1 != 16) return false;
+    for (size_t i = eq + 1; i < p.size(); ++i)
+      if (!std::isxdigit(static_cast<unsigned char>(p[i]))) return false;
+  }
+  return true;
+}
+
+// Next to artifact.elf in its cache entry; written to a temporary file and renamed, so that
+// readers see all of it or nothing.
+void RecordChecksums(const Artifact& a) {
+  if (a.elf.empty()) return;
+  fs::path path = a.elf.parent_path() / kChecksumsFile;
+  static std::atomic<uint64_t> counter{0};
+  fs::path tmp = path;
+  tmp += ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << a.verified_checksums << "\n";
+    out.close();
+    if (!out) return;   // a read-only cache: simulators fall back to verifying runs
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fs::remove(tmp, ec);
+}
 
 // Keeps the head (program output) and the tail (crash or exit messages) of long output.
 std::string Truncate(const std::string& text) {
@@ -16,6 +60,55 @@ std::string Truncate(const std::string& text) {
 }
 
 }  // namespace
+
+std::string ChecksumLine(const std::string& output) {
+  const std::string prefix = "simtune: checksum ";
+  for (const auto& raw : Split(output, '\n')) {
+    std::string line = Trim(raw);
+    if (StartsWith(line, prefix)) return Trim(line.substr(prefix.size()));
+  }
+  return "";
+}
+
+std::string TrapLine(const std::string& output) {
+  for (const auto& raw : Split(output, '\n')) {
+    std::string line = Trim(raw);
+    if (StartsWith(line, "simtune: trap ")) return line.substr(9);
+  }
+  return "";
+}
+
+std::string CompareChecksums(const std::string& got, const std::string& verified) {
+  if (got == verified) return "";
+  if (got.empty()) return "no 'simtune: checksum' line in the output";
+  auto fields = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& p : Split(text, ' ')) {
+      size_t eq = p.find('=');
+      out.push_back({p.substr(0, eq), eq == std::string::npos ? "" : p.substr(eq + 1)});
+    }
+    return out;
+  };
+  auto g = fields(got), v = fields(verified);
+  std::vector<std::string> diffs;
+  for (size_t i = 0; i < std::max(g.size(), v.size()); ++i) {
+    std::string name = i < v.size() ? v[i].first : g[i].first;
+    std::string here = i < g.size() && g[i].first == name ? g[i].second : "(none)";
+    std::string want = i < v.size() ? v[i].second : "(none)";
+    if (here != want) diffs.push_back(name + " " + here + " (verified " + want + ")");
+  }
+  return "output checksum differs from the verified run's: " + Join(diffs, ", ");
+}
+
+std::string VerifiedChecksums(const Artifact& artifact) {
+  if (!artifact.verified_checksums.empty()) return artifact.verified_checksums;
+  if (artifact.elf.empty()) return "";
+  std::ifstream in(artifact.elf.parent_path() / kChecksumsFile, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string fields = Trim(text.str());
+  return WellFormedChecksums(fields) ? fields : "";
+}
 
 std::string CheckVerifyLine(const std::string& output) {
   for (const auto& raw : Split(output, '\n')) {
@@ -31,10 +124,16 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
   if (!artifact.ok())
     return Error{"artifact for target " + target.name + " was not built (" + artifact.stage +
                  ": " + artifact.message + ")"};
-  if (target.runner.empty() && target.baremetal())
-    return Error{"target " + target.name +
-                 " has no runner: bare-metal artifacts run only on a simulator (e.g. spike)"};
   std::vector<std::string> argv = target.runner;
+  if (argv.empty() && target.baremetal()) {
+    // Plain Spike (no cache models) is the bare-metal runner when installed.
+    auto spike = FindSpike();
+    if (!spike.ok() || target.isa != "riscv64" || !ProgramExists("dtc"))
+      return Error{"target " + target.name +
+                   " has no runner and spike is not installed: bare-metal artifacts run only "
+                   "on a simulator (e.g. spike)"};
+    argv = {*spike, "--isa=" + SpikeIsa(target)};
+  }
   argv.push_back(artifact.elf.string());
   ProcessOptions opts;
   opts.timeout_s = timeout_s;
@@ -53,23 +152,31 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
   };
   if (run->timed_out) return fail("timeout", run->Describe(timeout_s));
   if (run->signal != 0) return fail("run", run->Describe(timeout_s));
+  if (std::string trap = TrapLine(run->out); !trap.empty()) return fail("run", trap);
   // Exit code 3 is the harness's verdict on a wrong result; other codes are crashes or
   // harness misuse.
   if (StartsWith(reason, "verify failed")) return fail("verify", reason);
   if (run->exit_code != 0) return fail("run", run->Describe(timeout_s));
   if (!reason.empty()) return fail("verify", reason);
+  v.checksums = ChecksumLine(run->out);
+  if (!WellFormedChecksums(v.checksums))
+    return fail("verify", "no well-formed 'simtune: checksum' line in the output");
   v.status = "ok";
   return v;
 }
 
 void VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
-  if (!a.ok() || (target.baremetal() && target.runner.empty())) return;
+  if (!a.ok()) return;
   auto v = VerifyArtifact(a, target, timeout_s);
   if (!v.ok()) {
+    if (target.baremetal() && target.runner.empty()) return;   // no Spike: simulators verify
     a.status = "failed";
     a.stage = "run";
     a.message = v.message();
-  } else if (!v->ok()) {
+  } else if (v->ok()) {
+    a.verified_checksums = v->checksums;
+    RecordChecksums(a);
+  } else {
     a.status = "failed";
     a.stage = v->stage;
     a.message = v->message;

@@ -1,7 +1,9 @@
 // The "qemu" simulator: qemu-<isa> user mode with simtune's statistics plugin
 // (plugins/qemu/simtune_plugin.c), which writes one SimStats JSON record for the ROI.
 //
-// Options ("key=value,..."): timeout=SECONDS (default 600) and the plugin's statistic groups
+// Options ("key=value,..."): timeout=SECONDS (default 600), mode=auto|full (default auto:
+// stop after the ROI and compare output checksums with the verified run's; full: run the
+// reference and element-wise check under qemu too) and the plugin's statistic groups
 // classes|mem|cache|bpred|reuse=on|off (default on), which exist to measure their cost.
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@ const std::vector<std::string> kIsas = {"riscv64", "aarch64", "x86_64"};
 
 struct QemuOptions {
   double timeout_s = 600;
+  bool full = false;                    // mode=full
   std::map<std::string, bool> groups;   // only the groups switched off or on explicitly
 };
 
@@ -39,6 +42,7 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
   QemuOptions opts;
   std::vector<std::string> valid = kGroups;
   valid.push_back("timeout");
+  valid.push_back("mode");
   std::sort(valid.begin(), valid.end());
   if (Trim(text).empty()) return opts;
   std::set<std::string> seen;
@@ -55,6 +59,9 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
       if (*t <= 0)
         return Error{"qemu simulator option timeout: must be positive; got '" + value + "'"};
       opts.timeout_s = *t;
+    } else if (key == "mode") {
+      if (auto why = sim_util::ParseModeOption("qemu simulator", value, opts.full); !why.empty())
+        return Error{why};
     } else if (std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
       if (value != "on" && value != "off")
         return Error{"qemu simulator option " + key + ": expected on or off; got '" + value +
@@ -77,7 +84,7 @@ class QemuSimulator : public Simulator {
 
   std::string name() const override { return "qemu"; }
 
-  // Only options that change the statistics; the timeout does not.
+  // Only options that change the statistics; the timeout and the mode do not.
   std::string options_key() const override {
     std::vector<std::string> parts;
     for (const auto& [group, on] : options_.groups)
@@ -112,6 +119,17 @@ class QemuSimulator : public Simulator {
                                  artifact.message + ")");
     if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
 
+    return sim_util::RunWithOutputCheck(
+        artifact, options_.full, "qemu", [&](bool sim, std::string& output) {
+          return RunOnce(artifact, target, sim_util::HostedArg(artifact, sim), !sim, output);
+        });
+  }
+
+ private:
+  // One run of qemu with the plugin; `arg` is the harness's argument (may be empty).
+  // `verify`: the run must print the harness's verify ok line.
+  SimResult RunOnce(const Artifact& artifact, const Target& target, const std::string& arg,
+                    bool verify, std::string& output) const {
     TempDir tmp("qemu");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
     auto json_path = tmp.path() / "stats.json";
@@ -119,23 +137,24 @@ class QemuSimulator : public Simulator {
     std::vector<std::string> argv = {"qemu-" + target.isa, "-plugin",
                                      PluginArgs(target, json_path), "-d", "plugin", "-D",
                                      log_path.string(), artifact.elf.string()};
+    if (!arg.empty()) argv.push_back(arg);
     ProcessOptions popts;
     popts.timeout_s = options_.timeout_s;
     popts.max_output_bytes = 1 << 16;
     auto run = RunProcess(argv, popts);
     if (!run.ok()) return Failed("missing-tool", run.message());
     const ProcessResult& p = *run;
-    std::string output = p.out + p.err;
+    output = p.out + p.err;
     if (p.timed_out) return Failed("timeout", p.Describe(options_.timeout_s), p.wall_s);
-    std::string verify = CheckVerifyLine(p.out);
+    std::string verdict = CheckVerifyLine(p.out);
     if (!p.Success()) {
-      if (verify.rfind("verify failed", 0) == 0)
-        return Failed("verify", verify, p.wall_s);
+      if (verdict.rfind("verify failed", 0) == 0)
+        return Failed("verify", verdict, p.wall_s);
       return Failed("run", "qemu-" + target.isa + " " + p.Describe(options_.timeout_s) +
                                ": " + Tail(output),
                     p.wall_s);
     }
-    if (!verify.empty()) return Failed("verify", verify, p.wall_s);
+    if (verify && !verdict.empty()) return Failed("verify", verdict, p.wall_s);
 
     std::string text = ReadFile(json_path);
     if (text.empty())
@@ -168,7 +187,6 @@ class QemuSimulator : public Simulator {
     return r;
   }
 
- private:
   std::string PluginArgs(const Target& target, const std::filesystem::path& json_path) const {
     std::vector<std::string> args = {(PluginDir() / kPluginFile).string(),
                                      "out=" + json_path.string()};

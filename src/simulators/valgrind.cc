@@ -16,7 +16,9 @@
 // the target's branch_predictor.
 //
 // Options ("key=value,..."): timeout=SECONDS (default 300), valgrind=PATH (default: valgrind
-// on PATH).
+// on PATH), mode=auto|full (default auto: stop after the ROI and compare output checksums
+// with the verified run's; full: run the reference and element-wise check under valgrind
+// too).
 #include <stdlib.h>
 
 #include <algorithm>
@@ -41,11 +43,12 @@ using sim_util::TempDir;
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kOptionNames = {"timeout", "valgrind"};
+const std::vector<std::string> kOptionNames = {"mode", "timeout", "valgrind"};
 
 struct ValgrindOptions {
   double timeout_s = 300;
   std::string valgrind = "valgrind";
+  bool full = false;   // mode=full
 };
 
 Result<ValgrindOptions> ParseOptions(const std::string& text) {
@@ -66,6 +69,9 @@ Result<ValgrindOptions> ParseOptions(const std::string& text) {
     } else if (key == "valgrind") {
       if (value.empty()) return Error{"valgrind option valgrind: expected a path; got ''"};
       opts.valgrind = value;
+    } else if (key == "mode") {
+      if (auto why = sim_util::ParseModeOption("valgrind", value, opts.full); !why.empty())
+        return Error{why};
     } else {
       return UnknownName("valgrind option", key, kOptionNames);
     }
@@ -88,7 +94,7 @@ class ValgrindSimulator : public Simulator {
 
   std::string name() const override { return "valgrind"; }
 
-  // Neither option changes the statistics.
+  // No option changes the statistics.
   std::string options_key() const override { return ""; }
 
   bool Supports(const Target& target) const override {
@@ -121,6 +127,18 @@ class ValgrindSimulator : public Simulator {
     auto cache_args = CallgrindCacheArgs(target);
     if (!cache_args.ok()) return Failed("run", cache_args.message());
 
+    return sim_util::RunWithOutputCheck(
+        artifact, options_.full, "valgrind", [&](bool sim, std::string& output) {
+          return RunOnce(artifact, target, *cache_args, sim_util::HostedArg(artifact, sim), !sim, output);
+        });
+  }
+
+ private:
+  // One callgrind run; `arg` is the harness's argument (may be empty). `verify`: the run
+  // must print the harness's verify ok line.
+  SimResult RunOnce(const Artifact& artifact, const Target& target,
+                    const std::vector<std::string>& cache_args, const std::string& arg,
+                    bool verify, std::string& output) const {
     TempDir tmp("valgrind");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
     std::vector<std::string> argv = {options_.valgrind,
@@ -131,8 +149,9 @@ class ValgrindSimulator : public Simulator {
                                      "--dump-before=simtune_roi_end",
                                      "--callgrind-out-file=" +
                                          (tmp.path() / "callgrind.out").string()};
-    argv.insert(argv.end(), cache_args->begin(), cache_args->end());
+    argv.insert(argv.end(), cache_args.begin(), cache_args.end());
     argv.push_back(artifact.elf.string());
+    if (!arg.empty()) argv.push_back(arg);
 
     ProcessOptions popts;
     popts.timeout_s = options_.timeout_s;
@@ -140,16 +159,17 @@ class ValgrindSimulator : public Simulator {
     auto run = RunProcess(argv, popts);
     if (!run.ok()) return Failed("missing-tool", run.message());
     const ProcessResult& p = *run;
+    output = p.out + p.err;
     if (p.timed_out)
       return Failed("timeout", "valgrind " + p.Describe(options_.timeout_s), p.wall_s);
-    std::string verify = CheckVerifyLine(p.out);
+    std::string verdict = CheckVerifyLine(p.out);
     if (!p.Success()) {
-      if (StartsWith(verify, "verify failed")) return Failed("verify", verify, p.wall_s);
+      if (StartsWith(verdict, "verify failed")) return Failed("verify", verdict, p.wall_s);
       return Failed("run", "valgrind " + p.Describe(options_.timeout_s) + ": " +
                                Tail(p.out + p.err),
                     p.wall_s);
     }
-    if (!verify.empty()) return Failed("verify", verify, p.wall_s);
+    if (verify && !verdict.empty()) return Failed("verify", verdict, p.wall_s);
 
     std::vector<CallgrindDump> dumps;
     std::error_code ec;
@@ -167,11 +187,15 @@ class ValgrindSimulator : public Simulator {
     SimResult r;
     r.status = "ok";
     r.stats = std::move(stats).value();
+    // Instructions of the whole simulated program (all dumps), for the ROI's share.
+    uint64_t program_insns = 0;
+    for (const auto& d : dumps)
+      if (auto it = d.totals.find("Ir"); it != d.totals.end()) program_insns += it->second;
+    r.stats.extra["program_insns"] = program_insns;
     r.wall_s = p.wall_s;
     return r;
   }
 
- private:
   static std::string Avx512Message(const Target& target, const std::string& why) {
     return "valgrind cannot run AVX-512 code, and target " + target.name + " asks for it (" +
            why + "); build with at most AVX2, e.g. -march=x86-64-v3";

@@ -130,8 +130,12 @@ TEST(Rvsim, MeasuresRoiCyclesOnBothModels) {
     EXPECT_LT(extra["roi_instructions"].get<double>(),
               extra["total"]["instructions"].get<double>());
     // The harness's own mcycle read agrees with the stats snapshots to within the few
-    // instructions of simtune_roi_begin/end that lie on one side only.
-    EXPECT_NEAR(extra["roi_mcycle"].get<double>(), r.value, 0.05 * r.value + 100);
+    // instructions of simtune_roi_begin/end that lie on one side only, plus, on the
+    // out-of-order p550, about one memory latency: its mcycle read in simtune_roi_end does
+    // not wait for the kernel's last misses, the retirement snapshot does (305 cycles of
+    // 3161 on this GEMM since the harness's guard zones moved its buffers; 0 guard floats:
+    // within 100).
+    EXPECT_NEAR(extra["roi_mcycle"].get<double>(), r.value, 0.05 * r.value + 400);
     const auto& stats = extra["roi_stats"];
     EXPECT_GT(stats.value("core0.cache.l1d.hits", 0.0), 0) << stats.dump();
     EXPECT_GT(stats.value("core0.commit.op.load", 0.0), 0) << stats.dump();

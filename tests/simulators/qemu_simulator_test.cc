@@ -99,7 +99,8 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   for (const auto& c : std::vector<Case>{
            {"cach=off",
             "unknown qemu simulator option 'cach'; did you mean 'cache'? valid: bpred, cache, "
-            "classes, mem, reuse, timeout"},
+            "classes, mem, mode, reuse, timeout"},
+           {"mode=fast", "qemu simulator option mode: expected auto or full; got 'fast'"},
            {"cache", "qemu simulator option 'cache': expected key=value"},
            {"cache=no", "qemu simulator option cache: expected on or off; got 'no'"},
            {"timeout=abc", "qemu simulator option timeout: expected a number; got 'abc'"},

@@ -200,10 +200,13 @@ TEST(ValgrindSimulator, Avx512TargetIsRefusedWithAClearMessage) {
 
 TEST(ValgrindSimulator, OptionsAreParsedStrictly) {
   EXPECT_EQ(Registry().Create("valgrind", "timout=3").message(),
-            "unknown valgrind option 'timout'; did you mean 'timeout'? valid: timeout, valgrind");
+            "unknown valgrind option 'timout'; did you mean 'timeout'? valid: mode, timeout, "
+            "valgrind");
+  EXPECT_EQ(Registry().Create("valgrind", "mode=").message(),
+            "valgrind option mode: expected auto or full; got ''");
   std::string unknown = Registry().Create("valgrind", "cache=off").message();
   EXPECT_EQ(unknown.rfind("unknown valgrind option 'cache'", 0), 0u) << unknown;
-  EXPECT_NE(unknown.find("valid: timeout, valgrind"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("valid: mode, timeout, valgrind"), std::string::npos) << unknown;
   EXPECT_EQ(Registry().Create("valgrind", "timeout").message(),
             "valgrind option 'timeout': expected key=value");
   EXPECT_EQ(Registry().Create("valgrind", "timeout=0").message(),
