@@ -540,4 +540,29 @@ struct EstimateJobResult {
 // (options, model, files that are not ELF); a failed simulation is a failed Estimate.
 Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& options);
 
+// ---- the store as one table: a row per candidate (the Python module's DataFrame) ----
+
+struct TableOptions {
+  std::string target = "x86_64-host";   // artifacts, statistics, results and predictions on it
+  std::vector<std::string> workloads;   // keys or catalog names; empty: every workload stored
+};
+
+// One candidate with what the store knows of it on the target. Column names:
+//   numbers: "knob.<name>" (knob value), "flops", "<simulator>.<statistic>" (the numeric
+//            leaves of the latest current ok statistics, nested keys joined by '.'),
+//            "<reference>.value" / ".spread" (latest current ok result), "pred.<model>"
+//            (latest prediction of each model)
+//   texts:   "build.status", "build.stage", "<simulator>.status", "<reference>.status",
+//            "<reference>.unit", "<reference>.options" (latest rows, any status)
+struct CandidateRecord {
+  int64_t candidate_id = 0;
+  std::string workload;                  // Workload::Key()
+  std::string config;
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> texts;
+};
+
+// Errors: a workload that does not parse or is not in the store, store errors.
+Result<std::vector<CandidateRecord>> LoadCandidateTable(Store& store, const TableOptions& options);
+
 }  // namespace simtune::pipeline
