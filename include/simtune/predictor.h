@@ -181,9 +181,17 @@ Result<std::unique_ptr<Predictor>> ModelFromJson(const nlohmann::json& file,
                                                  const std::string& where);
 
 // Writes/reads ModelToJson to/from a file. LoadModel's errors start with "model <path>",
-// e.g. "model m.json was trained with feature schema 1; this simtune uses 2".
+// e.g. "model m.json was trained with feature schema 1; this simtune uses 2". Loading
+// rejects what would predict NaN or inf (non-finite numbers, a feature scale <= 0, a
+// clamping range with lo > hi, a GP length scale <= 0, negative costs) naming the field:
+// "model m.json: invalid model: features.scale[2]: expected a number > 0; got 0".
 Status SaveModel(const std::string& path, const Predictor& predictor,
                  int feature_schema_version);
+// Writes a model file (`file`, dumped with `indent`; -1 = one line) so that `path` holds
+// either its previous content or the complete new file: the text goes to a temp file beside
+// it, which is renamed into place only after every write, fsync and close succeeded, and is
+// removed otherwise. Errors: "cannot write model <path>: <reason>".
+Status WriteModelFile(const std::string& path, const nlohmann::json& file, int indent = -1);
 Result<std::unique_ptr<Predictor>> LoadModel(const std::string& path,
                                              int expected_feature_schema_version);
 

@@ -21,15 +21,21 @@
  * run-time values: one per TB for branch outcomes and instruction fetches,
  * one per memory access for the data caches and reuse distances.
  *
- * Options (key=value, parsed strictly; an error names the key and the value):
+ * Options (key=value, parsed strictly; an error names the key and the value;
+ * a damaged guest ELF stops the run with a message naming what is wrong):
  *   out=PATH                 where the JSON record goes
  *   roi=on|off               count the ROI only (default) or everything
  *   classes|mem|cache|bpred|reuse=on|off   statistic groups (default on)
  *   l1i|l1d|l2|l3=on|off     cache levels (default: l1i, l1d, l2 on; l3 off)
  *   <level>_size=BYTES <level>_ways=N <level>_line=BYTES
+ *                            size <= 1 GiB, ways <= 1024, line a power of two
+ *                            <= 4096, size a multiple of ways*line, at most
+ *                            2^24 lines per level
  *   <level>_policy=lru|fifo|random
  *   bpred_kind=bimodal|gshare bpred_entries=N bpred_history=BITS
- *   reuse_line=BYTES         granularity of reuse distances (default 64)
+ *                            entries a power of two <= 2^24, history <= 32
+ *   reuse_line=BYTES         granularity of reuse distances (default 64;
+ *                            a power of two <= 4096)
  *   warmup=on|off            let caches and reuse distances see the program
  *                            before the ROI (default on), as the caches of a
  *                            real run would be warm; only the ROI is counted
@@ -61,6 +67,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <glib.h>
 #include <qemu-plugin.h>
@@ -490,13 +498,13 @@ static Cache caches[N_LEVELS] = {
 static Cache *insn_entry, *data_entry;
 static int insn_shift, data_shift;
 
+/* log2(v) when v is a power of two, else -1 (no shift by 64 for v > 2^63). */
 static int log2_exact(uint64_t v)
 {
-    int s = 0;
-    while ((1ull << s) < v) {
-        s++;
+    if (v == 0 || (v & (v - 1)) != 0) {
+        return -1;
     }
-    return (1ull << s) == v ? s : -1;
+    return __builtin_ctzll(v);
 }
 
 static bool cache_lookup(Cache *c, uint64_t addr)
@@ -1016,9 +1024,216 @@ static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
 /* ------------------------------------------------------------------------ */
 /* ELF symbols                                                              */
 
-static bool read_at(FILE *f, uint64_t off, void *buf, size_t n)
+/*
+ * The guest binary as the symbol lookup reads it. Every offset and size comes
+ * from the file and is checked against its real size before use, and every
+ * read is checked: a damaged ELF gives an error naming what is wrong, never a
+ * huge allocation, a read past the end or a loop over a bogus count.
+ */
+typedef struct ElfFile {
+    FILE *f;
+    const char *path;
+    uint64_t size;
+    char *err;
+    size_t err_len;
+} ElfFile;
+
+/* True when [off, off + n) lies inside the file; the sum cannot wrap. */
+static bool elf_in_file(const ElfFile *e, uint64_t off, uint64_t n)
 {
-    return fseek(f, (long)off, SEEK_SET) == 0 && fread(buf, 1, n, f) == n;
+    return off <= e->size && n <= e->size - off;
+}
+
+static bool elf_read(ElfFile *e, uint64_t off, void *buf, uint64_t n,
+                     const char *what)
+{
+    if (!elf_in_file(e, off, n)) {
+        snprintf(e->err, e->err_len, "%s: %s (offset %" PRIu64 ", %" PRIu64
+                 " bytes) extends past the end of the file (%" PRIu64
+                 " bytes)", e->path, what, off, n, e->size);
+        return false;
+    }
+    if (fseeko(e->f, (off_t)off, SEEK_SET) != 0 ||
+        fread(buf, 1, n, e->f) != n) {
+        snprintf(e->err, e->err_len, "%s: cannot read %s (offset %" PRIu64
+                 ", %" PRIu64 " bytes): %s", e->path, what, off, n,
+                 ferror(e->f) ? strerror(errno) : "unexpected end of file");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Checks a table of `count` entries of `entsize` bytes (which must be
+ * `expected`) at `off`, so that reading entry i at off + i * entsize is safe.
+ */
+static bool elf_check_table(ElfFile *e, uint64_t off, uint64_t count,
+                            uint64_t entsize, uint64_t expected,
+                            const char *what)
+{
+    if (count == 0) {
+        return true;
+    }
+    if (entsize != expected) {
+        snprintf(e->err, e->err_len, "%s: %s: entry size %" PRIu64
+                 "; expected %" PRIu64, e->path, what, entsize, expected);
+        return false;
+    }
+    /* count < 2^32 and entsize < 2^16 here: the product cannot wrap. */
+    if (!elf_in_file(e, off, count * entsize)) {
+        snprintf(e->err, e->err_len, "%s: %s (offset %" PRIu64 ", %" PRIu64
+                 " entries of %" PRIu64 " bytes) extends past the end of "
+                 "the file (%" PRIu64 " bytes)", e->path, what, off, count,
+                 entsize, e->size);
+        return false;
+    }
+    return true;
+}
+
+/* Looks for the ROI markers in one SHT_SYMTAB section. */
+static bool elf_scan_symtab(ElfFile *e, const Elf64_Shdr *shdrs,
+                            uint16_t shnum, uint16_t index,
+                            uint64_t *begin, bool *found_begin,
+                            uint64_t *end, bool *found_end)
+{
+    const Elf64_Shdr *sh = &shdrs[index];
+    char what[64];
+
+    snprintf(what, sizeof(what), "section %u (symbol table)", index);
+    if (sh->sh_entsize != sizeof(Elf64_Sym)) {
+        snprintf(e->err, e->err_len, "%s: %s: entry size %" PRIu64
+                 "; expected %zu", e->path, what, (uint64_t)sh->sh_entsize,
+                 sizeof(Elf64_Sym));
+        return false;
+    }
+    if (!elf_in_file(e, sh->sh_offset, sh->sh_size)) {
+        snprintf(e->err, e->err_len, "%s: %s (offset %" PRIu64 ", %" PRIu64
+                 " bytes) extends past the end of the file (%" PRIu64
+                 " bytes)", e->path, what, (uint64_t)sh->sh_offset,
+                 (uint64_t)sh->sh_size, e->size);
+        return false;
+    }
+    if (sh->sh_link == 0 || sh->sh_link >= shnum) {
+        snprintf(e->err, e->err_len, "%s: %s: string table index %u is out "
+                 "of range (%u sections)", e->path, what, sh->sh_link, shnum);
+        return false;
+    }
+    const Elf64_Shdr *strsh = &shdrs[sh->sh_link];
+    char strwhat[64];
+    snprintf(strwhat, sizeof(strwhat), "section %u (string table)",
+             sh->sh_link);
+    if (strsh->sh_type != SHT_STRTAB) {
+        snprintf(e->err, e->err_len, "%s: %s: section %u is not a string "
+                 "table (type %u)", e->path, what, sh->sh_link,
+                 strsh->sh_type);
+        return false;
+    }
+    /* In the file, so the allocation is bounded by the file's size. */
+    if (!elf_in_file(e, strsh->sh_offset, strsh->sh_size)) {
+        snprintf(e->err, e->err_len, "%s: %s (offset %" PRIu64 ", %" PRIu64
+                 " bytes) extends past the end of the file (%" PRIu64
+                 " bytes)", e->path, strwhat, (uint64_t)strsh->sh_offset,
+                 (uint64_t)strsh->sh_size, e->size);
+        return false;
+    }
+    char *strtab = g_malloc(strsh->sh_size + 1);
+    if (!elf_read(e, strsh->sh_offset, strtab, strsh->sh_size, strwhat)) {
+        g_free(strtab);
+        return false;
+    }
+    strtab[strsh->sh_size] = '\0';
+    uint64_t n = sh->sh_size / sizeof(Elf64_Sym);
+    bool ok = true;
+    for (uint64_t k = 0; k < n; k++) {
+        Elf64_Sym sym;
+        if (!elf_read(e, sh->sh_offset + k * sizeof(Elf64_Sym), &sym,
+                      sizeof(sym), what)) {
+            ok = false;
+            break;
+        }
+        if (sym.st_name >= strsh->sh_size || sym.st_value == 0 ||
+            ELF64_ST_TYPE(sym.st_info) != STT_FUNC) {
+            continue;
+        }
+        const char *name = strtab + sym.st_name;
+        if (strcmp(name, "simtune_roi_begin") == 0) {
+            *begin = sym.st_value;
+            *found_begin = true;
+        } else if (strcmp(name, "simtune_roi_end") == 0) {
+            *end = sym.st_value;
+            *found_end = true;
+        }
+    }
+    g_free(strtab);
+    return ok;
+}
+
+static bool elf_find_roi(ElfFile *e, uint64_t *begin, uint64_t *end,
+                         uint64_t *min_exec)
+{
+    Elf64_Ehdr eh;
+    bool found_begin = false, found_end = false;
+    Elf64_Shdr *shdrs = NULL;
+    bool ok = false;
+
+    if (e->size < sizeof(eh) ||
+        !elf_read(e, 0, &eh, sizeof(eh), "ELF header") ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB) {
+        snprintf(e->err, e->err_len, "%s: not a little-endian 64-bit ELF file",
+                 e->path);
+        return false;
+    }
+    if (!elf_check_table(e, eh.e_phoff, eh.e_phnum, eh.e_phentsize,
+                         sizeof(Elf64_Phdr), "program header table") ||
+        !elf_check_table(e, eh.e_shoff, eh.e_shnum, eh.e_shentsize,
+                         sizeof(Elf64_Shdr), "section header table")) {
+        return false;
+    }
+    *min_exec = UINT64_MAX;
+    for (uint16_t i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        if (!elf_read(e, eh.e_phoff + (uint64_t)i * sizeof(ph), &ph,
+                      sizeof(ph), "program header")) {
+            return false;
+        }
+        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+            ph.p_vaddr < *min_exec) {
+            *min_exec = ph.p_vaddr;
+        }
+    }
+    if (eh.e_shnum > 0) {
+        shdrs = g_new(Elf64_Shdr, eh.e_shnum);
+        if (!elf_read(e, eh.e_shoff, shdrs,
+                      (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr),
+                      "section header table")) {
+            goto out;
+        }
+    }
+    for (uint16_t i = 0; i < eh.e_shnum; i++) {
+        if (shdrs[i].sh_type == SHT_SYMTAB &&
+            !elf_scan_symtab(e, shdrs, eh.e_shnum, i, begin, &found_begin,
+                             end, &found_end)) {
+            goto out;
+        }
+    }
+    if (!found_begin || !found_end) {
+        snprintf(e->err, e->err_len,
+                 "%s: no function '%s' in the ELF symbol table (stripped "
+                 "binary?); roi=off counts the whole program",
+                 e->path,
+                 found_begin ? "simtune_roi_end" : "simtune_roi_begin");
+        goto out;
+    }
+    if (*min_exec == UINT64_MAX) {
+        snprintf(e->err, e->err_len, "%s: no executable segment", e->path);
+        goto out;
+    }
+    ok = true;
+out:
+    g_free(shdrs);
+    return ok;
 }
 
 /*
@@ -1028,72 +1243,24 @@ static bool read_at(FILE *f, uint64_t off, void *buf, size_t n)
  */
 static bool resolve_roi_symbols(const char *path, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    Elf64_Ehdr eh;
+    ElfFile e = { .path = path, .err = err, .err_len = err_len };
+    struct stat st;
     uint64_t begin = 0, end = 0, min_exec = UINT64_MAX;
-    bool found_begin = false, found_end = false;
 
-    if (!f) {
+    e.f = fopen(path, "rb");
+    if (!e.f) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return false;
     }
-    if (!read_at(f, 0, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64) {
-        snprintf(err, err_len, "%s: not a 64-bit ELF file", path);
-        fclose(f);
+    if (fstat(fileno(e.f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s: not a regular file", path);
+        fclose(e.f);
         return false;
     }
-    for (int i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        if (read_at(f, eh.e_phoff + (uint64_t)i * eh.e_phentsize, &ph,
-                    sizeof(ph)) &&
-            ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && ph.p_vaddr < min_exec) {
-            min_exec = ph.p_vaddr;
-        }
-    }
-    for (int i = 0; i < eh.e_shnum; i++) {
-        Elf64_Shdr sh, strsh;
-        if (!read_at(f, eh.e_shoff + (uint64_t)i * eh.e_shentsize, &sh,
-                     sizeof(sh)) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize ||
-            !read_at(f, eh.e_shoff + (uint64_t)sh.sh_link * eh.e_shentsize,
-                     &strsh, sizeof(strsh))) {
-            continue;
-        }
-        char *strtab = g_malloc(strsh.sh_size + 1);
-        if (!read_at(f, strsh.sh_offset, strtab, strsh.sh_size)) {
-            g_free(strtab);
-            continue;
-        }
-        strtab[strsh.sh_size] = '\0';
-        uint64_t n = sh.sh_size / sh.sh_entsize;
-        for (uint64_t k = 0; k < n; k++) {
-            Elf64_Sym sym;
-            if (!read_at(f, sh.sh_offset + k * sh.sh_entsize, &sym, sizeof(sym)) ||
-                sym.st_name >= strsh.sh_size || sym.st_value == 0 ||
-                ELF64_ST_TYPE(sym.st_info) != STT_FUNC) {
-                continue;
-            }
-            const char *name = strtab + sym.st_name;
-            if (strcmp(name, "simtune_roi_begin") == 0) {
-                begin = sym.st_value;
-                found_begin = true;
-            } else if (strcmp(name, "simtune_roi_end") == 0) {
-                end = sym.st_value;
-                found_end = true;
-            }
-        }
-        g_free(strtab);
-    }
-    fclose(f);
-    if (!found_begin || !found_end) {
-        snprintf(err, err_len,
-                 "%s: no function '%s' in the ELF symbol table (stripped "
-                 "binary?); roi=off counts the whole program",
-                 path, found_begin ? "simtune_roi_end" : "simtune_roi_begin");
-        return false;
-    }
-    if (min_exec == UINT64_MAX) {
-        snprintf(err, err_len, "%s: no executable segment", path);
+    e.size = (uint64_t)st.st_size;
+    bool ok = elf_find_roi(&e, &begin, &end, &min_exec);
+    fclose(e.f);
+    if (!ok) {
         return false;
     }
     uint64_t bias = qemu_plugin_start_code() - min_exec;
@@ -1401,6 +1568,45 @@ static bool parse_u64(const char *key, const char *val, uint64_t *out)
     return true;
 }
 
+/*
+ * Caps on what the models allocate and loop over, so that a huge value is an
+ * error naming the option rather than an abort in GLib or an hours-long run.
+ * The cache caps match data/targets (src/targets/target.cc).
+ */
+#define MAX_LINE_BYTES 4096ull
+#define MAX_WAYS 1024ull
+#define MAX_CACHE_BYTES (1ull << 30)
+#define MAX_CACHE_LINES (1ull << 24)    /* 128 MiB of tags per level */
+#define MAX_BPRED_ENTRIES (1ull << 24)
+#define MAX_BPRED_HISTORY 32ull
+
+/* A number in [min, max], a power of two when pow2; errors name key, value. */
+static bool parse_u64_in(const char *key, const char *val, uint64_t min,
+                         uint64_t max, bool pow2, uint64_t *out)
+{
+    uint64_t v;
+
+    if (!parse_u64(key, val, &v)) {
+        return false;
+    }
+    if (pow2 && log2_exact(v) < 0) {
+        fprintf(stderr, PFX "%s: must be a power of two; got %s\n", key, val);
+        return false;
+    }
+    if (v < min) {
+        fprintf(stderr, PFX "%s: must be at least %" PRIu64 "; got %s\n", key,
+                min, val);
+        return false;
+    }
+    if (v > max) {
+        fprintf(stderr, PFX "%s: must be at most %" PRIu64 "; got %s\n", key,
+                max, val);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static bool parse_bool(const char *key, const char *val, bool *out)
 {
     if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "yes")) {
@@ -1481,7 +1687,7 @@ static bool parse_option(const char *arg)
         return parse_bool(key, val, &opt_mem_all);
     }
     if (!strcmp(key, "reuse_line")) {
-        return parse_u64(key, val, &opt_reuse_line);
+        return parse_u64_in(key, val, 1, MAX_LINE_BYTES, true, &opt_reuse_line);
     }
     if (!strcmp(key, "bpred_kind")) {
         int kind;
@@ -1492,10 +1698,12 @@ static bool parse_option(const char *arg)
         return true;
     }
     if (!strcmp(key, "bpred_entries")) {
-        return parse_u64(key, val, &bpred.entries);
+        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
+                            &bpred.entries);
     }
     if (!strcmp(key, "bpred_history")) {
-        return parse_u64(key, val, &bpred.history_bits);
+        return parse_u64_in(key, val, 0, MAX_BPRED_HISTORY, false,
+                            &bpred.history_bits);
     }
     for (int i = 0; i < N_LEVELS; i++) {
         Cache *c = &caches[i];
@@ -1508,13 +1716,13 @@ static bool parse_option(const char *arg)
             return parse_bool(key, val, &c->enabled);
         }
         if (!strcmp(field, "_size")) {
-            return parse_u64(key, val, &c->size);
+            return parse_u64_in(key, val, 1, MAX_CACHE_BYTES, false, &c->size);
         }
         if (!strcmp(field, "_ways")) {
-            return parse_u64(key, val, &c->ways);
+            return parse_u64_in(key, val, 1, MAX_WAYS, false, &c->ways);
         }
         if (!strcmp(field, "_line")) {
-            return parse_u64(key, val, &c->line);
+            return parse_u64_in(key, val, 1, MAX_LINE_BYTES, true, &c->line);
         }
         if (!strcmp(field, "_policy")) {
             return parse_choice(key, val, policy_names, &c->policy);
@@ -1534,22 +1742,31 @@ static bool check_power_of_two(const char *key, uint64_t v)
     return true;
 }
 
-static bool setup_cache(Cache *c)
+/*
+ * The geometry as a whole; parse_option has bounded each value (line a power
+ * of two <= 4096, ways <= 1024, size <= 1 GiB), so ways * line cannot
+ * overflow or be 0.
+ */
+static bool check_cache_geometry(const Cache *c)
 {
-    char key[32];
-
-    snprintf(key, sizeof(key), "%s_line", c->name);
-    if (!check_power_of_two(key, c->line)) {
-        return false;
-    }
-    if (c->ways == 0) {
-        fprintf(stderr, PFX "%s_ways: must be at least 1; got 0\n", c->name);
-        return false;
-    }
-    if (c->size == 0 || c->size % (c->ways * c->line) != 0) {
+    if (c->size % (c->ways * c->line) != 0) {
         fprintf(stderr, PFX "%s: size %" PRIu64 " is not a positive multiple "
                 "of ways*line = %" PRIu64 "*%" PRIu64 "\n", c->name, c->size,
                 c->ways, c->line);
+        return false;
+    }
+    if (c->size / c->line > MAX_CACHE_LINES) {
+        fprintf(stderr, PFX "%s: size %" PRIu64 " / line %" PRIu64 " = %"
+                PRIu64 " lines; at most %llu are modelled\n", c->name,
+                c->size, c->line, c->size / c->line, MAX_CACHE_LINES);
+        return false;
+    }
+    return true;
+}
+
+static bool setup_cache(Cache *c)
+{
+    if (!check_cache_geometry(c)) {
         return false;
     }
     c->line_shift = log2_exact(c->line);

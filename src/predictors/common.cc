@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -142,7 +143,7 @@ nlohmann::json DenseFeatures::ToJson() const {
           {"lo", predictors::ToJson(lo)}, {"hi", predictors::ToJson(hi)}};
 }
 
-Result<DenseFeatures> DenseFeatures::FromJson(const nlohmann::json& j) {
+Result<DenseFeatures> DenseFeatures::FromJson(const nlohmann::json& j, const std::string& field) {
   DenseFeatures f;
   try {
     f.all = j.at("features").get<std::vector<std::string>>();
@@ -151,16 +152,28 @@ Result<DenseFeatures> DenseFeatures::FromJson(const nlohmann::json& j) {
   } catch (const nlohmann::json::exception& e) {
     return Error{std::string("invalid feature record: ") + e.what()};
   }
-  SIMTUNE_ASSIGN_OR_RETURN(f.mean, VectorFromJson(j.value("mean", nlohmann::json()), "mean"));
-  SIMTUNE_ASSIGN_OR_RETURN(f.scale, VectorFromJson(j.value("scale", nlohmann::json()), "scale"));
-  SIMTUNE_ASSIGN_OR_RETURN(f.lo, VectorFromJson(j.value("lo", nlohmann::json()), "lo"));
-  SIMTUNE_ASSIGN_OR_RETURN(f.hi, VectorFromJson(j.value("hi", nlohmann::json()), "hi"));
+  auto vector = [&](const char* key) {
+    return VectorFromJson(j.value(key, nlohmann::json()), field + "." + key);
+  };
+  SIMTUNE_ASSIGN_OR_RETURN(f.mean, vector("mean"));
+  SIMTUNE_ASSIGN_OR_RETURN(f.scale, vector("scale"));
+  SIMTUNE_ASSIGN_OR_RETURN(f.lo, vector("lo"));
+  SIMTUNE_ASSIGN_OR_RETURN(f.hi, vector("hi"));
   if (f.mean.size() != static_cast<int64_t>(f.used.size()) || f.scale.size() != f.mean.size() ||
       f.lo.size() != f.mean.size() || f.hi.size() != f.mean.size())
     return Error{"invalid feature record: " + std::to_string(f.used.size()) + " features but " +
                  std::to_string(f.mean.size()) + " means, " + std::to_string(f.scale.size()) +
                  " scales, " + std::to_string(f.lo.size()) + "/" + std::to_string(f.hi.size()) +
                  " range bounds"};
+  for (int64_t i = 0; i < f.scale.size(); ++i) {
+    const std::string at = "[" + std::to_string(i) + "]";
+    if (!(f.scale[i] > 0))
+      return Error{"invalid model: " + field + ".scale" + at + ": expected a number > 0; got " +
+                   FormatDouble(f.scale[i])};
+    if (f.lo[i] > f.hi[i])
+      return Error{"invalid model: " + field + ".lo" + at + " is above " + field + ".hi" + at +
+                   " (" + FormatDouble(f.lo[i]) + " > " + FormatDouble(f.hi[i]) + ")"};
+  }
   return f;
 }
 
@@ -192,15 +205,25 @@ nlohmann::json GroupScale::ToJson() const {
   return {{"group_log_mean", groups}, {"default_log_mean", default_log_mean}};
 }
 
-Result<GroupScale> GroupScale::FromJson(const nlohmann::json& j) {
+Result<GroupScale> GroupScale::FromJson(const nlohmann::json& j, const std::string& field) {
   GroupScale s;
-  try {
-    for (const auto& pair : j.at("group_log_mean"))
-      s.log_mean[pair.at(0).get<int>()] = pair.at(1).get<double>();
-    s.default_log_mean = j.at("default_log_mean").get<double>();
-  } catch (const nlohmann::json::exception& e) {
-    return Error{std::string("invalid group scale record: ") + e.what()};
+  if (!j.is_object()) return Error{"invalid model: " + field + ": expected an object"};
+  const nlohmann::json& groups = j.value("group_log_mean", nlohmann::json());
+  if (!groups.is_array())
+    return Error{"invalid model: " + field + ".group_log_mean: expected an array"};
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const std::string at = field + ".group_log_mean[" + std::to_string(i) + "]";
+    if (!groups[i].is_array() || groups[i].size() != 2)
+      return Error{"invalid model: " + at + ": expected [group, offset]"};
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t group, IntFromJson(groups[i][0], at + "[0]", INT32_MIN,
+                                                        INT32_MAX));
+    SIMTUNE_ASSIGN_OR_RETURN(double offset, FiniteFromJson(groups[i][1], at + "[1]"));
+    if (!s.log_mean.emplace(static_cast<int>(group), offset).second)
+      return Error{"invalid model: " + at + ": group " + std::to_string(group) + " listed twice"};
   }
+  SIMTUNE_ASSIGN_OR_RETURN(s.default_log_mean, FiniteFromJson(j.value("default_log_mean",
+                                                                      nlohmann::json()),
+                                                              field + ".default_log_mean"));
   return s;
 }
 
@@ -316,12 +339,55 @@ nlohmann::json ToJson(const Eigen::MatrixXd& m) {
   return a;
 }
 
+std::string FormatDouble(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+Result<double> FiniteFromJson(const nlohmann::json& j, const std::string& what) {
+  if (j.is_null()) return Error{"invalid model: " + what + " missing"};
+  if (!j.is_number())
+    return Error{"invalid model: " + what + ": expected a finite number; got " + j.dump()};
+  const double v = j.get<double>();
+  if (!std::isfinite(v))
+    return Error{"invalid model: " + what + ": expected a finite number; got " + FormatDouble(v)};
+  return v;
+}
+
+Result<double> BoundedFromJson(const nlohmann::json& j, const std::string& what,
+                               double min_value, bool strict) {
+  SIMTUNE_ASSIGN_OR_RETURN(double v, FiniteFromJson(j, what));
+  if (strict ? !(v > min_value) : !(v >= min_value))
+    return Error{"invalid model: " + what + ": expected a number " + (strict ? "> " : ">= ") +
+                 FormatDouble(min_value) + "; got " + FormatDouble(v)};
+  return v;
+}
+
+Result<int64_t> IntFromJson(const nlohmann::json& j, const std::string& what, int64_t min_value,
+                            int64_t max_value) {
+  const std::string range =
+      "an integer in [" + std::to_string(min_value) + ", " + std::to_string(max_value) + "]";
+  if (j.is_null()) return Error{"invalid model: " + what + " missing"};
+  if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(max_value))
+    return Error{"invalid model: " + what + ": expected " + range + "; got " + j.dump()};
+  if (!j.is_number_integer())
+    return Error{"invalid model: " + what + ": expected " + range + "; got " +
+                 (j.is_number() ? FormatDouble(j.get<double>()) : j.dump())};
+  const int64_t v = j.get<int64_t>();
+  if (v < min_value || v > max_value)
+    return Error{"invalid model: " + what + ": expected " + range + "; got " + j.dump()};
+  return v;
+}
+
 Result<Eigen::VectorXd> VectorFromJson(const nlohmann::json& j, const std::string& what) {
   if (!j.is_array()) return Error{"invalid model: " + what + " is not an array"};
   Eigen::VectorXd v(static_cast<int64_t>(j.size()));
   for (size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_number()) return Error{"invalid model: " + what + " holds a non-number"};
-    v[static_cast<int64_t>(i)] = j[i].get<double>();
+    SIMTUNE_ASSIGN_OR_RETURN(v[static_cast<int64_t>(i)],
+                             FiniteFromJson(j[i], what + "[" + std::to_string(i) + "]"));
   }
   return v;
 }
@@ -336,8 +402,9 @@ Result<Eigen::MatrixXd> MatrixFromJson(const nlohmann::json& j, const std::strin
     if (!row.is_array() || static_cast<int64_t>(row.size()) != cols)
       return Error{"invalid model: " + what + " is not a rectangular matrix"};
     for (int64_t c = 0; c < cols; ++c) {
-      if (!row[c].is_number()) return Error{"invalid model: " + what + " holds a non-number"};
-      m(i, c) = row[c].get<double>();
+      SIMTUNE_ASSIGN_OR_RETURN(
+          m(i, c), FiniteFromJson(row[c], what + "[" + std::to_string(i) + "][" +
+                                              std::to_string(c) + "]"));
     }
   }
   return m;

@@ -60,7 +60,9 @@ struct DenseFeatures {
   Result<Eigen::MatrixXd> Transform(const Dataset& x, const std::string& predictor) const;
 
   nlohmann::json ToJson() const;
-  static Result<DenseFeatures> FromJson(const nlohmann::json& j);
+  // Rejects what would make predictions NaN or inf: non-finite numbers, a scale <= 0,
+  // lo > hi. `field` is where the record sits in the model ("features"), for messages.
+  static Result<DenseFeatures> FromJson(const nlohmann::json& j, const std::string& field);
 };
 
 // Per-workload level of the log run time, to turn a model's relative log prediction f(x) back
@@ -74,7 +76,8 @@ struct GroupScale {
   static GroupScale Fit(const Dataset& train, const Eigen::VectorXd& fitted_log);
   double Offset(int group) const;
   nlohmann::json ToJson() const;
-  static Result<GroupScale> FromJson(const nlohmann::json& j);
+  // Group ids must be ints and offsets finite; `field` as for DenseFeatures::FromJson.
+  static Result<GroupScale> FromJson(const nlohmann::json& j, const std::string& field);
 };
 
 // `z` with each group's column means subtracted (rows as in `data`).
@@ -103,11 +106,26 @@ uint64_t Mix64(uint64_t x);
 void Shuffle(std::vector<int64_t>& v, uint64_t seed);
 
 // Eigen <-> JSON (arrays of numbers; matrices as arrays of rows). FromJson functions return
-// an error naming `what` on a shape or type mismatch.
+// an error naming `what` on a shape or type mismatch or a number that is not finite.
 nlohmann::json ToJson(const Eigen::VectorXd& v);
 nlohmann::json ToJson(const Eigen::MatrixXd& m);
 Result<Eigen::VectorXd> VectorFromJson(const nlohmann::json& j, const std::string& what);
 Result<Eigen::MatrixXd> MatrixFromJson(const nlohmann::json& j, const std::string& what);
+
+// A double as messages show it: "nan", "inf", "-inf" or the shortest exact decimal (%.17g).
+std::string FormatDouble(double v);
+
+// Scalars of a model record, checked on load so that a damaged or hand-edited model file
+// is rejected instead of predicting NaN/inf. `what` is the field's path in the model
+// ("chosen.alpha"); null (a missing key) reads as missing. Errors look like
+// "invalid model: chosen.alpha: expected a finite number; got inf".
+Result<double> FiniteFromJson(const nlohmann::json& j, const std::string& what);
+// A finite number >= min_value (or > min_value when `strict`).
+Result<double> BoundedFromJson(const nlohmann::json& j, const std::string& what,
+                               double min_value, bool strict);
+// An integer in [min_value, max_value], never truncated (2^32 + 2 is not 2).
+Result<int64_t> IntFromJson(const nlohmann::json& j, const std::string& what, int64_t min_value,
+                            int64_t max_value);
 
 // Error for Predict/SaveJson before Fit.
 Error NotFitted(const std::string& predictor);

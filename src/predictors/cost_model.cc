@@ -128,18 +128,35 @@ class CostModel : public Predictor {
 
   Status LoadJson(const nlohmann::json& model) override {
     if (!model.is_object()) return Error{"invalid model: not an object"};
+    std::string sim;
+    std::vector<std::string> events, all;
     try {
-      sim_used_ = model.at("simulator").get<std::string>();
-      events_ = model.at("events").get<std::vector<std::string>>();
-      all_ = model.at("all_features").get<std::vector<std::string>>();
-      lambda_ = model.at("chosen").at("lambda").get<double>();
+      sim = model.at("simulator").get<std::string>();
+      events = model.at("events").get<std::vector<std::string>>();
+      all = model.at("all_features").get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
       return Error{std::string("invalid model: ") + e.what()};
     }
-    SIMTUNE_ASSIGN_OR_RETURN(weights_, predictors::VectorFromJson(model.value("weights", nlohmann::json()), "weights"));
-    if (weights_.size() != static_cast<int64_t>(events_.size()))
-      return Error{"invalid model: " + std::to_string(weights_.size()) + " weights for " +
-                   std::to_string(events_.size()) + " events"};
+    const auto& chosen = model.value("chosen", nlohmann::json::object());
+    SIMTUNE_ASSIGN_OR_RETURN(double lambda, predictors::BoundedFromJson(
+                                                chosen.value("lambda", nlohmann::json()),
+                                                "chosen.lambda", 0, /*strict=*/false));
+    SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd weights,
+                             predictors::VectorFromJson(model.value("weights", nlohmann::json()),
+                                                        "weights"));
+    if (weights.size() != static_cast<int64_t>(events.size()))
+      return Error{"invalid model: " + std::to_string(weights.size()) + " weights for " +
+                   std::to_string(events.size()) + " events"};
+    // Costs are non-negative (NNLS); a negative one would make predicted times negative.
+    for (int64_t j = 0; j < weights.size(); ++j)
+      if (weights[j] < 0)
+        return Error{"invalid model: weights[" + std::to_string(j) +
+                     "]: expected a number >= 0; got " + predictors::FormatDouble(weights[j])};
+    sim_used_ = std::move(sim);
+    events_ = std::move(events);
+    all_ = std::move(all);
+    lambda_ = lambda;
+    weights_ = std::move(weights);
     fitted_ = true;
     return Status::Ok();
   }

@@ -135,9 +135,10 @@ class GpPredictor : public Predictor {
   Status LoadJson(const nlohmann::json& model) override {
     if (!model.is_object()) return Error{"invalid model: not an object"};
     SIMTUNE_ASSIGN_OR_RETURN(DenseFeatures features,
-                             DenseFeatures::FromJson(model.value("features", nlohmann::json())));
+                             DenseFeatures::FromJson(model.value("features", nlohmann::json()),
+                                                     "features"));
     SIMTUNE_ASSIGN_OR_RETURN(GroupScale scale,
-                             GroupScale::FromJson(model.value("scale", nlohmann::json())));
+                             GroupScale::FromJson(model.value("scale", nlohmann::json()), "scale"));
     SIMTUNE_ASSIGN_OR_RETURN(Eigen::MatrixXd z, predictors::MatrixFromJson(
                                                     model.value("train_z", nlohmann::json()), "train_z"));
     SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd alpha, predictors::VectorFromJson(
@@ -146,15 +147,25 @@ class GpPredictor : public Predictor {
       return Error{"invalid model: train_z is " + std::to_string(z.rows()) + "x" +
                    std::to_string(z.cols()) + " for " + std::to_string(alpha.size()) +
                    " weights and " + std::to_string(features.mean.size()) + " features"};
-    try {
-      const auto& chosen = model.at("chosen");
-      length_ = chosen.at("length_scale").get<double>();
-      lambda_ = chosen.at("noise_ratio").get<double>();
-      signal_variance_ = chosen.at("signal_variance").get<double>();
-      log_marginal_likelihood_ = chosen.at("log_marginal_likelihood").get<double>();
-    } catch (const nlohmann::json::exception& e) {
-      return Error{std::string("invalid model: ") + e.what()};
-    }
+    const auto& chosen = model.value("chosen", nlohmann::json::object());
+    auto field = [&](const char* key) { return chosen.value(key, nlohmann::json()); };
+    // The length scale divides distances: 0 would give NaN.
+    SIMTUNE_ASSIGN_OR_RETURN(double length, predictors::BoundedFromJson(
+                                                field("length_scale"), "chosen.length_scale", 0,
+                                                /*strict=*/true));
+    SIMTUNE_ASSIGN_OR_RETURN(double lambda, predictors::BoundedFromJson(
+                                                field("noise_ratio"), "chosen.noise_ratio", 0,
+                                                /*strict=*/false));
+    SIMTUNE_ASSIGN_OR_RETURN(double variance, predictors::BoundedFromJson(
+                                                  field("signal_variance"),
+                                                  "chosen.signal_variance", 0, /*strict=*/false));
+    SIMTUNE_ASSIGN_OR_RETURN(double lml, predictors::FiniteFromJson(
+                                             field("log_marginal_likelihood"),
+                                             "chosen.log_marginal_likelihood"));
+    length_ = length;
+    lambda_ = lambda;
+    signal_variance_ = variance;
+    log_marginal_likelihood_ = lml;
     features_ = std::move(features);
     scale_ = std::move(scale);
     train_z_ = std::move(z);

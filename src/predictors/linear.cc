@@ -118,25 +118,30 @@ class LinearPredictor : public Predictor {
 
   Status LoadJson(const nlohmann::json& model) override {
     if (!model.is_object()) return Error{"invalid model: not an object"};
-    SIMTUNE_ASSIGN_OR_RETURN(DenseFeatures features, DenseFeatures::FromJson(model.value("features", nlohmann::json())));
-    SIMTUNE_ASSIGN_OR_RETURN(GroupScale scale, GroupScale::FromJson(model.value("scale", nlohmann::json())));
-    SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd w, predictors::VectorFromJson(model.value("weights", nlohmann::json()), "weights"));
+    SIMTUNE_ASSIGN_OR_RETURN(DenseFeatures features,
+                             DenseFeatures::FromJson(model.value("features", nlohmann::json()),
+                                                     "features"));
+    SIMTUNE_ASSIGN_OR_RETURN(GroupScale scale,
+                             GroupScale::FromJson(model.value("scale", nlohmann::json()), "scale"));
+    SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd w, predictors::VectorFromJson(
+                                                    model.value("weights", nlohmann::json()), "weights"));
     if (w.size() != features.mean.size())
       return Error{"invalid model: " + std::to_string(w.size()) + " weights for " +
                    std::to_string(features.mean.size()) + " features"};
-    if (!model.contains("intercept") || !model["intercept"].is_number())
-      return Error{"invalid model: intercept missing"};
+    SIMTUNE_ASSIGN_OR_RETURN(double intercept, predictors::FiniteFromJson(
+                                                   model.value("intercept", nlohmann::json()),
+                                                   "intercept"));
     double alpha = 0;
     if (ridge_) {
       const auto& chosen = model.value("chosen", nlohmann::json::object());
-      if (!chosen.contains("alpha") || !chosen["alpha"].is_number())
-        return Error{"invalid model: chosen.alpha missing"};
-      alpha = chosen["alpha"].get<double>();
+      SIMTUNE_ASSIGN_OR_RETURN(alpha, predictors::BoundedFromJson(
+                                          chosen.value("alpha", nlohmann::json()), "chosen.alpha",
+                                          0, /*strict=*/false));
     }
     features_ = std::move(features);
     scale_ = std::move(scale);
     weights_ = std::move(w);
-    intercept_ = model["intercept"].get<double>();
+    intercept_ = intercept;
     alpha_ = alpha;
     fitted_ = true;
     return Status::Ok();

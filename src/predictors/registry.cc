@@ -1,3 +1,7 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -35,11 +39,17 @@ Result<std::unique_ptr<Predictor>> ModelFromJson(const nlohmann::json& file,
   if (!file.is_object()) return Error{where + ": not a model file (expected a JSON object)"};
   for (const char* key : {"predictor", "options", "feature_schema_version", "feature_names", "model"})
     if (!file.contains(key)) return Error{where + ": not a model file (no \"" + key + "\")"};
-  if (!file["feature_schema_version"].is_number_integer())
+  const nlohmann::json& version = file["feature_schema_version"];
+  if (!version.is_number_integer())
     return Error{where + ": feature_schema_version is not an integer"};
-  int version = file["feature_schema_version"].get<int>();
-  if (version != expected_feature_schema_version)
-    return Error{where + " was trained with feature schema " + std::to_string(version) +
+  // Compared as written: a cast to int would read 2^32 + 2 as 2.
+  const bool same = version.is_number_unsigned()
+                        ? expected_feature_schema_version >= 0 &&
+                              version.get<uint64_t>() ==
+                                  static_cast<uint64_t>(expected_feature_schema_version)
+                        : version.get<int64_t>() == expected_feature_schema_version;
+  if (!same)
+    return Error{where + " was trained with feature schema " + version.dump() +
                  "; this simtune uses " + std::to_string(expected_feature_schema_version)};
   if (!file["predictor"].is_string() || !file["options"].is_string())
     return Error{where + ": predictor and options must be strings"};
@@ -60,24 +70,39 @@ Result<std::unique_ptr<Predictor>> ModelFromJson(const nlohmann::json& file,
   return p;
 }
 
-Status SaveModel(const std::string& path, const Predictor& predictor,
-                 int feature_schema_version) {
-  std::string text = ModelToJson(predictor, feature_schema_version).dump() + "\n";
-  // Write then rename, so a crash never leaves a truncated model behind.
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error{"cannot write model " + path + ": " + std::strerror(errno)};
-    out << text;
-    out.close();
-    if (!out) return Error{"cannot write model " + path + ": " + std::strerror(errno)};
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
+Status WriteModelFile(const std::string& path, const nlohmann::json& file, int indent) {
+  const std::string text = file.dump(indent) + "\n";
+  auto fail = [&](const std::string& why) {
     return Error{"cannot write model " + path + ": " + why};
+  };
+  // A temp file of our own beside the target, renamed into place only once every byte is
+  // written, flushed and closed without error: a full disk or a crash never leaves a
+  // truncated model under `path`.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp =
+      path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return fail(std::strerror(errno));
+  std::string why;
+  for (size_t done = 0; done < text.size() && why.empty();) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) why = n < 0 ? std::strerror(errno) : "short write";
+    else done += static_cast<size_t>(n);
+  }
+  if (why.empty() && fsync(fd) != 0) why = std::strerror(errno);
+  if (close(fd) != 0 && why.empty()) why = std::strerror(errno);
+  if (why.empty() && std::rename(tmp.c_str(), path.c_str()) != 0) why = std::strerror(errno);
+  if (!why.empty()) {
+    unlink(tmp.c_str());
+    return fail(why);
   }
   return Status::Ok();
+}
+
+Status SaveModel(const std::string& path, const Predictor& predictor,
+                 int feature_schema_version) {
+  return WriteModelFile(path, ModelToJson(predictor, feature_schema_version));
 }
 
 Result<std::unique_ptr<Predictor>> LoadModel(const std::string& path,

@@ -165,16 +165,23 @@ class XgbPredictor : public Predictor {
     GroupScale scale;
     try {
       features = model.at("features").get<std::vector<std::string>>();
-      const auto& chosen = model.at("chosen");
-      params.max_depth = chosen.at("max_depth").get<int>();
-      params.eta = chosen.at("eta").get<double>();
-      params.rounds = chosen.at("rounds").get<int>();
       if (!model.at("booster").is_object()) return Error{"invalid model: booster is not an object"};
     } catch (const nlohmann::json::exception& e) {
       return Error{std::string("invalid model: ") + e.what()};
     }
+    const auto& chosen = model.value("chosen", nlohmann::json::object());
+    auto field = [&](const char* key) { return chosen.value(key, nlohmann::json()); };
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t depth, predictors::IntFromJson(field("max_depth"),
+                                                                    "chosen.max_depth", 1, 64));
+    SIMTUNE_ASSIGN_OR_RETURN(params.eta, predictors::BoundedFromJson(field("eta"), "chosen.eta", 0,
+                                                                     /*strict=*/true));
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t rounds, predictors::IntFromJson(field("rounds"),
+                                                                     "chosen.rounds", 1, 1000000));
+    params.max_depth = static_cast<int>(depth);
+    params.rounds = static_cast<int>(rounds);
     if (!rank_) {
-      SIMTUNE_ASSIGN_OR_RETURN(scale, GroupScale::FromJson(model.value("scale", nlohmann::json())));
+      SIMTUNE_ASSIGN_OR_RETURN(scale,
+                               GroupScale::FromJson(model.value("scale", nlohmann::json()), "scale"));
     }
     std::string text = model["booster"].dump();
     Booster booster;

@@ -13,12 +13,42 @@ namespace {
 
 bool PowerOfTwo(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
+// True when [offset, offset + size) lies inside `total` bytes; no sum can wrap around.
+bool InBounds(uint64_t offset, uint64_t size, uint64_t total) {
+  return offset <= total && size <= total - offset;
+}
+
+// offset + index * stride, or nullopt when it does not fit in 64 bits.
+std::optional<uint64_t> EntryOffset(uint64_t offset, uint64_t index, uint64_t stride) {
+  uint64_t scaled = 0, sum = 0;
+  if (__builtin_mul_overflow(index, stride, &scaled) ||
+      __builtin_add_overflow(offset, scaled, &sum))
+    return std::nullopt;
+  return sum;
+}
+
 template <class T>
 std::optional<T> ReadAt(const std::string& bytes, uint64_t offset) {
-  if (offset > bytes.size() || bytes.size() - offset < sizeof(T)) return std::nullopt;
+  if (!InBounds(offset, sizeof(T), bytes.size())) return std::nullopt;
   T v;
   std::memcpy(&v, bytes.data() + offset, sizeof(T));
   return v;
+}
+
+// Checks that a table of `count` entries of `entry_size` bytes (which must be `expected`)
+// at `offset` lies inside the file; `what` names it in messages.
+Status CheckTable(const std::string& elf, uint64_t offset, uint64_t count, uint64_t entry_size,
+                  uint64_t expected, const std::string& what) {
+  if (count == 0) return Status::Ok();
+  if (entry_size != expected)
+    return Error{what + ": entry size " + std::to_string(entry_size) + "; expected " +
+                 std::to_string(expected)};
+  auto end = EntryOffset(offset, count, entry_size);
+  if (!end || *end > elf.size())
+    return Error{what + " (offset " + std::to_string(offset) + ", " + std::to_string(count) +
+                 " entries of " + std::to_string(entry_size) + " bytes) extends past the end of "
+                 "the file (" + std::to_string(elf.size()) + " bytes)"};
+  return Status::Ok();
 }
 
 struct Symbol {
@@ -145,23 +175,46 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
   if (eh->e_machine != EM_RISCV)
     return Error{"ELF machine is " + std::to_string(eh->e_machine) + ", not RISC-V (243)"};
 
+  // Every offset and size below comes from the file: each sum is checked against the
+  // buffer before it is used, so a crafted header gives an error, never a wild access.
+  SIMTUNE_RETURN_IF_ERROR(CheckTable(elf, eh->e_shoff, eh->e_shnum, eh->e_shentsize,
+                                     sizeof(Elf64_Shdr), "ELF section header table"));
+  SIMTUNE_RETURN_IF_ERROR(CheckTable(elf, eh->e_phoff, eh->e_phnum, eh->e_phentsize,
+                                     sizeof(Elf64_Phdr), "ELF program header table"));
   std::vector<Elf64_Shdr> sections;
   for (uint16_t i = 0; i < eh->e_shnum; ++i) {
-    auto sh = ReadAt<Elf64_Shdr>(elf, eh->e_shoff + uint64_t{i} * eh->e_shentsize);
-    if (!sh) return Error{"truncated ELF section header table"};
+    auto sh = ReadAt<Elf64_Shdr>(elf, eh->e_shoff + uint64_t{i} * sizeof(Elf64_Shdr));
+    SIMTUNE_CHECK(sh.has_value());   // CheckTable above
     sections.push_back(*sh);
   }
   std::map<std::string, Symbol> symbols;
-  for (const auto& sh : sections) {
-    if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= sections.size() || sh.sh_entsize == 0) continue;
+  for (size_t s = 0; s < sections.size(); ++s) {
+    const Elf64_Shdr& sh = sections[s];
+    if (sh.sh_type != SHT_SYMTAB) continue;
+    const std::string what = "ELF section " + std::to_string(s) + " (symbol table)";
+    if (sh.sh_entsize != sizeof(Elf64_Sym))
+      return Error{what + ": entry size " + std::to_string(sh.sh_entsize) + "; expected " +
+                   std::to_string(sizeof(Elf64_Sym))};
+    if (!InBounds(sh.sh_offset, sh.sh_size, elf.size()))
+      return Error{what + ": offset " + std::to_string(sh.sh_offset) + " + size " +
+                   std::to_string(sh.sh_size) + " extends past the end of the file (" +
+                   std::to_string(elf.size()) + " bytes)"};
+    if (sh.sh_link >= sections.size())
+      return Error{what + ": string table index " + std::to_string(sh.sh_link) +
+                   " is out of range (" + std::to_string(sections.size()) + " sections)"};
     const Elf64_Shdr& strtab = sections[sh.sh_link];
-    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += sh.sh_entsize) {
+    if (!InBounds(strtab.sh_offset, strtab.sh_size, elf.size()))
+      return Error{"ELF section " + std::to_string(sh.sh_link) + " (string table): offset " +
+                   std::to_string(strtab.sh_offset) + " + size " +
+                   std::to_string(strtab.sh_size) + " extends past the end of the file (" +
+                   std::to_string(elf.size()) + " bytes)"};
+    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += sizeof(Elf64_Sym)) {
       auto sym = ReadAt<Elf64_Sym>(elf, sh.sh_offset + off);
-      if (!sym) return Error{"truncated ELF symbol table"};
-      uint64_t name_off = strtab.sh_offset + sym->st_name;
-      if (name_off >= elf.size()) continue;
-      const char* name_ptr = elf.c_str() + name_off;
-      std::string name(name_ptr, strnlen(name_ptr, elf.size() - name_off));
+      SIMTUNE_CHECK(sym.has_value());   // the section is in bounds
+      if (sym->st_name >= strtab.sh_size) continue;
+      // Names end at a NUL inside the string table, else at its end.
+      const char* name_ptr = elf.data() + strtab.sh_offset + sym->st_name;
+      std::string name(name_ptr, strnlen(name_ptr, strtab.sh_size - sym->st_name));
       if (name == symbol || name == "tohost") symbols[name] = {sym->st_value, sym->st_size};
     }
   }
@@ -175,15 +228,18 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
     return Error{"function " + symbol + " is " + std::to_string(fn.size) +
                  " bytes; the stop stub needs " + std::to_string(kStubBytes)};
 
+  // The segment must hold the stub's bytes both in memory and in the file.
   std::optional<uint64_t> file_offset;
   for (uint16_t i = 0; i < eh->e_phnum; ++i) {
-    auto ph = ReadAt<Elf64_Phdr>(elf, eh->e_phoff + uint64_t{i} * eh->e_phentsize);
-    if (!ph) return Error{"truncated ELF program header table"};
-    if (ph->p_type == PT_LOAD && fn.value >= ph->p_vaddr &&
-        fn.value + kStubBytes <= ph->p_vaddr + ph->p_filesz)
-      file_offset = ph->p_offset + (fn.value - ph->p_vaddr);
+    auto ph = ReadAt<Elf64_Phdr>(elf, eh->e_phoff + uint64_t{i} * sizeof(Elf64_Phdr));
+    SIMTUNE_CHECK(ph.has_value());   // CheckTable above
+    if (ph->p_type != PT_LOAD || fn.value < ph->p_vaddr) continue;
+    const uint64_t into = fn.value - ph->p_vaddr;
+    if (!InBounds(into, kStubBytes, ph->p_filesz)) continue;
+    auto at = EntryOffset(ph->p_offset, into, 1);
+    if (at && InBounds(*at, kStubBytes, elf.size())) file_offset = at;
   }
-  if (!file_offset || *file_offset + kStubBytes > elf.size())
+  if (!file_offset)
     return Error{"function " + symbol + " is not in a loadable segment of the ELF file"};
 
   // The auipc sits 4 bytes into the stub; tohost is reached with auipc + sd's 12-bit offset.

@@ -97,8 +97,9 @@ Result<CacheLevel> ParseCache(const json& j, const std::string& where) {
     SIMTUNE_ASSIGN_OR_RETURN(c.policy, GetString(j, "policy", where));
     SIMTUNE_RETURN_IF_ERROR(CheckOneOf(c.policy, {"fifo", "lru", "random"}, "cache policy", where));
   }
-  if (c.size_bytes <= 0)
-    return Error{where + ": size must be positive; got " + std::to_string(c.size_bytes)};
+  // The cap matches the qemu plugin's (plugins/qemu): simulators allocate the tag arrays.
+  if (c.size_bytes <= 0 || c.size_bytes > (int64_t{1} << 30))
+    return Error{where + ": size must be in [1, 1073741824]; got " + std::to_string(c.size_bytes)};
   if (ways <= 0 || ways > 1024)
     return Error{where + ": ways must be in [1, 1024]; got " + std::to_string(ways)};
   if (!PowerOfTwo(line) || line > 4096)
@@ -139,6 +140,18 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
 
 std::filesystem::path TargetsDir() { return DataDir() / "targets"; }
 
+// The targets being loaded through build_target: the outermost's name, then each
+// build_target followed (names of files, so the chain is finite). A name met again is a
+// cycle, reported as such instead of recursing until the stack overflows.
+struct BuildChain {
+  std::vector<std::string> names;
+  bool cycle = false;   // the error being returned is the cycle's: pass it up unwrapped
+};
+
+Result<Target> ParseTargetIn(const std::string& json_text, const std::string& where,
+                             BuildChain& chain);
+Result<Target> LoadTargetIn(const std::string& name_or_path, BuildChain& chain);
+
 }  // namespace
 
 const CacheLevel* Target::Cache(const std::string& level) const {
@@ -148,6 +161,19 @@ const CacheLevel* Target::Cache(const std::string& level) const {
 }
 
 Result<Target> ParseTarget(const std::string& json_text, const std::string& where) {
+  BuildChain chain;
+  return ParseTargetIn(json_text, where, chain);
+}
+
+Result<Target> LoadTarget(const std::string& name_or_path) {
+  BuildChain chain;
+  return LoadTargetIn(name_or_path, chain);
+}
+
+namespace {
+
+Result<Target> ParseTargetIn(const std::string& json_text, const std::string& where,
+                             BuildChain& chain) {
   json j;
   try {
     j = json::parse(json_text);
@@ -186,8 +212,18 @@ Result<Target> ParseTarget(const std::string& json_text, const std::string& wher
                      "'; remove it"};
     if (t.build_target == t.name)
       return Error{where + ": build_target names the target itself"};
-    auto base = LoadTarget(t.build_target);
-    if (!base.ok()) return Wrap(base.error(), where + ": build_target");
+    if (chain.names.empty()) chain.names.push_back(t.name);
+    chain.names.push_back(t.build_target);
+    if (std::find(chain.names.begin(), chain.names.end() - 1, t.build_target) !=
+        chain.names.end() - 1) {
+      chain.cycle = true;
+      return Error{"target " + chain.names.front() + ": build_target cycle " +
+                   Join(chain.names, " -> ")};
+    }
+    auto base = LoadTargetIn(t.build_target, chain);
+    chain.names.pop_back();
+    if (!base.ok())
+      return chain.cycle ? base.error() : Wrap(base.error(), where + ": build_target");
     if (!base->build_target.empty())
       return Error{where + ": build_target '" + t.build_target + "' has a build_target itself ('" +
                    base->build_target + "'); name that one instead"};
@@ -248,6 +284,8 @@ Result<Target> ParseTarget(const std::string& json_text, const std::string& wher
   return t;
 }
 
+}  // namespace
+
 std::string MergeReferenceOptions(const Target& target, const std::string& reference,
                                   const std::string& given) {
   auto items = [](const std::string& text) {
@@ -281,7 +319,9 @@ std::vector<std::string> ListTargets() {
   return names;
 }
 
-Result<Target> LoadTarget(const std::string& name_or_path) {
+namespace {
+
+Result<Target> LoadTargetIn(const std::string& name_or_path, BuildChain& chain) {
   std::filesystem::path path;
   bool by_name = !(name_or_path.size() > 5 &&
                    name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0);
@@ -297,11 +337,13 @@ Result<Target> LoadTarget(const std::string& name_or_path) {
   if (!in) return Error{"cannot read target file '" + path.string() + "'"};
   std::stringstream text;
   text << in.rdbuf();
-  SIMTUNE_ASSIGN_OR_RETURN(Target t, ParseTarget(text.str(), path.string()));
+  SIMTUNE_ASSIGN_OR_RETURN(Target t, ParseTargetIn(text.str(), path.string(), chain));
   if (by_name && t.name != name_or_path)
     return Error{path.string() + ": name '" + t.name + "' does not match the file name '" +
                  name_or_path + "'"};
   return t;
 }
+
+}  // namespace
 
 }  // namespace simtune

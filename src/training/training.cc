@@ -138,16 +138,7 @@ Status SaveTrainedModel(const std::string& path, const Predictor& predictor, con
   nlohmann::json j = ModelToJson(predictor, kFeatureSchemaVersion);
   j["data"] = data.ToJson();
   j["trained_on"] = trained_on;
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(1) << "\n";
-    if (!out) return Error{"model " + path + ": cannot write"};
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Error{"model " + path + ": cannot write: " + ec.message()};
-  return Status();
+  return WriteModelFile(path, j, 1);
 }
 
 Result<TrainedModel> LoadTrainedModel(const std::string& path) {

@@ -218,9 +218,15 @@ Result<std::shared_ptr<const CustomSpec>> LoadSpec(const std::string& spec_path)
   return std::shared_ptr<const CustomSpec>(std::move(spec));
 }
 
-// The first restriction `config` violates, or "".
-std::string RejectCustom(const CustomSpec& spec, const Config& config) {
-  if (spec.restrictions.empty()) return "";
+// Why `config` is invalid: the first restriction it violates, or the first that cannot be
+// evaluated for it (division by zero, overflow); empty when valid.
+struct Rejection {
+  std::string reason;
+  bool eval_error = false;
+};
+
+Rejection RejectCustomWhy(const CustomSpec& spec, const Config& config) {
+  if (spec.restrictions.empty()) return {};
   std::map<std::string, int64_t> vars(config.begin(), config.end());
   for (const auto& [name, value] : spec.defines) vars[name] = value;
   for (const auto& expr : spec.restrictions) {
@@ -230,10 +236,14 @@ std::string RejectCustom(const CustomSpec& spec, const Config& config) {
     for (const auto& name : expr.variables())
       assignments.push_back(name + "=" + std::to_string(vars.at(name)));
     const std::string with = assignments.empty() ? "" : " with " + Join(assignments, ", ");
-    if (!value.ok()) return "restriction '" + expr.text() + "': " + value.message() + with;
-    return "restriction '" + expr.text() + "' is false" + with;
+    if (!value.ok()) return {"restriction '" + expr.text() + "': " + value.message() + with, true};
+    return {"restriction '" + expr.text() + "' is false" + with, false};
   }
-  return "";
+  return {};
+}
+
+std::string RejectCustom(const CustomSpec& spec, const Config& config) {
+  return RejectCustomWhy(spec, config).reason;
 }
 
 std::unique_ptr<Space> SpaceOf(std::shared_ptr<const CustomSpec> spec) {
@@ -249,11 +259,22 @@ class CustomOperator : public Operator {
   Status ValidateShape(const Workload& w) const override {
     SIMTUNE_ASSIGN_OR_RETURN(std::shared_ptr<const CustomSpec> spec, LoadSpec(w.spec_path));
     bool any_valid = false;
-    SpaceOf(spec)->Enumerate([&](const Config&) {
+    // The first rejection, preferring one a restriction could not evaluate (a division by
+    // zero for every combination reads as such, not as a restriction that is false).
+    Rejection example;
+    Space probe(spec->knobs, [&](const Config& c) {
+      Rejection r = RejectCustomWhy(*spec, c);
+      if (!r.reason.empty() && (example.reason.empty() || (r.eval_error && !example.eval_error)))
+        example = r;
+      return r.reason;
+    });
+    probe.Enumerate([&](const Config&) {
       any_valid = true;
       return false;
     });
-    if (!any_valid) return Error{w.spec_path + ": restrictions reject every combination of params"};
+    if (!any_valid)
+      return Error{w.spec_path + ": restrictions reject every combination of params; e.g. " +
+                   example.reason};
     return Status::Ok();
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <optional>
 
 #include "simtune/strings.h"
 
@@ -81,12 +82,16 @@ class IntExprParser {
     if (!root.ok()) return root.error();
     if (Peek().kind != Token::kEnd)
       return Error{At(Peek()) + "expected an operator or the end; got " + Describe(Peek())};
-    expr_.root_ = *root;
     return Status::Ok();
   }
 
  private:
   using Op = IntExpr::Op;
+  // The text of a parsed subexpression, [begin, end) 0-based; its root is the last node
+  // emitted.
+  struct Span {
+    size_t begin, end;
+  };
 
   const Token& Peek() const { return tokens_[pos_]; }
   bool Accept(const char* symbol) {
@@ -97,70 +102,78 @@ class IntExprParser {
     return false;
   }
   static std::string At(const Token& t) { return "column " + std::to_string(t.column) + ": "; }
+  static Span SpanOf(const Token& t) { return {t.column - 1, t.column - 1 + t.text.size()}; }
 
-  int Add(IntExpr::Node node) {
-    expr_.nodes_.push_back(std::move(node));
-    return static_cast<int>(expr_.nodes_.size()) - 1;
+  size_t Emit(Op op, Span span, int64_t value = 0, std::string name = "") {
+    expr_.nodes_.push_back({op, value, std::move(name), span.begin, span.end});
+    return expr_.nodes_.size() - 1;
   }
 
-  // One left-associative binary level: `next` parses the operands, `ops` maps symbols to ops.
+  // One left-associative binary level, as a loop: `next` parses the operands, `ops` maps
+  // symbols to ops. && and || put a jump after their left operand (see IntExpr::Op).
   template <class Next>
-  Result<int> Binary(int depth, Next next, const std::vector<std::pair<const char*, Op>>& ops) {
-    auto lhs = (this->*next)(depth);
-    if (!lhs.ok()) return lhs;
-    int node = *lhs;
+  Result<Span> Binary(int depth, Next next, const std::vector<std::pair<const char*, Op>>& ops) {
+    SIMTUNE_ASSIGN_OR_RETURN(Span lhs, (this->*next)(depth));
     while (true) {
-      bool found = false;
-      for (const auto& [symbol, op] : ops) {
-        if (Accept(symbol)) {
-          auto rhs = (this->*next)(depth);
-          if (!rhs.ok()) return rhs;
-          node = Add({op, 0, "", node, *rhs});
-          found = true;
+      const std::pair<const char*, Op>* matched = nullptr;
+      for (const auto& entry : ops) {
+        if (Accept(entry.first)) {
+          matched = &entry;
           break;
         }
       }
-      if (!found) return node;
+      if (!matched) return lhs;
+      const Op op = matched->second;
+      std::optional<size_t> jump;
+      if (op == Op::kAnd || op == Op::kOr)
+        jump = Emit(op == Op::kAnd ? Op::kAndJump : Op::kOrJump, lhs);
+      SIMTUNE_ASSIGN_OR_RETURN(Span rhs, (this->*next)(depth));
+      lhs = {lhs.begin, rhs.end};
+      const size_t at = Emit(op, lhs);
+      if (jump) expr_.nodes_[*jump].value = static_cast<int64_t>(at);
     }
   }
 
-  Result<int> Or(int depth) { return Binary(depth, &IntExprParser::And, {{"||", Op::kOr}}); }
-  Result<int> And(int depth) { return Binary(depth, &IntExprParser::Eq, {{"&&", Op::kAnd}}); }
-  Result<int> Eq(int depth) {
+  Result<Span> Or(int depth) { return Binary(depth, &IntExprParser::And, {{"||", Op::kOr}}); }
+  Result<Span> And(int depth) { return Binary(depth, &IntExprParser::Eq, {{"&&", Op::kAnd}}); }
+  Result<Span> Eq(int depth) {
     return Binary(depth, &IntExprParser::Rel, {{"==", Op::kEq}, {"!=", Op::kNe}});
   }
-  Result<int> Rel(int depth) {
+  Result<Span> Rel(int depth) {
     return Binary(depth, &IntExprParser::Sum,
                   {{"<=", Op::kLe}, {">=", Op::kGe}, {"<", Op::kLt}, {">", Op::kGt}});
   }
-  Result<int> Sum(int depth) {
+  Result<Span> Sum(int depth) {
     return Binary(depth, &IntExprParser::Product, {{"+", Op::kAdd}, {"-", Op::kSub}});
   }
-  Result<int> Product(int depth) {
+  Result<Span> Product(int depth) {
     return Binary(depth, &IntExprParser::Unary,
                   {{"*", Op::kMul}, {"/", Op::kDiv}, {"%", Op::kMod}});
   }
 
-  Result<int> Unary(int depth) {
+  Result<Span> Unary(int depth) {
     if (depth > kMaxDepth) return Error{At(Peek()) + "expression nested too deeply"};
     for (const auto& [symbol, op] :
          std::vector<std::pair<const char*, Op>>{{"-", Op::kNeg}, {"+", Op::kPlus}, {"!", Op::kNot}}) {
+      const Token t = Peek();
       if (Accept(symbol)) {
-        auto operand = Unary(depth + 1);
-        if (!operand.ok()) return operand;
-        return Add({op, 0, "", *operand, -1});
+        SIMTUNE_ASSIGN_OR_RETURN(Span operand, Unary(depth + 1));
+        const Span span{SpanOf(t).begin, operand.end};
+        Emit(op, span);
+        return span;
       }
     }
     return Primary(depth);
   }
 
-  Result<int> Primary(int depth) {
+  Result<Span> Primary(int depth) {
     const Token t = Peek();
     if (t.kind == Token::kNumber) {
       ++pos_;
       auto v = ParseInt(t.text, At(t) + "number");
       if (!v.ok()) return v.error();
-      return Add({Op::kConst, *v, "", -1, -1});
+      Emit(Op::kConst, SpanOf(t), *v);
+      return SpanOf(t);
     }
     if (t.kind == Token::kName) {
       ++pos_;
@@ -169,13 +182,18 @@ class IntExprParser {
       if (std::find(expr_.variables_.begin(), expr_.variables_.end(), t.text) ==
           expr_.variables_.end())
         expr_.variables_.push_back(t.text);
-      return Add({Op::kVar, 0, t.text, -1, -1});
+      Emit(Op::kVar, SpanOf(t), 0, t.text);
+      return SpanOf(t);
     }
     if (Accept("(")) {
-      auto inner = Or(depth + 1);
-      if (!inner.ok()) return inner;
-      if (!Accept(")")) return Error{At(Peek()) + "expected ')'; got " + Describe(Peek())};
-      return inner;
+      SIMTUNE_RETURN_IF_ERROR(Or(depth + 1));
+      const Token close = Peek();
+      if (!Accept(")")) return Error{At(close) + "expected ')'; got " + Describe(close)};
+      // The parentheses belong to the subexpression's text ("N % (B - 4)").
+      const Span span{SpanOf(t).begin, SpanOf(close).end};
+      expr_.nodes_.back().begin = span.begin;
+      expr_.nodes_.back().end = span.end;
+      return span;
     }
     return Error{At(t) + "expected a number, a name or '('; got " + Describe(t)};
   }
@@ -197,80 +215,95 @@ Result<IntExpr> IntExpr::Parse(const std::string& text, const std::vector<std::s
 }
 
 Result<int64_t> IntExpr::Eval(const std::map<std::string, int64_t>& vars) const {
-  SIMTUNE_CHECK(root_ >= 0);
-  return EvalNode(root_, vars);
-}
-
-Result<int64_t> IntExpr::EvalNode(int index, const std::map<std::string, int64_t>& vars) const {
-  const Node& n = nodes_[index];
-  switch (n.op) {
-    case Op::kConst:
-      return n.value;
-    case Op::kVar: {
-      auto it = vars.find(n.name);
-      SIMTUNE_CHECK_MSG(it != vars.end(), n.name);
-      return it->second;
-    }
-    case Op::kAnd:
-    case Op::kOr: {
-      SIMTUNE_ASSIGN_OR_RETURN(int64_t lhs, EvalNode(n.lhs, vars));
-      if (n.op == Op::kAnd && lhs == 0) return int64_t{0};
-      if (n.op == Op::kOr && lhs != 0) return int64_t{1};
-      SIMTUNE_ASSIGN_OR_RETURN(int64_t rhs, EvalNode(n.rhs, vars));
-      return int64_t{rhs != 0};
-    }
-    default:
-      break;
-  }
-  SIMTUNE_ASSIGN_OR_RETURN(int64_t lhs, EvalNode(n.lhs, vars));
-  int64_t out = 0;
-  switch (n.op) {
-    case Op::kNeg:
-      if (__builtin_sub_overflow(int64_t{0}, lhs, &out)) return Error{"integer overflow"};
-      return out;
-    case Op::kPlus:
-      return lhs;
-    case Op::kNot:
-      return int64_t{lhs == 0};
-    default:
-      break;
-  }
-  SIMTUNE_ASSIGN_OR_RETURN(int64_t rhs, EvalNode(n.rhs, vars));
-  switch (n.op) {
-    case Op::kAdd:
-      if (__builtin_add_overflow(lhs, rhs, &out)) return Error{"integer overflow"};
-      return out;
-    case Op::kSub:
-      if (__builtin_sub_overflow(lhs, rhs, &out)) return Error{"integer overflow"};
-      return out;
-    case Op::kMul:
-      if (__builtin_mul_overflow(lhs, rhs, &out)) return Error{"integer overflow"};
-      return out;
-    case Op::kDiv:
-    case Op::kMod:
-      if (rhs == 0) return Error{"division by zero"};
-      if (lhs == std::numeric_limits<int64_t>::min() && rhs == -1) {
-        if (n.op == Op::kMod) return int64_t{0};
-        return Error{"integer overflow"};
+  SIMTUNE_CHECK(!nodes_.empty());
+  std::vector<int64_t> stack;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    auto failed = [&](const char* what) {
+      return Error{std::string(what) + " in '" + text_.substr(n.begin, n.end - n.begin) + "'"};
+    };
+    switch (n.op) {
+      case Op::kConst:
+        stack.push_back(n.value);
+        continue;
+      case Op::kVar: {
+        auto it = vars.find(n.name);
+        SIMTUNE_CHECK_MSG(it != vars.end(), n.name);
+        stack.push_back(it->second);
+        continue;
       }
-      return n.op == Op::kDiv ? lhs / rhs : lhs % rhs;
-    case Op::kLt:
-      return int64_t{lhs < rhs};
-    case Op::kLe:
-      return int64_t{lhs <= rhs};
-    case Op::kGt:
-      return int64_t{lhs > rhs};
-    case Op::kGe:
-      return int64_t{lhs >= rhs};
-    case Op::kEq:
-      return int64_t{lhs == rhs};
-    case Op::kNe:
-      return int64_t{lhs != rhs};
-    default:
-      break;
+      case Op::kAndJump:
+      case Op::kOrJump: {
+        SIMTUNE_CHECK(!stack.empty());
+        const bool lhs = stack.back() != 0;
+        if (lhs == (n.op == Op::kOrJump)) {
+          stack.back() = lhs ? 1 : 0;
+          i = static_cast<size_t>(n.value);   // past the operator's node
+        } else {
+          stack.pop_back();
+        }
+        continue;
+      }
+      default:
+        break;
+    }
+    SIMTUNE_CHECK(!stack.empty());
+    int64_t& top = stack.back();
+    int64_t out = 0;
+    switch (n.op) {
+      case Op::kNeg:
+        if (__builtin_sub_overflow(int64_t{0}, top, &out)) return failed("integer overflow");
+        top = out;
+        continue;
+      case Op::kPlus:
+        continue;
+      case Op::kNot:
+        top = top == 0;
+        continue;
+      case Op::kAnd:   // reached only when the left operand did not decide: rhs on top
+      case Op::kOr:
+        top = top != 0;
+        continue;
+      default:
+        break;
+    }
+    SIMTUNE_CHECK(stack.size() >= 2);
+    const int64_t rhs = stack.back();
+    stack.pop_back();
+    int64_t& lhs = stack.back();
+    switch (n.op) {
+      case Op::kAdd:
+        if (__builtin_add_overflow(lhs, rhs, &out)) return failed("integer overflow");
+        break;
+      case Op::kSub:
+        if (__builtin_sub_overflow(lhs, rhs, &out)) return failed("integer overflow");
+        break;
+      case Op::kMul:
+        if (__builtin_mul_overflow(lhs, rhs, &out)) return failed("integer overflow");
+        break;
+      case Op::kDiv:
+      case Op::kMod:
+        if (rhs == 0) return failed(n.op == Op::kDiv ? "division by zero" : "modulo by zero");
+        if (lhs == std::numeric_limits<int64_t>::min() && rhs == -1) {
+          if (n.op == Op::kDiv) return failed("integer overflow");
+          out = 0;
+        } else {
+          out = n.op == Op::kDiv ? lhs / rhs : lhs % rhs;
+        }
+        break;
+      case Op::kLt: out = lhs < rhs; break;
+      case Op::kLe: out = lhs <= rhs; break;
+      case Op::kGt: out = lhs > rhs; break;
+      case Op::kGe: out = lhs >= rhs; break;
+      case Op::kEq: out = lhs == rhs; break;
+      case Op::kNe: out = lhs != rhs; break;
+      default:
+        SIMTUNE_CHECK_MSG(false, "unhandled operator");
+    }
+    lhs = out;
   }
-  SIMTUNE_CHECK_MSG(false, "unhandled operator");
-  return int64_t{0};
+  SIMTUNE_CHECK(stack.size() == 1);
+  return stack.back();
 }
 
 }  // namespace simtune::workloads

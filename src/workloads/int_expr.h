@@ -11,7 +11,12 @@
 //   mul     := unary (('*' | '/' | '%') unary)*   '/' and '%' truncate toward zero
 //   unary   := ('-' | '+' | '!') unary | primary
 //   primary := decimal literal | name | '(' expr ')'
-// Division by zero and overflow are evaluation errors, never undefined behaviour.
+// Division or modulo by zero and overflow are evaluation errors naming the subexpression
+// ("modulo by zero in 'N % B'"), never undefined behaviour.
+//
+// Neither parsing nor evaluation recurses per term: binary chains are parsed by loops and the
+// expression is kept in postfix order, evaluated with an explicit stack, so a restriction of
+// any length is safe; only nesting (parentheses, unary operators) is bounded (kMaxDepth).
 #pragma once
 
 #include <cstdint>
@@ -38,22 +43,22 @@ class IntExpr {
   const std::vector<std::string>& variables() const { return variables_; }
 
  private:
+  // kAndJump/kOrJump follow the left operand of && and ||: when it decides the result they
+  // leave it (as 0/1) on the stack and continue after the operator's own node (`value`).
   enum class Op { kConst, kVar, kNeg, kPlus, kNot, kAdd, kSub, kMul, kDiv, kMod,
-                  kLt, kLe, kGt, kGe, kEq, kNe, kAnd, kOr };
+                  kLt, kLe, kGt, kGe, kEq, kNe, kAnd, kOr, kAndJump, kOrJump };
+  // One step of the postfix program: operands come before their operator.
   struct Node {
     Op op;
-    int64_t value = 0;   // kConst
+    int64_t value = 0;   // kConst: the literal; kAndJump/kOrJump: index of the operator node
     std::string name;    // kVar
-    int lhs = -1;
-    int rhs = -1;
+    size_t begin = 0;    // the subexpression's text, [begin, end) in text_, for messages
+    size_t end = 0;
   };
   friend class IntExprParser;
 
-  Result<int64_t> EvalNode(int node, const std::map<std::string, int64_t>& vars) const;
-
   std::string text_;
-  std::vector<Node> nodes_;
-  int root_ = -1;
+  std::vector<Node> nodes_;   // postfix order
   std::vector<std::string> variables_;
 };
 

@@ -3,12 +3,17 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "simtune/metrics.h"
 #include "simtune/predictor.h"
+#include "simtune/strings.h"
 #include "tests/predictors/synthetic.h"
+#include "tests/support/file_size_limit.h"
 
 namespace simtune {
 namespace {
@@ -176,6 +181,154 @@ TEST_P(ContractTest, CorruptModelIsAnError) {
   EXPECT_EQ(r.message().rfind("m.json: invalid model", 0), 0u) << r.message();
 }
 
+// JSON pointers of the number leaves of a model record, outside XGBoost's own booster.
+void NumberLeaves(const nlohmann::json& j, const nlohmann::json::json_pointer& at,
+                  std::vector<nlohmann::json::json_pointer>& out) {
+  if (j.is_number()) {
+    out.push_back(at);
+  } else if (j.is_object()) {
+    for (const auto& [key, value] : j.items())
+      if (key != "booster") NumberLeaves(value, at / key, out);
+  } else if (j.is_array() && !j.empty()) {
+    // The first and last entries stand for the rest (a GP keeps its training rows).
+    NumberLeaves(j.front(), at / 0, out);
+    if (j.size() > 1) NumberLeaves(j.back(), at / (j.size() - 1), out);
+  }
+}
+
+// "/features/scale/2" -> "features.scale[2]", as load errors name fields.
+std::string FieldName(const nlohmann::json::json_pointer& at) {
+  const std::string text = at.to_string();
+  std::string out;
+  if (text.empty()) return out;
+  for (const auto& token : Split(text.substr(1), '/')) {
+    if (!token.empty() && token.find_first_not_of("0123456789") == std::string::npos)
+      out += "[" + token + "]";
+    else
+      out += (out.empty() ? "" : ".") + token;
+  }
+  return out;
+}
+
+// Every number a model holds is checked on load: a non-finite one (a model built in memory;
+// JSON text cannot hold one, nlohmann refuses 1e999) used to load and predict NaN/inf; an
+// integer beyond int used to be truncated.
+TEST_P(ContractTest, NonFiniteNumbersAreRejectedOnLoad) {
+  auto p = Make();
+  ASSERT_TRUE(p->Fit(Train()).ok());
+  const nlohmann::json file = ModelToJson(*p, 1);
+  std::vector<nlohmann::json::json_pointer> leaves;
+  NumberLeaves(file["model"], nlohmann::json::json_pointer(), leaves);
+  if (GetParam() != "insn-count" && GetParam() != "random") EXPECT_FALSE(leaves.empty());
+  for (const auto& leaf : leaves) {
+    const std::string field = FieldName(leaf);
+    const std::string prefix = "m.json: invalid model: " + field + ": expected ";
+    nlohmann::json bad = file;
+    if (file["model"][leaf].is_number_float()) {
+      for (double v : {std::numeric_limits<double>::infinity(),
+                       -std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()}) {
+        bad["model"][leaf] = v;
+        auto r = ModelFromJson(bad, 1, "m.json");
+        ASSERT_FALSE(r.ok()) << field << " = " << v;
+        EXPECT_EQ(r.message(), prefix + "a finite number; got " +
+                                   (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"));
+      }
+    } else {
+      bad["model"][leaf] = uint64_t{4294967298};   // 2^32 + 2, which an int cast reads as 2
+      auto r = ModelFromJson(bad, 1, "m.json");
+      ASSERT_FALSE(r.ok()) << field;
+      EXPECT_EQ(r.message().rfind(prefix + "an integer in [", 0), 0u) << r.message();
+      EXPECT_NE(r.message().find("; got 4294967298"), std::string::npos) << r.message();
+    }
+  }
+}
+
+// Finite but degenerate values that made predictions NaN or inf.
+TEST_P(ContractTest, DegenerateModelValuesAreRejectedOnLoad) {
+  auto p = Make();
+  ASSERT_TRUE(p->Fit(Train()).ok());
+  const nlohmann::json file = ModelToJson(*p, 1);
+  struct Edit {
+    std::vector<std::pair<std::string, double>> set;   // pointer -> value
+    std::string message;
+  };
+  const std::vector<Edit> edits = {
+      {{{"/features/scale/0", 0.0}}, "features.scale[0]: expected a number > 0; got 0"},
+      {{{"/features/scale/0", -2.0}}, "features.scale[0]: expected a number > 0; got -2"},
+      {{{"/features/lo/0", 2.0}, {"/features/hi/0", 1.0}},
+       "features.lo[0] is above features.hi[0] (2 > 1)"},
+      {{{"/chosen/length_scale", 0.0}}, "chosen.length_scale: expected a number > 0; got 0"},
+      {{{"/chosen/noise_ratio", -1.0}}, "chosen.noise_ratio: expected a number >= 0; got -1"},
+      {{{"/weights/0", -1.0}}, GetParam() == "cost" ? "weights[0]: expected a number >= 0; got -1"
+                                                    : ""},
+      {{{"/chosen/eta", 0.0}}, "chosen.eta: expected a number > 0; got 0"},
+      {{{"/chosen/max_depth", 0.0}}, "chosen.max_depth: expected an integer in [1, 64]; got 0"},
+      {{{"/chosen/rounds", 2.5}}, "chosen.rounds: expected an integer in [1, 1000000]; got 2.5"},
+  };
+  int applied = 0;
+  for (const Edit& e : edits) {
+    if (e.message.empty()) continue;
+    nlohmann::json bad = file;
+    bool applies = true;
+    for (const auto& [pointer, value] : e.set) {
+      nlohmann::json::json_pointer ptr(pointer);
+      if (!bad["model"].contains(ptr)) applies = false;
+      else bad["model"][ptr] = value;
+    }
+    if (!applies) continue;
+    ++applied;
+    auto r = ModelFromJson(bad, 1, "m.json");
+    ASSERT_FALSE(r.ok()) << e.message;
+    EXPECT_EQ(r.message(), "m.json: invalid model: " + e.message);
+    // Through a file, the message names the file.
+    std::string path = TempPath("degenerate_" + GetParam() + ".json");
+    { std::ofstream(path) << bad.dump(); }
+    auto loaded = LoadModel(path, 1);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.message(), "model " + path + ": invalid model: " + e.message);
+    std::filesystem::remove(path);
+  }
+  const std::map<std::string, int> expected = {{"linear", 3}, {"ridge", 3}, {"gp", 5},
+                                               {"cost", 1},   {"xgb", 3},   {"xgb-rank", 3}};
+  auto it = expected.find(GetParam());
+  EXPECT_EQ(applied, it == expected.end() ? 0 : it->second);
+}
+
+// A write that fails part-way (here: a file size limit, as a full disk) is an error, and the
+// model already at the path stays as it was, with no temp file left beside it.
+TEST_P(ContractTest, FailedSaveLeavesTheOldModel) {
+  auto p = Make();
+  ASSERT_TRUE(p->Fit(Train()).ok());
+  const std::filesystem::path dir = TempPath("save_" + GetParam());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "m.json").string();
+  { std::ofstream(path) << "previous model"; }
+  const size_t size = ModelToJson(*p, 1).dump().size();
+  Status saved;
+  {
+    testing_support::FileSizeLimit limit(size / 2);
+    ASSERT_TRUE(limit.ok());
+    saved = SaveModel(path, *p, 1);
+  }
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.message(), "cannot write model " + path + ": File too large");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "previous model");
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 1) << "a temp file was left in " << dir;
+  ASSERT_TRUE(SaveModel(path, *p, 1).ok());
+  EXPECT_TRUE(LoadModel(path, 1).ok());
+  std::filesystem::remove_all(dir);
+}
+
 std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
   std::string s = info.param;
   for (char& c : s)
@@ -209,6 +362,24 @@ TEST(ModelFileTest, ReadErrorsNameTheFile) {
   ASSERT_FALSE(partial.ok());
   EXPECT_EQ(partial.message(), "model " + path + ": not a model file (no \"options\")");
   std::filesystem::remove(path);
+}
+
+// The schema version is compared as written, not after a cast to int.
+TEST(ModelFileTest, SchemaVersionIsNotTruncated) {
+  auto p = std::move(Predictors().Create("random", "").value());
+  ASSERT_TRUE(p->Fit(Train()).ok());
+  nlohmann::json file = ModelToJson(*p, 2);
+  for (const nlohmann::json& version :
+       {nlohmann::json(uint64_t{4294967298}), nlohmann::json(int64_t{-4294967294}),
+        nlohmann::json(uint64_t{18446744073709551615ull})}) {
+    file["feature_schema_version"] = version;
+    auto r = ModelFromJson(file, 2, "m.json");
+    ASSERT_FALSE(r.ok()) << version;
+    EXPECT_EQ(r.message(), "m.json was trained with feature schema " + version.dump() +
+                               "; this simtune uses 2");
+  }
+  file["feature_schema_version"] = 2;
+  EXPECT_TRUE(ModelFromJson(file, 2, "m.json").ok());
 }
 
 TEST(ModelFileTest, FeatureNamesMustMatchTheModel) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "simtune/paths.h"
@@ -154,6 +155,10 @@ TEST(Targets, StrictCacheAndPredictorErrors) {
   EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": 30000, "ways": 8, "line": 64}])"),
             "t.json: caches[0]: size 30000 must be a power-of-two number of sets of ways*line "
             "= 8*64 bytes");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l3", "size": 2147483648, "ways": 16, "line": 64}])"),
+            "t.json: caches[0]: size must be in [1, 1073741824]; got 2147483648");
+  EXPECT_EQ(msg(R"("caches": [{"level": "l3", "size": 1073741824, "ways": 16, "line": 64}])"),
+            "<parsed>");
   EXPECT_EQ(msg(R"("caches": [{"level": "l1d", "size": 32768, "ways": 8, "line": 64, "policy": "lfu"}])"),
             "t.json: caches[0]: unknown cache policy 'lfu'; did you mean 'lru'? valid: fifo, "
             "lru, random");
@@ -260,6 +265,42 @@ TEST(Targets, NameMustMatchFileName) {
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.message(), (dir / "targets" / "mine.json").string() +
                              ": name 't' does not match the file name 'mine'");
+}
+
+// build_target chains that loop back end with the chain named, not a stack overflow.
+TEST(Targets, BuildTargetCyclesAreNamed) {
+  auto dir = std::filesystem::path(SIMTUNE_TEST_BINARY_DIR) / "targets-cycle-data";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "targets");
+  auto write = [&](const std::string& file, const std::string& name, const std::string& base) {
+    std::ofstream(dir / "targets" / (file + ".json"))
+        << R"({"name": ")" << name << R"(", "build_target": ")" << base << R"("})";
+  };
+  write("a", "a", "b");
+  write("b", "b", "a");
+  write("c", "c", "d");
+  write("d", "d", "e");
+  write("e", "e", "c");
+  // File names that differ from the names inside: the chain follows the files.
+  write("p", "pp", "q");
+  write("q", "qq", "p");
+  setenv("SIMTUNE_DATA_DIR", dir.c_str(), 1);
+  auto a = LoadTarget("a");
+  auto c = LoadTarget("c");
+  auto p = LoadTarget("p");
+  auto by_path = LoadTarget((dir / "targets" / "a.json").string());
+  auto parsed = ParseTarget(R"({"name": "x", "build_target": "a"})", "x.json");
+  unsetenv("SIMTUNE_DATA_DIR");
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.message(), "target a: build_target cycle a -> b -> a");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.message(), "target c: build_target cycle c -> d -> e -> c");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.message(), "target pp: build_target cycle pp -> q -> p -> q");
+  ASSERT_FALSE(by_path.ok());
+  EXPECT_EQ(by_path.message(), "target a: build_target cycle a -> b -> a");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.message(), "target x: build_target cycle x -> a -> b -> a");
 }
 
 }  // namespace

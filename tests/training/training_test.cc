@@ -2,6 +2,7 @@
 // reference results, leaving out candidates that lack one simulator, model files with their
 // data spec and the errors that name what is wrong.
 #include "tests/support/scratch_test.h"
+#include "tests/support/file_size_limit.h"
 #include "simtune/training.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace simtune {
 namespace {
@@ -203,6 +205,45 @@ TEST_F(TrainingTest, ModelFileKeepsTheDataSpec) {
   EXPECT_NE(typo.message().find("unknown data spec key 'simulator'; did you mean 'simulators'?"),
             std::string::npos)
       << typo.message();
+}
+
+// A model write that fails part-way (a file size limit standing in for a full disk) is an
+// error and never replaces the model at the path: the last bytes used to sit in the stream's
+// buffer, unchecked, when the truncated file was renamed into place.
+TEST_F(TrainingTest, FailedSaveLeavesTheOldModel) {
+  int64_t ids[4];
+  for (int i = 0; i < 4; ++i) {
+    ids[i] = AddCandidate(ConfigText(i + 1));
+    AddSim(ids[i], "qemu", 1000 * (i + 1));
+    AddRef(ids[i], 10.0 * (i + 1));
+  }
+  DataSpec spec;
+  auto rows = LoadCandidateData(*store_, {}, spec);
+  ASSERT_TRUE(rows.ok());
+  auto p = Predictors().Create("random", "");
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->Fit(ToDataset(*rows, {}, true)).ok());
+  const std::string path = (dir_ / "m.json").string();
+  { std::ofstream(path) << "previous model"; }
+  Status saved;
+  {
+    testing_support::FileSizeLimit limit(64);
+    ASSERT_TRUE(limit.ok());
+    saved = SaveTrainedModel(path, **p, spec, {{"rows", 4}});
+  }
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.message(), "cannot write model " + path + ": File too large");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "previous model");
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir_))
+    if (entry.path().filename() != "t.db" && entry.path().filename().string().rfind("t.db", 0) != 0)
+      left.push_back(entry.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"m.json"});
+  ASSERT_TRUE(SaveTrainedModel(path, **p, spec, {{"rows", 4}}).ok());
+  EXPECT_TRUE(LoadTrainedModel(path).ok());
 }
 
 }  // namespace

@@ -41,9 +41,46 @@ TEST(IntExpr, FollowsCPrecedenceAndSemantics) {
   EXPECT_EQ(*Eval("0 && 1 / 0"), 0);
   EXPECT_EQ(*Eval("BLOCK * UNROLL <= 64", {{"BLOCK", 16}, {"UNROLL", 4}}), 1);
   EXPECT_EQ(*Eval("N % (BLOCK * UNROLL)", {{"BLOCK", 16}, {"UNROLL", 3}, {"N", 100}}), 4);
-  EXPECT_EQ(Eval("1 / (2 - 2)").message(), "division by zero");
-  EXPECT_EQ(Eval("9223372036854775807 + 1").message(), "integer overflow");
-  EXPECT_EQ(Eval("-9223372036854775807 - 1 - 1").message(), "integer overflow");
+  EXPECT_EQ(*Eval("(1 && 2) + (0 || 0) + (0 || 3) + (4 && 0)"), 2);
+  EXPECT_EQ(*Eval("1 && 1 && 0 || 1 && 1"), 1);
+  EXPECT_EQ(*Eval("(-9223372036854775807 - 1) % -1 + 5 % -3"), 2);
+}
+
+TEST(IntExpr, EvaluationErrorsNameTheSubexpression) {
+  EXPECT_EQ(Eval("1 / (2 - 2)").message(), "division by zero in '1 / (2 - 2)'");
+  EXPECT_EQ(Eval("N % B == 0", {{"N", 8}, {"B", 0}}).message(), "modulo by zero in 'N % B'");
+  EXPECT_EQ(Eval("1 + N / (B * 2) > 3", {{"N", 8}, {"B", 0}}).message(),
+            "division by zero in 'N / (B * 2)'");
+  EXPECT_EQ(Eval("1 && 7 % 0").message(), "modulo by zero in '7 % 0'");
+  EXPECT_EQ(Eval("9223372036854775807 + 1").message(),
+            "integer overflow in '9223372036854775807 + 1'");
+  EXPECT_EQ(Eval("-9223372036854775807 - 1 - 1").message(),
+            "integer overflow in '-9223372036854775807 - 1 - 1'");
+  EXPECT_EQ(Eval("(-9223372036854775807 - 1) / -1").message(),
+            "integer overflow in '(-9223372036854775807 - 1) / -1'");
+  EXPECT_EQ(Eval("-(-9223372036854775807 - 1)").message(),
+            "integer overflow in '-(-9223372036854775807 - 1)'");
+}
+
+// Long chains used to recurse once per term in evaluation (a stack overflow at ~60k terms):
+// now neither the parser nor the evaluator recurses per term.
+TEST(IntExpr, LongChainsNeedNoDeepStack) {
+  const int kTerms = 60000;   // the size that overflowed the stack
+  std::string sum = "B", all = "B > 0", any = "B < 0", product = "B";
+  for (int i = 1; i < kTerms; ++i) {
+    sum += " + B";
+    all += " && B > 0";
+    any += " || B < 0";
+    product += " * 1";
+  }
+  EXPECT_EQ(*Eval(sum, {{"B", 1}}), kTerms);
+  EXPECT_EQ(*Eval(all, {{"B", 1}}), 1);
+  EXPECT_EQ(*Eval(all, {{"B", 0}}), 0);
+  EXPECT_EQ(*Eval(any, {{"B", 1}}), 0);
+  EXPECT_EQ(*Eval(product, {{"B", 3}}), 3);
+  EXPECT_EQ(Eval(sum + " / 0", {{"B", 1}}).message(), "division by zero in 'B / 0'");
+  // Nesting is what still recurses; it is bounded with an error.
+  EXPECT_EQ(ParseError(std::string(kTerms, '-') + "1", {}), "column 102: expression nested too deeply");
 }
 
 TEST(IntExpr, ParseErrorsGiveTheColumn) {
@@ -238,7 +275,8 @@ TEST(Custom, SpecErrorsNameTheProblem) {
             where + "restrictions[0] 'C > 1': column 1: unknown name 'C'; did you mean 'B'? valid: B");
   EXPECT_EQ(spec.Error("{" + head + buffers + R"(, "params": {"B": [1, 2]}, "restrictions": ["B > 2"]})"),
             "workload 'custom:spec=" + spec.Path() + "': " + spec.Path() +
-                ": restrictions reject every combination of params");
+                ": restrictions reject every combination of params; e.g. restriction 'B > 2' is "
+                "false with B=1");
   EXPECT_EQ(spec.Error("{" + head + buffers + R"(, "tolerance": {"rel": -1}})"),
             where + "tolerance.rel: expected a number >= 0; got -1");
   EXPECT_EQ(spec.Error("{" + head + buffers + R"(, "tolerance": {"relative": 1}})"),
@@ -257,9 +295,21 @@ TEST(Custom, RestrictionErrorsAreRejectionReasons) {
   auto space = MakeSpace(*w);
   ASSERT_TRUE(space.ok());
   EXPECT_EQ((*space)->Reject({{"B", 0}}),
-            "restriction 'N % B == 0': division by zero with N=8, B=0");
+            "restriction 'N % B == 0': modulo by zero in 'N % B' with N=8, B=0");
   EXPECT_EQ((*space)->Reject({{"B", 4}}), "");
   EXPECT_EQ((*space)->ValidSize(), 2u);
+
+  // When no combination is left, the reason is given, an evaluation error first.
+  const std::string head = R"({"name": "t", "source": "k.c", "reference": "r.c",
+      "buffers": [{"name": "a", "elements": 4, "output": true}], "defines": {"N": 8}, )";
+  EXPECT_EQ(spec.Error(head + R"("params": {"B": [0]}, "restrictions": ["N / B > 1"]})"),
+            "workload 'custom:spec=" + spec.Path() + "': " + spec.Path() +
+                ": restrictions reject every combination of params; e.g. restriction 'N / B > 1': "
+                "division by zero in 'N / B' with N=8, B=0");
+  EXPECT_EQ(spec.Error(head + R"("params": {"B": [3, 0]}, "restrictions": ["N % B == 0"]})"),
+            "workload 'custom:spec=" + spec.Path() + "': " + spec.Path() +
+                ": restrictions reject every combination of params; e.g. restriction 'N % B == 0': "
+                "modulo by zero in 'N % B' with N=8, B=0");
 }
 
 }  // namespace
