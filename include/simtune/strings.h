@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "simtune/result.h"
 
@@ -21,6 +24,26 @@ bool StartsWith(std::string_view text, std::string_view prefix);
 // ParseInt("7x", "tile_m") -> "tile_m: expected an integer; got '7x'".
 Result<int64_t> ParseInt(std::string_view text, std::string_view what);
 Result<double> ParseDouble(std::string_view text, std::string_view what);
+
+// Splits "key=value,key=value" (blank text: none) into (key, value) pairs in order, both
+// trimmed. Errors name `kind` ("native reference option"): "<kind> '<item>': expected
+// key=value" and, for a repeated key, "<kind> <key>: given twice".
+Result<std::vector<std::pair<std::string, std::string>>> ParseKeyValues(std::string_view text,
+                                                                       std::string_view kind);
+
+// `text` with every invalid UTF-8 sequence (stray continuation bytes, truncated or overlong
+// sequences, surrogates, code points above U+10FFFF) replaced by U+FFFD. Text from a child
+// process's output goes through it, so that it can be stored and written as JSON.
+std::string SanitizeUtf8(std::string_view text);
+
+// json.dump() that never throws: invalid UTF-8 in a string becomes U+FFFD. Use it for every
+// document holding text from outside (output of a child, a message, a path).
+std::string DumpJson(const nlohmann::json& j, int indent = -1);
+std::string DumpJson(const nlohmann::ordered_json& j, int indent = -1);   // keeps key order
+
+// head + "\n...[<dropped> bytes dropped]...\n" + tail: what is kept of a long text whose
+// middle was dropped (no marker when dropped is 0).
+std::string ElideMiddle(std::string_view head, size_t dropped, std::string_view tail);
 
 // Levenshtein distance, for suggestions.
 size_t EditDistance(std::string_view a, std::string_view b);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "simtune/pipeline.h"
+#include "simtune/strings.h"
 
 namespace py = pybind11;
 using nlohmann::json;
@@ -30,7 +31,8 @@ T Unwrap(Result<T> r) {
   return std::move(r).value();
 }
 
-py::object ToPython(const json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
+// DumpJson: text from outside (a child's message, a path) may hold invalid UTF-8.
+py::object ToPython(const json& j) { return py::module_::import("json").attr("loads")(DumpJson(j)); }
 
 json RefJson(const RefResult& r) {
   return {{"status", r.status}, {"stage", r.stage},   {"message", r.message}, {"unit", r.unit},

@@ -7,13 +7,14 @@
 #include <thread>
 #include <vector>
 
+#include "simtune/process.h"
+
 namespace simtune {
 
 template <class T>
 std::vector<T> ParallelMap(size_t n, int jobs, const std::function<T(size_t)>& fn) {
   std::vector<T> out(n);
-  if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  size_t workers = std::min(static_cast<size_t>(jobs), n);
+  size_t workers = static_cast<size_t>(WorkerCount(jobs, n));
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) out[i] = fn(i);

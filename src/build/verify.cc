@@ -11,8 +11,8 @@ constexpr size_t kKeepOutputBytes = 8192;
 std::string Truncate(const std::string& text) {
   if (text.size() <= kKeepOutputBytes) return text;
   size_t half = kKeepOutputBytes / 2;
-  return text.substr(0, half) + "\n...[" + std::to_string(text.size() - 2 * half) +
-         " bytes dropped]...\n" + text.substr(text.size() - half);
+  return ElideMiddle(std::string_view(text).substr(0, half), text.size() - 2 * half,
+                     std::string_view(text).substr(text.size() - half));
 }
 
 }  // namespace

@@ -33,8 +33,9 @@ using pipeline::Selection;
 
 void AddSelectionFlags(CLI::App* cmd, Selection& s) {
   cmd->add_option("workload", s.workload, "workload string or catalog name")->required();
-  cmd->add_option("--sample", s.sample, "number of candidates drawn at random from the space");
-  cmd->add_option("--seed", s.seed, "seed of --sample");
+  cmd->add_option("--sample", s.sample, "number of candidates drawn at random from the space")
+      ->check(cli::NonNegativeInteger());
+  cmd->add_option("--seed", s.seed, "seed of --sample")->check(cli::NonNegativeInteger());
   cmd->add_option("--config", s.configs, "explicit knob assignment (k=v,...); repeatable");
   cmd->add_flag("--all", s.all, "every valid candidate of the space");
 }
@@ -287,6 +288,9 @@ int RunCli(int argc, char** argv) {
   CLI::App app{"simtune: autotune ML operators for CPUs using instruction-accurate simulators"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for all subcommands");
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    return "error: " + CLI::FailureMessage::simple(a, e);
+  });
 
   std::string list_what;
   auto* list = app.add_subcommand("list", "list targets, workloads (catalog shapes), operators, simulators, references, predictors");
@@ -298,7 +302,8 @@ int RunCli(int argc, char** argv) {
   auto* space = app.add_subcommand("space", "show a workload's search space: knobs, size, samples");
   AddSelectionFlags(space, space_sel);
   space->add_flag("--count", space_count, "print knobs and the raw and valid sizes");
-  space->add_option("--enumerate", space_enum, "print the first N valid candidates");
+  space->add_option("--enumerate", space_enum, "print the first N valid candidates")
+      ->check(cli::NonNegativeInteger());
 
   BuildFlags bf;
   auto* build = app.add_subcommand("build", "generate, compile and verify candidates for a target");
@@ -306,7 +311,8 @@ int RunCli(int argc, char** argv) {
   build->add_option("--target,-t", bf.target, "target name or .json file");
   build->add_option("--db", bf.db, "store file");
   build->add_option("--cache", bf.cache, "artifact cache folder");
-  build->add_option("-j,--jobs", bf.jobs, "parallel compiler jobs (default: cores)");
+  build->add_option("-j,--jobs", bf.jobs, "parallel compiler jobs (default: cores)")
+      ->check(cli::NonNegativeInteger());
   build->add_flag("--no-verify", bf.no_verify, "skip running each artifact once to check its output");
   build->add_flag("--force", bf.force, "rebuild candidates that already have an artifact in the store");
 
@@ -317,10 +323,12 @@ int RunCli(int argc, char** argv) {
   measure->add_option("--ref", mf.ref, "reference name (see `simtune list references`)");
   measure->add_option("--ref-options", mf.ref_options, "reference options, key=value,...");
   measure->add_option("--db", mf.db, "store file");
-  measure->add_option("--top", mf.top, "rows of the ranking to print");
+  measure->add_option("--top", mf.top, "rows of the ranking to print")
+      ->check(cli::NonNegativeInteger());
   measure->add_flag("--force", mf.force, "measure again candidates that already have a result");
-  measure->add_option("--sample", mf.sample, "measure only N built candidates, a seeded random subset (calibration)");
-  measure->add_option("--seed", mf.seed, "seed of --sample");
+  measure->add_option("--sample", mf.sample, "measure only N built candidates, a seeded random subset (calibration)")
+      ->check(cli::NonNegativeInteger());
+  measure->add_option("--seed", mf.seed, "seed of --sample")->check(cli::NonNegativeInteger());
 
   MeasureFlags rf;
   auto* report = app.add_subcommand("report", "rank a workload's candidates by stored reference results");
@@ -329,7 +337,7 @@ int RunCli(int argc, char** argv) {
   report->add_option("--ref", rf.ref, "reference name");
   report->add_option("--ref-options", rf.ref_options, "reference options, key=value,...");
   report->add_option("--db", rf.db, "store file");
-  report->add_option("--top", rf.top, "rows to print");
+  report->add_option("--top", rf.top, "rows to print")->check(cli::NonNegativeInteger());
 
   SimulateFlags sf;
   auto* simulate = app.add_subcommand("simulate", "run a workload's built candidates on a simulator and store ROI statistics");
@@ -338,7 +346,8 @@ int RunCli(int argc, char** argv) {
   simulate->add_option("--sim", sf.sim, "simulator name (see `simtune list simulators`)");
   simulate->add_option("--sim-options", sf.sim_options, "simulator options, key=value,...");
   simulate->add_option("--db", sf.db, "store file");
-  simulate->add_option("-j,--jobs", sf.jobs, "parallel simulations (default: cores)");
+  simulate->add_option("-j,--jobs", sf.jobs, "parallel simulations (default: cores)")
+      ->check(cli::NonNegativeInteger());
   simulate->add_flag("--force", sf.force, "simulate again candidates that already have statistics");
 
   std::string ex_db = "simtune.db", ex_csv, ex_json;

@@ -47,12 +47,12 @@ int RunEstimate(const EstimateFlags& f) {
   if (!r.ok()) return Fail(r.message());
   nlohmann::json doc = r->ToJson();
   if (f.json == "-") {
-    std::printf("%s\n", doc.dump(1).c_str());
+    std::printf("%s\n", DumpJson(doc, 1).c_str());
     return 0;
   }
   if (!f.json.empty()) {
     std::ofstream out(f.json);
-    out << doc.dump(1) << "\n";
+    out << DumpJson(doc, 1) << "\n";
     if (!out) return Fail("cannot write '" + f.json + "'");
   }
   std::printf("%s on %s, %s with %s\n", r->workload.c_str(), r->target.c_str(), Join(r->simulators, "+").c_str(),
@@ -90,7 +90,8 @@ Subcommand AddEstimateCommand(CLI::App& app) {
   cmd->add_option("--clock-hz", f->clock_hz, "clock to turn a cycle-predicting model's output into seconds");
   cmd->add_option("--db", f->db, "store the model was trained from (restores the workload's scale)");
   cmd->add_option("--json", f->json, "write the results as JSON to this file ('-': stdout only)");
-  cmd->add_option("-j,--jobs", f->jobs, "parallel simulations (default: cores)");
+  cmd->add_option("-j,--jobs", f->jobs, "parallel simulations (default: cores)")
+      ->check(NonNegativeInteger());
   return {cmd, [f] { return RunEstimate(*f); }};
 }
 

@@ -152,7 +152,7 @@ int RunPredict(const PredictFlags& f) {
                 Join(r->simulators, ", ").c_str());
   if (!f.json.empty()) {
     std::ofstream o(f.json);
-    o << nlohmann::json{{"workload", r->workload}, {"model", f.model}, {"ranking", out}}.dump(1) << "\n";
+    o << DumpJson(nlohmann::json{{"workload", r->workload}, {"model", f.model}, {"ranking", out}}, 1) << "\n";
     if (!o) return Fail("cannot write '" + f.json + "'");
   }
   return 0;
@@ -274,7 +274,7 @@ int RunEval(const EvalFlags& f) {
   }
   if (!f.json.empty()) {
     std::ofstream out(f.json);
-    out << r->ToJson(o).dump(1) << "\n";
+    out << DumpJson(r->ToJson(o), 1) << "\n";
     if (!out) return Fail("cannot write '" + f.json + "'");
     std::printf("wrote %s\n", f.json.c_str());
   }
@@ -299,7 +299,7 @@ Subcommand AddPredictCommand(CLI::App& app) {
   cmd->add_option("workload", f->workload, "workload string or catalog name")->required();
   cmd->add_option("--model,-m", f->model, "model file from `simtune train`")->required();
   cmd->add_option("--db", f->db, "store file");
-  cmd->add_option("--top", f->top, "rows of the ranking to print");
+  cmd->add_option("--top", f->top, "rows of the ranking to print")->check(NonNegativeInteger());
   cmd->add_option("--json", f->json, "also write the full ranking to this JSON file");
   return {cmd, [f] { return RunPredict(*f); }};
 }
@@ -323,7 +323,7 @@ Subcommand AddEvalCommand(CLI::App& app) {
                   "'all' or predictors separated by ';', each 'name' or 'name:key=value,...'");
   cmd->add_option("--protocols", f->protocols, "kfold, lowo or both (comma-separated)");
   cmd->add_option("--folds", f->folds, "k of the k-fold protocol");
-  cmd->add_option("--seed", f->seed, "seed of the fold assignment");
+  cmd->add_option("--seed", f->seed, "seed of the fold assignment")->check(NonNegativeInteger());
   cmd->add_option("--verify-k", f->verify_k, "candidates verified on the reference in the verify-top-k regret");
   cmd->add_option("--ref-repeat", f->ref_repeat,
                   "options of a second measurement of the same candidates (e.g. seed=2): adds the "

@@ -12,6 +12,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "simtune/process.h"
+#include "simtune/strings.h"
+
 namespace simtune::cli {
 
 struct Subcommand {
@@ -23,6 +26,40 @@ struct Subcommand {
 inline int Fail(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
   return 1;
+}
+
+// Validators of numeric flags, checked on the text before CLI11 converts it (CLI11 turns
+// "-1" into a huge unsigned value). Errors read "error: --budget: expected an integer >= 0;
+// got '-1'" (RunCli prefixes "error: " to CLI11's messages).
+inline CLI::Validator NonNegativeInteger() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto v = ParseInt(text, "-");
+        if (v.ok() && *v >= 0) return "";
+        return "expected an integer >= 0; got '" + text + "'";
+      },
+      "");
+}
+
+// Seconds >= 0 (0: no limit).
+inline CLI::Validator NonNegativeSeconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto v = ParseDouble(text, "-");
+        if (v.ok() && *v >= 0) return "";
+        return "expected seconds >= 0; got '" + text + "'";
+      },
+      "");
+}
+
+// A timeout: seconds > 0, at most kMaxTimeoutS (ParseTimeout).
+inline CLI::Validator TimeoutSeconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto v = ParseTimeout(text, "-");
+        return v.ok() ? "" : v.message().substr(3);   // without "-: ": CLI11 names the flag
+      },
+      "");
 }
 
 // True when stderr is a terminal (progress lines are printed only then).

@@ -174,8 +174,10 @@ Subcommand AddTuneCommand(CLI::App& app) {
               "predictor, verify the best on the reference");
   cmd->add_option("workload", f->workload, "workload string or catalog name")->required();
   cmd->add_option("--target,-t", f->target, "target name or .json file");
-  cmd->add_option("--budget", f->budget, "candidates to build and simulate, calibration pool included")->required();
-  cmd->add_option("--time-budget", f->time_budget_s, "stop proposing after this many seconds (0: no limit)");
+  cmd->add_option("--budget", f->budget, "candidates to build and simulate, calibration pool included")->required()
+      ->check(NonNegativeInteger());
+  cmd->add_option("--time-budget", f->time_budget_s, "stop proposing after this many seconds (0: no limit)")
+      ->check(NonNegativeSeconds());
   cmd->add_option("--strategy", f->strategy, "search strategy: exhaustive, random, evolutionary, annealing, model-guided");
   cmd->add_option("--strategy-options", f->strategy_options, "strategy options, key=value,...");
   cmd->add_option("--sim", f->sims, "simulators, comma-separated (qemu[,valgrind])");
@@ -188,15 +190,20 @@ Subcommand AddTuneCommand(CLI::App& app) {
   cmd->add_option("--ref-options", f->ref_options, "reference options, key=value,...");
   cmd->add_option("--verify-top", f->verify_top, "measure the k best predicted on the reference");
   cmd->add_option("--calibrate", f->calibrate, "candidates measured to calibrate the predictor");
-  cmd->add_option("--batch", f->batch, "candidates proposed per round (independent of -j, for reproducibility)");
-  cmd->add_option("--seed", f->seed, "seed of the strategy and the calibration pool");
+  cmd->add_option("--batch", f->batch, "candidates proposed per round (independent of -j, for reproducibility)")
+      ->check(NonNegativeInteger());
+  cmd->add_option("--seed", f->seed, "seed of the strategy and the calibration pool")
+      ->check(NonNegativeInteger());
   cmd->add_option("--executor", f->executor, "local or mpi (run under mpirun)");
-  cmd->add_option("-j,--jobs", f->jobs, "local workers (default: cores)");
+  cmd->add_option("-j,--jobs", f->jobs, "local workers (default: cores)")
+      ->check(NonNegativeInteger());
   cmd->add_option("--db", f->db, "store file");
   cmd->add_option("--cache", f->cache, "artifact cache folder");
   cmd->add_flag("--no-verify", f->no_verify, "do not run each artifact once through the target's runner");
-  cmd->add_option("--verify-timeout", f->verify_timeout_s, "seconds allowed for that run");
-  cmd->add_option("--build-timeout", f->build_timeout_s, "seconds allowed per compiler invocation");
+  cmd->add_option("--verify-timeout", f->verify_timeout_s, "seconds allowed for that run")
+      ->check(TimeoutSeconds());
+  cmd->add_option("--build-timeout", f->build_timeout_s, "seconds allowed per compiler invocation")
+      ->check(TimeoutSeconds());
   return {cmd, [f] { return RunTune(*f); }};
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "simtune/exec.h"
+#include "simtune/process.h"
 
 namespace simtune {
 namespace {
@@ -57,7 +58,7 @@ class LocalExecutor : public Executor {
 }  // namespace
 
 Result<std::unique_ptr<Executor>> MakeLocalExecutor(const JobContext& context, int jobs) {
-  if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  jobs = WorkerCount(jobs, static_cast<size_t>(kMaxWorkers));   // Run caps it at each batch
   SIMTUNE_ASSIGN_OR_RETURN(auto runner, JobRunner::Create(context));
   return std::unique_ptr<Executor>(new LocalExecutor(std::move(runner), jobs));
 }

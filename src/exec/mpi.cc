@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "simtune/exec.h"
+#include "simtune/strings.h"
 
 namespace simtune {
 namespace {
@@ -73,7 +74,7 @@ class MpiExecutor : public Executor {
     while (done < jobs.size()) {
       while (next < jobs.size() && !idle.empty()) {
         nlohmann::json j = {{"id", jobs[next].id}, {"config", jobs[next].config}};
-        Send(j.dump(), static_cast<int>(idle.front()), kJob);
+        Send(DumpJson(j), static_cast<int>(idle.front()), kJob);
         idle.pop_front();
         ++next;
       }
@@ -124,7 +125,7 @@ Result<std::unique_ptr<Executor>> MakeMpiExecutor(const JobContext& context) {
   auto local = JobRunner::Create(context);
   if (!local.ok()) return local.error();
   // Every worker resolves the context itself and says whether it could.
-  std::string text = context.ToJson().dump();
+  std::string text = DumpJson(context.ToJson());
   for (int r = 1; r < g_world.size; ++r) Send(text, r, kContext);
   std::map<int, std::string> errors;
   for (int n = 1; n < g_world.size; ++n) {
@@ -168,7 +169,7 @@ int RunMpiWorker() {
       job.config = j.at("config").get<Config>();
       JobResult r = runner->RunJob(job);
       r.worker = "mpi:" + std::to_string(g_world.rank);
-      Send(r.ToJson().dump(), 0, kResult);
+      Send(DumpJson(r.ToJson()), 0, kResult);
     }
   }
 }

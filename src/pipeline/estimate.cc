@@ -16,6 +16,7 @@
 
 #include "simtune/features.h"
 #include "simtune/pipeline.h"
+#include "simtune/process.h"
 #include "simtune/strings.h"
 
 namespace simtune::pipeline {
@@ -189,10 +190,10 @@ Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
   // One job per (executable, simulator); simulators are safe to call from several threads.
   size_t n_sims = p.sims.size(), n_jobs = p.artifacts.size() * n_sims;
   std::vector<SimResult> results(n_jobs);
-  int jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = WorkerCount(f.jobs, n_jobs);
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
-  for (int w = 0; w < std::min<int>(jobs, static_cast<int>(n_jobs)); ++w)
+  for (int w = 0; w < jobs; ++w)
     workers.emplace_back([&] {
       for (size_t j = next++; j < n_jobs; j = next++)
         results[j] = p.sims[j % n_sims]->Simulate(p.artifacts[j / n_sims], p.target);

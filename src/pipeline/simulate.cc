@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "simtune/pipeline.h"
+#include "simtune/process.h"
 
 namespace simtune::pipeline {
 
@@ -53,7 +54,7 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
     }
     todo.push_back({id, art->artifact});
   }
-  int jobs = f.jobs > 0 ? f.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = WorkerCount(f.jobs, todo.size());
   result.jobs = jobs;
   std::mutex mu;
   std::condition_variable cv;

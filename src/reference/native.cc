@@ -48,12 +48,8 @@ struct NativeOptions {
 
 Result<NativeOptions> ParseNativeOptions(const std::string& text) {
   NativeOptions o;
-  if (Trim(text).empty()) return o;
-  for (const auto& item : Split(text, ',')) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos)
-      return Error{"native reference option '" + item + "': expected key=value"};
-    std::string key = Trim(item.substr(0, eq)), val = Trim(item.substr(eq + 1));
+  SIMTUNE_ASSIGN_OR_RETURN(auto items, ParseKeyValues(text, "native reference option"));
+  for (const auto& [key, val] : items) {
     std::string what = "native reference option " + key;
     SIMTUNE_ASSIGN_OR_RETURN(bool timing_key, timing::ParseTimingOption(key, val, what, o.timing));
     if (timing_key) continue;

@@ -61,17 +61,12 @@ struct RvsimOptions {
 
 Result<RvsimOptions> ParseRvsimOptions(const std::string& text) {
   RvsimOptions o;
-  if (Trim(text).empty()) return o;
-  std::set<std::string> seen;
-  for (const auto& item : Split(text, ',')) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos)
-      return Error{"rvsim reference option '" + item + "': expected key=value"};
-    std::string key = Trim(item.substr(0, eq)), val = Trim(item.substr(eq + 1));
+  SIMTUNE_ASSIGN_OR_RETURN(auto items, ParseKeyValues(text, "rvsim reference option"));
+  for (const auto& [key, val] : items) {
     std::string what = "rvsim reference option " + key;
-    if (!seen.insert(key).second) return Error{what + ": given twice"};
     if (key == "model") {
-      if (val.empty() || val.find_first_of(" /") != std::string::npos)
+      // Passed to the driver as an argument: nothing it could take for a flag.
+      if (val.empty() || val[0] == '-' || val.find_first_of(" /") != std::string::npos)
         return Error{what + ": expected a model name; got '" + val + "'"};
       o.model = val;
     } else if (key == "verify") {
@@ -84,11 +79,10 @@ Result<RvsimOptions> ParseRvsimOptions(const std::string& text) {
       if (key == "max_cycles") o.max_cycles = v;
       else o.jobs = static_cast<int>(std::min<int64_t>(v, 1024));
     } else if (key == "timeout") {
-      SIMTUNE_ASSIGN_OR_RETURN(double v, ParseDouble(val, what));
-      if (v <= 0) return Error{what + ": must be > 0; got " + val};
-      o.timeout_s = v;
+      SIMTUNE_ASSIGN_OR_RETURN(o.timeout_s, ParseTimeout(val, what));
     } else if (key == "python" || key == "driver") {
-      if (val.empty()) return Error{what + ": expected a path; got ''"};
+      if (val.empty() || val[0] == '-')
+        return Error{what + ": expected a path; got '" + val + "'"};
       (key == "python" ? o.python : o.driver) = val;
     } else {
       return UnknownName("rvsim reference option", key, kOptionNames);
@@ -155,9 +149,7 @@ class RvsimReference : public Reference {
     std::vector<size_t> todo;
     for (size_t i = 0; i < batch.size(); ++i)
       if (results[i].status != "failed") todo.push_back(i);
-    int jobs = opts->jobs > 0 ? opts->jobs
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    jobs = std::max(1, std::min<int>(jobs, static_cast<int>(todo.size())));
+    int jobs = WorkerCount(opts->jobs, todo.size());
     std::atomic<size_t> next{0};
     std::vector<std::thread> workers;
     for (int w = 0; w < jobs; ++w) {
@@ -232,6 +224,22 @@ class RvsimReference : public Reference {
       Fail(r, "run", "rvsim driver printed " + Tail(line) + ", not an object");
       return r;
     }
+    // Any field of an unexpected type (a driver of another version, a broken install) fails
+    // this row, not the batch.
+    try {
+      return ReadResult(j, o);
+    } catch (const nlohmann::json::exception& e) {
+      Fail(r, "run", "rvsim driver printed a malformed result (" + std::string(e.what()) +
+                         "): " + Tail(line));
+      return r;
+    }
+  }
+
+  // The driver's result object (throws nlohmann::json::exception on a type it does not
+  // expect).
+  static RefResult ReadResult(const nlohmann::json& j, const RvsimOptions& o) {
+    RefResult r;
+    r.unit = "cycles";
     if (j.value("status", "") != "ok") {
       std::string stage = j.value("stage", "run");
       if (stage != "verify" && stage != "timeout" && stage != "missing-tool") stage = "run";
@@ -257,7 +265,7 @@ class RvsimReference : public Reference {
     for (const char* key : {"total", "host_s", "host_cpu_s", "sim_insns_per_s",
                             "sim_insns_per_cpu_s", "segments_moved_to_paddr"})
       if (j.contains(key)) extra[key] = j[key];
-    r.extra_json = extra.dump();
+    r.extra_json = DumpJson(extra);
     return r;
   }
 

@@ -16,7 +16,11 @@
 // board that cannot be reached fails the rows that need it with the reason (ssh's own
 // message), never the whole command; one that stops answering mid-batch fails the rows left.
 // One measurement at a time per board: copying and each timed run hold an exclusive flock on
-// <lock_dir>/simtune-ssh-<host>-<port>.lock (lock_dir: $TMPDIR or /tmp), across processes.
+// <lock_dir>/simtune-ssh-<host>-<port>.lock, across processes. lock_dir defaults to the
+// user's private folder <$TMPDIR or /tmp>/simtune-locks-<uid> (mode 0700, made here; one not
+// private is an error), so other users can neither pre-create nor hold the lock; a shared
+// lock_dir= serialises several users on one board. A lock still held after lock_timeout
+// seconds fails the rows left with the board and the lock file named.
 // Authentication is key-based only (BatchMode=yes: never a password prompt); the identity
 // file is passed to ssh by path and never read, stored or printed here; options_key names
 // the board (host, port) but not the user or key.
@@ -26,11 +30,13 @@
 //   identity=PATH      private key (ssh -i, IdentitiesOnly=yes)
 //   known_hosts=PATH   UserKnownHostsFile; accept_new=1: StrictHostKeyChecking=accept-new
 //   remote_dir=PATH    parent of the per-batch folder on the board (default /tmp)
-//   retries=N (2), connect_timeout=SECONDS (10), lock_dir=PATH, scp_legacy=1 (scp -O, for
-//   boards without an SFTP server)
+//   retries=N (2), connect_timeout=SECONDS (10), lock_dir=PATH, lock_timeout=SECONDS (600),
+//   scp_legacy=1 (scp -O, for boards without an SFTP server)
+// An IPv6 address is given bare (host=::1); scp gets it in brackets.
 //   rounds, reps, min_rep_ns, interleave, seed, timeout: the timing protocol, as native
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -48,6 +54,7 @@
 
 #include "simtune/process.h"
 #include "simtune/reference.h"
+#include "simtune/scratch.h"
 #include "simtune/strings.h"
 #include "src/reference/builtin.h"
 #include "src/reference/timing.h"
@@ -66,13 +73,14 @@ struct SshOptions {
   bool scp_legacy = false;
   int retries = 2;
   double connect_timeout_s = 10;
+  double lock_timeout_s = 600;
   std::string remote_dir = "/tmp";
 };
 
 const std::vector<std::string>& SshOwnNames() {
   static const std::vector<std::string> names = {
-      "accept_new", "connect_timeout", "host",    "identity",   "known_hosts", "lock_dir",
-      "port",       "remote_dir",      "retries", "scp_legacy", "user"};
+      "accept_new", "connect_timeout", "host",       "identity", "known_hosts", "lock_dir",
+      "lock_timeout", "port",          "remote_dir", "retries",  "scp_legacy",  "user"};
   return names;
 }
 
@@ -84,15 +92,10 @@ bool PlainWord(const std::string& s) {
 
 Result<SshOptions> ParseSshOptions(const std::string& text) {
   SshOptions o;
-  std::set<std::string> seen;
-  if (!Trim(text).empty()) {
-    for (const auto& item : Split(text, ',')) {
-      auto eq = item.find('=');
-      if (eq == std::string::npos)
-        return Error{"ssh reference option '" + item + "': expected key=value"};
-      std::string key = Trim(item.substr(0, eq)), val = Trim(item.substr(eq + 1));
+  SIMTUNE_ASSIGN_OR_RETURN(auto items, ParseKeyValues(text, "ssh reference option"));
+  {
+    for (const auto& [key, val] : items) {
       std::string what = "ssh reference option " + key;
-      if (!seen.insert(key).second) return Error{what + ": given twice"};
       SIMTUNE_ASSIGN_OR_RETURN(bool timing_key, timing::ParseTimingOption(key, val, what, o.timing));
       if (timing_key) continue;
       if (key == "host" || key == "user" || key == "identity" || key == "known_hosts" ||
@@ -116,10 +119,9 @@ Result<SshOptions> ParseSshOptions(const std::string& text) {
       } else if (key == "accept_new" || key == "scp_legacy") {
         if (val != "0" && val != "1") return Error{what + ": expected 0 or 1; got '" + val + "'"};
         (key == "accept_new" ? o.accept_new : o.scp_legacy) = val == "1";
-      } else if (key == "connect_timeout") {
-        SIMTUNE_ASSIGN_OR_RETURN(double v, ParseDouble(val, what));
-        if (v <= 0) return Error{what + ": must be > 0; got " + val};
-        o.connect_timeout_s = v;
+      } else if (key == "connect_timeout" || key == "lock_timeout") {
+        SIMTUNE_ASSIGN_OR_RETURN(double v, ParseTimeout(val, what));
+        (key == "connect_timeout" ? o.connect_timeout_s : o.lock_timeout_s) = v;
       } else {
         std::vector<std::string> names = timing::TimingOptionNames();
         names.insert(names.end(), SshOwnNames().begin(), SshOwnNames().end());
@@ -139,42 +141,96 @@ std::string LastLine(const std::string& text) {
   return line;
 }
 
+// <temp dir>/simtune-locks-<uid>, made private (0700) if missing; an error when it exists
+// and is not a folder of this user that only this user can enter.
+Result<fs::path> PrivateLockDir() {
+  std::error_code ec;
+  fs::path dir = fs::temp_directory_path(ec) / ("simtune-locks-" + std::to_string(getuid()));
+  if (ec) return Error{"no temporary folder for the board locks: " + ec.message()};
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error{"cannot create lock folder " + dir.string() + ": " + std::strerror(errno)};
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0)
+    return Error{"cannot read lock folder " + dir.string() + ": " + std::strerror(errno)};
+  if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Error{"lock folder " + dir.string() + " is not private (" +
+                 (S_ISDIR(st.st_mode) ? std::string("a folder") : "not a folder") + " of uid " +
+                 std::to_string(st.st_uid) + ", mode " + mode + "; want one of uid " +
+                 std::to_string(getuid()) + ", mode 0700): remove it, or give lock_dir=PATH"};
+  }
+  return dir;
+}
+
 // An exclusive flock on a per-board file, held while alive.
 class BoardLock {
  public:
-  explicit BoardLock(const fs::path& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd_ >= 0)
-      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-      }
-  }
+  BoardLock() = default;
   ~BoardLock() {
     if (fd_ >= 0) ::close(fd_);   // closing releases the lock
   }
   BoardLock(const BoardLock&) = delete;
   BoardLock& operator=(const BoardLock&) = delete;
-  bool ok() const { return fd_ >= 0; }
+
+  // Waits up to timeout_s for the lock; `board` names it in errors.
+  Status Acquire(const fs::path& path, double timeout_s, const std::string& board) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0)
+      return Error{"cannot open the lock of board " + board + " (" + path.string() +
+                   "): " + std::strerror(errno)};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    int sleep_ms = 10;
+    for (;;) {
+      if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return Status::Ok();
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return Error{"cannot lock board " + board + " (" + path.string() +
+                     "): " + std::strerror(errno)};
+      if (std::chrono::steady_clock::now() >= deadline) {
+        char waited[32];
+        std::snprintf(waited, sizeof waited, "%g", timeout_s);
+        return Error{"board " + board + " is busy: its lock " + path.string() +
+                     " was still held after " + waited +
+                     " s (another measurement on it; see option lock_timeout)"};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+      sleep_ms = std::min(sleep_ms * 2, 250);
+    }
+  }
 
  private:
   int fd_ = -1;
 };
 
+// host as scp wants it before ":path": an IPv6 address in brackets.
+std::string ScpHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 // One board session: ssh/scp command lines and retries.
 class Board {
  public:
   explicit Board(const SshOptions& o) : o_(o) {
-    dest_ = o.user.empty() ? o.host : o.user + "@" + o.host;
-    fs::path dir = o.lock_dir.empty() ? fs::temp_directory_path() : fs::path(o.lock_dir);
-    std::string id = o.host + "-" + std::to_string(o.port);
-    for (char& c : id)
-      if (c == '/' || c == ':' || c == '~') c = '_';
-    lock_path_ = dir / ("simtune-ssh-" + id + ".lock");
+    std::string user = o.user.empty() ? "" : o.user + "@";
+    dest_ = user + o.host;
+    scp_dest_ = user + ScpHost(o.host);
   }
 
   const std::string& dest() const { return dest_; }
-  std::string where() const { return dest_ + ":" + std::to_string(o_.port); }
-  const fs::path& lock_path() const { return lock_path_; }
+  std::string where() const { return scp_dest_ + ":" + std::to_string(o_.port); }
   int retried() const { return retried_; }
+
+  // Holds `lock` on this board, waiting at most lock_timeout.
+  Status Lock(BoardLock& lock) const {
+    fs::path dir = o_.lock_dir;
+    if (dir.empty()) {
+      SIMTUNE_ASSIGN_OR_RETURN(dir, PrivateLockDir());
+    }
+    std::string id = o_.host + "-" + std::to_string(o_.port);
+    for (char& c : id)
+      if (c == '/' || c == ':' || c == '~') c = '_';
+    return lock.Acquire(dir / ("simtune-ssh-" + id + ".lock"), o_.lock_timeout_s, where());
+  }
 
   // The client options shared by ssh (port_flag "-p") and scp ("-P").
   std::vector<std::string> Common(const std::string& port_flag) const {
@@ -227,12 +283,9 @@ class Board {
   Status Copy(const std::vector<std::pair<fs::path, std::string>>& files, const std::string& dir,
               double timeout_s) {
     std::error_code ec;
-    fs::path staging = fs::temp_directory_path() /
-                       ("simtune-ssh-stage-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(reinterpret_cast<uintptr_t>(this)));
-    fs::remove_all(staging, ec);
-    fs::create_directories(staging, ec);
-    if (ec) return Error{"cannot create " + staging.string() + ": " + ec.message()};
+    ScratchDir scratch("ssh-stage");
+    const fs::path& staging = scratch.path();
+    if (staging.empty()) return Error{"cannot create a staging folder in the temporary folder"};
     std::vector<std::string> argv = {"scp", "-q", "-p"};
     if (o_.scp_legacy) argv.push_back("-O");
     auto common = Common("-P");
@@ -240,13 +293,10 @@ class Board {
     argv.push_back("--");
     for (const auto& [path, name] : files) {
       fs::create_symlink(fs::absolute(path), staging / name, ec);   // scp follows it
-      if (ec) {
-        fs::remove_all(staging, ec);
-        return Error{"cannot stage " + path.string() + ": " + ec.message()};
-      }
+      if (ec) return Error{"cannot stage " + path.string() + ": " + ec.message()};
       argv.push_back((staging / name).string());
     }
-    argv.push_back(dest_ + ":" + dir + "/");
+    argv.push_back(scp_dest_ + ":" + dir + "/");
     std::string why;
     Status st = Status::Ok();
     for (int attempt = 0; attempt <= o_.retries; ++attempt) {
@@ -269,14 +319,12 @@ class Board {
       st = Error{"scp to " + where() + " failed after " + std::to_string(attempt + 1) +
                  " tries: " + (why.empty() ? "scp " + r->Describe(timeout_s) : why)};
     }
-    fs::remove_all(staging, ec);
     return st;
   }
 
  private:
   const SshOptions& o_;
-  std::string dest_;
-  fs::path lock_path_;
+  std::string dest_, scp_dest_;
   int retried_ = 0;
 };
 
@@ -350,10 +398,12 @@ class SshReference : public Reference {
       files.push_back({batch[i].elf, name});
     }
     nlohmann::json extra = {{"host", o.host}, {"port", o.port}, {"remote_dir", dir}};
-    std::string down;   // why the board stopped answering, once it has
+    std::string down;          // why the batch stopped, once it has
+    bool unreachable = false;  // it stopped because the board stopped answering
     {
-      BoardLock lock(board.lock_path());
-      Status copied = board.Copy(files, dir, connect_s + 60.0 * files.size());
+      BoardLock lock;
+      Status copied = board.Lock(lock);
+      if (copied.ok()) copied = board.Copy(files, dir, connect_s + 60.0 * files.size());
       if (!copied.ok()) down = copied.message();
     }
 
@@ -370,7 +420,12 @@ class SshReference : public Reference {
                            run + "; fi; echo \"" + kExitMarker + "$?\"";
       Result<ProcessResult> r = Error{""};
       {
-        BoardLock lock(board.lock_path());
+        BoardLock lock;
+        Status locked = board.Lock(lock);
+        if (!locked.ok()) {
+          down = locked.message();
+          break;
+        }
         // A run whose status line did not arrive was cut off: run it again.
         r = board.Ssh(remote, o.timing.timeout_s + connect_s, [](const ProcessResult& p) {
           return p.out.find(kExitMarker) == std::string::npos && ConnectionFailed(p);
@@ -378,6 +433,7 @@ class SshReference : public Reference {
       }
       if (!r.ok()) {
         down = r.message();
+        unreachable = true;
         break;
       }
       rounds.Add(i, timing::ReadTimedRun(RemoteResult(*r), o.timing.timeout_s));
@@ -387,7 +443,7 @@ class SshReference : public Reference {
     }
 
     // 4. Clean up, whatever happened (a board that is down keeps its folder).
-    if (down.empty() || down.rfind("scp", 0) == 0)
+    if (!unreachable)
       (void)board.Ssh("rm -rf " + dir, connect_s, ConnectionFailed);
     extra["retries"] = board.retried();
     return rounds.Finish(extra);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "simtune/build.h"
+#include "simtune/process.h"
 #include "simtune/strings.h"
 
 namespace simtune::timing {
@@ -23,7 +24,7 @@ Result<bool> ParseTimingOption(const std::string& key, const std::string& val,
     SIMTUNE_ASSIGN_OR_RETURN(int64_t v, ParseInt(val, what));
     bool bad = key == "interleave"                       ? (v != 0 && v != 1)
                : (key == "min_rep_ns" || key == "seed") ? v < 0
-                                                         : v < 1;
+                                                         : v < 1 || v > 1'000'000;
     if (bad) return Error{what + ": out of range; got " + val};
     if (key == "rounds") o.rounds = static_cast<int>(v);
     if (key == "reps") o.reps = static_cast<int>(v);
@@ -33,9 +34,7 @@ Result<bool> ParseTimingOption(const std::string& key, const std::string& val,
     return true;
   }
   if (key == "timeout") {
-    SIMTUNE_ASSIGN_OR_RETURN(double v, ParseDouble(val, what));
-    if (v <= 0) return Error{what + ": must be > 0; got " + val};
-    o.timeout_s = v;
+    SIMTUNE_ASSIGN_OR_RETURN(o.timeout_s, ParseTimeout(val, what));
     return true;
   }
   return false;
@@ -180,7 +179,7 @@ std::vector<RefResult> Rounds::Finish(const nlohmann::json& extra) const {
     e["round_min_ns"] = round_min_[i];
     e["inner"] = inner_[i];
     e["min_rep_ns"] = min_rep_ns_;
-    r.extra_json = e.dump();
+    r.extra_json = DumpJson(e);
   }
   return results;
 }

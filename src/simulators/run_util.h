@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "simtune/scratch.h"
 #include "simtune/simulator.h"
 #include "simtune/strings.h"
 
@@ -28,26 +29,9 @@ inline std::string Tail(const std::string& text, size_t max_bytes = 600) {
   return t;
 }
 
-// A private scratch folder "simtune-<tag>-XXXXXX", removed when the run ends; path() is
-// empty when it could not be created.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / ("simtune-" + tag + "-XXXXXX")).string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// A private scratch folder, removed when the run ends, also when simtune is stopped
+// (simtune/scratch.h); path() is empty when it could not be created.
+using TempDir = ScratchDir;
 
 inline SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
   SimResult r;

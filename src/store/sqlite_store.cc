@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "simtune/store.h"
+#include "simtune/strings.h"
 #include "sqlite_db.h"
 
 namespace simtune {
@@ -546,7 +547,7 @@ class SqliteStore final : public Store {
       doc[table] = std::move(rows);
     }
     SIMTUNE_RETURN_IF_ERROR(tx.Commit());
-    return doc.dump(2);
+    return DumpJson(doc, 2);
   }
 
  private:

@@ -4,6 +4,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 namespace simtune {
 
@@ -62,6 +65,65 @@ Result<double> ParseDouble(std::string_view text, std::string_view what) {
   if (end != s.c_str() + s.size() || s[0] == ' ' || !std::isfinite(v) || errno == ERANGE)
     return Error{std::string(what) + ": expected a number; got '" + s + "'"};
   return v;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ParseKeyValues(std::string_view text,
+                                                                       std::string_view kind) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (Trim(text).empty()) return out;
+  std::set<std::string> seen;
+  for (const auto& item : Split(text, ',')) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos)
+      return Error{std::string(kind) + " '" + item + "': expected key=value"};
+    std::string key = Trim(item.substr(0, eq));
+    if (!seen.insert(key).second) return Error{std::string(kind) + " " + key + ": given twice"};
+    out.emplace_back(key, Trim(item.substr(eq + 1)));
+  }
+  return out;
+}
+
+std::string SanitizeUtf8(std::string_view text) {
+  static const char kReplacement[] = "\xEF\xBF\xBD";   // U+FFFD
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0, n = text.size();
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  while (i < n) {
+    unsigned char c = byte(i);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (byte(i + k) & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      uint32_t cp = c & (0x7F >> len);
+      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (byte(i + k) & 0x3F);
+      static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += kReplacement;
+      ++i;   // resynchronise on the next byte
+    }
+  }
+  return out;
+}
+
+std::string DumpJson(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string DumpJson(const nlohmann::ordered_json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string ElideMiddle(std::string_view head, size_t dropped, std::string_view tail) {
+  std::string out(head);
+  if (dropped > 0) out += "\n...[" + std::to_string(dropped) + " bytes dropped]...\n";
+  out += tail;
+  return out;
 }
 
 size_t EditDistance(std::string_view a, std::string_view b) {

@@ -129,5 +129,20 @@ TEST(NativeOptions, StrictParsing) {
   EXPECT_EQ((*reseeded)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,seed=2");
 }
 
+// Issue 16: a repeated key used to be taken silently (the last one won), and timeouts of 0
+// or absurd sizes were accepted.
+TEST(NativeOptions, RepeatedKeysAndBadTimeoutsAreErrors) {
+  EXPECT_EQ(References().Create("native", "rounds=3,rounds=5").message(),
+            "native reference option rounds: given twice");
+  EXPECT_EQ(References().Create("native", "timeout=0").message(),
+            "native reference option timeout: expected seconds > 0; got '0'");
+  EXPECT_EQ(References().Create("native", "timeout=-1").message(),
+            "native reference option timeout: expected seconds > 0; got '-1'");
+  EXPECT_EQ(References().Create("native", "timeout=1e300").message(),
+            "native reference option timeout: at most 2592000 s (30 days); got '1e300'");
+  EXPECT_EQ(References().Create("native", "reps=5000000000").message(),
+            "native reference option reps: out of range; got 5000000000");
+}
+
 }  // namespace
 }  // namespace simtune

@@ -4,7 +4,10 @@
 // (scripts/setup-python); without them they fail with those hints.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -191,6 +194,60 @@ TEST(Rvsim, FailuresAreRows) {
   EXPECT_EQ(unknown[0].stage, "run");
   EXPECT_NE(unknown[0].message.find("invalid choice: 'p551'"), std::string::npos)
       << unknown[0].message;
+}
+
+// Issue 16: values handed to the driver's command line must not read as its flags, and
+// timeouts must be sane.
+TEST(RvsimOptions, FlagLikeValuesAndBadTimeoutsAreErrors) {
+  auto msg = [](const std::string& o) {
+    auto r = References().Create("rvsim", o);
+    return r.ok() ? std::string("<ok>") : r.message();
+  };
+  EXPECT_EQ(msg("model=--help"), "rvsim reference option model: expected a model name; got '--help'");
+  EXPECT_EQ(msg("driver=-c"), "rvsim reference option driver: expected a path; got '-c'");
+  EXPECT_EQ(msg("timeout=0"), "rvsim reference option timeout: expected seconds > 0; got '0'");
+  EXPECT_EQ(msg("timeout=1e300"),
+            "rvsim reference option timeout: at most 2592000 s (30 days); got '1e300'");
+}
+
+// A driver whose result has fields of unexpected types (another version, a broken install)
+// fails that row with the reason; the batch and the other rows go on. It used to throw out of
+// a worker thread and abort simtune. The stand-in driver is a shell script run by /bin/sh
+// (python=/bin/sh) that prints what the artifact's name says.
+TEST(Rvsim, MalformedDriverResultsAreFailedRows) {
+  fs::path dir = fs::temp_directory_path() / ("simtune_rvsim_fake_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  fs::path driver = dir / "driver.sh";
+  // argv: --model M ELF; the ELF is a text file holding the line to print.
+  std::ofstream(driver) << "for last; do :; done\ncat \"$last\"\n";
+  auto artifact = [&](const std::string& name, const std::string& line) {
+    std::ofstream(dir / name) << line << "\n";
+    Artifact a;
+    a.status = "ok";
+    a.hash = name;
+    a.elf = dir / name;
+    return a;
+  };
+  std::vector<Artifact> batch = {
+      artifact("status_number", R"({"status": 1})"),
+      artifact("message_list", R"({"status": "failed", "message": ["x"]})"),
+      artifact("version_number", R"({"status": "ok", "roi": {"cycles": 5}, "rvsim_version": 7})"),
+      artifact("roi_list", R"({"status": "ok", "roi": [1, 2]})"),
+      artifact("good", R"({"status": "ok", "roi": {"cycles": 42}, "rvsim_version": "2.1"})"),
+  };
+  auto res = Make("model=p550,jobs=2,python=/bin/sh,driver=" + driver.string())
+                 ->Measure(batch, Load("riscv64-rvsim-p550"));
+  fs::remove_all(dir);
+  ASSERT_EQ(res.size(), batch.size());
+  for (size_t i : {0, 1, 2}) {
+    EXPECT_EQ(res[i].stage, "run") << batch[i].hash;
+    EXPECT_EQ(res[i].message.rfind("rvsim driver printed a malformed result ([json.exception.type_error.", 0), 0u)
+        << res[i].message;
+  }
+  EXPECT_NE(res[0].message.find(R"(: {"status": 1})"), std::string::npos) << res[0].message;
+  EXPECT_EQ(res[3].message, "rvsim driver result has no ROI cycles");
+  ASSERT_TRUE(res[4].ok()) << res[4].message;
+  EXPECT_EQ(res[4].value, 42);
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 // and logs in as the current user (root in CI). Label "ssh" (ctest -L ssh). Without sshd,
 // ssh-keygen or the ssh client the tests fail and say what to install.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -109,12 +113,14 @@ class SshTest : public testing_support::ScratchTest {
   }
 
   void TearDown() override {
+    RestoreTmpdir();
     StopSshd();
     ScratchTest::TearDown();
   }
 
-  // Starts sshd; false (with a test failure that says what is missing) when it cannot.
-  bool StartSshd() {
+  // Starts sshd (also on ::1 with ipv6); false (with a test failure that says what is
+  // missing) when it cannot.
+  bool StartSshd(bool ipv6 = false) {
     for (const char* tool : {"ssh", "scp", "ssh-keygen"}) {
       if (!ProgramExists(tool)) {
         ADD_FAILURE() << tool << " not found; install openssh-client (scripts/setup does)";
@@ -143,6 +149,7 @@ class SshTest : public testing_support::ScratchTest {
       std::ofstream(dir_ / "sshd_config")
           << "Port " << port_ << "\n"
           << "ListenAddress 127.0.0.1\n"
+          << (ipv6 ? "ListenAddress ::1\n" : "")
           << "HostKey " << (dir_ / "host_key").string() << "\n"
           << "AuthorizedKeysFile " << (dir_ / "authorized_keys").string() << "\n"
           << "PidFile none\n"
@@ -191,13 +198,37 @@ class SshTest : public testing_support::ScratchTest {
     sshd_ = -1;
   }
 
-  std::string Options(const std::string& extra = "") const {
-    std::string o = "host=127.0.0.1,port=" + std::to_string(port_) + ",user=" + user_ +
+  std::string Options(const std::string& extra = "", bool lock_dir = true,
+                      const std::string& host = "127.0.0.1") const {
+    std::string o = "host=" + host + ",port=" + std::to_string(port_) + ",user=" + user_ +
                     ",identity=" + (dir_ / "user_key").string() +
-                    ",known_hosts=" + (dir_ / "known_hosts").string() +
-                    ",accept_new=1,lock_dir=" + dir_.string();
+                    ",known_hosts=" + (dir_ / "known_hosts").string() + ",accept_new=1" +
+                    (lock_dir ? ",lock_dir=" + dir_.string() : "");
     return extra.empty() ? o : o + "," + extra;
   }
+
+  // The board lock's file in lock_dir = dir_.
+  fs::path LockFile() const {
+    return dir_ / ("simtune-ssh-127.0.0.1-" + std::to_string(port_) + ".lock");
+  }
+
+  // Points $TMPDIR at dir_/tmp for the rest of the test.
+  void PrivateTmpdir() {
+    const char* old = std::getenv("TMPDIR");
+    saved_tmpdir_ = old ? std::optional<std::string>(old) : std::nullopt;
+    fs::create_directories(dir_ / "tmp");
+    setenv("TMPDIR", (dir_ / "tmp").c_str(), 1);
+    tmpdir_changed_ = true;
+  }
+  void RestoreTmpdir() {
+    if (!tmpdir_changed_) return;
+    if (saved_tmpdir_) setenv("TMPDIR", saved_tmpdir_->c_str(), 1);
+    else unsetenv("TMPDIR");
+    tmpdir_changed_ = false;
+  }
+
+  std::optional<std::string> saved_tmpdir_;
+  bool tmpdir_changed_ = false;
 
   std::unique_ptr<Reference> Make(const std::string& options) {
     auto r = References().Create("ssh", options);
@@ -369,7 +400,8 @@ TEST(SshOptions, StrictParsing) {
   EXPECT_EQ(msg("host=board,user=me,port=2222,identity=/k/id,rounds=3"), "<ok>");
   EXPECT_EQ(msg("hots=board"),
             "unknown ssh reference option 'hots'; did you mean 'host'? valid: accept_new, "
-            "connect_timeout, host, identity, interleave, known_hosts, lock_dir, min_rep_ns, "
+            "connect_timeout, host, identity, interleave, known_hosts, lock_dir, lock_timeout, "
+            "min_rep_ns, "
             "port, remote_dir, reps, retries, rounds, scp_legacy, seed, timeout, user");
   EXPECT_EQ(msg("host=-oProxyCommand=x"),
             "ssh reference option host: expected a name or path without spaces, commas, quotes "
@@ -396,6 +428,102 @@ TEST(SshOptions, StrictParsing) {
   auto bare = (*References().Create("ssh", ""))->Measure({a}, t);
   EXPECT_EQ(bare[0].message,
             "ssh reference runs Linux artifacts only; target riscv64-baremetal is baremetal");
+}
+
+// Issue 16: the board lock used to be taken with a plain flock, waiting without limit, and
+// its failure ignored. Another holder now fails the rows after lock_timeout, naming the
+// board and the lock. (The holder lets go after 20 s, so a regression fails instead of hanging.)
+TEST_F(SshTest, BusyBoardFailsItsRowsAfterTheLockTimeout) {
+  if (!StartSshd()) return;
+  int fd = open(LockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  std::atomic<bool> done{false};
+  std::thread holder([fd, &done] {
+    for (int i = 0; i < 400 && !done; ++i) std::this_thread::sleep_for(50ms);
+    close(fd);
+  });
+  Artifact a = Script("a.sh", "echo 'simtune: verify ok'; echo 'simtune: inner=1 rep_ns=5'");
+  auto start = std::chrono::steady_clock::now();
+  auto res = Make(Options("rounds=1,reps=1,lock_timeout=1"))->Measure({a}, target_);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  done = true;
+  holder.join();
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].stage, "run");
+  EXPECT_EQ(res[0].message, "board " + user_ + "@127.0.0.1:" + std::to_string(port_) +
+                                " is busy: its lock " + LockFile().string() +
+                                " was still held after 1 s (another measurement on it; see "
+                                "option lock_timeout)");
+  EXPECT_LT(took, 15);
+}
+
+TEST_F(SshTest, LockThatCannotBeOpenedFailsTheRows) {
+  if (!StartSshd()) return;
+  Artifact a = Script("a.sh", "echo 'simtune: verify ok'; echo 'simtune: inner=1 rep_ns=5'");
+  auto res = Make(Options("rounds=1,reps=1,lock_dir=" + (dir_ / "missing").string(), false))
+                 ->Measure({a}, target_);
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].message, "cannot open the lock of board " + user_ + "@127.0.0.1:" +
+                                std::to_string(port_) + " (" +
+                                (dir_ / "missing" / ("simtune-ssh-127.0.0.1-" +
+                                                     std::to_string(port_) + ".lock"))
+                                    .string() +
+                                "): No such file or directory");
+}
+
+// By default the lock lives in the user's private folder, not in the shared temp folder
+// where anyone could create (or hold) it first.
+TEST_F(SshTest, DefaultLockLivesInAPrivateFolder) {
+  if (!StartSshd()) return;
+  PrivateTmpdir();
+  Artifact a = Script("a.sh", "echo 'simtune: verify ok'; echo 'simtune: inner=1 rep_ns=5'");
+  auto res = Make(Options("rounds=1,reps=1", /*lock_dir=*/false))->Measure({a}, target_);
+  ASSERT_TRUE(res[0].ok()) << res[0].message;
+  fs::path locks = dir_ / "tmp" / ("simtune-locks-" + std::to_string(getuid()));
+  struct stat st;
+  ASSERT_EQ(lstat(locks.c_str(), &st), 0) << locks;
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(fs::exists(locks / ("simtune-ssh-127.0.0.1-" + std::to_string(port_) + ".lock")));
+  EXPECT_FALSE(fs::exists(dir_ / "tmp" / ("simtune-ssh-127.0.0.1-" + std::to_string(port_) + ".lock")));
+  // Nothing else left in the temp folder (the scp staging folder is gone).
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir_ / "tmp")) left.push_back(e.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{locks.filename().string()});
+
+  // A folder of that name that others can enter is refused, not used.
+  fs::permissions(locks, fs::perms::all);
+  auto refused = Make(Options("rounds=1,reps=1", /*lock_dir=*/false))->Measure({a}, target_);
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", 0777);
+  EXPECT_EQ(refused[0].message,
+            "lock folder " + locks.string() + " is not private (a folder of uid " +
+                std::to_string(getuid()) + ", mode " + mode + "; want one of uid " +
+                std::to_string(getuid()) + ", mode 0700): remove it, or give lock_dir=PATH");
+}
+
+// An IPv6 address as host: ssh takes it bare, scp's "host:dir" needs it in brackets.
+TEST_F(SshTest, Ipv6HostWorksForSshAndScp) {
+  if (!StartSshd(/*ipv6=*/true)) return;
+  Artifact a = Script("a.sh", "echo 'simtune: verify ok'; echo 'simtune: inner=1 rep_ns=5'");
+  auto res = Make(Options("rounds=1,reps=1", true, "::1"))->Measure({a}, target_);
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_TRUE(res[0].ok()) << res[0].stage << ": " << res[0].message;
+  EXPECT_EQ(res[0].value, 5);
+}
+
+TEST(SshOptions, RepeatedKeysAndBadTimeoutsAreErrors) {
+  auto msg = [](const std::string& o) {
+    auto r = References().Create("ssh", o);
+    return r.ok() ? std::string("<ok>") : r.message();
+  };
+  EXPECT_EQ(msg("host=a,rounds=3,rounds=5"), "ssh reference option rounds: given twice");
+  EXPECT_EQ(msg("host=a,connect_timeout=1e300"),
+            "ssh reference option connect_timeout: at most 2592000 s (30 days); got '1e300'");
+  EXPECT_EQ(msg("host=a,lock_timeout=0"),
+            "ssh reference option lock_timeout: expected seconds > 0; got '0'");
+  EXPECT_EQ(msg("host=::1,lock_timeout=5"), "<ok>");
 }
 
 }  // namespace
