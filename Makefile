@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test test-tvm demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput
+.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput
 
 all: build
 
@@ -21,6 +21,10 @@ test: build
 # The TVM runner's tests alone (they are part of `make test` too).
 test-tvm: build
 	cd $(BUILD) && ctest --output-on-failure -L tvm
+
+# The Python module (python/simtune, built into $(BUILD)/python) on the venv's path.
+python-install: build
+	echo "$(abspath $(BUILD))/python" > $$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/simtune.pth
 
 demo: build
 	scripts/demo

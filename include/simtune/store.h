@@ -131,6 +131,8 @@ class Store {
                                                  bool current_only = true) = 0;
 
   virtual Result<int64_t> AddPrediction(const PredictionRow& row) = 0;
+  // Prediction rows of the workload's candidates for `target`, oldest first.
+  virtual Result<std::vector<PredictionRow>> Predictions(int64_t workload_id, const std::string& target) = 0;
 
   // Every table as CSV files (one per table, written into `dir`) or as one JSON document
   // {"schema_version": 1, "workloads": [...], "candidates": [...], ...}.

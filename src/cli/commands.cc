@@ -1,28 +1,18 @@
-// Subcommands of the simtune CLI. Each command validates its inputs up front (workload,
-// target, registry names) so that a typo fails before any work starts, then records every
-// attempt in the store so that re-running the same command resumes.
-#include <unistd.h>
-
+// Subcommands of the simtune CLI: flags -> options -> a job of pipeline.h -> printed result.
+// Each job validates its inputs (Prepare) before the store is opened, so that a typo fails
+// before any work starts; the job records every attempt in the store so that re-running the
+// same command resumes.
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <numeric>
-#include <random>
-#include <thread>
-#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <map>
-#include <set>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "simtune/build.h"
 #include "simtune/cli.h"
+#include "simtune/pipeline.h"
 #include "simtune/predictor.h"
 #include "simtune/reference.h"
 #include "simtune/simulator.h"
@@ -38,14 +28,8 @@ namespace {
 using cli::Fail;
 using cli::Interactive;
 
-// Shared flags of the commands that choose candidates from a workload's space.
-struct Selection {
-  std::string workload;
-  size_t sample = 0;
-  uint64_t seed = 1;
-  std::vector<std::string> configs;
-  bool all = false;
-};
+using pipeline::Progress;
+using pipeline::Selection;
 
 void AddSelectionFlags(CLI::App* cmd, Selection& s) {
   cmd->add_option("workload", s.workload, "workload string or catalog name")->required();
@@ -54,65 +38,6 @@ void AddSelectionFlags(CLI::App* cmd, Selection& s) {
   cmd->add_option("--seed", s.seed, "seed of --sample")->check(cli::NonNegativeInteger());
   cmd->add_option("--config", s.configs, "explicit knob assignment (k=v,...); repeatable");
   cmd->add_flag("--all", s.all, "every valid candidate of the space");
-}
-
-struct Chosen {
-  Workload workload;
-  std::unique_ptr<Space> space;
-  std::vector<Config> configs;
-};
-
-Result<Chosen> Choose(const Selection& s, bool need_configs) {
-  Chosen c;
-  SIMTUNE_ASSIGN_OR_RETURN(c.workload, ParseWorkload(s.workload));
-  SIMTUNE_ASSIGN_OR_RETURN(c.space, MakeSpace(c.workload));
-  int modes = (s.sample > 0) + (!s.configs.empty()) + (s.all ? 1 : 0);
-  if (modes > 1) return Error{"choose one of --sample, --config, --all"};
-  if (s.sample > 0) c.configs = c.space->Sample(s.sample, s.seed);
-  for (const auto& text : s.configs) {
-    auto cfg = c.space->ParseConfig(text);
-    if (!cfg.ok()) return Wrap(cfg.error(), "--config '" + text + "'");
-    c.configs.push_back(*cfg);
-  }
-  if (s.all) {
-    c.space->Enumerate([&](const Config& cfg) {
-      c.configs.push_back(cfg);
-      return true;
-    });
-  }
-  if (need_configs && modes == 0) return Error{"no candidates chosen: pass --sample N, --config or --all"};
-  return c;
-}
-
-// Registers the chosen candidates in the store; returns (candidate id, config) pairs.
-Result<std::vector<std::pair<int64_t, Config>>> RegisterCandidates(Store& store, const Chosen& c,
-                                                                   int64_t* workload_id) {
-  SIMTUNE_ASSIGN_OR_RETURN(*workload_id, store.AddWorkload(c.workload));
-  std::vector<std::pair<int64_t, Config>> out;
-  for (const auto& cfg : c.configs) {
-    SIMTUNE_ASSIGN_OR_RETURN(int64_t id,
-                             store.AddCandidate(*workload_id, FormatConfig(cfg, c.space->knobs())));
-    out.push_back({id, cfg});
-  }
-  return out;
-}
-
-// The candidates of a workload already in the store, parsed back into configs.
-Result<std::vector<std::pair<int64_t, Config>>> StoredCandidates(Store& store, const Chosen& c,
-                                                                 int64_t* workload_id) {
-  auto wid = store.FindWorkload(c.workload.Key());
-  if (!wid.ok()) return wid.error();
-  if (!wid->has_value())
-    return Error{"workload '" + c.workload.Key() + "' has no candidates in the store; run `simtune build` first"};
-  *workload_id = **wid;
-  SIMTUNE_ASSIGN_OR_RETURN(auto rows, store.Candidates(*workload_id));
-  std::vector<std::pair<int64_t, Config>> out;
-  for (const auto& row : rows) {
-    auto cfg = c.space->ParseConfig(row.config);
-    if (!cfg.ok()) return Wrap(cfg.error(), "store candidate " + std::to_string(row.id));
-    out.push_back({row.id, *cfg});
-  }
-  return out;
 }
 
 std::string Fmt(double v, const char* fmt = "%.4g") {
@@ -150,7 +75,7 @@ int CmdList(const std::string& what) {
 
 // ---- space ----
 int CmdSpace(const Selection& sel, bool count, size_t enumerate_limit) {
-  auto c = Choose(sel, false);
+  auto c = pipeline::Choose(sel, false);
   if (!c.ok()) return Fail(c.message());
   const auto& knobs = c->space->knobs();
   if (count || (c->configs.empty() && enumerate_limit == 0)) {
@@ -187,67 +112,28 @@ struct BuildFlags {
 };
 
 int CmdBuild(const BuildFlags& f) {
-  auto target = LoadTarget(f.target);
-  if (!target.ok()) return Fail(target.message());
-  auto c = Choose(f.sel, true);
-  if (!c.ok()) return Fail(c.message());
+  pipeline::BuildJobOptions o;
+  o.selection = f.sel;
+  o.target = f.target;
+  o.cache = f.cache;
+  o.jobs = f.jobs;
+  o.verify = !f.no_verify;
+  o.force = f.force;
+  auto job = pipeline::BuildJob::Prepare(o);
+  if (!job.ok()) return Fail(job.message());
   auto store = Store::Open(f.db);
   if (!store.ok()) return Fail(store.message());
-  int64_t wid = 0;
-  auto cands = RegisterCandidates(**store, *c, &wid);
-  if (!cands.ok()) return Fail(cands.message());
-
-  // Resume: a candidate whose latest artifact row on this target is ok and still on disk
-  // is not rebuilt.
-  std::vector<std::pair<int64_t, Config>> todo;
-  size_t skipped = 0;
-  for (const auto& [id, cfg] : *cands) {
-    auto latest = (*store)->LatestArtifact(id, target->name);
-    if (!latest.ok()) return Fail(latest.message());
-    if (!f.force && latest->has_value() && (*latest)->artifact.ok() &&
-        std::filesystem::exists((*latest)->artifact.elf)) {
-      ++skipped;
-      continue;
-    }
-    todo.push_back({id, cfg});
-  }
-  BuildOptions bo;
-  bo.cache_dir = f.cache;
-  bo.jobs = f.jobs;
-  Builder builder(bo);
-  std::vector<Config> configs;
-  for (const auto& t : todo) configs.push_back(t.second);
-  // Each artifact is verified on its worker and stored as soon as it is done, so a build
-  // that is interrupted keeps what it finished.
-  std::mutex mu;
-  std::map<std::string, int> failed_by_stage;
-  size_t ok = 0, cached = 0;
-  Status store_error;
-  auto start = std::chrono::steady_clock::now();
-  std::vector<Artifact> arts =
-      builder.BuildMany(c->workload, configs, *target, [&](size_t i, Artifact& a) {
-        if (!f.no_verify) VerifyArtifactInto(a, *target);
-        std::lock_guard<std::mutex> lock(mu);
-        if (!store_error.ok()) return;
-        auto id = (*store)->AddArtifact(todo[i].first, a);
-        if (!id.ok()) {
-          store_error = id.error();
-          return;
-        }
-        if (a.ok()) ++ok;
-        else ++failed_by_stage[a.stage];
-        if (a.cached) ++cached;
-        if (!a.ok())
-          std::fprintf(stderr, "failed [%s] %s: %s\n", a.stage.c_str(),
-                       FormatConfig(todo[i].second, c->space->knobs()).c_str(), a.message.c_str());
-      });
-  double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!store_error.ok()) return Fail(store_error.message());
+  auto r = job->Run(**store, [](const Progress& p) {
+    if (p.status != "ok")
+      std::fprintf(stderr, "failed [%s] %s: %s\n", p.stage.c_str(), p.config.c_str(), p.message.c_str());
+  });
+  if (!r.ok()) return Fail(r.message());
+  size_t n = r->built.size();
   std::printf("built %zu candidates of %s for %s in %.1f s (%.2f/s; %zu from cache), %zu already in the store\n",
-              arts.size(), c->workload.Key().c_str(), target->name.c_str(), build_s,
-              build_s > 0 ? arts.size() / build_s : 0.0, cached, skipped);
-  std::printf("ok %zu", ok);
-  for (const auto& [stage, n] : failed_by_stage) std::printf(", failed at %s %d", stage.c_str(), n);
+              n, r->workload.c_str(), r->target.c_str(), r->wall_s, r->wall_s > 0 ? n / r->wall_s : 0.0,
+              r->cached, r->skipped);
+  std::printf("ok %zu", r->ok);
+  for (const auto& [stage, k] : r->failed_by_stage) std::printf(", failed at %s %d", stage.c_str(), k);
   std::printf("\n");
   return 0;
 }
@@ -265,15 +151,8 @@ struct MeasureFlags {
   uint64_t seed = 1;
 };
 
-struct RankedRow {
-  int64_t candidate_id;
-  std::string config;
-  RefRow ref;
-  double flops;
-};
-
-void PrintRanking(const std::vector<RankedRow>& ok_rows, const std::vector<RankedRow>& failed,
-                  size_t top) {
+void PrintRanking(const std::vector<pipeline::RankedCandidate>& ok_rows,
+                  const std::vector<pipeline::RankedCandidate>& failed, size_t top) {
   std::printf("%4s  %12s  %8s  %8s  %6s  %s\n", "rank", "time", "spread", "GFLOP/s", "rounds", "config");
   for (size_t i = 0; i < ok_rows.size() && i < top; ++i) {
     const auto& r = ok_rows[i];
@@ -299,79 +178,30 @@ void PrintRanking(const std::vector<RankedRow>& ok_rows, const std::vector<Ranke
 }
 
 int CmdMeasure(const MeasureFlags& f, bool measure) {
-  auto target = LoadTarget(f.target);
-  if (!target.ok()) return Fail(target.message());
-  auto ref = References().Create(f.ref, f.ref_options);
-  if (!ref.ok()) return Fail(ref.message());
-  Selection sel;
-  sel.workload = f.workload;
-  auto c = Choose(sel, false);
-  if (!c.ok()) return Fail(c.message());
+  pipeline::MeasureJobOptions o;
+  o.workload = f.workload;
+  o.target = f.target;
+  o.reference = f.ref;
+  o.reference_options = f.ref_options;
+  o.measure = measure;
+  o.force = f.force;
+  o.sample = f.sample;
+  o.seed = f.seed;
+  auto job = pipeline::MeasureJob::Prepare(o);
+  if (!job.ok()) return Fail(job.message());
   auto store = Store::Open(f.db, measure ? StoreMode::kExisting : StoreMode::kReadOnly);
   if (!store.ok()) return Fail(store.message());
-  int64_t wid = 0;
-  auto cands = StoredCandidates(**store, *c, &wid);
-  if (!cands.ok()) return Fail(cands.message());
-
-  std::vector<Artifact> batch;
-  std::vector<int64_t> batch_ids;
-  std::map<int64_t, std::string> config_text;
-  std::map<int64_t, double> flops;
-  std::set<int64_t> chosen;   // --sample: a calibration subset, the same for the same seed
-  if (measure && f.sample > 0) {
-    std::vector<int64_t> built;
-    for (const auto& [id, cfg] : *cands) {
-      auto art = (*store)->LatestArtifact(id, target->name);
-      if (!art.ok()) return Fail(art.message());
-      if (art->has_value() && (*art)->artifact.ok()) built.push_back(id);
-    }
-    std::mt19937_64 rng(f.seed);
-    std::shuffle(built.begin(), built.end(), rng);
-    built.resize(std::min(built.size(), f.sample));
-    chosen.insert(built.begin(), built.end());
-  }
-  for (const auto& [id, cfg] : *cands) {
-    config_text[id] = FormatConfig(cfg, c->space->knobs());
-    auto art = (*store)->LatestArtifact(id, target->name);
-    if (!art.ok()) return Fail(art.message());
-    if (!art->has_value() || !(*art)->artifact.ok()) continue;  // build failures live in artifacts
-    flops[id] = (*art)->artifact.flops;
-    if (measure && (f.sample == 0 || chosen.count(id))) {
-      auto done = (*store)->LatestOkRef(id, target->name, f.ref, (*ref)->options_key(),
-                                        (*art)->artifact.hash);
-      if (!done.ok()) return Fail(done.message());
-      if (done->has_value() && !f.force) continue;
-      batch.push_back((*art)->artifact);
-      batch_ids.push_back(id);
-    }
-  }
-  if (measure) {
-    if (Interactive())
-      std::fprintf(stderr, "measuring %zu candidates with %s (%s)\n", batch.size(), f.ref.c_str(),
-                   (*ref)->options_key().c_str());
-    auto results = MeasureAndStore(**ref, batch, batch_ids, *target, **store, kMeasureChunk,
-                                   [&](size_t done, size_t total) {
-                                     if (total > kMeasureChunk)
-                                       std::fprintf(stderr, "measured %zu/%zu\n", done, total);
-                                   });
-    if (!results.ok()) return Fail(results.message());
-  }
-  // Rank from the store: latest row per candidate for this reference and options.
-  auto rows = (*store)->RefResults(wid, target->name);
-  if (!rows.ok()) return Fail(rows.message());
-  std::map<int64_t, RefRow> latest;
-  for (const auto& r : *rows)
-    if (r.reference == f.ref && r.options == (*ref)->options_key()) latest[r.candidate_id] = r;
-  std::vector<RankedRow> ok_rows, failed;
-  for (const auto& [id, r] : latest) {
-    RankedRow rr{id, config_text[id], r, flops[id]};
-    (r.result.ok() ? ok_rows : failed).push_back(rr);
-  }
-  std::sort(ok_rows.begin(), ok_rows.end(),
-            [](const RankedRow& a, const RankedRow& b) { return a.ref.result.value < b.ref.result.value; });
-  std::printf("%s on %s, reference %s (%s)\n", c->workload.Key().c_str(), target->name.c_str(),
-              f.ref.c_str(), (*ref)->options_key().c_str());
-  PrintRanking(ok_rows, failed, f.top);
+  auto r = job->Run(**store, [](const Progress& p) {
+    if (p.event == "measure" && Interactive())
+      std::fprintf(stderr, "measuring %zu candidates with %s (%s)\n", p.total, p.reference.c_str(),
+                   p.reference_options.c_str());
+    if (p.event == "measured" && p.total > kMeasureChunk)
+      std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);
+  });
+  if (!r.ok()) return Fail(r.message());
+  std::printf("%s on %s, reference %s (%s)\n", r->workload.c_str(), r->target.c_str(), r->reference.c_str(),
+              r->reference_options.c_str());
+  PrintRanking(r->ranked, r->failed, f.top);
   return 0;
 }
 
@@ -387,114 +217,39 @@ struct SimulateFlags {
 };
 
 int CmdSimulate(const SimulateFlags& f) {
-  auto target = LoadTarget(f.target);
-  if (!target.ok()) return Fail(target.message());
-  auto sim = Simulators().Create(f.sim, f.sim_options);
-  if (!sim.ok()) return Fail(sim.message());
-  if (!(*sim)->Supports(*target))
-    return Fail("simulator '" + f.sim + "' does not support target '" + target->name + "'");
-  if (auto avail = (*sim)->Available(*target); !avail.ok()) return Fail(avail.message());
-  Selection sel;
-  sel.workload = f.workload;
-  auto c = Choose(sel, false);
-  if (!c.ok()) return Fail(c.message());
+  pipeline::SimulateJobOptions o;
+  o.workload = f.workload;
+  o.target = f.target;
+  o.simulator = f.sim;
+  o.simulator_options = f.sim_options;
+  o.jobs = f.jobs;
+  o.force = f.force;
+  auto job = pipeline::SimulateJob::Prepare(o);
+  if (!job.ok()) return Fail(job.message());
   auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
-  int64_t wid = 0;
-  auto cands = StoredCandidates(**store, *c, &wid);
-  if (!cands.ok()) return Fail(cands.message());
-
-  std::vector<std::pair<int64_t, Artifact>> todo;
-  size_t skipped = 0, unbuilt = 0;
-  for (const auto& [id, cfg] : *cands) {
-    auto art = (*store)->LatestArtifact(id, target->name);
-    if (!art.ok()) return Fail(art.message());
-    if (!art->has_value() || !(*art)->artifact.ok()) {
-      ++unbuilt;
-      continue;
+  auto r = job->Run(**store, [](const Progress& p) {
+    if (p.event == "finished") {
+      if (Interactive()) std::fprintf(stderr, "\n");
+      return;
     }
-    auto done = (*store)->LatestOkSim(id, target->name, f.sim, (*sim)->options_key(),
-                                      (*art)->artifact.hash);
-    if (!done.ok()) return Fail(done.message());
-    if (done->has_value() && !f.force) {
-      ++skipped;
-      continue;
-    }
-    todo.push_back({id, (*art)->artifact});
-  }
-  int jobs = WorkerCount(f.jobs, todo.size());
-  // Workers simulate; this thread alone writes the store, in completion order.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::pair<size_t, SimResult>> finished;
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> workers;
-  for (int w = 0; w < jobs; ++w) {
-    workers.emplace_back([&] {
-      for (size_t i = next++; i < todo.size(); i = next++) {
-        SimResult r = (*sim)->Simulate(todo[i].second, *target);
-        std::lock_guard<std::mutex> lock(mu);
-        finished.push_back({i, std::move(r)});
-        cv.notify_one();
-      }
-    });
-  }
-  auto start = std::chrono::steady_clock::now();
-  std::map<std::string, int> failed_by_stage;
-  uint64_t insns = 0;
-  double sim_wall = 0;
-  Status write_error;
-  for (size_t done = 0; done < todo.size(); ++done) {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return !finished.empty(); });
-    auto [i, r] = std::move(finished.front());
-    finished.pop_front();
-    lock.unlock();
-    SimRow row;
-    row.candidate_id = todo[i].first;
-    row.target = target->name;
-    row.simulator = f.sim;
-    row.options = (*sim)->options_key();
-    row.artifact_hash = todo[i].second.hash;
-    row.status = r.status;
-    row.stage = r.stage;
-    row.message = r.message;
-    row.wall_s = r.wall_s;
-    if (r.ok()) {
-      row.stats_json = r.stats.ToJson().dump();
-      insns += r.stats.insn_count;
-      sim_wall += r.wall_s;
-    } else {
-      ++failed_by_stage[r.stage];
-      std::fprintf(stderr, "failed [%s] candidate %lld: %s\n", r.stage.c_str(),
-                   static_cast<long long>(todo[i].first), r.message.c_str());
-    }
-    if (write_error.ok()) {
-      auto id = (*store)->AddSimResult(row);
-      if (!id.ok()) write_error = id.error();
-    }
-    if (Interactive()) {
-      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      double eta = el / (done + 1) * (todo.size() - done - 1);
-      std::fprintf(stderr, "\r%zu/%zu simulated, %zu failed, eta %.0f s   ", done + 1, todo.size(),
-                   static_cast<size_t>(std::accumulate(
-                       failed_by_stage.begin(), failed_by_stage.end(), 0,
-                       [](int a, const auto& kv) { return a + kv.second; })),
-                   eta);
-    }
-  }
-  for (auto& w : workers) w.join();
-  if (Interactive()) std::fprintf(stderr, "\n");
-  if (!write_error.ok()) return Fail(write_error.message());
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (p.status != "ok")
+      std::fprintf(stderr, "failed [%s] candidate %lld: %s\n", p.stage.c_str(),
+                   static_cast<long long>(p.candidate_id), p.message.c_str());
+    if (Interactive())
+      std::fprintf(stderr, "\r%zu/%zu simulated, %zu failed, eta %.0f s   ", p.done, p.total, p.failed, p.eta_s);
+  });
+  if (!r.ok()) return Fail(r.message());
+  size_t n = r->rows.size();
   std::printf("simulated %zu candidates of %s on %s with %s in %.1f s (-j %d), %zu already in the store, %zu not built\n",
-              todo.size(), c->workload.Key().c_str(), target->name.c_str(), f.sim.c_str(), wall, jobs,
-              skipped, unbuilt);
+              n, r->workload.c_str(), r->target.c_str(), r->simulator.c_str(), r->wall_s, r->jobs,
+              r->skipped, r->unbuilt);
   size_t failed = 0;
-  for (const auto& kv : failed_by_stage) failed += kv.second;
-  std::printf("ok %zu", todo.size() - failed);
-  for (const auto& [stage, n] : failed_by_stage) std::printf(", failed at %s %d", stage.c_str(), n);
-  if (sim_wall > 0) std::printf("; %.1f simulated MIPS per simulator process", insns / sim_wall / 1e6);
+  for (const auto& kv : r->failed_by_stage) failed += kv.second;
+  std::printf("ok %zu", n - failed);
+  for (const auto& [stage, k] : r->failed_by_stage) std::printf(", failed at %s %d", stage.c_str(), k);
+  if (r->sim_wall_s > 0)
+    std::printf("; %.1f simulated MIPS per simulator process", r->insn_count / r->sim_wall_s / 1e6);
   std::printf("\n");
   return 0;
 }

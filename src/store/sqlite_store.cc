@@ -453,6 +453,29 @@ class SqliteStore final : public Store {
     return Insert(insert);
   }
 
+  Result<std::vector<PredictionRow>> Predictions(int64_t workload_id, const std::string& target) override {
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("list predictions",
+                     "SELECT p.id, p.candidate_id, p.target, p.model, p.score, p.created"
+                     " FROM predictions p JOIN candidates c ON c.id = p.candidate_id"
+                     " WHERE c.workload_id = ?1 AND p.target = ?2 ORDER BY p.id"));
+    select.BindAll(workload_id, target);
+    std::vector<PredictionRow> rows;
+    for (;;) {
+      SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+      if (!more) return rows;
+      PredictionRow row;
+      row.id = select.Int(0);
+      row.candidate_id = select.Int(1);
+      row.target = select.Text(2);
+      row.model = select.Text(3);
+      row.score = select.Real(4);
+      row.created = select.Text(5);
+      rows.push_back(std::move(row));
+    }
+  }
+
   Status ExportCsv(const std::filesystem::path& dir) override {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);

@@ -1,0 +1,568 @@
+// The jobs: what the `simtune` commands do, as library functions that a test, the TVM runner,
+// a notebook (the Python module, python/simtune) or a service calls directly.
+//
+//   spec/workload --Choose--> candidates --BuildJob--> artifacts --SimulateJob--> statistics
+//                                               \--MeasureJob--> reference results
+//   store --TrainJob--> model file --PredictJob / VerifyJob--> rankings, verified times
+//   store --EvalJob--> predictor metrics;   TuneJob: the search loop over all of the above
+//   EstimateJob: executables built elsewhere --> statistics --> predicted times (no store)
+//
+// Every job has the same shape:
+//
+//   XJobOptions (plain values, the CLI's flags) --XJob::Prepare--> XJob   every user error
+//        |                                                              (bad name, bad value)
+//        v                                                              surfaces here, before
+//   XJob::Run(Store&, progress) --> XJobResult                          any store is touched
+//
+// and a one-call form RunX(store, options, progress) = Prepare + Run. Jobs never print: they
+// report what happens as it happens through `progress` (called on the calling thread unless
+// said otherwise), return what they did as a result struct, and put every attempt in the
+// store (failed candidates are rows, not errors). Errors are user or environment errors; a
+// job's messages name options by the CLI flag that sets them (`--budget must be at least 1`).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "simtune/build.h"
+#include "simtune/metrics.h"
+#include "simtune/predictor.h"
+#include "simtune/reference.h"
+#include "simtune/result.h"
+#include "simtune/simulator.h"
+#include "simtune/store.h"
+#include "simtune/target.h"
+#include "simtune/training.h"
+#include "simtune/workload.h"
+
+namespace simtune::pipeline {
+
+// ---- progress ----
+
+// One event of a running job. Which fields are set depends on `job` and `event`:
+//   "candidate"  a candidate finished (build, simulate, tune): candidate_id, config, status,
+//                stage, message of it; done/total/failed/eta_s of the job so far. tune adds
+//                ran (false: its outcome came from the store), from_store, failed_by_stage,
+//                best_score.
+//   "measure"    a batch is about to run on the reference: total, reference, reference_options
+//   "measured"   reference results of a chunk were stored: done of total
+//   "start"      tune: the tune starts its first batch (TuneJob accessors describe it)
+//   "searched"   tune: the search ended; verification follows
+//   "finished"   simulate: every worker is done (before the result is returned)
+struct Progress {
+  std::string job;      // "build" | "simulate" | "measure" | "tune"
+  std::string event;
+  size_t done = 0;
+  size_t total = 0;
+  size_t failed = 0;
+  size_t from_store = 0;
+  std::map<std::string, size_t> failed_by_stage;
+  double eta_s = 0;
+  double best_score = std::numeric_limits<double>::quiet_NaN();
+  int64_t candidate_id = 0;
+  std::string config;
+  std::string status;   // "ok" | "failed"
+  std::string stage;
+  std::string message;
+  bool ran = true;
+  std::string reference;
+  std::string reference_options;
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+// ---- choosing candidates of a workload's space ----
+
+struct Selection {
+  std::string workload;               // workload string or catalog name
+  size_t sample = 0;                  // this many drawn at random (seeded)
+  uint64_t seed = 1;
+  std::vector<std::string> configs;   // explicit knob assignments, "k=v,..."
+  bool all = false;                   // every valid candidate
+};
+
+struct Chosen {
+  Workload workload;
+  std::unique_ptr<Space> space;
+  std::vector<Config> configs;
+};
+
+// Errors: bad workload, two modes at once, a config that does not parse, and (with
+// need_configs) no mode at all.
+Result<Chosen> Choose(const Selection& selection, bool need_configs);
+
+// (candidate id, config) of the workload's candidates already in the store. Errors: the
+// workload has no candidates there ("run `simtune build` first").
+Result<std::vector<std::pair<int64_t, Config>>> StoredCandidates(Store& store, const Chosen& chosen,
+                                                                 int64_t* workload_id);
+
+// ---- build: generate, compile, verify; one artifact row per candidate ----
+
+struct BuildJobOptions {
+  Selection selection;
+  std::string target = "x86_64-host";
+  std::string cache = ".simtune-cache";   // artifact cache folder
+  int jobs = 0;                           // compiler workers; <= 0: cores
+  bool verify = true;                     // run each artifact once through the target's runner
+  bool force = false;                     // rebuild candidates with an ok artifact on disk
+};
+
+struct BuiltCandidate {
+  int64_t candidate_id = 0;
+  std::string config;
+  Artifact artifact;
+};
+
+struct BuildJobResult {
+  std::string workload;                   // Workload::Key()
+  std::string target;                     // target name
+  std::vector<BuiltCandidate> built;      // built now, in selection order
+  size_t ok = 0;
+  size_t cached = 0;                      // of built: from the artifact cache
+  size_t skipped = 0;                     // already built (resume)
+  std::map<std::string, int> failed_by_stage;
+  double wall_s = 0;
+};
+
+// Progress: "candidate" per artifact, called on the build worker threads (serialised).
+class BuildJob {
+ public:
+  static Result<BuildJob> Prepare(const BuildJobOptions& options);
+  Result<BuildJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
+
+ private:
+  BuildJobOptions options_;
+  Target target_;
+  std::shared_ptr<Chosen> chosen_;
+};
+Result<BuildJobResult> RunBuild(Store& store, const BuildJobOptions& options,
+                                const ProgressFn& progress = nullptr);
+
+// ---- simulate: ROI statistics of every built candidate, one sim_results row each ----
+
+struct SimulateJobOptions {
+  std::string workload;
+  std::string target = "x86_64-host";
+  std::string simulator = "qemu";
+  std::string simulator_options;
+  int jobs = 0;                           // parallel simulations; <= 0: cores
+  bool force = false;                     // simulate again candidates with current statistics
+};
+
+struct SimulateJobResult {
+  std::string workload;
+  std::string target;
+  std::string simulator;
+  std::vector<SimRow> rows;               // stored now, in completion order
+  int jobs = 0;                           // workers used
+  size_t skipped = 0;                     // already simulated (resume)
+  size_t unbuilt = 0;                     // no ok artifact on the target
+  std::map<std::string, int> failed_by_stage;
+  uint64_t insn_count = 0;                // over the ok simulations
+  double sim_wall_s = 0;                  // their simulator wall time, summed
+  double wall_s = 0;
+};
+
+class SimulateJob {
+ public:
+  // Errors: target, unknown simulator or options, a simulator that does not support the
+  // target or whose tools are missing, bad workload.
+  static Result<SimulateJob> Prepare(const SimulateJobOptions& options);
+  Result<SimulateJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
+
+ private:
+  SimulateJobOptions options_;
+  Target target_;
+  std::shared_ptr<Simulator> simulator_;
+  std::shared_ptr<Chosen> chosen_;
+};
+Result<SimulateJobResult> RunSimulate(Store& store, const SimulateJobOptions& options,
+                                      const ProgressFn& progress = nullptr);
+
+// ---- measure / report: reference results, ranked ----
+
+struct MeasureJobOptions {
+  std::string workload;
+  std::string target = "x86_64-host";
+  std::string reference = "native";
+  std::string reference_options;
+  bool measure = true;       // false: only rank what the store holds (`simtune report`)
+  bool force = false;        // measure again candidates that have a current ok result
+  size_t sample = 0;         // measure only this many built candidates, a seeded random subset
+  uint64_t seed = 1;
+};
+
+struct RankedCandidate {
+  int64_t candidate_id = 0;
+  std::string config;
+  RefRow ref;                // latest row of this reference and options
+  double flops = 0;          // useful flops of one call (0: unknown)
+};
+
+struct MeasureJobResult {
+  std::string workload;
+  std::string target;
+  std::string reference;
+  std::string reference_options;   // Reference::options_key()
+  size_t measured = 0;             // measured now
+  std::vector<RankedCandidate> ranked;   // ok, fastest first
+  std::vector<RankedCandidate> failed;   // latest row failed, by candidate id
+};
+
+class MeasureJob {
+ public:
+  static Result<MeasureJob> Prepare(const MeasureJobOptions& options);
+  // Progress: "measure" before the batch runs, "measured" per stored chunk of kMeasureChunk.
+  Result<MeasureJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
+
+ private:
+  MeasureJobOptions options_;
+  Target target_;
+  std::shared_ptr<Reference> reference_;
+  std::shared_ptr<Chosen> chosen_;
+};
+Result<MeasureJobResult> RunMeasure(Store& store, const MeasureJobOptions& options,
+                                    const ProgressFn& progress = nullptr);
+
+// ---- train / predict / verify / eval: from stored statistics and reference results ----
+
+// Which data: simulators' statistics (features), reference results (truth), workloads.
+struct DataOptions {
+  std::string target = "x86_64-host";   // target the candidates were simulated for
+  std::string simulators = "qemu";      // comma-separated
+  std::string reference = "native";
+  std::string ref_target;               // empty: target
+  std::string ref_options;              // empty: latest ok row of any options
+  std::vector<std::string> workloads;   // keys or catalog names; empty: every workload stored
+  bool knobs = false;                   // knob values as features
+  bool shape = true;                    // the workload's shape features
+  bool relative = true;                 // per-workload relative features
+};
+
+// The DataSpec of these options. Errors: an empty or repeated simulator name, bad
+// reference options.
+Result<DataSpec> MakeDataSpec(const DataOptions& options);
+
+// Metrics of one workload's candidates.
+struct WorkloadScore {
+  std::string workload;
+  WorkloadMetrics metrics;
+};
+
+struct TrainJobOptions {
+  DataOptions data;
+  std::string predictor = "xgb-rank";
+  std::string predictor_options;
+  std::string out = "model.json";       // trained-model file to write; empty: none
+};
+
+struct TrainJobResult {
+  std::string predictor;
+  std::string predictor_options;        // Predictor::options()
+  DataSpec data;
+  int64_t rows = 0;                     // measured candidates trained on
+  int64_t features = 0;
+  std::vector<std::string> workloads;   // their keys
+  nlohmann::json chosen;                // hyper-parameters chosen by cross-validation, or null
+  std::vector<WorkloadScore> in_sample; // fit on the training rows (not a generalisation estimate)
+  size_t missing_sims = 0;              // candidates left out: a simulator's statistics missing
+  std::shared_ptr<Predictor> model;     // the fitted predictor
+};
+
+class TrainJob {
+ public:
+  static Result<TrainJob> Prepare(const TrainJobOptions& options);
+  Result<TrainJobResult> Run(Store& store);
+
+ private:
+  TrainJobOptions options_;
+  DataSpec spec_;
+  std::shared_ptr<Predictor> predictor_;
+};
+Result<TrainJobResult> RunTrain(Store& store, const TrainJobOptions& options);
+
+struct PredictJobOptions {
+  std::string model;                    // trained-model file (`simtune train`)
+  std::string workload;
+};
+
+struct PredictedCandidate {
+  int64_t candidate_id = 0;
+  std::string config;
+  double score = 0;                     // lower is faster
+  std::optional<double> measured;       // its reference result, when measured
+};
+
+struct PredictJobResult {
+  std::string workload;
+  std::string model;                    // the file
+  std::string predictor;                // its predictor's name
+  std::string target;                   // the reference target the scores are for
+  bool predicts_time = false;           // score is a time (else only an order)
+  std::vector<std::string> simulators;  // whose statistics the model reads
+  std::vector<PredictedCandidate> ranking;   // best first
+  size_t missing_sims = 0;              // candidates not ranked: statistics missing
+};
+
+// Ranks a workload's simulated candidates and stores one prediction row per candidate.
+class PredictJob {
+ public:
+  static Result<PredictJob> Prepare(const PredictJobOptions& options);
+  Result<PredictJobResult> Run(Store& store);
+
+ private:
+  PredictJobOptions options_;
+  std::shared_ptr<TrainedModel> model_;
+};
+Result<PredictJobResult> RunPredict(Store& store, const PredictJobOptions& options);
+
+struct VerifyJobOptions {
+  std::string model;
+  std::string workload;
+  std::string ref_options;
+  int k = 5;                            // how many of the best predicted to measure
+};
+
+struct VerifiedCandidate {
+  int64_t candidate_id = 0;
+  std::string config;
+  double score = 0;
+  RefResult result;                     // measured now
+  std::optional<double> measured_before;
+};
+
+struct VerifyJobResult {
+  std::string workload;
+  std::string target;
+  std::string reference_options;        // Reference::options_key()
+  size_t candidates = 0;                // ranked
+  size_t measured_before = 0;           // of them, with a reference result before this run
+  // The k best predicted (best first), then, when not among them, the best candidate measured
+  // before (the control, re-measured in the same rounds).
+  std::vector<VerifiedCandidate> verified;
+  size_t k = 0;                         // verified[0, k) are the predicted ones
+  int best = -1;                        // index into verified of the fastest ok of the k; -1: none
+  int control = -1;                     // index into verified of the control; -1: none
+};
+
+// Measures the k best predicted of a workload together, with the best measured before as a
+// control. Every verified candidate failing is not an error here (best = -1).
+class VerifyJob {
+ public:
+  static Result<VerifyJob> Prepare(const VerifyJobOptions& options);
+  Result<VerifyJobResult> Run(Store& store);
+
+ private:
+  VerifyJobOptions options_;
+  std::shared_ptr<TrainedModel> model_;
+  Target target_;
+  std::shared_ptr<Reference> reference_;
+};
+Result<VerifyJobResult> RunVerify(Store& store, const VerifyJobOptions& options);
+
+struct EvalJobOptions {
+  DataOptions data;
+  std::string predictors = "all";       // 'all' or "name[:options]" separated by ';'
+  std::string protocols = "kfold,lowo";
+  int folds = 5;
+  uint64_t seed = 0;
+  int verify_k = 5;
+  std::string ref_repeat;               // options of a second, independent reference measurement
+};
+
+struct EvalRun {
+  std::string predictor;                // "ref-again" for the reference-repeat row
+  std::string options;
+  std::string protocol;                 // "kfold" | "lowo" | "-"
+  std::string skipped;                  // why it did not run (lowo with one workload)
+  std::string error;                    // why it failed
+  std::vector<WorkloadScore> per_workload;
+  MetricsSummary summary;
+};
+
+struct EvalJobResult {
+  DataSpec data;
+  int64_t rows = 0;
+  int64_t features = 0;
+  std::vector<std::string> feature_names;
+  std::vector<std::string> workloads;
+  std::map<std::string, double> reference_spread;   // workload -> median round spread
+  std::vector<EvalRun> runs;            // the reference repeat first, then predictor x protocol
+  size_t failures = 0;                  // runs with an error
+  nlohmann::json ToJson(const EvalJobOptions& options) const;   // the `eval --json` document
+};
+
+class EvalJob {
+ public:
+  static Result<EvalJob> Prepare(const EvalJobOptions& options);
+  Result<EvalJobResult> Run(Store& store);
+
+ private:
+  EvalJobOptions options_;
+  DataSpec spec_;
+  std::vector<std::pair<std::string, std::string>> predictors_;
+  std::vector<std::string> protocols_;
+};
+Result<EvalJobResult> RunEval(Store& store, const EvalJobOptions& options);
+
+// ---- tune: the search loop (see src/pipeline/tune.cc for the phases and resume) ----
+
+struct TuneJobOptions {
+  std::string workload;
+  std::string target = "x86_64-host";
+  size_t budget = 0;                       // candidates to build and simulate, calibration included
+  double time_budget_s = 0;                // stop proposing after this long; 0: no limit
+  std::string strategy = "evolutionary";
+  std::string strategy_options;
+  std::string simulators = "qemu";         // comma-separated
+  std::vector<std::string> simulator_options;   // "OPTS" (one simulator) or "SIM:OPTS"
+  std::string predictor = "ridge";         // calibrated when no model is given
+  std::string predictor_options;
+  std::string model;                       // a trained model file: no calibration
+  std::string save_model;                  // write the final (refit) model here
+  std::string reference;                   // empty: the target's first
+  std::string reference_options;
+  int verify_top = 5;                      // measure the k best predicted
+  int calibrate = 10;                      // candidates measured to calibrate the predictor
+  size_t batch = 16;                       // candidates proposed per round
+  uint64_t seed = 1;
+  std::string executor = "local";          // "local" | "mpi" (rank 0 of an MPI job)
+  int jobs = 0;                            // local workers; <= 0: cores
+  std::string cache = ".simtune-cache";
+  bool verify = true;                      // run each artifact once through the target's runner
+  double verify_timeout_s = 60;
+  double build_timeout_s = 120;
+};
+
+struct TunedCandidate {
+  int64_t candidate_id = 0;
+  std::string config;
+  double score = 0;                        // predicted by the model the search ranked with
+  size_t predicted_rank = 0;               // 1 = best predicted
+  std::optional<RefResult> measured;       // verified: the ok reference result
+};
+
+struct TuneJobResult {
+  std::string workload;
+  std::string target;
+  std::string strategy;
+  std::string simulators;                  // as given
+  std::string executor;
+  int workers = 0;
+  size_t attempted = 0;                    // candidates with an outcome (<= budget)
+  size_t from_store = 0;                   // of them, answered from the store (resume)
+  size_t ran = 0;                          // of them, run now
+  std::map<std::string, size_t> failed_by_stage;
+  double search_s = 0;
+  bool stopped_by_time = false;
+  bool calibrated = false;                 // no model was given
+  size_t calibration_rows = 0;             // the model was fit on these
+  size_t calibration_candidates = 0;       // chosen from the pool
+  std::string calibration_simulator;       // the pool was stratified by its instruction count
+  std::string predictor;
+  std::string reference;
+  std::string reference_options;
+  std::vector<TunedCandidate> ranking;     // every ok candidate, best predicted first
+  std::vector<TunedCandidate> verified;    // the top verify_top of ranking, measured
+  int best = -1;                           // index into verified of the fastest ok; -1: none
+};
+
+// Progress: "start", then "candidate" per candidate (on the calling thread), "measure" before
+// each reference batch, "searched" when verification begins.
+class TuneJob {
+ public:
+  // Errors: every bad option (names, values, model file, simulators' tools, executor).
+  static Result<std::unique_ptr<TuneJob>> Prepare(const TuneJobOptions& options);
+  ~TuneJob();
+  // Once per job.
+  Result<TuneJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
+
+  const std::string& workload() const;     // Workload::Key()
+  const std::string& target() const;       // target name
+  const std::string& executor() const;
+  int workers() const;
+
+ private:
+  class Tuner;
+  explicit TuneJob(std::unique_ptr<Tuner> tuner);
+  std::unique_ptr<Tuner> tuner_;
+};
+Result<TuneJobResult> RunTune(Store& store, const TuneJobOptions& options,
+                              const ProgressFn& progress = nullptr);
+
+// ---- estimate: executables built outside simtune (harness contract of build.h) ----
+
+struct EstimateJobOptions {
+  std::vector<std::string> elfs;
+  std::string workload;                  // what they implement (shape features, flops)
+  std::string target;                    // empty: the model's
+  std::string simulators;                // comma-separated; empty: the model's, else qemu
+  std::string model;                     // `simtune train --no-rel` file; empty: the
+                                         // instruction-count baseline of the first simulator
+  double flops = 0;                      // useful flops of one call; 0: from the workload
+  double clock_hz = 0;                   // turns a cycle-predicting model's output into seconds
+  std::string db;                        // store the model was trained from (restores the
+                                         // workload's scale); opened read-only; empty: none
+  int jobs = 0;                          // parallel simulations; <= 0: cores
+};
+
+struct Estimate {
+  std::string elf;                       // absolute path
+  std::string status = "ok";             // "ok" | "failed"
+  std::string stage, message;
+  std::map<std::string, SimResult> results;   // simulator -> its run
+  double predicted = 0;                  // in `unit`
+  double predicted_s = 0;                // seconds; for a score, 1e-9 * exp(score) (keeps the order)
+};
+
+struct EstimateJobResult {
+  std::string target;
+  std::string workload;
+  double flops = 0;
+  std::vector<std::string> simulators;
+  std::string model;                     // the file, or "insn-count baseline (qemu.log_insn)"
+  std::string unit;                      // "ns" | "cycles" | "score"
+  std::vector<Estimate> estimates;       // one per executable, in order, failures included
+  std::map<std::string, int> failed_by_stage;
+  nlohmann::json ToJson() const;         // the `estimate --json` document
+};
+
+// No store: every executable is simulated and scored on its own. Errors are user errors
+// (options, model, files that are not ELF); a failed simulation is a failed Estimate.
+Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& options);
+
+// ---- the store as one table: a row per candidate (the Python module's DataFrame) ----
+
+struct TableOptions {
+  std::string target = "x86_64-host";   // artifacts, statistics, results and predictions on it
+  std::vector<std::string> workloads;   // keys or catalog names; empty: every workload stored
+};
+
+// One candidate with what the store knows of it on the target. Column names:
+//   numbers: "knob.<name>" (knob value), "flops", "<simulator>.<statistic>" (the numeric
+//            leaves of the latest current ok statistics, nested keys joined by '.'),
+//            "<reference>.value" / ".spread" (latest current ok result), "pred.<model>"
+//            (latest prediction of each model)
+//   texts:   "build.status", "build.stage", "<simulator>.status", "<reference>.status",
+//            "<reference>.unit", "<reference>.options" (latest rows, any status)
+struct CandidateRecord {
+  int64_t candidate_id = 0;
+  std::string workload;                  // Workload::Key()
+  std::string config;
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> texts;
+};
+
+// Errors: a workload that does not parse or is not in the store, store errors.
+Result<std::vector<CandidateRecord>> LoadCandidateTable(Store& store, const TableOptions& options);
+
+}  // namespace simtune::pipeline

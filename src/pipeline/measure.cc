@@ -1,0 +1,110 @@
+// The measure job (and `report`, which only ranks): reference results of a workload's built
+// candidates, ranked from the store.
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "simtune/pipeline.h"
+
+namespace simtune::pipeline {
+
+Result<MeasureJob> MeasureJob::Prepare(const MeasureJobOptions& options) {
+  MeasureJob job;
+  job.options_ = options;
+  SIMTUNE_ASSIGN_OR_RETURN(job.target_, LoadTarget(options.target));
+  SIMTUNE_ASSIGN_OR_RETURN(job.reference_, References().Create(options.reference, options.reference_options));
+  Selection sel;
+  sel.workload = options.workload;
+  SIMTUNE_ASSIGN_OR_RETURN(Chosen chosen, Choose(sel, false));
+  job.chosen_ = std::make_shared<Chosen>(std::move(chosen));
+  return job;
+}
+
+Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progress) {
+  const MeasureJobOptions& f = options_;
+  const Target& target = target_;
+  Reference& ref = *reference_;
+  const Chosen& c = *chosen_;
+  bool measure = f.measure;
+  int64_t wid = 0;
+  SIMTUNE_ASSIGN_OR_RETURN(auto cands, StoredCandidates(store, c, &wid));
+
+  std::vector<Artifact> batch;
+  std::vector<int64_t> batch_ids;
+  std::map<int64_t, std::string> config_text;
+  std::map<int64_t, double> flops;
+  std::set<int64_t> chosen;   // --sample: a calibration subset, the same for the same seed
+  if (measure && f.sample > 0) {
+    std::vector<int64_t> built;
+    for (const auto& [id, cfg] : cands) {
+      SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
+      if (art.has_value() && art->artifact.ok()) built.push_back(id);
+    }
+    std::mt19937_64 rng(f.seed);
+    std::shuffle(built.begin(), built.end(), rng);
+    built.resize(std::min(built.size(), f.sample));
+    chosen.insert(built.begin(), built.end());
+  }
+  for (const auto& [id, cfg] : cands) {
+    config_text[id] = FormatConfig(cfg, c.space->knobs());
+    SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
+    if (!art.has_value() || !art->artifact.ok()) continue;  // build failures live in artifacts
+    flops[id] = art->artifact.flops;
+    if (measure && (f.sample == 0 || chosen.count(id))) {
+      SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkRef(id, target.name, f.reference, ref.options_key(),
+                                                            art->artifact.hash));
+      if (done.has_value() && !f.force) continue;
+      batch.push_back(art->artifact);
+      batch_ids.push_back(id);
+    }
+  }
+  MeasureJobResult result;
+  result.workload = c.workload.Key();
+  result.target = target.name;
+  result.reference = f.reference;
+  result.reference_options = ref.options_key();
+  if (measure) {
+    if (progress) {
+      Progress p;
+      p.job = "measure";
+      p.event = "measure";
+      p.total = batch.size();
+      p.reference = f.reference;
+      p.reference_options = ref.options_key();
+      progress(p);
+    }
+    SIMTUNE_ASSIGN_OR_RETURN(auto results,
+                             MeasureAndStore(ref, batch, batch_ids, target, store, kMeasureChunk,
+                                             [&](size_t done, size_t total) {
+                                               if (!progress) return;
+                                               Progress p;
+                                               p.job = "measure";
+                                               p.event = "measured";
+                                               p.done = done;
+                                               p.total = total;
+                                               progress(p);
+                                             }));
+    result.measured = results.size();
+  }
+  // Rank from the store: latest row per candidate for this reference and options.
+  SIMTUNE_ASSIGN_OR_RETURN(auto rows, store.RefResults(wid, target.name));
+  std::map<int64_t, RefRow> latest;
+  for (const auto& r : rows)
+    if (r.reference == f.reference && r.options == ref.options_key()) latest[r.candidate_id] = r;
+  for (const auto& [id, r] : latest) {
+    RankedCandidate rr{id, config_text[id], r, flops[id]};
+    (r.result.ok() ? result.ranked : result.failed).push_back(rr);
+  }
+  std::sort(result.ranked.begin(), result.ranked.end(), [](const RankedCandidate& a, const RankedCandidate& b) {
+    return a.ref.result.value < b.ref.result.value;
+  });
+  return result;
+}
+
+Result<MeasureJobResult> RunMeasure(Store& store, const MeasureJobOptions& options, const ProgressFn& progress) {
+  SIMTUNE_ASSIGN_OR_RETURN(MeasureJob job, MeasureJob::Prepare(options));
+  return job.Run(store, progress);
+}
+
+}  // namespace simtune::pipeline

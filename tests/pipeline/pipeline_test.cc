@@ -1,0 +1,297 @@
+// The jobs of pipeline.h called directly (no simtune process): real host builds, the native
+// reference with few rounds, and the fake simulator (deterministic statistics, no tools).
+#include "simtune/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "tests/support/scratch_test.h"
+
+namespace simtune::pipeline {
+namespace {
+
+constexpr const char* kFastRef = "rounds=2,reps=3,min_rep_ns=20000";
+
+class PipelineTest : public testing_support::ScratchTest {
+ protected:
+  PipelineTest() : ScratchTest("simtune_pipeline_") {}
+
+  void SetUp() override {
+    ScratchTest::SetUp();
+    // MODE 0 correct, 1 does not compile, 2 correct but slower; REP repeats the work.
+    std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
+#if MODE == 1
+  this is not C;
+#endif
+  for (int r = 0; r < REP * (MODE == 2 ? 4 : 1); ++r)
+    for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+    std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+    std::ofstream(dir_ / "spec.json") << R"({
+  "name": "modes", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 4096, "output": false},
+              {"name": "out", "elements": 4096, "output": true}],
+  "params": {"MODE": [0, 1, 2], "REP": [1, 2]}, "restrictions": [], "defines": {"N": 4096},
+  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 4096
+})";
+    workload_ = "custom:spec=" + (dir_ / "spec.json").string();
+    auto store = Store::Open(dir_ / "t.db");
+    ASSERT_TRUE(store.ok()) << store.message();
+    store_ = std::move(store).value();
+  }
+
+  BuildJobOptions BuildAll() {
+    BuildJobOptions o;
+    o.selection.workload = workload_;
+    o.selection.all = true;
+    o.cache = (dir_ / "cache").string();
+    o.jobs = 2;
+    return o;
+  }
+
+  std::string workload_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(PipelineTest, BuildSimulateMeasureReportAndTheTable) {
+  std::vector<Progress> events;
+  auto built = RunBuild(*store_, BuildAll(), [&](const Progress& p) { events.push_back(p); });
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->built.size(), 6u);
+  EXPECT_EQ(built->ok, 4u);
+  EXPECT_EQ(built->failed_by_stage, (std::map<std::string, int>{{"build", 2}}));
+  ASSERT_EQ(events.size(), 6u) << "one event per candidate";
+  size_t failed_events = 0;
+  for (const auto& e : events) {
+    EXPECT_EQ(e.job, "build");
+    EXPECT_EQ(e.event, "candidate");
+    if (e.status != "ok") {
+      ++failed_events;
+      EXPECT_EQ(e.stage, "build");
+      EXPECT_NE(e.config.find("MODE=1"), std::string::npos) << e.config;
+    }
+  }
+  EXPECT_EQ(failed_events, 2u);
+
+  // Resume: the same job again builds nothing.
+  auto again = RunBuild(*store_, BuildAll());
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ(again->built.size(), 2u) << "only the failed candidates are built again";
+  EXPECT_EQ(again->skipped, 4u);
+
+  SimulateJobOptions so;
+  so.workload = workload_;
+  so.simulator = "fake";
+  so.jobs = 2;
+  events.clear();
+  auto sims = RunSimulate(*store_, so, [&](const Progress& p) { events.push_back(p); });
+  ASSERT_TRUE(sims.ok()) << sims.message();
+  EXPECT_EQ(sims->rows.size(), 4u);
+  EXPECT_EQ(sims->unbuilt, 2u);
+  ASSERT_EQ(events.size(), 5u) << "4 candidates, then finished";
+  EXPECT_EQ(events.back().event, "finished");
+  EXPECT_EQ(events[3].done, 4u);
+  EXPECT_EQ(events[3].total, 4u);
+  auto resim = RunSimulate(*store_, so);
+  ASSERT_TRUE(resim.ok()) << resim.message();
+  EXPECT_EQ(resim->rows.size(), 0u);
+  EXPECT_EQ(resim->skipped, 4u);
+
+  MeasureJobOptions mo;
+  mo.workload = workload_;
+  mo.reference_options = kFastRef;
+  mo.sample = 3;
+  events.clear();
+  auto measured = RunMeasure(*store_, mo, [&](const Progress& p) { events.push_back(p); });
+  ASSERT_TRUE(measured.ok()) << measured.message();
+  EXPECT_EQ(measured->measured, 3u);
+  ASSERT_EQ(measured->ranked.size(), 3u);
+  EXPECT_TRUE(measured->failed.empty());
+  for (size_t i = 1; i < measured->ranked.size(); ++i)
+    EXPECT_LE(measured->ranked[i - 1].ref.result.value, measured->ranked[i].ref.result.value);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].event, "measure");
+  EXPECT_EQ(events[0].total, 3u);
+
+  mo.measure = false;   // report: ranks what is stored, measures nothing
+  auto report = RunMeasure(*store_, mo);
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_EQ(report->measured, 0u);
+  ASSERT_EQ(report->ranked.size(), 3u);
+  EXPECT_EQ(report->ranked[0].candidate_id, measured->ranked[0].candidate_id);
+
+  auto table = LoadCandidateTable(*store_, {});
+  ASSERT_TRUE(table.ok()) << table.message();
+  ASSERT_EQ(table->size(), 6u);
+  size_t with_stats = 0, with_time = 0;
+  for (const auto& r : *table) {
+    EXPECT_EQ(r.numbers.count("knob.MODE"), 1u) << r.config;
+    EXPECT_EQ(r.numbers.count("knob.REP"), 1u) << r.config;
+    bool ok = r.texts.at("build.status") == "ok";
+    EXPECT_EQ(ok, r.numbers.at("knob.MODE") != 1) << r.config;
+    if (r.numbers.count("fake.insn_count")) ++with_stats;
+    if (r.numbers.count("native.value")) {
+      ++with_time;
+      EXPECT_GT(r.numbers.at("native.value"), 0);
+      EXPECT_EQ(r.texts.at("native.unit"), "ns");
+    }
+  }
+  EXPECT_EQ(with_stats, 4u);
+  EXPECT_EQ(with_time, 3u);
+}
+
+TEST_F(PipelineTest, TuneThenTrainPredictVerifyEvalAndEstimate) {
+  TuneJobOptions t;
+  t.workload = workload_;
+  t.budget = 6;
+  t.strategy = "exhaustive";
+  t.simulators = "fake";
+  t.calibrate = 3;
+  t.verify_top = 2;
+  t.jobs = 2;
+  t.cache = (dir_ / "cache").string();
+  t.reference_options = kFastRef;
+  auto job = TuneJob::Prepare(t);
+  ASSERT_TRUE(job.ok()) << job.message();
+  std::vector<Progress> events;
+  auto tuned = (*job)->Run(*store_, [&](const Progress& p) { events.push_back(p); });
+  ASSERT_TRUE(tuned.ok()) << tuned.message();
+  EXPECT_EQ(tuned->attempted, 6u);
+  EXPECT_EQ(tuned->ran, 6u);
+  EXPECT_EQ(tuned->failed_by_stage, (std::map<std::string, size_t>{{"build", 2}}));
+  ASSERT_EQ(tuned->ranking.size(), 4u);
+  for (size_t i = 1; i < tuned->ranking.size(); ++i)
+    EXPECT_LE(tuned->ranking[i - 1].score, tuned->ranking[i].score);
+  ASSERT_EQ(tuned->verified.size(), 2u);
+  ASSERT_GE(tuned->best, 0);
+  EXPECT_TRUE(tuned->verified[tuned->best].measured.has_value());
+  size_t candidates = 0;
+  std::set<std::string> kinds;
+  for (const auto& e : events) {
+    kinds.insert(e.event);
+    if (e.event == "candidate") ++candidates;
+  }
+  EXPECT_EQ(candidates, 6u);
+  EXPECT_EQ(events.front().event, "start");
+  EXPECT_TRUE(kinds.count("searched") && kinds.count("measure"));
+
+  // The tune's measurements are training data.
+  TrainJobOptions tr;
+  tr.data.simulators = "fake";
+  tr.data.relative = false;
+  tr.predictor = "ridge";
+  tr.out = (dir_ / "model.json").string();
+  auto trained = RunTrain(*store_, tr);
+  ASSERT_TRUE(trained.ok()) << trained.message();
+  EXPECT_GE(trained->rows, 3);
+  ASSERT_EQ(trained->in_sample.size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "model.json"));
+
+  auto predicted = RunPredict(*store_, {tr.out, workload_});
+  ASSERT_TRUE(predicted.ok()) << predicted.message();
+  ASSERT_EQ(predicted->ranking.size(), 4u);
+  for (size_t i = 1; i < predicted->ranking.size(); ++i)
+    EXPECT_LE(predicted->ranking[i - 1].score, predicted->ranking[i].score);
+  auto table = LoadCandidateTable(*store_, {"x86_64-host", {workload_}});
+  ASSERT_TRUE(table.ok()) << table.message();
+  size_t with_prediction = 0;
+  for (const auto& r : *table) with_prediction += r.numbers.count("pred." + tr.out);
+  EXPECT_EQ(with_prediction, 4u);
+
+  VerifyJobOptions vo;
+  vo.model = tr.out;
+  vo.workload = workload_;
+  vo.ref_options = kFastRef;
+  vo.k = 2;
+  auto verified = RunVerify(*store_, vo);
+  ASSERT_TRUE(verified.ok()) << verified.message();
+  EXPECT_EQ(verified->k, 2u);
+  EXPECT_GE(verified->best, 0);
+
+  EvalJobOptions eo;
+  eo.data = tr.data;
+  eo.predictors = "ridge;insn-count";
+  eo.protocols = "kfold,lowo";
+  eo.folds = 2;
+  auto eval = RunEval(*store_, eo);
+  ASSERT_TRUE(eval.ok()) << eval.message();
+  ASSERT_EQ(eval->runs.size(), 4u);
+  EXPECT_EQ(eval->runs[1].skipped, "leave-one-workload-out needs at least 2 workloads");
+  EXPECT_EQ(eval->failures, 0u);
+  EXPECT_EQ(eval->ToJson(eo)["results"].size(), 2u) << "skipped runs are not results";
+
+  // Estimate: two executables of the tune's artifacts, scored without a store.
+  std::vector<std::string> elfs;
+  for (const auto& r : *table)
+    if (r.texts.at("build.status") == "ok" && elfs.size() < 2) {
+      auto art = store_->LatestArtifact(r.candidate_id, "x86_64-host");
+      ASSERT_TRUE(art.ok() && art->has_value());
+      elfs.push_back((*art)->artifact.elf.string());
+    }
+  EstimateJobOptions es;
+  es.elfs = elfs;
+  es.workload = workload_;
+  es.target = "x86_64-host";
+  es.simulators = "fake";
+  auto est = RunEstimate(es);
+  ASSERT_TRUE(est.ok()) << est.message();
+  ASSERT_EQ(est->estimates.size(), 2u);
+  for (const auto& e : est->estimates) {
+    EXPECT_EQ(e.status, "ok") << e.message;
+    EXPECT_GT(e.predicted_s, 0);
+  }
+  EXPECT_EQ(est->ToJson()["results"].size(), 2u);
+}
+
+TEST_F(PipelineTest, PrepareRejectsBadOptionsBeforeAnyWork) {
+  BuildJobOptions b = BuildAll();
+  b.selection.all = false;
+  EXPECT_EQ(BuildJob::Prepare(b).message(), "no candidates chosen: pass --sample N, --config or --all");
+  b.selection.all = true;
+  b.selection.sample = 2;
+  EXPECT_EQ(BuildJob::Prepare(b).message(), "choose one of --sample, --config, --all");
+
+  TuneJobOptions t;
+  t.workload = workload_;
+  EXPECT_EQ(TuneJob::Prepare(t).message(), "--budget must be at least 1");
+  t.budget = 4;
+  t.verify_top = -1;
+  EXPECT_EQ(TuneJob::Prepare(t).message(), "--verify-top must be >= 0; got -1");
+
+  VerifyJobOptions v;
+  v.k = 0;
+  EXPECT_EQ(VerifyJob::Prepare(v).message(), "--k must be >= 1; got 0");
+
+  EstimateJobOptions e;
+  e.workload = workload_;
+  e.target = "x86_64-host";
+  e.simulators = "fake";
+  std::ofstream(dir_ / "not.elf") << "text";
+  e.elfs = {(dir_ / "not.elf").string()};
+  EXPECT_EQ(RunEstimate(e).message(), "elf '" + (dir_ / "not.elf").string() + "': not an ELF file");
+
+  // Nothing above touched the store.
+  auto workloads = store_->Workloads();
+  ASSERT_TRUE(workloads.ok());
+  EXPECT_TRUE(workloads->empty());
+}
+
+TEST_F(PipelineTest, AStoreWorkloadThatIsNotThereIsNamed) {
+  auto table = LoadCandidateTable(*store_, {"x86_64-host", {workload_}});
+  EXPECT_EQ(table.message(), "workload '" + workload_ + "' is not in the store");
+  SimulateJobOptions so;
+  so.workload = workload_;
+  so.simulator = "fake";
+  auto r = RunSimulate(*store_, so);
+  EXPECT_NE(r.message().find("has no candidates in the store; run `simtune build` first"), std::string::npos)
+      << r.message();
+}
+
+}  // namespace
+}  // namespace simtune::pipeline
