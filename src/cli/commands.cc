@@ -26,6 +26,8 @@ namespace simtune {
 namespace {
 
 using cli::Fail;
+using cli::kExitNothingSucceeded;
+using cli::kExitStatusHelp;
 using cli::Interactive;
 
 using pipeline::Progress;
@@ -135,7 +137,7 @@ int CmdBuild(const BuildFlags& f) {
   std::printf("ok %zu", r->ok);
   for (const auto& [stage, k] : r->failed_by_stage) std::printf(", failed at %s %d", stage.c_str(), k);
   std::printf("\n");
-  return 0;
+  return n > 0 && r->ok == 0 ? kExitNothingSucceeded : 0;
 }
 
 // ---- measure / report ----
@@ -202,7 +204,7 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
   std::printf("%s on %s, reference %s (%s)\n", r->workload.c_str(), r->target.c_str(), r->reference.c_str(),
               r->reference_options.c_str());
   PrintRanking(r->ranked, r->failed, f.top);
-  return 0;
+  return measure && r->ranked.empty() && !r->failed.empty() ? kExitNothingSucceeded : 0;
 }
 
 // ---- simulate ----
@@ -251,7 +253,7 @@ int CmdSimulate(const SimulateFlags& f) {
   if (r->sim_wall_s > 0)
     std::printf("; %.1f simulated MIPS per simulator process", r->insn_count / r->sim_wall_s / 1e6);
   std::printf("\n");
-  return 0;
+  return n > 0 && failed == n ? kExitNothingSucceeded : 0;
 }
 
 // ---- export ----
@@ -288,6 +290,7 @@ int RunCli(int argc, char** argv) {
   CLI::App app{"simtune: autotune ML operators for CPUs using instruction-accurate simulators"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for all subcommands");
+  app.footer(kExitStatusHelp);
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
     return "error: " + CLI::FailureMessage::simple(a, e);
   });

@@ -22,6 +22,14 @@ struct Subcommand {
   std::function<int()> run;     // exit status
 };
 
+// Exit statuses: 0 done (some candidates may have failed: they are rows); 1 an error (bad
+// input or environment, nothing run); 2 a batch command (build, simulate, measure) ran
+// candidates and every one of them failed.
+inline constexpr int kExitNothingSucceeded = 2;
+inline constexpr const char* kExitStatusHelp =
+    "Exit status: 0 done (failed candidates are rows in the store); 1 error (bad input or "
+    "environment); 2 build/simulate/measure ran candidates and every one failed.";
+
 // Prints "error: <message>" on stderr; returns the exit status 1.
 inline int Fail(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());

@@ -229,5 +229,18 @@ TEST_F(CliTest, ReadCommandsDoNotCreateAMissingStore) {
   }
 }
 
+// Exit status 2 when a batch ran candidates and none succeeded (issue 14 friction 2).
+TEST_F(CliTest, NothingSucceededExitsTwo) {
+  std::string w = WriteFaultyKernel();
+  auto built = Run({"build", w, "--config", "MODE=1", "--db", "s.db"});   // does not compile
+  EXPECT_EQ(built.exit_code, 2) << built.out << built.err;
+  EXPECT_NE(built.out.find("ok 0, failed at build 1"), std::string::npos) << built.out;
+  built = Run({"build", w, "--config", "MODE=0", "--db", "s.db"});
+  EXPECT_EQ(built.exit_code, 0) << built.err;
+  auto help = Run({"--help"});
+  EXPECT_NE(help.out.find("2 build/simulate/measure ran candidates and every one failed"),
+            std::string::npos) << help.out;
+}
+
 }  // namespace
 }  // namespace simtune
