@@ -6,6 +6,8 @@
 #include <set>
 
 #include "simtune/pipeline.h"
+#include "simtune/strings.h"
+#include "simtune/target.h"
 
 namespace simtune::pipeline {
 
@@ -14,6 +16,20 @@ Result<MeasureJob> MeasureJob::Prepare(const MeasureJobOptions& options) {
   job.options_ = options;
   SIMTUNE_ASSIGN_OR_RETURN(job.target_, LoadTarget(options.target));
   SIMTUNE_ASSIGN_OR_RETURN(job.reference_, References().Create(options.reference, options.reference_options));
+  // `native` times this machine: measuring another ISA's target with it would only store
+  // failed rows (or emulator times), again on every rerun. Refuse up front and say what can.
+  const auto& refs = job.target_.references;
+  if (options.measure && options.reference == "native" &&
+      std::find(refs.begin(), refs.end(), "native") == refs.end()) {
+    std::vector<std::string> can;
+    for (const auto& name : ListTargets()) {
+      auto t = LoadTarget(name);
+      if (t.ok() && !t->references.empty()) can.push_back(name + " (" + Join(t->references, ", ") + ")");
+    }
+    return Error{"target " + job.target_.name + " cannot be measured with --ref native, which times" +
+                 " this machine; measure it on a board with --ref ssh, or use a target with a" +
+                 " reference that runs here: " + Join(can, "; ")};
+  }
   Selection sel;
   sel.workload = options.workload;
   SIMTUNE_ASSIGN_OR_RETURN(Chosen chosen, Choose(sel, false));

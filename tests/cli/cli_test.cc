@@ -243,5 +243,18 @@ TEST_F(CliTest, NothingSucceededExitsTwo) {
             std::string::npos) << help.out;
 }
 
+// measure refuses a target that the native reference cannot time, naming those that can
+// (issue 14 friction 3): no failed rows are stored, again on every rerun.
+TEST_F(CliTest, MeasureRefusesATargetNativeCannotTime) {
+  auto r = Run({"measure", "gemm:M=8,N=8,K=8", "--target", "riscv64-linux", "--db", "s.db"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "error: target riscv64-linux cannot be measured with --ref native, which times this "
+            "machine; measure it on a board with --ref ssh, or use a target with a reference that "
+            "runs here: riscv64-rvsim-p550 (rvsim); riscv64-rvsim-rocket (rvsim); x86_64-host "
+            "(native)\n");
+  EXPECT_FALSE(fs::exists(dir_ / "s.db"));
+}
+
 }  // namespace
 }  // namespace simtune
