@@ -29,6 +29,7 @@ using cli::Fail;
 using cli::kExitNothingSucceeded;
 using cli::kExitStatusHelp;
 using cli::Interactive;
+using cli::PlainProgress;
 
 using pipeline::Progress;
 using pipeline::Selection;
@@ -125,9 +126,11 @@ int CmdBuild(const BuildFlags& f) {
   if (!job.ok()) return Fail(job.message());
   auto store = Store::Open(f.db);
   if (!store.ok()) return Fail(store.message());
-  auto r = job->Run(**store, [](const Progress& p) {
+  PlainProgress plain("build");
+  auto r = job->Run(**store, [&](const Progress& p) {
     if (p.status != "ok")
       std::fprintf(stderr, "failed [%s] %s: %s\n", p.stage.c_str(), p.config.c_str(), p.message.c_str());
+    plain.Update(p.done, p.total, p.failed);
   });
   if (!r.ok()) return Fail(r.message());
   size_t n = r->built.size();
@@ -198,7 +201,7 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
       std::fprintf(stderr, "measuring %zu candidates with %s (%s)\n", p.total, p.reference.c_str(),
                    p.reference_options.c_str());
     if (p.event == "measured" && p.total > kMeasureChunk)
-      std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);
+      std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);   // a line per stored chunk
   });
   if (!r.ok()) return Fail(r.message());
   std::printf("%s on %s, reference %s (%s)\n", r->workload.c_str(), r->target.c_str(), r->reference.c_str(),
@@ -230,7 +233,8 @@ int CmdSimulate(const SimulateFlags& f) {
   if (!job.ok()) return Fail(job.message());
   auto store = Store::Open(f.db, StoreMode::kExisting);
   if (!store.ok()) return Fail(store.message());
-  auto r = job->Run(**store, [](const Progress& p) {
+  PlainProgress plain("simulate");
+  auto r = job->Run(**store, [&](const Progress& p) {
     if (p.event == "finished") {
       if (Interactive()) std::fprintf(stderr, "\n");
       return;
@@ -240,6 +244,7 @@ int CmdSimulate(const SimulateFlags& f) {
                    static_cast<long long>(p.candidate_id), p.message.c_str());
     if (Interactive())
       std::fprintf(stderr, "\r%zu/%zu simulated, %zu failed, eta %.0f s   ", p.done, p.total, p.failed, p.eta_s);
+    plain.Update(p.done, p.total, p.failed, p.eta_s);
   });
   if (!r.ok()) return Fail(r.message());
   size_t n = r->rows.size();

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <string>
 
@@ -72,6 +74,44 @@ inline CLI::Validator TimeoutSeconds() {
 
 // True when stderr is a terminal (progress lines are printed only then).
 inline bool Interactive() { return isatty(2); }
+
+// Progress where stderr is not a terminal (nohup, CI, a pipe), ninja/pip style: a plain line
+// at most every 10 s (SIMTUNE_PROGRESS_EVERY=<seconds> changes it), e.g.
+//   "simulate: 40/100 done, 2 failed, 31 s elapsed, eta 46 s". Silent on a terminal, where
+// the commands draw a live line instead.
+class PlainProgress {
+ public:
+  explicit PlainProgress(std::string job)
+      : job_(std::move(job)), start_(std::chrono::steady_clock::now()), last_(start_) {
+    const char* every = std::getenv("SIMTUNE_PROGRESS_EVERY");
+    if (every) {
+      char* end = nullptr;
+      double v = std::strtod(every, &end);
+      if (end != every && *end == '\0' && v >= 0 && v <= 86400) every_s_ = v;
+    }
+  }
+  void Update(size_t done, size_t total, size_t failed, double eta_s = -1) {
+    if (Interactive()) return;
+    auto now = std::chrono::steady_clock::now();
+    bool due = std::chrono::duration<double>(now - last_).count() >= every_s_;
+    // The last line is printed only after earlier ones: a short run stays quiet.
+    if (done >= total ? (!printed_ || finished_) : !due) return;
+    last_ = now;
+    printed_ = true;
+    finished_ = done >= total;
+    double elapsed = std::chrono::duration<double>(now - start_).count();
+    std::fprintf(stderr, "%s: %zu/%zu done, %zu failed, %.0f s elapsed", job_.c_str(), done, total,
+                 failed, elapsed);
+    if (eta_s >= 0 && done < total) std::fprintf(stderr, ", eta %.0f s", eta_s);
+    std::fprintf(stderr, "\n");
+  }
+
+ private:
+  std::string job_;
+  double every_s_ = 10;
+  std::chrono::steady_clock::time_point start_, last_;
+  bool printed_ = false, finished_ = false;
+};
 
 // One line per subcommand file; keep the list in RunCli in the same order.
 Subcommand AddTrainCommand(CLI::App& app);      // model_commands.cc

@@ -57,7 +57,7 @@ std::string FmtTime(double v, const std::string& unit) {
   return Fmt(v / 1e3, "%.2f") + " us";
 }
 
-// Progress lines on a terminal only.
+// The live line on a terminal (PlainProgress prints elsewhere).
 void PrintProgress(const pipeline::TuneJob& job, const std::string& strategy, const pipeline::Progress& p) {
   if (!Interactive()) return;
   if (p.event == "start") {
@@ -150,7 +150,11 @@ int Tune(const TuneFlags& f) {
   auto store = Store::Open(f.db);
   if (!store.ok()) return Fail(store.message());
   const pipeline::TuneJob& j = **job;
-  auto r = (*job)->Run(**store, [&](const pipeline::Progress& p) { PrintProgress(j, f.strategy, p); });
+  PlainProgress plain("tune");
+  auto r = (*job)->Run(**store, [&](const pipeline::Progress& p) {
+    PrintProgress(j, f.strategy, p);
+    if (p.event == "candidate") plain.Update(p.done, p.total, p.failed, p.eta_s);
+  });
   if (!r.ok()) return Fail(r.message());
   PrintResult(*r);
   return 0;

@@ -256,5 +256,24 @@ TEST_F(CliTest, MeasureRefusesATargetNativeCannotTime) {
   EXPECT_FALSE(fs::exists(dir_ / "s.db"));
 }
 
+// Off a terminal (CI, nohup, a pipe) long commands print a plain progress line every
+// SIMTUNE_PROGRESS_EVERY seconds (10 by default) and a last one at the end (issue 14 friction 6).
+TEST_F(CliTest, ProgressLinesWhenStderrIsNotATerminal) {
+  std::string w = WriteFaultyKernel();
+  ProcessOptions o;
+  o.cwd = dir_;
+  o.timeout_s = 300;
+  o.extra_env["SIMTUNE_PROGRESS_EVERY"] = "0";
+  auto r = RunProcess({testing_support::SimtuneBinary(), "build", w, "--config", "MODE=0",
+                       "--config", "MODE=4", "-j", "1"}, o);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_NE(r->err.find("build: 1/2 done, 0 failed, "), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("build: 2/2 done, 0 failed, "), std::string::npos) << r->err;
+  // With the default interval a short run prints none.
+  auto quiet = Run({"build", w, "--config", "MODE=0", "--config", "MODE=4", "--force"});
+  EXPECT_EQ(quiet.err.find("done,"), std::string::npos) << quiet.err;
+}
+
 }  // namespace
 }  // namespace simtune
