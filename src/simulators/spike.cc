@@ -278,7 +278,9 @@ class SpikeSimulator : public Simulator {
       if (!counters.ok()) return Failed("parse", counters.message(), elapsed());
       at[i] = std::move(counters).value();
     }
-    auto diff = SubtractCacheStats(at[1], at[0]);
+    std::vector<std::string> notes;
+    auto diff = SubtractCacheStats(at[1], at[0], &notes);
+    if (!notes.empty()) r.stats.extra["counters_left_out"] = notes;
     if (!diff.ok()) return Failed("parse", diff.message(), elapsed());
     for (const auto& [model, level] : models) {
       auto it = diff->find(model);
@@ -289,7 +291,7 @@ class SpikeSimulator : public Simulator {
                                 c.read_misses,
                                 c.write_accesses - std::min(c.write_accesses, c.write_misses),
                                 c.write_misses});
-      if (model != "I$") r.stats.extra[level + "_writebacks"] = c.writebacks;
+      if (model != "I$" && c.writebacks_valid) r.stats.extra[level + "_writebacks"] = c.writebacks;
     }
     r.stats.extra["stage_s"]["caches"] = elapsed() - plain_s;
     r.stats.extra["cache_scope"] =

@@ -113,7 +113,7 @@ Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(
 
 Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
     const std::map<std::string, SpikeCacheCounters>& later,
-    const std::map<std::string, SpikeCacheCounters>& earlier) {
+    const std::map<std::string, SpikeCacheCounters>& earlier, std::vector<std::string>* notes) {
   if (later.size() != earlier.size())
     return Error{"spike printed " + std::to_string(later.size()) + " and " +
                  std::to_string(earlier.size()) + " cache models in the two marker runs"};
@@ -134,7 +134,15 @@ Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
     SIMTUNE_ASSIGN_OR_RETURN(d.read_misses, sub(&C::read_misses, "read misses"));
     SIMTUNE_ASSIGN_OR_RETURN(d.write_accesses, sub(&C::write_accesses, "write accesses"));
     SIMTUNE_ASSIGN_OR_RETURN(d.write_misses, sub(&C::write_misses, "write misses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.writebacks, sub(&C::writebacks, "writebacks"));
+    if (b.writebacks < a.writebacks) {
+      d.writebacks_valid = false;
+      if (notes)
+        notes->push_back(model + " writebacks went down from " + std::to_string(a.writebacks) +
+                         " to " + std::to_string(b.writebacks) +
+                         " between the ROI markers; left out");
+    } else {
+      d.writebacks = b.writebacks - a.writebacks;
+    }
     out[model] = d;
   }
   return out;

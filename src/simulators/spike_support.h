@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "simtune/result.h"
 #include "simtune/target.h"
@@ -16,6 +17,9 @@ namespace simtune {
 struct SpikeCacheCounters {
   uint64_t read_accesses = 0, read_misses = 0, write_accesses = 0, write_misses = 0,
            writebacks = 0;
+  // In a difference (SubtractCacheStats): false when the writeback count went down between
+  // the markers, so that `writebacks` means nothing for this run.
+  bool writebacks_valid = true;
 };
 
 // "S:W:B" (sets:ways:block bytes) for --ic/--dc/--l2. Spike needs sets and block size to
@@ -28,10 +32,14 @@ Result<std::string> SpikeCacheGeometry(const CacheLevel& cache);
 Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(const std::string& output);
 
 // Counters of `later` minus `earlier`, per model; errors when a model is missing from either
-// or a counter went down (the runs did not share their prefix).
+// or an access or miss counter went down (the runs did not share their prefix). A writeback
+// count that went down (the stop stub's own store evicts differently from the code it
+// replaced) is not an error: that model's writebacks_valid is false and `notes`, when given,
+// gets a line saying so.
 Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
     const std::map<std::string, SpikeCacheCounters>& later,
-    const std::map<std::string, SpikeCacheCounters>& earlier);
+    const std::map<std::string, SpikeCacheCounters>& earlier,
+    std::vector<std::string>* notes = nullptr);
 
 // The harness's "simtune: roi minstret=<n> mcycle=<n>" line.
 struct RoiCounters {

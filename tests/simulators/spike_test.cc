@@ -114,6 +114,24 @@ TEST(SpikeOutput, SubtractsMarkerRuns) {
             "spike printed no D$ statistics in one run");
 }
 
+// Issue 17: a writeback count that goes down between the markers (the stop stub's store
+// evicts differently) costs the candidate only that counter, not its row.
+TEST(SpikeOutput, WritebacksThatWentDownAreLeftOutNotAnError) {
+  std::map<std::string, SpikeCacheCounters> a = {{"D$", {10, 2, 5, 1, 14}}};
+  std::map<std::string, SpikeCacheCounters> b = {{"D$", {30, 3, 9, 4, 13}}};
+  std::vector<std::string> notes;
+  auto d = SubtractCacheStats(b, a, &notes);
+  ASSERT_TRUE(d.ok()) << d.message();
+  EXPECT_EQ(d->at("D$").read_accesses, 20u);
+  EXPECT_FALSE(d->at("D$").writebacks_valid);
+  EXPECT_EQ(notes, (std::vector<std::string>{
+                       "D$ writebacks went down from 14 to 13 between the ROI markers; left out"}));
+  // Access and miss counters that go down still mean the runs diverged.
+  std::map<std::string, SpikeCacheCounters> c = {{"D$", {30, 1, 9, 4, 20}}};
+  EXPECT_EQ(SubtractCacheStats(c, a, &notes).message(),
+            "D$ read misses went down from 2 to 1 between the ROI markers");
+}
+
 TEST(SpikeOutput, ParsesTheHarnessRoiLine) {
   auto r = ParseRoiLine(kSpikeOutput);
   ASSERT_TRUE(r.ok()) << r.message();
