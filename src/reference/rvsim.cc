@@ -37,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "simtune/build_paths.h"
 #include "simtune/process.h"
 #include "simtune/reference.h"
 #include "simtune/strings.h"
@@ -91,7 +92,7 @@ Result<RvsimOptions> ParseRvsimOptions(const std::string& text) {
   return o;
 }
 
-fs::path RepoDir() { return fs::path(SIMTUNE_SOURCE_DATA_DIR).parent_path(); }
+fs::path RepoDir() { return BuildSourceDir(); }
 
 std::string Tail(const std::string& s, size_t n = 300) {
   std::string t = Trim(s);

