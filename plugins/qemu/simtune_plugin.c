@@ -1,5 +1,7 @@
 /*
- * simtune statistics plugin for QEMU user mode (plugin API version 1, QEMU 7.2).
+ * simtune statistics plugin for QEMU (plugin API version 1, QEMU 7.2): user
+ * mode (qemu-riscv64, qemu-aarch64, qemu-x86_64) and system mode
+ * (qemu-system-riscv64 running a bare-metal ELF in machine mode).
  *
  * Counts, for the region of interest (ROI) of a simtune harness only:
  * instructions, instruction classes, memory accesses by size, a set-associative
@@ -12,7 +14,10 @@
  * (inclusive) and stops at the first instruction of simtune_roi_end
  * (exclusive). Their addresses come from the ELF symbol table of the guest
  * binary, shifted by the load bias (PIE binaries are loaded at an offset).
- * roi=off counts the whole program instead.
+ * roi=off counts the whole program instead. In system mode QEMU does not know
+ * the guest binary: elf=PATH names it (the -kernel file), and its symbols are
+ * taken as they are (a bare-metal ELF runs where it is linked, with no address
+ * translation in machine mode, so virtual and physical addresses agree).
  *
  * Speed: per-TB counts (instructions, static classes) are precomputed at
  * translation time; each TB execution bumps one inline counter. The ROI
@@ -24,6 +29,9 @@
  * Options (key=value, parsed strictly; an error names the key and the value;
  * a damaged guest ELF stops the run with a message naming what is wrong):
  *   out=PATH                 where the JSON record goes
+ *   elf=PATH                 the guest ELF whose symbols give the ROI
+ *                            (default in user mode: the binary QEMU runs;
+ *                            needed in system mode unless roi=off)
  *   roi=on|off               count the ROI only (default) or everything
  *   classes|mem|cache|bpred|reuse=on|off   statistic groups (default on)
  *   l1i|l1d|l2|l3=on|off     cache levels (default: l1i, l1d, l2 on; l3 off)
@@ -807,6 +815,8 @@ static bool opt_warmup = true;
 static uint64_t opt_reuse_line = 64;
 static FILE *out_file;
 static char *out_path;
+static char *elf_path;
+static bool system_mode;
 
 static GPtrArray *tbs;
 static qemu_plugin_id_t plugin_id;
@@ -1300,7 +1310,8 @@ static bool resolve_roi_symbols(const char *path, char *err, size_t err_len)
     if (!ok) {
         return false;
     }
-    uint64_t bias = qemu_plugin_start_code() - min_exec;
+    /* System mode: a bare-metal ELF runs at its link addresses. */
+    uint64_t bias = system_mode ? 0 : qemu_plugin_start_code() - min_exec;
     roi_begin_addr = begin + bias;
     roi_end_addr = end + bias;
     return true;
@@ -1320,7 +1331,8 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     bool decode = opt_classes || opt_bpred || opt_mem || opt_cache || opt_reuse;
 
     if (opt_roi && !symbols_resolved) {
-        char *path = (char *)qemu_plugin_path_to_binary();
+        char *path = elf_path ? g_strdup(elf_path)
+                              : (char *)qemu_plugin_path_to_binary();
         char err[1024];
         bool ok = resolve_roi_symbols(path, err, sizeof(err));
         g_free(path);
@@ -1551,6 +1563,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     json_string(s, "isa", isa == ISA_RISCV64 ? "riscv64" :
                 isa == ISA_AARCH64 ? "aarch64" : "x86_64");
     json_string(s, "roi", opt_roi ? "symbols" : "all");
+    json_string(s, "emulation", system_mode ? "system" : "user");
     json_u64(s, "roi_begins", roi_begins, true);
     json_u64(s, "roi_ends", roi_ends, true);
     g_string_append_printf(s, "\"roi_closed_at_exit\":%s,",
@@ -1718,6 +1731,15 @@ static bool parse_option(const char *arg)
         out_path = g_strdup(val);
         return true;
     }
+    if (!strcmp(key, "elf")) {
+        if (!*val) {
+            fprintf(stderr, PFX "elf: expected a file path; got ''\n");
+            return false;
+        }
+        g_free(elf_path);
+        elf_path = g_strdup(val);
+        return true;
+    }
     if (!strcmp(key, "roi")) {
         return parse_bool(key, val, &opt_roi);
     }
@@ -1854,8 +1876,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                 "x86_64)\n", info->target_name);
         return 1;
     }
-    if (info->system_emulation) {
-        fprintf(stderr, PFX "needs user-mode emulation (qemu-%s)\n",
+    system_mode = info->system_emulation;
+    if (system_mode && isa != ISA_RISCV64) {
+        fprintf(stderr, PFX "system mode supports riscv64 bare metal only "
+                "(qemu-system-riscv64); got qemu-system-%s\n",
                 info->target_name);
         return 1;
     }
@@ -1924,6 +1948,24 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                     strerror(errno));
             return 1;
         }
+    }
+
+    if (system_mode && opt_roi) {
+        /*
+         * QEMU has no guest binary to report in system mode; read the
+         * symbols now, so that a bad elf= stops QEMU before it starts.
+         */
+        char err[1024];
+        if (!elf_path) {
+            fprintf(stderr, PFX "system mode needs elf=PATH (the -kernel "
+                    "ELF) for the ROI symbols; roi=off counts everything\n");
+            return 1;
+        }
+        if (!resolve_roi_symbols(elf_path, err, sizeof(err))) {
+            fprintf(stderr, PFX "%s\n", err);
+            return 1;
+        }
+        symbols_resolved = true;
     }
 
     tbs = g_ptr_array_new();

@@ -1,5 +1,8 @@
 // The "qemu" simulator: qemu-<isa> user mode with simtune's statistics plugin
 // (plugins/qemu/simtune_plugin.c), which writes one SimStats JSON record for the ROI.
+// riscv64 bare-metal artifacts (the ones Spike and rvsim run) run in system mode instead,
+// on qemu-system-riscv64's virt machine, with the same plugin and the same statistics;
+// see qemu_system.h for how the artifact's console and exit meet that machine.
 //
 // Options ("key=value,..."): timeout=SECONDS (default 600), mode=auto|full (default auto:
 // stop after the ROI and compare output checksums with the verified run's; full: run the
@@ -18,7 +21,9 @@
 #include "simtune/process.h"
 #include "simtune/strings.h"
 #include "src/simulators/builtin.h"
+#include "src/simulators/qemu_system.h"
 #include "src/simulators/run_util.h"
+#include "src/simulators/spike_support.h"
 
 namespace simtune {
 namespace {
@@ -93,18 +98,21 @@ class QemuSimulator : public Simulator {
   }
 
   bool Supports(const Target& target) const override {
-    return target.os == "linux" &&
-           std::find(kIsas.begin(), kIsas.end(), target.isa) != kIsas.end();
+    return SystemMode(target) ||
+           (target.os == "linux" &&
+            std::find(kIsas.begin(), kIsas.end(), target.isa) != kIsas.end());
   }
 
   Status Available(const Target& target) const override {
     if (!Supports(target))
       return Error{"qemu simulator does not support target " + target.name + " (isa " +
                    target.isa + ", os " + target.os + "; supported: linux on " +
-                   Join(kIsas, ", ") + ")"};
-    std::string qemu = "qemu-" + target.isa;
+                   Join(kIsas, ", ") + ", riscv64 baremetal)"};
+    std::string qemu = SystemMode(target) ? "qemu-system-riscv64" : "qemu-" + target.isa;
     if (!ProgramExists(qemu))
-      return Error{qemu + " not found; install Debian package qemu-user (scripts/setup does)"};
+      return Error{qemu + " not found; install Debian package " +
+                   (SystemMode(target) ? "qemu-system-misc" : "qemu-user") +
+                   " (scripts/setup does)"};
     auto plugin = PluginDir() / kPluginFile;
     if (!std::filesystem::exists(plugin))
       return Error{"qemu plugin not found at " + plugin.string() +
@@ -121,11 +129,16 @@ class QemuSimulator : public Simulator {
 
     return sim_util::RunWithOutputCheck(
         artifact, options_.full, "qemu", [&](bool sim, std::string& output) {
+          if (SystemMode(target)) return RunSystem(artifact, target, sim, output);
           return RunOnce(artifact, target, sim_util::HostedArg(artifact, sim), !sim, output);
         });
   }
 
  private:
+  // Bare-metal RISC-V: qemu-system-riscv64 (qemu_system.h).
+  static bool SystemMode(const Target& target) {
+    return target.isa == "riscv64" && target.os == "baremetal";
+  }
   // One run of qemu with the plugin; `arg` is the harness's argument (may be empty).
   // `verify`: the run must print the harness's verify ok line.
   SimResult RunOnce(const Artifact& artifact, const Target& target, const std::string& arg,
@@ -133,11 +146,41 @@ class QemuSimulator : public Simulator {
     TempDir tmp("qemu");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
     auto json_path = tmp.path() / "stats.json";
-    auto log_path = tmp.path() / "qemu.log";
     std::vector<std::string> argv = {"qemu-" + target.isa, "-plugin",
-                                     PluginArgs(target, json_path), "-d", "plugin", "-D",
-                                     log_path.string(), artifact.elf.string()};
+                                     PluginArgs(target, json_path), artifact.elf.string()};
     if (!arg.empty()) argv.push_back(arg);
+    return Run(argv, "qemu-" + target.isa, tmp.path(), 0, verify, output);
+  }
+
+  // One run of qemu-system-riscv64 on a copy of the artifact for the virt machine;
+  // `sim`: stop at simtune_sim_done (simulation mode), else run the whole harness.
+  SimResult RunSystem(const Artifact& artifact, const Target& target, bool sim,
+                      std::string& output) const {
+    TempDir tmp("qemu");
+    if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
+    std::string elf = ReadFile(artifact.elf);
+    if (elf.empty()) return Failed("run", "cannot read artifact " + artifact.elf.string());
+    auto image = PatchElfForQemuVirt(elf, sim);
+    if (!image.ok()) return Failed("run", artifact.elf.string() + ": " + image.message());
+    auto copy = tmp.path() / "virt.elf";
+    {
+      std::ofstream out(copy, std::ios::binary);
+      out << image->elf;
+      if (!out) return Failed("run", "cannot write " + copy.string());
+    }
+    std::string plugin = PluginArgs(target, tmp.path() / "stats.json") + ",elf=" + copy.string();
+    return Run(QemuVirtArgs(copy, image->ram_bytes, plugin), "qemu-system-riscv64", tmp.path(),
+               sim ? kRoiStopExitCode : 0, !sim, output);
+  }
+
+  // Runs `argv` (a qemu with the plugin writing to <dir>/stats.json) with QEMU's log in
+  // <dir>/qemu.log; `exit_code` is the status of a run that reached its end.
+  SimResult Run(std::vector<std::string> argv, const std::string& qemu,
+                const std::filesystem::path& dir, int exit_code, bool verify,
+                std::string& output) const {
+    auto json_path = dir / "stats.json";
+    auto log_path = dir / "qemu.log";
+    argv.insert(argv.begin() + 1, {"-d", "plugin", "-D", log_path.string()});
     ProcessOptions popts;
     popts.timeout_s = options_.timeout_s;
     popts.max_output_bytes = 1 << 16;
@@ -147,11 +190,12 @@ class QemuSimulator : public Simulator {
     output = p.out + p.err;
     if (p.timed_out) return Failed("timeout", p.Describe(options_.timeout_s), p.wall_s);
     std::string verdict = CheckVerifyLine(p.out);
-    if (!p.Success()) {
+    if (p.signal != 0 || p.exit_code != exit_code) {
       if (verdict.rfind("verify failed", 0) == 0)
         return Failed("verify", verdict, p.wall_s);
-      return Failed("run", "qemu-" + target.isa + " " + p.Describe(options_.timeout_s) +
-                               ": " + Tail(output),
+      if (std::string trap = TrapLine(p.out); !trap.empty())
+        return Failed("run", qemu + ": harness " + trap, p.wall_s);
+      return Failed("run", qemu + " " + p.Describe(options_.timeout_s) + ": " + Tail(output),
                     p.wall_s);
     }
     if (verify && !verdict.empty()) return Failed("verify", verdict, p.wall_s);

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -55,22 +56,19 @@ struct Symbol {
   uint64_t value = 0, size = 0;
 };
 
-// RV64 instruction encodings for the stop stub.
-uint32_t Addi(int rd, int rs1, int32_t imm) {
-  return (static_cast<uint32_t>(imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13;
-}
-uint32_t Auipc(int rd, int32_t hi20) {
-  return (static_cast<uint32_t>(hi20) << 12) | (rd << 7) | 0x17;
-}
-uint32_t Sd(int rs2, int rs1, int32_t imm) {
-  uint32_t u = static_cast<uint32_t>(imm & 0xfff);
-  return ((u >> 5) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((u & 0x1f) << 7) | 0x23;
-}
-constexpr uint32_t kWfi = 0x10500073;
-constexpr uint32_t kJumpBack4 = 0xffdff06f;   // jal x0, -4
-constexpr int kT0 = 5, kT1 = 6;
-
 }  // namespace
+
+namespace rv {
+
+std::optional<std::pair<int32_t, int32_t>> PcRelative(uint64_t from, uint64_t to) {
+  int64_t delta = static_cast<int64_t>(to - from);
+  if (delta < -(int64_t{1} << 31) || delta >= (int64_t{1} << 31) - 0x800) return std::nullopt;
+  int32_t hi = static_cast<int32_t>((delta + 0x800) >> 12);
+  int32_t lo = static_cast<int32_t>(delta - (static_cast<int64_t>(hi) << 12));
+  return std::make_pair(hi & 0xfffff, lo);
+}
+
+}  // namespace rv
 
 Result<std::string> SpikeCacheGeometry(const CacheLevel& c) {
   std::string what = c.level + " cache (" + std::to_string(c.size_bytes) + " bytes, " +
@@ -175,7 +173,9 @@ Result<RoiCounters> ParseRoiLine(const std::string& output) {
   return Error{"no 'simtune: roi minstret=<n> mcycle=<n>' line in the output"};
 }
 
-Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& symbol) {
+Result<std::string> PatchElfFunction(const std::string& elf, const std::string& symbol,
+                                     const std::vector<std::string>& other_symbols,
+                                     uint64_t stub_bytes, const ElfStubMaker& make_stub) {
   auto eh = ReadAt<Elf64_Ehdr>(elf, 0);
   if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
       eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
@@ -195,6 +195,8 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
     SIMTUNE_CHECK(sh.has_value());   // CheckTable above
     sections.push_back(*sh);
   }
+  std::vector<std::string> wanted = {symbol};
+  wanted.insert(wanted.end(), other_symbols.begin(), other_symbols.end());
   std::map<std::string, Symbol> symbols;
   for (size_t s = 0; s < sections.size(); ++s) {
     const Elf64_Shdr& sh = sections[s];
@@ -223,18 +225,18 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
       // Names end at a NUL inside the string table, else at its end.
       const char* name_ptr = elf.data() + strtab.sh_offset + sym->st_name;
       std::string name(name_ptr, strnlen(name_ptr, strtab.sh_size - sym->st_name));
-      if (name == symbol || name == "tohost") symbols[name] = {sym->st_value, sym->st_size};
+      if (std::find(wanted.begin(), wanted.end(), name) != wanted.end())
+        symbols[name] = {sym->st_value, sym->st_size};
     }
   }
-  for (const auto& needed : {symbol, std::string("tohost")})
+  for (const auto& needed : wanted)
     if (!symbols.count(needed))
       return Error{"no symbol '" + needed + "' in the ELF symbol table (stripped, or not built "
                    "with the simtune bare-metal harness?)"};
   const Symbol& fn = symbols[symbol];
-  constexpr uint64_t kStubBytes = 20;
-  if (fn.size < kStubBytes)
+  if (fn.size < stub_bytes)
     return Error{"function " + symbol + " is " + std::to_string(fn.size) +
-                 " bytes; the stop stub needs " + std::to_string(kStubBytes)};
+                 " bytes; the stop stub needs " + std::to_string(stub_bytes)};
 
   // The segment must hold the stub's bytes both in memory and in the file.
   std::optional<uint64_t> file_offset;
@@ -243,25 +245,34 @@ Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& sy
     SIMTUNE_CHECK(ph.has_value());   // CheckTable above
     if (ph->p_type != PT_LOAD || fn.value < ph->p_vaddr) continue;
     const uint64_t into = fn.value - ph->p_vaddr;
-    if (!InBounds(into, kStubBytes, ph->p_filesz)) continue;
+    if (!InBounds(into, stub_bytes, ph->p_filesz)) continue;
     auto at = EntryOffset(ph->p_offset, into, 1);
-    if (at && InBounds(*at, kStubBytes, elf.size())) file_offset = at;
+    if (at && InBounds(*at, stub_bytes, elf.size())) file_offset = at;
   }
   if (!file_offset)
     return Error{"function " + symbol + " is not in a loadable segment of the ELF file"};
 
-  // The auipc sits 4 bytes into the stub; tohost is reached with auipc + sd's 12-bit offset.
-  int64_t delta =
-      static_cast<int64_t>(symbols["tohost"].value) - static_cast<int64_t>(fn.value + 4);
-  if (delta < -(int64_t{1} << 31) || delta >= (int64_t{1} << 31))
-    return Error{"tohost is more than 2 GiB away from " + symbol};
-  int32_t hi = static_cast<int32_t>((delta + 0x800) >> 12);
-  int32_t lo = static_cast<int32_t>(delta - (static_cast<int64_t>(hi) << 12));
-  const uint32_t stub[5] = {Addi(kT0, 0, (kRoiStopExitCode << 1) | 1),
-                            Auipc(kT1, hi & 0xfffff), Sd(kT0, kT1, lo), kWfi, kJumpBack4};
+  std::map<std::string, uint64_t> addresses;
+  for (const auto& [name, sym] : symbols) addresses[name] = sym.value;
+  SIMTUNE_ASSIGN_OR_RETURN(std::vector<uint32_t> stub, make_stub(fn.value, addresses));
+  SIMTUNE_CHECK(stub.size() * sizeof(uint32_t) == stub_bytes);
   std::string out = elf;
-  std::memcpy(out.data() + *file_offset, stub, sizeof stub);
+  std::memcpy(out.data() + *file_offset, stub.data(), stub_bytes);
   return out;
+}
+
+Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& symbol) {
+  auto stub = [&](uint64_t at,
+                  const std::map<std::string, uint64_t>& addresses) -> Result<std::vector<uint32_t>> {
+    // The auipc sits 4 bytes into the stub; tohost is reached with auipc + sd's 12-bit offset.
+    auto rel = rv::PcRelative(at + 4, addresses.at("tohost"));
+    if (!rel) return Error{"tohost is more than 2 GiB away from " + symbol};
+    auto [hi, lo] = *rel;
+    return std::vector<uint32_t>{rv::Addi(rv::kT0, 0, (kRoiStopExitCode << 1) | 1),
+                                 rv::Auipc(rv::kT1, hi), rv::Sd(rv::kT0, rv::kT1, lo), rv::kWfi,
+                                 rv::kJumpBack4};
+  };
+  return PatchElfFunction(elf, symbol, {"tohost"}, 20, stub);
 }
 
 }  // namespace simtune

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -58,5 +61,50 @@ inline constexpr int kRoiStopExitCode = 77;
 // instruction and memory access before it done exactly as in the original. Needs the symbol
 // table (symbols `symbol` and `tohost`) and a function of at least 20 bytes.
 Result<std::string> PatchElfStopAt(const std::string& elf, const std::string& symbol);
+
+// The instructions a stub consists of, given the address it is written at and the addresses
+// of the symbols PatchElfFunction was asked for; an error when it cannot be built there.
+using ElfStubMaker = std::function<Result<std::vector<uint32_t>>(
+    uint64_t at, const std::map<std::string, uint64_t>& addresses)>;
+
+// The core of PatchElfStopAt: a copy of `elf` whose function `symbol` begins with the
+// `stub_bytes` bytes of instructions that `make_stub` returns (it must return exactly that
+// many). `other_symbols` must be in the symbol table too; their addresses go to make_stub.
+// Errors name what is wrong with the file, a missing symbol, or a function too small.
+Result<std::string> PatchElfFunction(const std::string& elf, const std::string& symbol,
+                                     const std::vector<std::string>& other_symbols,
+                                     uint64_t stub_bytes, const ElfStubMaker& make_stub);
+
+// RV64 instruction encodings for the stubs (registers by number).
+namespace rv {
+inline constexpr int kA0 = 10, kT0 = 5, kT1 = 6;
+inline constexpr uint32_t kWfi = 0x10500073;
+inline constexpr uint32_t kJumpBack4 = 0xffdff06f;   // jal x0, -4
+inline uint32_t IType(uint32_t funct3, uint32_t opcode, int rd, int rs1, int32_t imm) {
+  return (static_cast<uint32_t>(imm & 0xfff) << 20) | (static_cast<uint32_t>(rs1) << 15) |
+         (funct3 << 12) | (static_cast<uint32_t>(rd) << 7) | opcode;
+}
+inline uint32_t SType(uint32_t funct3, int rs2, int rs1, int32_t imm) {
+  uint32_t u = static_cast<uint32_t>(imm & 0xfff);
+  return ((u >> 5) << 25) | (static_cast<uint32_t>(rs2) << 20) |
+         (static_cast<uint32_t>(rs1) << 15) | (funct3 << 12) | ((u & 0x1f) << 7) | 0x23;
+}
+inline uint32_t Addi(int rd, int rs1, int32_t imm) { return IType(0, 0x13, rd, rs1, imm); }
+inline uint32_t Slli(int rd, int rs1, int shamt) { return IType(1, 0x13, rd, rs1, shamt); }
+inline uint32_t Srli(int rd, int rs1, int shamt) { return IType(5, 0x13, rd, rs1, shamt); }
+inline uint32_t Ori(int rd, int rs1, int32_t imm) { return IType(6, 0x13, rd, rs1, imm); }
+inline uint32_t Jalr(int rd, int rs1, int32_t imm) { return IType(0, 0x67, rd, rs1, imm); }
+inline uint32_t Lui(int rd, int32_t hi20) {
+  return (static_cast<uint32_t>(hi20 & 0xfffff) << 12) | (static_cast<uint32_t>(rd) << 7) | 0x37;
+}
+inline uint32_t Auipc(int rd, int32_t hi20) {
+  return (static_cast<uint32_t>(hi20 & 0xfffff) << 12) | (static_cast<uint32_t>(rd) << 7) | 0x17;
+}
+inline uint32_t Sw(int rs2, int rs1, int32_t imm) { return SType(2, rs2, rs1, imm); }
+inline uint32_t Sd(int rs2, int rs1, int32_t imm) { return SType(3, rs2, rs1, imm); }
+// (hi20, lo12) for auipc + a 12-bit offset reaching `to` from an auipc at `from`; nullopt
+// when it is out of reach (2 GiB).
+std::optional<std::pair<int32_t, int32_t>> PcRelative(uint64_t from, uint64_t to);
+}  // namespace rv
 
 }  // namespace simtune

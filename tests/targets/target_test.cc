@@ -76,7 +76,7 @@ TEST(Targets, CrossTargets) {
   EXPECT_TRUE(bare->baremetal());
   EXPECT_TRUE(bare->runner.empty());
   EXPECT_EQ(bare->cc, "riscv64-unknown-elf-gcc");
-  EXPECT_EQ(bare->simulators, std::vector<std::string>{"spike"});
+  EXPECT_EQ(bare->simulators, (std::vector<std::string>{"spike", "qemu"}));
 }
 
 TEST(Targets, LoadsByPath) {

