@@ -270,8 +270,9 @@ class QemuSimulator : public Simulator {
 void RegisterQemuSimulator(SimulatorRegistry& registry) {
   registry.Register(
       "qemu",
-      "qemu-user (riscv64, aarch64, x86_64 linux) with simtune's plugin: instruction "
-      "classes, memory accesses, cache hierarchy, branch predictor, reuse distances",
+      "qemu-user (riscv64, aarch64, x86_64 linux) or qemu-system-riscv64 (riscv64 bare "
+      "metal) with simtune's plugin: instruction classes, memory accesses, cache hierarchy, "
+      "branch predictor, reuse distances",
       [](const std::string& options) -> Result<std::unique_ptr<Simulator>> {
         SIMTUNE_ASSIGN_OR_RETURN(QemuOptions opts, ParseOptions(options));
         return std::unique_ptr<Simulator>(new QemuSimulator(std::move(opts)));

@@ -113,7 +113,7 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   }
 }
 
-TEST(QemuSimulator, SupportsLinuxOnThreeIsas) {
+TEST(QemuSimulator, SupportsLinuxOnThreeIsasAndRiscvBareMetal) {
   auto sim = MakeQemu();
   Target t = RiscvTarget();
   EXPECT_TRUE(sim->Supports(t));
@@ -125,12 +125,19 @@ TEST(QemuSimulator, SupportsLinuxOnThreeIsas) {
   EXPECT_FALSE(sim->Supports(t));
   Target bare = RiscvTarget();
   bare.os = "baremetal";
+  EXPECT_TRUE(sim->Supports(bare));
+  bare.isa = "aarch64";
   EXPECT_FALSE(sim->Supports(bare));
   auto st = sim->Available(bare);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message(),
-            "qemu simulator does not support target riscv64-test (isa riscv64, os baremetal; "
-            "supported: linux on riscv64, aarch64, x86_64)");
+            "qemu simulator does not support target riscv64-test (isa aarch64, os baremetal; "
+            "supported: linux on riscv64, aarch64, x86_64, riscv64 baremetal)");
+  bare.isa = "riscv64";
+  ScopedEnv path("PATH", "/nonexistent");
+  EXPECT_EQ(sim->Available(bare).message(),
+            "qemu-system-riscv64 not found; install Debian package qemu-system-misc "
+            "(scripts/setup does)");
 }
 
 TEST(QemuSimulator, MissingQemuOrPluginSaysHowToGetIt) {
@@ -190,15 +197,17 @@ TEST(QemuSimulator, SimulatesAnArtifactWithTheTargetsGeometry) {
   EXPECT_TRUE(lean.stats.reuse_log2.empty());
 }
 
-// The geometry and predictor of every shipped target are accepted by the plugin.
-TEST(QemuSimulator, RunsEveryShippedLinuxTarget) {
+// The geometry and predictor of every shipped target are accepted by the plugin, bare-metal
+// ones (system mode) included.
+TEST(QemuSimulator, RunsEveryShippedTarget) {
   auto sim = MakeQemu("reuse=off");
   int simulated = 0;
   for (const auto& name : ListTargets()) {
     auto target = LoadTarget(name);
     ASSERT_TRUE(target.ok()) << target.message();
     if (!sim->Supports(*target)) continue;
-    std::string elf = qemu_test::BuildRoiProgram(target->isa, "static");
+    std::string elf = target->baremetal() ? qemu_test::BuildBareProgram("COUNT=1000")
+                                          : qemu_test::BuildRoiProgram(target->isa, "static");
     ASSERT_FALSE(elf.empty());
     SimResult r = sim->Simulate(MakeArtifact(elf), *target);
     ASSERT_TRUE(r.ok()) << name << ": " << r.stage << ": " << r.message;

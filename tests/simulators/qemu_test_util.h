@@ -18,6 +18,8 @@
 #include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
+#include "simtune/target.h"
+#include "src/simulators/qemu_system.h"
 
 namespace simtune::qemu_test {
 
@@ -153,6 +155,78 @@ inline std::map<std::string, uint64_t> CacheCounts(const nlohmann::json& stats,
               {"write_misses", c.at("write_misses")}};
   ADD_FAILURE() << "no cache level " << level << " in " << stats.dump();
   return {};
+}
+
+// roi_bare.c + kernels_riscv64.S for riscv64-baremetal's memory map; `define` picks the
+// kernel ("COUNT=1000", "MIX"). Returns the ELF path, or "" after a test failure.
+inline std::string BuildBareProgram(const std::string& define) {
+  if (!ProgramExists("riscv64-unknown-elf-gcc")) {
+    ADD_FAILURE() << "riscv64-unknown-elf-gcc not found; install Debian packages "
+                     "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf (scripts/setup does)";
+    return "";
+  }
+  std::string name = "bare_" + define;
+  for (char& c : name)
+    if (c == '=') c = '_';
+  auto out = ScratchDir() / (name + ".elf");
+  if (std::filesystem::exists(out)) return out.string();
+  auto loaded = LoadTarget("riscv64-baremetal");
+  if (!loaded.ok()) {
+    ADD_FAILURE() << loaded.message();
+    return "";
+  }
+  const Target& bare = *loaded;
+  std::vector<std::string> argv = {bare.cc, "-O1", "-o", out.string(), "-D" + define};
+  for (const auto& f : bare.cflags)
+    if (f != "-O3" && f != "-std=c99") argv.push_back(f);
+  argv.push_back((ProgramsDir() / "roi_bare.c").string());
+  argv.push_back((ProgramsDir() / "kernels_riscv64.S").string());
+  argv.insert(argv.end(), bare.ldflags.begin(), bare.ldflags.end());
+  auto r = RunProcess(argv, {.timeout_s = 120});
+  if (!r.ok() || !r->Success()) {
+    ADD_FAILURE() << "compiling " << name << " failed: " << (r.ok() ? r->err : r.message());
+    return "";
+  }
+  return out.string();
+}
+
+// qemu-system-riscv64 -M virt with the plugin (`plugin_opts` after out=; "elf=SELF" there
+// names the patched copy that QEMU runs).
+inline QemuRun RunSystem(const std::string& elf, const std::string& plugin_opts) {
+  QemuRun run;
+  if (!ProgramExists("qemu-system-riscv64")) {
+    ADD_FAILURE() << "qemu-system-riscv64 not found; install Debian package qemu-system-misc "
+                     "(scripts/setup does)";
+    return run;
+  }
+  static int counter = 0;
+  auto json = ScratchDir() / ("system-stats-" + std::to_string(counter++) + ".json");
+  std::string plugin = PluginPath().string() + ",out=" + json.string();
+  if (!plugin_opts.empty()) plugin += "," + plugin_opts;
+  // The ELF as the qemu simulator runs it: _exit sent to virt's test finisher.
+  std::ifstream file(elf, std::ios::binary);
+  std::stringstream bytes;
+  bytes << file.rdbuf();
+  auto image = PatchElfForQemuVirt(bytes.str(), false);
+  if (!image.ok()) {
+    ADD_FAILURE() << elf << ": " << image.message();
+    return run;
+  }
+  auto copy = ScratchDir() / ("virt-" + std::to_string(counter) + ".elf");
+  std::ofstream(copy, std::ios::binary) << image->elf;
+  if (auto at = plugin.find("elf=SELF"); at != std::string::npos)
+    plugin.replace(at, 8, "elf=" + copy.string());
+  auto r = RunProcess(QemuVirtArgs(copy, image->ram_bytes, plugin), {.timeout_s = 60});
+  if (!r.ok()) {
+    ADD_FAILURE() << r.message();
+    return run;
+  }
+  run.process = *r;
+  std::ifstream in(json);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!ss.str().empty()) run.stats = nlohmann::json::parse(ss.str());
+  return run;
 }
 
 }  // namespace simtune::qemu_test

@@ -3,7 +3,7 @@
 // real simulators: the ROI statistics equal those of full runs (mode=full) field by field, a
 // kernel that computes something else under a simulator still fails at "verify", a checksum
 // that differs within tolerance is settled by a full run, and guard zones and traps are
-// reported. Needs qemu-user, valgrind, spike and the cross compilers (scripts/setup).
+// reported. Needs qemu-user, qemu-system-misc, valgrind, spike and the cross compilers (scripts/setup).
 #include <cpuid.h>
 #include <gtest/gtest.h>
 
@@ -128,7 +128,8 @@ TEST_P(SimModeStats, EqualFullRunsFieldByField) {
 INSTANTIATE_TEST_SUITE_P(
     RealSimulators, SimModeStats,
     ::testing::Values(Case{"qemu", "x86_64-host"}, Case{"qemu", "riscv64-linux"},
-                      Case{"qemu", "aarch64-linux"}, Case{"valgrind", "x86_64-host"},
+                      Case{"qemu", "aarch64-linux"}, Case{"qemu", "riscv64-baremetal"},
+                      Case{"valgrind", "x86_64-host"},
                       Case{"spike", "riscv64-baremetal"}),
     [](const auto& info) {
       std::string n = info.param.simulator + "_" + info.param.target;
