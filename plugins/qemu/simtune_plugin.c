@@ -1708,6 +1708,17 @@ static bool parse_choice(const char *key, const char *val,
     return false;
 }
 
+static bool parse_path(const char *key, const char *val, char **out)
+{
+    if (!*val) {
+        fprintf(stderr, PFX "%s: expected a file path; got ''\n", key);
+        return false;
+    }
+    g_free(*out);
+    *out = g_strdup(val);
+    return true;
+}
+
 static bool parse_option(const char *arg)
 {
     static const char *const bpred_kinds[] = { "bimodal", "gshare", NULL };
@@ -1723,22 +1734,10 @@ static bool parse_option(const char *arg)
     const char *val = eq + 1;
 
     if (!strcmp(key, "out")) {
-        if (!*val) {
-            fprintf(stderr, PFX "out: expected a file path; got ''\n");
-            return false;
-        }
-        g_free(out_path);
-        out_path = g_strdup(val);
-        return true;
+        return parse_path(key, val, &out_path);
     }
     if (!strcmp(key, "elf")) {
-        if (!*val) {
-            fprintf(stderr, PFX "elf: expected a file path; got ''\n");
-            return false;
-        }
-        g_free(elf_path);
-        elf_path = g_strdup(val);
-        return true;
+        return parse_path(key, val, &elf_path);
     }
     if (!strcmp(key, "roi")) {
         return parse_bool(key, val, &opt_roi);

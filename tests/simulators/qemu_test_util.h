@@ -104,6 +104,23 @@ struct QemuRun {
   nlohmann::json stats;   // null when the plugin wrote nothing
 };
 
+// Runs `argv`, a qemu whose plugin writes to `json`, and reads what it wrote.
+inline QemuRun RunAndReadStats(const std::vector<std::string>& argv,
+                               const std::filesystem::path& json, double timeout_s) {
+  QemuRun run;
+  auto r = RunProcess(argv, {.timeout_s = timeout_s});
+  if (!r.ok()) {
+    ADD_FAILURE() << r.message();
+    return run;
+  }
+  run.process = *r;
+  std::ifstream in(json);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!ss.str().empty()) run.stats = nlohmann::json::parse(ss.str());
+  return run;
+}
+
 // Runs qemu-<isa> with the plugin and `plugin_opts` ("k=v,k=v", may be empty).
 inline QemuRun RunWithPlugin(const std::string& isa, const std::string& elf,
                              const std::string& plugin_opts,
@@ -131,17 +148,7 @@ inline QemuRun RunWithPlugin(const std::string& isa, const std::string& elf,
   }
   argv.push_back(elf);
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = RunProcess(argv, {.timeout_s = 120});
-  if (!r.ok()) {
-    ADD_FAILURE() << r.message();
-    return run;
-  }
-  run.process = *r;
-  std::ifstream in(json);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!ss.str().empty()) run.stats = nlohmann::json::parse(ss.str());
-  return run;
+  return RunAndReadStats(argv, json, 120);
 }
 
 // A cache level's counters from a plugin record, keyed "read_hits" etc.
@@ -216,17 +223,7 @@ inline QemuRun RunSystem(const std::string& elf, const std::string& plugin_opts)
   std::ofstream(copy, std::ios::binary) << image->elf;
   if (auto at = plugin.find("elf=SELF"); at != std::string::npos)
     plugin.replace(at, 8, "elf=" + copy.string());
-  auto r = RunProcess(QemuVirtArgs(copy, image->ram_bytes, plugin), {.timeout_s = 60});
-  if (!r.ok()) {
-    ADD_FAILURE() << r.message();
-    return run;
-  }
-  run.process = *r;
-  std::ifstream in(json);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!ss.str().empty()) run.stats = nlohmann::json::parse(ss.str());
-  return run;
+  return RunAndReadStats(QemuVirtArgs(copy, image->ram_bytes, plugin), json, 60);
 }
 
 }  // namespace simtune::qemu_test
