@@ -275,5 +275,33 @@ TEST_F(CliTest, ProgressLinesWhenStderrIsNotATerminal) {
   EXPECT_EQ(quiet.err.find("done,"), std::string::npos) << quiet.err;
 }
 
+// Issue 17: QEMU (system mode) simulates the rvsim reference targets' bare-metal ELFs, so an
+// eval on rvsim joins QEMU's and Spike's statistics of each candidate. The README's rvsim
+// commands as written, plus qemu.
+TEST_F(CliTest, QemuAndSpikeStatisticsJoinOnAnRvsimTarget) {
+  const std::string w = "gemm:M=8,N=8,K=8", t = "riscv64-rvsim-rocket";
+  auto built = Run({"build", w, "--target", t, "--sample", "6", "--seed", "1", "--db", "s.db"});
+  ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+  for (const char* sim : {"qemu", "spike"}) {
+    auto r = Run({"simulate", w, "--target", t, "--sim", sim, "--db", "s.db"});
+    ASSERT_EQ(r.exit_code, 0) << sim << ": " << r.out << r.err;
+    EXPECT_NE(r.out.find("ok 6"), std::string::npos) << sim << ": " << r.out;
+  }
+  auto measured = Run({"measure", w, "--target", t, "--ref", "rvsim", "--ref-options",
+                       "verify=off", "--db", "s.db"});
+  ASSERT_EQ(measured.exit_code, 0) << measured.out << measured.err;
+  auto eval = Run({"eval", "--target", t, "--sim", "qemu,spike", "--ref", "rvsim", "-w", w,
+                   "--predictors", "insn-count:feature=qemu.log_insn", "--protocols", "kfold",
+                   "--db", "s.db"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.out << eval.err;
+  EXPECT_NE(eval.out.find("evaluating on 6 measured candidates of 1 workloads; features: "),
+            std::string::npos)
+      << eval.out;
+  EXPECT_NE(eval.out.find(" from qemu+spike on riscv64-rvsim-rocket; reference rvsim on "
+                          "riscv64-rvsim-rocket"),
+            std::string::npos)
+      << eval.out;
+}
+
 }  // namespace
 }  // namespace simtune
