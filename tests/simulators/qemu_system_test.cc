@@ -103,6 +103,23 @@ TEST(QemuSystem, PluginNeedsTheElfForTheRoi) {
   EXPECT_GT(whole.stats.at("insn_count").get<uint64_t>(), 4 * 1000 + 3);
 }
 
+// In user mode elf= overrides the binary QEMU reports (same ROI), and a bad one is named.
+TEST(QemuSystem, ElfOptionInUserModeNamesTheSymbolFile) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto plain = RunWithPlugin("riscv64", elf, "", {"count", "100"});
+  auto named = RunWithPlugin("riscv64", elf, "elf=" + elf, {"count", "100"});
+  ASSERT_TRUE(named.process.Success()) << named.process.err;
+  EXPECT_EQ(named.stats.at("insn_count"), 4 * 100 + 3);
+  EXPECT_EQ(KernelInvariant(named.stats), KernelInvariant(plain.stats));
+  auto bad = RunWithPlugin("riscv64", elf, "elf=/nonexistent.elf", {"count", "100"});
+  EXPECT_FALSE(bad.process.Success());
+  EXPECT_NE(bad.process.err.find(
+                "simtune plugin: /nonexistent.elf: cannot open: No such file or directory"),
+            std::string::npos)
+      << bad.process.err;
+}
+
 TEST(QemuSystem, PatchErrorsNameWhatIsMissing) {
   auto read = [](const std::string& path) {
     std::ifstream in(path, std::ios::binary);
