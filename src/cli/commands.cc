@@ -415,6 +415,11 @@ int RunCli(int argc, char** argv) {
       cli::AddEstimateCommand(app),
   };
 
+  // A required option has no default to show, nor does an empty list ("=[]").
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    for (auto* opt : sub->get_options())
+      if (opt->get_required() || opt->get_default_str() == "[]") opt->default_str("");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -158,8 +158,8 @@ TEST_F(CliConsistencyTest, BareMetalBuildThatNothingVerifiedIsNotOk) {
                       {{"SIMTUNE_SPIKE", (dir_ / "no-spike").string()}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\nok 0, built, not verified (no runner) 1\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("not verified at build (no runner: spike not found at '" + (dir_ / "no-spike").string() +
-                       "' ($SIMTUNE_SPIKE)"),
+  EXPECT_NE(r.out.find("not verified at build (no runner: target riscv64-baremetal has no runner and spike is "
+                       "not installed"),
             std::string::npos) << r.out;
   r = Run({"build", w, "--config", "MODE=0", "--target", "riscv64-baremetal", "--force"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -24,7 +24,10 @@ if n != 1:
 env = dict(os.environ, PYTHONPATH=str(REPO / "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
 env.setdefault("SIMTUNE", str(REPO / "build" / "simtune"))
 with tempfile.TemporaryDirectory(prefix="simtune_readme_tvm_") as scratch:
-    r = subprocess.run([sys.executable, "-c", code], cwd=scratch, env=env, capture_output=True,
+    # A file, not `python -c`: TVMScript parses the decorated function's source.
+    example = Path(scratch) / "readme_tvm_example.py"
+    example.write_text(code, encoding="utf-8")
+    r = subprocess.run([sys.executable, str(example)], cwd=scratch, env=env, capture_output=True,
                        text=True, timeout=1100)
     sys.stdout.write(r.stdout)
     sys.stderr.write(r.stderr[-6000:])
