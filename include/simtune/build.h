@@ -126,8 +126,9 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
 // Runs a built artifact once (VerifyArtifact) and folds the verdict into it: a crash, a
 // timeout or a wrong result makes it a failed artifact with that stage and reason; a
 // verified one gets verified_checksums, also written to its cache entry. Does nothing to an
-// artifact that failed already or that nothing can run (bare metal without Spike).
-void VerifyArtifactInto(Artifact& artifact, const Target& target, double timeout_s = 60);
+// artifact that failed already or that nothing can run (bare metal without Spike). Returns
+// why an ok artifact stays unverified ("no runner: spike not found ..."), else "".
+std::string VerifyArtifactInto(Artifact& artifact, const Target& target, double timeout_s = 60);
 
 // The verified checksums of an artifact: artifact.verified_checksums, else those recorded
 // in its cache entry (artifacts read back from the store), else "".

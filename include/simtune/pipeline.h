@@ -69,6 +69,7 @@ struct Progress {
   std::map<std::string, size_t> failed_by_stage;
   double eta_s = 0;
   double best_score = std::numeric_limits<double>::quiet_NaN();
+  std::string score_unit;   // of best_score: "ns", "cycles", "score" (an order only), or "" before calibration
   int64_t candidate_id = 0;
   std::string config;
   std::string status;   // "ok" | "failed"
@@ -126,7 +127,9 @@ struct BuildJobResult {
   std::string workload;                   // Workload::Key()
   std::string target;                     // target name
   std::vector<BuiltCandidate> built;      // built now, in selection order
-  size_t ok = 0;
+  size_t ok = 0;                          // built and verified (or built, with --no-verify)
+  size_t unverified = 0;                  // built, but nothing could run them to verify
+  std::string unverified_reason;          // why ("no runner: spike not found ...")
   size_t cached = 0;                      // of built: from the artifact cache
   size_t skipped = 0;                     // already built (resume)
   std::map<std::string, int> failed_by_stage;
@@ -269,6 +272,7 @@ struct TrainJobResult {
   std::string predictor;
   std::string predictor_options;        // Predictor::options()
   DataSpec data;
+  std::string unit;                     // of the model's predictions: "ns", "cycles" or "score"
   int64_t rows = 0;                     // measured candidates trained on
   int64_t features = 0;
   std::vector<std::string> workloads;   // their keys
@@ -308,6 +312,7 @@ struct PredictJobResult {
   std::string predictor;                // its predictor's name
   std::string target;                   // the reference target the scores are for
   bool predicts_time = false;           // score is a time (else only an order)
+  std::string unit;                     // of score: "ns", "cycles", or "score" (only an order)
   std::vector<std::string> simulators;  // whose statistics the model reads
   std::vector<PredictedCandidate> ranking;   // best first
   size_t missing_sims = 0;              // candidates not ranked: statistics missing
@@ -344,6 +349,7 @@ struct VerifyJobResult {
   std::string workload;
   std::string target;
   std::string reference_options;        // Reference::options_key()
+  std::string unit;                     // of the predicted scores: "ns", "cycles" or "score"
   size_t candidates = 0;                // ranked
   size_t measured_before = 0;           // of them, with a reference result before this run
   // The k best predicted (best first), then, when not among them, the best candidate measured
@@ -371,7 +377,7 @@ Result<VerifyJobResult> RunVerify(Store& store, const VerifyJobOptions& options)
 
 struct EvalJobOptions {
   DataOptions data;
-  std::string predictors = "all";       // 'all' or "name[:options]" separated by ';'
+  std::string predictors = "all";       // 'all' or "name[:options]", comma-separated (SplitList)
   std::string protocols = "kfold,lowo";
   int folds = 5;
   uint64_t seed = 0;
@@ -431,7 +437,7 @@ struct TuneJobOptions {
   std::string save_model;                  // write the final (refit) model here
   std::string reference;                   // empty: the target's first
   std::string reference_options;
-  int verify_top = 5;                      // measure the k best predicted
+  int verify_top = 5;                      // measure the k best predicted (CLI: --top)
   int calibrate = 10;                      // candidates measured to calibrate the predictor
   size_t batch = 16;                       // candidates proposed per round
   uint64_t seed = 1;
@@ -469,6 +475,8 @@ struct TuneJobResult {
   size_t calibration_candidates = 0;       // chosen from the pool
   std::string calibration_simulator;       // the pool was stratified by its instruction count
   std::string predictor;
+  std::string score_unit;                  // of the scores: "ns"/"cycles" (a predicted time), "score"
+                                           // (an order only), "unknown" (a model file without it)
   std::string reference;
   std::string reference_options;
   std::vector<TunedCandidate> ranking;     // every ok candidate, best predicted first
@@ -487,6 +495,9 @@ class TuneJob {
   Result<TuneJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
 
   const std::string& workload() const;     // Workload::Key()
+  // Found by Prepare: a --model trained on another target, reference or simulators than this
+  // tune's (ModelMismatchWarnings), or whose file records none of them.
+  const std::vector<std::string>& warnings() const;
   const std::string& target() const;       // target name
   const std::string& executor() const;
   int workers() const;

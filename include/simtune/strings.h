@@ -19,6 +19,16 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 std::string Trim(std::string_view text);
 bool StartsWith(std::string_view text, std::string_view prefix);
 
+// Splits a command-line list. One separator for every list flag: ','. An item may carry its
+// own "key=value,..." after a ':' (a workload "gemm:M=64,N=64,K=64", a predictor
+// "xgb-rank:objective=ndcg,folds=3"), so a segment of the form "key=value" (an '=' and no ':'
+// before it) continues the item before it:
+//   "gemm:M=64,N=64,K=64,mvm:M=64,K=64,resnet18.conv2_x"
+//     -> {"gemm:M=64,N=64,K=64", "mvm:M=64,K=64", "resnet18.conv2_x"}
+// ';' separates items too (the older spelling of --workloads and --predictors). Items are
+// trimmed; empty items are dropped.
+std::vector<std::string> SplitList(std::string_view text);
+
 // Parses the whole of `text` as a base-10 integer / finite double. Trailing junk, empty
 // input and overflow are errors; `what` names the value in the message, e.g.
 // ParseInt("7x", "tile_m") -> "tile_m: expected an integer; got '7x'".

@@ -55,6 +55,7 @@ struct CandidateData {
   std::string config;                        // canonical knob text
   std::map<std::string, double> features;   // ExtractFeatures of every simulator in the spec
   std::optional<double> ref_value;           // latest ok reference result, when measured
+  std::string ref_unit;                      // its unit ("ns", "cycles"); "" when unmeasured
   double ref_spread = 0;                     // its relative round spread
 };
 
@@ -77,8 +78,30 @@ Dataset ToDataset(const std::vector<CandidateData>& rows, const std::vector<std:
 struct TrainedModel {
   std::unique_ptr<Predictor> predictor;
   DataSpec data;
-  nlohmann::json trained_on;   // {"workloads": [keys], "rows": n}
+  nlohmann::json trained_on;   // {"workloads": [keys], "rows": n, "unit": "ns"}
+  // The unit of the predictor's output: the reference's ("ns", "cycles") when it predicts a
+  // time, "score" when its output only orders candidates (ranking models, baselines). From
+  // trained_on.unit; files written before it was recorded: "cycles" for an rvsim reference,
+  // else "ns".
+  std::string unit;
 };
+
+// The unit a model's predictions are in: `reference_unit` when the predictor predicts a
+// time, else "score".
+std::string PredictionUnit(const Predictor& predictor, const std::string& reference_unit);
+
+// The one unit of the measured rows' reference results ("" when none is measured). Rows
+// that mix units (ns and cycles) are an error naming both.
+Result<std::string> ReferenceUnit(const std::vector<CandidateData>& rows);
+
+// Lines that warn about using a model on data it was not trained for: each of the target the
+// statistics come from, the target and reference of the run times, and the simulators that
+// differs from what the model file records, e.g.
+//   "model m.json was trained on reference native (x86_64-host); here it ranks for rvsim
+//    (riscv64-rvsim-p550): its predictions are in the units and behaviour of the former".
+// `where` names the model. Empty when everything matches.
+std::vector<std::string> ModelMismatchWarnings(const std::string& where, const DataSpec& trained,
+                                               const DataSpec& used);
 
 Status SaveTrainedModel(const std::string& path, const Predictor& predictor, const DataSpec& data,
                         const nlohmann::json& trained_on);

@@ -178,7 +178,7 @@ py::object PyTune(Store& store, const TuneJobOptions& o, py::object progress) {
                    {"failed_by_stage", r.failed_by_stage}, {"search_s", r.search_s},
                    {"stopped_by_time", r.stopped_by_time}, {"calibrated", r.calibrated},
                    {"calibration_rows", r.calibration_rows}, {"predictor", r.predictor},
-                   {"reference", r.reference}, {"reference_options", r.reference_options},
+                   {"score_unit", r.score_unit}, {"reference", r.reference}, {"reference_options", r.reference_options},
                    {"ranking", cands(r.ranking)}, {"verified", cands(r.verified)}, {"best", best}});
 }
 
@@ -302,6 +302,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("save_model", &TuneJobOptions::save_model)
       .def_readwrite("reference", &TuneJobOptions::reference)
       .def_readwrite("reference_options", &TuneJobOptions::reference_options)
+      .def_readwrite("top", &TuneJobOptions::verify_top)          // the CLI's --top
       .def_readwrite("verify_top", &TuneJobOptions::verify_top)
       .def_readwrite("calibrate", &TuneJobOptions::calibrate)
       .def_readwrite("batch", &TuneJobOptions::batch)
@@ -338,6 +339,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("model", &VerifyJobOptions::model)
       .def_readwrite("workload", &VerifyJobOptions::workload)
       .def_readwrite("ref_options", &VerifyJobOptions::ref_options)
+      .def_readwrite("top", &VerifyJobOptions::k)                 // the CLI's --top
       .def_readwrite("k", &VerifyJobOptions::k);
   py::class_<EvalJobOptions>(m, "EvalOptions")
       .def(py::init<>())
@@ -346,6 +348,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("protocols", &EvalJobOptions::protocols)
       .def_readwrite("folds", &EvalJobOptions::folds)
       .def_readwrite("seed", &EvalJobOptions::seed)
+      .def_readwrite("top", &EvalJobOptions::verify_k)            // the CLI's --top
       .def_readwrite("verify_k", &EvalJobOptions::verify_k)
       .def_readwrite("ref_repeat", &EvalJobOptions::ref_repeat);
   py::class_<EstimateJobOptions>(m, "EstimateOptions")

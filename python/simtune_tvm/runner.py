@@ -12,6 +12,14 @@ Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on gen
   4. each RunnerResult gets run_secs = [predicted_s] or error_msg naming the stage that
      failed (build of the harness, simulation, verification, prediction).
 This package computes no statistics and no predictions of its own.
+
+Units. run_secs is a run time in seconds only when the model predicts one (a regressor
+trained on ns, or on cycles with a clock). Without a model, or with a ranking model, it is
+1e-9 x exp(score): for the default instruction-count baseline, 1 ns per simulated
+instruction, which orders candidates but is not a run time, and MetaSchedule's
+"Latency (us)" column then shows thousands of simulated instructions. The runner says so
+(a UserWarning, once) and `runner.run_secs_unit` is "score" in that case, "seconds"
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -205,6 +214,22 @@ class SimtuneRunner(PyRunner):
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._counter = 0
         self.last_estimates: list[dict] = []   # the estimate rows of the latest batch
+        # "seconds" or "score" (see the module's docstring); a model's is known after the
+        # first batch, from simtune estimate's "unit" ("ns"/"cycles": seconds).
+        self.run_secs_unit: str | None = None
+        if model is None:
+            self._note_unit("score")
+
+    def _note_unit(self, estimate_unit: str) -> None:
+        unit = "score" if estimate_unit == "score" else "seconds"
+        if unit == "score" and self.run_secs_unit != "score":
+            what = ("the instruction-count baseline (no model=)" if self.model is None
+                    else f"model {self.model}, which ranks but predicts no run time")
+            warnings.warn(f"SimtuneRunner: run_secs comes from {what}: 1e-9 x exp(score), "
+                          "not a run time; MetaSchedule's 'Latency (us)' column shows that "
+                          "score (for the baseline: thousands of simulated instructions)",
+                          UserWarning, stacklevel=3)
+        self.run_secs_unit = unit
 
     def run(self, runner_inputs: list[RunnerInput]) -> list[RunnerFuture]:
         first = self._counter
@@ -251,6 +276,7 @@ class SimtuneRunner(PyRunner):
                 self.last_estimates = rows
                 for k, row in zip(elfs, rows):
                     if row.get("status") == "ok":
+                        self._note_unit(str(row.get("unit", "score")))
                         outcomes[k] = float(row["predicted_s"])
                     else:
                         outcomes[k] = (f"simtune runner: {row.get('stage')}: "

@@ -165,11 +165,11 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
   return v;
 }
 
-void VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
-  if (!a.ok()) return;
+std::string VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
+  if (!a.ok()) return "";
   auto v = VerifyArtifact(a, target, timeout_s);
   if (!v.ok()) {
-    if (target.baremetal() && target.runner.empty()) return;   // no Spike: simulators verify
+    if (target.baremetal() && target.runner.empty()) return "no runner: " + v.message();   // simulators verify
     a.status = "failed";
     a.stage = "run";
     a.message = v.message();
@@ -181,6 +181,7 @@ void VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
     a.stage = v->stage;
     a.message = v->message;
   }
+  return "";
 }
 
 }  // namespace simtune

@@ -12,6 +12,7 @@
 
 #include "simtune/build.h"
 #include "simtune/cli.h"
+#include "simtune/features.h"
 #include "simtune/pipeline.h"
 #include "simtune/predictor.h"
 #include "simtune/reference.h"
@@ -137,10 +138,15 @@ int CmdBuild(const BuildFlags& f) {
   std::printf("built %zu candidates of %s for %s in %.1f s (%.2f/s; %zu from cache), %zu already in the store\n",
               n, r->workload.c_str(), r->target.c_str(), r->wall_s, r->wall_s > 0 ? n / r->wall_s : 0.0,
               r->cached, r->skipped);
+  // "ok" means built and verified; an artifact nothing could run is not called ok.
   std::printf("ok %zu", r->ok);
+  if (r->unverified > 0) std::printf(", built, not verified (no runner) %zu", r->unverified);
   for (const auto& [stage, k] : r->failed_by_stage) std::printf(", failed at %s %d", stage.c_str(), k);
   std::printf("\n");
-  return n > 0 && r->ok == 0 ? kExitNothingSucceeded : 0;
+  if (r->unverified > 0)
+    std::printf("not verified at build (%s); a simulation runs such an artifact in full and checks its output\n",
+                r->unverified_reason.c_str());
+  return n > 0 && r->ok + r->unverified == 0 ? kExitNothingSucceeded : 0;
 }
 
 // ---- measure / report ----
@@ -154,7 +160,27 @@ struct MeasureFlags {
   size_t top = 20;
   size_t sample = 0;       // measure: only this many built candidates, a seeded random subset
   uint64_t seed = 1;
+  std::string json;        // also write the ranking as JSON here ('-': stdout instead of the table)
 };
+
+// The ranking as --json writes it: every measured candidate (not only --top), then the failed.
+nlohmann::json RankingJson(const pipeline::MeasureJobResult& r) {
+  nlohmann::json ranking = nlohmann::json::array(), failed = nlohmann::json::array();
+  for (size_t i = 0; i < r.ranked.size(); ++i) {
+    const auto& c = r.ranked[i];
+    const RefResult& m = c.ref.result;
+    nlohmann::json row{{"rank", i + 1},        {"candidate_id", c.candidate_id}, {"config", c.config},
+                       {"value", m.value},     {"unit", m.unit},                 {"spread", m.spread},
+                       {"rounds", m.rounds}};
+    if (m.unit == "ns" && c.flops > 0) row["gflops"] = c.flops / m.value;
+    ranking.push_back(std::move(row));
+  }
+  for (const auto& c : r.failed)
+    failed.push_back({{"candidate_id", c.candidate_id}, {"config", c.config}, {"stage", c.ref.result.stage},
+                      {"message", c.ref.result.message}});
+  return {{"workload", r.workload}, {"target", r.target}, {"reference", r.reference},
+          {"reference_options", r.reference_options}, {"ranking", ranking}, {"failed", failed}};
+}
 
 void PrintRanking(const std::vector<pipeline::RankedCandidate>& ok_rows,
                   const std::vector<pipeline::RankedCandidate>& failed, size_t top) {
@@ -204,9 +230,13 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
       std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);   // a line per stored chunk
   });
   if (!r.ok()) return Fail(r.message());
-  std::printf("%s on %s, reference %s (%s)\n", r->workload.c_str(), r->target.c_str(), r->reference.c_str(),
-              r->reference_options.c_str());
-  PrintRanking(r->ranked, r->failed, f.top);
+  if (f.json != "-") {
+    std::printf("%s on %s, reference %s (%s)\n", r->workload.c_str(), r->target.c_str(), r->reference.c_str(),
+                r->reference_options.c_str());
+    PrintRanking(r->ranked, r->failed, f.top);
+  }
+  if (!f.json.empty())
+    if (int rc = cli::WriteJsonOutput(f.json, RankingJson(*r)); rc != 0) return rc;
   return measure && r->ranked.empty() && !r->failed.empty() ? kExitNothingSucceeded : 0;
 }
 
@@ -289,12 +319,21 @@ int CmdExport(const std::string& db, const std::string& csv_dir, const std::stri
   return 0;
 }
 
+// `simtune --version`: the release and the versions of what outlives a run.
+std::string VersionText() {
+  return std::string("simtune ") + SIMTUNE_VERSION + " (store schema " + std::to_string(kStoreSchemaVersion) +
+         ", feature schema " + std::to_string(kFeatureSchemaVersion) + ")";
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{"simtune: autotune ML operators for CPUs using instruction-accurate simulators"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for all subcommands");
+  app.set_version_flag("--version", VersionText());
+  // --help shows each option's default ("--top UINT=20"), for the options added below.
+  app.option_defaults()->always_capture_default();
   app.footer(kExitStatusHelp);
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
     return "error: " + CLI::FailureMessage::simple(a, e);
@@ -333,6 +372,7 @@ int RunCli(int argc, char** argv) {
   measure->add_option("--db", mf.db, "store file");
   measure->add_option("--top", mf.top, "rows of the ranking to print")
       ->check(cli::NonNegativeInteger());
+  measure->add_option("--json", mf.json, "also write the whole ranking as JSON to this file ('-': stdout, no table)");
   measure->add_flag("--force", mf.force, "measure again candidates that already have a result");
   measure->add_option("--sample", mf.sample, "measure only N built candidates, a seeded random subset (calibration)")
       ->check(cli::NonNegativeInteger());
@@ -345,7 +385,8 @@ int RunCli(int argc, char** argv) {
   report->add_option("--ref", rf.ref, "reference name");
   report->add_option("--ref-options", rf.ref_options, "reference options, key=value,...");
   report->add_option("--db", rf.db, "store file");
-  report->add_option("--top", rf.top, "rows to print")->check(cli::NonNegativeInteger());
+  report->add_option("--top", rf.top, "rows of the ranking to print")->check(cli::NonNegativeInteger());
+  report->add_option("--json", rf.json, "also write the whole ranking as JSON to this file ('-': stdout, no table)");
 
   SimulateFlags sf;
   auto* simulate = app.add_subcommand("simulate", "run a workload's built candidates on a simulator and store ROI statistics");
@@ -373,6 +414,11 @@ int RunCli(int argc, char** argv) {
       cli::AddVerifyCommand(app),
       cli::AddEstimateCommand(app),
   };
+
+  // A required option has no default to show, nor does an empty list ("=[]").
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    for (auto* opt : sub->get_options())
+      if (opt->get_required() || opt->get_default_str() == "[]") opt->default_str("");
 
   try {
     app.parse(argc, argv);

@@ -38,8 +38,8 @@ void AddDataFlags(CLI::App* cmd, DataFlags& f) {
   cmd->add_option("--ref", f.ref, "reference whose results are the run time to learn");
   cmd->add_option("--ref-target", f.ref_target, "target of the reference results (default: --target)");
   cmd->add_option("--ref-options", f.ref_options, "only reference rows with these options (default: latest ok row)");
-  cmd->add_option("--workloads,-w", f.workloads, "workloads (keys or catalog names; default: all in the store)")
-      ->delimiter(';');
+  cmd->add_option("--workloads,-w", f.workloads,
+                  "workloads (keys or catalog names), comma-separated or repeated (default: all in the store)");
   cmd->add_flag("--knobs", f.knobs, "add knob values as features (do not transfer across operators)");
   cmd->add_flag("--no-shape", f.no_shape, "leave out the workload's shape features");
   cmd->add_flag("--no-rel", f.no_rel,
@@ -53,7 +53,8 @@ pipeline::DataOptions DataOptionsOf(const DataFlags& f) {
   o.reference = f.ref;
   o.ref_target = f.ref_target;
   o.ref_options = f.ref_options;
-  o.workloads = f.workloads;
+  for (const auto& text : f.workloads)
+    for (auto& w : SplitList(text)) o.workloads.push_back(std::move(w));
   o.knobs = f.knobs;
   o.shape = !f.no_shape;
   o.relative = !f.no_rel;
@@ -107,6 +108,11 @@ int RunTrain(const TrainFlags& f) {
               r->workloads.size(), static_cast<long long>(r->features),
               Join(r->data.simulators, "+").c_str(), r->data.sim_target.c_str());
   if (!r->chosen.is_null()) std::printf("chosen by cross-validation: %s\n", r->chosen.dump().c_str());
+  if (r->unit == "score")
+    std::printf("predicts: a unitless score that orders candidates (not a run time)\n");
+  else
+    std::printf("predicts: run time in %s on %s (%s)\n", r->unit.c_str(), r->data.reference.c_str(),
+                r->data.effective_ref_target().c_str());
   std::printf("in-sample (training rows, not a generalisation estimate):\n");
   PrintMetricsHeader();
   for (const auto& w : r->in_sample) PrintMetricsRow(f.predictor, "fit", w.workload, w.metrics);
@@ -123,7 +129,7 @@ struct PredictFlags {
   std::string model;
   std::string workload;
   size_t top = 20;
-  std::string json;
+  std::string json;   // '-': stdout instead of the table
 };
 
 int RunPredict(const PredictFlags& f) {
@@ -133,28 +139,32 @@ int RunPredict(const PredictFlags& f) {
   if (!store.ok()) return Fail(store.message());
   auto r = job->Run(**store);
   if (!r.ok()) return Fail(r.message());
-  std::printf("%s: %zu candidates ranked by %s (%s) for %s\n", r->workload.c_str(), r->ranking.size(),
-              r->predictor.c_str(), f.model.c_str(), r->target.c_str());
-  std::printf("%4s  %8s  %14s  %14s  %s\n", "rank", "id", r->predicts_time ? "predicted" : "score", "measured",
-              "config");
+  // The measured column is the model's reference on its target: the unit it was trained in.
+  const std::string measured_unit = r->unit == "score" ? "" : r->unit;
+  bool table = f.json != "-";
+  if (table) {
+    std::printf("%s: %zu candidates ranked by %s (%s) for %s\n", r->workload.c_str(), r->ranking.size(),
+                r->predictor.c_str(), f.model.c_str(), r->target.c_str());
+    std::printf("%4s  %8s  %18s  %18s  %s\n", "rank", "id", PredictionHeader(r->unit).c_str(), "measured",
+                "config");
+  }
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < r->ranking.size(); ++i) {
     const auto& c = r->ranking[i];
-    if (i < f.top)
-      std::printf("%4zu  %8lld  %14.6g  %14s  %s\n", i + 1, static_cast<long long>(c.candidate_id), c.score,
-                  c.measured ? Cell(*c.measured, "%.6g").c_str() : "-", c.config.c_str());
+    if (table && i < f.top)
+      std::printf("%4zu  %8lld  %18s  %18s  %s\n", i + 1, static_cast<long long>(c.candidate_id),
+                  FormatPrediction(c.score, r->unit).c_str(),
+                  c.measured ? FormatPrediction(*c.measured, measured_unit).c_str() : "-", c.config.c_str());
     out.push_back({{"rank", i + 1}, {"candidate_id", c.candidate_id}, {"config", c.config}, {"score", c.score},
                    {"measured", c.measured ? nlohmann::json(*c.measured) : nlohmann::json()}});
   }
-  if (r->ranking.size() > f.top) std::printf("  ... %zu more\n", r->ranking.size() - f.top);
-  if (r->missing_sims > 0)
+  if (table && r->ranking.size() > f.top) std::printf("  ... %zu more\n", r->ranking.size() - f.top);
+  if (table && r->missing_sims > 0)
     std::printf("%zu candidates not ranked: they lack statistics from one of %s\n", r->missing_sims,
                 Join(r->simulators, ", ").c_str());
-  if (!f.json.empty()) {
-    std::ofstream o(f.json);
-    o << DumpJson(nlohmann::json{{"workload", r->workload}, {"model", f.model}, {"ranking", out}}, 1) << "\n";
-    if (!o) return Fail("cannot write '" + f.json + "'");
-  }
+  if (!f.json.empty())
+    return WriteJsonOutput(f.json, {{"workload", r->workload}, {"model", f.model}, {"target", r->target},
+                                    {"unit", r->unit}, {"ranking", out}});
   return 0;
 }
 
@@ -181,12 +191,13 @@ int RunVerify(const VerifyFlags& f) {
   if (!r.ok()) return Fail(r.message());
   std::printf("verifying the %zu best predicted of %zu candidates of %s on %s (%s)\n", r->k, r->candidates,
               r->workload.c_str(), r->target.c_str(), r->reference_options.c_str());
-  std::printf("%4s  %8s  %14s  %14s  %7s  %s\n", "pred", "id", "predicted", "measured", "spread", "config");
+  std::printf("%4s  %8s  %18s  %18s  %7s  %s\n", "pred", "id", PredictionHeader(r->unit).c_str(), "measured",
+              "spread", "config");
   for (size_t j = 0; j < r->verified.size(); ++j) {
     const auto& c = r->verified[j];
     const RefResult& m = c.result;
-    std::printf("%4s  %8lld  %14.6g  %14s  %6s  %s\n", j < r->k ? std::to_string(j + 1).c_str() : "(bb)",
-                static_cast<long long>(c.candidate_id), c.score,
+    std::printf("%4s  %8lld  %18s  %18s  %6s  %s\n", j < r->k ? std::to_string(j + 1).c_str() : "(bb)",
+                static_cast<long long>(c.candidate_id), FormatPrediction(c.score, r->unit).c_str(),
                 m.ok() ? (Cell(m.value, "%.6g") + " " + m.unit).c_str() : ("failed [" + m.stage + "]").c_str(),
                 m.ok() ? (Cell(100 * m.spread, "%.1f") + "%").c_str() : "-", c.config.c_str());
   }
@@ -300,7 +311,7 @@ Subcommand AddPredictCommand(CLI::App& app) {
   cmd->add_option("--model,-m", f->model, "model file from `simtune train`")->required();
   cmd->add_option("--db", f->db, "store file");
   cmd->add_option("--top", f->top, "rows of the ranking to print")->check(NonNegativeInteger());
-  cmd->add_option("--json", f->json, "also write the full ranking to this JSON file");
+  cmd->add_option("--json", f->json, "also write the full ranking as JSON to this file ('-': stdout, no table)");
   return {cmd, [f] { return RunPredict(*f); }};
 }
 
@@ -310,7 +321,8 @@ Subcommand AddVerifyCommand(CLI::App& app) {
   cmd->add_option("workload", f->workload, "workload string or catalog name")->required();
   cmd->add_option("--model,-m", f->model, "model file from `simtune train`")->required();
   cmd->add_option("--db", f->db, "store file");
-  cmd->add_option("--k", f->k, "how many of the best predicted to measure");
+  cmd->add_option("--top", f->k, "how many of the best predicted to measure")->check(NonNegativeInteger());
+  AddDeprecatedAlias(cmd, "--k", f->k, "--top");
   cmd->add_option("--ref-options", f->ref_options, "reference options, key=value,...");
   return {cmd, [f] { return RunVerify(*f); }};
 }
@@ -320,11 +332,15 @@ Subcommand AddEvalCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "evaluate predictors on measured candidates: k-fold within workloads and leave-one-workload-out");
   AddDataFlags(cmd, f->data);
   cmd->add_option("--predictors,-p", f->predictors,
-                  "'all' or predictors separated by ';', each 'name' or 'name:key=value,...'");
-  cmd->add_option("--protocols", f->protocols, "kfold, lowo or both (comma-separated)");
+                  "'all' or predictors, comma-separated, each 'name' or 'name:key=value,...'");
+  cmd->add_option("--protocols", f->protocols, "kfold, lowo or both, comma-separated");
   cmd->add_option("--folds", f->folds, "k of the k-fold protocol");
   cmd->add_option("--seed", f->seed, "seed of the fold assignment")->check(NonNegativeInteger());
-  cmd->add_option("--verify-k", f->verify_k, "candidates verified on the reference in the verify-top-k regret");
+  cmd->add_option("--top", f->verify_k,
+                  "how many of the best predicted count as verified on the reference (the k of the "
+                  "verify-top-k regret)")
+      ->check(NonNegativeInteger());
+  AddDeprecatedAlias(cmd, "--verify-k", f->verify_k, "--top");
   cmd->add_option("--ref-repeat", f->ref_repeat,
                   "options of a second measurement of the same candidates (e.g. seed=2): adds the "
                   "reference's agreement with itself as a row, the ceiling for any predictor");

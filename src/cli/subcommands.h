@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "simtune/process.h"
 #include "simtune/strings.h"
@@ -70,6 +72,46 @@ inline CLI::Validator TimeoutSeconds() {
         return v.ok() ? "" : v.message().substr(3);   // without "-: ": CLI11 names the flag
       },
       "");
+}
+
+// "How many of the best" has one name on every command: --top N (rows printed by measure,
+// report and predict; candidates measured by verify and tune; the k of eval's verify-top-k
+// regret). Older spellings stay as hidden aliases that warn on stderr:
+//   "warning: --k is deprecated; use --top".
+template <typename T>
+void AddDeprecatedAlias(CLI::App* cmd, const std::string& old_name, T& value, const std::string& name) {
+  cmd->add_option(old_name, value)
+      ->group("")   // hidden from --help
+      ->check(CLI::Validator(
+          [old_name, name](std::string&) {
+            std::fprintf(stderr, "warning: %s is deprecated; use %s\n", old_name.c_str(), name.c_str());
+            return std::string();
+          },
+          ""));
+}
+
+// A prediction as printed: a time carries its unit ("1.234e+05 ns", "8.2e+04 cycles"); a
+// score that only orders candidates (ranking models, baselines) is a bare number under a
+// column PredictionHeader names "score (unitless)".
+inline std::string FormatPrediction(double value, const std::string& unit) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  return unit == "score" || unit.empty() ? std::string(buf) : std::string(buf) + " " + unit;
+}
+inline std::string PredictionHeader(const std::string& unit) {
+  return unit == "score" ? "score (unitless)" : "predicted";
+}
+
+// Writes a command's --json output: '-' is stdout, else the file. Errors as Fail's.
+inline int WriteJsonOutput(const std::string& path, const nlohmann::json& doc) {
+  if (path == "-") {
+    std::printf("%s\n", DumpJson(doc, 1).c_str());
+    return 0;
+  }
+  std::ofstream out(path);
+  out << DumpJson(doc, 1) << "\n";
+  if (!out) return Fail("cannot write '" + path + "'");
+  return 0;
 }
 
 // True when stderr is a terminal (progress lines are printed only then).

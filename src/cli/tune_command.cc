@@ -69,7 +69,7 @@ void PrintProgress(const pipeline::TuneJob& job, const std::string& strategy, co
       std::fprintf(stderr, "\rfailed [%s] %s: %s\n", p.stage.c_str(), p.config.c_str(), p.message.c_str());
     std::string stages;
     for (const auto& [stage, n] : p.failed_by_stage) stages += (stages.empty() ? "" : ", ") + stage + " " + std::to_string(n);
-    std::string best = std::isfinite(p.best_score) ? Fmt(p.best_score) : "-";
+    std::string best = std::isfinite(p.best_score) ? FormatPrediction(p.best_score, p.score_unit) : "-";
     std::fprintf(stderr, "\r%zu/%zu candidates (%zu from the store), %zu failed%s%s%s, best predicted %s, eta %.0f s   ",
                  p.done, p.total, p.from_store, p.failed, stages.empty() ? "" : " (", stages.c_str(),
                  stages.empty() ? "" : ")", best.c_str(), p.eta_s);
@@ -103,11 +103,16 @@ void PrintResult(const pipeline::TuneJobResult& r) {
   }
   std::printf("verified the top %zu predicted on %s (%s):\n", r.verified.size(), r.reference.c_str(),
               r.reference_options.c_str());
-  std::printf("%9s  %12s  %12s  %7s  %s\n", "predicted", "score", "measured", "spread", "config");
+  // The model's output: a time in the reference's unit (shown like the measured column), or a
+  // unitless score that only orders candidates.
+  bool is_time = r.score_unit != "score" && r.score_unit != "unknown";
+  std::string header = r.score_unit == "unknown" ? "score (unit?)" : PredictionHeader(r.score_unit);
+  std::printf("%4s  %16s  %12s  %7s  %s\n", "rank", header.c_str(), "measured", "spread", "config");
   for (const auto& c : r.verified) {
     std::string measured = c.measured ? FmtTime(c.measured->value, c.measured->unit) : "failed";
     std::string spread = c.measured ? Fmt(100 * c.measured->spread, "%.1f") + "%" : "-";
-    std::printf("%9zu  %12s  %12s  %7s  %s\n", c.predicted_rank, Fmt(c.score).c_str(), measured.c_str(),
+    std::string score = is_time ? FmtTime(c.score, r.score_unit) : Fmt(c.score);
+    std::printf("%4zu  %16s  %12s  %7s  %s\n", c.predicted_rank, score.c_str(), measured.c_str(),
                 spread.c_str(), c.config.c_str());
   }
   if (r.best < 0) {
@@ -147,6 +152,7 @@ int Tune(const TuneFlags& f) {
   o.build_timeout_s = f.build_timeout_s;
   auto job = pipeline::TuneJob::Prepare(o);
   if (!job.ok()) return Fail(job.message());
+  for (const auto& w : (*job)->warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   auto store = Store::Open(f.db);
   if (!store.ok()) return Fail(store.message());
   const pipeline::TuneJob& j = **job;
@@ -184,7 +190,7 @@ Subcommand AddTuneCommand(CLI::App& app) {
       ->check(NonNegativeSeconds());
   cmd->add_option("--strategy", f->strategy, "search strategy: exhaustive, random, evolutionary, annealing, model-guided");
   cmd->add_option("--strategy-options", f->strategy_options, "strategy options, key=value,...");
-  cmd->add_option("--sim", f->sims, "simulators, comma-separated (qemu[,valgrind])");
+  cmd->add_option("--sim", f->sims, "simulators, comma-separated (qemu,valgrind)");
   cmd->add_option("--sim-options", f->sim_options, "simulator options: OPTS, or SIM:OPTS with several simulators; repeatable");
   cmd->add_option("--predictor", f->predictor, "predictor to calibrate (see predictor.h)");
   cmd->add_option("--predictor-options", f->predictor_options, "predictor options, key=value,...");
@@ -192,7 +198,9 @@ Subcommand AddTuneCommand(CLI::App& app) {
   cmd->add_option("--save-model", f->save_model, "write the final (refit) model to this file");
   cmd->add_option("--ref", f->ref, "reference (default: the target's first)");
   cmd->add_option("--ref-options", f->ref_options, "reference options, key=value,...");
-  cmd->add_option("--verify-top", f->verify_top, "measure the k best predicted on the reference");
+  cmd->add_option("--top", f->verify_top, "how many of the best predicted to measure on the reference")
+      ->check(NonNegativeInteger());
+  AddDeprecatedAlias(cmd, "--verify-top", f->verify_top, "--top");
   cmd->add_option("--calibrate", f->calibrate, "candidates measured to calibrate the predictor");
   cmd->add_option("--batch", f->batch, "candidates proposed per round (independent of -j, for reproducibility)")
       ->check(NonNegativeInteger());

@@ -68,7 +68,7 @@ Result<BuildJobResult> BuildJob::Run(Store& store, const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   std::vector<Artifact> arts =
       builder.BuildMany(c.workload, configs, target, [&](size_t i, Artifact& a) {
-        if (options_.verify) VerifyArtifactInto(a, target);
+        std::string unverified = options_.verify ? VerifyArtifactInto(a, target) : "";
         std::lock_guard<std::mutex> lock(mu);
         if (!store_error.ok()) return;
         auto id = store.AddArtifact(todo[i].first, a);
@@ -77,8 +77,14 @@ Result<BuildJobResult> BuildJob::Run(Store& store, const ProgressFn& progress) {
           return;
         }
         ++done;
-        if (a.ok()) ++result.ok;
-        else ++result.failed_by_stage[a.stage];
+        if (!a.ok()) {
+          ++result.failed_by_stage[a.stage];
+        } else if (!unverified.empty()) {
+          ++result.unverified;
+          if (result.unverified_reason.empty()) result.unverified_reason = unverified;
+        } else {
+          ++result.ok;
+        }
         if (a.cached) ++result.cached;
         if (progress) {
           Progress p;
@@ -86,7 +92,7 @@ Result<BuildJobResult> BuildJob::Run(Store& store, const ProgressFn& progress) {
           p.event = "candidate";
           p.done = done;
           p.total = todo.size();
-          p.failed = done - result.ok;
+          p.failed = done - result.ok - result.unverified;
           p.candidate_id = todo[i].first;
           p.config = FormatConfig(todo[i].second, c.space->knobs());
           p.status = a.status;

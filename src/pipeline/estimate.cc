@@ -109,15 +109,12 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
     p.features = spec.features;
     p.features.relative = false;
     p.model_label = f.model;
-    if (!m.predictor->predicts_time()) {
-      p.unit = "score";
-    } else if (spec.reference == "native") {
-      p.unit = "ns";
+    p.unit = m.unit;   // recorded at training (an ssh reference is in ns too)
+    if (p.unit == "ns") {
       p.seconds_per_unit = 1e-9;
-    } else {
-      p.unit = "cycles";
+    } else if (p.unit != "score") {
       if (!(f.clock_hz > 0))
-        return Error{"model " + f.model + " predicts cycles (reference " + spec.reference +
+        return Error{"model " + f.model + " predicts " + p.unit + " (reference " + spec.reference +
                      "); pass --clock-hz to turn them into seconds"};
       p.seconds_per_unit = 1.0 / f.clock_hz;
     }

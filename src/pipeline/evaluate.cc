@@ -54,11 +54,11 @@ Result<EvalJob> EvalJob::Prepare(const EvalJobOptions& options) {
   EvalJob job;
   job.options_ = options;
   SIMTUNE_ASSIGN_OR_RETURN(job.spec_, MakeDataSpec(options.data));
-  // Predictor specs: "name" or "name:options" separated by ';'.
+  // Predictor specs: "name" or "name:options", comma-separated (SplitList; ';' too).
   if (options.predictors == "all") {
     for (const auto& e : Predictors().List()) job.predictors_.push_back({e.name, ""});
   } else {
-    for (const auto& part : Split(options.predictors, ';')) {
+    for (const auto& part : SplitList(options.predictors)) {
       std::string p = Trim(part);
       size_t colon = p.find(':');
       std::string name = Trim(p.substr(0, colon));

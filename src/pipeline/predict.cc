@@ -37,6 +37,7 @@ Result<PredictJobResult> PredictJob::Run(Store& store) {
   result.predictor = model_->predictor->name();
   result.target = spec.effective_ref_target();
   result.predicts_time = model_->predictor->predicts_time();
+  result.unit = model_->unit;
   result.simulators = spec.simulators;
   for (size_t i : order)
     result.ranking.push_back({rows[i].candidate_id, rows[i].config, scores[static_cast<Eigen::Index>(i)],

@@ -18,7 +18,8 @@ Result<TrainJobResult> TrainJob::Run(Store& store) {
   SIMTUNE_ASSIGN_OR_RETURN(Measured m, LoadMeasured(store, f.data.workloads, spec_));
   Status fit = predictor.Fit(m.data);
   if (!fit.ok()) return Error{"train " + f.predictor + ": " + fit.message()};
-  nlohmann::json trained_on = {{"rows", m.data.rows()}, {"workloads", nlohmann::json::array()}};
+  SIMTUNE_ASSIGN_OR_RETURN(std::string unit, ReferenceUnit(m.rows));
+  nlohmann::json trained_on = {{"rows", m.data.rows()}, {"workloads", nlohmann::json::array()}, {"unit", unit}};
   for (const auto& [g, key] : m.workload_key) trained_on["workloads"].push_back(key);
   if (!f.out.empty()) SIMTUNE_RETURN_IF_ERROR(SaveTrainedModel(f.out, predictor, spec_, trained_on));
   // In-sample fit: only a sanity check; `simtune eval` measures generalisation.
@@ -26,6 +27,7 @@ Result<TrainJobResult> TrainJob::Run(Store& store) {
   TrainJobResult r;
   r.predictor = f.predictor;
   r.predictor_options = predictor.options();
+  r.unit = PredictionUnit(predictor, unit);
   r.data = spec_;
   r.rows = m.data.rows();
   r.features = m.data.cols();

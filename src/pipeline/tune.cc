@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "simtune/exec.h"
@@ -31,6 +32,7 @@
 #include "simtune/store.h"
 #include "simtune/strings.h"
 #include "simtune/target.h"
+#include "simtune/training.h"
 #include "simtune/workload.h"
 
 namespace simtune::pipeline {
@@ -64,7 +66,7 @@ class TuneJob::Tuner {
   Status Prepare() {
     if (f_.budget == 0) return Error{"--budget must be at least 1"};
     if (f_.batch == 0) return Error{"--batch must be at least 1"};
-    if (f_.verify_top < 0) return Error{"--verify-top must be >= 0; got " + std::to_string(f_.verify_top)};
+    if (f_.verify_top < 0) return Error{"--top must be >= 0; got " + std::to_string(f_.verify_top)};
     if (f_.executor != "local" && f_.executor != "mpi") return UnknownName("executor", f_.executor, {"local", "mpi"});
     SIMTUNE_ASSIGN_OR_RETURN(target_, LoadTarget(f_.target));
     SIMTUNE_ASSIGN_OR_RETURN(workload_, ParseWorkload(f_.workload));
@@ -73,7 +75,19 @@ class TuneJob::Tuner {
     SIMTUNE_RETURN_IF_ERROR(strategy_->Init(*space_, f_.seed));
     SIMTUNE_RETURN_IF_ERROR(ParseSimulators());
     if (!f_.model.empty()) {
-      SIMTUNE_ASSIGN_OR_RETURN(predictor_, LoadModel(f_.model, kFeatureSchemaVersion));
+      // A model file from `simtune train` or `tune --save-model` records the data it was
+      // trained on; a bare predictor file (older --save-model) does not.
+      auto trained = LoadTrainedModel(f_.model);
+      if (trained.ok()) {
+        predictor_ = std::move(trained->predictor);
+        model_spec_ = trained->data;
+        score_unit_ = trained->unit;
+      } else {
+        SIMTUNE_ASSIGN_OR_RETURN(predictor_, LoadModel(f_.model, kFeatureSchemaVersion));
+        score_unit_ = PredictionUnit(*predictor_, "unknown");
+        warnings_.push_back("model " + f_.model + " records no target, reference or unit (" + trained.message() +
+                            "): its predictions are shown in an unknown unit");
+      }
     } else {
       SIMTUNE_ASSIGN_OR_RETURN(predictor_, Predictors().Create(f_.predictor, f_.predictor_options));
     }
@@ -83,12 +97,20 @@ class TuneJob::Tuner {
         if (target_.references.empty())
           return Error{"target '" + target_.name +
                        "' has no reference to calibrate and verify on; pass --ref, or --model FILE "
-                       "with --verify-top 0"};
+                       "with --top 0"};
         f_.reference = target_.references.front();
       }
       SIMTUNE_ASSIGN_OR_RETURN(reference_, References().Create(f_.reference, MergeReferenceOptions(
                                                                                 target_, f_.reference,
                                                                                 f_.reference_options)));
+    }
+    if (model_spec_) {
+      DataSpec used = UsedSpec();
+      if (used.reference.empty()) {   // --top 0: nothing is measured
+        used.reference = model_spec_->reference;
+        used.ref_target = model_spec_->effective_ref_target();
+      }
+      for (auto& w : ModelMismatchWarnings("model " + f_.model, *model_spec_, used)) warnings_.push_back(w);
     }
     if (f_.model.empty() && f_.calibrate < 2)
       return Error{"--calibrate must be at least 2 when no --model is given; got " + std::to_string(f_.calibrate)};
@@ -136,11 +158,24 @@ class TuneJob::Tuner {
   }
 
   const std::string& workload_key() const { return workload_key_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
   const std::string& target_name() const { return target_.name; }
   const std::string& executor_name() const { return executor_name_; }
   int workers() const { return executor_->workers(); }
 
  private:
+  // The data this tune scores and measures, as a model file records it.
+  DataSpec UsedSpec() const {
+    DataSpec s;
+    s.sim_target = target_.name;
+    s.simulators.clear();
+    for (const auto& sim : sims_) s.simulators.push_back(sim.name);
+    s.ref_target = target_.name;
+    s.reference = f_.reference;
+    s.features = FeatureOptions{};   // Features() below
+    return s;
+  }
+
   // --sim qemu,valgrind; --sim-options "OPTS" (one simulator) or "SIM:OPTS" (repeatable).
   Status ParseSimulators() {
     for (const auto& name : Split(f_.simulators, ',')) {
@@ -299,6 +334,7 @@ class TuneJob::Tuner {
     double per_job = ran_ > 0 ? ran_s_ / ran_ : 0;
     p.eta_s = per_job * static_cast<double>(f_.budget > attempted_ ? f_.budget - attempted_ : 0);
     p.best_score = best_score_;
+    p.score_unit = score_unit_;
     p.candidate_id = c.id;
     p.config = c.text;
     p.status = c.ok ? "ok" : "failed";
@@ -407,6 +443,7 @@ class TuneJob::Tuner {
       FeatureInput in = Features(*c);
       in.y = it->second.value;
       rows.push_back(in);
+      reference_unit_ = it->second.unit;
     }
     if (rows.size() < 2)
       return Error{"calibration: only " + std::to_string(rows.size()) +
@@ -414,6 +451,7 @@ class TuneJob::Tuner {
     auto fitted = predictor_->Fit(BuildDataset(rows));
     if (!fitted.ok()) return Wrap(fitted.error(), "calibration: fitting " + predictor_->name());
     trained_rows_ = rows.size();
+    score_unit_ = PredictionUnit(*predictor_, reference_unit_);
     return Status::Ok();
   }
 
@@ -506,8 +544,14 @@ class TuneJob::Tuner {
           SIMTUNE_RETURN_IF_ERROR(StorePredictions(model_name + ":refit"));
       }
     }
-    if (!f_.save_model.empty())
-      SIMTUNE_RETURN_IF_ERROR(SaveModel(f_.save_model, *predictor_, kFeatureSchemaVersion));
+    if (!f_.save_model.empty()) {
+      // With the data it was fit on, so that predict, verify and a later tune --model know
+      // its target, reference and unit.
+      DataSpec spec = model_spec_ ? *model_spec_ : UsedSpec();
+      nlohmann::json trained_on = {{"rows", trained_rows_}, {"workloads", {workload_key_}}};
+      if (!reference_unit_.empty()) trained_on["unit"] = reference_unit_;
+      SIMTUNE_RETURN_IF_ERROR(SaveTrainedModel(f_.save_model, *predictor_, spec, trained_on));
+    }
 
     TuneJobResult& out = result_;
     out.workload = workload_.Key();
@@ -527,6 +571,7 @@ class TuneJob::Tuner {
     out.calibration_candidates = calibration_.size();
     out.calibration_simulator = sims_[0].name;
     out.predictor = predictor_->name();
+    out.score_unit = score_unit_;
     out.reference = f_.reference;
     out.reference_options = reference_ ? reference_->options_key() : "";
     for (auto* c : ranked)
@@ -556,6 +601,10 @@ class TuneJob::Tuner {
   std::unique_ptr<Reference> reference_;
   std::unique_ptr<Executor> executor_;
   Store* store_ = nullptr;
+  std::optional<DataSpec> model_spec_;      // what --model was trained on, when its file says
+  std::string reference_unit_;              // of the calibration measurements
+  std::string score_unit_;                  // of the scores: PredictionUnit
+  std::vector<std::string> warnings_;
   std::vector<SimulatorSpec> sims_;
   std::vector<std::string> sim_keys_;
   std::string workload_key_, executor_name_;
@@ -587,6 +636,7 @@ Result<TuneJobResult> TuneJob::Run(Store& store, const ProgressFn& progress) {
 }
 
 const std::string& TuneJob::workload() const { return tuner_->workload_key(); }
+const std::vector<std::string>& TuneJob::warnings() const { return tuner_->warnings(); }
 const std::string& TuneJob::target() const { return tuner_->target_name(); }
 const std::string& TuneJob::executor() const { return tuner_->executor_name(); }
 int TuneJob::workers() const { return tuner_->workers(); }

@@ -9,7 +9,7 @@
 namespace simtune::pipeline {
 
 Result<VerifyJob> VerifyJob::Prepare(const VerifyJobOptions& options) {
-  if (options.k < 1) return Error{"--k must be >= 1; got " + std::to_string(options.k)};
+  if (options.k < 1) return Error{"--top must be >= 1; got " + std::to_string(options.k)};
   VerifyJob job;
   job.options_ = options;
   SIMTUNE_ASSIGN_OR_RETURN(TrainedModel model, LoadTrainedModel(options.model));
@@ -59,6 +59,7 @@ Result<VerifyJobResult> VerifyJob::Run(Store& store) {
   r.workload = rows[0].workload_key;
   r.target = target_.name;
   r.reference_options = reference_->options_key();
+  r.unit = model_->unit;
   r.candidates = rows.size();
   r.measured_before = static_cast<size_t>(
       std::count_if(rows.begin(), rows.end(), [](const CandidateData& c) { return c.ref_value.has_value(); }));

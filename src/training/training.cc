@@ -1,5 +1,6 @@
 #include "simtune/training.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -113,6 +114,7 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
       auto ref = latest_ref.find(c.id);
       if (ref != latest_ref.end()) {
         d.ref_value = ref->second->result.value;
+        d.ref_unit = ref->second->result.unit;
         d.ref_spread = ref->second->result.spread;
       }
       out.push_back(std::move(d));
@@ -159,7 +161,50 @@ Result<TrainedModel> LoadTrainedModel(const std::string& path) {
     return Error{where + ": no \"data\" (a bare predictor file; train it with `simtune train`)"};
   SIMTUNE_ASSIGN_OR_RETURN(m.data, DataSpec::FromJson(j["data"], where));
   m.trained_on = j.value("trained_on", nlohmann::json::object());
+  if (!m.trained_on.is_object()) return Error{where + ": \"trained_on\" must be an object"};
+  std::string reference_unit = m.data.reference == "rvsim" ? "cycles" : "ns";   // files before "unit"
+  if (m.trained_on.contains("unit")) {
+    if (!m.trained_on["unit"].is_string() || m.trained_on["unit"].get<std::string>().empty())
+      return Error{where + ": trained_on.unit must be a non-empty string; got " + m.trained_on["unit"].dump()};
+    reference_unit = m.trained_on["unit"].get<std::string>();
+  }
+  m.unit = PredictionUnit(*m.predictor, reference_unit);
   return m;
+}
+
+std::string PredictionUnit(const Predictor& predictor, const std::string& reference_unit) {
+  return predictor.predicts_time() ? reference_unit : "score";
+}
+
+Result<std::string> ReferenceUnit(const std::vector<CandidateData>& rows) {
+  std::string unit;
+  for (const auto& r : rows) {
+    if (!r.ref_value || r.ref_unit.empty()) continue;
+    if (unit.empty()) unit = r.ref_unit;
+    else if (r.ref_unit != unit)
+      return Error{"the reference results mix units: " + unit + " and " + r.ref_unit + " (candidate " +
+                   std::to_string(r.candidate_id) + "); train on one reference at a time"};
+  }
+  return unit;
+}
+
+std::vector<std::string> ModelMismatchWarnings(const std::string& where, const DataSpec& trained,
+                                               const DataSpec& used) {
+  std::vector<std::string> out;
+  if (trained.sim_target != used.sim_target)
+    out.push_back(where + " was trained on statistics simulated for " + trained.sim_target + "; here they come from " +
+                  used.sim_target);
+  if (trained.reference != used.reference || trained.effective_ref_target() != used.effective_ref_target())
+    out.push_back(where + " was trained on reference " + trained.reference + " (" + trained.effective_ref_target() +
+                  "); here it ranks for " + used.reference + " (" + used.effective_ref_target() +
+                  "): its predictions are in the units and behaviour of the former");
+  std::vector<std::string> a = trained.simulators, b = used.simulators;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  if (a != b)
+    out.push_back(where + " was trained on statistics of " + Join(trained.simulators, ",") + "; here of " +
+                  Join(used.simulators, ","));
+  return out;
 }
 
 }  // namespace simtune

@@ -24,6 +24,29 @@ std::vector<std::string> Split(std::string_view text, char sep) {
   }
 }
 
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  for (const auto& group : Split(text, ';')) {
+    bool open = false;   // the last item may take "key=value" continuations
+    for (const auto& part : Split(group, ',')) {
+      std::string item = Trim(part);
+      if (item.empty()) {
+        open = false;
+        continue;
+      }
+      size_t eq = item.find('='), colon = item.find(':');
+      bool continuation = eq != std::string::npos && (colon == std::string::npos || colon > eq);
+      if (continuation && open) {
+        out.back() += "," + item;
+      } else {
+        out.push_back(item);
+        open = colon != std::string::npos && (eq == std::string::npos || colon < eq);
+      }
+    }
+  }
+  return out;
+}
+
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {

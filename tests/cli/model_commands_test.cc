@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -48,18 +49,48 @@ TEST_F(ModelCommandsTest, TrainPredictEvalVerifyEndToEnd) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("trained ridge (folds=5,seed=0) on 8 measured candidates of 1 workloads"),
             std::string::npos) << r.out;
+  // Units (issue 14 friction 5): the model file records the reference's unit, and every
+  // printed prediction carries it.
+  EXPECT_NE(r.out.find("predicts: run time in ns on native (x86_64-host)\n"), std::string::npos) << r.out;
   auto model = nlohmann::json::parse(std::ifstream(dir_ / "m.json"));
   EXPECT_EQ(model["data"]["simulators"], std::vector<std::string>{"qemu"});
   EXPECT_EQ(model["trained_on"]["rows"], 8);
+  EXPECT_EQ(model["trained_on"]["unit"], "ns");
 
-  r = Run({"predict", kWorkload, "--model", "m.json", "--json", "ranking.json"});
+  r = Run({"predict", kWorkload, "--model", "m.json", "--json", "ranking.json", "--top", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("12 candidates ranked by ridge"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("predicted"), std::string::npos) << r.out;
+  {
+    // Rank 1's row: "   1  <id>  <score> ns  <measured> ns|-  <config>".
+    std::istringstream lines(r.out);
+    std::string line;
+    std::getline(lines, line);
+    std::getline(lines, line);
+    std::getline(lines, line);
+    EXPECT_EQ(line.rfind("   1  ", 0), 0u) << r.out;
+    EXPECT_NE(line.find(" ns  "), std::string::npos) << line;
+  }
   auto ranking = nlohmann::json::parse(std::ifstream(dir_ / "ranking.json"));
   ASSERT_EQ(ranking["ranking"].size(), 12u);
+  EXPECT_EQ(ranking["unit"], "ns");
   EXPECT_LE(ranking["ranking"][0]["score"].get<double>(), ranking["ranking"][11]["score"].get<double>());
+  r = Run({"predict", kWorkload, "--model", "m.json", "--json", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ranking"], ranking["ranking"]) << "stdout holds the JSON alone";
 
-  r = Run({"eval", "--sim", "qemu", "--predictors", "linear;cost;insn-count:feature=qemu.log_insn",
+  // A baseline's score only orders: no unit, and the header says so.
+  r = Run({"train", "--sim", "qemu", "--predictor", "insn-count", "--options", "feature=qemu.log_insn", "-o",
+           "count.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("predicts: a unitless score that orders candidates (not a run time)\n"), std::string::npos)
+      << r.out;
+  r = Run({"predict", kWorkload, "--model", "count.json", "--top", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("score (unitless)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(" ns  "), std::string::npos) << r.out;
+
+  r = Run({"eval", "--sim", "qemu", "--predictors", "linear,cost,insn-count:feature=qemu.log_insn",
            "--protocols", "kfold", "--folds", "2", "--json", "eval.json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("summary over 1 workloads"), std::string::npos) << r.out;
@@ -68,8 +99,9 @@ TEST_F(ModelCommandsTest, TrainPredictEvalVerifyEndToEnd) {
   EXPECT_EQ(eval["results"][1]["predictor"], "cost");
   EXPECT_EQ(eval["results"][1]["per_workload"][0]["candidates"], 8);
 
-  r = Run({"verify", kWorkload, "--model", "m.json", "--k", "2", "--ref-options", kRefOptions});
+  r = Run({"verify", kWorkload, "--model", "m.json", "--top", "2", "--ref-options", kRefOptions});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
   EXPECT_NE(r.out.find("verifying the 2 best predicted of 12 candidates"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("best verified: candidate"), std::string::npos) << r.out;
 }

@@ -10,7 +10,7 @@ std::vector<std::string> TuneArgs(const std::string& db) {
   return {Simtune(), "tune", "gemm:M=16,N=16,K=16", "--target", "x86_64-host", "--budget", "16",
           "--batch", "4", "--strategy", "evolutionary", "--seed", "9", "--sim", "fake",
           "--predictor", "insn-count", "--predictor-options", "feature=fake.log_insn",
-          "--calibrate", "3", "--verify-top", "2", "--ref-options",
+          "--calibrate", "3", "--top", "2", "--ref-options",
           "rounds=2,reps=3,min_rep_ns=20000", "--db", db, "--cache", "cache"};
 }
 

@@ -262,11 +262,11 @@ TEST_F(PipelineTest, PrepareRejectsBadOptionsBeforeAnyWork) {
   EXPECT_EQ(TuneJob::Prepare(t).message(), "--budget must be at least 1");
   t.budget = 4;
   t.verify_top = -1;
-  EXPECT_EQ(TuneJob::Prepare(t).message(), "--verify-top must be >= 0; got -1");
+  EXPECT_EQ(TuneJob::Prepare(t).message(), "--top must be >= 0; got -1");
 
   VerifyJobOptions v;
   v.k = 0;
-  EXPECT_EQ(VerifyJob::Prepare(v).message(), "--k must be >= 1; got 0");
+  EXPECT_EQ(VerifyJob::Prepare(v).message(), "--top must be >= 1; got 0");
 
   EstimateJobOptions e;
   e.workload = workload_;

@@ -66,7 +66,9 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(again["ran"], 0)
 
     def test_train_predict_evaluate(self):
-        self.tune(budget=10, calibrate=6, verify_top=3)
+        result = self.tune(budget=10, calibrate=6, top=3)   # the CLI's --top
+        self.assertEqual(len(result["verified"]), 3)
+        self.assertEqual(result["score_unit"], "ns")   # ridge calibrated on native times
         trained = simtune.train(self.store, predictor="ridge", out="model.json",
                                 simulators="fake", relative=False)
         self.assertGreaterEqual(trained["rows"], 6)
@@ -75,7 +77,7 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(len(ranking), 10)
         self.assertTrue(ranking["score"].is_monotonic_increasing)
         self.assertEqual(self.store.candidates()["pred.model.json"].notna().sum(), 10)
-        table = simtune.evaluate(self.store, predictors="ridge;insn-count", protocols="kfold",
+        table = simtune.evaluate(self.store, predictors="ridge,insn-count", protocols="kfold",
                                  folds=2, simulators="fake")
         self.assertEqual(sorted(set(table["predictor"])), ["insn-count", "ridge"])
         self.assertNotIn("error", table.columns)

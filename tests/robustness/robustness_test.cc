@@ -325,7 +325,7 @@ TEST_F(RobustnessTest, InvalidUtf8FromAKernelRoundTripsThroughMpi) {
                        SimtuneBinary(), "tune", w, "--target", "x86_64-host", "--budget", "4",
                        "--batch", "4", "--strategy", "exhaustive", "--sim", "fake",
                        "--predictor", "insn-count", "--predictor-options",
-                       "feature=fake.log_insn", "--calibrate", "2", "--verify-top", "1",
+                       "feature=fake.log_insn", "--calibrate", "2", "--top", "1",
                        "--ref-options", "rounds=1,reps=1,min_rep_ns=20000", "--db", "mpi.db",
                        "--cache", "cache", "--executor", "mpi"},
                       o);

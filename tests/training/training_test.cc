@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace simtune {
 namespace {
@@ -205,6 +206,71 @@ TEST_F(TrainingTest, ModelFileKeepsTheDataSpec) {
   EXPECT_NE(typo.message().find("unknown data spec key 'simulator'; did you mean 'simulators'?"),
             std::string::npos)
       << typo.message();
+}
+
+// The unit of a model's predictions (issue 14 friction 5): recorded at training from the
+// reference rows, "score" for a predictor that only orders, inferred for older files.
+TEST_F(TrainingTest, ModelFileRecordsTheUnitOfItsPredictions) {
+  int64_t ids[4];
+  for (int i = 0; i < 4; ++i) {
+    ids[i] = AddCandidate(ConfigText(i + 1));
+    AddSim(ids[i], "qemu", 1000 * (i + 1));
+    AddRef(ids[i], 10.0 * (i + 1));
+  }
+  DataSpec spec;
+  spec.features.relative = false;
+  auto rows = LoadCandidateData(*store_, {}, spec);
+  ASSERT_TRUE(rows.ok());
+  auto unit = ReferenceUnit(*rows);
+  ASSERT_TRUE(unit.ok()) << unit.message();
+  EXPECT_EQ(*unit, "ns");
+  Dataset d = ToDataset(*rows, {}, false);
+  std::string path = (dir_ / "m.json").string();
+  for (const auto& [name, options, want] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"linear", "", "ns"}, {"insn-count", "feature=qemu.log_insn", "score"}}) {
+    auto p = Predictors().Create(name, options);
+    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE((*p)->Fit(d).ok());
+    ASSERT_TRUE(SaveTrainedModel(path, **p, spec, {{"rows", 4}, {"unit", *unit}}).ok());
+    auto m = LoadTrainedModel(path);
+    ASSERT_TRUE(m.ok()) << m.message();
+    EXPECT_EQ(m->unit, want) << name;
+  }
+  // Files from before the unit was recorded: cycles for rvsim, else ns.
+  auto p = Predictors().Create("linear", "");
+  ASSERT_TRUE((*p)->Fit(d).ok());
+  DataSpec rvsim = spec;
+  rvsim.reference = "rvsim";
+  ASSERT_TRUE(SaveTrainedModel(path, **p, rvsim, {{"rows", 4}}).ok());
+  EXPECT_EQ(LoadTrainedModel(path)->unit, "cycles");
+  ASSERT_TRUE(SaveTrainedModel(path, **p, spec, {{"rows", 4}, {"unit", 7}}).ok());
+  EXPECT_EQ(LoadTrainedModel(path).message(), "model " + path + ": trained_on.unit must be a non-empty string; got 7");
+
+  // Rows that mix units cannot train one model.
+  std::vector<CandidateData> mixed = *rows;
+  mixed[2].ref_unit = "cycles";
+  EXPECT_EQ(ReferenceUnit(mixed).message(),
+            "the reference results mix units: ns and cycles (candidate " + std::to_string(mixed[2].candidate_id) +
+                "); train on one reference at a time");
+}
+
+TEST(ModelMismatch, WarnsAboutEachDifference) {
+  DataSpec trained;
+  trained.simulators = {"qemu", "valgrind"};
+  EXPECT_TRUE(ModelMismatchWarnings("model m.json", trained, trained).empty());
+  DataSpec used = trained;
+  used.simulators = {"valgrind", "qemu"};   // order does not matter
+  EXPECT_TRUE(ModelMismatchWarnings("model m.json", trained, used).empty());
+  used.sim_target = "riscv64-rvsim-p550";
+  used.reference = "rvsim";
+  used.simulators = {"spike"};
+  auto w = ModelMismatchWarnings("model m.json", trained, used);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0], "model m.json was trained on statistics simulated for x86_64-host; here they come from "
+                  "riscv64-rvsim-p550");
+  EXPECT_EQ(w[1], "model m.json was trained on reference native (x86_64-host); here it ranks for rvsim "
+                  "(riscv64-rvsim-p550): its predictions are in the units and behaviour of the former");
+  EXPECT_EQ(w[2], "model m.json was trained on statistics of qemu,valgrind; here of spike");
 }
 
 // A model write that fails part-way (a file size limit standing in for a full disk) is an

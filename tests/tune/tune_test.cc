@@ -47,7 +47,7 @@ TEST_F(TuneTest, FailingAndHangingCandidatesAreRowsAndTheTuneGoesOn) {
 })";
   auto r = Run(Cat({Simtune(), "tune", "custom:spec=" + (dir_ / "spec.json").string(), "--target",
                     "x86_64-host", "--budget", "8", "--strategy", "exhaustive", "--sim", "fake",
-                    "--calibrate", "2", "--verify-top", "3", "--verify-timeout", "2", "-j", "2",
+                    "--calibrate", "2", "--top", "3", "--verify-timeout", "2", "-j", "2",
                     "--db", "t.db"},
                    kFastRef));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -71,7 +71,7 @@ TEST_F(TuneTest, FailingAndHangingCandidatesAreRowsAndTheTuneGoesOn) {
   // The same command again: everything comes from the store, nothing is rebuilt or re-run.
   r = Run(Cat({Simtune(), "tune", "custom:spec=" + (dir_ / "spec.json").string(), "--target",
                "x86_64-host", "--budget", "8", "--strategy", "exhaustive", "--sim", "fake",
-               "--calibrate", "2", "--verify-top", "3", "--verify-timeout", "2", "-j", "2",
+               "--calibrate", "2", "--top", "3", "--verify-timeout", "2", "-j", "2",
                "--db", "t.db"},
               kFastRef));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -94,7 +94,44 @@ TEST_F(TuneTest, UsageErrorsNameTheValue) {
            "--sim", "fake"});
   EXPECT_EQ(r.err,
             "error: target 'riscv64-linux' has no reference to calibrate and verify on; pass --ref, "
-            "or --model FILE with --verify-top 0\n");
+            "or --model FILE with --top 0\n");
+}
+
+// Units (issue 14 friction 5): a calibrated regressor's scores are run times shown with
+// their unit, a baseline's are unitless; --save-model records target, reference and unit, and
+// that model used for another target warns.
+TEST_F(TuneTest, ScoresCarryTheirUnitAndAModelFromElsewhereWarns) {
+  std::vector<std::string> common = {Simtune(), "tune", "gemm:M=16,N=16,K=16", "--budget", "6",
+                                     "--strategy", "random", "--sim", "fake", "-j", "2", "--cache", "cache"};
+  auto r = Run(Cat(Cat(common, {"--target", "x86_64-host", "--predictor", "ridge", "--calibrate", "3", "--top",
+                                "2", "--db", "t.db", "--save-model", "m.json"}),
+                   kFastRef));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto header = r.out.find("rank         predicted      measured");
+  ASSERT_NE(header, std::string::npos) << r.out;
+  std::string first_row = r.out.substr(header, r.out.find('\n', r.out.find('\n', header) + 1) - header);
+  EXPECT_TRUE(first_row.find(" us  ") != std::string::npos || first_row.find(" ms  ") != std::string::npos)
+      << first_row;
+  auto model = nlohmann::json::parse(std::ifstream(dir_ / "m.json"));
+  EXPECT_EQ(model["data"]["sim_target"], "x86_64-host");
+  EXPECT_EQ(model["data"]["reference"], "native");
+  EXPECT_EQ(model["data"]["simulators"], std::vector<std::string>{"fake"});
+  EXPECT_EQ(model["trained_on"]["unit"], "ns");
+
+  r = Run(Cat(common, {"--target", "x86_64-host", "--predictor", "insn-count", "--predictor-options",
+                       "feature=fake.log_insn", "--calibrate", "3", "--top", "1", "--db", "t.db"}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("score (unitless)"), std::string::npos) << r.out;
+
+  r = Run(Cat(common, {"--target", "riscv64-linux", "--model", "m.json", "--top", "0", "--db", "rv.db"}));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // The warning comes first, before any work (progress lines may follow).
+  EXPECT_EQ(r.err.rfind("warning: model m.json was trained on statistics simulated for x86_64-host; here they "
+                        "come from riscv64-linux\n",
+                        0),
+            0u)
+      << r.err;
+  EXPECT_EQ(r.err.find("warning:", 1), std::string::npos) << "only that difference: " << r.err;
 }
 
 // Evolutionary search scored by the fake simulator's instruction count (insn-count baseline),
@@ -103,7 +140,7 @@ std::vector<std::string> KillArgs(const std::string& db) {
   return Cat({Simtune(), "tune", "gemm:M=16,N=16,K=16", "--target", "x86_64-host", "--budget", "24",
               "--batch", "4", "--strategy", "evolutionary", "--seed", "3", "--sim", "fake",
               "--predictor", "insn-count", "--predictor-options", "feature=fake.log_insn",
-              "--calibrate", "3", "--verify-top", "2", "-j", "1", "--db", db, "--cache", "cache"},
+              "--calibrate", "3", "--top", "2", "-j", "1", "--db", db, "--cache", "cache"},
              kFastRef);
 }
 

@@ -32,6 +32,22 @@ struct Five : Thing {
   int value() const override { return 5; }
 };
 
+TEST(Strings, SplitListKeepsEachItemsOptions) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(SplitList("gemm:M=64,N=64,K=64,mvm:M=64,K=64,resnet18.conv2_x"),
+            (V{"gemm:M=64,N=64,K=64", "mvm:M=64,K=64", "resnet18.conv2_x"}));
+  EXPECT_EQ(SplitList("ridge, xgb-rank:objective=ndcg,folds=3 ,gp"),
+            (V{"ridge", "xgb-rank:objective=ndcg,folds=3", "gp"}));
+  EXPECT_EQ(SplitList("qemu,valgrind"), (V{"qemu", "valgrind"}));
+  // The older ';' spelling, and items with no options of their own.
+  EXPECT_EQ(SplitList("gemm:M=8,N=8,K=8;mvm:M=8,K=8"), (V{"gemm:M=8,N=8,K=8", "mvm:M=8,K=8"}));
+  EXPECT_EQ(SplitList("a,,b;"), (V{"a", "b"}));
+  // A key=value with no item before it that takes options stays an item (rejected later
+  // by whoever parses it, naming it).
+  EXPECT_EQ(SplitList("resnet18.conv2_x,N=4"), (V{"resnet18.conv2_x", "N=4"}));
+  EXPECT_EQ(SplitList(""), V{});
+}
+
 TEST(Registry, CreatesAndListsAndRejectsUnknown) {
   Registry<Thing> reg("thing");
   reg.Register("five", "returns five", []() -> Result<std::unique_ptr<Thing>> {
