@@ -223,7 +223,8 @@ void VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
     // Bare metal under plain Spike: the spike simulator's first run would repeat this one.
     if (target.baremetal() && target.runner.empty() && !v->sim_output.empty())
       RecordNextToElf(a, kSimOutputFile,
-                      nlohmann::json{{"runner", v->runner}, {"output", v->sim_output}}.dump());
+                      nlohmann::json{{"runner", v->runner}, {"output", v->sim_output}}.dump(
+                          -1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     a.status = "failed";
     a.stage = v->stage;
