@@ -114,6 +114,8 @@ struct VerifyResult {
   std::string message;
   std::string output;    // harness stdout+stderr (truncated)
   std::string checksums; // ok: the checksum line's fields
+  std::vector<std::string> runner;   // ok: the command that ran it, without the ELF
+  std::string sim_output;  // ok: stdout up to where a simulation-mode run stops (or "")
   bool ok() const { return status == "ok"; }
 };
 
@@ -133,6 +135,14 @@ std::string VerifyArtifactInto(Artifact& artifact, const Target& target, double 
 // The verified checksums of an artifact: artifact.verified_checksums, else those recorded
 // in its cache entry (artifacts read back from the store), else "".
 std::string VerifiedChecksums(const Artifact& artifact);
+
+// The output of the verification run of a bare-metal artifact under plain Spike up to where
+// a simulation-mode run stops (the ROI line, the checksum line and the program line after
+// it), recorded in its cache entry (verified-sim-output.json) with the command that ran it.
+// Returns it when that command was `runner` (e.g. {spike, "--isa=rv64gc"}) and its checksums
+// are the verified ones, else "". Spike is deterministic: the spike simulator takes it
+// instead of repeating the same run.
+std::string VerifiedSimOutput(const Artifact& artifact, const std::vector<std::string>& runner);
 
 // Parses the harness's verify line out of program output; shared with simulators.
 // Returns "" when "verify ok" is present, else a failure reason.

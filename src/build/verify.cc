@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "simtune/build.h"
 #include "simtune/paths.h"
 #include "simtune/process.h"
@@ -18,6 +20,7 @@ namespace fs = std::filesystem;
 
 constexpr size_t kKeepOutputBytes = 8192;
 constexpr const char* kChecksumsFile = "verified-checksums.txt";
+constexpr const char* kSimOutputFile = "verified-sim-output.json";
 
 // Checksum fields as the harness prints them: "<C identifier>=<16 hex digits>", at least one.
 bool WellFormedChecksums(const std::string& fields) {
@@ -32,23 +35,35 @@ bool WellFormedChecksums(const std::string& fields) {
   return true;
 }
 
-// Next to artifact.elf in its cache entry; written to a temporary file and renamed, so that
-// readers see all of it or nothing.
-void RecordChecksums(const Artifact& a) {
+// `text` as the file `name` next to artifact.elf in its cache entry; written to a temporary
+// file and renamed, so that readers see all of it or nothing. A read-only cache keeps nothing
+// (simulators then fall back to verifying runs).
+void RecordNextToElf(const Artifact& a, const char* name, const std::string& text) {
   if (a.elf.empty()) return;
-  fs::path path = a.elf.parent_path() / kChecksumsFile;
+  fs::path path = a.elf.parent_path() / name;
   static std::atomic<uint64_t> counter{0};
   fs::path tmp = path;
   tmp += ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
   {
     std::ofstream out(tmp, std::ios::binary);
-    out << a.verified_checksums << "\n";
+    out << text;
     out.close();
-    if (!out) return;   // a read-only cache: simulators fall back to verifying runs
+    if (!out) return;
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) fs::remove(tmp, ec);
+}
+
+// The output of a whole single run up to where a simulation-mode run stops: through the
+// first "simtune: program minstret=" line after the checksum line; "" without one.
+std::string SimModePrefix(const std::string& output) {
+  size_t checksum = output.find("simtune: checksum ");
+  if (checksum == std::string::npos) return "";
+  size_t program = output.find("simtune: program minstret=", checksum);
+  if (program == std::string::npos) return "";
+  size_t end = output.find('\n', program);
+  return output.substr(0, end == std::string::npos ? output.size() : end + 1);
 }
 
 // Keeps the head (program output) and the tail (crash or exit messages) of long output.
@@ -110,6 +125,32 @@ std::string VerifiedChecksums(const Artifact& artifact) {
   return WellFormedChecksums(fields) ? fields : "";
 }
 
+std::string VerifiedSimOutput(const Artifact& artifact,
+                              const std::vector<std::string>& runner) {
+  if (artifact.elf.empty()) return "";
+  std::ifstream in(artifact.elf.parent_path() / kSimOutputFile, std::ios::binary);
+  if (!in) return "";
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("runner") || !j.contains("output") ||
+      !j["runner"].is_array() || !j["output"].is_string())
+    return "";
+  std::vector<std::string> recorded;
+  for (const auto& arg : j["runner"]) {
+    if (!arg.is_string()) return "";
+    recorded.push_back(arg.get<std::string>());
+  }
+  if (recorded != runner) return "";
+  std::string output = j["output"].get<std::string>();
+  // Only a prefix that ends where a simulation-mode run would stop, with the checksums that
+  // verified the artifact.
+  if (SimModePrefix(output) != output ||
+      ChecksumLine(output) != VerifiedChecksums(artifact))
+    return "";
+  return output;
+}
+
 std::string CheckVerifyLine(const std::string& output) {
   for (const auto& raw : Split(output, '\n')) {
     std::string line = Trim(raw);
@@ -134,6 +175,7 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
                    "on a simulator (e.g. spike)"};
     argv = {*spike, "--isa=" + SpikeIsa(target)};
   }
+  std::vector<std::string> runner = argv;
   argv.push_back(artifact.elf.string());
   ProcessOptions opts;
   opts.timeout_s = timeout_s;
@@ -162,6 +204,8 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
   if (!WellFormedChecksums(v.checksums))
     return fail("verify", "no well-formed 'simtune: checksum' line in the output");
   v.status = "ok";
+  v.runner = std::move(runner);
+  v.sim_output = SimModePrefix(run->out);
   return v;
 }
 
@@ -175,7 +219,12 @@ std::string VerifyArtifactInto(Artifact& a, const Target& target, double timeout
     a.message = v.message();
   } else if (v->ok()) {
     a.verified_checksums = v->checksums;
-    RecordChecksums(a);
+    RecordNextToElf(a, kChecksumsFile, a.verified_checksums + "\n");
+    // Bare metal under plain Spike: the spike simulator's first run would repeat this one.
+    if (target.baremetal() && target.runner.empty() && !v->sim_output.empty())
+      RecordNextToElf(a, kSimOutputFile,
+                      nlohmann::json{{"runner", v->runner}, {"output", v->sim_output}}.dump(
+                          -1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     a.status = "failed";
     a.stage = v->stage;

@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
+#include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
 #include "tests/simulators/roi_kernels.h"
@@ -82,7 +85,7 @@ void ExpectSameStats(const SimStats& full, const SimStats& sim, const std::strin
   EXPECT_EQ(full.branch_mispredicts, sim.branch_mispredicts) << what;
   EXPECT_EQ(full.reuse_log2, sim.reuse_log2) << what;
   nlohmann::json a = full.extra, b = sim.extra;
-  for (const char* key : {"output_check", "program_insns", "translations", "stage_s"}) {
+  for (const char* key : {"output_check", "program_insns", "translations", "stage_s", "plain_run"}) {
     a.erase(key);
     b.erase(key);
   }
@@ -289,6 +292,58 @@ void simtune_kernel(float *const *bufs) {
     EXPECT_EQ(r.stage, "verify") << target_name;
     EXPECT_EQ(r.message, want) << target_name;
   }
+}
+
+// Spike's plain run in simulation mode repeats the verification run (same Spike, same ISA,
+// deterministic), so the spike simulator takes that run's recorded lines instead. Shown by a
+// seam: an ROI count edited in the record is what the simulation reports; a record of another
+// ISA, or with checksums other than the verified ones, is not used.
+TEST(SimMode, SpikeTakesTheVerificationRunInsteadOfRepeatingIt) {
+  Target bare = LoadTestTarget("riscv64-baremetal");
+  auto sim = MakeSimulator(Registry(), "spike", "caches=off");
+  ASSERT_TRUE(sim);
+  if (!Require(*sim, bare)) return;
+  KernelSource k = roi_test::ScaleKernel(64);
+  k.extra_cflags.push_back("-DSIMTUNE_TEST_VARIANT=recorded");   // its own cache entry
+  Artifact a = BuildVerified(k, bare);
+  ASSERT_TRUE(a.ok());
+  auto spike = FindSpike();
+  ASSERT_TRUE(spike.ok()) << spike.message();
+  const std::vector<std::string> runner = {*spike, "--isa=rv64gc"};
+  std::string recorded = VerifiedSimOutput(a, runner);
+  ASSERT_NE(recorded, "");
+  EXPECT_EQ(ChecksumLine(recorded), a.verified_checksums);
+  EXPECT_EQ(recorded.find("simtune: verify"), std::string::npos) << "stops before verify";
+  EXPECT_EQ(VerifiedSimOutput(a, {*spike, "--isa=rv64gcv"}), "");
+
+  SimResult real = sim->Simulate(a, bare);
+  ASSERT_TRUE(real.ok()) << Describe(real);
+  EXPECT_EQ(real.stats.extra.value("plain_run", ""),
+            "the verification run's (same spike, same isa)");
+  const std::filesystem::path file = a.elf.parent_path() / "verified-sim-output.json";
+  auto rewrite = [&](const std::string& from, const std::string& to) {
+    std::string output = recorded;
+    size_t at = output.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    output.replace(at, from.size(), to);
+    std::ofstream(file) << nlohmann::json{{"runner", runner}, {"output", output}}.dump();
+  };
+  const std::string roi = "roi minstret=" + std::to_string(real.stats.insn_count) + " ";
+  rewrite(roi, "roi minstret=" + std::to_string(real.stats.insn_count + 12345) + " ");
+  SimResult edited = sim->Simulate(a, bare);
+  ASSERT_TRUE(edited.ok()) << Describe(edited);
+  EXPECT_EQ(edited.stats.insn_count, real.stats.insn_count + 12345);
+
+  // Other checksums than the verified ones: Spike runs again and counts for itself.
+  rewrite("checksum out=", "checksum out=0");
+  EXPECT_EQ(VerifiedSimOutput(a, runner), "");
+  SimResult rerun = sim->Simulate(a, bare);
+  ASSERT_TRUE(rerun.ok()) << Describe(rerun);
+  EXPECT_EQ(rerun.stats.insn_count, real.stats.insn_count);
+  EXPECT_FALSE(rerun.stats.extra.contains("plain_run"));
+  std::ofstream(file) << "{\"runner\": [";   // damaged: ignored too
+  EXPECT_EQ(VerifiedSimOutput(a, runner), "");
+  std::filesystem::remove(file);
 }
 
 // Issue 16 item 14: a faulting bare-metal kernel ends at once with the trap's cause instead
