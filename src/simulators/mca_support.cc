@@ -8,7 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include <elf.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "simtune/build.h"
 #include "simtune/process.h"
@@ -168,6 +171,35 @@ Result<std::vector<TbBlock>> ParseTbProfile(const json& tbs, const std::string& 
                    "]: expected [address, instructions, executions]; got " + b.dump()};
     out.push_back({b[0].get<uint64_t>(), b[1].get<uint32_t>(), b[2].get<uint64_t>()});
   }
+  return out;
+}
+
+Result<std::vector<std::pair<uint64_t, uint64_t>>> ExecutableRanges(const std::filesystem::path& elf) {
+  std::ifstream in(elf, std::ios::binary);
+  Elf64_Ehdr eh{};
+  if (!in.read(reinterpret_cast<char*>(&eh), sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64)
+    return Error{"elf '" + elf.string() + "': not a readable 64-bit ELF file"};
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (uint16_t i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph{};
+    in.seekg(static_cast<std::streamoff>(eh.e_phoff + uint64_t{i} * eh.e_phentsize));
+    if (!in.read(reinterpret_cast<char*>(&ph), sizeof ph))
+      return Error{"elf '" + elf.string() + "': program header " + std::to_string(i) + " is cut short"};
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) out.push_back({ph.p_vaddr, ph.p_vaddr + ph.p_memsz});
+  }
+  return out;
+}
+
+std::vector<TbBlock> BlocksInRanges(const std::vector<TbBlock>& blocks,
+                                    const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+  std::vector<TbBlock> out;
+  for (const auto& b : blocks)
+    for (const auto& [lo, hi] : ranges)
+      if (b.addr >= lo && b.addr < hi) {
+        out.push_back(b);
+        break;
+      }
   return out;
 }
 

@@ -33,6 +33,14 @@ struct TbBlock {
 // Errors name the field and start with `where`.
 Result<std::vector<TbBlock>> ParseTbProfile(const nlohmann::json& tbs, const std::string& where);
 
+// [start, end) of the executable PT_LOAD segments of a 64-bit ELF. Errors: unreadable, not a
+// 64-bit ELF.
+Result<std::vector<std::pair<uint64_t, uint64_t>>> ExecutableRanges(const std::filesystem::path& elf);
+
+// The blocks that lie in `ranges` (code of the artifact itself, not of a shared library).
+std::vector<TbBlock> BlocksInRanges(const std::vector<TbBlock>& blocks,
+                                    const std::vector<std::pair<uint64_t, uint64_t>>& ranges);
+
 // The blocks with the most executed instructions (insns x execs) that together cover at
 // least `coverage` of `total_insns` (all of them when they cover less), by address.
 std::vector<TbBlock> HotBlocks(std::vector<TbBlock> blocks, double coverage, uint64_t total_insns);

@@ -189,6 +189,13 @@ Result<ShapeQuantities> ComputeShapeQuantities(const Workload& workload) {
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
   }
+  // A hand-made workload may lack a parameter, which the operator's checks take for a bug.
+  SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Operator> op, Operators().Create(workload.op));
+  for (const auto& p : op->Params()) {
+    bool given = false;
+    for (const auto& [name, value] : workload.shape) given |= name == p.name;
+    if (!given && p.required) return Error{"workload '" + key + "': missing shape parameter " + p.name};
+  }
   SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Space> space, MakeSpace(workload));
   std::optional<Config> first;
   space->Enumerate([&](const Config& c) {
