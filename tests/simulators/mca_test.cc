@@ -18,8 +18,8 @@ namespace {
 using roi_test::BuildOrFail;
 using roi_test::LoadTestTarget;
 
-// out[i] = in[i] OP c over n floats: the same instructions for '*' and '/', but a division
-// costs many more cycles on every core model.
+// out[i] = in[i] OP c over n floats: the same kind and nearly the same number of
+// instructions for '*' and '/', but a division costs many more cycles on every core model.
 KernelSource DivOrMulKernel(int n, char op) {
   KernelSource s;
   const std::string expr = op == '/' ? "in[i] / 3.0f" : "in[i] * 3.0f";
@@ -95,13 +95,15 @@ TEST_P(McaPerTarget, CyclesCoverageAndBoundSharesOnARealArtifact) {
   EXPECT_DOUBLE_EQ(again.stats.extra["mca"]["cycles"].get<double>(), cycles);
 }
 
-TEST_P(McaPerTarget, PredictorRanksTheDivisionSlowerAtTheSameInstructionCount) {
+TEST_P(McaPerTarget, PredictorRanksTheDivisionSlowerPerInstruction) {
   const std::string target = GetParam();
   SimResult mul = RunMca(DivOrMulKernel(2048, '*'), target);
   SimResult div = RunMca(DivOrMulKernel(2048, '/'), target);
   ASSERT_TRUE(mul.ok() && div.ok()) << mul.message << div.message;
-  // The instruction count cannot tell them apart ...
-  EXPECT_EQ(mul.stats.insn_count, div.stats.insn_count);
+  // The instruction counts are close (equal on riscv64; x86's vectoriser may unroll the two
+  // loops differently) ...
+  const double insn_ratio = static_cast<double>(div.stats.insn_count) / mul.stats.insn_count;
+  EXPECT_LT(std::abs(std::log(insn_ratio)), std::log(1.3)) << insn_ratio;
   Workload w;
   std::vector<FeatureInput> rows = {
       {1, 0, 1.0, ExtractFeatures({{"mca", mul.stats}}, w, {}, 0, FeatureOptions{})},
@@ -113,7 +115,10 @@ TEST_P(McaPerTarget, PredictorRanksTheDivisionSlowerAtTheSameInstructionCount) {
   ASSERT_TRUE((*p)->Fit(d).ok());
   auto score = (*p)->Predict(d);
   ASSERT_TRUE(score.ok()) << score.message();
-  EXPECT_GT((*score)[1], (*score)[0] + std::log(1.5)) << "division not clearly slower";
+  // ... the mca baseline, with no calibration (y is ignored), sees the division's cost: at
+  // least 1.5x the cycles per instruction.
+  EXPECT_GT((*score)[1] - (*score)[0], std::log(insn_ratio) + std::log(1.5))
+      << "division not clearly slower";
 }
 
 TEST(Mca, PredictorWithoutTheCycleFeatureSaysHowToGetIt) {
