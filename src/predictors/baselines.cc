@@ -17,7 +17,7 @@ class InsnCountPredictor : public Predictor {
  public:
   InsnCountPredictor(Options options, std::string feature, std::string name = "insn-count",
                      std::string suffix = ".log_insn",
-                     std::string hint = "an instruction-count feature ('<simulator>.log_insn')")
+                     std::string hint = "instruction-count feature ('<simulator>.log_insn')")
       : options_(std::move(options)), feature_(std::move(feature)), name_(std::move(name)),
         suffix_(std::move(suffix)), hint_(std::move(hint)) {}
 
