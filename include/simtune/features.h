@@ -3,7 +3,7 @@
 // its knob values and its workload's shape. The feature schema is versioned: a model
 // remembers the version it was trained with and refuses another.
 //
-// Schema version 2, per simulator S (prefix "S."):
+// Schema version 3, per simulator S (prefix "S."):
 //   S.log_insn                       log(instructions in the ROI)
 //   S.<x>_per_flop                   for each scale-carrying S.log_<x> below: log(x / flops),
 //                                    e.g. S.log_insn_per_flop, S.l1d.log_misses_per_flop;
@@ -17,12 +17,27 @@
 //   S.reuse.<b>                      fraction of accesses with reuse distance in bucket group b
 //                                    (groups: 0-3, 4-7, 8-11, 12-15, 16+ in log2 lines; cold)
 //   S.log_cpi_proxy                  log(insn + 10 * l1 misses + 50 * l2 misses + 200 * l3 misses)
+//   S.log_cycles, S.cycles_per_insn  (the "mca" simulator) llvm-mca's cycles of the ROI: sum
+//                                    over its hot blocks of executions x cycles per iteration
+//   S.rthroughput_ratio              the same with each block's reciprocal throughput, over
+//                                    cycles (< 1: dependency chains across iterations cost)
+//   S.bound.<group>                  share of the cycles in blocks bound by a resource group of
+//                                    the core model, by "dispatch" or by "dependency"
+//                                    (loop-carried); every group of the model, 0 when none
+//   S.coverage                       fraction of the ROI's instructions in those blocks
 // and, optionally (FeatureOptions::relative), per-workload relative versions of the scale-
 // carrying ones ("S.log_insn.rel" = S.log_insn minus its mean over the workload's candidates
 // in the same dataset). These depend on which candidates the dataset holds, so a model using
 // them must score a workload's candidates together (as `simtune predict` does), not one by
 // one; the per-flop features carry the same information without that dependence.
-// Knobs ("knob.<name>", option) and shape ("shape.log_<param>", "shape.log_flops", option).
+// Knobs ("knob.<name>", option). Shape (option, default on): quantities every operator has
+// (ShapeQuantities in workload.h), so that training across operators never meets a feature
+// one operator lacks:
+//   shape.log_flops, shape.log_bytes (all operands), shape.log_in_bytes_max,
+//   shape.log_in_bytes_min, shape.log_out_bytes, shape.log_reduction (multiply-adds per
+//   output element), shape.log_intensity (log flops per operand byte)
+// and, only with shape_params (off by default: they do not exist across operators), the
+// operator's own parameters "shape.param.log_<param>".
 //
 // A statistic a simulator does not provide yields no feature (absent key), so the dataset
 // holds NaN there and predictors apply their documented missing-value policy. Nothing is
@@ -41,11 +56,12 @@
 
 namespace simtune {
 
-inline constexpr int kFeatureSchemaVersion = 2;
+inline constexpr int kFeatureSchemaVersion = 3;
 
 struct FeatureOptions {
   bool knobs = false;   // include knob values (do not transfer across operators)
-  bool shape = true;    // include log shape parameters and log flops
+  bool shape = true;    // include the common shape quantities (above)
+  bool shape_params = false;  // include the operator's own shape parameters (one operator only)
   bool relative = true; // BuildDataset adds ".rel" columns (see above)
 };
 

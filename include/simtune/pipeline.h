@@ -248,6 +248,7 @@ struct DataOptions {
   std::vector<std::string> workloads;   // keys or catalog names; empty: every workload stored
   bool knobs = false;                   // knob values as features
   bool shape = true;                    // the workload's shape features
+  bool shape_params = false;            // the operator's own shape parameters
   bool relative = true;                 // per-workload relative features
 };
 

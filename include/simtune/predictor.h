@@ -162,6 +162,8 @@ class Predictor {
 //               marginal likelihood over a grid on a 400-row subsample (signal variance in
 //               closed form). max_rows=2000 (larger training sets are subsampled), seed=0.
 //   insn-count  baseline: score = the named feature. feature=insn_count.
+//   mca         baseline: score = llvm-mca's cycle estimate ("<sim>.log_cycles" of the "mca"
+//               simulator, features.h) with no calibration. feature=auto.
 //   random      baseline: score = a hash of (seed, candidate id). seed=0.
 using PredictorRegistry = Registry<Predictor, const std::string& /*options*/>;
 PredictorRegistry& Predictors();

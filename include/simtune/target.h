@@ -76,6 +76,9 @@ struct Target {
   BranchPredictorConfig branch_predictor;
   std::string build_target;       // "": builds as itself; else the target it builds as
   std::map<std::string, std::string> reference_options;   // reference -> default options
+  // llvm-mca's -mcpu for the target's core (the "mca" simulator): a name `llc -mcpu=help`
+  // lists for the isa, or "native" (the host's own, resolved by LLVM); empty = none.
+  std::string mca_cpu;
   std::filesystem::path source;   // the file it was loaded from
 
   bool baremetal() const { return os == "baremetal"; }

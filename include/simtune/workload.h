@@ -155,4 +155,21 @@ Result<std::unique_ptr<Space>> MakeSpace(const Workload& workload);
 Result<KernelSource> GenerateKernel(const Workload& workload, const Config& config,
                                     const CodegenContext& ctx);
 
+// Operator-independent sizes of a workload, so that shape features mean the same for every
+// operator: a GEMM and a convolution both have flops, operand bytes, a reduction length and
+// an output size, while only one of them has a "C" parameter.
+struct ShapeQuantities {
+  double flops = 0;                  // useful floating-point operations of one call
+  double input_bytes = 0;            // all input operands (float32)
+  double largest_input_bytes = 0;    // the biggest input operand (GEMM: the larger of A and B)
+  double smallest_input_bytes = 0;   // the smallest (conv2d: usually the weights)
+  double output_bytes = 0;           // all outputs
+  double output_elements = 0;
+  double reduction = 0;              // flops / (2 x output elements): multiply-adds per output
+};
+// From the buffers and flops of the kernel the operator generates for its space's first valid
+// config (operands and flops do not depend on the knobs). Cached per workload key; thread-safe.
+// Errors: the workload's (invalid shape, unknown operator, empty space).
+Result<ShapeQuantities> ComputeShapeQuantities(const Workload& workload);
+
 }  // namespace simtune

@@ -50,6 +50,17 @@
  *   mem_all=on|off           instrument every instruction for memory
  *                            accesses, not only those decoded as accessing
  *                            memory (diagnostic)
+ *   tbs=on|off               record the ROI's translation blocks (default
+ *                            off): extra.tbs = {"load_bias": B,
+ *                            "marker_insns": M, "blocks": [[addr, insns,
+ *                            execs], ...]}, addr the block's start in the
+ *                            ELF's addresses (run-time address minus B),
+ *                            sorted by addr, one row per (addr, insns);
+ *                            sum(insns x execs) + M = insn_count (M: the
+ *                            ROI's instructions in the two marker blocks,
+ *                            counted one by one). No run-time cost: the
+ *                            per-block ROI counts exist anyway; only the
+ *                            exit record grows (see tb_profile below).
  *
  * Model details:
  *   - Cache counts are per line lookup: an access that straddles two lines
@@ -811,6 +822,8 @@ static int isa;
 static bool opt_roi = true, opt_classes = true, opt_mem = true;
 static bool opt_cache = true, opt_bpred = true, opt_reuse = true;
 static bool opt_mem_all;
+static bool opt_tbs;
+static uint64_t elf_load_bias;   /* run-time address - ELF address */
 static bool opt_warmup = true;
 static uint64_t opt_reuse_line = 64;
 static FILE *out_file;
@@ -1312,6 +1325,7 @@ static bool resolve_roi_symbols(const char *path, char *err, size_t err_len)
     }
     /* System mode: a bare-metal ELF runs at its link addresses. */
     uint64_t bias = system_mode ? 0 : qemu_plugin_start_code() - min_exec;
+    elf_load_bias = bias;
     roi_begin_addr = begin + bias;
     roi_end_addr = end + bias;
     return true;
@@ -1474,6 +1488,57 @@ static void json_string(GString *s, const char *key, const char *v)
     g_string_append(s, "\",");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Translation-block profile (tbs=on): self-contained, read at exit only.    */
+
+typedef struct {
+    uint64_t addr;
+    uint32_t n_insns;
+    uint64_t execs;
+} TbProfileRow;
+
+static gint tb_profile_cmp(gconstpointer a, gconstpointer b)
+{
+    const TbProfileRow *x = a, *y = b;
+    if (x->addr != y->addr) {
+        return x->addr < y->addr ? -1 : 1;
+    }
+    return x->n_insns < y->n_insns ? -1 : x->n_insns > y->n_insns;
+}
+
+/* Appends "tbs":{...}, to s: ROI executions per block, retranslations merged. */
+static void tb_profile(GString *s)
+{
+    GArray *rows = g_array_new(false, false, sizeof(TbProfileRow));
+    for (guint i = 0; i < tbs->len; i++) {
+        const TbInfo *t = g_ptr_array_index(tbs, i);
+        if (t->roi_execs && !t->insns) {
+            TbProfileRow r = { t->pc - elf_load_bias, t->n_insns, t->roi_execs };
+            g_array_append_val(rows, r);
+        }
+    }
+    g_array_sort(rows, tb_profile_cmp);
+    g_string_append_printf(s, "\"tbs\":{\"load_bias\":%" PRIu64
+                           ",\"marker_insns\":%" PRIu64 ",\"blocks\":[",
+                           elf_load_bias, direct_insns);
+    bool first = true;
+    for (guint i = 0; i < rows->len; i++) {
+        TbProfileRow *r = &g_array_index(rows, TbProfileRow, i);
+        if (i + 1 < rows->len) {
+            TbProfileRow *next = &g_array_index(rows, TbProfileRow, i + 1);
+            if (next->addr == r->addr && next->n_insns == r->n_insns) {
+                next->execs += r->execs;
+                continue;
+            }
+        }
+        g_string_append_printf(s, "%s[%" PRIu64 ",%" PRIu32 ",%" PRIu64 "]",
+                               first ? "" : ",", r->addr, r->n_insns, r->execs);
+        first = false;
+    }
+    g_string_append(s, "]},");
+    g_array_free(rows, true);
+}
+
 static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
     uint64_t insn_count = direct_insns;
@@ -1600,6 +1665,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     if (opt_reuse) {
         json_u64(s, "reuse_line_bytes", opt_reuse_line, true);
         json_u64(s, "reuse_lines", reuse.lines, true);
+    }
+    if (opt_tbs) {
+        tb_profile(s);
     }
     json_string(s, "plugin", "simtune_qemu 1");
     g_string_truncate(s, s->len - 1);
@@ -1759,6 +1827,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "warmup")) {
         return parse_bool(key, val, &opt_warmup);
+    }
+    if (!strcmp(key, "tbs")) {
+        return parse_bool(key, val, &opt_tbs);
     }
     if (!strcmp(key, "mem_all")) {
         return parse_bool(key, val, &opt_mem_all);

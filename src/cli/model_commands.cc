@@ -28,6 +28,7 @@ struct DataFlags {
   std::vector<std::string> workloads;
   bool knobs = false;
   bool no_shape = false;
+  bool shape_params = false;
   bool no_rel = false;
 };
 
@@ -42,6 +43,8 @@ void AddDataFlags(CLI::App* cmd, DataFlags& f) {
                   "workloads (keys or catalog names), comma-separated or repeated (default: all in the store)");
   cmd->add_flag("--knobs", f.knobs, "add knob values as features (do not transfer across operators)");
   cmd->add_flag("--no-shape", f.no_shape, "leave out the workload's shape features");
+  cmd->add_flag("--shape-params", f.shape_params,
+                "add the operator's own shape parameters (do not transfer across operators)");
   cmd->add_flag("--no-rel", f.no_rel,
                 "leave out per-workload relative features (needed to score candidates one at a time)");
 }
@@ -57,6 +60,7 @@ pipeline::DataOptions DataOptionsOf(const DataFlags& f) {
     for (auto& w : SplitList(text)) o.workloads.push_back(std::move(w));
   o.knobs = f.knobs;
   o.shape = !f.no_shape;
+  o.shape_params = f.shape_params;
   o.relative = !f.no_rel;
   return o;
 }

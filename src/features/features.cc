@@ -15,6 +15,21 @@ bool IsScaleFeature(const std::string& name) {
          !name.ends_with("_per_flop");
 }
 
+// The "mca" simulator's record (src/simulators/mca_support.h: Combine).
+void AddMcaFeatures(const std::string& p, const nlohmann::json& m, double insn,
+                    std::map<std::string, double>& f) {
+  if (!m.is_object()) return;
+  const double cycles = m.value("cycles", 0.0);
+  if (cycles <= 0) return;
+  f[p + "log_cycles"] = SafeLog(cycles);
+  f[p + "cycles_per_insn"] = cycles / insn;
+  f[p + "rthroughput_ratio"] = m.value("rthroughput_cycles", 0.0) / cycles;
+  f[p + "coverage"] = m.value("coverage", 0.0);
+  if (m.contains("bound") && m["bound"].is_object())
+    for (const auto& [group, share] : m["bound"].items())
+      if (share.is_number()) f[p + "bound." + group] = share.get<double>();
+}
+
 void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::string, double>& f) {
   const std::string p = sim + ".";
   double insn = static_cast<double>(s.insn_count);
@@ -57,6 +72,7 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
     f[p + "bpred.miss_rate"] = static_cast<double>(*s.branch_mispredicts) / *s.branches;
     f[p + "bpred.mpki"] = 1000.0 * *s.branch_mispredicts / insn;
   }
+  if (s.extra.is_object() && s.extra.contains("mca")) AddMcaFeatures(p, s.extra["mca"], insn, f);
   if (!s.reuse_log2.empty()) {
     double total = 0;
     for (auto v : s.reuse_log2) total += static_cast<double>(v);
@@ -72,6 +88,32 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
   }
 }
 
+// Shape features common to every operator (features.h), so that a model trained on one
+// operator can score another; the operator's own parameters only on request.
+void AddShapeFeatures(const Workload& workload, double flops, const FeatureOptions& options,
+                      std::map<std::string, double>& f) {
+  if (options.shape_params)
+    for (const auto& [name, value] : workload.shape)
+      f["shape.param.log_" + name] = SafeLog(static_cast<double>(value));
+  // An invalid workload (only hand-made ones reach here) has no common quantities: absent
+  // features, never invented ones.
+  auto q = ComputeShapeQuantities(workload);
+  if (!q.ok()) {
+    if (flops > 0) f["shape.log_flops"] = SafeLog(flops);
+    return;
+  }
+  // The artifact's flops win when given (the same number for a built-in operator).
+  const double fl = flops > 0 ? flops : q->flops;
+  const double bytes = q->input_bytes + q->output_bytes;
+  f["shape.log_flops"] = SafeLog(fl);
+  f["shape.log_bytes"] = SafeLog(bytes);
+  f["shape.log_in_bytes_max"] = SafeLog(q->largest_input_bytes);
+  f["shape.log_in_bytes_min"] = SafeLog(q->smallest_input_bytes);
+  f["shape.log_out_bytes"] = SafeLog(q->output_bytes);
+  f["shape.log_reduction"] = SafeLog(q->reduction);
+  f["shape.log_intensity"] = bytes > 0 && fl > 0 ? std::log(fl / bytes) : 0.0;
+}
+
 }  // namespace
 
 std::map<std::string, double> ExtractFeatures(const std::map<std::string, SimStats>& stats,
@@ -79,10 +121,7 @@ std::map<std::string, double> ExtractFeatures(const std::map<std::string, SimSta
                                               double flops, const FeatureOptions& options) {
   std::map<std::string, double> f;
   for (const auto& [sim, s] : stats) AddSimFeatures(sim, s, f);
-  if (options.shape) {
-    for (const auto& [name, value] : workload.shape) f["shape.log_" + name] = SafeLog(static_cast<double>(value));
-    if (flops > 0) f["shape.log_flops"] = SafeLog(flops);
-  }
+  if (options.shape) AddShapeFeatures(workload, flops, options, f);
   if (options.knobs)
     for (const auto& [name, value] : config) f["knob." + name] = static_cast<double>(value);
   if (flops > 0) {

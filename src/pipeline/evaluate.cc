@@ -1,5 +1,7 @@
 // The eval job: every chosen predictor under k-fold within workloads and leave-one-workload-
 // out, optionally beside the reference's agreement with itself.
+#include <algorithm>
+
 #include "simtune/pipeline.h"
 #include "simtune/strings.h"
 #include "src/pipeline/measured.h"
@@ -56,7 +58,13 @@ Result<EvalJob> EvalJob::Prepare(const EvalJobOptions& options) {
   SIMTUNE_ASSIGN_OR_RETURN(job.spec_, MakeDataSpec(options.data));
   // Predictor specs: "name" or "name:options", comma-separated (SplitList; ';' too).
   if (options.predictors == "all") {
-    for (const auto& e : Predictors().List()) job.predictors_.push_back({e.name, ""});
+    const auto& sims = job.spec_.simulators;
+    const bool mca = std::find(sims.begin(), sims.end(), "mca") != sims.end();
+    for (const auto& e : Predictors().List()) {
+      // The mca baseline scores the "mca" simulator's cycles: without them it cannot run.
+      if (e.name == "mca" && !mca) continue;
+      job.predictors_.push_back({e.name, ""});
+    }
   } else {
     for (const auto& part : SplitList(options.predictors)) {
       std::string p = Trim(part);

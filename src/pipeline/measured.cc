@@ -30,6 +30,7 @@ Result<DataSpec> MakeDataSpec(const DataOptions& f) {
   }
   s.features.knobs = f.knobs;
   s.features.shape = f.shape;
+  s.features.shape_params = f.shape_params;
   s.features.relative = f.relative;
   return s;
 }

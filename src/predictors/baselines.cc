@@ -1,5 +1,6 @@
 // Baselines that every learned predictor must beat: "insn-count" (fewer instructions =
-// faster) and "random" (a seeded hash of the candidate id, so a candidate's score does not
+// faster), "mca" (fewer llvm-mca cycles = faster; the "mca" simulator's estimate, no
+// calibration) and "random" (a seeded hash of the candidate id, so a candidate's score does not
 // depend on which other candidates are scored with it).
 #include <cmath>
 
@@ -11,12 +12,16 @@ namespace {
 
 using predictors::Options;
 
+// Scores by one feature: "auto" picks the first column ending in `suffix`.
 class InsnCountPredictor : public Predictor {
  public:
-  InsnCountPredictor(Options options, std::string feature)
-      : options_(std::move(options)), feature_(std::move(feature)) {}
+  InsnCountPredictor(Options options, std::string feature, std::string name = "insn-count",
+                     std::string suffix = ".log_insn",
+                     std::string hint = "instruction-count feature ('<simulator>.log_insn')")
+      : options_(std::move(options)), feature_(std::move(feature)), name_(std::move(name)),
+        suffix_(std::move(suffix)), hint_(std::move(hint)) {}
 
-  std::string name() const override { return "insn-count"; }
+  std::string name() const override { return name_; }
   std::string options() const override { return options_.Canonical(); }
   bool predicts_time() const override { return false; }
   const std::vector<std::string>& feature_names() const override { return features_; }
@@ -24,15 +29,16 @@ class InsnCountPredictor : public Predictor {
   Status Fit(const Dataset& train) override {
     SIMTUNE_RETURN_IF_ERROR(train.Validate("training data", true));
     if (feature_ == "auto") {
-      // The first simulator's ROI instruction count (features.h: "<sim>.log_insn").
+      // The first simulator's (features.h: "<sim>.log_insn", "<sim>.log_cycles").
+      column_.clear();
       for (const auto& n : train.feature_names)
-        if (n.size() > 9 && n.compare(n.size() - 9, 9, ".log_insn") == 0) {
+        if (n.size() > suffix_.size() && n.ends_with(suffix_)) {
           column_ = n;
           break;
         }
       if (column_.empty())
-        return Error{"training data has no instruction-count feature ('<simulator>.log_insn'); "
-                     "name one with insn-count option feature=NAME"};
+        return Error{"training data has no " + hint_ + "; name one with " + name_ +
+                     " option feature=NAME"};
     } else {
       column_ = feature_;
     }
@@ -74,17 +80,18 @@ class InsnCountPredictor : public Predictor {
   Result<Eigen::VectorXd> Column(const Dataset& d, const std::string& where) const {
     int64_t c = d.FeatureIndex(column_);
     if (c < 0)
-      return Error{where + " lacks feature '" + column_ + "' (insn-count option feature=" +
+      return Error{where + " lacks feature '" + column_ + "' (" + name_ + " option feature=" +
                    feature_ + ")"};
     for (int64_t r = 0; r < d.rows(); ++r)
       if (std::isnan(d.X(r, c)))
         return Error{"feature '" + column_ + "' is missing (NaN) for candidate id " +
-                     std::to_string(d.ids[r]) + "; the insn-count baseline scores by it"};
+                     std::to_string(d.ids[r]) + "; the " + name_ + " baseline scores by it"};
     return Eigen::VectorXd(d.X.col(c));
   }
 
   Options options_;
   std::string feature_;    // the option: a feature name or "auto"
+  std::string name_, suffix_, hint_;
   std::string column_;     // the feature scored by (auto resolved at Fit)
   std::vector<std::string> features_;
   bool fitted_ = false;
@@ -149,6 +156,17 @@ void RegisterBaselinePredictors(PredictorRegistry& registry) {
                                  Options::Parse(text, "insn-count", {{"feature", "auto"}}));
         std::string feature = o.String("feature");
         return std::unique_ptr<Predictor>(new InsnCountPredictor(std::move(o), feature));
+      });
+  registry.Register(
+      "mca",
+      "baseline: score = llvm-mca's cycle estimate (default auto: the \"mca\" simulator's "
+      "<sim>.log_cycles); no calibration",
+      [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
+        SIMTUNE_ASSIGN_OR_RETURN(Options o, Options::Parse(text, "mca", {{"feature", "auto"}}));
+        std::string feature = o.String("feature");
+        return std::unique_ptr<Predictor>(new InsnCountPredictor(
+            std::move(o), feature, "mca", ".log_cycles",
+            "llvm-mca cycle feature ('<simulator>.log_cycles': simulate with --sim mca)"));
       });
   registry.Register(
       "random", "baseline: seeded random score per candidate id",

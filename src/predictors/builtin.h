@@ -7,6 +7,6 @@ namespace simtune {
 void RegisterLinearPredictors(PredictorRegistry& registry);     // linear, ridge
 void RegisterXgboostPredictors(PredictorRegistry& registry);    // xgb, xgb-rank
 void RegisterGpPredictor(PredictorRegistry& registry);          // gp
-void RegisterBaselinePredictors(PredictorRegistry& registry);   // insn-count, random
+void RegisterBaselinePredictors(PredictorRegistry& registry);   // insn-count, mca, random
 void RegisterCostModelPredictor(PredictorRegistry& registry);   // cost
 }  // namespace simtune

@@ -8,4 +8,5 @@ void RegisterQemuSimulator(SimulatorRegistry& registry);
 void RegisterValgrindSimulator(SimulatorRegistry& registry);
 void RegisterSpikeSimulator(SimulatorRegistry& registry);
 void RegisterFakeSimulator(SimulatorRegistry& registry);
+void RegisterMcaSimulator(SimulatorRegistry& registry);   // needs "qemu" registered first
 }  // namespace simtune

@@ -7,7 +7,9 @@
 // Options ("key=value,..."): timeout=SECONDS (default 600), mode=auto|full (default auto:
 // stop after the ROI and compare output checksums with the verified run's; full: run the
 // reference and element-wise check under qemu too) and the plugin's statistic groups
-// classes|mem|cache|bpred|reuse=on|off (default on), which exist to measure their cost.
+// classes|mem|cache|bpred|reuse=on|off (default on), which exist to measure their cost, and
+// tbs=on|off (default off): the ROI's translation-block profile in extra.tbs (the plugin's
+// header describes it; the "mca" simulator reads it).
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -41,6 +43,7 @@ struct QemuOptions {
   double timeout_s = 600;
   bool full = false;                    // mode=full
   std::map<std::string, bool> groups;   // only the groups switched off or on explicitly
+  bool tbs = false;                     // tbs=on: record the ROI's translation blocks
 };
 
 Result<QemuOptions> ParseOptions(const std::string& text) {
@@ -48,6 +51,7 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
   std::vector<std::string> valid = kGroups;
   valid.push_back("timeout");
   valid.push_back("mode");
+  valid.push_back("tbs");
   std::sort(valid.begin(), valid.end());
   if (Trim(text).empty()) return opts;
   std::set<std::string> seen;
@@ -67,6 +71,10 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
     } else if (key == "mode") {
       if (auto why = sim_util::ParseModeOption("qemu simulator", value, opts.full); !why.empty())
         return Error{why};
+    } else if (key == "tbs") {
+      if (value != "on" && value != "off")
+        return Error{"qemu simulator option tbs: expected on or off; got '" + value + "'"};
+      opts.tbs = value == "on";
     } else if (std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
       if (value != "on" && value != "off")
         return Error{"qemu simulator option " + key + ": expected on or off; got '" + value +
@@ -94,6 +102,7 @@ class QemuSimulator : public Simulator {
     std::vector<std::string> parts;
     for (const auto& [group, on] : options_.groups)
       if (!on) parts.push_back(group + "=off");
+    if (options_.tbs) parts.push_back("tbs=on");
     return Join(parts, ",");
   }
 
@@ -236,6 +245,7 @@ class QemuSimulator : public Simulator {
                                      "out=" + json_path.string()};
     for (const auto& [group, on] : options_.groups)
       args.push_back(group + "=" + (on ? "on" : "off"));
+    if (options_.tbs) args.push_back("tbs=on");
     if (target.caches.empty()) {
       args.push_back("cache=off");
     } else {

@@ -9,6 +9,7 @@ SimulatorRegistry& Simulators() {
     RegisterValgrindSimulator(*r);
     RegisterSpikeSimulator(*r);
     RegisterFakeSimulator(*r);
+    RegisterMcaSimulator(*r);
     return r;
   }();
   return *registry;

@@ -187,7 +187,8 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
   static const std::vector<std::string> kKeys = {
       "name",         "description",       "isa",        "os",         "cc",
       "cflags",       "ldflags",           "runner",     "simulators", "references",
-      "caches",       "branch_predictor",  "build_target", "reference_options"};
+      "caches",       "branch_predictor",  "build_target", "reference_options",
+      "mca_cpu"};
   // The build recipe: a reference target takes it from its build_target instead.
   static const std::vector<std::string> kBuildKeys = {"isa",     "os",    "cc", "cflags",
                                                       "ldflags", "runner"};
@@ -275,6 +276,12 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
         return Error{at + ": cache level '" + c.level + "' appears twice"};
       t.caches.push_back(std::move(c));
     }
+  }
+  if (j.contains("mca_cpu")) {
+    SIMTUNE_ASSIGN_OR_RETURN(t.mca_cpu, GetString(j, "mca_cpu", where));
+    if (t.mca_cpu.empty() || t.mca_cpu.find_first_of(" \t,") != std::string::npos)
+      return Error{where + ": mca_cpu must be an llvm-mca CPU name (llc -mcpu=help); got '" +
+                   t.mca_cpu + "'"};
   }
   if (j.contains("branch_predictor")) {
     SIMTUNE_ASSIGN_OR_RETURN(t.branch_predictor,

@@ -20,6 +20,7 @@ nlohmann::json DataSpec::ToJson() const {
           {"reference", reference},
           {"ref_options", ref_options},
           {"features", {{"knobs", features.knobs}, {"shape", features.shape},
+                        {"shape_params", features.shape_params},
                         {"relative", features.relative}}}};
 }
 
@@ -41,6 +42,7 @@ Result<DataSpec> DataSpec::FromJson(const nlohmann::json& j, const std::string& 
     s.features.knobs = f.at("knobs").get<bool>();
     s.features.shape = f.at("shape").get<bool>();
     s.features.relative = f.at("relative").get<bool>();
+    s.features.shape_params = f.value("shape_params", false);
   } catch (const nlohmann::json::exception& e) {
     return Error{where + ": bad data spec: " + e.what()};
   }

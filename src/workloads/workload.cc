@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
 
 #include "operators.h"
 #include "simtune/strings.h"
@@ -175,6 +178,51 @@ Result<KernelSource> GenerateKernel(const Workload& workload, const Config& conf
     return Error{"workload '" + workload.Key() + "': config '" +
                  FormatConfig(config, space->knobs()) + "': " + reason};
   return op->Generate(workload, config, ctx);
+}
+
+Result<ShapeQuantities> ComputeShapeQuantities(const Workload& workload) {
+  static std::mutex mu;
+  static std::map<std::string, ShapeQuantities> cache;
+  const std::string key = workload.Key();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  // A hand-made workload may lack a parameter, which the operator's checks take for a bug.
+  SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Operator> op, Operators().Create(workload.op));
+  for (const auto& p : op->Params()) {
+    bool given = false;
+    for (const auto& [name, value] : workload.shape) given |= name == p.name;
+    if (!given && p.required) return Error{"workload '" + key + "': missing shape parameter " + p.name};
+  }
+  SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Space> space, MakeSpace(workload));
+  std::optional<Config> first;
+  space->Enumerate([&](const Config& c) {
+    first = c;
+    return false;
+  });
+  if (!first) return Error{"workload '" + key + "': its search space has no valid config"};
+  SIMTUNE_ASSIGN_OR_RETURN(KernelSource src, GenerateKernel(workload, *first, CodegenContext{"x86_64"}));
+  ShapeQuantities q;
+  q.flops = src.flops;
+  bool any_input = false;
+  for (const auto& b : src.buffers) {
+    const double bytes = 4.0 * static_cast<double>(b.elements);
+    if (b.output) {
+      q.output_bytes += bytes;
+      q.output_elements += static_cast<double>(b.elements);
+      continue;
+    }
+    q.input_bytes += bytes;
+    q.largest_input_bytes = std::max(q.largest_input_bytes, bytes);
+    q.smallest_input_bytes = any_input ? std::min(q.smallest_input_bytes, bytes) : bytes;
+    any_input = true;
+  }
+  if (q.output_elements > 0) q.reduction = q.flops / (2 * q.output_elements);
+  std::lock_guard<std::mutex> lock(mu);
+  cache[key] = q;
+  return q;
 }
 
 }  // namespace simtune

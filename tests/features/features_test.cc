@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
+
+#include "simtune/predictor.h"
 
 namespace simtune {
 namespace {
@@ -37,7 +40,8 @@ TEST(Features, MissingStatisticsYieldNoFeature) {
   EXPECT_TRUE(with.count("shape.log_flops"));
   EXPECT_FALSE(without.count("qemu.l1d.read_miss_rate"));
   EXPECT_FALSE(without.count("qemu.log_cpi_proxy"));
-  EXPECT_FALSE(without.count("shape.log_flops"));
+  // Shape quantities come from the workload, flops included, whatever the artifact says.
+  EXPECT_NEAR(without.at("shape.log_flops"), std::log(2.0 * 64 * 64 * 64), 1e-12);
   EXPECT_FALSE(with.count("knob.tile_m"));
   // Per-flop twins of the scale features exist only when flops are known.
   const double flops = 2.0 * 64 * 64 * 64;
@@ -81,6 +85,63 @@ TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
   Dataset plain = BuildDataset(rows, {}, false);
   EXPECT_LT(plain.FeatureIndex("qemu.log_insn.rel"), 0);
   EXPECT_EQ(plain.cols() + 4, d.cols());   // log_insn, log_mem_bytes, l1d.log_misses, log_cpi_proxy
+}
+
+// Issue 14 friction 4 / issue 11: a model trained on a GEMM scores a convolution (leave one
+// workload out) with gp, linear and ridge. Operator-specific shape parameters made the
+// held-out rows NaN in a used feature ("feature 'shape.log_C' is missing (NaN)").
+TEST(Features, ShapeFeaturesAreTheSameSetForEveryOperator) {
+  auto gemm = ParseWorkload("gemm:M=64,N=48,K=32");
+  auto conv = ParseWorkload("conv2d:N=1,C=8,H=10,W=10,K=16,R=3,S=3");
+  auto mvm = ParseWorkload("mvm:M=64,K=32");
+  auto dw = ParseWorkload("dwconv2d:C=8,H=10,W=10,R=3,S=3");
+  ASSERT_TRUE(gemm.ok() && conv.ok() && mvm.ok() && dw.ok());
+  auto names = [](const Workload& w) {
+    std::set<std::string> out;
+    for (const auto& [k, v] : ExtractFeatures({}, w, {}, 0, FeatureOptions{})) out.insert(k);
+    return out;
+  };
+  EXPECT_EQ(names(*gemm), names(*conv));
+  EXPECT_EQ(names(*gemm), names(*mvm));
+  EXPECT_EQ(names(*gemm), names(*dw));
+  auto g = ExtractFeatures({}, *gemm, {}, 0, FeatureOptions{});
+  EXPECT_NEAR(g.at("shape.log_flops"), std::log(2.0 * 64 * 48 * 32), 1e-12);
+  EXPECT_NEAR(g.at("shape.log_reduction"), std::log(32.0), 1e-12);
+  EXPECT_NEAR(g.at("shape.log_out_bytes"), std::log(4.0 * 64 * 48), 1e-12);
+  EXPECT_NEAR(g.at("shape.log_in_bytes_max"), std::log(4.0 * 64 * 32), 1e-12);
+  EXPECT_NEAR(g.at("shape.log_in_bytes_min"), std::log(4.0 * 32 * 48), 1e-12);
+  auto c = ExtractFeatures({}, *conv, {}, 0, FeatureOptions{});
+  EXPECT_NEAR(c.at("shape.log_reduction"), std::log(8.0 * 3 * 3), 1e-12);   // C x R x S
+  EXPECT_NEAR(c.at("shape.log_out_bytes"), std::log(4.0 * 16 * 8 * 8), 1e-12);
+  // The operator's own parameters only on request.
+  FeatureOptions params;
+  params.shape_params = true;
+  EXPECT_TRUE(ExtractFeatures({}, *conv, {}, 0, params).count("shape.param.log_C"));
+  EXPECT_FALSE(c.count("shape.param.log_C"));
+}
+
+TEST(Features, LeaveOneWorkloadOutAcrossOperatorsFitsAndPredicts) {
+  auto gemm = ParseWorkload("gemm:M=64,N=48,K=32");
+  auto conv = ParseWorkload("conv2d:N=1,C=8,H=10,W=10,K=16,R=3,S=3");
+  ASSERT_TRUE(gemm.ok() && conv.ok());
+  std::vector<FeatureInput> train, test;
+  for (int i = 0; i < 12; ++i) {
+    const uint64_t insn = 10000 + 1500 * static_cast<uint64_t>(i * i % 7) + 300 * i;
+    train.push_back({i, 1, 0.5 * insn + 20.0 * (i % 3),
+                     ExtractFeatures({{"qemu", Stats(insn, true)}}, *gemm, {}, 0, {})});
+    test.push_back({100 + i, 2, std::nan(""),
+                    ExtractFeatures({{"qemu", Stats(2 * insn, true)}}, *conv, {}, 0, {})});
+  }
+  Dataset d = BuildDataset(train);
+  for (const char* name : {"gp", "linear", "ridge"}) {
+    auto p = Predictors().Create(name, "");
+    ASSERT_TRUE(p.ok()) << p.message();
+    ASSERT_TRUE((*p)->Fit(d).ok()) << name;
+    Dataset x = BuildDataset(test, (*p)->feature_names());
+    auto score = (*p)->Predict(x);
+    ASSERT_TRUE(score.ok()) << name << ": " << score.message();
+    EXPECT_EQ(score->size(), 12) << name;
+  }
 }
 
 }  // namespace

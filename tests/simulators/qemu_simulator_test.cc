@@ -91,6 +91,9 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   EXPECT_EQ(MakeQemu()->options_key(), "");
   EXPECT_EQ(MakeQemu("reuse=off,cache=off,timeout=30")->options_key(), "cache=off,reuse=off");
   EXPECT_EQ(MakeQemu("cache=on")->options_key(), "");
+  // The block profile changes the record (extra.tbs), so it is part of the key.
+  EXPECT_EQ(MakeQemu("tbs=on,cache=off")->options_key(), "cache=off,tbs=on");
+  EXPECT_EQ(MakeQemu("tbs=off")->options_key(), "");
   EXPECT_EQ(MakeQemu()->name(), "qemu");
 
   struct Case {
@@ -99,7 +102,8 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   for (const auto& c : std::vector<Case>{
            {"cach=off",
             "unknown qemu simulator option 'cach'; did you mean 'cache'? valid: bpred, cache, "
-            "classes, mem, mode, reuse, timeout"},
+            "classes, mem, mode, reuse, tbs, timeout"},
+           {"tbs=maybe", "qemu simulator option tbs: expected on or off; got 'maybe'"},
            {"mode=fast", "qemu simulator option mode: expected auto or full; got 'fast'"},
            {"cache", "qemu simulator option 'cache': expected key=value"},
            {"cache=no", "qemu simulator option cache: expected on or off; got 'no'"},

@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "simtune/paths.h"
+#include "simtune/process.h"
 
 namespace simtune {
 namespace {
@@ -115,7 +117,7 @@ TEST(Targets, StrictParseErrors) {
   EXPECT_EQ(msg(With(R"("zzzzzzzz": 1)")),
             "data/targets/foo.json: unknown key 'zzzzzzzz'; valid keys: name, description, isa, "
             "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor, "
-            "build_target, reference_options");
+            "build_target, reference_options, mca_cpu");
   EXPECT_EQ(msg(With(R"("cflags": "-O2")")),
             "data/targets/foo.json: key 'cflags': expected an array of strings; got string");
   EXPECT_EQ(msg(With(R"("runner": ["qemu", 3])")),
@@ -133,6 +135,27 @@ TEST(Targets, StrictParseErrors) {
   EXPECT_EQ(msg(R"({"name": "t",})"),
             "data/targets/foo.json: invalid JSON: parse error at line 1, column 14: syntax error "
             "while parsing object key - unexpected '}'; expected string literal");
+}
+
+// Every target names an llvm-mca core model that the installed LLVM 19 knows (llc-19 lists
+// it for the isa), or "native" (the host's own, resolved by LLVM).
+TEST(Targets, McaCpuIsAModelOfTheInstalledLlvm) {
+  const std::map<std::string, std::string> triples = {
+      {"x86_64", "x86_64-linux-gnu"}, {"riscv64", "riscv64-linux-gnu"}, {"aarch64", "aarch64-linux-gnu"}};
+  for (const auto& name : ListTargets()) {
+    auto t = LoadTarget(name);
+    ASSERT_TRUE(t.ok()) << t.message();
+    ASSERT_FALSE(t->mca_cpu.empty()) << name;
+    if (t->mca_cpu == "native") continue;
+    auto r = RunProcess({"llc-19", "-mtriple=" + triples.at(t->isa), "-mcpu=help"});
+    ASSERT_TRUE(r.ok()) << "llc-19 not found; install Debian package llvm-19 (scripts/setup does)";
+    EXPECT_NE((r->out + r->err).find("  " + t->mca_cpu + " "), std::string::npos)
+        << name << ": " << t->mca_cpu;
+  }
+  const std::string w = "data/targets/foo.json";
+  auto bad = ParseTarget(With(R"("mca_cpu": "sifive u74")"), w);
+  EXPECT_EQ(bad.message(), "data/targets/foo.json: mca_cpu must be an llvm-mca CPU name (llc "
+                           "-mcpu=help); got 'sifive u74'");
 }
 
 TEST(Targets, StrictCacheAndPredictorErrors) {
