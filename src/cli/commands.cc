@@ -245,10 +245,8 @@ int CmdReport(MeasureFlags f, const ReportFlags& r) {
   if (!doc.ok()) return Fail(doc.message());
   auto html = report::RenderHtml(*doc);
   if (!html.ok()) return Fail(html.message());
-  std::filesystem::path out(r.html);
-  std::error_code ec;
-  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path(), ec);
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
+  cli::CreateParentFolder(r.html);
+  std::ofstream file(r.html, std::ios::binary | std::ios::trunc);
   file << *html;
   file.close();
   if (!file) return Fail("report: cannot write '" + r.html + "'");

@@ -14,8 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kWidth = 440;
-constexpr int kHeight = 320;
+constexpr int kWidth = 540;
+constexpr int kHeight = 360;
 
 // Readable at a glance: larger titles and labels than Vega's defaults.
 json Config() {
@@ -63,11 +63,15 @@ json Scatter(const json& accuracy) {
       colors.push_back(look.first);
       shapes.push_back(look.second);
     }
-  json x = {{"field", "measured"}, {"type", "quantitative"}, {"scale", {{"type", "log"}, {"nice", false}}},
+  // Log axes: SI-prefixed labels (300k, 1M) that do not overlap; the title carries the unit.
+  json log_axis = {{"format", "~s"}, {"labelOverlap", "greedy"}};
+  json x = {{"field", "measured"}, {"type", "quantitative"},
+            {"scale", {{"type", "log"}, {"nice", false}, {"padding", 14}}}, {"axis", log_axis},
             {"title", "measured run time (" + time_unit + ")"}};
   json y = {{"field", "predicted"}, {"type", "quantitative"},
-            {"scale", log_y ? json{{"type", "log"}, {"nice", false}} : json{{"zero", false}}},
+            {"scale", log_y ? json{{"type", "log"}, {"nice", false}, {"padding", 14}} : json{{"zero", false}, {"padding", 14}}},
             {"title", y_title}};
+  if (log_y) y["axis"] = log_axis;
   json layers = json::array();
   if (!score && unit == time_unit) {   // same unit: the line where prediction = measurement
     double lo = INFINITY, hi = 0;
@@ -146,13 +150,13 @@ json TuneCurve(const json& runs) {
     json by_sims = by_time;
     by_sims["title"] = Title(std::string(verified ? "Best verified" : "Best predicted") + " vs simulations", what);
     by_sims["encoding"]["x"] = {{"field", "simulations"}, {"type", "quantitative"},
-                                {"title", "candidates simulated (built + simulated)"}};
+                                {"title", "candidates tried (built and simulated, failures included)"}};
     rows_of_charts.push_back({{"hconcat", json::array({by_time, by_sims})}});
   }
   return {{"data", {{"values", rows}}}, {"vconcat", rows_of_charts}, {"config", Config()}};
 }
 
-// Instruction mix and miss rates of the top candidates, per simulator.
+// Instruction mix and misses per 1000 instructions of the top candidates, per simulator.
 json Stats(const json& stats) {
   json rows = json::array();
   for (const auto& sim : stats["simulators"]) {
@@ -166,25 +170,33 @@ json Stats(const json& stats) {
                 {"encoding",
                  {{"y", {{"field", "candidate"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
                   {"x", {{"field", "percent"}, {"type", "quantitative"}, {"aggregate", "sum"},
+                         {"scale", {{"domain", {0, 100}}, {"clamp", true}}},
                          {"title", "instructions (% of the ROI)"}}},
                   {"color", {{"field", "class"}, {"type", "nominal"}, {"title", "instruction class"},
                              {"scale", {{"scheme", "tableau20"}}}}},
                   {"tooltip", json::array({{{"field", "candidate"}}, {{"field", "class"}},
                                            {{"field", "percent"}, {"title", "% of instructions"}, {"format", ".1f"}}})}}}};
-    json rates = {{"title", Title("Miss rates (" + s + ")", "per cache level (reads + writes) and branch predictor")},
+    json rates = {{"title", Title("Misses per 1000 instructions (" + s + ")", "cache misses per level (reads + writes) and branch mispredicts")},
                   {"data", {{"values", stats["rates"]}}},
                   {"transform", filter},
                   {"width", 360},
                   {"mark", "bar"},
                   {"encoding",
-                   {{"x", {{"field", "counter"}, {"type", "nominal"}, {"title", nullptr},
+                   {{"x", {{"field", "counter"}, {"type", "nominal"}, {"title", nullptr}, {"sort", nullptr},
                            {"axis", {{"labelAngle", -30}}}}},
                     {"xOffset", {{"field", "candidate"}, {"type", "nominal"}, {"sort", nullptr}}},
-                    {"y", {{"field", "percent"}, {"type", "quantitative"}, {"title", "miss rate (%)"}}},
+                    {"y", {{"field", "mpki"}, {"type", "quantitative"}, {"title", "misses per 1000 instructions"}}},
                     {"color", {{"field", "candidate"}, {"type", "nominal"}, {"sort", nullptr}, {"title", "candidate"}}},
                     {"tooltip", json::array({{{"field", "candidate"}}, {{"field", "counter"}},
-                                             {{"field", "percent"}, {"title", "miss rate (%)"}, {"format", ".2f"}}})}}}};
-    rows.push_back({{"hconcat", json::array({mix, rates})}, {"resolve", {{"scale", {{"color", "independent"}}}}}});
+                                             {{"field", "mpki"}, {"title", "per 1000 instructions"}, {"format", ".3g"}}})}}}};
+    bool has_mix = false, has_rates = false;
+    for (const auto& m : stats["mix"]) has_mix |= m["simulator"] == s;
+    for (const auto& r : stats["rates"]) has_rates |= r["simulator"] == s;
+    json charts = json::array();
+    if (has_mix) charts.push_back(mix);
+    if (has_rates) charts.push_back(rates);
+    if (charts.empty()) continue;
+    rows.push_back({{"hconcat", charts}, {"resolve", {{"scale", {{"color", "independent"}}}}}});
   }
   return {{"vconcat", rows}, {"config", Config()}};
 }
@@ -197,7 +209,9 @@ std::string Percent(double fraction) {
   return buf;
 }
 
-std::string Charts::Add(const std::string& id, json spec) {
+// Ids are prefixed so that they never clash with the page's section ids.
+std::string Charts::Add(const std::string& name, json spec) {
+  std::string id = "plot-" + name;
   specs_[id] = std::move(spec);
   return id;
 }

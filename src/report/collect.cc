@@ -143,10 +143,15 @@ json Noise(const pipeline::MeasureJobResult& measured, double threshold) {
   return out;
 }
 
-// Instruction mix and miss rates of the top candidates (by measured time, else by prediction).
+// Instruction mix and misses per 1000 instructions of the top candidates (by measured time,
+// else by prediction).
 json TopStats(Store& store, int64_t wid, const std::string& target, const pipeline::MeasureJobResult& measured,
               const Predictions& pred, size_t top) {
   std::vector<std::pair<int64_t, std::string>> chosen;   // (id, why it is here)
+  std::map<int64_t, std::string> configs;
+  for (const auto& r : measured.ranked) configs[r.candidate_id] = r.config;
+  if (auto cands = store.Candidates(wid); cands.ok())
+    for (const auto& c : *cands) configs.emplace(c.id, c.config);
   std::string order;
   if (!measured.ranked.empty()) {
     order = "measured";
@@ -183,17 +188,18 @@ json TopStats(Store& store, int64_t wid, const std::string& target, const pipeli
         if (count > 0 && n > 0)
           mix.push_back({{"simulator", sim}, {"candidate", name}, {"class", cls},
                          {"percent", 100.0 * static_cast<double>(count) / n}});
+      // Misses per 1000 instructions: comparable across levels, unlike a rate of a level that
+      // sees only a handful of accesses.
       for (const auto& c : stats->caches) {
-        double all = static_cast<double>(c.read_hits + c.read_misses + c.write_hits + c.write_misses);
-        if (all <= 0) continue;
-        rates.push_back({{"simulator", sim}, {"candidate", name}, {"counter", c.level + " miss rate"},
-                         {"percent", 100.0 * static_cast<double>(c.read_misses + c.write_misses) / all}});
+        if (c.read_hits + c.read_misses + c.write_hits + c.write_misses == 0 || n <= 0) continue;
+        rates.push_back({{"simulator", sim}, {"candidate", name}, {"counter", c.level + " misses"},
+                         {"mpki", 1000.0 * static_cast<double>(c.read_misses + c.write_misses) / n}});
       }
-      if (stats->branches && stats->branch_mispredicts && *stats->branches > 0)
-        rates.push_back({{"simulator", sim}, {"candidate", name}, {"counter", "branch mispredict rate"},
-                         {"percent", 100.0 * static_cast<double>(*stats->branch_mispredicts) /
-                                         static_cast<double>(*stats->branches)}});
-      table.push_back({{"simulator", sim}, {"candidate", name}, {"insn_count", stats->insn_count},
+      if (stats->branch_mispredicts && n > 0)
+        rates.push_back({{"simulator", sim}, {"candidate", name}, {"counter", "branch mispredicts"},
+                         {"mpki", 1000.0 * static_cast<double>(*stats->branch_mispredicts) / n}});
+      table.push_back({{"simulator", sim}, {"candidate", name}, {"config", configs[id]},
+                       {"insn_count", stats->insn_count},
                        {"loads", stats->loads ? json(*stats->loads) : json()},
                        {"stores", stats->stores ? json(*stats->stores) : json()}});
     }

@@ -188,10 +188,12 @@ std::string WorkloadSection(const json& w, size_t index) {
     o << "<p class=\"caption\">The " << st["top"] << " best candidates by " << Escape(st["order"].get<std::string>())
       << " time, side by side.</p>\n"
       << Plot(plots, "stats");
-    o << "<table><tr><th>simulator</th><th>candidate</th><th>instructions</th><th>loads</th><th>stores</th></tr>\n";
+    o << "<table><tr><th>simulator</th><th>candidate</th><th>knobs</th><th>instructions</th><th>loads</th>"
+         "<th>stores</th></tr>\n";
     for (const auto& r : st["table"])
       o << "<tr><td>" << Escape(r["simulator"].get<std::string>()) << "</td><td>"
-        << Escape(r["candidate"].get<std::string>()) << "</td><td class=\"num\">" << r["insn_count"]
+        << Escape(r["candidate"].get<std::string>()) << "</td><td><code>" << Escape(r.value("config", std::string()))
+        << "</code></td><td class=\"num\">" << r["insn_count"]
         << "</td><td class=\"num\">" << (r["loads"].is_null() ? "–" : r["loads"].dump())
         << "</td><td class=\"num\">" << (r["stores"].is_null() ? "–" : r["stores"].dump()) << "</td></tr>\n";
     o << "</table>\n";

@@ -565,7 +565,7 @@ TEST_F(StoreTest, NewFileGetsSchemaVersionAndWal) {
   EXPECT_EQ(query("PRAGMA user_version"), std::to_string(kStoreSchemaVersion));
   EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(query("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
-            "artifacts,candidates,predictions,ref_results,sim_results,workloads");
+            "artifacts,candidates,predictions,ref_results,sim_results,tune_runs,workloads");
   // STRICT: a text value in a REAL column is rejected, not stored as text.
   char* err = nullptr;
   EXPECT_NE(sqlite3_exec(db, "INSERT INTO predictions (candidate_id, target, model, score) "
