@@ -242,7 +242,8 @@ void Charts::AddNoise(const json& workloads) {
   if (rows.empty()) return;
   double threshold = workloads.empty() ? 0.05 : workloads[0]["noise"].value("threshold", 0.05);
   json y = {{"field", "workload"}, {"type", "nominal"}, {"title", nullptr}, {"axis", {{"labelLimit", 420}}}};
-  json x = {{"field", "spread_percent"}, {"type", "quantitative"},
+  json x = {{"field", "spread_percent"}, {"type", "quantitative"}, {"scale", {{"zero", true}, {"nice", true}}},
+            {"axis", {{"labelOverlap", "greedy"}, {"tickCount", 10}}},
             {"title", "round spread of a candidate's reference time (% of its time)"}};
   json spec = {
       {"title", Title("Reference noise", "one dot per measured candidate; box: quartiles; red rule: the " +
@@ -282,7 +283,7 @@ void Charts::AddEval(json& eval) {
         rows.push_back({{"predictor", r["predictor"]}, {"protocol", r["protocol"]},
                         {"run", r["predictor"].get<std::string>() + " (" + r["protocol"].get<std::string>() + ")"},
                         {"workload", r["workload"]}, {"top_k_percent", r["top_k_percent"]}});
-    json x = {{"field", "top_k_percent"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
+    json x = {{"field", "top_k_percent"}, {"type", "quantitative"}, {"scale", {{"zero", true}, {"nice", true}}},
               {"title", "top-k %: where the true best lands in the predicted order (% of candidates; lower is better)"}};
     json y = {{"field", "run"}, {"type", "nominal"}, {"title", "predictor (protocol)"}};
     json color = {{"field", "protocol"}, {"type", "nominal"}, {"title", "protocol"}};

@@ -136,8 +136,9 @@ json Noise(const pipeline::MeasureJobResult& measured, double threshold) {
   if (median > threshold)
     why = "median round spread " + Percent(median) + " is above the " + Percent(threshold) + " threshold";
   if (within > 1)
-    why += std::string(why.empty() ? "" : "; ") + std::to_string(within) +
-           " candidates are within the median spread of the best, so their order is noise";
+    why += std::string(why.empty() ? "" : "; ") + std::to_string(within - 1) +
+           (within == 2 ? " other candidate is" : " other candidates are") + " within the median round spread (" +
+           Percent(median) + ") of the best: which is the true best is noise";
   out["why"] = why;
   out["points"] = points;
   return out;

@@ -22,14 +22,15 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
        max-width: 1180px; padding: 16px 28px 48px; color: #222; line-height: 1.45; }
 h1 { margin-bottom: 4px; } h2 { margin-top: 40px; border-bottom: 2px solid #ddd; padding-bottom: 4px; }
 h3 { margin: 24px 0 6px; } .meta { color: #555; margin-top: 0; }
-table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; display: block; overflow-x: auto;
+        max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
 th { background: #f3f4f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .caption { color: #333; max-width: 980px; margin: 4px 0 16px; }
 .note { color: #666; font-style: italic; }
 .flag { color: #b42318; font-weight: 600; } .ok { color: #137a6b; font-weight: 600; }
 .plot { margin: 6px 0; } .plot-error { color: #b42318; white-space: pre-wrap; }
-code { background: #f3f4f6; padding: 1px 4px; border-radius: 3px; }
+code { background: #f3f4f6; padding: 1px 4px; border-radius: 3px; overflow-wrap: anywhere; }
 nav a { margin-right: 14px; }
 )";
 
@@ -214,7 +215,7 @@ std::string NoiseSection(const json& doc) {
        "fastest repetition; its spread is (max − min) / median of those round minima. A ranking is flagged when the median spread is above the "
        "threshold, or when other candidates lie within that spread of the best (their order is noise).</p>\n";
   o << "<table><tr><th>workload</th><th>measured</th><th>median spread</th><th>max spread</th>"
-       "<th>within noise of the best</th><th>ranking</th></tr>\n";
+       "<th>within noise of the best (itself included)</th><th>ranking</th></tr>\n";
   for (const auto& w : doc["workloads"]) {
     const json& n = w["noise"];
     o << "<tr><td>" << Escape(w["workload"].get<std::string>()) << "</td><td class=\"num\">" << n["measured"] << "</td>";

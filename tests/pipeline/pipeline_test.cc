@@ -19,7 +19,10 @@ constexpr const char* kFastRef = "rounds=2,reps=3,min_rep_ns=20000";
 // The columns of the tidy table of the modes workload after tune, predict and verify.
 std::string kTidyColumnsGolden(const std::string& model) {
   return "candidate_id,workload,target,config,knob.MODE,knob.REP,build.stage,build.status,flops,"
-         "GOLDEN,pred." + model + ",pred." + model + ".unit";
+         "fake.classes.int_alu,fake.classes.load,fake.classes.store,fake.insn_count,fake.loads,"
+         "fake.status,fake.stores,native.options,native.spread,native.status,native.unit,native.value,"
+         "pred." + model + ",pred." + model + ".unit,pred.tune:ridge,pred.tune:ridge.unit,"
+         "pred.tune:ridge:refit,pred.tune:ridge:refit.unit";
 }
 
 class PipelineTest : public testing_support::ScratchTest {
