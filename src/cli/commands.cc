@@ -405,7 +405,7 @@ int RunCli(int argc, char** argv) {
   report->add_option("--db", rf.db, "store file");
   report->add_option("--top", rf.top, "rows to print")->check(cli::NonNegativeInteger());
   report->add_option("--html", rh.html, "write the HTML report (plots; no network needed to view) to this file");
-  report->add_option("--eval", rh.eval, "add an `simtune eval --json` file's results to the HTML report");
+  report->add_option("--eval", rh.eval, "add a `simtune eval --json` file's results to the HTML report");
   report->add_option("--model", rh.model,
                      "plot this model's stored predictions (a model file or tune:PREDICTOR); default: the latest");
   report->add_option("--compare", rh.compare, "HTML: candidates whose simulator statistics are compared")

@@ -145,11 +145,13 @@ json TuneCurve(const json& runs) {
     json by_time = {{"title", Title(std::string(verified ? "Best verified" : "Best predicted") + " vs wall time", what)},
                     {"width", 360}, {"height", 220}, {"transform", filter}, {"mark", line},
                     {"encoding", {{"x", {{"field", "elapsed_s"}, {"type", "quantitative"},
+                                         {"scale", {{"zero", true}}}, {"axis", {{"labelOverlap", "greedy"}}},
                                          {"title", "wall time since the tune started (s)"}}},
                                   {"y", y}, {"color", color}, {"tooltip", tooltip}}}};
     json by_sims = by_time;
     by_sims["title"] = Title(std::string(verified ? "Best verified" : "Best predicted") + " vs simulations", what);
-    by_sims["encoding"]["x"] = {{"field", "simulations"}, {"type", "quantitative"},
+    by_sims["encoding"]["x"] = {{"field", "simulations"}, {"type", "quantitative"}, {"scale", {{"zero", true}}},
+                                {"axis", {{"format", "d"}, {"labelOverlap", "greedy"}}},
                                 {"title", "candidates tried (built and simulated, failures included)"}};
     rows_of_charts.push_back({{"hconcat", json::array({by_time, by_sims})}});
   }

@@ -239,7 +239,7 @@ Result<json> ReadEval(const std::string& path) {
   auto j = json::parse(in, nullptr, false);
   if (j.is_discarded()) return Error{"--eval '" + path + "': not JSON"};
   if (!j.is_object() || !j.contains("results") || !j["results"].is_array())
-    return Error{"--eval '" + path + "': not an `simtune eval --json` document (no \"results\" array)"};
+    return Error{"--eval '" + path + "': not a `simtune eval --json` document (no \"results\" array)"};
   json rows = json::array();
   for (const auto& run : j["results"]) {
     if (!run.is_object() || run.contains("error") || !run.contains("per_workload")) continue;

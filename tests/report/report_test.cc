@@ -25,9 +25,10 @@ using nlohmann::json;
 constexpr const char* kGemm = "gemm:M=64,N=64,K=64";
 constexpr const char* kTarget = "x86_64-host";
 
-// Chromium on PATH, or $SIMTUNE_CHROMIUM; "" when there is none.
+// $SIMTUNE_CHROMIUM, else Debian's chromium (or another Chromium) in /usr/bin or
+// /usr/local/bin; "" when there is none.
 std::string FindChromium() {
-  if (const char* c = std::getenv("SIMTUNE_CHROMIUM"); c && *c) return c;
+  if (const char* c = std::getenv("SIMTUNE_CHROMIUM"); c && *c) return std::filesystem::exists(c) ? c : "";
   for (const auto& dir : {"/usr/bin", "/usr/local/bin"})
     for (const auto& name : {"chromium", "chromium-browser", "google-chrome"}) {
       std::filesystem::path p = std::filesystem::path(dir) / name;
@@ -260,7 +261,7 @@ TEST_F(ReportTest, ErrorsNameTheValue) {
   std::ofstream(dir_ / "bad.json") << R"({"rows": 3})";
   o.eval_json = (dir_ / "bad.json").string();
   EXPECT_EQ(CollectReport(*store_, o).message(),
-            "--eval '" + o.eval_json + "': not an `simtune eval --json` document (no \"results\" array)");
+            "--eval '" + o.eval_json + "': not a `simtune eval --json` document (no \"results\" array)");
   auto doc = CollectReport(*store_, Options());
   ASSERT_TRUE(doc.ok());
   EXPECT_EQ(RenderHtml(*doc, dir_ / "no-vega").message(),
@@ -271,8 +272,8 @@ TEST_F(ReportTest, ErrorsNameTheValue) {
 // The page in a real browser: every plot rendered as SVG, no script error, no network.
 TEST_F(ReportTest, RendersInHeadlessChromium) {
   std::string chromium = FindChromium();
-  ASSERT_FALSE(chromium.empty()) << "chromium not found (/usr/bin/chromium): install Debian's chromium "
-                                    "(scripts/setup installs it) or set SIMTUNE_CHROMIUM";
+  ASSERT_FALSE(chromium.empty()) << "chromium not found (/usr/bin/chromium, or $SIMTUNE_CHROMIUM): install "
+                                    "Debian's chromium (scripts/setup installs it)";
   AddGemm(12, 0.003);
   std::ofstream(dir_ / "eval.json") << json{
       {"verify_k", 5},
