@@ -90,6 +90,13 @@ WorkloadMetrics EvaluateWorkload(const Eigen::VectorXd& true_times,
                                  const Eigen::VectorXd& scores, bool predicts_time,
                                  const MetricOptions& options = {});
 
+// The score of every row of a Dataset by the one model that did not see it (k-fold: the
+// fold's model; leave-one-workload-out: the model fit without the row's workload).
+struct OutOfFold {
+  Eigen::VectorXd scores;      // one per Dataset row, in row order
+  bool predicts_time = false;  // scores are run times in y's unit (else only an order)
+};
+
 // Makes a fresh, unfitted predictor (e.g. [] { return Predictors().Create("ridge", ""); }).
 using PredictorFactory = std::function<Result<std::unique_ptr<Predictor>>()>;
 
@@ -102,14 +109,16 @@ using PredictorFactory = std::function<Result<std::unique_ptr<Predictor>>()>;
 Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
                                                          const PredictorFactory& factory,
                                                          int k, uint64_t seed,
-                                                         const MetricOptions& options = {});
+                                                         const MetricOptions& options = {},
+                                                         OutOfFold* out_of_fold = nullptr);
 
 // For each workload: fit on all other workloads, score all of its rows. This measures what
 // matters most, generalisation to a workload never measured on the reference. Errors:
 // invalid data, fewer than 2 workloads, a fit or predict error (prefixed with the workload).
 Result<std::vector<WorkloadMetrics>> LeaveOneWorkloadOut(const Dataset& data,
                                                          const PredictorFactory& factory,
-                                                         const MetricOptions& options = {});
+                                                         const MetricOptions& options = {},
+                                                         OutOfFold* out_of_fold = nullptr);
 
 // Aggregation over workloads. `mean`: per-metric mean over workloads, NaN values skipped (NaN
 // if all are NaN); its `candidates` is the total. `worst`: per-metric worst value (max of

@@ -256,6 +256,10 @@ struct DataOptions {
 // reference options.
 Result<DataSpec> MakeDataSpec(const DataOptions& options);
 
+// The unit of the reference results the spec reads for a workload ("ns", "cycles"; "" when
+// it has none).
+Result<std::string> ReferenceUnit(Store& store, int64_t workload_id, const DataSpec& spec);
+
 // Metrics of one workload's candidates.
 struct WorkloadScore {
   std::string workload;
@@ -394,6 +398,16 @@ struct EvalRun {
   std::string error;                    // why it failed
   std::vector<WorkloadScore> per_workload;
   MetricsSummary summary;
+  OutOfFold out_of_fold;                // predictor runs: every candidate's held-out score,
+                                        // in the order of EvalJobResult::candidates
+};
+
+// A measured candidate of the evaluation data (a row of its Dataset).
+struct EvalCandidate {
+  int64_t candidate_id = 0;
+  std::string workload;                 // key
+  std::string config;
+  double measured = 0;                  // reference result, in EvalJobResult::measured_unit
 };
 
 struct EvalJobResult {
@@ -403,9 +417,14 @@ struct EvalJobResult {
   std::vector<std::string> feature_names;
   std::vector<std::string> workloads;
   std::map<std::string, double> reference_spread;   // workload -> median round spread
+  std::vector<EvalCandidate> candidates;            // the rows, in Dataset order
+  std::string measured_unit;                        // the reference's ("ns", "cycles")
   std::vector<EvalRun> runs;            // the reference repeat first, then predictor x protocol
   size_t failures = 0;                  // runs with an error
-  nlohmann::json ToJson(const EvalJobOptions& options) const;   // the `eval --json` document
+  // The `eval --json` document; each predictor run carries "predictions": the out-of-fold
+  // prediction of every candidate, with "prediction_unit" (measured_unit when the predictor
+  // predicts run time, else "score").
+  nlohmann::json ToJson(const EvalJobOptions& options) const;
 };
 
 class EvalJob {
@@ -565,7 +584,8 @@ struct TableOptions {
 //            "<reference>.value" / ".spread" (latest current ok result), "pred.<model>"
 //            (latest prediction of each model)
 //   texts:   "build.status", "build.stage", "<simulator>.status", "<reference>.status",
-//            "<reference>.unit", "<reference>.options" (latest rows, any status)
+//            "<reference>.unit", "<reference>.options" (latest rows, any status),
+//            "pred.<model>.unit" (the unit of that model's prediction; "" when unknown)
 struct CandidateRecord {
   int64_t candidate_id = 0;
   std::string workload;                  // Workload::Key()
@@ -576,5 +596,12 @@ struct CandidateRecord {
 
 // Errors: a workload that does not parse or is not in the store, store errors.
 Result<std::vector<CandidateRecord>> LoadCandidateTable(Store& store, const TableOptions& options);
+
+// The records as one tidy CSV table (RFC 4180, CRLF), a row per candidate: "candidate_id",
+// "workload", "target", "config", then the union of the records' columns: knob.* (by name),
+// "flops", "build.status", "build.stage", then the simulators' and references' columns (by
+// name), then pred.* (by name). A column a record lacks is an empty cell. Numbers are written
+// in their shortest exact form.
+std::string CandidateTableCsv(const std::vector<CandidateRecord>& records, const std::string& target);
 
 }  // namespace simtune::pipeline

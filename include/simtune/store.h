@@ -3,7 +3,9 @@
 // another schema version is an error that names both versions. Rows are appended, never
 // overwritten: a re-run adds rows, and "latest ok row" queries implement resume.
 //
-// Tables: workloads, candidates, artifacts, ref_results, sim_results, predictions.
+// Tables: workloads, candidates, artifacts, ref_results, sim_results, predictions, tune_runs.
+// Version 2 added predictions.unit and tune_runs; a version-1 store is upgraded in place when
+// opened read-write, and read as it is (no units, no tune runs) when opened read-only.
 // Thread-compatible: one Store per thread (each opens its own connection), or external locking.
 #pragma once
 
@@ -21,7 +23,7 @@
 
 namespace simtune {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 struct WorkloadRow {
   int64_t id = 0;
@@ -74,7 +76,35 @@ struct PredictionRow {
   std::string target;
   std::string model;         // model name / file
   double score = 0;          // predicted value (lower is faster)
+  std::string unit;          // of score: the reference's unit ("ns", "cycles") when the model
+                             // predicts run time, "score" when it only orders; "" unknown
+                             // (rows of version-1 stores)
   std::string created;
+};
+
+// One point of a tune run's progress: what the tune knew after `simulations` candidates had an
+// outcome, `elapsed_s` seconds after it started.
+struct TunePoint {
+  double elapsed_s = 0;
+  int64_t simulations = 0;
+  std::string phase;                 // "calibrate" | "search" | "verify"
+  double best_predicted = 0;         // lowest score of the current model (NaN: none yet)
+  int64_t best_predicted_candidate = 0;
+  double best_verified = 0;          // fastest reference result of this run so far (NaN: none)
+  int64_t best_verified_candidate = 0;
+};
+
+// A finished `simtune tune`: its settings and progress trace.
+struct TuneRunRow {
+  int64_t id = 0;
+  int64_t workload_id = 0;
+  std::string target;
+  std::string started;               // ISO-8601 UTC
+  std::string settings_json = "{}";  // strategy, simulators, predictor, budget, seed, ...
+  std::string predicted_unit;        // of best_predicted (PredictionRow::unit)
+  std::string verified_unit;         // of best_verified (the reference's)
+  std::vector<TunePoint> points;     // in order
+  std::string created;               // when it finished
 };
 
 // How a command opens its store.
@@ -89,7 +119,7 @@ class Store {
  public:
   // Errors: missing file (kExisting, kReadOnly: "store x.db does not exist"), unreadable file,
   // not a simtune store (refused before anything is written to it), schema version mismatch
-  // ("store simtune.db has schema version 2; this simtune needs 1"), writes to a read-only store.
+  // ("store simtune.db has schema version 3; this simtune needs 2"), writes to a read-only store.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& path,
                                              StoreMode mode = StoreMode::kCreate);
   virtual ~Store() = default;
@@ -134,8 +164,12 @@ class Store {
   // Prediction rows of the workload's candidates for `target`, oldest first.
   virtual Result<std::vector<PredictionRow>> Predictions(int64_t workload_id, const std::string& target) = 0;
 
+  virtual Result<int64_t> AddTuneRun(const TuneRunRow& row) = 0;
+  // Tune runs of the workload on `target`, oldest first (none in a version-1 store).
+  virtual Result<std::vector<TuneRunRow>> TuneRuns(int64_t workload_id, const std::string& target) = 0;
+
   // Every table as CSV files (one per table, written into `dir`) or as one JSON document
-  // {"schema_version": 1, "workloads": [...], "candidates": [...], ...}.
+  // {"schema_version": 2, "workloads": [...], "candidates": [...], ...}.
   virtual Status ExportCsv(const std::filesystem::path& dir) = 0;
   virtual Result<std::string> ExportJson() = 0;
 };

@@ -49,7 +49,8 @@ class Store:
 
     def candidates(self, target="x86_64-host", workloads=None):
         """One row per candidate: candidate_id, workload, config, knob.<name>, build.status,
-        flops, <simulator>.<statistic>, <reference>.value/.spread/.unit, pred.<model>."""
+        flops, <simulator>.<statistic>, <reference>.value/.spread/.unit, pred.<model> and
+        pred.<model>.unit (the unit of its predictions)."""
         o = _core.TableOptions()
         o.target = target
         o.workloads = [workloads] if isinstance(workloads, str) else list(workloads or [])

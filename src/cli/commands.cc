@@ -16,6 +16,7 @@
 #include "simtune/pipeline.h"
 #include "simtune/predictor.h"
 #include "simtune/reference.h"
+#include "simtune/report.h"
 #include "simtune/simulator.h"
 #include "simtune/store.h"
 #include "simtune/strings.h"
@@ -240,6 +241,54 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
   return measure && r->ranked.empty() && !r->failed.empty() ? kExitNothingSucceeded : 0;
 }
 
+// The text ranking of each workload, or (--html) the report page.
+struct ReportFlags {
+  std::vector<std::string> workloads;
+  std::string html, eval, model;
+  size_t compare = 5;
+  double noise_threshold = 0.05;
+};
+
+int CmdReport(MeasureFlags f, const ReportFlags& r) {
+  if (r.html.empty()) {
+    if (!r.eval.empty() || !r.model.empty()) return Fail("report: --eval and --model need --html FILE");
+    if (!f.json.empty() && r.workloads.size() > 1)
+      return Fail("report: --json writes one workload's ranking; got " +
+                  std::to_string(r.workloads.size()) + " workloads");
+    int status = 0;
+    for (size_t i = 0; i < r.workloads.size(); ++i) {
+      if (i > 0) std::printf("\n");
+      f.workload = r.workloads[i];
+      status = std::max(status, CmdMeasure(f, false));
+    }
+    return status;
+  }
+  if (!f.json.empty()) return Fail("report: --json is for the text ranking; not with --html");
+  report::ReportOptions o;
+  o.workloads = r.workloads;
+  o.target = f.target;
+  o.reference = f.ref;
+  o.reference_options = f.ref_options;
+  o.model = r.model;
+  o.eval_json = r.eval;
+  o.top = r.compare;
+  o.noise_threshold = r.noise_threshold;
+  auto store = Store::Open(f.db, StoreMode::kReadOnly);
+  if (!store.ok()) return Fail(store.message());
+  auto doc = report::CollectReport(**store, o);
+  if (!doc.ok()) return Fail(doc.message());
+  auto html = report::RenderHtml(*doc);
+  if (!html.ok()) return Fail(html.message());
+  cli::CreateParentFolder(r.html);
+  std::ofstream file(r.html, std::ios::binary | std::ios::trunc);
+  file << *html;
+  file.close();
+  if (!file) return Fail("report: cannot write '" + r.html + "'");
+  std::printf("wrote %s: %zu workloads, %zu plots\n", r.html.c_str(), (*doc)["workloads"].size(),
+              (*doc)["plots"].size());
+  return 0;
+}
+
 // ---- simulate ----
 struct SimulateFlags {
   std::string workload;
@@ -292,7 +341,8 @@ int CmdSimulate(const SimulateFlags& f) {
 }
 
 // ---- export ----
-int CmdExport(const std::string& db, const std::string& csv_dir, const std::string& json_file) {
+int CmdExport(const std::string& db, const std::string& csv_dir, const std::string& json_file,
+              const std::string& target) {
   if (csv_dir.empty() == json_file.empty()) return Fail("export: pass exactly one of --csv DIR or --json FILE");
   if (!std::filesystem::exists(db)) return Fail("store '" + db + "' does not exist");
   auto store = Store::Open(db, StoreMode::kReadOnly);
@@ -303,7 +353,17 @@ int CmdExport(const std::string& db, const std::string& csv_dir, const std::stri
     if (ec) return Fail("cannot create '" + csv_dir + "': " + ec.message());
     auto s = (*store)->ExportCsv(csv_dir);
     if (!s.ok()) return Fail(s.message());
-    std::printf("wrote CSV tables to %s\n", csv_dir.c_str());
+    pipeline::TableOptions to;
+    to.target = target;
+    auto records = pipeline::LoadCandidateTable(**store, to);
+    if (!records.ok()) return Fail(records.message());
+    std::filesystem::path tidy = std::filesystem::path(csv_dir) / "tidy.csv";
+    std::ofstream out(tidy, std::ios::binary | std::ios::trunc);
+    out << pipeline::CandidateTableCsv(*records, target);
+    out.close();
+    if (!out) return Fail("export: cannot write '" + tidy.string() + "'");
+    std::printf("wrote CSV tables to %s (tidy.csv: a row per candidate on %s)\n", csv_dir.c_str(),
+                target.c_str());
   } else {
     auto j = (*store)->ExportJson();
     if (!j.ok()) return Fail(j.message());
@@ -379,14 +439,25 @@ int RunCli(int argc, char** argv) {
   measure->add_option("--seed", mf.seed, "seed of --sample")->check(cli::NonNegativeInteger());
 
   MeasureFlags rf;
-  auto* report = app.add_subcommand("report", "rank a workload's candidates by stored reference results");
-  report->add_option("workload", rf.workload, "workload string or catalog name")->required();
+  ReportFlags rh;
+  auto* report = app.add_subcommand("report", "rank workloads' candidates by stored reference results; --html: "
+                                              "one self-contained page of plots");
+  report->add_option("workload", rh.workloads, "workload strings or catalog names")->required();
   report->add_option("--target,-t", rf.target, "target name or .json file");
   report->add_option("--ref", rf.ref, "reference name");
   report->add_option("--ref-options", rf.ref_options, "reference options, key=value,...");
   report->add_option("--db", rf.db, "store file");
   report->add_option("--top", rf.top, "rows of the ranking to print")->check(cli::NonNegativeInteger());
   report->add_option("--json", rf.json, "also write the whole ranking as JSON to this file ('-': stdout, no table)");
+  report->add_option("--html", rh.html, "write the HTML report (plots; no network needed to view) to this file");
+  report->add_option("--eval", rh.eval, "add a `simtune eval --json` file's results to the HTML report");
+  report->add_option("--model", rh.model,
+                     "plot this model's stored predictions (a model file or tune:PREDICTOR); default: the latest");
+  report->add_option("--compare", rh.compare, "HTML: candidates whose simulator statistics are compared")
+      ->capture_default_str()->check(cli::NonNegativeInteger());
+  report->add_option("--noise-threshold", rh.noise_threshold,
+                     "HTML: median round spread (fraction) above which a ranking is flagged")
+      ->capture_default_str()->check(CLI::Range(0.0, 10.0));
 
   SimulateFlags sf;
   auto* simulate = app.add_subcommand("simulate", "run a workload's built candidates on a simulator and store ROI statistics");
@@ -399,11 +470,15 @@ int RunCli(int argc, char** argv) {
       ->check(cli::NonNegativeInteger());
   simulate->add_flag("--force", sf.force, "simulate again candidates that already have statistics");
 
-  std::string ex_db = "simtune.db", ex_csv, ex_json;
+  std::string ex_db = "simtune.db", ex_csv, ex_json, ex_target = "x86_64-host";
   auto* exp = app.add_subcommand("export", "export the store as CSV tables or one JSON document");
   exp->add_option("--db", ex_db, "store file");
   exp->add_option("--csv", ex_csv, "folder for one CSV file per table");
   exp->add_option("--json", ex_json, "JSON file ('-' for stdout)");
+  exp->add_option("--target,-t", ex_target,
+                  "target of tidy.csv, the table --csv adds (a row per candidate: knobs, "
+                  "simulator counters, reference time and spread, predictions)")
+      ->capture_default_str();
 
   // Subcommands defined in their own files (src/cli/subcommands.h).
   std::vector<cli::Subcommand> more = {
@@ -429,9 +504,9 @@ int RunCli(int argc, char** argv) {
   if (space->parsed()) return CmdSpace(space_sel, space_count, space_enum);
   if (build->parsed()) return CmdBuild(bf);
   if (measure->parsed()) return CmdMeasure(mf, true);
-  if (report->parsed()) return CmdMeasure(rf, false);
+  if (report->parsed()) return CmdReport(rf, rh);
   if (simulate->parsed()) return CmdSimulate(sf);
-  if (exp->parsed()) return CmdExport(ex_db, ex_csv, ex_json);
+  if (exp->parsed()) return CmdExport(ex_db, ex_csv, ex_json, ex_target);
   for (const auto& m : more)
     if (m.cmd->parsed()) return m.run();
   return 2;

@@ -288,6 +288,7 @@ int RunEval(const EvalFlags& f) {
                 Cell(sum.worst.regret_verify_top_k, "%.3f").c_str(), goal ? "met" : "missed");
   }
   if (!f.json.empty()) {
+    cli::CreateParentFolder(f.json);
     std::ofstream out(f.json);
     out << DumpJson(r->ToJson(o), 1) << "\n";
     if (!out) return Fail("cannot write '" + f.json + "'");

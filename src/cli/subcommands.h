@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -116,6 +117,14 @@ inline int WriteJsonOutput(const std::string& path, const nlohmann::json& doc) {
 
 // True when stderr is a terminal (progress lines are printed only then).
 inline bool Interactive() { return isatty(2); }
+
+// Creates the folder an output file goes into (`--json out/x.json`, `--html out/r.html`); a
+// failure shows when the file is written.
+inline void CreateParentFolder(const std::string& file) {
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(file).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+}
 
 // Progress where stderr is not a terminal (nohup, CI, a pipe), ninja/pip style: a plain line
 // at most every 10 s (SIMTUNE_PROGRESS_EVERY=<seconds> changes it), e.g.

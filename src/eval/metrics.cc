@@ -104,9 +104,12 @@ Result<Eigen::VectorXd> FitAndScore(const Dataset& train, const Dataset& test,
 
 Result<std::vector<WorkloadMetrics>> FitAndEvaluate(const Dataset& train, const Dataset& test,
                                                     const PredictorFactory& factory,
-                                                    const MetricOptions& options) {
+                                                    const MetricOptions& options,
+                                                    Eigen::VectorXd* scores_out, bool* predicts_time_out) {
   bool predicts_time = false;
   SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd scores, FitAndScore(train, test, factory, &predicts_time));
+  if (scores_out) *scores_out = scores;
+  if (predicts_time_out) *predicts_time_out = predicts_time;
   std::vector<WorkloadMetrics> out;
   std::vector<int> groups = test.Groups();
   std::vector<std::vector<int64_t>> rows = test.RowsByGroup();
@@ -230,7 +233,8 @@ nlohmann::json MetricsSummary::ToJson() const {
 Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
                                                          const PredictorFactory& factory,
                                                          int k, uint64_t seed,
-                                                         const MetricOptions& options) {
+                                                         const MetricOptions& options,
+                                                         OutOfFold* out_of_fold) {
   SIMTUNE_RETURN_IF_ERROR(data.Validate("evaluation data", true));
   if (k < 2) return Error{"k-fold within workload: k must be >= 2; got " + std::to_string(k)};
   std::vector<int> groups = data.Groups();
@@ -265,12 +269,14 @@ Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
     m.folds = k;
     out.push_back(m);
   }
+  if (out_of_fold) *out_of_fold = {oof, predicts_time};
   return out;
 }
 
 Result<std::vector<WorkloadMetrics>> LeaveOneWorkloadOut(const Dataset& data,
                                                          const PredictorFactory& factory,
-                                                         const MetricOptions& options) {
+                                                         const MetricOptions& options,
+                                                         OutOfFold* out_of_fold) {
   SIMTUNE_RETURN_IF_ERROR(data.Validate("evaluation data", true));
   std::vector<int> groups = data.Groups();
   if (groups.size() < 2)
@@ -278,14 +284,18 @@ Result<std::vector<WorkloadMetrics>> LeaveOneWorkloadOut(const Dataset& data,
                  std::to_string(groups.size())};
   std::vector<std::vector<int64_t>> by_group = data.RowsByGroup();
   std::vector<WorkloadMetrics> out;
+  OutOfFold oof{Eigen::VectorXd(data.rows()), false};
   for (size_t g = 0; g < groups.size(); ++g) {
+    Eigen::VectorXd scores;
     auto result = FitAndEvaluate(data.Subset(predictors::Complement(data.rows(), by_group[g])),
-                                 data.Subset(by_group[g]), factory, options);
+                                 data.Subset(by_group[g]), factory, options, &scores, &oof.predicts_time);
     if (!result.ok())
       return Wrap(result.error(), "workload group " + std::to_string(groups[g]) + " held out");
     SIMTUNE_CHECK(result->size() == 1);
     out.push_back(result->front());
+    for (size_t i = 0; i < by_group[g].size(); ++i) oof.scores[by_group[g][i]] = scores[static_cast<int64_t>(i)];
   }
+  if (out_of_fold) *out_of_fold = std::move(oof);
   return out;
 }
 

@@ -97,6 +97,15 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
     r.workloads.push_back(key);
     r.reference_spread[key] = spread[g];
   }
+  std::map<int64_t, const CandidateData*> by_id;
+  for (const auto& row : m.rows) by_id[row.candidate_id] = &row;
+  for (int64_t i = 0; i < m.data.rows(); ++i) {
+    const CandidateData* c = by_id.at(m.data.ids[static_cast<size_t>(i)]);
+    r.candidates.push_back({c->candidate_id, c->workload_key, c->config, m.data.y[i]});
+  }
+  if (!m.rows.empty()) {
+    SIMTUNE_ASSIGN_OR_RETURN(r.measured_unit, ReferenceUnit(store, m.rows.front().workload_id, spec_));
+  }
   MetricOptions mo;
   mo.verify_k = f.verify_k;
   if (!f.ref_repeat.empty()) {
@@ -121,8 +130,8 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
         r.runs.push_back(std::move(run));
         continue;
       }
-      auto per = proto == "kfold" ? KFoldWithinWorkload(m.data, factory, f.folds, f.seed, mo)
-                                  : LeaveOneWorkloadOut(m.data, factory, mo);
+      auto per = proto == "kfold" ? KFoldWithinWorkload(m.data, factory, f.folds, f.seed, mo, &run.out_of_fold)
+                                  : LeaveOneWorkloadOut(m.data, factory, mo, &run.out_of_fold);
       if (!per.ok()) {
         ++r.failures;
         run.error = per.message();
@@ -156,12 +165,24 @@ nlohmann::json EvalJobResult::ToJson(const EvalJobOptions& options) const {
     }
     j["per_workload"] = per_json;
     j["summary"] = run.summary.ToJson();
+    if (run.out_of_fold.scores.size() == static_cast<Eigen::Index>(candidates.size())) {
+      nlohmann::json predictions = nlohmann::json::array();
+      for (size_t i = 0; i < candidates.size(); ++i)
+        predictions.push_back({{"candidate_id", candidates[i].candidate_id},
+                               {"workload", candidates[i].workload},
+                               {"config", candidates[i].config},
+                               {"measured", candidates[i].measured},
+                               {"predicted", run.out_of_fold.scores[static_cast<Eigen::Index>(i)]}});
+      j["prediction_unit"] = run.out_of_fold.predicts_time ? measured_unit : "score";
+      j["predictions"] = predictions;
+    }
     results.push_back(j);
   }
   return {{"data", data.ToJson()},
           {"feature_schema_version", kFeatureSchemaVersion},
           {"features", feature_names},
           {"rows", rows},
+          {"measured_unit", measured_unit},
           {"folds", options.folds},
           {"seed", options.seed},
           {"verify_k", options.verify_k},

@@ -77,4 +77,12 @@ Result<std::pair<Eigen::VectorXd, std::vector<size_t>>> RankWithModel(const Trai
   return std::make_pair(std::move(scores).value(), order);
 }
 
+Result<std::string> ReferenceUnit(Store& store, int64_t workload_id, const DataSpec& spec) {
+  SIMTUNE_ASSIGN_OR_RETURN(auto refs, store.RefResults(workload_id, spec.effective_ref_target()));
+  std::string unit;
+  for (const auto& ref : refs)
+    if (ref.reference == spec.reference && ref.result.ok()) unit = ref.result.unit;
+  return unit;
+}
+
 }  // namespace simtune::pipeline

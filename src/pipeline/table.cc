@@ -1,7 +1,11 @@
 // The store as one table, a row per candidate: the store's rows joined on the candidate.
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "simtune/pipeline.h"
+#include "simtune/csv.h"
+#include "simtune/strings.h"
 
 namespace simtune::pipeline {
 namespace {
@@ -81,8 +85,44 @@ Result<std::vector<CandidateRecord>> LoadCandidateTable(Store& store, const Tabl
     SIMTUNE_ASSIGN_OR_RETURN(auto predictions, store.Predictions(w.id, target));
     for (const auto& p : predictions) {
       auto it = index.find(p.candidate_id);
-      if (it != index.end()) out[it->second].numbers["pred." + p.model] = p.score;
+      if (it == index.end()) continue;
+      out[it->second].numbers["pred." + p.model] = p.score;
+      out[it->second].texts["pred." + p.model + ".unit"] = p.unit;
     }
+  }
+  return out;
+}
+
+namespace {
+
+// Where a column goes: knobs, then the build, then statistics and references, then predictions.
+int ColumnGroup(const std::string& name) {
+  if (StartsWith(name, "knob.")) return 0;
+  if (name == "flops" || StartsWith(name, "build.")) return 1;
+  if (StartsWith(name, "pred.")) return 3;
+  return 2;
+}
+
+}  // namespace
+
+std::string CandidateTableCsv(const std::vector<CandidateRecord>& records, const std::string& target) {
+  std::set<std::pair<int, std::string>> columns;
+  for (const auto& r : records) {
+    for (const auto& [name, v] : r.numbers) columns.insert({ColumnGroup(name), name});
+    for (const auto& [name, v] : r.texts) columns.insert({ColumnGroup(name), name});
+  }
+  std::string out = "candidate_id,workload,target,config";
+  for (const auto& [group, name] : columns) out += "," + CsvField(name);
+  out += "\r\n";
+  for (const auto& r : records) {
+    out += std::to_string(r.candidate_id) + "," + CsvField(r.workload) + "," + CsvField(target) + "," +
+           CsvField(r.config);
+    for (const auto& [group, name] : columns) {
+      out += ",";
+      if (auto n = r.numbers.find(name); n != r.numbers.end()) out += ShortestReal(n->second);
+      else if (auto t = r.texts.find(name); t != r.texts.end()) out += CsvField(t->second);
+    }
+    out += "\r\n";
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -132,6 +133,7 @@ class TuneJob::Tuner {
 
   Result<TuneJobResult> Run(Store& store, const ProgressFn& progress) {
     start_ = Clock::now();
+    started_ = UtcNow();
     store_ = &store;
     progress_ = progress;
     SIMTUNE_ASSIGN_OR_RETURN(wid_, store_->AddWorkload(workload_));
@@ -432,6 +434,13 @@ class TuneJob::Tuner {
     measured_now_ += batch.size();
     for (size_t i = 0; i < batch.size(); ++i)
       if (results[i].ok()) out[ids[i]] = results[i];
+    for (const auto& [id, r] : out) {
+      if (verified_unit_.empty()) verified_unit_ = r.unit;
+      if (!std::isfinite(best_verified_) || r.value < best_verified_) {
+        best_verified_ = r.value;
+        best_verified_id_ = id;
+      }
+    }
     return out;
   }
 
@@ -480,6 +489,7 @@ class TuneJob::Tuner {
     calibration_rows_ = trained_rows_;
     SIMTUNE_RETURN_IF_ERROR(ScoreAll());
     strategy_->Notify(Trials(pool));
+    AddPoint("calibrate");
     return Status::Ok();
   }
 
@@ -495,7 +505,66 @@ class TuneJob::Tuner {
       SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs));
       SIMTUNE_RETURN_IF_ERROR(ScoreAll());
       strategy_->Notify(Trials(batch));
+      AddPoint("search");
     }
+    return Status::Ok();
+  }
+
+  static std::string UtcNow() {
+    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+
+  // The unit of the model's scores: the reference's when it predicts run time.
+  std::string PredictedUnit() const {
+    if (!predictor_->predicts_time()) return "score";
+    return verified_unit_.empty() ? "" : verified_unit_;
+  }
+
+  // What the tune knows now, for the tuning curve of `simtune report`.
+  void AddPoint(const std::string& phase) {
+    TunePoint p;
+    p.elapsed_s = std::chrono::duration<double>(Clock::now() - start_).count();
+    p.simulations = static_cast<int64_t>(attempted_);
+    p.phase = phase;
+    p.best_predicted = std::numeric_limits<double>::quiet_NaN();
+    for (const auto& c : cands_)
+      if (c.done && c.ok && std::isfinite(c.score) && !(c.score >= p.best_predicted)) {
+        p.best_predicted = c.score;
+        p.best_predicted_candidate = c.id;
+      }
+    p.best_verified = best_verified_;
+    p.best_verified_candidate = best_verified_id_;
+    points_.push_back(p);
+  }
+
+  Status StoreRun(const std::string& model_name) {
+    TuneRunRow row;
+    row.workload_id = wid_;
+    row.target = target_.name;
+    row.started = started_;
+    row.settings_json = nlohmann::json{{"strategy", f_.strategy},
+                                       {"strategy_options", f_.strategy_options},
+                                       {"simulators", f_.simulators},
+                                       {"predictor", predictor_->name()},
+                                       {"model", model_name},
+                                       {"reference", f_.reference},
+                                       {"budget", f_.budget},
+                                       {"calibrate", f_.calibrate},
+                                       {"verify_top", f_.verify_top},
+                                       {"batch", f_.batch},
+                                       {"seed", f_.seed},
+                                       {"executor", executor_->name()},
+                                       {"workers", executor_->workers()}}
+                            .dump();
+    row.predicted_unit = PredictedUnit();
+    row.verified_unit = verified_unit_;
+    row.points = points_;
+    SIMTUNE_RETURN_IF_ERROR(store_->AddTuneRun(row));
     return Status::Ok();
   }
 
@@ -515,6 +584,7 @@ class TuneJob::Tuner {
       row.target = target_.name;
       row.model = model;
       row.score = c->score;
+      row.unit = PredictedUnit();
       SIMTUNE_RETURN_IF_ERROR(store_->AddPrediction(row));
     }
     return Status::Ok();
@@ -544,6 +614,8 @@ class TuneJob::Tuner {
           SIMTUNE_RETURN_IF_ERROR(StorePredictions(model_name + ":refit"));
       }
     }
+    AddPoint("verify");
+    SIMTUNE_RETURN_IF_ERROR(StoreRun(model_name));
     if (!f_.save_model.empty()) {
       // With the data it was fit on, so that predict, verify and a later tune --model know
       // its target, reference and unit.
@@ -619,6 +691,10 @@ class TuneJob::Tuner {
   double best_score_ = std::numeric_limits<double>::quiet_NaN();
   bool stopped_by_time_ = false;
   std::map<std::string, size_t> failed_by_stage_;
+  std::string started_, verified_unit_;
+  double best_verified_ = std::numeric_limits<double>::quiet_NaN();
+  int64_t best_verified_id_ = 0;
+  std::vector<TunePoint> points_;
 };
 
 

@@ -1,13 +1,14 @@
 // Store on one SQLite file. See include/simtune/store.h for the contract.
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
 #include <utility>
 
+#include "simtune/csv.h"
 #include "simtune/store.h"
 #include "simtune/strings.h"
 #include "sqlite_db.h"
@@ -26,7 +27,8 @@ constexpr int kBusyTimeoutMs = 10000;
 #define SIMTUNE_CREATED " created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 #define SIMTUNE_STATUS " status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),"
 
-// Version 1. Any change here needs kStoreSchemaVersion bumped.
+// Version 1; kUpgradeTo2 turns it into version 2. Any change needs kStoreSchemaVersion bumped
+// and an upgrade step, so that older stores keep opening.
 constexpr const char* kSchema =
     "CREATE TABLE workloads ("
     " id INTEGER PRIMARY KEY,"
@@ -108,12 +110,28 @@ constexpr const char* kSchema =
     ") STRICT;"
     "CREATE INDEX predictions_candidate ON predictions (candidate_id, target, model);";
 
+// Version 2: the unit of a prediction, and the tune runs with their progress trace.
+constexpr const char* kUpgradeTo2 =
+    "ALTER TABLE predictions ADD COLUMN unit TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE tune_runs ("
+    " id INTEGER PRIMARY KEY,"
+    " workload_id INTEGER NOT NULL REFERENCES workloads(id),"
+    " target TEXT NOT NULL,"
+    " started TEXT NOT NULL,"
+    " settings_json TEXT NOT NULL,"
+    " predicted_unit TEXT NOT NULL,"
+    " verified_unit TEXT NOT NULL,"
+    " points_json TEXT NOT NULL,"
+    SIMTUNE_CREATED
+    ") STRICT;"
+    "CREATE INDEX tune_runs_workload ON tune_runs (workload_id, target);";
+
 #undef SIMTUNE_CREATED
 #undef SIMTUNE_STATUS
 
 // Export order; parents before children.
-constexpr const char* kTables[] = {"workloads",   "candidates",  "artifacts",
-                                   "ref_results", "sim_results", "predictions"};
+constexpr const char* kTables[] = {"workloads",   "candidates",  "artifacts",  "ref_results",
+                                   "sim_results", "predictions", "tune_runs"};
 
 constexpr const char* kArtifactColumns =
     "id, candidate_id, target, hash, elf_path, status, stage, message, build_log, build_s,"
@@ -202,25 +220,6 @@ Status CheckJson(const std::string& text, const std::string& what) {
   return Status::Ok();
 }
 
-std::string FormatReal(double value) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  SIMTUNE_CHECK(ec == std::errc());
-  return std::string(buffer, end);
-}
-
-// RFC 4180: quote fields holding a separator, quote or line break; double inner quotes.
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 std::string CellText(const Statement& s, int col) {
   switch (s.ColumnType(col)) {
     case SQLITE_NULL:
@@ -228,10 +227,48 @@ std::string CellText(const Statement& s, int col) {
     case SQLITE_INTEGER:
       return std::to_string(s.Int(col));
     case SQLITE_FLOAT:
-      return FormatReal(s.Real(col));
+      return ShortestReal(s.Real(col));
     default:
       return s.Text(col);
   }
+}
+
+// NaN (nothing yet) is null in JSON.
+nlohmann::json NumberOrNull(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+double NumberOrNaN(const nlohmann::json& j) {
+  return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::string PointsJson(const std::vector<TunePoint>& points) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : points)
+    out.push_back({{"elapsed_s", p.elapsed_s},
+                   {"simulations", p.simulations},
+                   {"phase", p.phase},
+                   {"best_predicted", NumberOrNull(p.best_predicted)},
+                   {"best_predicted_candidate", p.best_predicted_candidate},
+                   {"best_verified", NumberOrNull(p.best_verified)},
+                   {"best_verified_candidate", p.best_verified_candidate}});
+  return out.dump();
+}
+
+Result<std::vector<TunePoint>> ParsePoints(const std::string& text, const std::string& where) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) return Error{where + ": points_json is not a JSON array"};
+  std::vector<TunePoint> out;
+  for (const auto& e : j) {
+    if (!e.is_object()) return Error{where + ": points_json holds a non-object"};
+    TunePoint p;
+    p.elapsed_s = e.value("elapsed_s", 0.0);
+    p.simulations = e.value("simulations", int64_t{0});
+    p.phase = e.value("phase", std::string());
+    p.best_predicted = NumberOrNaN(e.value("best_predicted", nlohmann::json()));
+    p.best_predicted_candidate = e.value("best_predicted_candidate", int64_t{0});
+    p.best_verified = NumberOrNaN(e.value("best_verified", nlohmann::json()));
+    p.best_verified_candidate = e.value("best_verified_candidate", int64_t{0});
+    out.push_back(p);
+  }
+  return out;
 }
 
 bool IsJsonColumn(const std::string& name) {
@@ -240,7 +277,7 @@ bool IsJsonColumn(const std::string& name) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  SqliteStore(std::unique_ptr<Database> db, int version) : db_(std::move(db)), version_(version) {}
 
   Result<int64_t> AddWorkload(const Workload& workload) override {
     std::string key = workload.Key();
@@ -447,18 +484,61 @@ class SqliteStore final : public Store {
     SIMTUNE_ASSIGN_OR_RETURN(
         Statement insert,
         db_->Prepare("add prediction",
-                     "INSERT INTO predictions (candidate_id, target, model, score)"
-                     " VALUES (?1, ?2, ?3, ?4)"));
-    insert.BindAll(row.candidate_id, row.target, row.model, row.score);
+                     "INSERT INTO predictions (candidate_id, target, model, score, unit)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5)"));
+    insert.BindAll(row.candidate_id, row.target, row.model, row.score, row.unit);
     return Insert(insert);
+  }
+
+  Result<int64_t> AddTuneRun(const TuneRunRow& row) override {
+    SIMTUNE_RETURN_IF_ERROR(CheckJson(row.settings_json, "store " + db_->path() +
+                                                             ": add tune run: settings_json"));
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("add tune run",
+                     "INSERT INTO tune_runs (workload_id, target, started, settings_json,"
+                     " predicted_unit, verified_unit, points_json)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    insert.BindAll(row.workload_id, row.target, row.started, row.settings_json, row.predicted_unit,
+                   row.verified_unit, PointsJson(row.points));
+    return Insert(insert);
+  }
+
+  Result<std::vector<TuneRunRow>> TuneRuns(int64_t workload_id, const std::string& target) override {
+    std::vector<TuneRunRow> rows;
+    if (version_ < 2) return rows;
+    SIMTUNE_ASSIGN_OR_RETURN(
+        Statement select,
+        db_->Prepare("list tune runs",
+                     "SELECT id, workload_id, target, started, settings_json, predicted_unit,"
+                     " verified_unit, points_json, created FROM tune_runs"
+                     " WHERE workload_id = ?1 AND target = ?2 ORDER BY id"));
+    select.BindAll(workload_id, target);
+    for (;;) {
+      SIMTUNE_ASSIGN_OR_RETURN(bool more, select.Step());
+      if (!more) return rows;
+      TuneRunRow row;
+      row.id = select.Int(0);
+      row.workload_id = select.Int(1);
+      row.target = select.Text(2);
+      row.started = select.Text(3);
+      row.settings_json = select.Text(4);
+      row.predicted_unit = select.Text(5);
+      row.verified_unit = select.Text(6);
+      SIMTUNE_ASSIGN_OR_RETURN(row.points, ParsePoints(select.Text(7), "store " + db_->path() +
+                                                                          ": tune run " + std::to_string(row.id)));
+      row.created = select.Text(8);
+      rows.push_back(std::move(row));
+    }
   }
 
   Result<std::vector<PredictionRow>> Predictions(int64_t workload_id, const std::string& target) override {
     SIMTUNE_ASSIGN_OR_RETURN(
         Statement select,
         db_->Prepare("list predictions",
-                     "SELECT p.id, p.candidate_id, p.target, p.model, p.score, p.created"
-                     " FROM predictions p JOIN candidates c ON c.id = p.candidate_id"
+                     std::string("SELECT p.id, p.candidate_id, p.target, p.model, p.score, p.created, ") +
+                         (version_ < 2 ? "''" : "p.unit") +
+                         " FROM predictions p JOIN candidates c ON c.id = p.candidate_id"
                      " WHERE c.workload_id = ?1 AND p.target = ?2 ORDER BY p.id"));
     select.BindAll(workload_id, target);
     std::vector<PredictionRow> rows;
@@ -472,6 +552,7 @@ class SqliteStore final : public Store {
       row.model = select.Text(3);
       row.score = select.Real(4);
       row.created = select.Text(5);
+      row.unit = select.Text(6);
       rows.push_back(std::move(row));
     }
   }
@@ -483,6 +564,7 @@ class SqliteStore final : public Store {
     // One read transaction: all files show the same snapshot while others keep writing.
     SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(*db_));
     for (const char* table : kTables) {
+      if (!HasTable(table)) continue;
       std::filesystem::path file = dir / (std::string(table) + ".csv");
       std::ofstream out(file, std::ios::binary | std::ios::trunc);
       if (!out) return Error{"export " + file.string() + ": cannot open for writing"};
@@ -507,9 +589,10 @@ class SqliteStore final : public Store {
 
   Result<std::string> ExportJson() override {
     nlohmann::ordered_json doc = nlohmann::ordered_json::object();
-    doc["schema_version"] = kStoreSchemaVersion;
+    doc["schema_version"] = version_;
     SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(*db_));
     for (const char* table : kTables) {
+      if (!HasTable(table)) continue;
       nlohmann::ordered_json rows = nlohmann::ordered_json::array();
       SIMTUNE_ASSIGN_OR_RETURN(Statement select, SelectAll(table));
       for (;;) {
@@ -553,6 +636,8 @@ class SqliteStore final : public Store {
   }
 
  private:
+  bool HasTable(const std::string& table) const { return version_ >= 2 || table != "tune_runs"; }
+
   Result<int64_t> Insert(Statement& insert) {
     SIMTUNE_RETURN_IF_ERROR(insert.Run());
     return db_->LastInsertId();
@@ -565,6 +650,7 @@ class SqliteStore final : public Store {
   }
 
   std::unique_ptr<Database> db_;
+  int version_;
 };
 
 Result<int> ReadUserVersion(Database& db) {
@@ -576,6 +662,7 @@ Result<int> ReadUserVersion(Database& db) {
 
 Status CheckVersion(const Database& db, int version) {
   if (version == kStoreSchemaVersion) return Status::Ok();
+  if (version == 1) return Status::Ok();   // read as it is, or upgraded by UpgradeSchema
   return Error{"store " + db.path() + " has schema version " + std::to_string(version) +
                "; this simtune needs " + std::to_string(kStoreSchemaVersion)};
 }
@@ -608,8 +695,19 @@ Status CreateSchema(Database& db) {
   if (version != 0) return CheckVersion(db, version);
   SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(db));
   SIMTUNE_RETURN_IF_ERROR(db.Exec("create schema", kSchema));
+  SIMTUNE_RETURN_IF_ERROR(db.Exec("create schema", kUpgradeTo2));
   SIMTUNE_RETURN_IF_ERROR(db.Exec(
       "create schema", "PRAGMA user_version = " + std::to_string(kStoreSchemaVersion)));
+  return tx.Commit();
+}
+
+// Brings a version-1 store to version 2 (another process may have done it meanwhile).
+Status UpgradeSchema(Database& db) {
+  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
+  if (version != 1) return CheckVersion(db, version);
+  SIMTUNE_RETURN_IF_ERROR(db.Exec("upgrade schema to version 2", kUpgradeTo2));
+  SIMTUNE_RETURN_IF_ERROR(db.Exec("upgrade schema to version 2", "PRAGMA user_version = 2"));
   return tx.Commit();
 }
 
@@ -640,10 +738,11 @@ Status EnableWal(Database& db) {
 
 Result<std::unique_ptr<Store>> OpenReadOnly(const std::filesystem::path& path) {
   using Access = Database::Access;
+  int version = 0;
   auto open = [&](Access access) -> Result<std::unique_ptr<Database>> {
     SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                              Database::Open(path.string(), kBusyTimeoutMs, access));
-    SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
+    SIMTUNE_ASSIGN_OR_RETURN(version, ReadUserVersion(*db));
     if (version == 0) {
       SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(*db));
       return Error{"store " + db->path() + " is empty (no simtune schema yet)"};
@@ -657,7 +756,7 @@ Result<std::unique_ptr<Store>> OpenReadOnly(const std::filesystem::path& path) {
   // clean close of every writer makes). A file that is not a store fails the same way again.
   if (!db.ok()) db = open(Access::kImmutable);
   if (!db.ok()) return db.error();
-  return std::unique_ptr<Store>(new SqliteStore(std::move(*db)));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(*db), version));
 }
 
 }  // namespace
@@ -684,7 +783,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path, St
   // which resume redoes, and it avoids an fsync per appended row.
   SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA synchronous = NORMAL"));
   if (version == 0) SIMTUNE_RETURN_IF_ERROR(CreateSchema(*db));
-  return std::unique_ptr<Store>(new SqliteStore(std::move(db)));
+  if (version == 1) SIMTUNE_RETURN_IF_ERROR(UpgradeSchema(*db));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db), kStoreSchemaVersion));
 }
 
 }  // namespace simtune

@@ -123,7 +123,7 @@ TEST_F(CliTest, FailedCandidatesAreRowsAndTheRunGoesOn) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(dir_ / "out.json");
   auto j = nlohmann::json::parse(in);
-  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["schema_version"], 2);
   int failed_build = 0, failed_run = 0, failed_verify = 0;
   for (const auto& a : j["artifacts"]) {
     if (a["status"] == "failed" && a["stage"] == "build") ++failed_build;
@@ -137,6 +137,7 @@ TEST_F(CliTest, FailedCandidatesAreRowsAndTheRunGoesOn) {
   r = Run({"export", "--csv", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir_ / "csv" / "artifacts.csv"));
+  EXPECT_TRUE(fs::exists(dir_ / "csv" / "tidy.csv")) << "the row-per-candidate table";
 }
 
 TEST_F(CliTest, SpaceCountsAndSamplesDeterministically) {

@@ -197,6 +197,32 @@ TEST(ProtocolTest, LeaveOneWorkloadOut) {
   EXPECT_FALSE(std::isnan(s.mean.mape));
 }
 
+// The out-of-fold scores are the ones the metrics were computed from (eval --json writes them).
+TEST(ProtocolTest, OutOfFoldScoresReproduceTheMetrics) {
+  testing::SyntheticSpec spec;
+  spec.groups = 3;
+  spec.rows_per_group = 20;
+  Dataset d = testing::MakeSynthetic(spec);
+  for (bool lowo : {false, true}) {
+    OutOfFold oof;
+    auto r = lowo ? LeaveOneWorkloadOut(d, Factory("ridge"), {}, &oof)
+                  : KFoldWithinWorkload(d, Factory("ridge"), 4, 7, {}, &oof);
+    ASSERT_TRUE(r.ok()) << r.message();
+    ASSERT_EQ(oof.scores.size(), d.rows());
+    EXPECT_TRUE(oof.predicts_time) << "ridge predicts run time";
+    std::vector<std::vector<int64_t>> by_group = d.RowsByGroup();
+    for (size_t g = 0; g < by_group.size(); ++g) {
+      Eigen::VectorXd truth(static_cast<int64_t>(by_group[g].size())), scores(truth.size());
+      for (size_t i = 0; i < by_group[g].size(); ++i) {
+        truth[static_cast<int64_t>(i)] = d.y[by_group[g][i]];
+        scores[static_cast<int64_t>(i)] = oof.scores[by_group[g][i]];
+      }
+      EXPECT_DOUBLE_EQ(Spearman(truth, scores), (*r)[g].spearman) << (lowo ? "lowo" : "kfold") << " group " << g;
+      EXPECT_DOUBLE_EQ(Mape(truth, scores), (*r)[g].mape) << (lowo ? "lowo" : "kfold") << " group " << g;
+    }
+  }
+}
+
 TEST(ProtocolTest, RandomBaselineIsWorseThanOracle) {
   auto r = LeaveOneWorkloadOut(Oracle(4, 50), Factory("random"));
   ASSERT_TRUE(r.ok());

@@ -1,9 +1,11 @@
 // The jobs of pipeline.h called directly (no simtune process): real host builds, the native
 // reference with few rounds, and the fake simulator (deterministic statistics, no tools).
 #include "simtune/pipeline.h"
+#include "simtune/metrics.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -13,6 +15,15 @@ namespace simtune::pipeline {
 namespace {
 
 constexpr const char* kFastRef = "rounds=2,reps=3,min_rep_ns=20000";
+
+// The columns of the tidy table of the modes workload after tune, predict and verify.
+std::string kTidyColumnsGolden(const std::string& model) {
+  return "candidate_id,workload,target,config,knob.MODE,knob.REP,build.stage,build.status,flops,"
+         "fake.classes.int_alu,fake.classes.load,fake.classes.store,fake.insn_count,fake.loads,"
+         "fake.status,fake.stores,native.options,native.spread,native.status,native.unit,native.value,"
+         "pred." + model + ",pred." + model + ".unit,pred.tune:ridge,pred.tune:ridge.unit,"
+         "pred.tune:ridge:refit,pred.tune:ridge:refit.unit";
+}
 
 class PipelineTest : public testing_support::ScratchTest {
  protected:
@@ -181,6 +192,26 @@ TEST_F(PipelineTest, TuneThenTrainPredictVerifyEvalAndEstimate) {
   EXPECT_EQ(events.front().event, "start");
   EXPECT_TRUE(kinds.count("searched") && kinds.count("measure"));
 
+  // The run and its progress trace are in the store (the report's tuning curve).
+  auto wid = store_->FindWorkload(tuned->workload);
+  ASSERT_TRUE(wid.ok() && wid->has_value());
+  auto runs = store_->TuneRuns(**wid, "x86_64-host");
+  ASSERT_TRUE(runs.ok()) << runs.message();
+  ASSERT_EQ(runs->size(), 1u);
+  const TuneRunRow& run = runs->front();
+  EXPECT_EQ(nlohmann::json::parse(run.settings_json)["budget"], 6);
+  EXPECT_EQ(run.verified_unit, "ns");
+  EXPECT_EQ(run.predicted_unit, "ns") << "ridge predicts run time";
+  ASSERT_EQ(run.points.size(), 2u) << "the calibration pool takes the whole budget: no search batch";
+  EXPECT_EQ(run.points.front().phase, "calibrate");
+  EXPECT_EQ(run.points.back().phase, "verify");
+  EXPECT_EQ(run.points.back().simulations, 6);
+  for (size_t i = 1; i < run.points.size(); ++i) {
+    EXPECT_GE(run.points[i].elapsed_s, run.points[i - 1].elapsed_s);
+    EXPECT_LE(run.points[i].best_verified, run.points[i - 1].best_verified) << "best so far only improves";
+  }
+  EXPECT_LE(run.points.back().best_verified, tuned->verified[tuned->best].measured->value);
+
   // The tune's measurements are training data.
   TrainJobOptions tr;
   tr.data.simulators = "fake";
@@ -224,7 +255,34 @@ TEST_F(PipelineTest, TuneThenTrainPredictVerifyEvalAndEstimate) {
   ASSERT_EQ(eval->runs.size(), 4u);
   EXPECT_EQ(eval->runs[1].skipped, "leave-one-workload-out needs at least 2 workloads");
   EXPECT_EQ(eval->failures, 0u) << eval->runs[0].error << " / " << eval->runs[2].error << " / " << eval->runs[3].error;
-  EXPECT_EQ(eval->ToJson(eo)["results"].size(), 2u) << "skipped runs are not results";
+  nlohmann::json eval_json = eval->ToJson(eo);
+  EXPECT_EQ(eval_json["results"].size(), 2u) << "skipped runs are not results";
+  EXPECT_EQ(eval_json["measured_unit"], "ns");
+  // Every candidate's out-of-fold prediction, from which anyone can redraw the metrics.
+  for (const auto& res : eval_json["results"]) {
+    ASSERT_TRUE(res.contains("predictions")) << res.dump();
+    const auto& preds = res["predictions"];
+    ASSERT_EQ(static_cast<int64_t>(preds.size()), eval->rows);
+    if (res["predictor"] == "ridge") EXPECT_EQ(res["prediction_unit"], "ns");
+    Eigen::VectorXd truth(eval->rows), scores(eval->rows);
+    for (int64_t i = 0; i < eval->rows; ++i) {
+      truth[i] = preds[static_cast<size_t>(i)]["measured"].get<double>();
+      scores[i] = preds[static_cast<size_t>(i)]["predicted"].get<double>();
+      EXPECT_EQ(preds[static_cast<size_t>(i)]["workload"], eval->workloads[0]);
+    }
+    EXPECT_DOUBLE_EQ(TopKPercent(truth, scores), res["per_workload"][0]["top_k_percent"].get<double>())
+        << res["predictor"];
+  }
+
+  // The tidy table of `export --csv`: its columns (golden).
+  auto tidy_records = LoadCandidateTable(*store_, {"x86_64-host", {workload_}});
+  ASSERT_TRUE(tidy_records.ok()) << tidy_records.message();
+  std::string tidy = CandidateTableCsv(*tidy_records, "x86_64-host");
+  std::string model = tr.out;
+  EXPECT_EQ(tidy.substr(0, tidy.find("\r\n")), kTidyColumnsGolden(model));
+  EXPECT_EQ(std::count(tidy.begin(), tidy.end(), '\n'), 7) << "a header and a row per candidate";
+  for (const auto& r : *tidy_records)
+    if (r.numbers.count("pred." + model)) EXPECT_EQ(r.texts.at("pred." + model + ".unit"), "ns");
 
   // Estimate: two executables of the tune's artifacts, scored without a store.
   std::vector<std::string> elfs;

@@ -447,13 +447,104 @@ TEST_F(StoreTest, RejectsInvalidJsonColumns) {
   EXPECT_TRUE(store->SimResults(1, sim.target)->empty());
 }
 
+TEST_F(StoreTest, TuneRunsAndPredictionUnitsRoundTrip) {
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store);
+  int64_t w = *store->AddWorkload(Gemm());
+  int64_t c = *store->AddCandidate(w, "tile_m=8");
+  PredictionRow p;
+  p.candidate_id = c;
+  p.target = "x86_64-host";
+  p.model = "tune:ridge";
+  p.score = 1234;
+  p.unit = "ns";
+  ASSERT_TRUE(store->AddPrediction(p).ok());
+  auto preds = store->Predictions(w, "x86_64-host");
+  ASSERT_TRUE(preds.ok()) << preds.message();
+  ASSERT_EQ(preds->size(), 1u);
+  EXPECT_EQ((*preds)[0].unit, "ns");
+
+  TuneRunRow run;
+  run.workload_id = w;
+  run.target = "x86_64-host";
+  run.started = "2026-01-02T03:04:05Z";
+  run.settings_json = R"({"budget":8})";
+  run.predicted_unit = "score";
+  run.verified_unit = "ns";
+  run.points = {{0.25, 4, "calibrate", -1.5, c, 900, c}, {1.0, 8, "search", std::nan(""), 0, std::nan(""), 0}};
+  ASSERT_TRUE(store->AddTuneRun(run).ok());
+  auto runs = store->TuneRuns(w, "x86_64-host");
+  ASSERT_TRUE(runs.ok()) << runs.message();
+  ASSERT_EQ(runs->size(), 1u);
+  const TuneRunRow& r = (*runs)[0];
+  EXPECT_EQ(r.started, run.started);
+  EXPECT_EQ(r.settings_json, run.settings_json);
+  EXPECT_EQ(r.predicted_unit, "score");
+  EXPECT_EQ(r.verified_unit, "ns");
+  ASSERT_EQ(r.points.size(), 2u);
+  EXPECT_EQ(r.points[0].phase, "calibrate");
+  EXPECT_EQ(r.points[0].simulations, 4);
+  EXPECT_EQ(r.points[0].best_predicted, -1.5);
+  EXPECT_EQ(r.points[0].best_verified_candidate, c);
+  EXPECT_TRUE(std::isnan(r.points[1].best_predicted)) << "nothing yet survives as NaN";
+  EXPECT_TRUE(store->TuneRuns(w, "riscv64-linux")->empty());
+
+  run.settings_json = "{";
+  EXPECT_EQ(store->AddTuneRun(run).message(),
+            "store " + path_.string() + ": add tune run: settings_json is not valid JSON; got '{'");
+}
+
+// A version-1 store (before tune runs and prediction units): read as it is when opened
+// read-only, upgraded in place when opened read-write; its rows survive.
+TEST_F(StoreTest, VersionOneStoreIsReadAndUpgraded) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_TRUE(store);
+    int64_t c = *store->AddCandidate(*store->AddWorkload(Gemm()), "tile_m=8");
+    PredictionRow p;
+    p.candidate_id = c;
+    p.target = "x86_64-host";
+    p.model = "m.json";
+    p.score = 7;
+    ASSERT_TRUE(store->AddPrediction(p).ok());
+  }
+  RawExec("DROP TABLE tune_runs; ALTER TABLE predictions DROP COLUMN unit; PRAGMA user_version = 1");
+  {
+    auto ro = Store::Open(path_, StoreMode::kReadOnly);
+    ASSERT_TRUE(ro.ok()) << ro.message();
+    auto preds = (*ro)->Predictions(1, "x86_64-host");
+    ASSERT_TRUE(preds.ok()) << preds.message();
+    ASSERT_EQ(preds->size(), 1u);
+    EXPECT_EQ((*preds)[0].unit, "");
+    auto runs = (*ro)->TuneRuns(1, "x86_64-host");
+    ASSERT_TRUE(runs.ok()) << runs.message();
+    EXPECT_TRUE(runs->empty());
+    auto doc = nlohmann::json::parse(*(*ro)->ExportJson());
+    EXPECT_EQ(doc["schema_version"], 1);
+    EXPECT_FALSE(doc.contains("tune_runs"));
+  }
+  auto store = OpenOrDie();
+  ASSERT_TRUE(store);
+  auto preds = store->Predictions(1, "x86_64-host");
+  ASSERT_TRUE(preds.ok()) << preds.message();
+  ASSERT_EQ(preds->size(), 1u);
+  EXPECT_EQ((*preds)[0].score, 7);
+  TuneRunRow run;
+  run.workload_id = 1;
+  run.target = "x86_64-host";
+  ASSERT_TRUE(store->AddTuneRun(run).ok());
+  EXPECT_EQ(store->TuneRuns(1, "x86_64-host")->size(), 1u);
+  auto doc = nlohmann::json::parse(*store->ExportJson());
+  EXPECT_EQ(doc["schema_version"], 2);
+}
+
 TEST_F(StoreTest, SchemaVersionMismatchNamesBothVersions) {
   ASSERT_TRUE(OpenOrDie());
   RawExec("PRAGMA user_version = 99");
   auto store = Store::Open(path_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.message(),
-            "store " + path_.string() + " has schema version 99; this simtune needs 1");
+            "store " + path_.string() + " has schema version 99; this simtune needs 2");
 }
 
 TEST_F(StoreTest, NewFileGetsSchemaVersionAndWal) {
@@ -474,7 +565,7 @@ TEST_F(StoreTest, NewFileGetsSchemaVersionAndWal) {
   EXPECT_EQ(query("PRAGMA user_version"), std::to_string(kStoreSchemaVersion));
   EXPECT_EQ(query("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(query("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
-            "artifacts,candidates,predictions,ref_results,sim_results,workloads");
+            "artifacts,candidates,predictions,ref_results,sim_results,tune_runs,workloads");
   // STRICT: a text value in a REAL column is rejected, not stored as text.
   char* err = nullptr;
   EXPECT_NE(sqlite3_exec(db, "INSERT INTO predictions (candidate_id, target, model, score) "
@@ -628,7 +719,7 @@ TEST_F(StoreTest, CsvExportQuotesCommasQuotesAndNewlines) {
   EXPECT_EQ(sims[1][9], MakeSim(c, "ok", 5).stats_json);
   auto predictions = ParseCsv(ReadFile(out / "predictions.csv"));
   ASSERT_EQ(predictions.size(), 1u);  // header only
-  EXPECT_EQ(predictions[0].size(), 6u);
+  EXPECT_EQ(predictions[0].size(), 7u);
 }
 
 TEST_F(StoreTest, JsonExportEmbedsJsonColumnsAsObjects) {
@@ -643,9 +734,9 @@ TEST_F(StoreTest, JsonExportEmbedsJsonColumnsAsObjects) {
   ASSERT_TRUE(json.ok()) << json.message();
   nlohmann::json doc = nlohmann::json::parse(*json, nullptr, false);
   ASSERT_FALSE(doc.is_discarded()) << *json;
-  EXPECT_EQ(doc["schema_version"], 1);
+  EXPECT_EQ(doc["schema_version"], 2);
   for (const char* table : {"workloads", "candidates", "artifacts", "ref_results",
-                            "sim_results", "predictions"}) {
+                            "sim_results", "predictions", "tune_runs"}) {
     EXPECT_TRUE(doc[table].is_array()) << table;
   }
   ASSERT_EQ(doc["sim_results"].size(), 2u);
