@@ -233,6 +233,64 @@ class MeasureJob {
 Result<MeasureJobResult> RunMeasure(Store& store, const MeasureJobOptions& options,
                                     const ProgressFn& progress = nullptr);
 
+// ---- dataset: a training corpus, many workloads x targets (build + simulate + measure) ----
+
+struct DatasetJobOptions {
+  std::vector<std::string> workloads;     // keys or catalog names; empty: every "corpus." entry
+  std::vector<std::string> targets = {"x86_64-host"};   // reference targets
+  size_t sample = 32;                     // seeded random candidates per workload (a prefix of a
+  uint64_t seed = 1;                      //   larger --sample with the same seed: grows)
+  // Simulators run on each target: empty = the target file's own. Entries "SIM@TARGET" run SIM
+  // on TARGET's build of the same candidates (qemu@riscv64-linux beside Spike on an rvsim
+  // target); eval joins them to the reference through --ref-target.
+  std::vector<std::string> simulators;
+  std::vector<std::string> also;          // more "SIM@TARGET" for every target
+  std::string reference_options;          // merged over the target's own (rvsim: verify=off)
+  std::string cache = ".simtune-cache";
+  int jobs = 0;                           // build and simulation workers; <= 0: cores
+};
+
+// One step of the plan: build, simulate or measure one workload on one target.
+struct DatasetStep {
+  std::string workload;                   // Workload::Key()
+  std::string catalog_name;               // or ""
+  std::string target;                     // the target it runs on
+  std::string kind;                       // "build" | "simulate" | "measure"
+  std::string tool;                       // simulator or reference name ("" for build)
+};
+
+struct DatasetCount {
+  std::string workload;                   // Workload::Key()
+  std::string target;                     // reference target
+  size_t built_ok = 0;                    // of the sample, with an ok artifact
+  size_t measured_ok = 0;                 // with an ok reference result
+  size_t new_rows = 0;                    // rows this run added (build + simulate + measure)
+  size_t failed = 0;                      // failures this run (any stage)
+};
+
+struct DatasetJobResult {
+  std::vector<DatasetCount> counts;       // one per (workload, target), in plan order
+  size_t steps = 0;
+  double wall_s = 0;
+};
+
+// Progress: "step" before each step (done = steps finished, total = all steps, message = what
+// the step is, eta_s from the steps so far); "stepped" after it (message: what it did).
+class DatasetJob {
+ public:
+  // Errors: no target, unknown targets, workloads, simulators (naming the target), a simulator
+  // a target does not list, bad "SIM@TARGET", --sample 0; all before any work.
+  static Result<DatasetJob> Prepare(const DatasetJobOptions& options);
+  Result<DatasetJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
+  const std::vector<DatasetStep>& plan() const { return plan_; }
+
+ private:
+  DatasetJobOptions options_;
+  std::vector<DatasetStep> plan_;
+};
+Result<DatasetJobResult> RunDataset(Store& store, const DatasetJobOptions& options,
+                                    const ProgressFn& progress = nullptr);
+
 // ---- train / predict / verify / eval: from stored statistics and reference results ----
 
 // Which data: simulators' statistics (features), reference results (truth), workloads.

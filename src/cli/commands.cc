@@ -372,6 +372,7 @@ int RunCli(int argc, char** argv) {
       cli::AddTuneCommand(app),
       cli::AddVerifyCommand(app),
       cli::AddEstimateCommand(app),
+      cli::AddDatasetCommand(app),
   };
 
   try {
