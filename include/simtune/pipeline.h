@@ -481,11 +481,13 @@ struct TuneJobOptions {
   double time_budget_s = 0;                // stop proposing after this long; 0: no limit
   std::string strategy = "evolutionary";
   std::string strategy_options;
-  std::string simulators = "qemu";         // comma-separated
+  std::string simulators;                  // comma-separated; empty: the target's first
   std::vector<std::string> simulator_options;   // "OPTS" (one simulator) or "SIM:OPTS"
   std::string predictor = "ridge";         // calibrated when no model is given
   std::string predictor_options;
   std::string model;                       // a trained model file: no calibration
+  bool shipped_model = true;               // no model given: use the target's shipped model,
+                                           // data/models/<target>.json, when there is one
   std::string save_model;                  // write the final (refit) model here
   std::string reference;                   // empty: the target's first
   std::string reference_options;
@@ -522,7 +524,8 @@ struct TuneJobResult {
   std::map<std::string, size_t> failed_by_stage;
   double search_s = 0;
   bool stopped_by_time = false;
-  bool calibrated = false;                 // no model was given
+  bool calibrated = false;                 // no model was given or shipped
+  std::string model;                       // the model file ranked with (given or shipped); "": calibrated
   size_t calibration_rows = 0;             // the model was fit on these
   size_t calibration_candidates = 0;       // chosen from the pool
   std::string calibration_simulator;       // the pool was stratified by its instruction count
