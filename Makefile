@@ -72,7 +72,7 @@ dataset-x86: build
 
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
 # corpus; `simtune tune --target riscv64-rvsim-p550 --verify-top 0` ranks with them.
-SHIPPED_PREDICTOR ?= ridge
+SHIPPED_PREDICTOR ?= gp
 models: build
 	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \
 	  $(BUILD)/simtune train --db out/corpus/rvsim.db --target $$t --sim spike --ref rvsim --no-shape \
