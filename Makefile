@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput
+.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer
 
 all: build
 
@@ -52,3 +52,38 @@ bench-rvsim: build
 # workloads x {qemu x86_64/riscv64/aarch64, valgrind, spike} (about 10 minutes).
 bench-sim-throughput: build
 	bench/sim_throughput --build-dir $(BUILD)
+
+# Training corpus (issue 11): the catalog's corpus.* workloads (22, every operator), a seeded
+# sample of CORPUS_N candidates each, built, simulated and measured into out/corpus/. Resumable:
+# rerun, or raise CORPUS_N, to grow it (the same seed draws the same candidates first).
+CORPUS_N ?= 64
+CORPUS_JOBS ?= $(JOBS)
+dataset: dataset-rvsim dataset-x86
+
+# RISC-V: Spike with each preset's caches and QEMU on the riscv64-linux build of the same
+# candidates; rvsim's cycle-level rocket and p550 models as the reference (deterministic).
+dataset-rvsim: build
+	$(BUILD)/simtune dataset --target riscv64-rvsim-p550,riscv64-rvsim-rocket --also qemu@riscv64-linux \
+	  --sample $(CORPUS_N) --ref-options verify=off,jobs=$(CORPUS_JOBS) -j $(CORPUS_JOBS) --db out/corpus/rvsim.db
+
+# x86: QEMU and valgrind statistics, native timing of this machine.
+dataset-x86: build
+	$(BUILD)/simtune dataset --target x86_64-host --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db
+
+# The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
+# corpus; `simtune tune --target riscv64-rvsim-p550 --verify-top 0` ranks with them.
+SHIPPED_PREDICTOR ?= gp
+models: build
+	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \
+	  $(BUILD)/simtune train --db out/corpus/rvsim.db --target $$t --sim spike --ref rvsim --no-shape \
+	    --predictor $(SHIPPED_PREDICTOR) --out data/models/$$t.json || exit 1; done
+
+# This machine's own model: grow the x86 corpus, then train on it (one command).
+host-model: build
+	$(BUILD)/simtune dataset --target x86_64-host --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db \
+	  --save-model out/corpus/x86_64-host-model.json --predictor $(SHIPPED_PREDICTOR) --no-shape
+
+# Transfer to unseen workloads (issue 11): leave-one-workload-out over the corpus per target,
+# and train on the corpus, rank fresh random shapes (not run by make test; hours on 2 cores).
+bench-transfer: build
+	bench/transfer_experiment --simtune $(BUILD)/simtune

@@ -236,6 +236,64 @@ class MeasureJob {
 Result<MeasureJobResult> RunMeasure(Store& store, const MeasureJobOptions& options,
                                     const ProgressFn& progress = nullptr);
 
+// ---- dataset: a training corpus, many workloads x targets (build + simulate + measure) ----
+
+struct DatasetJobOptions {
+  std::vector<std::string> workloads;     // keys or catalog names; empty: every "corpus." entry
+  std::vector<std::string> targets = {"x86_64-host"};   // reference targets
+  size_t sample = 32;                     // seeded random candidates per workload (a prefix of a
+  uint64_t seed = 1;                      //   larger --sample with the same seed: grows)
+  // Simulators run on each target: empty = the target file's own. Entries "SIM@TARGET" run SIM
+  // on TARGET's build of the same candidates (qemu@riscv64-linux beside Spike on an rvsim
+  // target); eval joins them to the reference through --ref-target.
+  std::vector<std::string> simulators;
+  std::vector<std::string> also;          // more "SIM@TARGET" for every target
+  std::string reference_options;          // merged over the target's own (rvsim: verify=off)
+  std::string cache = ".simtune-cache";
+  int jobs = 0;                           // build and simulation workers; <= 0: cores
+};
+
+// One step of the plan: build, simulate or measure one workload on one target.
+struct DatasetStep {
+  std::string workload;                   // Workload::Key()
+  std::string catalog_name;               // or ""
+  std::string target;                     // the target it runs on
+  std::string kind;                       // "build" | "simulate" | "measure"
+  std::string tool;                       // simulator or reference name ("" for build)
+};
+
+struct DatasetCount {
+  std::string workload;                   // Workload::Key()
+  std::string target;                     // reference target
+  size_t built_ok = 0;                    // of the sample, with an ok artifact
+  size_t measured_ok = 0;                 // with an ok reference result
+  size_t new_rows = 0;                    // rows this run added (build + simulate + measure)
+  size_t failed = 0;                      // failures this run (any stage)
+};
+
+struct DatasetJobResult {
+  std::vector<DatasetCount> counts;       // one per (workload, target), in plan order
+  size_t steps = 0;
+  double wall_s = 0;
+};
+
+// Progress: "step" before each step (done = steps finished, total = all steps, message = what
+// the step is, eta_s from the steps so far); "stepped" after it (message: what it did).
+class DatasetJob {
+ public:
+  // Errors: no target, unknown targets, workloads, simulators (naming the target), a simulator
+  // a target does not list, bad "SIM@TARGET", --sample 0; all before any work.
+  static Result<DatasetJob> Prepare(const DatasetJobOptions& options);
+  Result<DatasetJobResult> Run(Store& store, const ProgressFn& progress = nullptr);
+  const std::vector<DatasetStep>& plan() const { return plan_; }
+
+ private:
+  DatasetJobOptions options_;
+  std::vector<DatasetStep> plan_;
+};
+Result<DatasetJobResult> RunDataset(Store& store, const DatasetJobOptions& options,
+                                    const ProgressFn& progress = nullptr);
+
 // ---- train / predict / verify / eval: from stored statistics and reference results ----
 
 // Which data: simulators' statistics (features), reference results (truth), workloads.
@@ -449,11 +507,13 @@ struct TuneJobOptions {
   double time_budget_s = 0;                // stop proposing after this long; 0: no limit
   std::string strategy = "evolutionary";
   std::string strategy_options;
-  std::string simulators = "qemu";         // comma-separated
+  std::string simulators;                  // comma-separated; empty: the target's first
   std::vector<std::string> simulator_options;   // "OPTS" (one simulator) or "SIM:OPTS"
   std::string predictor = "ridge";         // calibrated when no model is given
   std::string predictor_options;
   std::string model;                       // a trained model file: no calibration
+  bool shipped_model = true;               // no model given: use the target's shipped model,
+                                           // data/models/<target>.json, when there is one
   std::string save_model;                  // write the final (refit) model here
   std::string reference;                   // empty: the target's first
   std::string reference_options;
@@ -490,7 +550,8 @@ struct TuneJobResult {
   std::map<std::string, size_t> failed_by_stage;
   double search_s = 0;
   bool stopped_by_time = false;
-  bool calibrated = false;                 // no model was given
+  bool calibrated = false;                 // no model was given or shipped
+  std::string model;                       // the model file ranked with (given or shipped); "": calibrated
   size_t calibration_rows = 0;             // the model was fit on these
   size_t calibration_candidates = 0;       // chosen from the pool
   std::string calibration_simulator;       // the pool was stratified by its instruction count

@@ -488,6 +488,7 @@ int RunCli(int argc, char** argv) {
       cli::AddTuneCommand(app),
       cli::AddVerifyCommand(app),
       cli::AddEstimateCommand(app),
+      cli::AddDatasetCommand(app),
   };
 
   // A required option has no default to show, nor does an empty list ("=[]").

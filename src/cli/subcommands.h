@@ -171,5 +171,6 @@ Subcommand AddEvalCommand(CLI::App& app);       // model_commands.cc
 Subcommand AddTuneCommand(CLI::App& app);       // tune_command.cc
 Subcommand AddVerifyCommand(CLI::App& app);     // model_commands.cc
 Subcommand AddEstimateCommand(CLI::App& app);   // estimate_command.cc
+Subcommand AddDatasetCommand(CLI::App& app);    // dataset_command.cc
 
 }  // namespace simtune::cli

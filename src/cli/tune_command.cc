@@ -24,11 +24,12 @@ struct TuneFlags {
   double time_budget_s = 0;
   std::string strategy = "evolutionary";
   std::string strategy_options;
-  std::string sims = "qemu";
+  std::string sims;
   std::vector<std::string> sim_options;
   std::string predictor = "ridge";
   std::string predictor_options;
   std::string model;
+  bool no_shipped_model = false;
   std::string save_model;
   std::string ref;
   std::string ref_options;
@@ -93,12 +94,16 @@ void PrintResult(const pipeline::TuneJobResult& r) {
   std::printf("strategy %s, simulators %s, %s executor, workers=%d, %.1f s%s\n", r.strategy.c_str(),
               r.simulators.c_str(), r.executor.c_str(), r.workers, r.search_s,
               r.stopped_by_time ? " (stopped by --time-budget)" : "");
+  if (!r.model.empty()) std::printf("model %s (%s): no calibration measurements\n", r.model.c_str(), r.predictor.c_str());
   if (r.calibrated)
     std::printf("calibration: model fit on %zu candidates measured on %s (%zu chosen from a random pool, stratified by %s instruction count), model %s\n",
                 r.calibration_rows, r.reference.c_str(), r.calibration_candidates, r.calibration_simulator.c_str(),
                 r.predictor.c_str());
   if (r.verified.empty()) {
-    std::printf("no candidate verified\n");
+    std::printf("no candidate verified; the best predicted (score: lower is faster):\n");
+    for (size_t i = 0; i < r.ranking.size() && i < 5; ++i)
+      std::printf("%9zu  %12s  %s\n", r.ranking[i].predicted_rank, Fmt(r.ranking[i].score).c_str(),
+                  r.ranking[i].config.c_str());
     return;
   }
   std::printf("verified the top %zu predicted on %s (%s):\n", r.verified.size(), r.reference.c_str(),
@@ -137,6 +142,7 @@ int Tune(const TuneFlags& f) {
   o.predictor = f.predictor;
   o.predictor_options = f.predictor_options;
   o.model = f.model;
+  o.shipped_model = !f.no_shipped_model;
   o.save_model = f.save_model;
   o.reference = f.ref;
   o.reference_options = f.ref_options;
@@ -190,11 +196,12 @@ Subcommand AddTuneCommand(CLI::App& app) {
       ->check(NonNegativeSeconds());
   cmd->add_option("--strategy", f->strategy, "search strategy: exhaustive, random, evolutionary, annealing, model-guided");
   cmd->add_option("--strategy-options", f->strategy_options, "strategy options, key=value,...");
-  cmd->add_option("--sim", f->sims, "simulators, comma-separated (qemu,valgrind)");
+  cmd->add_option("--sim", f->sims, "simulators, comma-separated (default: the target's first; qemu[,valgrind] on x86)");
   cmd->add_option("--sim-options", f->sim_options, "simulator options: OPTS, or SIM:OPTS with several simulators; repeatable");
   cmd->add_option("--predictor", f->predictor, "predictor to calibrate (see predictor.h)");
   cmd->add_option("--predictor-options", f->predictor_options, "predictor options, key=value,...");
-  cmd->add_option("--model", f->model, "a trained model file (skips calibration)");
+  cmd->add_option("--model", f->model, "a trained model file (skips calibration; default: the target's shipped model, data/models/<target>.json, if any)");
+  cmd->add_flag("--no-shipped-model", f->no_shipped_model, "calibrate on the reference even when the target ships a model");
   cmd->add_option("--save-model", f->save_model, "write the final (refit) model to this file");
   cmd->add_option("--ref", f->ref, "reference (default: the target's first)");
   cmd->add_option("--ref-options", f->ref_options, "reference options, key=value,...");

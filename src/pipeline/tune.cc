@@ -26,6 +26,7 @@
 
 #include "simtune/exec.h"
 #include "simtune/features.h"
+#include "simtune/paths.h"
 #include "simtune/pipeline.h"
 #include "simtune/predictor.h"
 #include "simtune/reference.h"
@@ -74,7 +75,18 @@ class TuneJob::Tuner {
     SIMTUNE_ASSIGN_OR_RETURN(space_, MakeSpace(workload_));
     SIMTUNE_ASSIGN_OR_RETURN(strategy_, Strategies().Create(f_.strategy, f_.strategy_options));
     SIMTUNE_RETURN_IF_ERROR(strategy_->Init(*space_, f_.seed));
+    if (f_.simulators.empty()) {
+      if (target_.simulators.empty())
+        return Error{"target '" + target_.name + "' lists no simulators; pass --sim"};
+      f_.simulators = target_.simulators.front();
+    }
     SIMTUNE_RETURN_IF_ERROR(ParseSimulators());
+    if (f_.model.empty() && f_.shipped_model) {
+      // A model trained on the corpus and shipped for this target (issue 11): rank without
+      // measuring anything on the reference.
+      const std::filesystem::path shipped = DataDir() / "models" / (target_.name + ".json");
+      if (std::filesystem::exists(shipped)) f_.model = shipped.string();
+    }
     if (!f_.model.empty()) {
       // A model file from `simtune train` or `tune --save-model` records the data it was
       // trained on; a bare predictor file (older --save-model) does not.
@@ -639,6 +651,7 @@ class TuneJob::Tuner {
     out.search_s = search_s;
     out.stopped_by_time = stopped_by_time_;
     out.calibrated = f_.model.empty();
+    out.model = f_.model;
     out.calibration_rows = calibration_rows_;
     out.calibration_candidates = calibration_.size();
     out.calibration_simulator = sims_[0].name;

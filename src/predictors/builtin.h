@@ -9,4 +9,5 @@ void RegisterXgboostPredictors(PredictorRegistry& registry);    // xgb, xgb-rank
 void RegisterGpPredictor(PredictorRegistry& registry);          // gp
 void RegisterBaselinePredictors(PredictorRegistry& registry);   // insn-count, mca, random
 void RegisterCostModelPredictor(PredictorRegistry& registry);   // cost
+void RegisterEnsemblePredictors(PredictorRegistry& registry);   // rank-avg
 }  // namespace simtune

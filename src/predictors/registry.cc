@@ -20,6 +20,7 @@ PredictorRegistry& Predictors() {
     RegisterGpPredictor(*r);
     RegisterBaselinePredictors(*r);
     RegisterCostModelPredictor(*r);
+    RegisterEnsemblePredictors(*r);
     return r;
   }();
   return *registry;

@@ -52,12 +52,12 @@ void ExpectSamePredictions(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
 TEST(PredictorRegistryTest, ListsTheBuiltIns) {
   EXPECT_EQ(Predictors().Names(),
             (std::vector<std::string>{"cost", "gp", "insn-count", "linear", "mca", "random",
-                                      "ridge", "xgb", "xgb-rank"}));
+                                      "rank-avg", "ridge", "xgb", "xgb-rank"}));
   auto p = Predictors().Create("ridg", "");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.message(),
             "unknown predictor 'ridg'; did you mean 'ridge'? valid: cost, gp, insn-count, linear, "
-            "mca, random, ridge, xgb, xgb-rank");
+            "mca, random, rank-avg, ridge, xgb, xgb-rank");
 }
 
 class ContractTest : public ::testing::TestWithParam<std::string> {
