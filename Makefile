@@ -71,7 +71,7 @@ dataset-x86: build
 	$(BUILD)/simtune dataset --target x86_64-host --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db
 
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
-# corpus; `simtune tune --target riscv64-rvsim-p550 --verify-top 0` ranks with them.
+# corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them.
 SHIPPED_PREDICTOR ?= gp
 models: build
 	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \

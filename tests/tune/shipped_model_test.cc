@@ -21,7 +21,7 @@ TEST(ShippedModelTest, EveryRvsimPresetShipsAModelOfTheCurrentFeatureSchema) {
 
 TEST_F(TuneTest, TuneOnAnRvsimPresetRanksWithTheShippedModelAndMeasuresNothing) {
   auto r = Run({Simtune(), "tune", "corpus.gemm_odd", "--target", "riscv64-rvsim-p550", "--budget", "4",
-                "--strategy", "random", "--verify-top", "0", "-j", "2", "--db", "t.db"});
+                "--strategy", "random", "--top", "0", "-j", "2", "--db", "t.db"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string shipped = (DataDir() / "models" / "riscv64-rvsim-p550.json").string();
   EXPECT_NE(r.out.find("model " + shipped + " ("), std::string::npos) << r.out;
@@ -33,7 +33,7 @@ TEST_F(TuneTest, TuneOnAnRvsimPresetRanksWithTheShippedModelAndMeasuresNothing) 
 
   // --no-shipped-model calibrates, so --calibrate is checked again.
   auto calibrate = Run({Simtune(), "tune", "corpus.gemm_odd", "--target", "riscv64-rvsim-p550", "--budget", "4",
-                        "--verify-top", "0", "--no-shipped-model", "--calibrate", "1", "--db", "t.db"});
+                        "--top", "0", "--no-shipped-model", "--calibrate", "1", "--db", "t.db"});
   EXPECT_EQ(calibrate.exit_code, 1);
   EXPECT_EQ(calibrate.err, "error: --calibrate must be at least 2 when no --model is given; got 1\n");
 }
