@@ -24,17 +24,13 @@ Result<PredictJobResult> PredictJob::Run(Store& store) {
                  " statistics on " + spec.sim_target + "; run `simtune simulate` first"};
   SIMTUNE_ASSIGN_OR_RETURN(auto ranked, RankWithModel(*model_, f.model, rows));
   const auto& [scores, order] = ranked;
-  std::string unit = "score";
-  if (model_->predictor->predicts_time()) {
-    SIMTUNE_ASSIGN_OR_RETURN(unit, ReferenceUnit(store, rows[0].workload_id, spec));
-  }
   for (size_t i = 0; i < rows.size(); ++i) {
     PredictionRow p;
     p.candidate_id = rows[i].candidate_id;
     p.target = spec.effective_ref_target();
     p.model = f.model;
     p.score = scores[static_cast<Eigen::Index>(i)];
-    p.unit = unit;
+    p.unit = model_->unit;  // recorded in the model file: right before the workload is measured too
     SIMTUNE_RETURN_IF_ERROR(store.AddPrediction(p));
   }
   result.workload = rows[0].workload_key;
