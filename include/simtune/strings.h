@@ -65,4 +65,7 @@ std::string Suggest(std::string_view name, const std::vector<std::string>& candi
 Error UnknownName(std::string_view kind, std::string_view name,
                   const std::vector<std::string>& valid);
 
+// The current time in UTC, formatted by strftime's `format` (e.g. "%Y-%m-%dT%H:%M:%SZ").
+std::string UtcNow(const char* format);
+
 }  // namespace simtune

@@ -145,7 +145,7 @@ class TuneJob::Tuner {
 
   Result<TuneJobResult> Run(Store& store, const ProgressFn& progress) {
     start_ = Clock::now();
-    started_ = UtcNow();
+    started_ = UtcNow("%Y-%m-%dT%H:%M:%SZ");
     store_ = &store;
     progress_ = progress;
     SIMTUNE_ASSIGN_OR_RETURN(wid_, store_->AddWorkload(workload_));
@@ -520,15 +520,6 @@ class TuneJob::Tuner {
       AddPoint("search");
     }
     return Status::Ok();
-  }
-
-  static std::string UtcNow() {
-    std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
   }
 
   // The unit of the model's scores: the reference's when it predicts run time.

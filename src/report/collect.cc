@@ -26,15 +26,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 json Num(double v) { return std::isfinite(v) ? json(v) : json(); }
 
-std::string UtcNow() {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
-
 // The predictions to plot: the latest row per candidate of `model` (empty: the model of the
 // latest prediction row).
 struct Predictions {
@@ -266,7 +257,7 @@ Result<json> ReadEval(const std::string& path) {
 Result<json> CollectReport(Store& store, const ReportOptions& o) {
   if (o.workloads.empty()) return Error{"report: name at least one workload"};
   json doc = {{"title", "simtune report"},
-              {"generated", UtcNow()},
+              {"generated", UtcNow("%Y-%m-%d %H:%M UTC")},
               {"target", o.target},
               {"reference", o.reference},
               {"reference_options", o.reference_options},

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -185,6 +187,15 @@ Error UnknownName(std::string_view kind, std::string_view name,
   msg += s.empty() ? ";" : "; did you mean '" + s + "'?";
   msg += " valid: " + Join(valid, ", ");
   return Error{msg};
+}
+
+std::string UtcNow(const char* format) {
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
 }
 
 }  // namespace simtune
