@@ -177,7 +177,7 @@ py::object PyTune(Store& store, const TuneJobOptions& o, py::object progress) {
                    {"attempted", r.attempted}, {"from_store", r.from_store}, {"ran", r.ran},
                    {"failed_by_stage", r.failed_by_stage}, {"search_s", r.search_s},
                    {"stopped_by_time", r.stopped_by_time}, {"calibrated", r.calibrated},
-                   {"calibration_rows", r.calibration_rows}, {"predictor", r.predictor},
+                   {"calibration_rows", r.calibration_rows}, {"model", r.model}, {"predictor", r.predictor},
                    {"score_unit", r.score_unit}, {"reference", r.reference}, {"reference_options", r.reference_options},
                    {"ranking", cands(r.ranking)}, {"verified", cands(r.verified)}, {"best", best}});
 }
@@ -299,6 +299,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("predictor", &TuneJobOptions::predictor)
       .def_readwrite("predictor_options", &TuneJobOptions::predictor_options)
       .def_readwrite("model", &TuneJobOptions::model)
+      .def_readwrite("shipped_model", &TuneJobOptions::shipped_model)
       .def_readwrite("save_model", &TuneJobOptions::save_model)
       .def_readwrite("reference", &TuneJobOptions::reference)
       .def_readwrite("reference_options", &TuneJobOptions::reference_options)

@@ -100,10 +100,11 @@ void PrintResult(const pipeline::TuneJobResult& r) {
                 r.calibration_rows, r.reference.c_str(), r.calibration_candidates, r.calibration_simulator.c_str(),
                 r.predictor.c_str());
   if (r.verified.empty()) {
-    std::printf("no candidate verified; the best predicted (score: lower is faster):\n");
+    std::printf("no candidate verified; the best predicted (lower is faster):\n");
+    std::printf("%9s  %18s  %s\n", "rank", PredictionHeader(r.score_unit).c_str(), "config");
     for (size_t i = 0; i < r.ranking.size() && i < 5; ++i)
-      std::printf("%9zu  %12s  %s\n", r.ranking[i].predicted_rank, Fmt(r.ranking[i].score).c_str(),
-                  r.ranking[i].config.c_str());
+      std::printf("%9zu  %18s  %s\n", r.ranking[i].predicted_rank,
+                  FormatPrediction(r.ranking[i].score, r.score_unit).c_str(), r.ranking[i].config.c_str());
     return;
   }
   std::printf("verified the top %zu predicted on %s (%s):\n", r.verified.size(), r.reference.c_str(),

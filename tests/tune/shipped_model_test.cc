@@ -26,6 +26,9 @@ TEST_F(TuneTest, TuneOnAnRvsimPresetRanksWithTheShippedModelAndMeasuresNothing) 
   const std::string shipped = (DataDir() / "models" / "riscv64-rvsim-p550.json").string();
   EXPECT_NE(r.out.find("model " + shipped + " ("), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("no candidate verified; the best predicted"), std::string::npos) << r.out;
+  // The shipped model predicts rvsim cycles: every listed prediction carries that unit.
+  EXPECT_NE(r.out.find("predicted  config\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" cycles  "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("calibration:"), std::string::npos) << r.out;
   auto store = Export("t.db");
   EXPECT_TRUE(store["ref_results"].empty()) << store["ref_results"].dump();
