@@ -173,19 +173,21 @@ class CostModel : public Predictor {
     }
     for (const auto& s : candidates) {
       int64_t c = d.FeatureIndex(s + ".log_insn");
-      if (c >= 0 && !d.X.col(c).array().isNaN().any()) return s;
+      if (c >= 0 && predictors::MostlyPresent(d.X, c)) return s;
     }
     if (!sim_.empty())
-      return Error{"training data: cost option sim=" + sim_ + " but no complete '" + sim_ + ".log_insn' feature"};
-    return Error{"training data: cost needs a simulator's '<sim>.log_insn' feature in every row; none found"};
+      return Error{"training data: cost option sim=" + sim_ + " but '" + sim_ +
+                   ".log_insn' is missing in more than half the rows"};
+    return Error{"training data: cost needs a simulator's '<sim>.log_insn' feature in most rows; "
+                 "none found"};
   }
 
-  // Events available for `sim` in every training row: class counts, misses per level,
+  // Events available for `sim` in most training rows (predictors::MostlyPresent): class counts, misses per level,
   // branch mispredictions; instructions as a whole when no class mix is known.
   static std::vector<std::string> EventNames(const Dataset& d, const std::string& sim) {
     auto complete = [&](const std::string& f) {
       int64_t c = d.FeatureIndex(f);
-      return c >= 0 && !d.X.col(c).array().isNaN().any();
+      return c >= 0 && predictors::MostlyPresent(d.X, c);
     };
     std::vector<std::string> out;
     for (const auto& c : kInsnClasses)
@@ -222,11 +224,13 @@ class CostModel : public Predictor {
                    : ev.rfind("class.", 0) == 0    ? insn * x.X(i, c)
                    : ev.rfind("misses.", 0) == 0   ? std::exp(x.X(i, c))
                                                     : x.X(i, c) / 1000 * insn;
-        if (std::isnan(v))
-          return Error{"candidate id " + std::to_string(x.ids[i]) + ": feature '" +
-                       (feature.empty() ? sim_used_ + ".log_insn" : feature) + "' is missing"};
         e(i, static_cast<int64_t>(k)) = v;
       }
+      // A count missing for some candidates (predictor.h): the mean of its workload's others,
+      // else of every row given, else 0 (the event then adds nothing to anyone's cost).
+      const auto kk = static_cast<int64_t>(k);
+      const double all_mean = predictors::PresentMean(e, kk);
+      predictors::ImputeGroupMeans(e, kk, x.group, std::isnan(all_mean) ? 0.0 : all_mean);
     }
     return e;
   }

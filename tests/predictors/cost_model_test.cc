@@ -64,7 +64,9 @@ TEST(CostModelTest, ErrorsNameWhatIsMissing) {
   ASSERT_TRUE(p.ok());
   Status s = (*p)->Fit(d);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.message(), "training data: cost option sim=valgrind but no complete 'valgrind.log_insn' feature");
+  EXPECT_EQ(s.message(),
+            "training data: cost option sim=valgrind but 'valgrind.log_insn' is missing in more "
+            "than half the rows");
   auto q = Predictors().Create("cost", "");
   ASSERT_TRUE((*q)->Fit(d).ok());
   Dataset lacks = d;
