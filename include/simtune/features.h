@@ -41,7 +41,9 @@
 //
 // A statistic a simulator does not provide yields no feature (absent key), so the dataset
 // holds NaN there and predictors apply their documented missing-value policy. Nothing is
-// filled with zero.
+// filled with zero. A cache level the simulator left out for one run (SimStats extra
+// "caches_left_out", e.g. Spike's counter went down inside the ROI) has no features for
+// that run, and neither has "<sim>.log_cpi_proxy".
 #pragma once
 
 #include <cstdint>

@@ -36,13 +36,20 @@
 // standard deviation 1 and so contributes nothing). Tree models take raw values (trees are
 // invariant to monotone rescaling).
 //
-// Missing values (NaN in X): never silently replaced.
+// Missing values (NaN in X). A statistic may be absent for some candidates only (Spike
+// leaves out a cache level whose counter went down inside the ROI), so no predictor aborts
+// on a NaN; none invents a value silently either, each does as documented here:
 //   - xgb, xgb-rank: NaN is XGBoost's "missing"; trees learn a default direction for it.
-//   - linear, ridge, gp: a feature that is NaN in any training row is dropped; the model
-//     records it (model JSON "dropped_features") and Predict ignores that column. A feature
-//     the model uses that is NaN at prediction time is an error naming the feature and the
-//     candidate id. +-inf is an error everywhere.
-//   - insn-count: its one feature must be present in every row, in Fit and Predict.
+//   - linear, ridge, gp: a feature missing in more than half the training rows
+//     (predictors::kMaxMissingShare) is dropped; the model records it (model JSON
+//     "dropped_features") and Predict ignores that column. A feature kept that is missing in
+//     a row, in Fit or Predict, takes the mean of that feature over the rows of the same
+//     workload in the same call that have it, else the training mean.
+//   - cost: its events are those present in most training rows; a missing event count takes
+//     the mean of its workload's rows in the same call, else of all rows, else 0.
+//   - insn-count, mca: a candidate whose feature is missing ranks after every candidate
+//     that has it; a feature missing in every row is an error.
+//   +-inf is an error everywhere.
 // Features are matched by name: Predict's input may order its columns differently or carry
 // extra ones; a feature the model was trained with that the input lacks is an error.
 //
@@ -128,8 +135,8 @@ class Predictor {
   // time in y's units: exp(f(x) + offset_g) with the offset of the row's group if it was
   // seen in training, else the mean offset over training groups (an unseen workload's scale
   // is unknown; ranking within it is unaffected). Ranking models return a score that is
-  // only monotone. x.y is ignored. Errors: not fitted, missing feature column, NaN in a used
-  // feature (see above).
+  // only monotone. x.y is ignored. Errors: not fitted, missing feature column (a NaN is
+  // not an error; see above).
   virtual Result<Eigen::VectorXd> Predict(const Dataset& x) const = 0;
 
   // The training Dataset's feature_names (all columns, dropped ones included), in order.

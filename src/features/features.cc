@@ -67,7 +67,11 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
     auto it = kPenalty.find(c.level);
     if (it != kPenalty.end()) penalty += it->second * misses;
   }
-  if (!s.caches.empty()) f[p + "log_cpi_proxy"] = SafeLog(penalty);
+  // A level the simulator left out for this run (spike: a counter went down inside the ROI)
+  // would make the proxy too small: absent instead, like the level's own features.
+  const bool levels_left_out = s.extra.is_object() && s.extra.contains("caches_left_out") &&
+                               !s.extra["caches_left_out"].empty();
+  if (!s.caches.empty() && !levels_left_out) f[p + "log_cpi_proxy"] = SafeLog(penalty);
   if (s.branches && *s.branches > 0 && s.branch_mispredicts) {
     f[p + "bpred.miss_rate"] = static_cast<double>(*s.branch_mispredicts) / *s.branches;
     f[p + "bpred.mpki"] = 1000.0 * *s.branch_mispredicts / insn;

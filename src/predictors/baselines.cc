@@ -2,7 +2,9 @@
 // faster), "mca" (fewer llvm-mca cycles = faster; the "mca" simulator's estimate, no
 // calibration) and "random" (a seeded hash of the candidate id, so a candidate's score does not
 // depend on which other candidates are scored with it).
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "src/predictors/builtin.h"
 #include "src/predictors/common.h"
@@ -82,11 +84,17 @@ class InsnCountPredictor : public Predictor {
     if (c < 0)
       return Error{where + " lacks feature '" + column_ + "' (" + name_ + " option feature=" +
                    feature_ + ")"};
-    for (int64_t r = 0; r < d.rows(); ++r)
-      if (std::isnan(d.X(r, c)))
-        return Error{"feature '" + column_ + "' is missing (NaN) for candidate id " +
-                     std::to_string(d.ids[r]) + "; the " + name_ + " baseline scores by it"};
-    return Eigen::VectorXd(d.X.col(c));
+    // A candidate without the feature (predictor.h) ranks after every candidate with it.
+    Eigen::VectorXd v = d.X.col(c);
+    double last = -std::numeric_limits<double>::infinity();
+    for (int64_t r = 0; r < v.size(); ++r)
+      if (!std::isnan(v[r])) last = std::max(last, v[r]);
+    if (v.size() > 0 && std::isinf(last))
+      return Error{where + ": feature '" + column_ + "' is missing (NaN) in every row; the " +
+                   name_ + " baseline scores by it"};
+    for (int64_t r = 0; r < v.size(); ++r)
+      if (std::isnan(v[r])) v[r] = last + 1;
+    return v;
   }
 
   Options options_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "simtune/metrics.h"
@@ -84,28 +85,69 @@ Result<std::vector<int64_t>> MapFeatures(const std::vector<std::string>& names,
   return cols;
 }
 
+bool MostlyPresent(const Eigen::MatrixXd& x, int64_t c) {
+  const int64_t missing = x.col(c).array().isNaN().count();
+  return missing < x.rows() &&
+         static_cast<double>(missing) <= kMaxMissingShare * static_cast<double>(x.rows());
+}
+
+double PresentMean(const Eigen::MatrixXd& m, int64_t c) {
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t i = 0; i < m.rows(); ++i)
+    if (!std::isnan(m(i, c))) {
+      sum += m(i, c);
+      ++n;
+    }
+  return n ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+int64_t ImputeGroupMeans(Eigen::MatrixXd& m, int64_t c, const std::vector<int>& groups,
+                         double fallback) {
+  std::map<int, std::pair<double, int64_t>> sums;
+  int64_t missing = 0;
+  for (int64_t i = 0; i < m.rows(); ++i) {
+    if (std::isnan(m(i, c))) {
+      ++missing;
+      continue;
+    }
+    auto& s = sums[groups[static_cast<size_t>(i)]];
+    s.first += m(i, c);
+    s.second += 1;
+  }
+  if (missing == 0) return 0;
+  for (int64_t i = 0; i < m.rows(); ++i) {
+    if (!std::isnan(m(i, c))) continue;
+    auto it = sums.find(groups[static_cast<size_t>(i)]);
+    m(i, c) = it != sums.end() ? it->second.first / static_cast<double>(it->second.second)
+                               : fallback;
+  }
+  return missing;
+}
+
 Result<DenseFeatures> DenseFeatures::Fit(const Dataset& train, const std::string& predictor) {
   DenseFeatures f;
   f.all = train.feature_names;
   std::vector<int64_t> keep;
   for (int64_t c = 0; c < train.cols(); ++c) {
-    if (train.X.col(c).array().isNaN().any()) {
-      f.dropped.push_back(train.feature_names[c]);
-    } else {
+    if (MostlyPresent(train.X, c)) {
       keep.push_back(c);
       f.used.push_back(train.feature_names[c]);
+    } else {
+      f.dropped.push_back(train.feature_names[c]);
     }
   }
   if (keep.empty())
-    return Error{"training data: every feature has missing values (NaN); " + predictor +
-                 " needs at least one complete feature"};
+    return Error{"training data: every feature is missing (NaN) in more than half the rows; " +
+                 predictor + " needs at least one feature present in most rows"};
   const int64_t n = train.rows();
   f.mean.resize(keep.size());
   f.scale.resize(keep.size());
   f.lo.resize(keep.size());
   f.hi.resize(keep.size());
   for (size_t j = 0; j < keep.size(); ++j) {
-    Eigen::VectorXd col = train.X.col(keep[j]);
+    Eigen::MatrixXd col = train.X.col(keep[j]);
+    ImputeGroupMeans(col, 0, train.group, PresentMean(col, 0));
     double m = col.mean();
     double var = n > 1 ? (col.array() - m).square().sum() / static_cast<double>(n - 1) : 0.0;
     double sd = std::sqrt(var);
@@ -123,16 +165,11 @@ Result<Eigen::MatrixXd> DenseFeatures::Transform(const Dataset& x,
   SIMTUNE_ASSIGN_OR_RETURN(std::vector<int64_t> cols, MapFeatures(used, x, predictor));
   Eigen::MatrixXd z(x.rows(), static_cast<int64_t>(cols.size()));
   for (size_t j = 0; j < cols.size(); ++j) {
-    for (int64_t i = 0; i < x.rows(); ++i) {
-      double v = x.X(i, cols[j]);
-      if (std::isnan(v)) {
-        std::string id = i < static_cast<int64_t>(x.ids.size()) ? std::to_string(x.ids[i])
-                                                                 : "row " + std::to_string(i);
-        return Error{"feature '" + used[j] + "' is missing (NaN) for candidate id " + id +
-                     "; the " + predictor + " model was trained with it"};
-      }
-      z(i, static_cast<int64_t>(j)) = std::clamp((v - mean[j]) / scale[j], lo[j], hi[j]);
-    }
+    const auto jj = static_cast<int64_t>(j);
+    z.col(jj) = x.X.col(cols[j]);
+    ImputeGroupMeans(z, jj, x.group, mean[jj]);
+    for (int64_t i = 0; i < x.rows(); ++i)
+      z(i, jj) = std::clamp((z(i, jj) - mean[jj]) / scale[jj], lo[jj], hi[jj]);
   }
   return z;
 }

@@ -41,12 +41,29 @@ class Options {
 Result<std::vector<int64_t>> MapFeatures(const std::vector<std::string>& names,
                                          const Dataset& x, const std::string& predictor);
 
-// Standardised dense features for linear models and the GP, with the NaN-drop policy of
-// predictor.h.
+// The missing-value policy of predictor.h: a feature missing (NaN) in more than this share
+// of the training rows is dropped; one missing in fewer is kept and its gaps imputed.
+inline constexpr double kMaxMissingShare = 0.5;
+
+// True when column `c` of `x` is present (not NaN) in at least 1 - kMaxMissingShare of
+// its rows (and in at least one).
+bool MostlyPresent(const Eigen::MatrixXd& x, int64_t c);
+
+// Mean of column `c` of `m` over its rows that are not NaN; NaN when there are none.
+double PresentMean(const Eigen::MatrixXd& m, int64_t c);
+
+// Replaces NaN in column `c` of `m` (row i belongs to groups[i]) by the mean of the
+// column's present values in the same group, else by `fallback`. Returns how many entries
+// it filled.
+int64_t ImputeGroupMeans(Eigen::MatrixXd& m, int64_t c, const std::vector<int>& groups,
+                         double fallback);
+
+// Standardised dense features for linear models and the GP, with the missing-value policy
+// of predictor.h.
 struct DenseFeatures {
   std::vector<std::string> all;       // training Dataset's feature_names
-  std::vector<std::string> used;      // complete in training
-  std::vector<std::string> dropped;   // NaN in some training row
+  std::vector<std::string> used;      // present in most training rows (MostlyPresent)
+  std::vector<std::string> dropped;   // missing in more than kMaxMissingShare of them
   Eigen::VectorXd mean, scale;        // per used feature; scale 1 for constant features
   // Standardised range seen in training. Transform clamps into it: a workload nobody
   // measured may lie outside the training range on some feature, and a linear model or a GP
@@ -55,8 +72,9 @@ struct DenseFeatures {
 
   // Errors when no feature is complete.
   static Result<DenseFeatures> Fit(const Dataset& train, const std::string& predictor);
-  // Standardised used columns of x, clamped into [lo, hi]; NaN in a used feature is an error
-  // naming it.
+  // Standardised used columns of x, clamped into [lo, hi]. A used feature missing (NaN) in
+  // a row takes the mean of that feature over x's rows of the same workload, else the
+  // training mean.
   Result<Eigen::MatrixXd> Transform(const Dataset& x, const std::string& predictor) const;
 
   nlohmann::json ToJson() const;

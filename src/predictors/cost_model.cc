@@ -3,9 +3,11 @@
 // over the events one simulator counted for the candidate: instructions of each class, cache
 // misses of each level, branch mispredictions. The counts are recovered from the features
 // (features.h): E_class = exp(S.log_insn) * S.frac.<class>, E_level = exp(S.<level>.log_misses),
-// E_bpred = S.bpred.mpki / 1000 * exp(S.log_insn). Because time is additive over events, a
-// weight learned on some workloads means the same on any other: this is the predictor meant
-// for workloads nobody measured. Fit minimises the relative squared error
+// E_bpred = S.bpred.mpki / 1000 * exp(S.log_insn), and, when the "mca" simulator is joined,
+// its static cycle estimate E_cycles = exp(mca.log_cycles) (what the core spends when nothing
+// misses), so that the misses and mispredictions add what llvm-mca cannot see. Because time
+// is additive over events, a weight learned on some workloads means the same on any other:
+// this is the predictor meant for workloads nobody measured. Fit minimises the relative squared error
 // sum_i ((sum_e w_e E_ie - y_i) / y_i)^2 under w >= 0 (Lawson-Hanson NNLS on columns scaled to
 // unit norm), with a small ridge term chosen by grouped cross-validation.
 #include <cmath>
@@ -162,7 +164,9 @@ class CostModel : public Predictor {
   }
 
  private:
-  // The simulator prefix: the option, else the first (by name) with S.log_insn in every row.
+  // The simulator prefix: the option, else, of those with S.log_insn in most rows, the one
+  // that counts the most events (first by name among equals). The "mca" simulator counts
+  // none of its own: its cycle estimate joins whichever simulator is chosen (EventNames).
   Result<std::string> ChooseSimulator(const Dataset& d) const {
     std::vector<std::string> candidates;
     if (!sim_.empty()) {
@@ -171,21 +175,32 @@ class CostModel : public Predictor {
       for (const auto& f : d.feature_names)
         if (f.size() > 9 && f.ends_with(".log_insn")) candidates.push_back(f.substr(0, f.size() - 9));
     }
+    std::string best;
+    size_t best_events = 0;
     for (const auto& s : candidates) {
       int64_t c = d.FeatureIndex(s + ".log_insn");
-      if (c >= 0 && !d.X.col(c).array().isNaN().any()) return s;
+      if (c < 0 || !predictors::MostlyPresent(d.X, c)) continue;
+      size_t n = EventNames(d, s).size();
+      if (best.empty() || n > best_events) {
+        best = s;
+        best_events = n;
+      }
     }
+    if (!best.empty()) return best;
     if (!sim_.empty())
-      return Error{"training data: cost option sim=" + sim_ + " but no complete '" + sim_ + ".log_insn' feature"};
-    return Error{"training data: cost needs a simulator's '<sim>.log_insn' feature in every row; none found"};
+      return Error{"training data: cost option sim=" + sim_ + " but '" + sim_ +
+                   ".log_insn' is missing in more than half the rows"};
+    return Error{"training data: cost needs a simulator's '<sim>.log_insn' feature in most rows; "
+                 "none found"};
   }
 
-  // Events available for `sim` in every training row: class counts, misses per level,
-  // branch mispredictions; instructions as a whole when no class mix is known.
+  // Events available for `sim` in most training rows (predictors::MostlyPresent): class counts, misses per level,
+  // branch mispredictions; instructions as a whole when no class mix is known; and any
+  // simulator's static cycle estimate ("<x>.log_cycles", the mca simulator's), as "cycles.<x>".
   static std::vector<std::string> EventNames(const Dataset& d, const std::string& sim) {
     auto complete = [&](const std::string& f) {
       int64_t c = d.FeatureIndex(f);
-      return c >= 0 && !d.X.col(c).array().isNaN().any();
+      return c >= 0 && predictors::MostlyPresent(d.X, c);
     };
     std::vector<std::string> out;
     for (const auto& c : kInsnClasses)
@@ -195,6 +210,9 @@ class CostModel : public Predictor {
       if (f.rfind(sim + ".", 0) == 0 && f.ends_with(".log_misses") && complete(f))
         out.push_back("misses." + f.substr(sim.size() + 1, f.size() - sim.size() - 1 - 11));
     if (complete(sim + ".bpred.mpki")) out.push_back("bpred");
+    for (const auto& f : d.feature_names)
+      if (f.size() > 11 && f.ends_with(".log_cycles") && complete(f))
+        out.push_back("cycles." + f.substr(0, f.size() - 11));
     return out;
   }
 
@@ -213,20 +231,24 @@ class CostModel : public Predictor {
       if (ev.rfind("class.", 0) == 0) feature = sim_used_ + ".frac." + ev.substr(6);
       else if (ev.rfind("misses.", 0) == 0) feature = sim_used_ + "." + ev.substr(7) + ".log_misses";
       else if (ev == "bpred") feature = sim_used_ + ".bpred.mpki";
+      else if (ev.rfind("cycles.", 0) == 0) feature = ev.substr(7) + ".log_cycles";
       if (!feature.empty()) {
         SIMTUNE_ASSIGN_OR_RETURN(c, col(feature));
       }
       for (int64_t i = 0; i < x.rows(); ++i) {
         double insn = std::exp(x.X(i, insn_col));
-        double v = ev == "insn"                     ? insn
-                   : ev.rfind("class.", 0) == 0    ? insn * x.X(i, c)
-                   : ev.rfind("misses.", 0) == 0   ? std::exp(x.X(i, c))
-                                                    : x.X(i, c) / 1000 * insn;
-        if (std::isnan(v))
-          return Error{"candidate id " + std::to_string(x.ids[i]) + ": feature '" +
-                       (feature.empty() ? sim_used_ + ".log_insn" : feature) + "' is missing"};
+        const bool counted = ev.rfind("misses.", 0) == 0 || ev.rfind("cycles.", 0) == 0;
+        double v = ev == "insn"                  ? insn
+                   : ev.rfind("class.", 0) == 0 ? insn * x.X(i, c)
+                   : counted                    ? std::exp(x.X(i, c))
+                                                : x.X(i, c) / 1000 * insn;
         e(i, static_cast<int64_t>(k)) = v;
       }
+      // A count missing for some candidates (predictor.h): the mean of its workload's others,
+      // else of every row given, else 0 (the event then adds nothing to anyone's cost).
+      const auto kk = static_cast<int64_t>(k);
+      const double all_mean = predictors::PresentMean(e, kk);
+      predictors::ImputeGroupMeans(e, kk, x.group, std::isnan(all_mean) ? 0.0 : all_mean);
     }
     return e;
   }

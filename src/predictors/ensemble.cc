@@ -4,10 +4,16 @@
 // is their weighted mean. Ranks, not times: members disagree on scale (a regressor's time, a
 // ranking model's arbitrary score) but each is only trusted for its order, and averaging
 // orders keeps one member's wild extrapolation on an unseen workload from dominating.
+// A workload seen in training is ranked against the member's scores of that workload's
+// training rows (their empirical distribution, kept in the model), so that a candidate's score
+// does not depend on which other candidates are scored with it (k-fold evaluation scores a
+// workload a fold at a time); an unseen workload's rows are ranked among themselves.
 //   members=cost+ridge+xgb-rank   member predictors (registry names, default options), '+'-separated
 //   weights=1+1+1                 one non-negative weight per member (not all zero)
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <map>
 
 #include "src/predictors/builtin.h"
 #include "src/predictors/common.h"
@@ -36,6 +42,16 @@ Eigen::VectorXd ScaledRanks(const std::vector<double>& v) {
   return r;
 }
 
+// Share of `sorted` below v, ties counting half: v's rank among a workload's training scores,
+// in [0, 1] like ScaledRanks.
+double Ecdf(const std::vector<double>& sorted, double v) {
+  if (sorted.empty()) return 0.5;
+  const auto lo = std::lower_bound(sorted.begin(), sorted.end(), v);
+  const auto hi = std::upper_bound(sorted.begin(), sorted.end(), v);
+  return (static_cast<double>(lo - sorted.begin()) + 0.5 * static_cast<double>(hi - lo)) /
+         static_cast<double>(sorted.size());
+}
+
 class RankAveragePredictor : public Predictor {
  public:
   RankAveragePredictor(Options options, std::vector<std::string> members, std::vector<double> weights)
@@ -49,13 +65,25 @@ class RankAveragePredictor : public Predictor {
   Status Fit(const Dataset& train) override {
     SIMTUNE_RETURN_IF_ERROR(train.Validate("training data", true));
     std::vector<std::unique_ptr<Predictor>> members;
+    std::vector<std::map<int, std::vector<double>>> train_scores;
+    const auto groups = train.RowsByGroup();
     for (const auto& m : member_names_) {
       SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> p, Predictors().Create(m, ""));
       Status fitted = p->Fit(train);
       if (!fitted.ok()) return Wrap(fitted.error(), std::string(kName) + " member " + m);
+      Result<Eigen::VectorXd> s = p->Predict(train);
+      if (!s.ok()) return Wrap(s.error(), std::string(kName) + " member " + m);
+      std::map<int, std::vector<double>> per_group;
+      for (const auto& rows : groups) {
+        std::vector<double>& v = per_group[train.group[static_cast<size_t>(rows[0])]];
+        for (int64_t r : rows) v.push_back((*s)[r]);
+        std::sort(v.begin(), v.end());
+      }
+      train_scores.push_back(std::move(per_group));
       members.push_back(std::move(p));
     }
     members_ = std::move(members);
+    train_scores_ = std::move(train_scores);
     features_ = train.feature_names;
     return Status::Ok();
   }
@@ -74,6 +102,10 @@ class RankAveragePredictor : public Predictor {
         std::vector<double> v;
         for (int64_t r : rows) v.push_back((*s)[r]);
         Eigen::VectorXd ranks = ScaledRanks(v);
+        const int g = x.group[static_cast<size_t>(rows[0])];
+        if (m < train_scores_.size())
+          if (auto seen = train_scores_[m].find(g); seen != train_scores_[m].end())
+            for (size_t i = 0; i < rows.size(); ++i) ranks[static_cast<int64_t>(i)] = Ecdf(seen->second, v[i]);
         for (size_t i = 0; i < rows.size(); ++i) total[rows[i]] += weights_[m] * ranks[i];
       }
       weight_sum += weights_[m];
@@ -88,7 +120,13 @@ class RankAveragePredictor : public Predictor {
       members.push_back({{"predictor", members_[m]->name()},
                          {"options", members_[m]->options()},
                          {"model", members_[m]->SaveJson()}});
-    return {{"features", features_}, {"members", members}};
+    nlohmann::json scores = nlohmann::json::array();
+    for (const auto& per_group : train_scores_) {
+      nlohmann::json groups = nlohmann::json::array();
+      for (const auto& [g, v] : per_group) groups.push_back({{"group", g}, {"scores", v}});
+      scores.push_back(groups);
+    }
+    return {{"features", features_}, {"members", members}, {"train_scores", scores}};
   }
 
   Status LoadJson(const nlohmann::json& model) override {
@@ -126,7 +164,33 @@ class RankAveragePredictor : public Predictor {
     } catch (const nlohmann::json::exception&) {
       return Error{"invalid model: features must be an array of strings"};
     }
+    // Absent in models saved before it existed: every workload is then ranked in its batch.
+    std::vector<std::map<int, std::vector<double>>> train_scores;
+    if (model.contains("train_scores")) {
+      const auto& all = model["train_scores"];
+      if (!all.is_array() || all.size() != loaded.size())
+        return Error{"invalid model: train_scores must be an array with one entry per member"};
+      for (size_t m = 0; m < all.size(); ++m) {
+        const std::string where = "train_scores[" + std::to_string(m) + "]";
+        if (!all[m].is_array()) return Error{"invalid model: " + where + " is not an array"};
+        std::map<int, std::vector<double>> per_group;
+        for (size_t k = 0; k < all[m].size(); ++k) {
+          const std::string at = where + "[" + std::to_string(k) + "]";
+          const auto& e = all[m][k];
+          if (!e.is_object()) return Error{"invalid model: " + at + " is not an object"};
+          SIMTUNE_ASSIGN_OR_RETURN(int64_t g, predictors::IntFromJson(e.value("group", nlohmann::json()),
+                                                                       at + ".group", INT32_MIN, INT32_MAX));
+          SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd v, predictors::VectorFromJson(
+                                                          e.value("scores", nlohmann::json()), at + ".scores"));
+          std::vector<double> sorted(v.data(), v.data() + v.size());
+          std::sort(sorted.begin(), sorted.end());
+          per_group[static_cast<int>(g)] = std::move(sorted);
+        }
+        train_scores.push_back(std::move(per_group));
+      }
+    }
     members_ = std::move(loaded);
+    train_scores_ = std::move(train_scores);
     return Status::Ok();
   }
 
@@ -135,6 +199,8 @@ class RankAveragePredictor : public Predictor {
   std::vector<std::string> member_names_;
   std::vector<double> weights_;
   std::vector<std::unique_ptr<Predictor>> members_;
+  // Per member: each training workload's member scores, sorted.
+  std::vector<std::map<int, std::vector<double>>> train_scores_;
   std::vector<std::string> features_;
 };
 

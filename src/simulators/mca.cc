@@ -1,5 +1,6 @@
 // The "mca" simulator: dynamic block counts x static block cost. qemu (plugin option tbs=on,
-// every statistic group off) records how often each translation block of the ROI ran; the
+// every statistic group off; user mode for linux targets, qemu-system-riscv64 for riscv64
+// bare metal and the rvsim references, which run the same ELF) records how often each translation block of the ROI ran; the
 // hot blocks (covering >= coverage of the ROI's instructions) are disassembled from the
 // artifact and llvm-mca estimates, for the target's core model (Target::mca_cpu), the cycles
 // of one iteration of each and what binds it. The record's extra.mca holds the weighted
@@ -86,7 +87,7 @@ class McaSimulator : public Simulator {
   Status Available(const Target& target) const override {
     if (!Supports(target))
       return Error{"mca simulator does not support target " + target.name +
-                   " (it runs qemu user mode: linux targets only)"};
+                   " (it runs qemu: linux targets in user mode, riscv64 bare metal in system mode)"};
     SIMTUNE_RETURN_IF_ERROR(qemu_->Available(target));
     for (const char* tool : {mca::kLlvmMca, mca::kLlvmObjdump})
       if (!ProgramExists(tool))

@@ -31,6 +31,11 @@ std::string Triple(const std::string& isa) {
   return "aarch64-linux-gnu";
 }
 
+// Extensions llvm-mca must accept whatever -mcpu says: every riscv64 target compiles for
+// rv64gc, and LLVM's rocket-rv64 enables no F or D, so its FP instructions were skipped as
+// unsupported (-skip-unsupported-instructions) and cost nothing.
+std::string Mattr(const std::string& isa) { return isa == "riscv64" ? "+m,+a,+f,+d,+c" : ""; }
+
 std::string Hex(uint64_t v) {
   std::ostringstream s;
   s << "0x" << std::hex << v;
@@ -253,7 +258,7 @@ Result<BlockAnalysis> ParseMcaJson(const std::string& text, size_t n_blocks) {
 Result<BlockAnalysis> AnalyzeBlocks(const std::filesystem::path& elf, const std::string& isa,
                                     const std::string& cpu, const std::vector<TbBlock>& blocks,
                                     const std::filesystem::path& cache_dir, double timeout_s) {
-  std::string key_text = std::string(kLlvmMca) + "|" + isa + "|" + cpu;
+  std::string key_text = std::string(kLlvmMca) + "|" + isa + "|" + cpu + "|" + Mattr(isa);
   for (const auto& b : blocks) key_text += "|" + std::to_string(b.addr) + ":" + std::to_string(b.insns);
   const std::filesystem::path cache_file =
       cache_dir.empty() ? std::filesystem::path() : cache_dir / ("mca-" + Sha256Hex(key_text).substr(0, 16) + ".json");
@@ -289,10 +294,12 @@ Result<BlockAnalysis> AnalyzeBlocks(const std::filesystem::path& elf, const std:
     out << s.str();
     if (!out) return Error{"cannot write " + asm_path.string()};
   }
-  auto text = RunTool({kLlvmMca, "-mtriple=" + Triple(isa), "-mcpu=" + cpu, "-json",
-                       "-iterations=200", "-skip-unsupported-instructions=any",
-                       asm_path.string()},
-                      timeout_s);
+  std::vector<std::string> argv = {kLlvmMca, "-mtriple=" + Triple(isa), "-mcpu=" + cpu};
+  if (!Mattr(isa).empty()) argv.push_back("-mattr=" + Mattr(isa));
+  for (const char* a : {"-json", "-iterations=200", "-skip-unsupported-instructions=any"})
+    argv.push_back(a);
+  argv.push_back(asm_path.string());
+  auto text = RunTool(argv, timeout_s);
   std::error_code ec;
   if (!text.ok()) {
     // Kept for the user to look at: the message names it.

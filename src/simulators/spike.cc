@@ -305,6 +305,11 @@ class SpikeSimulator : public Simulator {
       if (it == diff->end())
         return Failed("parse", "spike printed no " + model + " statistics", elapsed());
       const SpikeCacheCounters& c = it->second;
+      if (!c.valid) {
+        // Absent, not zero: the level's features are missing for this candidate only.
+        r.stats.extra["caches_left_out"].push_back(level);
+        continue;
+      }
       r.stats.caches.push_back({level, c.read_accesses - std::min(c.read_accesses, c.read_misses),
                                 c.read_misses,
                                 c.write_accesses - std::min(c.write_accesses, c.write_misses),

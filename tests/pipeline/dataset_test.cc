@@ -99,16 +99,18 @@ TEST_F(DatasetTest, RiscvCorpusRunsSpikeQemuOnTheLinuxBuildAndRvsim) {
   ASSERT_TRUE(job.ok()) << job.message();
   std::vector<std::string> steps;
   for (const auto& s : job->plan()) steps.push_back(s.kind + " " + s.target + " " + s.tool);
-  // The rvsim targets list spike and qemu (system mode, issue 17): both run on the bare-metal ELF.
+  // The rvsim targets list spike, qemu (system mode, issue 17) and mca (qemu system mode's
+  // blocks x llvm-mca): all run on the bare-metal ELF.
   EXPECT_EQ(steps, (std::vector<std::string>{"build riscv64-rvsim-p550 ", "simulate riscv64-rvsim-p550 spike",
-                                             "simulate riscv64-rvsim-p550 qemu", "build riscv64-linux ", "simulate riscv64-linux qemu",
+                                             "simulate riscv64-rvsim-p550 qemu", "simulate riscv64-rvsim-p550 mca",
+                                             "build riscv64-linux ", "simulate riscv64-linux qemu",
                                              "measure riscv64-rvsim-p550 rvsim"}));
   auto r = job->Run(*store_);
   ASSERT_TRUE(r.ok()) << r.message();
   ASSERT_EQ(r->counts.size(), 1u);
   EXPECT_EQ(r->counts[0].measured_ok, 1u);
   EXPECT_EQ(r->counts[0].failed, 0u);
-  EXPECT_EQ(r->counts[0].new_rows, 6u);
+  EXPECT_EQ(r->counts[0].new_rows, 7u);   // 2 builds, 4 simulations, 1 measurement
   auto refs = store_->RefResults(1, "riscv64-rvsim-p550", "rvsim");
   ASSERT_TRUE(refs.ok()) << refs.message();
   ASSERT_EQ(refs->size(), 1u);

@@ -1,5 +1,6 @@
 // The "mca" simulator: qemu's translation-block profile x llvm-mca-19 on real artifacts for
-// x86_64 (the host's own core model) and riscv64 (sifive-u74), its cache, its errors, and
+// x86_64 (the host's own core model), riscv64 linux (sifive-u74, qemu user mode) and the
+// rvsim references' bare-metal ELFs (sifive-p450, rocket-rv64; qemu system mode), its cache, its errors, and
 // the "mca" predictor on a candidate pair that the instruction count cannot tell apart.
 #include <gtest/gtest.h>
 
@@ -54,7 +55,8 @@ SimResult RunMca(const KernelSource& src, const std::string& target_name,
 class McaPerTarget : public ::testing::TestWithParam<std::string> {};
 
 INSTANTIATE_TEST_SUITE_P(Targets, McaPerTarget,
-                         ::testing::Values("x86_64-host", "riscv64-linux"),
+                         ::testing::Values("x86_64-host", "riscv64-linux",
+                                           "riscv64-rvsim-p550", "riscv64-rvsim-rocket"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n) if (c == '-') c = '_';
@@ -77,6 +79,8 @@ TEST_P(McaPerTarget, CyclesCoverageAndBoundSharesOnARealArtifact) {
   EXPECT_LT(cycles, r.stats.insn_count * 10.0) << m.dump();
   const std::string cpu = m.at("cpu");
   if (target == "riscv64-linux") EXPECT_EQ(cpu, "sifive-u74");
+  else if (target == "riscv64-rvsim-p550") EXPECT_EQ(cpu, "sifive-p450");
+  else if (target == "riscv64-rvsim-rocket") EXPECT_EQ(cpu, "rocket-rv64");
   else EXPECT_NE(cpu, "native");   // resolved by LLVM to the host's family
   double share = 0;
   for (const auto& [group, v] : m.at("bound").items()) share += v.get<double>();

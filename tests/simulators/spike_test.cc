@@ -6,9 +6,11 @@
 #include <stdlib.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "simtune/paths.h"
 #include "simtune/process.h"
 #include "src/simulators/builtin.h"
 #include "src/simulators/spike_support.h"
@@ -108,8 +110,6 @@ TEST(SpikeOutput, SubtractsMarkerRuns) {
   EXPECT_EQ(d->at("D$").write_accesses, 4u);
   EXPECT_EQ(d->at("D$").write_misses, 3u);
   EXPECT_EQ(d->at("D$").writebacks, 2u);
-  EXPECT_EQ(SubtractCacheStats(a, b).message(),
-            "D$ read accesses went down from 30 to 10 between the ROI markers");
   EXPECT_EQ(SubtractCacheStats(b, {{"I$", {}}}).message(),
             "spike printed no D$ statistics in one run");
 }
@@ -123,13 +123,55 @@ TEST(SpikeOutput, WritebacksThatWentDownAreLeftOutNotAnError) {
   auto d = SubtractCacheStats(b, a, &notes);
   ASSERT_TRUE(d.ok()) << d.message();
   EXPECT_EQ(d->at("D$").read_accesses, 20u);
+  EXPECT_TRUE(d->at("D$").valid);
   EXPECT_FALSE(d->at("D$").writebacks_valid);
   EXPECT_EQ(notes, (std::vector<std::string>{
                        "D$ writebacks went down from 14 to 13 between the ROI markers; left out"}));
-  // Access and miss counters that go down still mean the runs diverged.
-  std::map<std::string, SpikeCacheCounters> c = {{"D$", {30, 1, 9, 4, 20}}};
-  EXPECT_EQ(SubtractCacheStats(c, a, &notes).message(),
-            "D$ read misses went down from 2 to 1 between the ROI markers");
+}
+
+// Issue 17: an access or miss counter that goes down (L2 write accesses are L1 writebacks,
+// which the stop stub's store changes; ~2 % of corpus rows) leaves that cache model out of
+// the candidate's statistics, with a note per model, instead of failing the row.
+TEST(SpikeOutput, AccessOrMissCounterThatWentDownLeavesTheModelOut) {
+  std::map<std::string, SpikeCacheCounters> a = {{"D$", {10, 2, 5, 1, 0}}};
+  std::map<std::string, SpikeCacheCounters> b = {{"D$", {30, 3, 9, 4, 2}}};
+  std::vector<std::string> notes;
+  auto d = SubtractCacheStats(a, b, &notes);
+  ASSERT_TRUE(d.ok()) << d.message();
+  EXPECT_FALSE(d->at("D$").valid);
+  EXPECT_EQ(d->at("D$").read_accesses, 0u);
+  // Only the first counter that went down is named.
+  EXPECT_EQ(notes, (std::vector<std::string>{"D$ read accesses went down from 30 to 10 between "
+                                             "the ROI markers; D$ statistics left out"}));
+}
+
+// The two marker runs' outputs as Spike prints them, the later one with fewer L2 write
+// accesses than the earlier: only L2$ is left out; I$ and D$ are exact differences.
+TEST(SpikeOutput, L2WritesThatWentDownInSpikeOutputLeaveOnlyL2Out) {
+  auto with = [](std::string out, const std::string& line, const std::string& value) {
+    size_t at = out.find(line);
+    SIMTUNE_CHECK(at != std::string::npos);
+    size_t end = out.find('\n', at);
+    return out.replace(at, end - at, line + " " + value);
+  };
+  std::string begin = kSpikeOutput;
+  std::string end = with(begin, "L2$ Write Accesses:", "1130");
+  end = with(end, "L2$ Read Accesses:", "2100");
+  end = with(end, "D$ Read Accesses:", "756000");
+  end = with(end, "I$ Read Accesses:", "2560108");
+  auto at_begin = ParseSpikeCacheStats(begin);
+  auto at_end = ParseSpikeCacheStats(end);
+  ASSERT_TRUE(at_begin.ok() && at_end.ok());
+  std::vector<std::string> notes;
+  auto d = SubtractCacheStats(*at_end, *at_begin, &notes);
+  ASSERT_TRUE(d.ok()) << d.message();
+  EXPECT_FALSE(d->at("L2$").valid);
+  EXPECT_TRUE(d->at("D$").valid);
+  EXPECT_TRUE(d->at("I$").valid);
+  EXPECT_EQ(d->at("D$").read_accesses, 92u);
+  EXPECT_EQ(d->at("I$").read_accesses, 100u);
+  EXPECT_EQ(notes, (std::vector<std::string>{"L2$ write accesses went down from 1141 to 1130 "
+                                             "between the ROI markers; L2$ statistics left out"}));
 }
 
 TEST(SpikeOutput, ParsesTheHarnessRoiLine) {
@@ -311,6 +353,49 @@ TEST(SpikeRun, CachesOffRunsOnceWithoutCacheStatistics) {
   ASSERT_TRUE(r.ok()) << Describe(r);
   EXPECT_TRUE(r.stats.caches.empty());
   EXPECT_GT(r.stats.insn_count, 3000u);
+}
+
+// Issue 17 end to end: the real Spike behind a wrapper that lowers "L2$ Write Accesses" in
+// the run stopped at simtune_roi_end (what an L1 writeback moved by the stop stub does). The
+// candidate stays an ok row: L1I and L1D counted, L2 left out with a note naming it.
+TEST(SpikeRun, CounterThatWentDownLeavesTheLevelOutOfAnOkRow) {
+  Target bare = LoadTestTarget("riscv64-baremetal");
+  auto plain = MakeSimulator(Registry(), "spike");
+  ASSERT_TRUE(plain);
+  if (!RequireSpike(*plain, bare)) return;
+  auto real = FindSpike();
+  ASSERT_TRUE(real.ok()) << real.message();
+  char dir_template[] = "/tmp/simtune-spike-wrapper-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir = dir_template;
+  const std::filesystem::path wrapper = dir / "spike";
+  {
+    std::ofstream out(wrapper);
+    out << "#!/bin/bash\n"
+        << "out=$(\"" << *real << "\" \"$@\"); rc=$?\n"
+        << "case \"${@: -1}\" in *stop-at-simtune_roi_end.elf)\n"
+        << "  out=$(printf '%s\\n' \"$out\" | sed 's/^L2\\$ Write Accesses:.*/L2$ Write "
+           "Accesses: 0/');;\n"
+        << "esac\n"
+        << "printf '%s\\n' \"$out\"; exit $rc\n";
+  }
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  auto sim = MakeSimulator(Registry(), "spike", "spike=" + wrapper.string());
+  ASSERT_TRUE(sim);
+  Artifact art = BuildOrFail(roi_test::ScaleKernel(1000, 1), bare);
+  ASSERT_TRUE(art.ok());
+  SimResult r = sim->Simulate(art, bare);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << Describe(r);
+  ASSERT_EQ(r.stats.caches.size(), 2u);
+  EXPECT_EQ(r.stats.caches[0].level, "l1i");
+  EXPECT_EQ(r.stats.caches[1].level, "l1d");
+  EXPECT_EQ(r.stats.caches[1].read_hits + r.stats.caches[1].read_misses, 1003u);
+  EXPECT_EQ(r.stats.extra["caches_left_out"], nlohmann::json({"l2"}));
+  ASSERT_TRUE(r.stats.extra.contains("counters_left_out"));
+  const std::string note = r.stats.extra["counters_left_out"][0].get<std::string>();
+  EXPECT_TRUE(note.starts_with("L2$ write accesses went down from ")) << note;
+  EXPECT_TRUE(note.ends_with(" to 0 between the ROI markers; L2$ statistics left out")) << note;
 }
 
 TEST(SpikeRun, StreamingReadMissesOncePerLine) {
