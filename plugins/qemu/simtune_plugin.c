@@ -526,7 +526,13 @@ static int log2_exact(uint64_t v)
     return __builtin_ctzll(v);
 }
 
-static bool cache_lookup(Cache *c, uint64_t addr)
+/*
+ * Way shifts are short loops; GCC would turn them into memmove calls, which
+ * cost more than the loop for a handful of ways.
+ */
+#define NO_MEMMOVE __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static NO_MEMMOVE bool cache_lookup(Cache *c, uint64_t addr)
 {
     uint64_t tag = (addr >> c->line_shift) + 1;
     uint64_t set = c->set_mask ? ((tag - 1) & c->set_mask) :
@@ -537,7 +543,9 @@ static bool cache_lookup(Cache *c, uint64_t addr)
     for (i = 0; i < n; i++) {
         if (w[i] == tag) {
             if (c->policy == POLICY_LRU && i > 0) {
-                memmove(w + 1, w, i * sizeof(*w));
+                for (; i > 0; i--) {
+                    w[i] = w[i - 1];
+                }
                 w[0] = tag;
             }
             return true;
@@ -555,7 +563,9 @@ static bool cache_lookup(Cache *c, uint64_t addr)
         w[i] = tag;
     } else {
         /* LRU and FIFO keep ways in order of recency / insertion. */
-        memmove(w + 1, w, (n - 1) * sizeof(*w));
+        for (i = n - 1; i > 0; i--) {
+            w[i] = w[i - 1];
+        }
         w[0] = tag;
     }
     return false;
@@ -591,21 +601,30 @@ static void cache_access(Cache *c, uint64_t addr, bool write)
 /*
  * The top of the LRU stack (the REUSE_TOP most recent lines) is kept as a
  * small array, so the frequent short reuses need neither the hash map nor the
- * tree. Older lines carry a time stamp in a Fenwick tree that counts live
- * stamps; a line gets its stamp when it drops out of the top, and lines drop
- * out in recency order, so stamps keep the stack order.
+ * tree. Older lines carry a time stamp; a line gets its stamp when it drops
+ * out of the top, and lines drop out in recency order, so stamps keep the
+ * stack order, and a line's depth below the top is the number of live stamps
+ * after its own. Live stamps are bits of a bitmap (stamp t: bit t % 64 of word
+ * t / 64); a Fenwick tree over the words counts live stamps per word, so a
+ * count takes log2(cap / 64) tree steps and one popcount.
  */
+typedef struct {
+    uint64_t key;                   /* line + 1; 0 = empty slot */
+    uint32_t stamp;                 /* 0 while the line is in the top */
+} ReuseSlot;
+
 typedef struct {
     int line_shift;
     uint64_t top[REUSE_TOP];        /* line + 1, most recent first */
+    uint64_t top_slot[REUSE_TOP];   /* their slots in `slots` */
     int top_n;
-    uint64_t *keys;                 /* line + 1; 0 = empty slot */
-    uint32_t *stamps;               /* 0 while the line is in the top */
+    ReuseSlot *slots;
     uint64_t slots_mask;
     uint64_t lines;                 /* distinct lines seen */
     uint64_t tree_lines;            /* lines with a live stamp */
-    int32_t *tree;                  /* Fenwick tree over stamps 1..cap */
-    uint32_t cap, now;
+    uint64_t *bits;                 /* live stamps 1..cap */
+    int32_t *tree;                  /* Fenwick tree over the words of bits */
+    uint32_t cap, now, words;
     uint64_t hist[REUSE_BUCKETS + 1];
 } Reuse;
 
@@ -619,9 +638,9 @@ static uint64_t hash64(uint64_t x)
     return x;
 }
 
-static void fenwick_add(int32_t *tree, uint32_t cap, uint32_t i, int32_t d)
+static void fenwick_add(int32_t *tree, uint32_t n, uint32_t i, int32_t d)
 {
-    for (; i <= cap; i += i & -i) {
+    for (; i <= n; i += i & -i) {
         tree[i] += d;
     }
 }
@@ -635,10 +654,43 @@ static uint64_t fenwick_prefix(const int32_t *tree, uint32_t i)
     return s;
 }
 
+/* Live stamps in 1..t. */
+static uint64_t stamps_up_to(uint32_t t)
+{
+    uint32_t w = t >> 6;
+    /* Bits 0..t%64 of word w; for t%64 = 63 the shift wraps to 0 and gives all. */
+    uint64_t mask = (2ull << (t & 63)) - 1;
+    return fenwick_prefix(reuse.tree, w) +
+           (uint64_t)__builtin_popcountll(reuse.bits[w] & mask);
+}
+
+static void stamp_set(uint32_t t)
+{
+    reuse.bits[t >> 6] |= 1ull << (t & 63);
+    fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, 1);
+}
+
+static void stamp_clear(uint32_t t)
+{
+    reuse.bits[t >> 6] &= ~(1ull << (t & 63));
+    fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, -1);
+}
+
+/* An empty bitmap and tree for stamps 1..cap. */
+static void reuse_alloc_stamps(uint32_t cap)
+{
+    g_free(reuse.bits);
+    g_free(reuse.tree);
+    reuse.cap = cap;
+    reuse.words = cap / 64 + 1;
+    reuse.bits = g_new0(uint64_t, reuse.words);
+    reuse.tree = g_new0(int32_t, reuse.words + 1);
+}
+
 static uint64_t reuse_slot(uint64_t key)
 {
     uint64_t j = hash64(key) & reuse.slots_mask;
-    while (reuse.keys[j] && reuse.keys[j] != key) {
+    while (reuse.slots[j].key && reuse.slots[j].key != key) {
         j = (j + 1) & reuse.slots_mask;
     }
     return j;
@@ -646,23 +698,21 @@ static uint64_t reuse_slot(uint64_t key)
 
 static void reuse_grow_slots(void)
 {
-    uint64_t old_n = reuse.keys ? reuse.slots_mask + 1 : 0;
+    uint64_t old_n = reuse.slots ? reuse.slots_mask + 1 : 0;
     uint64_t n = old_n ? old_n * 2 : 4096;
-    uint64_t *old_keys = reuse.keys;
-    uint32_t *old_stamps = reuse.stamps;
+    ReuseSlot *old = reuse.slots;
 
-    reuse.keys = g_new0(uint64_t, n);
-    reuse.stamps = g_new0(uint32_t, n);
+    reuse.slots = g_new0(ReuseSlot, n);
     reuse.slots_mask = n - 1;
     for (uint64_t i = 0; i < old_n; i++) {
-        if (old_keys[i]) {
-            uint64_t j = reuse_slot(old_keys[i]);
-            reuse.keys[j] = old_keys[i];
-            reuse.stamps[j] = old_stamps[i];
+        if (old[i].key) {
+            reuse.slots[reuse_slot(old[i].key)] = old[i];
         }
     }
-    g_free(old_keys);
-    g_free(old_stamps);
+    g_free(old);
+    for (int p = 0; p < reuse.top_n; p++) {
+        reuse.top_slot[p] = reuse_slot(reuse.top[p]);
+    }
 }
 
 /*
@@ -676,20 +726,21 @@ static void reuse_compact(void)
         cap *= 2;
     }
     for (uint64_t i = 0; i <= reuse.slots_mask; i++) {
-        if (reuse.keys[i] && reuse.stamps[i]) {
-            reuse.stamps[i] = fenwick_prefix(reuse.tree, reuse.stamps[i]);
+        if (reuse.slots[i].key && reuse.slots[i].stamp) {
+            reuse.slots[i].stamp = stamps_up_to(reuse.slots[i].stamp);
         }
     }
-    g_free(reuse.tree);
-    reuse.tree = g_new0(int32_t, cap + 1);
-    for (uint32_t i = 1; i <= cap; i++) {
-        reuse.tree[i] += i <= reuse.tree_lines;
+    reuse_alloc_stamps(cap);
+    for (uint32_t t = 1; t <= reuse.tree_lines; t++) {
+        reuse.bits[t >> 6] |= 1ull << (t & 63);
+    }
+    for (uint32_t i = 1; i <= reuse.words; i++) {
+        reuse.tree[i] += __builtin_popcountll(reuse.bits[i - 1]);
         uint32_t parent = i + (i & -i);
-        if (parent <= cap) {
+        if (parent <= reuse.words) {
             reuse.tree[parent] += reuse.tree[i];
         }
     }
-    reuse.cap = cap;
     reuse.now = reuse.tree_lines;
 }
 
@@ -697,6 +748,17 @@ static void reuse_count(uint64_t distance)
 {
     int b = 63 - __builtin_clzll(distance);
     reuse.hist[b < REUSE_BUCKETS ? b : REUSE_BUCKETS - 1]++;
+}
+
+/* Moves top[0..n-1] one place down and puts (key, slot) first. */
+static inline NO_MEMMOVE void reuse_push_top(int n, uint64_t key, uint64_t slot)
+{
+    for (int p = n; p > 0; p--) {
+        reuse.top[p] = reuse.top[p - 1];
+        reuse.top_slot[p] = reuse.top_slot[p - 1];
+    }
+    reuse.top[0] = key;
+    reuse.top_slot[0] = slot;
 }
 
 static void reuse_access(uint64_t line)
@@ -712,44 +774,42 @@ static void reuse_access(uint64_t line)
     for (int p = 1; p < n; p++) {
         if (top[p] == key) {
             reuse_count(p + 1);
-            memmove(top + 1, top, p * sizeof(*top));
-            top[0] = key;
+            reuse_push_top(p, key, reuse.top_slot[p]);
             return;
         }
     }
 
     uint64_t j = reuse_slot(key);
-    if (reuse.keys[j]) {
-        uint32_t t0 = reuse.stamps[j];
-        reuse_count(n + reuse.tree_lines - fenwick_prefix(reuse.tree, t0) + 1);
-        fenwick_add(reuse.tree, reuse.cap, t0, -1);
+    if (reuse.slots[j].key) {
+        uint32_t t0 = reuse.slots[j].stamp;
+        reuse_count(n + reuse.tree_lines - stamps_up_to(t0) + 1);
+        stamp_clear(t0);
         reuse.tree_lines--;
-        reuse.stamps[j] = 0;
+        reuse.slots[j].stamp = 0;
     } else {
-        reuse.keys[j] = key;
-        reuse.stamps[j] = 0;
+        reuse.slots[j].key = key;
+        reuse.slots[j].stamp = 0;
         reuse.lines++;
         reuse.hist[REUSE_BUCKETS]++;
         if (reuse.lines * 2 > reuse.slots_mask + 1) {
-            reuse_grow_slots();
+            reuse_grow_slots();         /* also renews top_slot */
+            j = reuse_slot(key);
         }
     }
 
     if (n == REUSE_TOP) {
-        uint64_t old = top[REUSE_TOP - 1];
         if (reuse.now == reuse.cap) {
             reuse_compact();
         }
         uint32_t t = ++reuse.now;
-        reuse.stamps[reuse_slot(old)] = t;
-        fenwick_add(reuse.tree, reuse.cap, t, 1);
+        reuse.slots[reuse.top_slot[REUSE_TOP - 1]].stamp = t;
+        stamp_set(t);
         reuse.tree_lines++;
         n--;
     } else {
         reuse.top_n++;
     }
-    memmove(top + 1, top, n * sizeof(*top));
-    top[0] = key;
+    reuse_push_top(n, key, j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2007,8 +2067,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
             return 1;
         }
         reuse.line_shift = log2_exact(opt_reuse_line);
-        reuse.cap = REUSE_MIN_CAP;
-        reuse.tree = g_new0(int32_t, reuse.cap + 1);
+        reuse_alloc_stamps(REUSE_MIN_CAP);
         reuse_grow_slots();
     }
     if (out_path) {

@@ -2,6 +2,9 @@
 // real runs on artifacts built by the Builder for x86_64-host. Real runs need valgrind
 // (Debian package valgrind, installed by scripts/setup) and fail with that hint without it.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "simtune/process.h"
 #include "src/simulators/builtin.h"
@@ -200,13 +203,16 @@ TEST(ValgrindSimulator, Avx512TargetIsRefusedWithAClearMessage) {
 
 TEST(ValgrindSimulator, OptionsAreParsedStrictly) {
   EXPECT_EQ(Registry().Create("valgrind", "timout=3").message(),
-            "unknown valgrind option 'timout'; did you mean 'timeout'? valid: mode, timeout, "
-            "valgrind");
+            "unknown valgrind option 'timout'; did you mean 'timeout'? valid: debuginfo, mode, "
+            "timeout, valgrind");
+  EXPECT_EQ(Registry().Create("valgrind", "debuginfo=skip").message(),
+            "valgrind option debuginfo: expected hide or read; got 'skip'");
   EXPECT_EQ(Registry().Create("valgrind", "mode=").message(),
             "valgrind option mode: expected auto or full; got ''");
   std::string unknown = Registry().Create("valgrind", "cache=off").message();
   EXPECT_EQ(unknown.rfind("unknown valgrind option 'cache'", 0), 0u) << unknown;
-  EXPECT_NE(unknown.find("valid: mode, timeout, valgrind"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("valid: debuginfo, mode, timeout, valgrind"), std::string::npos)
+      << unknown;
   EXPECT_EQ(Registry().Create("valgrind", "timeout").message(),
             "valgrind option 'timeout': expected key=value");
   EXPECT_EQ(Registry().Create("valgrind", "timeout=0").message(),
@@ -278,6 +284,41 @@ TEST(ValgrindRun, CountsOnlyTheRoiWhateverTheSetUp) {
   EXPECT_EQ(a.stats.extra["tool"], "callgrind");
   ASSERT_EQ(a.stats.caches.size(), 3u);
   EXPECT_EQ(a.stats.caches[2].level, "l3");
+}
+
+// Valgrind with /usr/lib/debug hidden (debuginfo=hide, the default where a mount namespace can
+// be made) counts the ROI as valgrind reading it does: real candidates of two operators, every
+// statistic equal.
+TEST(ValgrindRun, HiddenDebugInfoGivesTheSameRoiStatistics) {
+  if (!RequireValgrind()) return;
+  Target host = LoadTestTarget("x86_64-host");
+  auto hide = MakeSimulator(Registry(), "valgrind");
+  auto read = MakeSimulator(Registry(), "valgrind", "debuginfo=read");
+  ASSERT_TRUE(hide && read);
+  for (const char* workload : {"gemm:M=24,N=20,K=16", "dwconv2d:C=8,H=10,W=10,R=3,S=3,stride=1,pad=1"}) {
+    auto w = ParseWorkload(workload);
+    ASSERT_TRUE(w.ok()) << w.message();
+    auto space = MakeSpace(*w);
+    ASSERT_TRUE(space.ok()) << space.message();
+    for (const Config& c : (*space)->Sample(2, 5)) {
+      auto k = GenerateKernel(*w, c, CodegenContext{host.isa});
+      ASSERT_TRUE(k.ok()) << k.message();
+      Artifact art = BuildOrFail(*k, host);
+      ASSERT_TRUE(art.ok());
+      SimResult a = hide->Simulate(art, host);
+      SimResult b = read->Simulate(art, host);
+      ASSERT_TRUE(a.ok()) << Describe(a);
+      ASSERT_TRUE(b.ok()) << Describe(b);
+      SCOPED_TRACE(std::string(workload) + " " + art.hash);
+      if (std::filesystem::is_directory("/usr/lib/debug") && geteuid() == 0)
+        EXPECT_EQ(a.stats.extra.value("debuginfo", ""), "hidden (/usr/lib/debug)");
+      EXPECT_EQ(b.stats.extra.value("debuginfo", ""), "read");
+      nlohmann::json x = a.stats.ToJson(), y = b.stats.ToJson();
+      x["extra"].erase("debuginfo");
+      y["extra"].erase("debuginfo");
+      EXPECT_EQ(x, y);
+    }
+  }
 }
 
 // What the ROI dump holds beyond the kernel: loading the kernel's argument, the call, the
