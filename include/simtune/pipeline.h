@@ -502,6 +502,15 @@ Result<EvalJobResult> RunEval(Store& store, const EvalJobOptions& options);
 
 struct TuneJobOptions {
   std::string workload;
+  // What drives the strategy:
+  //   "simulate"   (default) every candidate is built and simulated in parallel, the model
+  //                predicts its run time, the strategy learns from the predictions, and the
+  //                top verify_top predicted are measured on the reference at the end;
+  //   "reference"  measure every trial: each candidate is built (and verified) in parallel,
+  //                then measured on the reference one at a time (a board is one device), and
+  //                the strategy learns from the measurements. No simulator, model or
+  //                calibration; verify_top only says how many of the fastest to list.
+  std::string drive = "simulate";
   std::string target = "x86_64-host";
   size_t budget = 0;                       // candidates to build and simulate, calibration included
   double time_budget_s = 0;                // stop proposing after this long; 0: no limit
@@ -538,6 +547,7 @@ struct TunedCandidate {
 };
 
 struct TuneJobResult {
+  std::string drive;                       // "simulate" | "reference" (TuneJobOptions::drive)
   std::string workload;
   std::string target;
   std::string strategy;
@@ -560,8 +570,12 @@ struct TuneJobResult {
                                            // (an order only), "unknown" (a model file without it)
   std::string reference;
   std::string reference_options;
-  std::vector<TunedCandidate> ranking;     // every ok candidate, best predicted first
+  std::vector<TunedCandidate> ranking;     // every ok candidate, best predicted first (drive
+                                           // "reference": every measured one, fastest first,
+                                           // score = the measurement)
   std::vector<TunedCandidate> verified;    // the top verify_top of ranking, measured
+  size_t measured = 0;                     // reference runs made now (drive "reference": one
+                                           // per ok candidate not already in the store)
   int best = -1;                           // index into verified of the fastest ok; -1: none
 };
 

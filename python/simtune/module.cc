@@ -172,7 +172,7 @@ py::object PyTune(Store& store, const TuneJobOptions& o, py::object progress) {
     return out;
   };
   json best = r.best >= 0 ? cands({r.verified[r.best]})[0] : json();
-  return ToPython({{"workload", r.workload}, {"target", r.target}, {"strategy", r.strategy},
+  return ToPython({{"drive", r.drive}, {"workload", r.workload}, {"target", r.target}, {"strategy", r.strategy},
                    {"simulators", r.simulators}, {"executor", r.executor}, {"workers", r.workers},
                    {"attempted", r.attempted}, {"from_store", r.from_store}, {"ran", r.ran},
                    {"failed_by_stage", r.failed_by_stage}, {"search_s", r.search_s},
@@ -289,6 +289,7 @@ PYBIND11_MODULE(_core, m) {
   py::class_<TuneJobOptions>(m, "TuneOptions")
       .def(py::init<>())
       .def_readwrite("workload", &TuneJobOptions::workload)
+      .def_readwrite("drive", &TuneJobOptions::drive)   // "simulate" | "reference"
       .def_readwrite("target", &TuneJobOptions::target)
       .def_readwrite("budget", &TuneJobOptions::budget)
       .def_readwrite("time_budget_s", &TuneJobOptions::time_budget_s)

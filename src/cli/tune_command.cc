@@ -19,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 struct TuneFlags {
   std::string workload;
+  std::string drive = "simulate";
   std::string target = "x86_64-host";
   size_t budget = 0;
   double time_budget_s = 0;
@@ -91,6 +92,23 @@ void PrintResult(const pipeline::TuneJobResult& r) {
   }
   std::printf("tuned %s for %s: %zu candidates (%zu from the store, %zu run now), ok %zu%s\n", r.workload.c_str(),
               r.target.c_str(), r.attempted, r.from_store, r.ran, r.attempted - failed, stages.c_str());
+  if (r.drive == "reference") {
+    std::printf("strategy %s driven by measurements on %s (%s), one at a time: %zu measured now; builds on the %s executor, workers=%d, %.1f s%s\n",
+                r.strategy.c_str(), r.reference.c_str(), r.reference_options.c_str(), r.measured,
+                r.executor.c_str(), r.workers, r.search_s, r.stopped_by_time ? " (stopped by --time-budget)" : "");
+    if (r.verified.empty()) {
+      std::printf("no candidate measured ok on %s\n", r.reference.c_str());
+      return;
+    }
+    std::printf("the fastest %zu of %zu measured:\n", r.verified.size(), r.ranking.size());
+    std::printf("%4s  %12s  %7s  %s\n", "rank", "measured", "spread", "config");
+    for (const auto& c : r.verified)
+      std::printf("%4zu  %12s  %7s  %s\n", c.predicted_rank, FmtTime(c.measured->value, c.measured->unit).c_str(),
+                  (Fmt(100 * c.measured->spread, "%.1f") + "%").c_str(), c.config.c_str());
+    const auto& best = r.verified[r.best];
+    std::printf("best measured: %s  %s\n", best.config.c_str(), FmtTime(best.measured->value, best.measured->unit).c_str());
+    return;
+  }
   std::printf("strategy %s, simulators %s, %s executor, workers=%d, %.1f s%s\n", r.strategy.c_str(),
               r.simulators.c_str(), r.executor.c_str(), r.workers, r.search_s,
               r.stopped_by_time ? " (stopped by --time-budget)" : "");
@@ -133,6 +151,7 @@ void PrintResult(const pipeline::TuneJobResult& r) {
 int Tune(const TuneFlags& f) {
   pipeline::TuneJobOptions o;
   o.workload = f.workload;
+  o.drive = f.drive;
   o.target = f.target;
   o.budget = f.budget;
   o.time_budget_s = f.time_budget_s;
@@ -195,6 +214,9 @@ Subcommand AddTuneCommand(CLI::App& app) {
       ->check(NonNegativeInteger());
   cmd->add_option("--time-budget", f->time_budget_s, "stop proposing after this many seconds (0: no limit)")
       ->check(NonNegativeSeconds());
+  cmd->add_option("--drive", f->drive,
+                  "what drives the strategy: simulate (simulate every candidate, predict, verify the --top "
+                  "best on the reference) or reference (measure every candidate on the reference, one at a time)");
   cmd->add_option("--strategy", f->strategy, "search strategy: exhaustive, random, evolutionary, annealing, model-guided");
   cmd->add_option("--strategy-options", f->strategy_options, "strategy options, key=value,...");
   cmd->add_option("--sim", f->sims, "simulators, comma-separated (default: the target's first; qemu[,valgrind] on x86)");

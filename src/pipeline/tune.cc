@@ -7,6 +7,11 @@
 //   verify:  measure the top k predicted on the reference, refit on every measurement,
 //            report the best verified candidate
 //
+// With drive "reference" (measure every trial, the baseline simtune is compared with):
+//   search:  propose (strategy) -> build + verify (executor, in parallel) -> measure each on
+//            the reference, one at a time -> notify the strategy with the measurements -> ...
+// No simulator, model or calibration; the trace gets a point after every measurement.
+//
 // Resume. Every job's artifact and simulations are store rows, written as they arrive. A
 // rerun of the same command replays the same sequence: the calibration pool and the
 // strategy are seeded, a candidate already in the store (ok or failed) is answered from
@@ -75,6 +80,9 @@ class TuneJob::Tuner {
     SIMTUNE_ASSIGN_OR_RETURN(space_, MakeSpace(workload_));
     SIMTUNE_ASSIGN_OR_RETURN(strategy_, Strategies().Create(f_.strategy, f_.strategy_options));
     SIMTUNE_RETURN_IF_ERROR(strategy_->Init(*space_, f_.seed));
+    if (f_.drive != "simulate" && f_.drive != "reference")
+      return UnknownName("drive", f_.drive, {"simulate", "reference"});
+    if (by_reference()) return PrepareMeasuring();
     if (f_.simulators.empty()) {
       if (target_.simulators.empty())
         return Error{"target '" + target_.name + "' lists no simulators; pass --sim"};
@@ -127,7 +135,27 @@ class TuneJob::Tuner {
     }
     if (f_.model.empty() && f_.calibrate < 2)
       return Error{"--calibrate must be at least 2 when no --model is given; got " + std::to_string(f_.calibrate)};
+    return MakeExecutor();
+  }
 
+  // Drive "reference": no simulator, model or calibration; a reference is required.
+  Status PrepareMeasuring() {
+    if (!f_.model.empty())
+      return Error{"--model '" + f_.model + "' has no use with --drive reference: every candidate is measured"};
+    if (!f_.simulators.empty())
+      return Error{"--sim '" + f_.simulators + "' has no use with --drive reference: nothing is simulated"};
+    if (f_.reference.empty()) {
+      if (target_.references.empty())
+        return Error{"target '" + target_.name + "' has no reference to measure on; pass --ref"};
+      f_.reference = target_.references.front();
+    }
+    SIMTUNE_ASSIGN_OR_RETURN(reference_, References().Create(f_.reference, MergeReferenceOptions(
+                                                                              target_, f_.reference,
+                                                                              f_.reference_options)));
+    return MakeExecutor();
+  }
+
+  Status MakeExecutor() {
     JobContext context;
     context.workload = workload_.Key();
     context.target = target_.source.empty() ? target_.name : target_.source.string();
@@ -157,8 +185,12 @@ class TuneJob::Tuner {
       p.total = f_.budget;
       progress_(p);
     }
-    if (f_.model.empty()) SIMTUNE_RETURN_IF_ERROR(Calibrate());
-    SIMTUNE_RETURN_IF_ERROR(Search());
+    if (by_reference()) {
+      SIMTUNE_RETURN_IF_ERROR(SearchByMeasuring());
+    } else {
+      if (f_.model.empty()) SIMTUNE_RETURN_IF_ERROR(Calibrate());
+      SIMTUNE_RETURN_IF_ERROR(Search());
+    }
     if (progress_) {
       Progress p;
       p.job = "tune";
@@ -167,7 +199,7 @@ class TuneJob::Tuner {
       p.total = f_.budget;
       progress_(p);
     }
-    SIMTUNE_RETURN_IF_ERROR(Verify());
+    SIMTUNE_RETURN_IF_ERROR(by_reference() ? FinishMeasured() : Verify());
     return std::move(result_);
   }
 
@@ -178,6 +210,8 @@ class TuneJob::Tuner {
   int workers() const { return executor_->workers(); }
 
  private:
+  bool by_reference() const { return f_.drive == "reference"; }
+
   // The data this tune scores and measures, as a model file records it.
   DataSpec UsedSpec() const {
     DataSpec s;
@@ -428,7 +462,7 @@ class TuneJob::Tuner {
       batch.push_back(a);
       batch_cands.push_back(c);
     }
-    if (!batch.empty() && progress_) {
+    if (!batch.empty() && progress_ && !by_reference()) {
       Progress p;
       p.job = "tune";
       p.event = "measure";
@@ -505,15 +539,19 @@ class TuneJob::Tuner {
     return Status::Ok();
   }
 
+  // The strategy's next batch; empty when the budget, the time budget or the space is spent.
+  std::vector<Config> NextBatch() {
+    if (attempted_ >= f_.budget) return {};
+    double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (f_.time_budget_s > 0 && elapsed >= f_.time_budget_s) {
+      stopped_by_time_ = true;
+      return {};
+    }
+    return strategy_->Propose(std::min(f_.batch, f_.budget - attempted_));
+  }
+
   Status Search() {
-    while (attempted_ < f_.budget) {
-      double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-      if (f_.time_budget_s > 0 && elapsed >= f_.time_budget_s) {
-        stopped_by_time_ = true;
-        break;
-      }
-      auto configs = strategy_->Propose(std::min(f_.batch, f_.budget - attempted_));
-      if (configs.empty()) break;   // the strategy has nothing left (space exhausted)
+    for (auto configs = NextBatch(); !configs.empty(); configs = NextBatch()) {
       SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs));
       SIMTUNE_RETURN_IF_ERROR(ScoreAll());
       strategy_->Notify(Trials(batch));
@@ -522,8 +560,54 @@ class TuneJob::Tuner {
     return Status::Ok();
   }
 
+  // Drive "reference": every ok candidate of a batch is measured on its own (the reference is
+  // one device), the measurement is its score, and the strategy learns from those.
+  Status SearchByMeasuring() {
+    for (auto configs = NextBatch(); !configs.empty(); configs = NextBatch()) {
+      SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs));
+      for (Cand* c : batch) {
+        if (!c->ok || std::isfinite(c->score)) continue;
+        SIMTUNE_ASSIGN_OR_RETURN(auto refs, Measure({c}));
+        auto it = refs.find(c->id);
+        if (it == refs.end()) {
+          ++failed_by_stage_["measure"];   // a failed reference row is in the store
+          continue;
+        }
+        c->score = it->second.value;
+        measured_[c->id] = it->second;
+        if (!(c->score >= best_score_)) best_score_ = c->score;
+        score_unit_ = it->second.unit;
+        AddPoint("measure");
+      }
+      strategy_->Notify(Trials(batch));
+    }
+    return Status::Ok();
+  }
+
+  // Drive "reference": the result lists what was measured, fastest first.
+  Status FinishMeasured() {
+    double search_s = std::chrono::duration<double>(Clock::now() - start_).count();
+    AddPoint("done");
+    SIMTUNE_RETURN_IF_ERROR(StoreRun("measure-every-trial"));
+    TuneJobResult& out = result_;
+    FillSummary(out, search_s);
+    std::vector<Cand*> ranked;
+    for (auto& c : cands_)
+      if (measured_.count(c.id)) ranked.push_back(&c);
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const Cand* a, const Cand* b) { return a->score < b->score; });
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      TunedCandidate t{ranked[i]->id, ranked[i]->text, ranked[i]->score, i + 1, measured_.at(ranked[i]->id)};
+      out.ranking.push_back(t);
+      if (i < static_cast<size_t>(f_.verify_top)) out.verified.push_back(t);
+    }
+    if (!out.verified.empty()) out.best = 0;
+    return Status::Ok();
+  }
+
   // The unit of the model's scores: the reference's when it predicts run time.
   std::string PredictedUnit() const {
+    if (!predictor_) return "";
     if (!predictor_->predicts_time()) return "score";
     return verified_unit_.empty() ? "" : verified_unit_;
   }
@@ -536,7 +620,7 @@ class TuneJob::Tuner {
     p.phase = phase;
     p.best_predicted = std::numeric_limits<double>::quiet_NaN();
     for (const auto& c : cands_)
-      if (c.done && c.ok && std::isfinite(c.score) && !(c.score >= p.best_predicted)) {
+      if (!by_reference() && c.done && c.ok && std::isfinite(c.score) && !(c.score >= p.best_predicted)) {
         p.best_predicted = c.score;
         p.best_predicted_candidate = c.id;
       }
@@ -550,10 +634,11 @@ class TuneJob::Tuner {
     row.workload_id = wid_;
     row.target = target_.name;
     row.started = started_;
-    row.settings_json = nlohmann::json{{"strategy", f_.strategy},
+    row.settings_json = nlohmann::json{{"drive", f_.drive},
+                                       {"strategy", f_.strategy},
                                        {"strategy_options", f_.strategy_options},
                                        {"simulators", f_.simulators},
-                                       {"predictor", predictor_->name()},
+                                       {"predictor", predictor_ ? predictor_->name() : ""},
                                        {"model", model_name},
                                        {"reference", f_.reference},
                                        {"budget", f_.budget},
@@ -629,27 +714,13 @@ class TuneJob::Tuner {
     }
 
     TuneJobResult& out = result_;
-    out.workload = workload_.Key();
-    out.target = target_.name;
-    out.strategy = f_.strategy;
-    out.simulators = f_.simulators;
-    out.executor = executor_->name();
-    out.workers = executor_->workers();
-    out.attempted = attempted_;
-    out.from_store = from_store_;
-    out.ran = ran_;
-    out.failed_by_stage = failed_by_stage_;
-    out.search_s = search_s;
-    out.stopped_by_time = stopped_by_time_;
+    FillSummary(out, search_s);
     out.calibrated = f_.model.empty();
     out.model = f_.model;
     out.calibration_rows = calibration_rows_;
     out.calibration_candidates = calibration_.size();
     out.calibration_simulator = sims_[0].name;
     out.predictor = predictor_->name();
-    out.score_unit = score_unit_;
-    out.reference = f_.reference;
-    out.reference_options = reference_ ? reference_->options_key() : "";
     for (auto* c : ranked)
       out.ranking.push_back({c->id, c->text, search_score[c->id], predicted_rank[c->id], std::nullopt});
     for (auto* c : top) {
@@ -663,6 +734,27 @@ class TuneJob::Tuner {
       out.verified.push_back(t);
     }
     return Status::Ok();
+  }
+
+  // What both drives report alike.
+  void FillSummary(TuneJobResult& out, double search_s) const {
+    out.drive = f_.drive;
+    out.workload = workload_.Key();
+    out.target = target_.name;
+    out.strategy = f_.strategy;
+    out.simulators = f_.simulators;
+    out.executor = executor_->name();
+    out.workers = executor_->workers();
+    out.attempted = attempted_;
+    out.from_store = from_store_;
+    out.ran = ran_;
+    out.failed_by_stage = failed_by_stage_;
+    out.search_s = search_s;
+    out.stopped_by_time = stopped_by_time_;
+    out.score_unit = score_unit_;
+    out.reference = f_.reference;
+    out.reference_options = reference_ ? reference_->options_key() : "";
+    out.measured = measured_now_;
   }
 
   TuneJobOptions f_;
@@ -699,6 +791,7 @@ class TuneJob::Tuner {
   double best_verified_ = std::numeric_limits<double>::quiet_NaN();
   int64_t best_verified_id_ = 0;
   std::vector<TunePoint> points_;
+  std::map<int64_t, RefResult> measured_;   // drive "reference": candidate id -> its measurement
 };
 
 

@@ -210,7 +210,11 @@ json TuneRuns(Store& store, int64_t wid, const std::string& target) {
   for (const auto& r : *rows) {
     auto settings = json::parse(r.settings_json, nullptr, false);
     if (settings.is_discarded()) settings = json::object();
-    std::string label = "run " + std::to_string(r.id) + " (" + r.started + ", " +
+    // What drove the strategy: measurements (one device), or simulations on N workers.
+    std::string drive = settings.value("drive", std::string("simulate")) == "reference"
+                            ? "measure every trial on " + settings.value("reference", std::string("?"))
+                            : "simulate x" + std::to_string(settings.value("workers", 0));
+    std::string label = "run " + std::to_string(r.id) + " (" + r.started + ", " + drive + ", " +
                         settings.value("strategy", std::string("?")) + ", budget " +
                         std::to_string(settings.value("budget", 0)) + ")";
     json points = json::array();
