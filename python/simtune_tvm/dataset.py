@@ -106,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(workloads)} workloads x {args.trials} schedules on {args.target} ({args.sims}) "
         f"into {db}; load {os.getloadavg()[0]:.1f}")
     for i, workload in enumerate(workloads, 1):
-        for run in range(args.max_runs):
+        for run in range(args.max_runs + 1):
             have = measured_count(db, workload, args.target)
             if have >= args.trials:
                 log(f"[{i}/{len(workloads)}] {workload}: {have} schedules stored, done")
+                break
+            if run == args.max_runs:
+                log(f"[{i}/{len(workloads)}] {workload}: {have} schedules after {args.max_runs} "
+                    "MetaSchedule runs (it found no more distinct ones)")
                 break
             want = args.trials - have
             log(f"[{i}/{len(workloads)}] {workload}: {have} stored, MetaSchedule run {run + 1} "
@@ -119,10 +123,6 @@ def main(argv: list[str] | None = None) -> int:
                               min(args.per_iter, want), Path(work), log)
             log(f"  {workload}: {out['measured']} measured, {out['failed']} failed of "
                 f"{out['trials']} trials in {out['wall_s']:.0f} s; load {os.getloadavg()[0]:.1f}")
-        else:
-            have = measured_count(db, workload, args.target)
-            log(f"[{i}/{len(workloads)}] {workload}: {have} schedules after {args.max_runs} runs "
-                "(MetaSchedule found no more distinct ones)")
     return 0
 
 
