@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer
+.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer tvm-dataset tvm-model bench-tvm-race
 
 all: build
 
@@ -87,3 +87,20 @@ host-model: build
 # and train on the corpus, rank fresh random shapes (not run by make test; hours on 2 cores).
 bench-transfer: build
 	bench/transfer_experiment --simtune $(BUILD)/simtune
+
+# MetaSchedule-generated code as data (issue 18): MetaSchedule's own search on 7 operator
+# shapes (gemm, dense, conv2d incl. stride 2, depthwise), every schedule simulated (valgrind)
+# and timed natively, into out/tvm/x86.db. Resumable; TVM_TRIALS schedules per shape.
+TVM_TRIALS ?= 32
+TVM_PREDICTOR ?= ridge
+tvm-dataset: build
+	PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db --trials $(TVM_TRIALS)
+
+# This machine's model for TVM code: SimtuneRunner(model="auto") on x86_64-host takes it.
+tvm-model: tvm-dataset
+	$(BUILD)/simtune train --db out/tvm/x86.db --target x86_64-host --sim valgrind --ref native --no-rel \
+	  --predictor $(TVM_PREDICTOR) --out out/tvm/x86_64-host.json
+
+# The race: MetaSchedule with LocalRunner against SimtuneRunner (model; calibrate=1).
+bench-tvm-race: build
+	SIMTUNE=$(BUILD)/simtune .venv/bin/python bench/tvm_race

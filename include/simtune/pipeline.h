@@ -619,6 +619,22 @@ struct EstimateJobOptions {
   std::string db;                        // store the model was trained from (restores the
                                          // workload's scale); opened read-only; empty: none
   int jobs = 0;                          // parallel simulations; <= 0: cores
+  // Reference measurements (the TVM runner's calibration, the TVM dataset): the executables
+  // at the indices in `measure` (into elfs) are also measured on `reference` (default: the
+  // target's first reference) with `reference_options` merged over the target's defaults.
+  // An executable that failed simulation is not measured (a wrong kernel is never timed).
+  std::vector<int> measure;
+  int measure_top = 0;                   // and the `measure_top` best predicted ok ones
+  std::string reference;
+  std::string reference_options;
+  // A store to record the executables in (created when missing): each becomes a candidate
+  // of `workload` with config "external:<label>" (labels[i], default the first 16 hex digits
+  // of the ELF's SHA-256), with an artifact row (the ELF's path and hash), one simulation row
+  // per simulator and a reference row per measurement, as simtune's own candidates. Resume:
+  // a simulation or measurement the store already holds ok for the same ELF hash and options
+  // is reused, not repeated. Opposite to `db` (read-only model scale), this one is written.
+  std::string store;
+  std::vector<std::string> labels;       // empty or one per executable
 };
 
 struct Estimate {
@@ -628,6 +644,9 @@ struct Estimate {
   std::map<std::string, SimResult> results;   // simulator -> its run
   double predicted = 0;                  // in `unit`
   double predicted_s = 0;                // seconds; for a score, 1e-9 * exp(score) (keeps the order)
+  std::optional<RefResult> measured;     // when asked for (EstimateJobOptions::measure)
+  bool reused = false;                   // statistics (and measurement) came from the store
+  int64_t candidate_id = 0;              // the store's candidate (EstimateJobOptions::store)
 };
 
 struct EstimateJobResult {
@@ -637,6 +656,9 @@ struct EstimateJobResult {
   std::vector<std::string> simulators;
   std::string model;                     // the file, or "insn-count baseline (qemu.log_insn)"
   std::string unit;                      // "ns" | "cycles" | "score"
+  std::string reference;                 // the reference measured on ("" when none)
+  std::string reference_options;         // its options key
+  double reference_wall_s = 0;           // wall time of the measurements (not simulations)
   std::vector<Estimate> estimates;       // one per executable, in order, failures included
   std::map<std::string, int> failed_by_stage;
   nlohmann::json ToJson() const;         // the `estimate --json` document

@@ -109,4 +109,11 @@ Status SaveTrainedModel(const std::string& path, const Predictor& predictor, con
 // named), missing or bad "data".
 Result<TrainedModel> LoadTrainedModel(const std::string& path);
 
+// Config text of a candidate built outside simtune (`simtune estimate --store`: TVM
+// schedules): "external:<label>". It has no knob values; ParseStoredConfig gives an empty
+// Config for it, anything else goes through Space::ParseConfig.
+inline constexpr char kExternalConfigPrefix[] = "external:";
+bool IsExternalConfig(const std::string& text);
+Result<Config> ParseStoredConfig(const Space& space, const std::string& text);
+
 }  // namespace simtune

@@ -6,12 +6,17 @@
                      builder=local_builder())
 
 Each candidate is linked with a verifying harness for the simtune target, simulated by
-`simtune estimate`, and scored with simtune's predictor; see runner.py.
+`simtune estimate`, and scored with simtune's predictor (calibrate=k: and the k best of each
+batch timed on the target's reference); see runner.py. workloads.py gives simtune's operators
+as PrimFuncs with their C references; dataset.py fills a simtune store with MetaSchedule's
+schedules (`make tvm-dataset`).
 """
 
-from .harness import Buffer, gemm_reference, generate_harness
-from .runner import (SimtuneRunner, find_simtune, load_simtune_target, local_builder,
-                     tvm_target)
+from .harness import Buffer, generate_harness
+from .runner import (SimtuneRunner, find_simtune, find_tvm_model, load_simtune_target,
+                     local_builder, tvm_target)
+from .workloads import gemm_reference, prim_func, reference_c
 
-__all__ = ["Buffer", "SimtuneRunner", "find_simtune", "gemm_reference", "generate_harness",
-           "load_simtune_target", "local_builder", "tvm_target"]
+__all__ = ["Buffer", "SimtuneRunner", "find_simtune", "find_tvm_model", "gemm_reference",
+           "generate_harness", "load_simtune_target", "local_builder", "prim_func",
+           "reference_c", "tvm_target"]

@@ -40,35 +40,13 @@ class Buffer:
         return n
 
 
-def gemm_reference(m: int, n: int, k: int) -> str:
-    """Naive reference for C[M,N] = A[M,K] @ B[K,N] (row-major), accumulating in double.
-
-    Defines `void simtune_reference(float *const *bufs)` with bufs = (A, B, C), the contract of
-    simtune's KernelSource.reference_code.
-    """
-    return f"""
-void simtune_reference(float *const *bufs) {{
-  const float *A = bufs[0];
-  const float *B = bufs[1];
-  float *C = bufs[2];
-  long i, j, k;
-  for (i = 0; i < {m}; ++i) {{
-    for (j = 0; j < {n}; ++j) {{
-      double s = 0.0;
-      for (k = 0; k < {k}; ++k) s += (double)A[i * {k} + k] * B[k * {n} + j];
-      C[i * {n} + j] = (float)s;
-    }}
-  }}
-}}
-"""
-
-
 _INCLUDES = r"""#define _POSIX_C_SOURCE 200112L
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 """
 
 _RUNTIME = r"""
@@ -198,35 +176,46 @@ static void simtune_prepare(float *const *bufs) {
 """
 
 _MAIN = r"""
-int main(void) {
-  simtune_DLTensor tensors[SIMTUNE_NBUF];
-  simtune_TVMFFIAny args[SIMTUNE_NBUF], result;
-  double max_abs = 0.0, max_rel = 0.0;
-  long flat = 0;
-  int b, rc;
+static simtune_DLTensor simtune_tensors[SIMTUNE_NBUF];
+static simtune_TVMFFIAny simtune_args[SIMTUNE_NBUF];
+
+static void simtune_setup_args(void) {
+  int b;
   for (b = 0; b < SIMTUNE_NBUF; ++b) {
-    tensors[b].data = simtune_bufs[b];
-    tensors[b].device.device_type = kSimtuneDLCPU;
-    tensors[b].device.device_id = 0;
-    tensors[b].ndim = simtune_ndim[b];
-    tensors[b].dtype.code = kSimtuneDLFloat;
-    tensors[b].dtype.bits = 32;
-    tensors[b].dtype.lanes = 1;
-    tensors[b].shape = (int64_t *)simtune_shapes[b];
-    tensors[b].strides = NULL;
-    tensors[b].byte_offset = 0;
-    args[b].type_index = kSimtuneFFIDLTensorPtr;
-    args[b].zero_padding = 0;
-    args[b].v.v_ptr = &tensors[b];
+    simtune_tensors[b].data = simtune_bufs[b];
+    simtune_tensors[b].device.device_type = kSimtuneDLCPU;
+    simtune_tensors[b].device.device_id = 0;
+    simtune_tensors[b].ndim = simtune_ndim[b];
+    simtune_tensors[b].dtype.code = kSimtuneDLFloat;
+    simtune_tensors[b].dtype.bits = 32;
+    simtune_tensors[b].dtype.lanes = 1;
+    simtune_tensors[b].shape = (int64_t *)simtune_shapes[b];
+    simtune_tensors[b].strides = NULL;
+    simtune_tensors[b].byte_offset = 0;
+    simtune_args[b].type_index = kSimtuneFFIDLTensorPtr;
+    simtune_args[b].zero_padding = 0;
+    simtune_args[b].v.v_ptr = &simtune_tensors[b];
   }
+}
+
+static int simtune_call(void) {
+  simtune_TVMFFIAny result;
   result.type_index = kSimtuneFFINone;
   result.zero_padding = 0;
   result.v.v_int64 = 0;
+  return SIMTUNE_FUNC(NULL, simtune_args, SIMTUNE_NBUF, &result);
+}
 
+/* One verified call (what the simulators run): 0, or the exit status of a failure. */
+static int simtune_single_run(void) {
+  double max_abs = 0.0, max_rel = 0.0;
+  long flat = 0;
+  int b, rc;
+  simtune_setup_args();
   simtune_tvm_init_context();
   simtune_prepare(simtune_bufs);
   simtune_roi_begin();
-  rc = SIMTUNE_FUNC(NULL, args, SIMTUNE_NBUF, &result);
+  rc = simtune_call();
   simtune_roi_end();
   if (rc != 0) {
     printf("simtune: tvm function returned %d: %s\n", rc, simtune_tvm_error);
@@ -251,6 +240,58 @@ int main(void) {
     flat += simtune_elems[b];
   }
   printf("simtune: verify ok max_abs_err=%g max_rel_err=%g\n", max_abs, max_rel);
+  return 0;
+}
+
+/* --time <min_rep_ns> <reps>: simtune's timing protocol (src/build/harness.cc; read by the
+   native and ssh references): verify once, grow `inner` until one rep of back-to-back calls
+   lasts min_rep_ns, then print "simtune: inner=<n> rep_ns=<ns per call>,...". */
+static double simtune_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double simtune_time_calls(long inner) {
+  double t0 = simtune_now_ns();
+  long i;
+  for (i = 0; i < inner; ++i) simtune_call();
+  return simtune_now_ns() - t0;
+}
+
+int main(int argc, char **argv) {
+  double min_rep_ns, *rep_ns;
+  long reps, inner, r;
+  char *end;
+  int rc;
+  if (argc == 1 || (argc == 2 && strcmp(argv[1], "--run=all") == 0)) return simtune_single_run();
+  if (argc != 4 || strcmp(argv[1], "--time") != 0) {
+    fprintf(stderr, "usage: %s [--time <min_rep_ns> <reps>]\n", argv[0]);
+    return 2;
+  }
+  min_rep_ns = strtod(argv[2], &end);
+  if (end == argv[2] || *end || !(min_rep_ns >= 0) || min_rep_ns > 1e12) return 2;
+  reps = strtol(argv[3], &end, 10);
+  if (end == argv[3] || *end || reps < 1 || reps > 1000000) return 2;
+  rc = simtune_single_run();
+  if (rc != 0) return rc;
+  inner = 1;
+  for (;;) {
+    double t = simtune_time_calls(inner), next;
+    if (t >= min_rep_ns || inner >= (1L << 40)) break;
+    next = t > 0 ? (double)inner * min_rep_ns / t * 1.2 + 1.0 : (double)inner * 10.0;
+    if (next < 2.0 * (double)inner) next = 2.0 * (double)inner;
+    if (next > 100.0 * (double)inner) next = 100.0 * (double)inner;
+    inner = (long)next;
+  }
+  simtune_time_calls(inner);
+  rep_ns = (double *)malloc((size_t)reps * sizeof(double));
+  if (!rep_ns) return 2;
+  for (r = 0; r < reps; ++r) rep_ns[r] = simtune_time_calls(inner) / (double)inner;
+  printf("simtune: inner=%ld rep_ns=", inner);
+  for (r = 0; r < reps; ++r) printf("%s%.3f", r ? "," : "", rep_ns[r]);
+  printf("\n");
+  free(rep_ns);
   return 0;
 }
 """

@@ -1,5 +1,6 @@
-"""A MetaSchedule runner that measures nothing: it simulates each candidate with simtune and
-returns simtune's predicted run time on the target as `run_secs`.
+"""A MetaSchedule runner that simulates instead of measuring: it simulates each candidate with
+simtune and returns a run time on the target as `run_secs`, predicted, or measured on the
+target's reference for the few candidates it calibrates with.
 
 Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on generating):
   1. the builder's artifact (LocalBuilder's default export: a tar of object files for the
@@ -8,33 +9,49 @@ Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on gen
      with the object files by the simtune target's own compiler and flags
      (data/targets/<name>.json), into a static executable for the target;
   3. all executables of the batch go to one `simtune estimate` call, which simulates them,
-     checks the harness's verify line, extracts features and predicts;
-  4. each RunnerResult gets run_secs = [predicted_s] or error_msg naming the stage that
-     failed (build of the harness, simulation, verification, prediction).
-This package computes no statistics and no predictions of its own.
+     checks the harness's verify line, extracts features and predicts; with calibrate=k it
+     also times the k best predicted on the target's reference (`--measure-top k`);
+  4. each RunnerResult gets run_secs = [seconds] or error_msg naming the stage that failed
+     (build of the harness, simulation, verification, prediction, measurement).
 
-Units. run_secs is a run time in seconds only when the model predicts one (a regressor
-trained on ns, or on cycles with a clock). Without a model, or with a ranking model, it is
-1e-9 x exp(score): for the default instruction-count baseline, 1 ns per simulated
-instruction, which orders candidates but is not a run time, and MetaSchedule's
-"Latency (us)" column then shows thousands of simulated instructions. The runner says so
-(a UserWarning, once) and `runner.run_secs_unit` is "score" in that case, "seconds"
-otherwise.
+Calibration (calibrate=k > 0). The reference's times of every measured candidate so far fit
+log(t) = a + b * log(p) over the model's (or baseline's) predictions p (b = 1 until three
+measurements spread over 5 %; then least squares, b kept in [0.25, 4]). A measured candidate
+reports its measured time; every other one exp(a + b log p): seconds either way. This is the
+paper's use of reference values: the model ranks, the reference restores the scale and
+verifies the most promising candidates of each batch. `runner.trials` (and trials.jsonl in
+work_dir) says of every trial whether its run_secs was "measured" or "predicted".
+
+Models. model="auto" (default) takes the TVM model for the target when there is one: the
+user's own out/tvm/<target>.json (`make tvm-model`, trained on MetaSchedule code timed on this
+machine), else a shipped data/models/tvm/<target>.json; without one, or model=None, the score
+is the instruction-count baseline. `runner.model_note` says which and why.
+
+Units. run_secs is in seconds when a model predicts a run time (a regressor trained on ns,
+or on cycles with clock_hz) or when calibrate > 0. Otherwise (the instruction-count baseline,
+or a ranking model, without calibration) it is 1e-9 x exp(score): for the baseline 1 ns per
+simulated instruction, which orders candidates but is not a run time; MetaSchedule's
+"Latency (us)" column then shows thousands of simulated instructions. A TVM user reads that
+column as a time, so the runner says so (a UserWarning, once) and `runner.run_secs_unit` is
+"score" in that case, "seconds" otherwise. It does not refuse to run: the search needs only
+the order, and the best schedule it finds is the same.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import LocalBuilder
@@ -46,7 +63,8 @@ from tvm.s_tir.meta_schedule.runner import (
     RunnerResult,
 )
 
-from .harness import Buffer, gemm_reference, generate_harness
+from .harness import Buffer, generate_harness
+from .workloads import reference_c
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,13 +139,20 @@ def local_builder(max_workers: int | None = None, timeout_sec: float = 120.0) ->
     return LocalBuilder(max_workers=max_workers, timeout_sec=timeout_sec, f_build=build)
 
 
-def _workload_shape(workload: str) -> tuple[str, dict[str, int]]:
-    op, _, params = workload.partition(":")
-    shape = {}
-    for item in filter(None, params.split(",")):
-        key, _, value = item.partition("=")
-        shape[key.strip()] = int(value)
-    return op.strip(), shape
+def find_tvm_model(target: str) -> Path | None:
+    """The TVM model for a simtune target: out/tvm/<target>.json (the user's own, from
+    `make tvm-model`), else data/models/tvm/<target>.json (shipped); None when neither exists."""
+    name = Path(target).stem if target.endswith(".json") else target
+    for path in (REPO_ROOT / "out" / "tvm" / f"{name}.json",
+                 REPO_ROOT / "data" / "models" / "tvm" / f"{name}.json"):
+        if path.is_file():
+            return path
+    return None
+
+
+# Seconds per unit of a reference result ("ns", or "cycles" with the clock).
+_SECONDS_PER = {"ns": lambda _hz: 1e-9, "s": lambda _hz: 1.0,
+                "cycles": lambda hz: 1.0 / hz if hz else float("nan")}
 
 
 class _Failure(Exception):
@@ -161,18 +186,20 @@ class SimtuneFuture(PyRunnerFuture):
 
 @derived_object
 class SimtuneRunner(PyRunner):
-    """MetaSchedule runner backed by simtune's simulators and predictors.
+    """MetaSchedule runner backed by simtune's simulators, predictors and references.
 
     Parameters
     ----------
     target : simtune target name ("riscv64-linux", "x86_64-host") or .json path; tune with
         the TVM target `tvm_target(target)`.
     workload : simtune workload string the function implements ("gemm:M=128,N=128,K=128"):
-        shape features and flops for the predictor.
+        shape features and flops for the predictor (workloads.py: gemm, mvm, conv2d,
+        dwconv2d have a built-in reference and PrimFunc).
     sims : simulators, e.g. "qemu" or "qemu,valgrind" (default: the model's, else "qemu").
-    model : model file from `simtune train --no-rel`; None: instruction-count baseline.
+    model : "auto" (default: find_tvm_model(target), if its simulators match `sims`), a
+        model file from `simtune train --no-rel`, or None: the instruction-count baseline.
     reference : C source defining `void simtune_reference(float *const *bufs)` over the
-        function's buffers in argument order; default for gemm workloads: a naive matmul.
+        function's buffers in argument order; default: the workload's (workloads.py).
     outputs : indices of the output arguments (default: the last one).
     func_name : the PrimFunc's global symbol (the harness calls __tvm_ffi_<func_name>);
         default: the one TVM FFI function the artifact defines (a @T.prim_func keeps its
@@ -180,27 +207,41 @@ class SimtuneRunner(PyRunner):
     simtune : path of the simtune executable (default: find_simtune()).
     work_dir : where harnesses and executables are kept (default: a temporary folder).
     jobs : parallel simulations per batch (simtune estimate -j; default: its default).
-    timeout_s : limit for one batch's `simtune estimate`.
+    timeout_s : limit for one batch's `simtune estimate` (simulation and measurement).
+    calibrate : candidates of each batch (the best predicted) measured on the reference; 0:
+        none. See the module's docstring.
+    calibrate_ref : None: the target's reference through simtune (native on x86_64-host), or
+        a reference name ("ssh") with `ref_options`; or a callable taking executable paths
+        and returning their run times in seconds (a board of your own; a fake in tests).
+    ref_options : options of the simtune reference ("rounds=5,host=board").
+    store : a simtune store (created when missing) that records every executable as a
+        candidate "external:<hash>" of `workload`, with its statistics and measurements.
+    clock_hz : turns a cycle-predicting model's output into seconds.
+    on_batch : called (in the runner's thread) with each batch's trial records (progress).
     """
 
     def __init__(self, target: str, workload: str, *, sims: str | None = None,
-                 model: str | None = None, reference: str | None = None,
+                 model: str | None = "auto", reference: str | None = None,
                  outputs: Sequence[int] = (-1,), func_name: str | None = None,
                  simtune: str | None = None, work_dir: str | None = None, jobs: int = 0,
-                 timeout_s: float = 3600, rel_tol: float = 1e-4, abs_tol: float = 1e-4) -> None:
+                 timeout_s: float = 3600, rel_tol: float = 1e-4, abs_tol: float = 1e-4,
+                 calibrate: int = 0,
+                 calibrate_ref: str | Callable[[list[str]], list[float]] | None = None,
+                 ref_options: str = "", store: str | None = None,
+                 clock_hz: float = 0,
+                 on_batch: Callable[[list[dict]], None] | None = None) -> None:
         super().__init__()
         self.target = target
         self.target_desc = load_simtune_target(target)
         tvm_target(target)  # rejects targets the runner cannot generate code for
         self.workload = workload
         self.sims = sims
-        self.model = model
+        self.model, self.model_note = self._resolve_model(model, sims)
         if reference is None:
-            op, shape = _workload_shape(workload)
-            if op != "gemm":
-                raise ValueError(f"workload {workload!r}: pass reference= (C source of "
-                                 "simtune_reference); only gemm has a built-in one")
-            reference = gemm_reference(shape["M"], shape["N"], shape["K"])
+            try:
+                reference = reference_c(workload)
+            except ValueError as e:
+                raise ValueError(f"{e}; pass reference= (C source of simtune_reference)") from None
         self.reference = reference
         self.outputs = tuple(outputs)
         self.func_name = func_name
@@ -211,23 +252,71 @@ class SimtuneRunner(PyRunner):
         self.timeout_s = timeout_s
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
+        if not isinstance(calibrate, int) or calibrate < 0:
+            raise ValueError(f"calibrate must be an integer >= 0; got {calibrate!r}")
+        self.calibrate = calibrate
+        if calibrate_ref is not None and not callable(calibrate_ref) and not isinstance(calibrate_ref, str):
+            raise ValueError("calibrate_ref must be None, a reference name or a callable; "
+                             f"got {type(calibrate_ref).__name__}")
+        if calibrate and calibrate_ref is None and not self.target_desc.get("references"):
+            raise ValueError(f"calibrate={calibrate}: simtune target {target!r} has no reference "
+                             "to measure on; pass calibrate_ref= (a reference name or a callable)")
+        self.calibrate_ref = calibrate_ref
+        self.ref_options = ref_options
+        self.store = store
+        self.clock_hz = clock_hz
+        self.on_batch = on_batch
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._counter = 0
         self.last_estimates: list[dict] = []   # the estimate rows of the latest batch
+        # One record per trial, in order: serial, elf, run_secs, kind ("measured" |
+        # "predicted" | "failed"), predicted_s (the model's, before calibration), measured_s.
+        self.trials: list[dict] = []
+        self.calibration = {"a": 0.0, "b": 1.0, "points": 0}   # log(t) = a + b log(p)
+        self._cal_points: list[tuple[float, float]] = []        # (log p, log t)
+        self.reference_s = 0.0   # wall time spent in reference measurements
         # "seconds" or "score" (see the module's docstring); a model's is known after the
         # first batch, from simtune estimate's "unit" ("ns"/"cycles": seconds).
         self.run_secs_unit: str | None = None
-        if model is None:
+        if calibrate:
+            self.run_secs_unit = "seconds"
+        elif self.model is None:
             self._note_unit("score")
 
+    def _resolve_model(self, model: str | None, sims: str | None) -> tuple[str | None, str]:
+        if model != "auto":
+            if model is None:
+                return None, "instruction-count baseline (model=None)"
+            if not Path(model).is_file():
+                raise ValueError(f"model file {model} does not exist")
+            return str(model), f"model {model}"
+        found = find_tvm_model(self.target)
+        if found is None:
+            return None, (f"no TVM model for target {self.target} (out/tvm/{self.target}.json, "
+                          f"data/models/tvm/{self.target}.json); instruction-count baseline"
+                          + ("; build one with `make tvm-model`" if self.target == "x86_64-host"
+                             else ""))
+        try:
+            with open(found, encoding="utf-8") as f:
+                model_sims = json.load(f).get("data", {}).get("simulators", [])
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"TVM model {found}: cannot read it: {e}") from None
+        if sims and sorted(filter(None, sims.split(","))) != sorted(model_sims):
+            return None, (f"TVM model {found} was trained with {','.join(model_sims)}, not "
+                          f"sims={sims}; instruction-count baseline")
+        return str(found), f"TVM model {found}"
+
     def _note_unit(self, estimate_unit: str) -> None:
+        if self.calibrate:
+            return
         unit = "score" if estimate_unit == "score" else "seconds"
         if unit == "score" and self.run_secs_unit != "score":
-            what = ("the instruction-count baseline (no model=)" if self.model is None
+            what = ("the instruction-count baseline" if self.model is None
                     else f"model {self.model}, which ranks but predicts no run time")
-            warnings.warn(f"SimtuneRunner: run_secs comes from {what}: 1e-9 x exp(score), "
-                          "not a run time; MetaSchedule's 'Latency (us)' column shows that "
-                          "score (for the baseline: thousands of simulated instructions)",
+            warnings.warn(f"SimtuneRunner: run_secs comes from {what} ({self.model_note}): "
+                          "1e-9 x exp(score), not a run time; MetaSchedule's 'Latency (us)' "
+                          "column shows that score (for the baseline: thousands of simulated "
+                          "instructions); pass calibrate=k for seconds",
                           UserWarning, stacklevel=3)
         self.run_secs_unit = unit
 
@@ -245,7 +334,7 @@ class SimtuneRunner(PyRunner):
     # ---- worker thread ----
 
     def _run_batch(self, jobs: list) -> list:
-        """One outcome per job: predicted seconds (float) or an error message (str)."""
+        """One outcome per job: seconds (float) or an error message (str)."""
         outcomes: list = [None] * len(jobs)
         elfs: dict[int, str] = {}
 
@@ -265,6 +354,8 @@ class SimtuneRunner(PyRunner):
                     elfs[k] = elf
                 else:
                     outcomes[k] = error
+        records = [{"serial": job[0], "elf": elfs.get(k), "kind": "failed", "run_secs": None,
+                    "predicted_s": None, "measured_s": None} for k, job in enumerate(jobs)]
         if elfs:
             try:
                 rows = self._estimate(list(elfs.values()))
@@ -274,14 +365,90 @@ class SimtuneRunner(PyRunner):
                     outcomes[k] = str(e)
             if rows is not None:
                 self.last_estimates = rows
-                for k, row in zip(elfs, rows):
-                    if row.get("status") == "ok":
-                        self._note_unit(str(row.get("unit", "score")))
-                        outcomes[k] = float(row["predicted_s"])
-                    else:
-                        outcomes[k] = (f"simtune runner: {row.get('stage')}: "
-                                       f"{row.get('message')}")
+                self._outcomes(list(elfs), rows, outcomes, records)
+        for k, rec in enumerate(records):
+            if isinstance(outcomes[k], str):
+                rec["error"] = outcomes[k]
+        self.trials.extend(records)
+        with open(self.work_dir / "trials.jsonl", "a", encoding="utf-8") as f:
+            for rec in records:
+                f.write(json.dumps(rec) + "\n")
+        if self.on_batch:
+            self.on_batch(records)
         return outcomes
+
+    def _outcomes(self, keys: list[int], rows: list[dict], outcomes: list, records: list) -> None:
+        """Fills outcomes[k] (seconds or error text) from the estimate rows of the executables
+        `keys`, measuring with a callable reference and calibrating as asked."""
+        base: dict[int, float] = {}
+        measured: dict[int, float] = {}
+        for k, row in zip(keys, rows):
+            if row.get("status") != "ok":
+                outcomes[k] = f"simtune runner: {row.get('stage')}: {row.get('message')}"
+                continue
+            self._note_unit(str(row.get("unit", "score")))
+            base[k] = float(row["predicted_s"])
+            records[k]["predicted_s"] = base[k]
+            m = row.get("measured")
+            if m is None:
+                continue
+            if m.get("status") != "ok":
+                outcomes[k] = f"simtune runner: measure: {m.get('stage')}: {m.get('message')}"
+                del base[k]
+                continue
+            secs = float(m["value"]) * _SECONDS_PER.get(m["unit"], lambda _hz: math.nan)(self.clock_hz)
+            if not (math.isfinite(secs) and secs > 0):
+                outcomes[k] = (f"simtune runner: measure: {m['value']} {m['unit']} is no run time "
+                               "in seconds (a cycle count needs clock_hz=)")
+                del base[k]
+                continue
+            measured[k] = secs
+        if self.calibrate and callable(self.calibrate_ref) and base:
+            chosen = sorted(base, key=base.get)[:self.calibrate]
+            t0 = time.monotonic()
+            try:
+                times = list(self.calibrate_ref([records[k]["elf"] for k in chosen]))
+                if len(times) != len(chosen):
+                    raise ValueError(f"returned {len(times)} times for {len(chosen)} executables")
+            except Exception as e:  # pylint: disable=broad-except
+                times = [f"{type(e).__name__}: {e}"] * len(chosen)
+            self.reference_s += time.monotonic() - t0
+            for k, t in zip(chosen, times):
+                if isinstance(t, (int, float)) and math.isfinite(t) and t > 0:
+                    measured[k] = float(t)
+                else:
+                    outcomes[k] = f"simtune runner: measure: calibrate_ref gave {t!r}"
+                    del base[k]
+        for k, t in measured.items():
+            self._cal_points.append((math.log(base[k]), math.log(t)))
+        if self.calibrate:
+            self._fit()
+        a, b = self.calibration["a"], self.calibration["b"]
+        for k, p in base.items():
+            if k in measured:
+                secs, kind = measured[k], "measured"
+                records[k]["measured_s"] = secs
+            else:
+                secs = math.exp(a + b * math.log(p)) if self.calibrate else p
+                kind = "predicted"
+            outcomes[k] = secs
+            records[k].update(run_secs=secs, kind=kind)
+
+    def _fit(self) -> None:
+        """log(t) = a + b log(p) over every measurement so far (see the module's docstring)."""
+        pts = self._cal_points
+        if not pts:
+            return
+        xs = [x for x, _ in pts]
+        ys = [y for _, y in pts]
+        b = 1.0
+        if len(pts) >= 3 and max(xs) - min(xs) > math.log(1.05):
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            sxx = sum((x - mx) ** 2 for x in xs)
+            sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+            b = min(4.0, max(0.25, sxy / sxx))
+        a = sum(y - b * x for x, y in pts) / len(pts)
+        self.calibration = {"a": a, "b": b, "points": len(pts)}
 
     def build_executable(self, artifact: str, args: list, name: str) -> str:
         """Links the builder's `artifact` with a verifying harness for the target.
@@ -371,8 +538,18 @@ class SimtuneRunner(PyRunner):
             cmd += ["--sim", self.sims]
         if self.model:
             cmd += ["--model", self.model]
+        if self.clock_hz:
+            cmd += ["--clock-hz", repr(float(self.clock_hz))]
         if self.jobs:
             cmd += ["-j", str(self.jobs)]
+        if self.store:
+            cmd += ["--store", str(self.store)]
+        if self.calibrate and not callable(self.calibrate_ref):
+            cmd += ["--measure-top", str(self.calibrate)]
+            if self.calibrate_ref:
+                cmd += ["--ref", self.calibrate_ref]
+            if self.ref_options:
+                cmd += ["--ref-options", self.ref_options]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s,
                                   check=False)
@@ -386,6 +563,7 @@ class SimtuneRunner(PyRunner):
                            f"simtune estimate exited with {proc.returncode}")
         with open(out_json, encoding="utf-8") as f:
             doc = json.load(f)
+        self.reference_s += float(doc.get("reference_wall_s", 0.0))
         rows = doc.get("results", [])
         if len(rows) != len(elfs):
             raise _Failure("estimate", f"simtune estimate returned {len(rows)} rows for "

@@ -24,6 +24,12 @@ struct EstimateFlags {
   std::string db;
   std::string json;
   int jobs = 0;
+  std::string measure;
+  int measure_top = 0;
+  std::string ref;
+  std::string ref_options;
+  std::string store;
+  std::vector<std::string> labels;
 };
 
 std::string Num(double v) {
@@ -43,6 +49,16 @@ int RunEstimate(const EstimateFlags& f) {
   o.clock_hz = f.clock_hz;
   o.db = f.db;
   o.jobs = f.jobs;
+  for (const auto& item : SplitList(f.measure)) {
+    auto index = ParseInt(item, "--measure");
+    if (!index.ok()) return Fail(index.message());
+    o.measure.push_back(static_cast<int>(*index));
+  }
+  o.measure_top = f.measure_top;
+  o.reference = f.ref;
+  o.reference_options = f.ref_options;
+  o.store = f.store;
+  o.labels = f.labels;
   auto r = pipeline::RunEstimate(o);
   if (!r.ok()) return Fail(r.message());
   nlohmann::json doc = r->ToJson();
@@ -61,8 +77,13 @@ int RunEstimate(const EstimateFlags& f) {
   for (size_t i = 0; i < r->estimates.size(); ++i) {
     const auto& row = r->estimates[i];
     const std::string& elf = f.elfs[i];
+    std::string measured;
+    if (row.measured)
+      measured = row.measured->ok() ? "  measured " + Num(row.measured->value) + " " + row.measured->unit
+                                    : "  measure failed [" + row.measured->stage + "] " + row.measured->message;
     if (row.status == "ok")
-      std::printf("%-14s  %-12s  %s\n", Num(row.predicted_s).c_str(), Num(row.predicted).c_str(), elf.c_str());
+      std::printf("%-14s  %-12s  %s%s\n", Num(row.predicted_s).c_str(), Num(row.predicted).c_str(), elf.c_str(),
+                  measured.c_str());
     else
       std::printf("failed [%s] %s: %s\n", row.stage.c_str(), elf.c_str(), row.message.c_str());
   }
@@ -90,6 +111,19 @@ Subcommand AddEstimateCommand(CLI::App& app) {
   cmd->add_option("--clock-hz", f->clock_hz, "clock to turn a cycle-predicting model's output into seconds");
   cmd->add_option("--db", f->db, "store the model was trained from (restores the workload's scale)");
   cmd->add_option("--json", f->json, "write the results as JSON to this file ('-': stdout only)");
+  cmd->add_option("--measure", f->measure,
+                  "also measure these executables (0-based indices, comma-separated) on the reference");
+  cmd->add_option("--measure-top", f->measure_top,
+                  "also measure the N best predicted executables on the reference")
+      ->check(NonNegativeInteger());
+  cmd->add_option("--ref", f->ref, "reference for --measure (default: the target's first)");
+  cmd->add_option("--ref-options", f->ref_options, "reference options (key=value,...)");
+  cmd->add_option("--store", f->store,
+                  "record the executables, statistics and measurements in this store (created when "
+                  "missing; reuses what it holds)");
+  cmd->add_option("--label", f->labels,
+                  "store candidate names, one per executable (default: the ELF hash's first 16 hex)")
+      ->delimiter(',');
   cmd->add_option("-j,--jobs", f->jobs, "parallel simulations (default: cores)")
       ->check(NonNegativeInteger());
   return {cmd, [f] { return RunEstimate(*f); }};

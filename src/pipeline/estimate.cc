@@ -8,6 +8,7 @@
 // instruction-count baseline of the first simulator, which needs no training.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -17,6 +18,8 @@
 #include "simtune/features.h"
 #include "simtune/pipeline.h"
 #include "simtune/process.h"
+#include "simtune/reference.h"
+#include "simtune/store.h"
 #include "simtune/strings.h"
 
 namespace simtune::pipeline {
@@ -63,6 +66,10 @@ struct Plan {
   double seconds_per_unit = 0; // 0: the score is not a time (see predicted_s)
   int group = kUnseenGroup;
   std::vector<Artifact> artifacts;
+  std::unique_ptr<Reference> reference;  // when measure is not empty
+  std::vector<size_t> measure;           // distinct indices into artifacts, ascending
+  std::unique_ptr<Store> store;          // EstimateJobOptions::store
+  std::vector<int64_t> candidate_ids;    // per artifact, when store
 };
 
 Result<std::vector<std::string>> ParseSimList(const std::string& text) {
@@ -176,7 +183,114 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
     a.flops = p.flops;
     p.artifacts.push_back(std::move(a));
   }
+
+  if (f.measure_top < 0)
+    return Error{"--measure-top must be >= 0; got " + std::to_string(f.measure_top)};
+  if (!f.measure.empty() || f.measure_top > 0) {
+    for (int i : f.measure) {
+      if (i < 0 || static_cast<size_t>(i) >= p.artifacts.size())
+        return Error{"--measure index " + std::to_string(i) + " is out of range; " +
+                     std::to_string(p.artifacts.size()) + " executables given"};
+      p.measure.push_back(static_cast<size_t>(i));
+    }
+    std::sort(p.measure.begin(), p.measure.end());
+    p.measure.erase(std::unique(p.measure.begin(), p.measure.end()), p.measure.end());
+    std::string ref = f.reference;
+    if (ref.empty()) {
+      if (p.target.references.empty())
+        return Error{"target '" + p.target.name + "' has no reference to measure on; pass --ref"};
+      ref = p.target.references.front();
+    }
+    SIMTUNE_ASSIGN_OR_RETURN(p.reference, References().Create(ref, MergeReferenceOptions(
+                                                                        p.target, ref, f.reference_options)));
+  } else if (!f.reference.empty() || !f.reference_options.empty()) {
+    return Error{"--ref and --ref-options need --measure or --measure-top (which executables to measure)"};
+  }
+
+  if (!f.labels.empty() && f.labels.size() != f.elfs.size())
+    return Error{"--label: " + std::to_string(f.labels.size()) + " labels for " +
+                 std::to_string(f.elfs.size()) + " executables"};
+  if (!f.store.empty()) {
+    SIMTUNE_ASSIGN_OR_RETURN(p.store, Store::Open(f.store, StoreMode::kCreate));
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t wid, p.store->AddWorkload(p.workload));
+    for (size_t i = 0; i < p.artifacts.size(); ++i) {
+      std::string label = f.labels.empty() ? p.artifacts[i].hash.substr(0, 16) : f.labels[i];
+      if (label.empty() || label.find_first_of(", \t\n") != std::string::npos)
+        return Error{"--label '" + label + "': expected a name without ',' or spaces"};
+      SIMTUNE_ASSIGN_OR_RETURN(int64_t cid, p.store->AddCandidate(wid, kExternalConfigPrefix + label));
+      SIMTUNE_ASSIGN_OR_RETURN(auto latest, p.store->LatestArtifact(cid, p.target.name));
+      if (!latest || latest->artifact.hash != p.artifacts[i].hash || latest->artifact.elf != p.artifacts[i].elf) {
+        SIMTUNE_RETURN_IF_ERROR(p.store->AddArtifact(cid, p.artifacts[i]));
+      }
+      p.candidate_ids.push_back(cid);
+    }
+  }
   return p;
+}
+
+// The store's ok simulation of artifact i on simulator s, if it holds one (resume).
+Result<std::optional<SimResult>> StoredSim(Plan& p, size_t i, size_t s) {
+  if (!p.store) return std::optional<SimResult>{};
+  SIMTUNE_ASSIGN_OR_RETURN(auto row, p.store->LatestOkSim(p.candidate_ids[i], p.target.name, p.sim_names[s],
+                                                          p.sims[s]->options_key(), p.artifacts[i].hash));
+  if (!row) return std::optional<SimResult>{};
+  std::string where = "store " + p.sim_names[s] + " row " + std::to_string(row->id);
+  nlohmann::json j = nlohmann::json::parse(row->stats_json, nullptr, false);
+  if (j.is_discarded()) return Error{where + ": statistics are not JSON"};
+  SimResult r;
+  r.status = "ok";
+  r.wall_s = row->wall_s;
+  SIMTUNE_ASSIGN_OR_RETURN(r.stats, SimStats::FromJson(j, where));
+  return std::optional<SimResult>{std::move(r)};
+}
+
+Status StoreSim(Plan& p, size_t i, size_t s, const SimResult& r) {
+  SimRow row;
+  row.candidate_id = p.candidate_ids[i];
+  row.target = p.target.name;
+  row.simulator = p.sim_names[s];
+  row.options = p.sims[s]->options_key();
+  row.artifact_hash = p.artifacts[i].hash;
+  row.status = r.status;
+  row.stage = r.stage;
+  row.message = r.message;
+  row.wall_s = r.wall_s;
+  if (r.ok()) row.stats_json = r.stats.ToJson().dump();
+  auto id = p.store->AddSimResult(row);
+  if (!id.ok()) return id.error();
+  return {};
+}
+
+// Measures the ok rows among p.measure on the reference (reusing the store's results).
+Status MeasureRows(Plan& p, std::vector<Estimate>& rows) {
+  std::vector<size_t> todo;
+  for (size_t i : p.measure) {
+    if (rows[i].status != "ok") continue;
+    if (p.store) {
+      SIMTUNE_ASSIGN_OR_RETURN(auto stored, p.store->LatestOkRef(p.candidate_ids[i], p.target.name, p.reference->name(),
+                                                                 p.reference->options_key(), p.artifacts[i].hash));
+      if (stored) {
+        rows[i].measured = stored->result;
+        continue;
+      }
+    }
+    todo.push_back(i);
+  }
+  if (todo.empty()) return {};
+  std::vector<Artifact> batch;
+  std::vector<int64_t> ids;
+  for (size_t i : todo) {
+    batch.push_back(p.artifacts[i]);
+    if (p.store) ids.push_back(p.candidate_ids[i]);
+  }
+  std::vector<RefResult> measured;
+  if (p.store) {
+    SIMTUNE_ASSIGN_OR_RETURN(measured, MeasureAndStore(*p.reference, batch, ids, p.target, *p.store));
+  } else {
+    measured = p.reference->Measure(batch, p.target);
+  }
+  for (size_t k = 0; k < todo.size(); ++k) rows[todo[k]].measured = measured[k];
+  return {};
 }
 
 }  // namespace
@@ -187,15 +301,30 @@ Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
   // One job per (executable, simulator); simulators are safe to call from several threads.
   size_t n_sims = p.sims.size(), n_jobs = p.artifacts.size() * n_sims;
   std::vector<SimResult> results(n_jobs);
-  int jobs = WorkerCount(f.jobs, n_jobs);
+  std::vector<size_t> todo;   // jobs the store does not hold yet
+  std::vector<bool> reused(p.artifacts.size(), true);
+  for (size_t j = 0; j < n_jobs; ++j) {
+    SIMTUNE_ASSIGN_OR_RETURN(auto stored, StoredSim(p, j / n_sims, j % n_sims));
+    if (stored) {
+      results[j] = std::move(*stored);
+    } else {
+      todo.push_back(j);
+      reused[j / n_sims] = false;
+    }
+  }
+  int jobs = WorkerCount(f.jobs, todo.size());
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
   for (int w = 0; w < jobs; ++w)
     workers.emplace_back([&] {
-      for (size_t j = next++; j < n_jobs; j = next++)
+      for (size_t t = next++; t < todo.size(); t = next++) {
+        size_t j = todo[t];
         results[j] = p.sims[j % n_sims]->Simulate(p.artifacts[j / n_sims], p.target);
+      }
     });
   for (auto& w : workers) w.join();
+  if (p.store)
+    for (size_t j : todo) SIMTUNE_RETURN_IF_ERROR(StoreSim(p, j / n_sims, j % n_sims, results[j]));
 
   // predicted_s: seconds when the model predicts a time; else 1e-9 * exp(score), a positive
   // stand-in that keeps the order (for the baseline: 1 ns per instruction) for tools that
@@ -210,9 +339,15 @@ Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
   out.simulators = p.sim_names;
   out.model = p.model_label;
   out.unit = p.unit;
+  if (p.reference) {
+    out.reference = p.reference->name();
+    out.reference_options = p.reference->options_key();
+  }
   for (size_t i = 0; i < p.artifacts.size(); ++i) {
     Estimate row;
     row.elf = p.artifacts[i].elf.string();
+    row.reused = reused[i];
+    if (p.store) row.candidate_id = p.candidate_ids[i];
     std::map<std::string, SimStats> stats;
     for (size_t s = 0; s < n_sims; ++s) {
       SimResult& r = results[i * n_sims + s];
@@ -245,6 +380,23 @@ Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
     if (row.status != "ok") ++out.failed_by_stage[row.stage];
     out.estimates.push_back(std::move(row));
   }
+  if (f.measure_top > 0) {
+    std::vector<size_t> ok;
+    for (size_t i = 0; i < out.estimates.size(); ++i)
+      if (out.estimates[i].status == "ok") ok.push_back(i);
+    size_t n = std::min(ok.size(), static_cast<size_t>(f.measure_top));
+    std::partial_sort(ok.begin(), ok.begin() + n, ok.end(), [&](size_t a, size_t b) {
+      return out.estimates[a].predicted < out.estimates[b].predicted;
+    });
+    p.measure.insert(p.measure.end(), ok.begin(), ok.begin() + n);
+    std::sort(p.measure.begin(), p.measure.end());
+    p.measure.erase(std::unique(p.measure.begin(), p.measure.end()), p.measure.end());
+  }
+  if (p.reference) {
+    auto t0 = std::chrono::steady_clock::now();
+    SIMTUNE_RETURN_IF_ERROR(MeasureRows(p, out.estimates));
+    out.reference_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   return out;
 }
 
@@ -267,10 +419,32 @@ nlohmann::json EstimateJobResult::ToJson() const {
       j["stage"] = row.stage;
       j["message"] = row.message;
     }
+    if (row.measured) {
+      const RefResult& m = *row.measured;
+      nlohmann::json mj{{"status", m.status}};
+      if (m.ok()) {
+        mj["value"] = m.value;
+        mj["unit"] = m.unit;
+        mj["spread"] = m.spread;
+        mj["rounds"] = m.rounds;
+      } else {
+        mj["stage"] = m.stage;
+        mj["message"] = m.message;
+      }
+      j["measured"] = std::move(mj);
+    }
+    if (row.candidate_id) j["candidate_id"] = row.candidate_id;
+    j["reused"] = row.reused;
     out_rows.push_back(std::move(j));
   }
-  return {{"target", target},     {"workload", workload}, {"flops", flops},
-          {"simulators", simulators}, {"model", model},   {"results", out_rows}};
+  nlohmann::json doc{{"target", target},         {"workload", workload}, {"flops", flops},
+                     {"simulators", simulators}, {"model", model},       {"results", out_rows}};
+  if (!reference.empty()) {
+    doc["reference"] = reference;
+    doc["reference_options"] = reference_options;
+    doc["reference_wall_s"] = reference_wall_s;
+  }
+  return doc;
 }
 
 }  // namespace simtune::pipeline

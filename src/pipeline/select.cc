@@ -35,6 +35,7 @@ Result<std::vector<std::pair<int64_t, Config>>> StoredCandidates(Store& store, c
   SIMTUNE_ASSIGN_OR_RETURN(auto rows, store.Candidates(*workload_id));
   std::vector<std::pair<int64_t, Config>> out;
   for (const auto& row : rows) {
+    if (IsExternalConfig(row.config)) continue;   // built outside simtune: nothing to rebuild
     auto cfg = c.space->ParseConfig(row.config);
     if (!cfg.ok()) return Wrap(cfg.error(), "store candidate " + std::to_string(row.id));
     out.push_back({row.id, *cfg});

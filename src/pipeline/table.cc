@@ -45,7 +45,7 @@ Result<std::vector<CandidateRecord>> LoadCandidateTable(Store& store, const Tabl
       r.candidate_id = c.id;
       r.workload = w.key;
       r.config = c.config;
-      auto config = space->ParseConfig(c.config);
+      auto config = ParseStoredConfig(*space, c.config);
       if (!config.ok()) return Wrap(config.error(), "store candidate " + std::to_string(c.id));
       for (const auto& [knob, value] : *config) r.numbers["knob." + knob] = static_cast<double>(value);
       SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(c.id, target));

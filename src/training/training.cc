@@ -13,6 +13,13 @@
 
 namespace simtune {
 
+bool IsExternalConfig(const std::string& text) { return text.rfind(kExternalConfigPrefix, 0) == 0; }
+
+Result<Config> ParseStoredConfig(const Space& space, const std::string& text) {
+  if (IsExternalConfig(text)) return Config{};
+  return space.ParseConfig(text);
+}
+
 nlohmann::json DataSpec::ToJson() const {
   return {{"sim_target", sim_target},
           {"simulators", simulators},
@@ -103,7 +110,7 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
         }
         SIMTUNE_ASSIGN_OR_RETURN(stats[sim], SimStats::FromJson(j, where + " " + sim + " statistics"));
       }
-      auto config = space->ParseConfig(c.config);
+      auto config = ParseStoredConfig(*space, c.config);
       if (!config.ok()) return Wrap(config.error(), where);
       SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(c.id, spec.sim_target));
       double flops = art ? art->artifact.flops : 0;

@@ -17,6 +17,7 @@
 #include "simtune/predictor.h"
 #include "simtune/process.h"
 #include "simtune/simulator.h"
+#include "simtune/store.h"
 #include "simtune/target.h"
 #include "simtune/training.h"
 #include "simtune/workload.h"
@@ -36,7 +37,7 @@ class EstimateTest : public testing_support::ScratchTest {
   }
 
   // A verified GEMM executable for this machine, built by simtune's own builder.
-  fs::path BuildGemm(const std::string& workload_text) {
+  fs::path BuildGemm(const std::string& workload_text, size_t sample = 0) {
     auto target = LoadTarget("x86_64-host");
     EXPECT_TRUE(target.ok()) << target.message();
     auto workload = ParseWorkload(workload_text);
@@ -46,7 +47,7 @@ class EstimateTest : public testing_support::ScratchTest {
     BuildOptions bo;
     bo.cache_dir = dir_ / "cache";
     Builder builder(bo);
-    Artifact a = builder.Build(*workload, (*space)->Sample(1, 3)[0], *target);
+    Artifact a = builder.Build(*workload, (*space)->Sample(sample + 1, 3)[sample], *target);
     EXPECT_TRUE(a.ok()) << a.message << a.build_log;
     return a.elf;
   }
@@ -142,6 +143,91 @@ TEST_F(EstimateTest, FailedSimulationIsARowNotAnAbort) {
   EXPECT_EQ(doc["results"][1]["status"], "failed");
   EXPECT_EQ(doc["results"][1]["stage"], "run") << doc.dump(1);
   EXPECT_EQ(doc["results"][1]["message"].get<std::string>().rfind("valgrind: ", 0), 0u);
+}
+
+// The TVM runner's calibration and dataset (issue 18): the best predicted executables are
+// timed on the real native reference, and a store records everything as candidates
+// "external:<hash>", which a second run reuses instead of simulating or measuring again.
+TEST_F(EstimateTest, MeasuresTheBestPredictedAndRecordsThemInAStore) {
+  fs::path a = BuildGemm("gemm:M=16,N=16,K=16", 0), b = BuildGemm("gemm:M=16,N=16,K=16", 1);
+  ASSERT_NE(ArtifactOf(a).hash, ArtifactOf(b).hash);
+  std::vector<std::string> args = {a.string(), b.string(), "-w", "gemm:M=16,N=16,K=16", "-t", "x86_64-host",
+                                   "--sim", "fake", "--measure-top", "1", "--ref-options", "rounds=2,reps=3",
+                                   "--store", "s.db", "--json", "out.json"};
+  auto r = Run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = ReadJson(dir_ / "out.json");
+  EXPECT_EQ(doc["reference"], "native");
+  ASSERT_EQ(doc["results"].size(), 2u);
+  const auto& rows = doc["results"];
+  size_t best = rows[0]["predicted"].get<double>() <= rows[1]["predicted"].get<double>() ? 0 : 1;
+  ASSERT_TRUE(rows[best].contains("measured")) << doc.dump(1);
+  EXPECT_FALSE(rows[1 - best].contains("measured")) << doc.dump(1);
+  EXPECT_EQ(rows[best]["measured"]["status"], "ok") << doc.dump(1);
+  EXPECT_EQ(rows[best]["measured"]["unit"], "ns");
+  EXPECT_GT(rows[best]["measured"]["value"].get<double>(), 0);
+  EXPECT_EQ(rows[0]["reused"], false);
+  EXPECT_NE(r.out.find("measured "), std::string::npos) << r.out;
+
+  auto count = [&](size_t* cands, size_t* sims, size_t* refs) {
+    auto store = Store::Open(dir_ / "s.db", StoreMode::kReadOnly);
+    ASSERT_TRUE(store.ok()) << store.message();
+    auto wid = (*store)->FindWorkload("gemm:M=16,N=16,K=16");
+    ASSERT_TRUE(wid.ok() && wid->has_value());
+    auto c = (*store)->Candidates(**wid);
+    ASSERT_TRUE(c.ok());
+    for (const auto& row : *c) EXPECT_TRUE(IsExternalConfig(row.config)) << row.config;
+    EXPECT_EQ((*c)[0].config, "external:" + ArtifactOf(a).hash.substr(0, 16));
+    auto s = (*store)->SimResults(**wid, "x86_64-host");
+    auto f = (*store)->RefResults(**wid, "x86_64-host");
+    ASSERT_TRUE(s.ok() && f.ok());
+    *cands = c->size();
+    *sims = s->size();
+    *refs = f->size();
+  };
+  size_t cands = 0, sims = 0, refs = 0;
+  count(&cands, &sims, &refs);
+  EXPECT_EQ(cands, 2u);
+  EXPECT_EQ(sims, 2u);
+  EXPECT_EQ(refs, 1u);
+
+  // Again: statistics and the measurement come from the store; nothing is added.
+  r = Run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto again = ReadJson(dir_ / "out.json");
+  EXPECT_EQ(again["results"][0]["reused"], true);
+  EXPECT_EQ(again["results"][best]["measured"]["value"], rows[best]["measured"]["value"]);
+  count(&cands, &sims, &refs);
+  EXPECT_EQ(cands, 2u);
+  EXPECT_EQ(sims, 2u);
+  EXPECT_EQ(refs, 1u);
+
+  // Measure the other one too; then the store trains a model like simtune's own candidates.
+  args[9] = "0";
+  args.insert(args.begin() + 10, {"--measure", "0,1"});
+  r = Run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  count(&cands, &sims, &refs);
+  EXPECT_EQ(refs, 2u);
+  r = RunSimtune({"train", "--db", "s.db", "--target", "x86_64-host", "--sim", "fake", "--ref", "native",
+                  "--no-rel", "--predictor", "insn-count", "--out", "m.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "m.json"));
+}
+
+TEST_F(EstimateTest, MeasureOptionsAreChecked) {
+  fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
+  auto r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fake", "--measure", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --measure index 1 is out of range; 1 executables given\n");
+  r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fake", "--ref", "native"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --ref and --ref-options need --measure or --measure-top (which executables to "
+                   "measure)\n");
+  r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fake", "--store", "s.db",
+           "--label", "a,b"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --label: 2 labels for 1 executables\n");
 }
 
 class EstimateModelTest : public EstimateTest {

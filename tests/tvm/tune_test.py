@@ -165,7 +165,8 @@ void simtune_reference(float *const *bufs) {
         # Without a model run_secs is the instruction-count score, and the runner says so
         # (issue 14 friction 5: MetaSchedule prints it as "Latency (us)").
         with self.assertWarnsRegex(UserWarning, r"instruction-count baseline .* not a run time"):
-            found = SimtuneRunner(target, WORKLOAD, sims="valgrind", work_dir=str(work / "a"))
+            found = SimtuneRunner(target, WORKLOAD, sims="valgrind", model=None,
+                                  work_dir=str(work / "a"))
         self.assertEqual(found.run_secs_unit, "score")
         res = found.run([RunnerInput(artifact, "cpu", args)])[0].result()
         self.assertIsNone(res.error_msg)

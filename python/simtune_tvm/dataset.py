@@ -1,0 +1,130 @@
+"""A dataset of MetaSchedule-generated code in a simtune store (issue 18): for each workload,
+MetaSchedule searches schedules (ms.tune_tir, its evolutionary search and cost model) with a
+SimtuneRunner that simulates every trial and times every one on the target's reference
+(calibrate = the batch size), recording each schedule's executable, statistics and reference
+time as a candidate "external:<ELF hash>" of the workload, like simtune's own candidates.
+`simtune train --db STORE --target T --sim S --ref native --no-rel` then trains a model for
+TVM code on it (`make tvm-model`), which SimtuneRunner takes by default (find_tvm_model).
+
+Resumable: a workload whose store already holds TRIALS measured schedules is skipped; one
+with fewer gets another MetaSchedule run (the next seed) for the rest, and schedules whose
+executable the store already simulated and measured are not run again. Progress: a line per
+batch and per workload on stderr.
+
+    PYTHONPATH=python .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db \\
+        [--target x86_64-host] [--sims valgrind] [--trials 32] [--workloads W;W...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The simulated targets have one core; MetaSchedule's local runs and TVM's own threads too.
+os.environ.setdefault("TVM_NUM_THREADS", "1")
+
+# Operators and shapes of real networks, small enough for valgrind: ResNet-20 (CIFAR) layers,
+# a MobileNet-style depthwise pair, a classifier layer.
+DEFAULT_WORKLOADS = [
+    "gemm:M=128,N=128,K=128",
+    "gemm:M=64,N=256,K=96",
+    "mvm:M=1000,K=512",
+    "conv2d:N=1,C=16,H=32,W=32,K=32,R=3,S=3,stride=2,pad=1",
+    "conv2d:N=1,C=32,H=16,W=16,K=32,R=3,S=3,stride=1,pad=1",
+    "dwconv2d:C=32,H=32,W=32,R=3,S=3,stride=1,pad=1",
+    "dwconv2d:C=64,H=32,W=32,R=3,S=3,stride=2,pad=1",
+]
+
+
+def measured_count(db: Path, workload: str, target: str) -> int:
+    """Schedules of `workload` with an ok reference result on `target` in the store."""
+    if not db.is_file():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        row = con.execute(
+            "SELECT COUNT(DISTINCT r.candidate_id) FROM ref_results r "
+            "JOIN candidates c ON c.id = r.candidate_id JOIN workloads w ON w.id = c.workload_id "
+            "WHERE w.key = ? AND r.target = ? AND r.status = 'ok' AND c.config LIKE 'external:%'",
+            (workload, target)).fetchone()
+    return int(row[0])
+
+
+def collect(workload: str, db: Path, target: str, sims: str, trials: int, seed: int,
+            per_iter: int, work: Path, log) -> dict:
+    """One MetaSchedule run on `workload` whose every trial is simulated and measured."""
+    # pylint: disable=import-outside-toplevel
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+
+    from .runner import SimtuneRunner, local_builder, tvm_target
+    from .workloads import prim_func
+
+    started = time.monotonic()
+
+    def on_batch(records: list[dict]) -> None:
+        ok = sum(1 for r in records if r["kind"] == "measured")
+        log(f"  {workload}: batch of {len(records)}: {ok} simulated and measured, "
+            f"{len(records) - ok} failed; {time.monotonic() - started:.0f} s")
+
+    runner = SimtuneRunner(target, workload, sims=sims, model=None, calibrate=per_iter,
+                           store=str(db), work_dir=str(work / "runner"), on_batch=on_batch)
+    tt = tvm.target.Target(tvm_target(target))
+    ms.tune_tir(prim_func(workload), tt, str(work / "ms"), max_trials_global=trials,
+                num_trials_per_iter=per_iter, runner=runner,
+                builder=local_builder(max_workers=2), seed=seed)
+    kinds = [t["kind"] for t in runner.trials]
+    return {"trials": len(kinds), "measured": kinds.count("measured"),
+            "failed": kinds.count("failed"), "wall_s": time.monotonic() - started}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True, help="simtune store to fill (created when missing)")
+    ap.add_argument("--target", default="x86_64-host")
+    ap.add_argument("--sims", default="valgrind")
+    ap.add_argument("--trials", type=int, default=32, help="measured schedules per workload")
+    ap.add_argument("--per-iter", type=int, default=16, help="MetaSchedule trials per batch")
+    ap.add_argument("--workloads", default=";".join(DEFAULT_WORKLOADS),
+                    help="';'-separated simtune workload strings")
+    ap.add_argument("--max-runs", type=int, default=3,
+                    help="MetaSchedule runs per workload at most (each a new seed)")
+    args = ap.parse_args(argv)
+    if args.trials < 1 or args.per_iter < 1:
+        ap.error("--trials and --per-iter must be >= 1")
+    db = Path(args.db).resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    workloads = [w.strip() for w in args.workloads.split(";") if w.strip()]
+
+    def log(msg: str) -> None:
+        print(f"[tvm-dataset {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    log(f"{len(workloads)} workloads x {args.trials} schedules on {args.target} ({args.sims}) "
+        f"into {db}; load {os.getloadavg()[0]:.1f}")
+    for i, workload in enumerate(workloads, 1):
+        for run in range(args.max_runs + 1):
+            have = measured_count(db, workload, args.target)
+            if have >= args.trials:
+                log(f"[{i}/{len(workloads)}] {workload}: {have} schedules stored, done")
+                break
+            if run == args.max_runs:
+                log(f"[{i}/{len(workloads)}] {workload}: {have} schedules after {args.max_runs} "
+                    "MetaSchedule runs (it found no more distinct ones)")
+                break
+            want = args.trials - have
+            log(f"[{i}/{len(workloads)}] {workload}: {have} stored, MetaSchedule run {run + 1} "
+                f"(seed {run + 1}) for {want} more")
+            with tempfile.TemporaryDirectory(prefix="tvm_dataset_") as work:
+                out = collect(workload, db, args.target, args.sims, want, run + 1,
+                              min(args.per_iter, want), Path(work), log)
+            log(f"  {workload}: {out['measured']} measured, {out['failed']} failed of "
+                f"{out['trials']} trials in {out['wall_s']:.0f} s; load {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""SimtuneRunner's calibration from the reference (issue 18), on hand-made schedules of a
+64x64x64 matmul (loop orders), simulated by valgrind on x86_64-host:
+  - with a fake reference (a callable): the k best predicted of a batch report the fake's
+    times, the others exp(a + b log p) with a and b fitted on those times; every trial is
+    marked "measured" or "predicted"; a failing reference fails only its trials;
+  - with the real native reference (`simtune estimate --measure-top`) and a store: measured
+    seconds come back and the store holds the schedules as "external:" candidates;
+  - a model trained on that store (`simtune train`) is what model="auto" and model=FILE use;
+  - units: without a model and without calibration the runner warns that run_secs is a
+    score; with calibrate it is seconds and says nothing.
+
+Needs: the simtune binary ($SIMTUNE, else build/simtune), valgrind, gcc, apache-tvm.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "python"))
+
+import tvm  # noqa: E402
+from tvm.s_tir import meta_schedule as ms  # noqa: E402
+from tvm.s_tir.meta_schedule.builder.local_builder import default_build, default_export  # noqa: E402
+from tvm.s_tir.meta_schedule.runner import RunnerInput  # noqa: E402
+
+from simtune_tvm import SimtuneRunner, find_simtune, prim_func, tvm_target  # noqa: E402
+
+TARGET = "x86_64-host"
+WORKLOAD = "gemm:M=64,N=64,K=64"
+ORDERS = ["ijk", "ikj", "jki", "kij"]   # four schedules that differ clearly in speed
+
+
+def require_tools() -> None:
+    missing = [t for t in ("valgrind", "gcc") if shutil.which(t) is None]
+    if missing:
+        raise unittest.TestCase.failureException(
+            f"missing tools {', '.join(missing)}: run scripts/setup (Debian packages)")
+    if not os.access(find_simtune(), os.X_OK):
+        raise unittest.TestCase.failureException("simtune executable not found; build it")
+
+
+class CalibrateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        require_tools()
+        cls.work = Path(tempfile.mkdtemp(prefix="simtune_tvm_cal_"))
+        tt = tvm.target.Target(tvm_target(TARGET))
+        func = prim_func(WORKLOAD)
+        cls.args = ms.arg_info.ArgInfo.from_prim_func(func)
+        cls.artifacts = []
+        for order in ORDERS:
+            sch = tvm.s_tir.Schedule(func)
+            loops = dict(zip("ijk", sch.get_loops(sch.get_sblock("C"))))
+            sch.reorder(*(loops[c] for c in order))
+            cls.artifacts.append(default_export(default_build(sch.mod, tt, None)))
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.work, True)
+
+    def inputs(self, artifacts=None) -> list:
+        return [RunnerInput(a, "cpu", self.args) for a in (artifacts or self.artifacts)]
+
+    def test_fake_reference_calibrates_and_marks_every_trial(self) -> None:
+        calls = []
+
+        def fake(elfs: list[str]) -> list[float]:
+            calls.append(list(elfs))
+            return [2e-4 * (n + 1) for n in range(len(elfs))]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")   # no unit warning with calibrate
+            runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None, calibrate=2,
+                                   calibrate_ref=fake, work_dir=str(self.work / "fake"))
+            results = [f.result() for f in runner.run(self.inputs())]
+        self.assertEqual(runner.run_secs_unit, "seconds")
+        self.assertTrue(all(r.error_msg is None for r in results), [r.error_msg for r in results])
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(len(calls[0]), 2)
+        trials = runner.trials
+        self.assertEqual([t["kind"] for t in trials].count("measured"), 2)
+        self.assertEqual([t["kind"] for t in trials].count("predicted"), 2)
+        by_elf = {t["elf"]: t for t in trials}
+        # The fake was asked about the two best predicted, best first, and its times are
+        # what those trials report.
+        ranked = sorted(trials, key=lambda t: t["predicted_s"])
+        self.assertEqual(calls[0], [ranked[0]["elf"], ranked[1]["elf"]])
+        self.assertAlmostEqual(by_elf[calls[0][0]]["run_secs"], 2e-4)
+        self.assertAlmostEqual(by_elf[calls[0][1]]["run_secs"], 4e-4)
+        # Two points: slope 1, offset = mean of log(t) - log(p).
+        cal = runner.calibration
+        self.assertEqual(cal["points"], 2)
+        self.assertEqual(cal["b"], 1.0)
+        want_a = (math.log(2e-4 / ranked[0]["predicted_s"]) + math.log(4e-4 / ranked[1]["predicted_s"])) / 2
+        self.assertAlmostEqual(cal["a"], want_a)
+        for t in ranked[2:]:
+            self.assertEqual(t["kind"], "predicted")
+            self.assertAlmostEqual(t["run_secs"], math.exp(want_a) * t["predicted_s"])
+        for r, t in zip(results, trials):
+            self.assertAlmostEqual(float(r.run_secs[0]), t["run_secs"])
+        lines = (self.work / "fake" / "trials.jsonl").read_text().splitlines()
+        self.assertEqual([json.loads(x)["kind"] for x in lines], [t["kind"] for t in trials])
+
+        # A second batch: two more points; the fit now has four.
+        [f.result() for f in runner.run(self.inputs())]
+        self.assertEqual(runner.calibration["points"], 4)
+
+    def test_failing_reference_fails_only_its_trials(self) -> None:
+        def broken(_elfs):
+            raise RuntimeError("board unreachable")
+
+        runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None, calibrate=1,
+                               calibrate_ref=broken, work_dir=str(self.work / "broken"))
+        results = [f.result() for f in runner.run(self.inputs())]
+        errors = [r.error_msg for r in results if r.error_msg]
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("simtune runner: measure: calibrate_ref gave 'RuntimeError: board unreachable'",
+                      errors[0])
+        self.assertEqual(sum(1 for r in results if r.run_secs), 3)
+
+    def test_native_reference_store_and_model(self) -> None:
+        store = self.work / "native.db"
+        runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None, calibrate=4,
+                               ref_options="rounds=3,reps=5", store=str(store),
+                               work_dir=str(self.work / "native"))
+        results = [f.result() for f in runner.run(self.inputs())]
+        self.assertTrue(all(r.error_msg is None for r in results), [r.error_msg for r in results])
+        secs = [float(r.run_secs[0]) for r in results]
+        self.assertTrue(all(t["kind"] == "measured" for t in runner.trials))
+        # Native times of a 64^3 matmul on this machine: microseconds to milliseconds.
+        self.assertTrue(all(1e-6 < s < 1e-1 for s in secs), secs)
+        self.assertGreater(max(secs) / min(secs), 1.2, f"loop orders timed alike: {secs}")
+        with sqlite3.connect(store) as con:
+            configs = [r[0] for r in con.execute("SELECT config FROM candidates")]
+            refs = con.execute("SELECT COUNT(*) FROM ref_results WHERE status = 'ok'").fetchone()[0]
+        self.assertEqual(len(configs), 4)
+        self.assertTrue(all(c.startswith("external:") for c in configs), configs)
+        self.assertEqual(refs, 4)
+
+        # A model for TVM code trained on that store; the runner then predicts seconds.
+        model = self.work / "model.json"
+        train = subprocess.run([find_simtune(), "train", "--db", str(store), "--target", TARGET,
+                                "--sim", "valgrind", "--ref", "native", "--no-rel",
+                                "--predictor", "ridge", "--out", str(model)],
+                               capture_output=True, text=True, timeout=300, check=False)
+        self.assertEqual(train.returncode, 0, train.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with_model = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=str(model),
+                                       work_dir=str(self.work / "model"))
+            results = [f.result() for f in with_model.run(self.inputs())]
+        self.assertEqual(with_model.run_secs_unit, "seconds")
+        pred = [float(r.run_secs[0]) for r in results]
+        self.assertTrue(all(1e-7 < p < 1.0 for p in pred), pred)
+
+    def test_units_without_model_or_calibration(self) -> None:
+        with self.assertWarnsRegex(UserWarning, r"instruction-count baseline .*not a run time.*"
+                                                r"pass calibrate=k for seconds"):
+            runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None,
+                                   work_dir=str(self.work / "units"))
+        self.assertEqual(runner.run_secs_unit, "score")
+        self.assertEqual(runner.model_note, "instruction-count baseline (model=None)")
+        with self.assertRaisesRegex(ValueError, "calibrate must be an integer >= 0; got -1"):
+            SimtuneRunner(TARGET, WORKLOAD, model=None, calibrate=-1)
+        with self.assertRaisesRegex(ValueError, "calibrate=2: simtune target 'riscv64-linux' has "
+                                                "no reference to measure on"):
+            SimtuneRunner("riscv64-linux", WORKLOAD, model=None, calibrate=2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
