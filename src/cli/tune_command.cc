@@ -1,6 +1,7 @@
 // `simtune tune`: flags -> pipeline::TuneJob (src/pipeline/tune.cc, the tuning loop) -> the
 // tuning summary and the verified top candidates. Under `--executor mpi` every rank runs this
 // command: rank 0 tunes, the others serve jobs (exec.h).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -139,6 +140,11 @@ void PrintResult(const pipeline::TuneJobResult& r) {
     std::printf("%4zu  %16s  %12s  %7s  %s\n", c.predicted_rank, score.c_str(), measured.c_str(),
                 spread.c_str(), c.config.c_str());
   }
+  size_t skipped = 0;
+  for (size_t i = 0; i < r.verified.size(); ++i) skipped = std::max(skipped, r.verified[i].predicted_rank - (i + 1));
+  if (skipped > 0)
+    std::printf("(%zu candidate%s with the same simulator statistics as a verified one not measured)\n", skipped,
+                skipped == 1 ? "" : "s");
   if (r.best < 0) {
     std::printf("no verified candidate ran ok on %s\n", r.reference.c_str());
     return;
@@ -228,7 +234,7 @@ Subcommand AddTuneCommand(CLI::App& app) {
   cmd->add_option("--save-model", f->save_model, "write the final (refit) model to this file");
   cmd->add_option("--ref", f->ref, "reference (default: the target's first)");
   cmd->add_option("--ref-options", f->ref_options, "reference options, key=value,...");
-  cmd->add_option("--top", f->verify_top, "how many of the best predicted to measure on the reference")
+  cmd->add_option("--top", f->verify_top, "how many of the best predicted to measure on the reference (one of candidates with equal statistics)")
       ->check(NonNegativeInteger());
   AddDeprecatedAlias(cmd, "--verify-top", f->verify_top, "--top");
   cmd->add_option("--calibrate", f->calibrate, "candidates measured to calibrate the predictor");

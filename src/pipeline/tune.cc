@@ -665,6 +665,33 @@ class TuneJob::Tuner {
     return ranked;
   }
 
+  // The k best predicted, skipping a candidate whose ROI statistics (every simulator's, minus
+  // backend extras) equal those of one already chosen: the simulators cannot tell them apart
+  // (e.g. variants that differ only in the order of loops that run once), so measuring both
+  // spends the reference on one question. Such twins refill the list, in rank order, only when
+  // there are fewer than k distinct candidates.
+  static std::string StatsKey(const Cand& c) {
+    std::string key;
+    for (const auto& [sim, stats] : c.stats) {
+      nlohmann::json j = stats.ToJson();
+      j.erase("extra");
+      key += sim + "=" + j.dump() + ";";
+    }
+    return key;
+  }
+  static std::vector<Cand*> DistinctTop(const std::vector<Cand*>& ranked, size_t k) {
+    std::vector<Cand*> top, twins;
+    std::set<std::string> chosen;
+    for (auto* c : ranked) {
+      if (top.size() == k) break;
+      if (c->stats.empty() || chosen.insert(StatsKey(*c)).second) top.push_back(c);
+      else twins.push_back(c);
+    }
+    for (size_t i = 0; i < twins.size() && top.size() < k; ++i) top.push_back(twins[i]);
+    std::stable_sort(top.begin(), top.end(), [](const Cand* a, const Cand* b) { return a->score < b->score; });
+    return top;
+  }
+
   Status StorePredictions(const std::string& model) {
     for (auto* c : Ranked()) {
       PredictionRow row;
@@ -689,7 +716,7 @@ class TuneJob::Tuner {
       predicted_rank[ranked[i]->id] = i + 1;
       search_score[ranked[i]->id] = ranked[i]->score;
     }
-    std::vector<Cand*> top(ranked.begin(), ranked.begin() + std::min(ranked.size(), static_cast<size_t>(f_.verify_top)));
+    std::vector<Cand*> top = DistinctTop(ranked, static_cast<size_t>(f_.verify_top));
     std::map<int64_t, RefResult> verified;
     if (!top.empty()) {
       SIMTUNE_ASSIGN_OR_RETURN(verified, Measure(top));

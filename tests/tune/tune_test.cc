@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "simtune/store.h"
@@ -80,6 +81,45 @@ TEST_F(TuneTest, FailingAndHangingCandidatesAreRowsAndTheTuneGoesOn) {
   EXPECT_EQ(again["artifacts"].size(), store["artifacts"].size());
   EXPECT_EQ(again["sim_results"].size(), store["sim_results"].size());
   EXPECT_EQ(again["ref_results"].size(), store["ref_results"].size());
+}
+
+// Two candidates that differ only in a knob the kernel never reads run the same ROI, so QEMU's
+// statistics are equal: the reference verifies one of them and spends the second measurement on
+// the next candidate the simulator can tell apart.
+TEST_F(TuneTest, VerificationSkipsCandidatesWithEqualStatistics) {
+  std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
+  for (int r = 0; r < REP; ++r)
+    for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "spec.json") << R"({
+  "name": "twins", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 4096, "output": false},
+              {"name": "out", "elements": 4096, "output": true}],
+  "params": {"REP": [1, 2, 4], "UNUSED": [0, 1]}, "restrictions": [], "defines": {"N": 4096},
+  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 4096
+})";
+  auto r = Run(Cat({Simtune(), "tune", "custom:spec=" + (dir_ / "spec.json").string(), "--target",
+                    "x86_64-host", "--budget", "6", "--strategy", "exhaustive", "--sim", "qemu",
+                    "--calibrate", "2", "--top", "2", "-j", "2", "--db", "t.db"},
+                   kFastRef));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  size_t table = r.out.find("verified the top 2 predicted");
+  ASSERT_NE(table, std::string::npos) << r.out;
+  std::set<std::string> reps;
+  std::istringstream lines(r.out.substr(table));
+  for (std::string line; std::getline(lines, line);) {
+    size_t at = line.find("REP=");
+    if (at != std::string::npos && line.find("best verified") == std::string::npos)
+      reps.insert(line.substr(at, line.find(',', at) - at));
+  }
+  EXPECT_EQ(reps.size(), 2u) << "two different programs verified:\n" << r.out;
+  EXPECT_NE(r.out.find("(1 candidate with the same simulator statistics as a verified one not measured)\n"),
+            std::string::npos) << r.out;
 }
 
 TEST_F(TuneTest, UsageErrorsNameTheValue) {
