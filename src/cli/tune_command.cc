@@ -225,7 +225,7 @@ Subcommand AddTuneCommand(CLI::App& app) {
                   "best on the reference) or reference (measure every candidate on the reference, one at a time)");
   cmd->add_option("--strategy", f->strategy, "search strategy: exhaustive, random, evolutionary, annealing, model-guided");
   cmd->add_option("--strategy-options", f->strategy_options, "strategy options, key=value,...");
-  cmd->add_option("--sim", f->sims, "simulators, comma-separated (default: the target's first; qemu[,valgrind] on x86)");
+  cmd->add_option("--sim", f->sims, "simulators, comma-separated (default: those the model was trained on for this target, else the target's first)");
   cmd->add_option("--sim-options", f->sim_options, "simulator options: OPTS, or SIM:OPTS with several simulators; repeatable");
   cmd->add_option("--predictor", f->predictor, "predictor to calibrate (see predictor.h)");
   cmd->add_option("--predictor-options", f->predictor_options, "predictor options, key=value,...");

@@ -83,12 +83,6 @@ class TuneJob::Tuner {
     if (f_.drive != "simulate" && f_.drive != "reference")
       return UnknownName("drive", f_.drive, {"simulate", "reference"});
     if (by_reference()) return PrepareMeasuring();
-    if (f_.simulators.empty()) {
-      if (target_.simulators.empty())
-        return Error{"target '" + target_.name + "' lists no simulators; pass --sim"};
-      f_.simulators = target_.simulators.front();
-    }
-    SIMTUNE_RETURN_IF_ERROR(ParseSimulators());
     if (f_.model.empty() && f_.shipped_model) {
       // A model trained on the corpus and shipped for this target (issue 11): rank without
       // measuring anything on the reference.
@@ -112,6 +106,17 @@ class TuneJob::Tuner {
     } else {
       SIMTUNE_ASSIGN_OR_RETURN(predictor_, Predictors().Create(f_.predictor, f_.predictor_options));
     }
+    if (f_.simulators.empty()) {
+      // No --sim: the simulators the model was trained on for this target (its features come
+      // from them), else the target's first.
+      if (model_spec_ && model_spec_->sim_target == target_.name && !model_spec_->simulators.empty())
+        f_.simulators = Join(model_spec_->simulators, ",");
+      else if (target_.simulators.empty())
+        return Error{"target '" + target_.name + "' lists no simulators; pass --sim"};
+      else
+        f_.simulators = target_.simulators.front();
+    }
+    SIMTUNE_RETURN_IF_ERROR(ParseSimulators());
     bool need_ref = f_.model.empty() || f_.verify_top > 0;
     if (need_ref) {
       if (f_.reference.empty()) {

@@ -174,6 +174,25 @@ TEST_F(TuneTest, ScoresCarryTheirUnitAndAModelFromElsewhereWarns) {
   EXPECT_EQ(r.err.find("warning:", 1), std::string::npos) << "only that difference: " << r.err;
 }
 
+// Without --sim, a tune ranked by a model runs the simulators the model was trained on for that
+// target (its features come from them), not the target's first simulator.
+TEST_F(TuneTest, WithoutSimATuneRunsTheSimulatorsItsModelWasTrainedOn) {
+  auto r = Run(Cat({Simtune(), "tune", "gemm:M=16,N=16,K=16", "--target", "x86_64-host", "--budget", "4",
+                    "--strategy", "random", "--sim", "fake", "--predictor", "ridge", "--calibrate", "3",
+                    "--top", "1", "-j", "2", "--cache", "cache", "--db", "t.db", "--save-model", "m.json"},
+                   kFastRef));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = Run({Simtune(), "tune", "gemm:M=16,N=16,K=16", "--target", "x86_64-host", "--budget", "4", "--strategy",
+           "random", "--seed", "2", "--model", "m.json", "--top", "0", "-j", "2", "--cache", "cache", "--db",
+           "u.db"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("strategy random, simulators fake,"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("warning:"), std::string::npos) << r.err;
+  auto store = Export("u.db");
+  ASSERT_FALSE(store["sim_results"].empty());
+  for (const auto& row : store["sim_results"]) EXPECT_EQ(row["simulator"], "fake") << row.dump();
+}
+
 // Evolutionary search scored by the fake simulator's instruction count (insn-count baseline),
 // so that scores do not depend on the (noisy) reference and two runs must agree exactly.
 std::vector<std::string> KillArgs(const std::string& db) {
