@@ -21,6 +21,7 @@
 #include "simtune/reference.h"
 #include "simtune/store.h"
 #include "simtune/strings.h"
+#include "src/pipeline/sim_row.h"
 
 namespace simtune::pipeline {
 namespace {
@@ -245,18 +246,8 @@ Result<std::optional<SimResult>> StoredSim(Plan& p, size_t i, size_t s) {
 }
 
 Status StoreSim(Plan& p, size_t i, size_t s, const SimResult& r) {
-  SimRow row;
-  row.candidate_id = p.candidate_ids[i];
-  row.target = p.target.name;
-  row.simulator = p.sim_names[s];
-  row.options = p.sims[s]->options_key();
-  row.artifact_hash = p.artifacts[i].hash;
-  row.status = r.status;
-  row.stage = r.stage;
-  row.message = r.message;
-  row.wall_s = r.wall_s;
-  if (r.ok()) row.stats_json = r.stats.ToJson().dump();
-  auto id = p.store->AddSimResult(row);
+  auto id = p.store->AddSimResult(MakeSimRow(p.candidate_ids[i], p.target.name, p.sim_names[s],
+                                             p.sims[s]->options_key(), p.artifacts[i].hash, r));
   if (!id.ok()) return id.error();
   return {};
 }

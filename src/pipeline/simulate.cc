@@ -10,6 +10,7 @@
 
 #include "simtune/pipeline.h"
 #include "simtune/process.h"
+#include "src/pipeline/sim_row.h"
 
 namespace simtune::pipeline {
 
@@ -80,18 +81,8 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
     auto [i, r] = std::move(finished.front());
     finished.pop_front();
     lock.unlock();
-    SimRow row;
-    row.candidate_id = todo[i].first;
-    row.target = target.name;
-    row.simulator = f.simulator;
-    row.options = sim.options_key();
-    row.artifact_hash = todo[i].second.hash;
-    row.status = r.status;
-    row.stage = r.stage;
-    row.message = r.message;
-    row.wall_s = r.wall_s;
+    SimRow row = MakeSimRow(todo[i].first, target.name, f.simulator, sim.options_key(), todo[i].second.hash, r);
     if (r.ok()) {
-      row.stats_json = r.stats.ToJson().dump();
       result.insn_count += r.stats.insn_count;
       result.sim_wall_s += r.wall_s;
     } else {

@@ -41,6 +41,7 @@
 #include "simtune/target.h"
 #include "simtune/training.h"
 #include "simtune/workload.h"
+#include "src/pipeline/sim_row.h"
 
 namespace simtune::pipeline {
 namespace {
@@ -355,18 +356,8 @@ class TuneJob::Tuner {
   Status Record(const Cand& c, const JobResult& r) {
     SIMTUNE_RETURN_IF_ERROR(store_->AddArtifact(c.id, r.artifact));
     for (size_t i = 0; i < r.sims.size(); ++i) {
-      SimRow row;
-      row.candidate_id = c.id;
-      row.target = target_.name;
-      row.simulator = sims_[i].name;
-      row.options = sim_keys_[i];
-      row.artifact_hash = r.artifact.hash;
-      row.status = r.sims[i].status;
-      row.stage = r.sims[i].stage;
-      row.message = r.sims[i].message;
-      row.wall_s = r.sims[i].wall_s;
-      if (r.sims[i].ok()) row.stats_json = r.sims[i].stats.ToJson().dump();
-      SIMTUNE_RETURN_IF_ERROR(store_->AddSimResult(row));
+      SIMTUNE_RETURN_IF_ERROR(store_->AddSimResult(
+          MakeSimRow(c.id, target_.name, sims_[i].name, sim_keys_[i], r.artifact.hash, r.sims[i])));
     }
     return Status::Ok();
   }
@@ -596,11 +587,8 @@ class TuneJob::Tuner {
     SIMTUNE_RETURN_IF_ERROR(StoreRun("measure-every-trial"));
     TuneJobResult& out = result_;
     FillSummary(out, search_s);
-    std::vector<Cand*> ranked;
-    for (auto& c : cands_)
-      if (measured_.count(c.id)) ranked.push_back(&c);
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const Cand* a, const Cand* b) { return a->score < b->score; });
+    // Under this drive a candidate's score is finite only once measured (its measurement).
+    std::vector<Cand*> ranked = Ranked();
     for (size_t i = 0; i < ranked.size(); ++i) {
       TunedCandidate t{ranked[i]->id, ranked[i]->text, ranked[i]->score, i + 1, measured_.at(ranked[i]->id)};
       out.ranking.push_back(t);
