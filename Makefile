@@ -71,11 +71,13 @@ dataset-x86: build
 	$(BUILD)/simtune dataset --target x86_64-host --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db
 
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
-# corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them.
-SHIPPED_PREDICTOR ?= gp
+# corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them (and runs the
+# simulators they were trained on: Spike's caches and llvm-mca's block costs).
+SHIPPED_PREDICTOR ?= ridge
+SHIPPED_SIMS ?= spike,mca
 models: build
 	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \
-	  $(BUILD)/simtune train --db out/corpus/rvsim.db --target $$t --sim spike --ref rvsim --no-shape \
+	  $(BUILD)/simtune train --db out/corpus/rvsim.db --target $$t --sim $(SHIPPED_SIMS) --ref rvsim --no-shape \
 	    --predictor $(SHIPPED_PREDICTOR) --out data/models/$$t.json || exit 1; done
 
 # This machine's own model: grow the x86 corpus, then train on it (one command).

@@ -527,6 +527,13 @@ struct TuneJobOptions {
   std::string reference;                   // empty: the target's first
   std::string reference_options;
   int verify_top = 5;                      // measure the k best predicted (CLI: --top)
+  // Drive "simulate": the reference (a board: one device, idle while the simulators search)
+  // measures, after each batch, the best predicted candidate it has not measured yet (one of
+  // the current top verify_top, on a thread of its own, one at a time), so that a good
+  // candidate is verified while the search goes on; the final verification reuses these
+  // measurements and lists every candidate measured. Meant for a reference that is not this
+  // machine (rvsim, ssh): a native reference would time candidates under the simulators' load.
+  bool verify_during_search = false;
   int calibrate = 10;                      // candidates measured to calibrate the predictor
   size_t batch = 16;                       // candidates proposed per round
   uint64_t seed = 1;

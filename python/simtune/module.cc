@@ -306,6 +306,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("reference_options", &TuneJobOptions::reference_options)
       .def_readwrite("top", &TuneJobOptions::verify_top)          // the CLI's --top
       .def_readwrite("verify_top", &TuneJobOptions::verify_top)
+      .def_readwrite("verify_during_search", &TuneJobOptions::verify_during_search)
       .def_readwrite("calibrate", &TuneJobOptions::calibrate)
       .def_readwrite("batch", &TuneJobOptions::batch)
       .def_readwrite("seed", &TuneJobOptions::seed)

@@ -36,6 +36,7 @@ struct TuneFlags {
   std::string ref;
   std::string ref_options;
   int verify_top = 5;
+  bool verify_during_search = false;
   int calibrate = 10;
   size_t batch = 16;
   uint64_t seed = 1;
@@ -173,6 +174,7 @@ int Tune(const TuneFlags& f) {
   o.reference = f.ref;
   o.reference_options = f.ref_options;
   o.verify_top = f.verify_top;
+  o.verify_during_search = f.verify_during_search;
   o.calibrate = f.calibrate;
   o.batch = f.batch;
   o.seed = f.seed;
@@ -237,6 +239,9 @@ Subcommand AddTuneCommand(CLI::App& app) {
   cmd->add_option("--top", f->verify_top, "how many of the best predicted to measure on the reference (one of candidates with equal statistics)")
       ->check(NonNegativeInteger());
   AddDeprecatedAlias(cmd, "--verify-top", f->verify_top, "--top");
+  cmd->add_flag("--verify-during-search", f->verify_during_search,
+                "measure the best predicted on the reference after each batch while the search goes on "
+                "(a board idle during simulation; the final --top reuses these measurements)");
   cmd->add_option("--calibrate", f->calibrate, "candidates measured to calibrate the predictor");
   cmd->add_option("--batch", f->batch, "candidates proposed per round (independent of -j, for reproducibility)")
       ->check(NonNegativeInteger());

@@ -6,6 +6,8 @@
 //            -> predict (predictor) -> notify the strategy -> ... until the budget
 //   verify:  measure the top k predicted on the reference, refit on every measurement,
 //            report the best verified candidate
+//   (--verify-during-search: after each batch, the reference measures the best predicted
+//   candidate not yet measured on a thread of its own, while the next batch simulates)
 //
 // With drive "reference" (measure every trial, the baseline simtune is compared with):
 //   search:  propose (strategy) -> build + verify (executor, in parallel) -> measure each on
@@ -24,6 +26,7 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <optional>
@@ -141,6 +144,11 @@ class TuneJob::Tuner {
     }
     if (f_.model.empty() && f_.calibrate < 2)
       return Error{"--calibrate must be at least 2 when no --model is given; got " + std::to_string(f_.calibrate)};
+    if (f_.verify_during_search && f_.verify_top == 0)
+      return Error{"--verify-during-search has nothing to measure with --top 0"};
+    if (f_.verify_during_search && f_.reference == "native")
+      warnings_.push_back("--verify-during-search with the native reference: candidates are timed on this machine "
+                          "while it simulates, so their times carry the simulators' load");
     return MakeExecutor();
   }
 
@@ -148,6 +156,8 @@ class TuneJob::Tuner {
   Status PrepareMeasuring() {
     if (!f_.model.empty())
       return Error{"--model '" + f_.model + "' has no use with --drive reference: every candidate is measured"};
+    if (f_.verify_during_search)
+      return Error{"--verify-during-search has no use with --drive reference: every candidate is measured"};
     if (!f_.simulators.empty())
       return Error{"--sim '" + f_.simulators + "' has no use with --drive reference: nothing is simulated"};
     if (f_.reference.empty()) {
@@ -551,9 +561,84 @@ class TuneJob::Tuner {
       SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs));
       SIMTUNE_RETURN_IF_ERROR(ScoreAll());
       strategy_->Notify(Trials(batch));
+      if (f_.verify_during_search) {
+        SIMTUNE_RETURN_IF_ERROR(CollectEarly(/*wait=*/false));
+        SIMTUNE_RETURN_IF_ERROR(LaunchEarly());
+      }
+      AddPoint("search");
+    }
+    if (early_) {
+      SIMTUNE_RETURN_IF_ERROR(CollectEarly(/*wait=*/true));
       AddPoint("search");
     }
     return Status::Ok();
+  }
+
+  // --verify-during-search: one measurement in flight at most (the reference is one device).
+  // The thread only runs the reference; the store and the tune's state are touched on this
+  // thread, when the result is collected.
+  struct EarlyMeasurement {
+    Cand* cand = nullptr;
+    Artifact artifact;
+    std::future<std::vector<RefResult>> result;
+  };
+
+  // Starts measuring the best of the current top verify_top (distinct statistics) that has
+  // not been measured yet; nothing when one is in flight or the top is measured. A stored
+  // result (resume) counts as measured without a run.
+  Status LaunchEarly() {
+    if (early_) return Status::Ok();
+    for (Cand* c : DistinctTop(Ranked(), static_cast<size_t>(f_.verify_top))) {
+      if (!early_tried_.insert(c->id).second) continue;
+      SIMTUNE_ASSIGN_OR_RETURN(auto done, store_->LatestOkRef(c->id, target_.name, f_.reference,
+                                                              reference_->options_key(), c->artifact.hash));
+      if (done.has_value()) {
+        NoteEarly(*c, done->result);
+        continue;
+      }
+      if (!std::filesystem::exists(c->artifact.elf)) continue;   // built elsewhere: left to the end
+      early_.emplace();
+      early_->cand = c;
+      early_->artifact = c->artifact;
+      Reference* ref = reference_.get();
+      const Target* target = &target_;
+      early_->result = std::async(std::launch::async, [ref, target, a = c->artifact] {
+        return ref->Measure({a}, *target);
+      });
+      return Status::Ok();
+    }
+    return Status::Ok();
+  }
+
+  // Stores the measurement in flight once it is done (wait: block until it is).
+  Status CollectEarly(bool wait) {
+    if (!early_) return Status::Ok();
+    if (!wait && early_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+      return Status::Ok();
+    std::vector<RefResult> results = early_->result.get();
+    SIMTUNE_CHECK(results.size() == 1);
+    Cand* c = early_->cand;
+    RefRow row;
+    row.candidate_id = c->id;
+    row.target = target_.name;
+    row.reference = reference_->name();
+    row.options = reference_->options_key();
+    row.artifact_hash = early_->artifact.hash;
+    row.result = results[0];
+    early_.reset();
+    SIMTUNE_RETURN_IF_ERROR(store_->AddRefResult(row));
+    ++measured_now_;
+    if (row.result.ok()) NoteEarly(*c, row.result);
+    return Status::Ok();
+  }
+
+  void NoteEarly(const Cand& c, const RefResult& r) {
+    early_ok_[c.id] = r;
+    if (verified_unit_.empty()) verified_unit_ = r.unit;
+    if (!std::isfinite(best_verified_) || r.value < best_verified_) {
+      best_verified_ = r.value;
+      best_verified_id_ = c.id;
+    }
   }
 
   // Drive "reference": every ok candidate of a batch is measured on its own (the reference is
@@ -713,6 +798,14 @@ class TuneJob::Tuner {
     std::map<int64_t, RefResult> verified;
     if (!top.empty()) {
       SIMTUNE_ASSIGN_OR_RETURN(verified, Measure(top));
+      // Measured during the search but no longer among the top: listed too (measured is known).
+      std::set<int64_t> listed;
+      for (const Cand* c : top) listed.insert(c->id);
+      for (Cand* c : ranked)
+        if (early_ok_.count(c->id) && listed.insert(c->id).second) {
+          top.push_back(c);
+          verified[c->id] = early_ok_.at(c->id);
+        }
       // Refit on every measurement of this tune (calibration + verification).
       if (f_.model.empty()) {
         std::vector<Cand*> all = calibration_;
@@ -812,6 +905,9 @@ class TuneJob::Tuner {
   int64_t best_verified_id_ = 0;
   std::vector<TunePoint> points_;
   std::map<int64_t, RefResult> measured_;   // drive "reference": candidate id -> its measurement
+  std::optional<EarlyMeasurement> early_;   // --verify-during-search: the measurement in flight
+  std::set<int64_t> early_tried_;           // candidates it chose (measured, in flight or failed)
+  std::map<int64_t, RefResult> early_ok_;   // their ok results
 };
 
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cmath>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,26 @@ const std::vector<std::string> kFastRef = {"--ref-options", "rounds=2,reps=3,min
 std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
+}
+
+// A custom kernel that scales its input REP times (so REP sets its run time) and its spec with
+// these params (JSON members).
+void WriteRepSpec(const fs::path& dir, const std::string& name, const std::string& params) {
+  std::ofstream(dir / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
+  for (int r = 0; r < REP; ++r)
+    for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir / "spec.json") << R"({"name": ")" << name << R"(", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 4096, "output": false},
+              {"name": "out", "elements": 4096, "output": true}],
+  "params": {)" << params << R"(}, "restrictions": [], "defines": {"N": 4096},
+  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 4096
+})";
 }
 
 TEST_F(TuneTest, FailingAndHangingCandidatesAreRowsAndTheTuneGoesOn) {
@@ -87,22 +108,7 @@ TEST_F(TuneTest, FailingAndHangingCandidatesAreRowsAndTheTuneGoesOn) {
 // statistics are equal: the reference verifies one of them and spends the second measurement on
 // the next candidate the simulator can tell apart.
 TEST_F(TuneTest, VerificationSkipsCandidatesWithEqualStatistics) {
-  std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
-  for (int r = 0; r < REP; ++r)
-    for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
-}
-)";
-  std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
-  for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
-}
-)";
-  std::ofstream(dir_ / "spec.json") << R"({
-  "name": "twins", "source": "kernel.c", "reference": "ref.c",
-  "buffers": [{"name": "x", "elements": 4096, "output": false},
-              {"name": "out", "elements": 4096, "output": true}],
-  "params": {"REP": [1, 2, 4], "UNUSED": [0, 1]}, "restrictions": [], "defines": {"N": 4096},
-  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 4096
-})";
+  WriteRepSpec(dir_, "twins", R"("REP": [1, 2, 4], "UNUSED": [0, 1])");
   auto r = Run(Cat({Simtune(), "tune", "custom:spec=" + (dir_ / "spec.json").string(), "--target",
                     "x86_64-host", "--budget", "6", "--strategy", "exhaustive", "--sim", "qemu",
                     "--calibrate", "2", "--top", "2", "-j", "2", "--db", "t.db"},
@@ -120,6 +126,65 @@ TEST_F(TuneTest, VerificationSkipsCandidatesWithEqualStatistics) {
   EXPECT_EQ(reps.size(), 2u) << "two different programs verified:\n" << r.out;
   EXPECT_NE(r.out.find("(1 candidate with the same simulator statistics as a verified one not measured)\n"),
             std::string::npos) << r.out;
+}
+
+// --verify-during-search: the reference measures the best predicted after each batch while the
+// search goes on, so the trace has a verified time before the final verification; the final
+// --top reuses those measurements (no candidate measured twice) and lists every one of them.
+TEST_F(TuneTest, VerifyDuringSearchMeasuresTheBestPredictedBeforeTheSearchEnds) {
+  WriteRepSpec(dir_, "early", R"("REP": [8, 4, 2, 1, 16, 32, 3, 6])");
+  const std::string workload = "custom:spec=" + (dir_ / "spec.json").string();
+  // A model calibrated in another store, so that nothing this tune measures is calibration.
+  auto trained = Run(Cat({Simtune(), "tune", workload, "--target", "x86_64-host", "--budget", "4", "--sim", "qemu",
+                          "--calibrate", "2", "--top", "0", "--save-model", "m.json", "-j", "2", "--db", "m.db"},
+                         kFastRef));
+  ASSERT_EQ(trained.exit_code, 0) << trained.out << trained.err;
+  auto r = Run(Cat({Simtune(), "tune", workload, "--target", "x86_64-host", "--budget", "8", "--batch", "2",
+                    "--strategy", "exhaustive", "--model", "m.json", "--top", "2", "--verify-during-search", "-j",
+                    "2", "--db", "t.db"},
+                   kFastRef));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("warning: --verify-during-search with the native reference"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("best verified: "), std::string::npos) << r.out;
+
+  auto store = Export("t.db");
+  std::set<int64_t> measured;
+  for (const auto& ref : store["ref_results"])
+    EXPECT_TRUE(measured.insert(ref["candidate_id"].get<int64_t>()).second)
+        << "measured twice: " << store["ref_results"].dump();
+  auto opened = Store::Open(dir_ / "t.db");
+  ASSERT_TRUE(opened.ok()) << opened.message();
+  auto wid = (*opened)->FindWorkload(store["workloads"][0]["key"].get<std::string>());
+  ASSERT_TRUE(wid.ok() && wid->has_value());
+  auto runs = (*opened)->TuneRuns(**wid, "x86_64-host");
+  ASSERT_TRUE(runs.ok() && runs->size() == 1u);
+  const auto& points = (*runs)[0].points;
+  ASSERT_FALSE(points.empty());
+  EXPECT_EQ(points.back().phase, "verify");
+  bool verified_while_searching = false;
+  for (const auto& p : points)
+    if (p.phase == "search" && std::isfinite(p.best_verified)) verified_while_searching = true;
+  EXPECT_TRUE(verified_while_searching) << "no search point has a verified time";
+
+  // Every candidate measured after calibration is listed in the verified table.
+  size_t table = r.out.find("verified the top ");
+  ASSERT_NE(table, std::string::npos) << r.out;
+  size_t rows = 0;
+  std::istringstream lines(r.out.substr(table));
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("REP=") != std::string::npos && line.find("best verified") == std::string::npos) ++rows;
+  EXPECT_GE(rows, 2u) << r.out;
+
+  // Refused where it has no use.
+  auto none = Run({Simtune(), "tune", workload, "--target", "x86_64-host", "--budget", "2", "--sim", "qemu",
+                   "--calibrate", "2", "--top", "0", "--verify-during-search", "--db", "t.db"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.err, "error: --verify-during-search has nothing to measure with --top 0\n");
+  auto measuring = Run({Simtune(), "tune", workload, "--target", "x86_64-host", "--budget", "2", "--drive",
+                        "reference", "--verify-during-search", "--db", "t.db"});
+  EXPECT_EQ(measuring.exit_code, 1);
+  EXPECT_EQ(measuring.err,
+            "error: --verify-during-search has no use with --drive reference: every candidate is measured\n");
 }
 
 TEST_F(TuneTest, UsageErrorsNameTheValue) {
