@@ -19,19 +19,25 @@ namespace {
 using roi_test::BuildOrFail;
 using roi_test::LoadTestTarget;
 
-// out[i] = in[i] OP c over n floats: the same kind and nearly the same number of
-// instructions for '*' and '/', but a division costs many more cycles on every core model.
+// acc = acc OP c OP c + in[i]; out[i] = acc over n floats, OP '*' (c = 1/3) or '/' (c = 3): the
+// same kind and nearly the same number of instructions, but a chain of dependent divisions
+// costs many more cycles than one of multiplications on every core model (a division's
+// latency; an independent, vectorised division can hide behind the loads and stores on a
+// wide core such as the host's own: llvm-mca's sapphirerapids model gives vdivps and vmulps
+// the same throughput-bound cycles for out[i] = in[i] OP c).
 KernelSource DivOrMulKernel(int n, char op) {
   KernelSource s;
-  const std::string expr = op == '/' ? "in[i] / 3.0f" : "in[i] * 3.0f";
+  const std::string step =
+      op == '/' ? "acc = acc / 3.0f / 3.0f + in[i];" : "acc = acc * 0.33333334f * 0.33333334f + in[i];";
   s.code = "void simtune_kernel(float *const *bufs) {\n  const float *in = bufs[0];\n"
-           "  float *out = bufs[1];\n  for (long i = 0; i < ROI_N; ++i) out[i] = " + expr + ";\n}\n";
-  s.reference_code = "void simtune_reference(float *const *bufs) {\n"
-                     "  for (long i = 0; i < ROI_N; ++i) bufs[1][i] = bufs[0][i] " +
-                     std::string(1, op) + " 3.0f;\n}\n";
+           "  float *out = bufs[1];\n  float acc = 1.0f;\n"
+           "  for (long i = 0; i < ROI_N; ++i) {\n    " + step + "\n    out[i] = acc;\n  }\n}\n";
+  s.reference_code = "void simtune_reference(float *const *bufs) {\n  const float *in = bufs[0];\n"
+                     "  float acc = 1.0f;\n"
+                     "  for (long i = 0; i < ROI_N; ++i) {\n    " + step + "\n    bufs[1][i] = acc;\n  }\n}\n";
   s.buffers = {{"in", n, false}, {"out", n, true}};
   s.extra_cflags = {"-DROI_N=" + std::to_string(n)};
-  s.flops = n;
+  s.flops = 2 * n;
   return s;
 }
 
