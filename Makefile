@@ -73,7 +73,7 @@ dataset-x86: build
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
 # corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them (and runs the
 # simulators they were trained on: Spike's caches and llvm-mca's block costs).
-SHIPPED_PREDICTOR ?= ridge
+SHIPPED_PREDICTOR ?= gp
 SHIPPED_SIMS ?= spike,mca
 models: build
 	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \
