@@ -7,8 +7,11 @@
 //    `simtune_roi_begin` and `simtune_roi_end`, visible in the ELF symbol table. Exactly one
 //    call of each in single-run mode; the kernel call lies between them and nothing else
 //    that does work.
-//  - Single-run mode (no arguments or `--run=all`; the only mode on bare metal): fill inputs,
-//    ROI, kernel, ROI end; check the guard zones (kHarnessGuardFloats floats of a known
+//  - Single-run mode (no arguments or `--run=all`; the only mode on bare metal): fill inputs
+//    (those within kHarnessStaticInputBytes come filled in the ELF's initialized data, the
+//    rest are filled at run time; outputs are zero in static storage), read and write back
+//    one byte of every cache line of every buffer (the caches then hold them as after a
+//    run-time fill), ROI, kernel, ROI end; check the guard zones (kHarnessGuardFloats floats of a known
 //    pattern after every buffer); print the output checksums
 //      "simtune: checksum <buffer>=<16 hex digits> ..."  (one per output buffer, in order)
 //    a hash of each output buffer's exact bits (same value on every ISA for the same bits);
@@ -37,6 +40,7 @@
 //    kHarnessTrapExitCode.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -50,6 +54,13 @@ namespace simtune {
 
 // Floats of canary after every buffer of the harness.
 inline constexpr int kHarnessGuardFloats = 64;
+// Inputs (values and guard zone) are put into the ELF as initialized data, so that the ELF
+// loader, not simulated code, provides them, while together they take at most this many
+// bytes (in signature order: a buffer that would exceed it, and every later one, is filled
+// at run time as before). Every artifact stays in the cache, so this bounds what the data adds
+// to one; 1 MiB holds the inputs of the small and medium workloads simulated most (a GEMM of
+// 256^3 takes 512 KiB), where the fill cost most relative to the ROI.
+inline constexpr int64_t kHarnessStaticInputBytes = int64_t{1} << 20;
 // Exit code of the bare-metal harness after a trap.
 inline constexpr int kHarnessTrapExitCode = 86;
 
@@ -82,7 +93,8 @@ struct BuildOptions {
 // Cache layout: <cache_dir>/<hash[0:2]>/<hash>/{kernel.c, reference.c, harness.c,
 // artifact.elf, build.log, verified-checksums.txt (once verified)}. An entry with artifact.elf is complete and reused as is (entries
 // are built in a temporary folder and renamed into place, so concurrent builders of the same
-// hash, in one process or several, are safe); a failed build leaves its sources and log
+// hash, in one process or several, are safe); a failed build leaves its sources (with harness.bin, the
+// inputs' initialized data, which a complete entry drops: the ELF holds it) and log
 // without artifact.elf and is retried next time. The reference is compiled separately at -O1
 // (target flags otherwise) to keep it naive; harness and kernel use the target's flags.
 // Thread-safe: Build* may be called from several threads at once.

@@ -143,7 +143,10 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
   for (const auto& f : target.ldflags) AddField(key, "ldflag", f);
   AddField(key, "kernel.c", source.code);
   AddField(key, "reference.c", source.reference_code);
-  AddField(key, "harness.c", *harness);
+  AddField(key, "harness.c", harness->c);
+  // The inputs' initialized data: derived from the workload alone, but hashed all the same,
+  // so that a change in how it is made cannot reuse an ELF built from other bytes.
+  AddField(key, kHarnessDataFile, harness->data);
   a.hash = Sha256Hex(key);
 
   fs::path shard = options_.cache_dir / a.hash.substr(0, 2);
@@ -170,7 +173,8 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
   if (ec) return Failed(a, "build", "cannot create '" + tmp.string() + "': " + ec.message());
   for (auto [name, text] : {std::pair<const char*, const std::string*>{"kernel.c", &source.code},
                             {"reference.c", &source.reference_code},
-                            {"harness.c", &*harness}}) {
+                            {"harness.c", &harness->c},
+                            {kHarnessDataFile, &harness->data}}) {
     Status s = WriteFile(tmp / name, *text);
     if (!s.ok()) {
       fs::remove_all(tmp, ec);
@@ -192,6 +196,8 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
   std::string why = RunStep(ref_cmd, tmp, options_.timeout_s, log);
   if (why.empty()) why = RunStep(link_cmd, tmp, options_.timeout_s, log);
   fs::remove(tmp / "reference.o", ec);
+  // The ELF holds the data; a failed build keeps it with the sources, for inspection.
+  if (why.empty()) fs::remove(tmp / kHarnessDataFile, ec);
   (void)WriteFile(tmp / "build.log", log);
   a.build_log = log;
   bool built = why.empty();

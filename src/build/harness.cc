@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 namespace simtune {
@@ -12,6 +13,13 @@ std::string Fmt(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
+}
+
+// simtune_canary.
+uint32_t Canary(int i) { return 0x5ca1ab1eU ^ (static_cast<uint32_t>(i) * 0x9e3779b9U); }
+
+void AppendLittleEndian(std::string& out, uint32_t w) {
+  for (int k = 0; k < 4; ++k) out.push_back(static_cast<char>((w >> (8 * k)) & 0xff));
 }
 
 bool IsIdentifier(const std::string& s) {
@@ -104,14 +112,49 @@ static int simtune_check_guards(float *const *bufs, const char *whose) {
   return 0;
 }
 
+static uint64_t simtune_seed(int b) { return 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1); }
+
+/* Fills inputs and zeroes outputs at run time, guard zones too (the reference's buffers). */
 static void simtune_prepare(float *const *bufs) {
   int b;
   for (b = 0; b < SIMTUNE_NBUF; ++b) {
     if (simtune_is_output[b])
       memset(bufs[b], 0, (size_t)simtune_elems[b] * sizeof(float));
     else
-      simtune_fill(bufs[b], simtune_elems[b], 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1));
+      simtune_fill(bufs[b], simtune_elems[b], simtune_seed(b));
     simtune_set_guard(bufs[b], simtune_elems[b]);
+  }
+}
+
+/* Reads and writes back one byte of every 64-byte line (the line of every target here) of
+   the buffer and its guard zone, in address order: the caches then hold its lines, dirty,
+   as after a run-time fill. */
+static void simtune_touch(float *buf, long n) {
+  volatile unsigned char *p = (volatile unsigned char *)buf;
+  long i, bytes = (n + SIMTUNE_GUARD) * (long)sizeof(float);
+  for (i = 0; i < bytes; i += 64) p[i] = p[i];
+}
+
+/* Bytes of the memset call before the ROI: volatile, so that it stays a call. */
+static volatile size_t simtune_memset_bytes = 64;
+
+/* The kernel's buffers, once, before the ROI: inputs in simtune_data came filled (with their
+   guard zones) in the ELF's initialized data, the others are filled here; outputs are zero
+   already (static storage, never written before). One memset call on the first line of an
+   output all the same: kernels call memset, and in a dynamically linked harness the first
+   call of it resolves its PLT entry (hundreds of instructions), which must not happen in the
+   ROI. */
+static void simtune_prepare_kernel(void) {
+  int b;
+  for (b = 0; b < SIMTUNE_NBUF; ++b) {
+    if (!simtune_data[b]) {
+      if (simtune_is_output[b])
+        memset(simtune_bufs[b], 0, simtune_memset_bytes);
+      else
+        simtune_fill(simtune_bufs[b], simtune_elems[b], simtune_seed(b));
+      simtune_set_guard(simtune_bufs[b], simtune_elems[b]);
+    }
+    simtune_touch(simtune_bufs[b], simtune_elems[b]);
   }
 }
 
@@ -185,6 +228,7 @@ SIMTUNE_ROI_ATTR void simtune_roi_end(void) {
 }
 
 static void simtune_print_roi(void) {}
+static void simtune_touch_tohost(void) {}
 
 /* The Spike stop point on bare metal; nothing to do on hosted targets. */
 static void simtune_sim_done(void) {}
@@ -224,6 +268,12 @@ static void simtune_print_roi(void) {
   printf("simtune: roi minstret=%llu mcycle=%llu\n", (unsigned long long)simtune_roi_insns,
          (unsigned long long)simtune_roi_cycles);
 }
+
+/* A simulation stopped at a ROI marker (PatchElfStopAt) ends with a store to tohost. With
+   tohost's line in the data cache before the ROI, that store does not allocate a line, so
+   it does not evict a dirty one, more so at simtune_roi_begin than at simtune_roi_end,
+   which would make a counter go down over the ROI (writebacks, then the level left out). */
+static void simtune_touch_tohost(void) { (void)tohost; }
 
 /* Called right after the checksum line: a simulation stops on entry (PatchElfStopAt), so
    that neither the reference nor the element-wise check runs under it. Its body only has to
@@ -318,7 +368,8 @@ constexpr const char* kSingleRun = R"C(
    with the one recorded when the artifact was verified). */
 static int simtune_single_run(int sim) {
   int rc;
-  simtune_prepare(simtune_bufs);
+  simtune_prepare_kernel();
+  simtune_touch_tohost();
   simtune_roi_begin();
   simtune_kernel(simtune_bufs);
   simtune_roi_end();
@@ -418,7 +469,19 @@ int main(void) {
 
 }  // namespace
 
-Result<std::string> GenerateHarness(const KernelSource& source, const Target& target) {
+std::vector<float> HarnessInputValues(int buffer, int64_t n) {
+  // simtune_fill, with the seed of simtune_seed. k / 2^23 - 1 is exact in float.
+  uint64_t s = 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(buffer + 1);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto& v : out) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    v = static_cast<float>(static_cast<int32_t>((s >> 40) & 0xffffff)) * (1.0f / 8388608.0f) -
+        1.0f;
+  }
+  return out;
+}
+
+Result<Harness> GenerateHarness(const KernelSource& source, const Target& target) {
   SIMTUNE_RETURN_IF_ERROR(Validate(source));
   bool bare = target.baremetal();
   if (bare && target.isa != "riscv64")
@@ -444,31 +507,79 @@ Result<std::string> GenerateHarness(const KernelSource& source, const Target& ta
   c += "#define SIMTUNE_TRAP_EXIT " + std::to_string(kHarnessTrapExitCode) + "\n\n";
 
   // Static storage everywhere: bare-metal picolibc has no usable heap for large buffers, and
-  // fixed addresses keep runs reproducible.
-  std::string bufs, ref_bufs, elems, is_output, names;
+  // fixed addresses keep runs reproducible. Inputs within kHarnessStaticInputBytes are
+  // initialized data (Harness::data, pulled in by .incbin): the ELF loader provides them, no
+  // simulated instruction. On bare metal, where crt0 zeroes .bss with a loop of its own (and
+  // copies .data from the load image), the buffers that are always written before they are
+  // read (inputs filled at run time, the reference's outputs) go to a .preserve section,
+  // which picolibc's linker script neither loads nor clears.
+  Harness h;
+  int64_t static_bytes = 0;
+  bool static_open = true;
+  auto asm_buffer = [](const std::string& section, const std::string& name,
+                       const std::string& body) {
+    return "__asm__(\".pushsection " + section + "\\n\"\n        \".balign 64\\n\"\n        \"" +
+           name + ":\\n\"\n        \"" + body + "\\n\"\n        \".popsection\\n\");\n";
+  };
+  std::string bufs, ref_bufs, elems, is_output, in_data, names;
   for (size_t i = 0; i < source.buffers.size(); ++i) {
     const auto& b = source.buffers[i];
     std::string n = std::to_string(b.elements);
     std::string name = "simtune_b" + std::to_string(i);
     std::string with_guard = n + " + SIMTUNE_GUARD";
-    c += "static float " + name + "[" + with_guard + "] __attribute__((aligned(64)));  /* " +
-         b.name + " */\n";
+    int64_t bytes = (b.elements + kHarnessGuardFloats) * 4;
+    int64_t padded = (bytes + 63) / 64 * 64;
+    bool data = !b.output && static_open && static_bytes + padded <= kHarnessStaticInputBytes;
+    if (!b.output && !data) static_open = false;
+    if (data) {
+      std::string offset = std::to_string(h.data.size());
+      std::vector<float> values = HarnessInputValues(static_cast<int>(i), b.elements);
+      for (float v : values) {
+        uint32_t w;
+        std::memcpy(&w, &v, sizeof w);
+        AppendLittleEndian(h.data, w);
+      }
+      for (int g = 0; g < kHarnessGuardFloats; ++g) AppendLittleEndian(h.data, Canary(g));
+      h.data.resize(h.data.size() + static_cast<size_t>(padded - bytes), '\0');
+      static_bytes += padded;
+      c += "/* " + b.name + ": initialized data, simtune_fill's values and the guard zone */\n";
+      c += asm_buffer(".data." + name + ",\\\"aw\\\"", name,
+                      ".incbin \\\"" + std::string(kHarnessDataFile) + "\\\", " + offset + ", " +
+                          std::to_string(bytes));
+      c += "extern float " + name + "[" + with_guard + "];\n";
+    } else if (bare && !b.output) {
+      c += "/* " + b.name + " */\n";
+      c += asm_buffer(".preserve." + name + ",\\\"aw\\\",@nobits", name,
+                      ".skip " + std::to_string(bytes));
+      c += "extern float " + name + "[" + with_guard + "];\n";
+    } else {
+      c += "static float " + name + "[" + with_guard + "] __attribute__((aligned(64)));  /* " +
+           b.name + " */\n";
+    }
     std::string ref_name = name;
     if (b.output) {
       ref_name = "simtune_r" + std::to_string(i);
-      c += "static float " + ref_name + "[" + with_guard + "] __attribute__((aligned(64)));\n";
+      if (bare) {
+        c += asm_buffer(".preserve." + ref_name + ",\\\"aw\\\",@nobits", ref_name,
+                        ".skip " + std::to_string(bytes));
+        c += "extern float " + ref_name + "[" + with_guard + "];\n";
+      } else {
+        c += "static float " + ref_name + "[" + with_guard + "] __attribute__((aligned(64)));\n";
+      }
     }
     std::string sep = i ? ", " : "";
     bufs += sep + name;
     ref_bufs += sep + ref_name;
     elems += sep + n + "L";
     is_output += sep + (b.output ? "1" : "0");
+    in_data += sep + (data ? "1" : "0");
     names += sep + "\"" + b.name + "\"";
   }
   c += "static float *const simtune_bufs[SIMTUNE_NBUF] = {" + bufs + "};\n";
   c += "static float *const simtune_ref_bufs[SIMTUNE_NBUF] = {" + ref_bufs + "};\n";
   c += "static const long simtune_elems[SIMTUNE_NBUF] = {" + elems + "};\n";
   c += "static const int simtune_is_output[SIMTUNE_NBUF] = {" + is_output + "};\n";
+  c += "static const int simtune_data[SIMTUNE_NBUF] = {" + in_data + "};\n";
   c += "static const char *const simtune_names[SIMTUNE_NBUF] = {" + names + "};\n";
   c += kCommon;
   if (bare) {
@@ -479,7 +590,8 @@ Result<std::string> GenerateHarness(const KernelSource& source, const Target& ta
   }
   c += kSingleRun;
   c += bare ? kBareMain : kHostedMain;
-  return c;
+  h.c = std::move(c);
+  return h;
 }
 
 }  // namespace simtune

@@ -2,7 +2,9 @@
 // The contract it implements is documented in include/simtune/build.h.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "simtune/build.h"
 #include "simtune/result.h"
@@ -11,8 +13,24 @@
 
 namespace simtune {
 
-// C99 source of the harness for `source` on `target`. Fails (a "generate" error) when the
-// kernel source is malformed: no buffers, no output, non-positive sizes, bad tolerances.
-Result<std::string> GenerateHarness(const KernelSource& source, const Target& target);
+struct Harness {
+  std::string c;     // C99 source, "harness.c"
+  // The initial contents of the inputs within kHarnessStaticInputBytes (values as
+  // simtune_fill computes them, then the guard zone; each padded to 64 bytes), little-endian
+  // like every target; the C source pulls it in with .incbin "harness.bin" from the
+  // compiler's working directory. Empty when no input is static.
+  std::string data;
+};
+
+// The harness for `source` on `target`. Fails (a "generate" error) when the kernel source is
+// malformed: no buffers, no output, non-positive sizes, bad tolerances.
+Result<Harness> GenerateHarness(const KernelSource& source, const Target& target);
+
+// Name of Harness::data's file next to harness.c.
+inline constexpr const char* kHarnessDataFile = "harness.bin";
+
+// The first n values simtune_fill gives the input at position `buffer` (0-based) of the
+// signature, bit for bit.
+std::vector<float> HarnessInputValues(int buffer, int64_t n);
 
 }  // namespace simtune

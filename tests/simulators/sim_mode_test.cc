@@ -16,6 +16,7 @@
 #include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
+#include "tests/simulators/qemu_test_util.h"
 #include "tests/simulators/roi_kernels.h"
 
 namespace simtune {
@@ -140,6 +141,64 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return n;
     });
+
+// The instructions a simulation-mode run of `a` executes from the ELF's entry point (_start;
+// a dynamic loader's work before it is not counted) to simtune_roi_begin, counted by the qemu
+// plugin on a copy of the ELF whose symbol table says that the ROI runs from _start to
+// simtune_roi_begin. 0 after a test failure.
+uint64_t InstructionsBeforeRoi(const Artifact& a, const Target& target) {
+  std::string objcopy = target.isa == "x86_64" ? "objcopy" : target.isa + "-linux-gnu-objcopy";
+  static int counter = 0;
+  auto copy = qemu_test::ScratchDir() / ("pre-roi-" + std::to_string(counter++) + ".elf");
+  auto r = RunProcess({objcopy, "--redefine-sym", "_start=simtune_roi_begin", "--redefine-sym",
+                       "simtune_roi_begin=simtune_roi_end", "--redefine-sym",
+                       "simtune_roi_end=simtune_roi_end_was", a.elf.string(), copy.string()},
+                      {.timeout_s = 60});
+  if (!r.ok() || !r->Success()) {
+    ADD_FAILURE() << objcopy << " failed: " << (r.ok() ? r->err : r.message());
+    return 0;
+  }
+  auto run = qemu_test::RunWithPlugin(
+      target.isa, copy.string(), "classes=off,mem=off,cache=off,bpred=off,reuse=off",
+      {"--run=sim"});
+  if (run.stats.is_null() || !run.process.Success()) {
+    ADD_FAILURE() << "qemu-" << target.isa << " on " << copy << ": " << run.process.out
+                  << run.process.err;
+    return 0;
+  }
+  return run.stats.at("insn_count").get<uint64_t>();
+}
+
+// Issue 12: the harness's work before the ROI does not grow with the buffers (inputs come in
+// the ELF's initialized data, outputs zero in static storage; what is left per element is
+// one read and write per cache line). A run-time fill costs some ten instructions per input
+// element, a memset one or more per output element.
+TEST(SimMode, HarnessWorkBeforeTheRoiHardlyGrowsWithTheBuffers) {
+  const std::string small = "dwconv2d:C=16,H=14,W=14,R=3,S=3,stride=1,pad=1";
+  const std::string large = "dwconv2d:C=64,H=14,W=14,R=3,S=3,stride=1,pad=1";
+  for (const char* target_name : {"x86_64-host", "riscv64-linux", "aarch64-linux"}) {
+    Target target = LoadTestTarget(target_name);
+    auto elements = [](const KernelSource& k) {
+      int64_t n = 0;
+      for (const auto& b : k.buffers) n += b.elements;
+      return n;
+    };
+    KernelSource ks = RealCandidates(small, target)[0], kl = RealCandidates(large, target)[0];
+    Artifact as = BuildVerified(ks, target), al = BuildVerified(kl, target);
+    ASSERT_TRUE(as.ok() && al.ok());
+    uint64_t before_small = InstructionsBeforeRoi(as, target);
+    uint64_t before_large = InstructionsBeforeRoi(al, target);
+    ASSERT_GT(before_small, 0u);
+    int64_t more_elements = elements(kl) - elements(ks);
+    ASSERT_GT(more_elements, 10000);
+    // Some 0.25 per element now (4 instructions per 16 floats), more than 5 with the fill.
+    EXPECT_LT(static_cast<double>(before_large) - static_cast<double>(before_small),
+              0.5 * static_cast<double>(more_elements))
+        << target_name << ": " << before_small << " instructions before the ROI of " << small
+        << ", " << before_large << " before that of " << large << " (" << more_elements
+        << " more buffer elements)";
+  }
+}
 
 // out = 2 * in + 1, plus 1000 when the CPU's brand string (all 48 bytes, hashed) differs from
 // the host's: right natively (where it is verified), wrong under qemu and valgrind, which both
