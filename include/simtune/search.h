@@ -58,6 +58,11 @@ class Strategy {
   virtual Status Init(const Space& space, uint64_t seed) = 0;
   virtual std::vector<Config> Propose(size_t n) = 0;
   virtual void Notify(const std::vector<Trial>& trials) = 0;
+  // New scores for configs already notified (a model whose features are relative to the
+  // candidates at hand scores every candidate again as the set grows): they replace the old
+  // ones, so that the strategy compares today's scores with today's. Not new results: a
+  // strategy that counts results (annealing's cooling) does not count these.
+  virtual void Rescore(const std::vector<Trial>& trials) { Notify(trials); }
 };
 
 // Options are "key=value,..." parsed strictly (an unknown key lists the valid ones):

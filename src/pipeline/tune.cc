@@ -540,7 +540,7 @@ class TuneJob::Tuner {
     calibration_ = chosen;
     calibration_rows_ = trained_rows_;
     SIMTUNE_RETURN_IF_ERROR(ScoreAll());
-    strategy_->Notify(Trials(pool));
+    NotifyStrategy(pool);
     AddPoint("calibrate");
     return Status::Ok();
   }
@@ -560,7 +560,8 @@ class TuneJob::Tuner {
     for (auto configs = NextBatch(); !configs.empty(); configs = NextBatch()) {
       SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs));
       SIMTUNE_RETURN_IF_ERROR(ScoreAll());
-      strategy_->Notify(Trials(batch));
+      RescoreNotified();
+      NotifyStrategy(batch);
       if (f_.verify_during_search) {
         SIMTUNE_RETURN_IF_ERROR(CollectEarly(/*wait=*/false));
         SIMTUNE_RETURN_IF_ERROR(LaunchEarly());
@@ -572,6 +573,27 @@ class TuneJob::Tuner {
       AddPoint("search");
     }
     return Status::Ok();
+  }
+
+  // ScoreAll scores every candidate together (features relative to the candidates at hand),
+  // so a candidate notified in an earlier batch may have a new score now: the strategy gets
+  // it (Rescore) before the new batch, else it would rank old scores against new ones.
+  void RescoreNotified() {
+    std::vector<Cand*> changed;
+    for (auto& c : cands_) {
+      auto it = notified_score_.find(c.id);
+      if (it == notified_score_.end() || !std::isfinite(c.score) || it->second == c.score) continue;
+      it->second = c.score;
+      changed.push_back(&c);
+    }
+    if (!changed.empty()) strategy_->Rescore(Trials(changed));
+  }
+
+  // Notifies the strategy and remembers the scores it got (RescoreNotified).
+  void NotifyStrategy(const std::vector<Cand*>& cs) {
+    strategy_->Notify(Trials(cs));
+    for (const Cand* c : cs)
+      if (c->ok && std::isfinite(c->score)) notified_score_[c->id] = c->score;
   }
 
   // --verify-during-search: one measurement in flight at most (the reference is one device).
@@ -905,6 +927,7 @@ class TuneJob::Tuner {
   int64_t best_verified_id_ = 0;
   std::vector<TunePoint> points_;
   std::map<int64_t, RefResult> measured_;   // drive "reference": candidate id -> its measurement
+  std::map<int64_t, double> notified_score_;   // the score the strategy last got per candidate
   std::optional<EarlyMeasurement> early_;   // --verify-during-search: the measurement in flight
   std::set<int64_t> early_tried_;           // candidates it chose (measured, in flight or failed)
   std::map<int64_t, RefResult> early_ok_;   // their ok results

@@ -41,6 +41,15 @@ class AnnealingStrategy : public Strategy {
     return out;
   }
 
+  // A chain's current point takes its new score; the history keeps the last; no cooling.
+  void Rescore(const std::vector<Trial>& trials) override {
+    for (const auto& t : trials) {
+      history_.Add(t);
+      for (auto& cur : current_)
+        if (cur && cur->config == t.config) cur = t;
+    }
+  }
+
   void Notify(const std::vector<Trial>& trials) override {
     for (const auto& t : trials) {
       history_.Add(t);
