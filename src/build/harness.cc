@@ -521,6 +521,11 @@ Result<Harness> GenerateHarness(const KernelSource& source, const Target& target
     return "__asm__(\".pushsection " + section + "\\n\"\n        \".balign 64\\n\"\n        \"" +
            name + ":\\n\"\n        \"" + body + "\\n\"\n        \".popsection\\n\");\n";
   };
+  // A buffer crt0 neither loads nor clears (bare metal): always written before it is read.
+  auto preserved = [&](const std::string& name, const std::string& with_guard, int64_t bytes) {
+    return asm_buffer(".preserve." + name + ",\\\"aw\\\",@nobits", name, ".skip " + std::to_string(bytes)) +
+           "extern float " + name + "[" + with_guard + "];\n";
+  };
   std::string bufs, ref_bufs, elems, is_output, in_data, names;
   for (size_t i = 0; i < source.buffers.size(); ++i) {
     const auto& b = source.buffers[i];
@@ -548,10 +553,7 @@ Result<Harness> GenerateHarness(const KernelSource& source, const Target& target
                           std::to_string(bytes));
       c += "extern float " + name + "[" + with_guard + "];\n";
     } else if (bare && !b.output) {
-      c += "/* " + b.name + " */\n";
-      c += asm_buffer(".preserve." + name + ",\\\"aw\\\",@nobits", name,
-                      ".skip " + std::to_string(bytes));
-      c += "extern float " + name + "[" + with_guard + "];\n";
+      c += "/* " + b.name + " */\n" + preserved(name, with_guard, bytes);
     } else {
       c += "static float " + name + "[" + with_guard + "] __attribute__((aligned(64)));  /* " +
            b.name + " */\n";
@@ -560,9 +562,7 @@ Result<Harness> GenerateHarness(const KernelSource& source, const Target& target
     if (b.output) {
       ref_name = "simtune_r" + std::to_string(i);
       if (bare) {
-        c += asm_buffer(".preserve." + ref_name + ",\\\"aw\\\",@nobits", ref_name,
-                        ".skip " + std::to_string(bytes));
-        c += "extern float " + ref_name + "[" + with_guard + "];\n";
+        c += preserved(ref_name, with_guard, bytes);
       } else {
         c += "static float " + ref_name + "[" + with_guard + "] __attribute__((aligned(64)));\n";
       }

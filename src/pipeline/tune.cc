@@ -45,6 +45,7 @@
 #include "simtune/training.h"
 #include "simtune/workload.h"
 #include "src/pipeline/sim_row.h"
+#include "src/reference/ref_row.h"
 
 namespace simtune::pipeline {
 namespace {
@@ -486,13 +487,7 @@ class TuneJob::Tuner {
     measured_now_ += batch.size();
     for (size_t i = 0; i < batch.size(); ++i)
       if (results[i].ok()) out[ids[i]] = results[i];
-    for (const auto& [id, r] : out) {
-      if (verified_unit_.empty()) verified_unit_ = r.unit;
-      if (!std::isfinite(best_verified_) || r.value < best_verified_) {
-        best_verified_ = r.value;
-        best_verified_id_ = id;
-      }
-    }
+    for (const auto& [id, r] : out) NoteVerified(id, r);
     return out;
   }
 
@@ -600,8 +595,7 @@ class TuneJob::Tuner {
   // The thread only runs the reference; the store and the tune's state are touched on this
   // thread, when the result is collected.
   struct EarlyMeasurement {
-    Cand* cand = nullptr;
-    Artifact artifact;
+    const Cand* cand = nullptr;
     std::future<std::vector<RefResult>> result;
   };
 
@@ -621,7 +615,6 @@ class TuneJob::Tuner {
       if (!std::filesystem::exists(c->artifact.elf)) continue;   // built elsewhere: left to the end
       early_.emplace();
       early_->cand = c;
-      early_->artifact = c->artifact;
       Reference* ref = reference_.get();
       const Target* target = &target_;
       early_->result = std::async(std::launch::async, [ref, target, a = c->artifact] {
@@ -639,27 +632,25 @@ class TuneJob::Tuner {
       return Status::Ok();
     std::vector<RefResult> results = early_->result.get();
     SIMTUNE_CHECK(results.size() == 1);
-    Cand* c = early_->cand;
-    RefRow row;
-    row.candidate_id = c->id;
-    row.target = target_.name;
-    row.reference = reference_->name();
-    row.options = reference_->options_key();
-    row.artifact_hash = early_->artifact.hash;
-    row.result = results[0];
+    const Cand& c = *early_->cand;
     early_.reset();
-    SIMTUNE_RETURN_IF_ERROR(store_->AddRefResult(row));
+    SIMTUNE_RETURN_IF_ERROR(store_->AddRefResult(MakeRefRow(*reference_, target_, c.id, c.artifact.hash, results[0])));
     ++measured_now_;
-    if (row.result.ok()) NoteEarly(*c, row.result);
+    if (results[0].ok()) NoteEarly(c, results[0]);
     return Status::Ok();
   }
 
   void NoteEarly(const Cand& c, const RefResult& r) {
     early_ok_[c.id] = r;
+    NoteVerified(c.id, r);
+  }
+
+  // The best verified so far, for the trace and the tune's unit of measurements.
+  void NoteVerified(int64_t id, const RefResult& r) {
     if (verified_unit_.empty()) verified_unit_ = r.unit;
     if (!std::isfinite(best_verified_) || r.value < best_verified_) {
       best_verified_ = r.value;
-      best_verified_id_ = c.id;
+      best_verified_id_ = id;
     }
   }
 

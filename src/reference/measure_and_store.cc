@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "simtune/store.h"
+#include "src/reference/ref_row.h"
 
 namespace simtune {
 
@@ -22,13 +23,7 @@ Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
     std::vector<RefResult> measured = reference.Measure(part, target);
     SIMTUNE_CHECK(measured.size() == part.size());
     for (size_t i = begin; i < end; ++i) {
-      RefRow row;
-      row.candidate_id = candidate_ids[i];
-      row.target = target.name;
-      row.reference = reference.name();
-      row.options = reference.options_key();
-      row.artifact_hash = batch[i].hash;
-      row.result = measured[i - begin];
+      RefRow row = MakeRefRow(reference, target, candidate_ids[i], batch[i].hash, measured[i - begin]);
       SIMTUNE_RETURN_IF_ERROR(store.AddRefResult(row));
       results.push_back(row.result);
     }
