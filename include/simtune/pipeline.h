@@ -528,7 +528,8 @@ struct TuneJobOptions {
   std::string reference_options;
   int verify_top = 5;                      // measure the k best predicted (CLI: --top)
   // Drive "simulate": the reference (a board: one device, idle while the simulators search)
-  // measures, after each batch, the best predicted candidate it has not measured yet (one of
+  // measures, whenever it is idle and a candidate has just been simulated (and at the end of
+  // each batch), the best predicted candidate it has not measured yet (one of
   // the current top verify_top, on a thread of its own, one at a time), so that a good
   // candidate is verified while the search goes on; the final verification reuses these
   // measurements and lists every candidate measured. Meant for a reference that is not this

@@ -240,7 +240,7 @@ Subcommand AddTuneCommand(CLI::App& app) {
       ->check(NonNegativeInteger());
   AddDeprecatedAlias(cmd, "--verify-top", f->verify_top, "--top");
   cmd->add_flag("--verify-during-search", f->verify_during_search,
-                "measure the best predicted on the reference after each batch while the search goes on "
+                "measure the best predicted on the reference whenever it is idle while the search goes on "
                 "(a board idle during simulation; the final --top reuses these measurements)");
   cmd->add_option("--calibrate", f->calibrate, "candidates measured to calibrate the predictor");
   cmd->add_option("--batch", f->batch, "candidates proposed per round (independent of -j, for reproducibility)")

@@ -26,6 +26,7 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <limits>
 #include <map>
@@ -328,7 +329,9 @@ class TuneJob::Tuner {
   }
 
   // Runs (or answers from the store) every config; returns them in the same order.
-  Result<std::vector<Cand*>> Execute(const std::vector<Config>& configs) {
+  // after_each (optional) runs on this thread after each candidate that ran has been recorded.
+  Result<std::vector<Cand*>> Execute(const std::vector<Config>& configs,
+                                     const std::function<Status()>& after_each = nullptr) {
     std::vector<Cand*> out;
     std::vector<Job> jobs;
     for (const auto& config : configs) {
@@ -359,6 +362,7 @@ class TuneJob::Tuner {
       ran_s_ += std::chrono::duration<double>(Clock::now() - batch_start).count();
       batch_start = Clock::now();
       Count(c);
+      if (after_each && write_error.ok()) write_error = after_each();
     }));
     SIMTUNE_RETURN_IF_ERROR(write_error);
     return out;
@@ -552,8 +556,22 @@ class TuneJob::Tuner {
   }
 
   Status Search() {
+    // --verify-during-search keeps the reference busy: whenever it is idle, a candidate that
+    // has just been simulated may be the one to measure next (the first one of the tune is
+    // measured as soon as it is simulated, as measure-every-trial would), not only at the end
+    // of a batch.
+    std::function<Status()> between;
+    if (f_.verify_during_search)
+      between = [this]() -> Status {
+        bool was = early_.has_value();
+        SIMTUNE_RETURN_IF_ERROR(CollectEarly(/*wait=*/false));
+        if (was && !early_) AddPoint("search");
+        if (early_) return Status::Ok();
+        SIMTUNE_RETURN_IF_ERROR(ScoreAll());
+        return LaunchEarly();
+      };
     for (auto configs = NextBatch(); !configs.empty(); configs = NextBatch()) {
-      SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs));
+      SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs, between));
       SIMTUNE_RETURN_IF_ERROR(ScoreAll());
       RescoreNotified();
       NotifyStrategy(batch);

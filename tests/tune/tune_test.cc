@@ -175,6 +175,29 @@ TEST_F(TuneTest, VerifyDuringSearchMeasuresTheBestPredictedBeforeTheSearchEnds) 
     if (line.find("REP=") != std::string::npos && line.find("best verified") == std::string::npos) ++rows;
   EXPECT_GE(rows, 2u) << r.out;
 
+  // The reference does not wait for the end of a batch: in a tune of one batch, simulated one
+  // candidate at a time, the first candidate is measured as soon as it has been simulated (it
+  // is then the only one, so the best predicted), not the batch's best predicted (REP=1).
+  auto one = Run(Cat({Simtune(), "tune", workload, "--target", "x86_64-host", "--budget", "8", "--batch", "8",
+                      "--strategy", "exhaustive", "--model", "m.json", "--top", "2", "--verify-during-search",
+                      "-j", "1", "--db", "one.db"},
+                     kFastRef));
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  auto one_store = Export("one.db");
+  ASSERT_FALSE(one_store["ref_results"].empty());
+  // The first row of ref_results is the first measurement; the first candidate the first proposed.
+  const nlohmann::json* first_ref = &one_store["ref_results"][0];
+  for (const auto& ref : one_store["ref_results"])
+    if (ref["id"].get<int64_t>() < (*first_ref)["id"].get<int64_t>()) first_ref = &ref;
+  const nlohmann::json* first_cand = &one_store["candidates"][0];
+  for (const auto& c : one_store["candidates"])
+    if (c["id"].get<int64_t>() < (*first_cand)["id"].get<int64_t>()) first_cand = &c;
+  int64_t first_measured = (*first_ref)["candidate_id"].get<int64_t>();
+  int64_t first_simulated = (*first_cand)["id"].get<int64_t>();
+  EXPECT_EQ(first_measured, first_simulated) << one_store["ref_results"].dump() << one.out;
+  EXPECT_NE((*first_cand)["config"].get<std::string>().find("REP=8"), std::string::npos)
+      << one_store["candidates"].dump();
+
   // Refused where it has no use.
   auto none = Run({Simtune(), "tune", workload, "--target", "x86_64-host", "--budget", "2", "--sim", "qemu",
                    "--calibrate", "2", "--top", "0", "--verify-during-search", "--db", "t.db"});
