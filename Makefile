@@ -72,18 +72,20 @@ dataset-x86: build
 
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
 # corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them (and runs the
-# simulators they were trained on: Spike's caches and llvm-mca's block costs).
-SHIPPED_PREDICTOR ?= gp
-SHIPPED_SIMS ?= spike,mca
+# simulators they were trained on: QEMU system mode, Spike's caches and llvm-mca's block costs).
+SHIPPED_PREDICTOR ?= rank-avg
+SHIPPED_OPTIONS ?= members=gp+xgb+ridge
+SHIPPED_SIMS ?= qemu,spike,mca
 models: build
 	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \
 	  $(BUILD)/simtune train --db out/corpus/rvsim.db --target $$t --sim $(SHIPPED_SIMS) --ref rvsim --no-shape \
-	    --predictor $(SHIPPED_PREDICTOR) --out data/models/$$t.json || exit 1; done
+	    --predictor $(SHIPPED_PREDICTOR) --options '$(SHIPPED_OPTIONS)' --out data/models/$$t.json || exit 1; done
 
 # This machine's own model: grow the x86 corpus, then train on it (one command).
 host-model: build
 	$(BUILD)/simtune dataset --target x86_64-host --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db \
-	  --save-model out/corpus/x86_64-host-model.json --predictor $(SHIPPED_PREDICTOR) --no-shape
+	  --save-model out/corpus/x86_64-host-model.json --predictor $(SHIPPED_PREDICTOR) \
+	  --predictor-options '$(SHIPPED_OPTIONS)' --no-shape
 
 # Transfer to unseen workloads (issue 11): leave-one-workload-out over the corpus per target,
 # and train on the corpus, rank fresh random shapes (not run by make test; hours on 2 cores).

@@ -4,8 +4,9 @@
 // contract of build.h (ROI markers, verify line); each gets one result row, failures included.
 //
 // Scores come from a trained-model file (`simtune train --no-rel`: relative features depend on
-// the batch an ELF is scored with, so they are refused), or, without a model, from the
-// instruction-count baseline of the first simulator, which needs no training.
+// the batch an ELF is scored with, so they are refused), or, without a model, from a baseline
+// that needs no training: llvm-mca's cycle estimate when the "mca" simulator runs, else the
+// instruction count of the first simulator.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -135,11 +136,15 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
     if (target_name.empty()) return Error{"pass --target (or --model, whose target is used)"};
     if (sims.empty()) sims = {"qemu"};
     SIMTUNE_ASSIGN_OR_RETURN(p.target, LoadTarget(target_name));
-    std::string feature = sims[0] + ".log_insn";
-    SIMTUNE_ASSIGN_OR_RETURN(p.predictor, Predictors().Create("insn-count", "feature=" + feature));
+    // With the "mca" simulator among them, its cycle estimate (block costs of the target's
+    // core model x executed block counts) ranks; else the first simulator's instruction count.
+    bool mca = std::find(sims.begin(), sims.end(), "mca") != sims.end();
+    std::string baseline = mca ? "mca" : "insn-count";
+    std::string feature = mca ? "mca.log_cycles" : sims[0] + ".log_insn";
+    SIMTUNE_ASSIGN_OR_RETURN(p.predictor, Predictors().Create(baseline, "feature=" + feature));
     SIMTUNE_RETURN_IF_ERROR(p.predictor->LoadJson({{"features", {feature}}, {"feature", feature}}));
     p.features.relative = false;
-    p.model_label = "insn-count baseline (" + feature + ")";
+    p.model_label = baseline + " baseline (" + feature + ")";
     p.unit = "score";
   }
   if (!(f.clock_hz >= 0) || !std::isfinite(f.clock_hz))
