@@ -69,6 +69,7 @@ Result<std::pair<Eigen::VectorXd, std::vector<size_t>>> RankWithModel(const Trai
                                                                       const std::string& model_path,
                                                                       const std::vector<CandidateData>& rows) {
   Dataset x = ToDataset(rows, model.predictor->feature_names());
+  for (auto& g : x.group) g = ScoringGroup(g);
   auto scores = model.predictor->Predict(x);
   if (!scores.ok()) return Error{"predict with " + model_path + ": " + scores.message()};
   std::vector<size_t> order(rows.size());

@@ -45,6 +45,7 @@
 #include "simtune/target.h"
 #include "simtune/training.h"
 #include "simtune/workload.h"
+#include "src/pipeline/measured.h"
 #include "src/pipeline/sim_row.h"
 #include "src/reference/ref_row.h"
 
@@ -406,7 +407,7 @@ class TuneJob::Tuner {
   FeatureInput Features(const Cand& c) const {
     FeatureInput in;
     in.candidate_id = c.id;
-    in.group = static_cast<int>(wid_);
+    in.group = ScoringGroup(static_cast<int>(wid_));
     in.y = std::numeric_limits<double>::quiet_NaN();
     in.features = ExtractFeatures(c.stats, workload_, c.config, c.artifact.flops, FeatureOptions{});
     return in;

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <set>
 
+#include "src/pipeline/measured.h"
+#include "tests/predictors/synthetic.h"
 #include "tests/support/scratch_test.h"
 
 namespace simtune::pipeline {
@@ -353,3 +355,49 @@ TEST_F(PipelineTest, AStoreWorkloadThatIsNotThereIsNamed) {
 
 }  // namespace
 }  // namespace simtune::pipeline
+
+namespace simtune {
+namespace {
+
+// A model trained in another store: its training workload was group 1 there, and the
+// candidates ranked here belong to this store's workload 1, another workload, all faster than
+// anything it was trained on. rank-avg keeps each training group's scores (to rank a seen
+// workload a fold at a time); scored under group 1 they all had rank 0 against those, a tie
+// that left a tune's search nothing to choose by (issue 13's GEMM race). They rank among
+// themselves.
+TEST(RankWithModelTest, CandidatesRankAmongThemselvesWhateverTheirWorkloadNumber) {
+  testing::SyntheticSpec spec;
+  spec.insn_count = true;
+  spec.groups = 1;
+  spec.first_group = 1;
+  spec.rows_per_group = 40;
+  Dataset train = testing::MakeSynthetic(spec);
+  auto created = Predictors().Create("rank-avg", "members=ridge+insn-count,weights=1+1");
+  ASSERT_TRUE(created.ok()) << created.message();
+  TrainedModel model;
+  model.predictor = std::move(created).value();
+  ASSERT_TRUE(model.predictor->Fit(train).ok());
+
+  std::vector<CandidateData> rows;
+  for (int i = 0; i < 4; ++i) {
+    CandidateData c;
+    c.candidate_id = 100 + i;
+    c.workload_id = 1;
+    c.workload_key = "gemm:M=4,N=4,K=4";
+    double lin = -20.0 + i;   // far below every training row, candidate 100 the fastest
+    c.features = {{"f0", lin}, {"f1", 0}, {"f2", 0}, {"f3", 0}, {"f4", 0},
+                  {"insn_count", 1e-3 * std::exp(lin)}, {"sim.log_insn", std::log(1e-3) + lin}};
+    rows.push_back(c);
+  }
+  auto ranked = pipeline::RankWithModel(model, "m.json", rows);
+  ASSERT_TRUE(ranked.ok()) << ranked.message();
+  const auto& [scores, order] = *ranked;
+  ASSERT_EQ(scores.size(), 4);
+  // Strictly better score for the faster (ridge clips features to its training range, so it
+  // ties them all; the instruction count tells them apart).
+  for (int i = 0; i + 1 < 4; ++i) EXPECT_LT(scores[i], scores[i + 1]) << i;
+  EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3}));
+}
+
+}  // namespace
+}  // namespace simtune
