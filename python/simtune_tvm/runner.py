@@ -197,7 +197,9 @@ class SimtuneRunner(PyRunner):
         dwconv2d have a built-in reference and PrimFunc).
     sims : simulators, e.g. "qemu" or "qemu,valgrind" (default: the model's, else "qemu").
     model : "auto" (default: find_tvm_model(target), if its simulators match `sims`), a
-        model file from `simtune train --no-rel`, or None: the instruction-count baseline.
+        model file from `simtune train --no-rel`, or None: a baseline that needs no training:
+        llvm-mca's cycle estimate when `sims` includes "mca" (e.g. "qemu,mca"), else the
+        instruction count of the first simulator.
     reference : C source defining `void simtune_reference(float *const *bufs)` over the
         function's buffers in argument order; default: the workload's (workloads.py).
     outputs : indices of the output arguments (default: the last one).

@@ -123,6 +123,25 @@ TEST_F(EstimateTest, BaselineScoresByInstructionCount) {
   EXPECT_NEAR(row["predicted_s"].get<double>(), 1e-9 * want.stats.insn_count, 1e-9 * 1e-6 * want.stats.insn_count);
 }
 
+// With the "mca" simulator and no model, llvm-mca's cycle estimate ranks (the TVM runner's
+// default baseline when it runs mca), not the instruction count of the first simulator.
+TEST_F(EstimateTest, BaselineWithMcaScoresByItsCycleEstimate) {
+  fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
+  auto r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "qemu,mca",
+                "--json", "out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = ReadJson(dir_ / "out.json");
+  EXPECT_EQ(doc["model"], "mca baseline (mca.log_cycles)");
+  ASSERT_EQ(doc["results"].size(), 1u);
+  const auto& row = doc["results"][0];
+  ASSERT_EQ(row["status"], "ok") << row.dump();
+  EXPECT_EQ(row["unit"], "score");
+  const double cycles = row["stats"]["mca"]["extra"]["mca"]["cycles"].get<double>();
+  ASSERT_GT(cycles, 1.0) << row.dump();
+  EXPECT_NE(cycles, static_cast<double>(row["stats"]["qemu"]["insn_count"].get<uint64_t>()));
+  EXPECT_NEAR(row["predicted"].get<double>(), std::log(cycles), 1e-9);
+}
+
 TEST_F(EstimateTest, FailedSimulationIsARowNotAnAbort) {
   fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
   // valgrind runs the real executable; a corrupt copy fails at run, the good one is ok.
