@@ -498,10 +498,11 @@ typedef struct Cache {
     int policy;
     int line_shift;
     uint64_t n_sets;
-    uint64_t set_mask;        /* n_sets - 1 when a power of two, else 0 */
+    uint64_t set_mask;        /* n_sets - 1 when a power of two */
+    bool sets_pow2;
     uint64_t *tags;           /* per set: ways entries, line number + 1, 0 = empty */
     uint64_t rng;
-    uint64_t read_hits, read_misses, write_hits, write_misses;
+    uint64_t hits[2], misses[2];    /* [0] reads, [1] writes */
     struct Cache *next;
 } Cache;
 
@@ -532,12 +533,17 @@ static int log2_exact(uint64_t v)
  */
 #define NO_MEMMOVE __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
+/* The ways of the set that holds line number `line`. */
+static inline uint64_t *cache_set(const Cache *c, uint64_t line)
+{
+    uint64_t set = c->sets_pow2 ? (line & c->set_mask) : line % c->n_sets;
+    return c->tags + set * c->ways;
+}
+
 static NO_MEMMOVE bool cache_lookup(Cache *c, uint64_t addr)
 {
     uint64_t tag = (addr >> c->line_shift) + 1;
-    uint64_t set = c->set_mask ? ((tag - 1) & c->set_mask) :
-                   (tag - 1) % c->n_sets;
-    uint64_t *w = c->tags + set * c->ways;
+    uint64_t *w = cache_set(c, tag - 1);
     uint64_t i, n = c->ways;
 
     for (i = 0; i < n; i++) {
@@ -574,21 +580,26 @@ static NO_MEMMOVE bool cache_lookup(Cache *c, uint64_t addr)
 static void cache_access(Cache *c, uint64_t addr, bool write)
 {
     for (; c; c = c->next) {
-        bool hit = cache_lookup(c, addr);
-        if (write) {
-            if (hit) {
-                c->write_hits++;
-                return;
-            }
-            c->write_misses++;
-        } else {
-            if (hit) {
-                c->read_hits++;
-                return;
-            }
-            c->read_misses++;
+        if (cache_lookup(c, addr)) {
+            c->hits[write]++;
+            return;
         }
+        c->misses[write]++;
     }
+}
+
+/*
+ * cache_access(c, line << c->line_shift, write), with the common case first:
+ * the line is the most recent way of its set, a hit that changes no state
+ * under any policy.
+ */
+static inline void cache_access_line(Cache *c, uint64_t line, bool write)
+{
+    if (__builtin_expect(cache_set(c, line)[0] == line + 1, 1)) {
+        c->hits[write]++;
+        return;
+    }
+    cache_access(c, line << c->line_shift, write);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -849,8 +860,20 @@ static void bpred_update(uint64_t pc, bool taken)
 /* ------------------------------------------------------------------------ */
 /* Translation blocks and the ROI                                           */
 
+/*
+ * The userdata of an instruction's memory callback: the last two meminfo
+ * values it gave and their decoding, so that an access rarely needs to call
+ * into QEMU to decode its meminfo. A value not seen before is decoded by
+ * QEMU, so this changes no result.
+ */
 typedef struct {
-    uint64_t line_addr;
+    uint64_t key[2];              /* meminfo | 1 << 32; 0: none yet */
+    uint8_t shift[2];
+    bool store[2];
+} MemSite;
+
+typedef struct {
+    uint64_t line;                /* line number: address >> insn_shift */
     uint32_t count;               /* consecutive fetches from this line */
 } FetchRun;
 
@@ -875,6 +898,7 @@ typedef struct {
     bool ends_cond;
     uint64_t branch_pc, fallthrough;
     InsnInfo *insns;              /* marker TBs only */
+    MemSite *sites;               /* per instruction, when any has memory cbs */
     bool undecoded;               /* translated outside the ROI, not decoded */
 } TbInfo;
 
@@ -913,8 +937,9 @@ static uint64_t direct_classes[N_CLASSES];
 static uint64_t cond_taken, cond_not_taken;
 static const TbInfo *pending_branch;
 
-static uint64_t loads, stores, load_bytes, store_bytes;
-static uint64_t accesses_by_shift[8];
+/* ROI data accesses by direction (0 load, 1 store) and log2 of the size. */
+static uint64_t accesses[2][8];
+
 
 /*
  * Cache and reuse counters also move while the model warms up before the ROI;
@@ -930,10 +955,10 @@ static ModelCounters model_at_begin, model_in_roi;
 static void read_model(ModelCounters *m)
 {
     for (int i = 0; i < N_LEVELS; i++) {
-        m->cache[i][0] = caches[i].read_hits;
-        m->cache[i][1] = caches[i].read_misses;
-        m->cache[i][2] = caches[i].write_hits;
-        m->cache[i][3] = caches[i].write_misses;
+        m->cache[i][0] = caches[i].hits[0];
+        m->cache[i][1] = caches[i].misses[0];
+        m->cache[i][2] = caches[i].hits[1];
+        m->cache[i][3] = caches[i].misses[1];
     }
     memcpy(m->hist, reuse.hist, sizeof(m->hist));
 }
@@ -1029,8 +1054,8 @@ static void resolve_branch(uint64_t next_pc)
 static void fetch_runs(const TbInfo *t)
 {
     for (uint32_t i = 0; i < t->n_runs; i++) {
-        cache_access(insn_entry, t->runs[i].line_addr, false);
-        insn_entry->read_hits += t->runs[i].count - 1;
+        cache_access_line(insn_entry, t->runs[i].line, false);
+        insn_entry->hits[0] += t->runs[i].count - 1;
     }
 }
 
@@ -1063,7 +1088,7 @@ static void fetch_insn(const InsnInfo *in)
     uint64_t first = in->vaddr >> insn_shift;
     uint64_t last = (in->vaddr + in->size - 1) >> insn_shift;
     for (uint64_t l = first; l <= last; l++) {
-        cache_access(insn_entry, l << insn_shift, false);
+        cache_access_line(insn_entry, l, false);
     }
 }
 
@@ -1105,38 +1130,60 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
     }
 }
 
+/* The size shift and direction of a meminfo value, as QEMU decodes them. */
+static inline void mem_site_decode(MemSite *m, qemu_plugin_meminfo_t info,
+                                   unsigned int *shift, bool *store)
+{
+    uint64_t key = (uint64_t)info | 1ull << 32;
+
+    if (__builtin_expect(m->key[0] != key, 0)) {
+        if (m->key[1] == key) {
+            *shift = m->shift[1];
+            *store = m->store[1];
+            return;
+        }
+        /* Keep the previous value too: read-modify-write alternates two. */
+        m->key[1] = m->key[0];
+        m->shift[1] = m->shift[0];
+        m->store[1] = m->store[0];
+        m->key[0] = key;
+        m->shift[0] = qemu_plugin_mem_size_shift(info);
+        m->store[0] = qemu_plugin_mem_is_store(info);
+    }
+    *shift = m->shift[0];
+    *store = m->store[0];
+}
+
 static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                      uint64_t vaddr, void *udata)
 {
     if ((!roi_active && !warming()) || vcpu_index != 0) {
         return;
     }
-    unsigned int shift = qemu_plugin_mem_size_shift(info);
-    bool store = qemu_plugin_mem_is_store(info);
-    uint64_t size = 1ull << shift;
+    unsigned int shift;
+    bool store;
+    mem_site_decode(udata, info, &shift, &store);
+    uint64_t end = vaddr + (1ull << shift) - 1;     /* last byte */
 
     if (opt_mem && roi_active) {
-        if (store) {
-            stores++;
-            store_bytes += size;
-        } else {
-            loads++;
-            load_bytes += size;
-        }
-        accesses_by_shift[shift & 7]++;
+        accesses[store][shift & 7]++;
     }
     if (data_entry) {
         uint64_t first = vaddr >> data_shift;
-        uint64_t last = (vaddr + size - 1) >> data_shift;
+        uint64_t last = end >> data_shift;
         for (uint64_t l = first; l <= last; l++) {
-            cache_access(data_entry, l << data_shift, store);
+            cache_access_line(data_entry, l, store);
         }
     }
     if (opt_reuse) {
         uint64_t first = vaddr >> reuse.line_shift;
-        uint64_t last = (vaddr + size - 1) >> reuse.line_shift;
+        uint64_t last = end >> reuse.line_shift;
         for (uint64_t l = first; l <= last; l++) {
-            reuse_access(l);
+            if (reuse.top[0] == l + 1) {
+                reuse.hist[0]++;        /* reuse_access's first case */
+            } else {
+                reuse_access(l);
+            }
         }
     }
 }
@@ -1475,9 +1522,12 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             t->classes[d.cls]++;
         }
         if ((opt_mem || opt_cache || opt_reuse) && (d.mem || opt_mem_all)) {
+            if (!t->sites) {
+                t->sites = g_new0(MemSite, n);
+            }
             qemu_plugin_register_vcpu_mem_cb(insn, vcpu_mem,
                                              QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_RW, NULL);
+                                             QEMU_PLUGIN_MEM_RW, &t->sites[i]);
         }
     }
 
@@ -1496,10 +1546,10 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 for (uint64_t l = first; l <= last; l++) {
                     FetchRun *r = runs->len ?
                         &g_array_index(runs, FetchRun, runs->len - 1) : NULL;
-                    if (r && r->line_addr == l << insn_shift) {
+                    if (r && r->line == l) {
                         r->count++;
                     } else {
-                        FetchRun nr = { l << insn_shift, 1 };
+                        FetchRun nr = { l, 1 };
                         g_array_append_val(runs, nr);
                     }
                 }
@@ -1635,16 +1685,24 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         g_string_append(s, "},");
     }
     if (opt_mem) {
-        json_u64(s, "loads", loads, true);
-        json_u64(s, "stores", stores, true);
-        json_u64(s, "load_bytes", load_bytes, true);
-        json_u64(s, "store_bytes", store_bytes, true);
+        uint64_t n[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+        for (int d = 0; d < 2; d++) {
+            for (int i = 0; i < 8; i++) {
+                n[d] += accesses[d][i];
+                bytes[d] += accesses[d][i] << i;
+            }
+        }
+        json_u64(s, "loads", n[0], true);
+        json_u64(s, "stores", n[1], true);
+        json_u64(s, "load_bytes", bytes[0], true);
+        json_u64(s, "store_bytes", bytes[1], true);
         g_string_append(s, "\"accesses_by_size\":{");
         bool first = true;
         for (int i = 0; i < 8; i++) {
-            if (accesses_by_shift[i]) {
+            uint64_t k = accesses[0][i] + accesses[1][i];
+            if (k) {
                 g_string_append_printf(s, "%s\"%d\":%" PRIu64, first ? "" : ",",
-                                       1 << i, accesses_by_shift[i]);
+                                       1 << i, k);
                 first = false;
             }
         }
@@ -1979,10 +2037,8 @@ static bool setup_cache(Cache *c)
     }
     c->line_shift = log2_exact(c->line);
     c->n_sets = c->size / (c->ways * c->line);
-    c->set_mask = log2_exact(c->n_sets) >= 0 ? c->n_sets - 1 : 0;
-    if (c->n_sets == 1) {
-        c->set_mask = 0;
-    }
+    c->sets_pow2 = log2_exact(c->n_sets) >= 0;
+    c->set_mask = c->sets_pow2 ? c->n_sets - 1 : 0;
     c->tags = g_new0(uint64_t, c->n_sets * c->ways);
     c->rng = 0x9e3779b97f4a7c15ull;
     return true;
