@@ -617,7 +617,9 @@ static inline void cache_access_line(Cache *c, uint64_t line, bool write)
  * stack order, and a line's depth below the top is the number of live stamps
  * after its own. Live stamps are bits of a bitmap (stamp t: bit t % 64 of word
  * t / 64); a Fenwick tree over the words counts live stamps per word, so a
- * count takes log2(cap / 64) tree steps and one popcount.
+ * count takes log2(cap / 64) tree steps and one popcount. New stamps go to
+ * the open word (the word of the newest stamp), which the tree leaves out
+ * until the next stamp opens a new word: issuing a stamp needs no tree step.
  */
 typedef struct {
     uint64_t key;                   /* line + 1; 0 = empty slot */
@@ -625,16 +627,20 @@ typedef struct {
 } ReuseSlot;
 
 typedef struct {
+    uint64_t key;                   /* line + 1; 0 = empty */
+    uint64_t slot;                  /* its slot in `slots` */
+} ReuseTop;
+
+typedef struct {
     int line_shift;
-    uint64_t top[REUSE_TOP];        /* line + 1, most recent first */
-    uint64_t top_slot[REUSE_TOP];   /* their slots in `slots` */
+    ReuseTop top[REUSE_TOP];        /* most recent first; top_n in use */
     int top_n;
     ReuseSlot *slots;
     uint64_t slots_mask;
     uint64_t lines;                 /* distinct lines seen */
     uint64_t tree_lines;            /* lines with a live stamp */
     uint64_t *bits;                 /* live stamps 1..cap */
-    int32_t *tree;                  /* Fenwick tree over the words of bits */
+    int32_t *tree;                  /* Fenwick tree over the closed words */
     uint32_t cap, now, words;
     uint64_t hist[REUSE_BUCKETS + 1];
 } Reuse;
@@ -647,6 +653,19 @@ static uint64_t hash64(uint64_t x)
     x *= 0xff51afd7ed558ccdull;
     x ^= x >> 33;
     return x;
+}
+
+/* __builtin_popcountll is a libgcc call on x86-64 without -mpopcnt. */
+static inline uint64_t popcount64(uint64_t x)
+{
+#if defined(__x86_64__) && !defined(__POPCNT__)
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (x * 0x0101010101010101ull) >> 56;
+#else
+    return (uint64_t)__builtin_popcountll(x);
+#endif
 }
 
 static void fenwick_add(int32_t *tree, uint32_t n, uint32_t i, int32_t d)
@@ -665,26 +684,52 @@ static uint64_t fenwick_prefix(const int32_t *tree, uint32_t i)
     return s;
 }
 
-/* Live stamps in 1..t. */
+/* Live stamps in 1..t (t <= now). */
 static uint64_t stamps_up_to(uint32_t t)
 {
     uint32_t w = t >> 6;
     /* Bits 0..t%64 of word w; for t%64 = 63 the shift wraps to 0 and gives all. */
     uint64_t mask = (2ull << (t & 63)) - 1;
-    return fenwick_prefix(reuse.tree, w) +
-           (uint64_t)__builtin_popcountll(reuse.bits[w] & mask);
+    /* The words below w are closed: all of them are in the tree. */
+    return fenwick_prefix(reuse.tree, w) + popcount64(reuse.bits[w] & mask);
 }
 
-static void stamp_set(uint32_t t)
+/* Issues stamp t = now + 1. */
+static void stamp_issue(uint32_t t)
 {
-    reuse.bits[t >> 6] |= 1ull << (t & 63);
-    fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, 1);
+    uint32_t w = t >> 6;
+    if ((t & 63) == 0) {
+        /* The open word was w - 1; it closes with its live count. */
+        fenwick_add(reuse.tree, reuse.words, w,
+                    (int32_t)popcount64(reuse.bits[w - 1]));
+    }
+    reuse.bits[w] |= 1ull << (t & 63);
+    reuse.now = t;
+}
+
+/* Live stamps after t (t <= now): the lines above t's in the stack. */
+static uint64_t stamps_after(uint32_t t)
+{
+    uint32_t w = t >> 6, open = reuse.now >> 6;
+    /* Bits above t%64 of word w (none for t%64 = 63: the shift gives 0). */
+    uint64_t above = ~((2ull << (t & 63)) - 1);
+    if (w == open) {
+        return popcount64(reuse.bits[w] & above);
+    }
+    if (w + 1 == open) {
+        /* A recent stamp: two words, no tree walk. */
+        return popcount64(reuse.bits[w] & above) +
+               popcount64(reuse.bits[open]);
+    }
+    return reuse.tree_lines - stamps_up_to(t);
 }
 
 static void stamp_clear(uint32_t t)
 {
     reuse.bits[t >> 6] &= ~(1ull << (t & 63));
-    fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, -1);
+    if ((t >> 6) != (reuse.now >> 6)) {
+        fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, -1);
+    }
 }
 
 /* An empty bitmap and tree for stamps 1..cap. */
@@ -722,7 +767,7 @@ static void reuse_grow_slots(void)
     }
     g_free(old);
     for (int p = 0; p < reuse.top_n; p++) {
-        reuse.top_slot[p] = reuse_slot(reuse.top[p]);
+        reuse.top[p].slot = reuse_slot(reuse.top[p].key);
     }
 }
 
@@ -745,14 +790,17 @@ static void reuse_compact(void)
     for (uint32_t t = 1; t <= reuse.tree_lines; t++) {
         reuse.bits[t >> 6] |= 1ull << (t & 63);
     }
+    reuse.now = reuse.tree_lines;
+    /* The tree counts the closed words, those below the open one. */
     for (uint32_t i = 1; i <= reuse.words; i++) {
-        reuse.tree[i] += __builtin_popcountll(reuse.bits[i - 1]);
+        if (i - 1 < reuse.now >> 6) {
+            reuse.tree[i] += popcount64(reuse.bits[i - 1]);
+        }
         uint32_t parent = i + (i & -i);
         if (parent <= reuse.words) {
             reuse.tree[parent] += reuse.tree[i];
         }
     }
-    reuse.now = reuse.tree_lines;
 }
 
 static void reuse_count(uint64_t distance)
@@ -762,30 +810,39 @@ static void reuse_count(uint64_t distance)
 }
 
 /* Moves top[0..n-1] one place down and puts (key, slot) first. */
-static inline NO_MEMMOVE void reuse_push_top(int n, uint64_t key, uint64_t slot)
+static inline NO_MEMMOVE void reuse_push_top(int n, uint64_t key,
+                                             uint64_t slot)
 {
-    for (int p = n; p > 0; p--) {
-        reuse.top[p] = reuse.top[p - 1];
-        reuse.top_slot[p] = reuse.top_slot[p - 1];
+    ReuseTop *top = reuse.top;
+
+    if (n == REUSE_TOP - 1) {
+        /* The usual case (a line from below the top): a fixed-size move. */
+#pragma GCC unroll 8
+        for (int p = REUSE_TOP - 1; p > 0; p--) {
+            top[p] = top[p - 1];
+        }
+    } else {
+        for (int p = n; p > 0; p--) {
+            top[p] = top[p - 1];
+        }
     }
-    reuse.top[0] = key;
-    reuse.top_slot[0] = slot;
+    top[0].key = key;
+    top[0].slot = slot;
 }
 
-static void reuse_access(uint64_t line)
+/* One data access to `line`, after the caller found it is not top[0]. */
+static __attribute__((noinline)) void reuse_access_below(uint64_t line)
 {
     uint64_t key = line + 1;
-    uint64_t *top = reuse.top;
+    ReuseTop *top = reuse.top;
     int n = reuse.top_n;
 
-    if (top[0] == key) {
-        reuse.hist[0]++;
-        return;
-    }
-    for (int p = 1; p < n; p++) {
-        if (top[p] == key) {
+    /* Unused entries have key 0, which no line has: scan all of them. */
+#pragma GCC unroll 8
+    for (int p = 1; p < REUSE_TOP; p++) {
+        if (top[p].key == key) {
             reuse_count(p + 1);
-            reuse_push_top(p, key, reuse.top_slot[p]);
+            reuse_push_top(p, key, top[p].slot);
             return;
         }
     }
@@ -793,7 +850,7 @@ static void reuse_access(uint64_t line)
     uint64_t j = reuse_slot(key);
     if (reuse.slots[j].key) {
         uint32_t t0 = reuse.slots[j].stamp;
-        reuse_count(n + reuse.tree_lines - stamps_up_to(t0) + 1);
+        reuse_count(n + stamps_after(t0) + 1);
         stamp_clear(t0);
         reuse.tree_lines--;
         reuse.slots[j].stamp = 0;
@@ -803,7 +860,7 @@ static void reuse_access(uint64_t line)
         reuse.lines++;
         reuse.hist[REUSE_BUCKETS]++;
         if (reuse.lines * 2 > reuse.slots_mask + 1) {
-            reuse_grow_slots();         /* also renews top_slot */
+            reuse_grow_slots();         /* also renews top[].slot */
             j = reuse_slot(key);
         }
     }
@@ -812,15 +869,25 @@ static void reuse_access(uint64_t line)
         if (reuse.now == reuse.cap) {
             reuse_compact();
         }
-        uint32_t t = ++reuse.now;
-        reuse.slots[reuse.top_slot[REUSE_TOP - 1]].stamp = t;
-        stamp_set(t);
+        uint32_t t = reuse.now + 1;
+        reuse.slots[top[REUSE_TOP - 1].slot].stamp = t;
+        stamp_issue(t);
         reuse.tree_lines++;
         n--;
     } else {
         reuse.top_n++;
     }
     reuse_push_top(n, key, j);
+}
+
+/* One data access to `line`: counts its reuse distance. */
+static inline void reuse_access(uint64_t line)
+{
+    if (reuse.top[0].key == line + 1) {
+        reuse.hist[0]++;
+        return;
+    }
+    reuse_access_below(line);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1179,11 +1246,7 @@ static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
         uint64_t first = vaddr >> reuse.line_shift;
         uint64_t last = end >> reuse.line_shift;
         for (uint64_t l = first; l <= last; l++) {
-            if (reuse.top[0] == l + 1) {
-                reuse.hist[0]++;        /* reuse_access's first case */
-            } else {
-                reuse_access(l);
-            }
+            reuse_access(l);
         }
     }
 }
