@@ -608,6 +608,7 @@ static inline void cache_access_line(Cache *c, uint64_t line, bool write)
 #define REUSE_BUCKETS 32            /* finite buckets; one more for cold */
 #define REUSE_MIN_CAP (1u << 14)
 #define REUSE_TOP 8
+#define REUSE_WINDOW 4              /* bitmap words counted without the tree */
 
 /*
  * The top of the LRU stack (the REUSE_TOP most recent lines) is kept as a
@@ -617,9 +618,11 @@ static inline void cache_access_line(Cache *c, uint64_t line, bool write)
  * stack order, and a line's depth below the top is the number of live stamps
  * after its own. Live stamps are bits of a bitmap (stamp t: bit t % 64 of word
  * t / 64); a Fenwick tree over the words counts live stamps per word, so a
- * count takes log2(cap / 64) tree steps and one popcount. New stamps go to
- * the open word (the word of the newest stamp), which the tree leaves out
- * until the next stamp opens a new word: issuing a stamp needs no tree step.
+ * count takes log2(cap / 64) tree steps and one popcount. The tree leaves out
+ * the window: the REUSE_WINDOW newest words, where new stamps go and where
+ * most reuses find their line. Stamps there are issued, cleared and counted
+ * with bit operations and popcounts alone; a word enters the tree (is
+ * sealed) when it leaves the window.
  */
 typedef struct {
     uint64_t key;                   /* line + 1; 0 = empty slot */
@@ -640,7 +643,7 @@ typedef struct {
     uint64_t lines;                 /* distinct lines seen */
     uint64_t tree_lines;            /* lines with a live stamp */
     uint64_t *bits;                 /* live stamps 1..cap */
-    int32_t *tree;                  /* Fenwick tree over the closed words */
+    int32_t *tree;                  /* Fenwick tree over the sealed words */
     uint32_t cap, now, words;
     uint64_t hist[REUSE_BUCKETS + 1];
 } Reuse;
@@ -684,13 +687,19 @@ static uint64_t fenwick_prefix(const int32_t *tree, uint32_t i)
     return s;
 }
 
-/* Live stamps in 1..t (t <= now). */
+/* Whether word w of the bitmap is in the tree (older than the window). */
+static inline bool word_sealed(uint32_t w)
+{
+    return w + REUSE_WINDOW <= (reuse.now >> 6);
+}
+
+/* Live stamps in 1..t, for t in a sealed word. */
 static uint64_t stamps_up_to(uint32_t t)
 {
     uint32_t w = t >> 6;
     /* Bits 0..t%64 of word w; for t%64 = 63 the shift wraps to 0 and gives all. */
     uint64_t mask = (2ull << (t & 63)) - 1;
-    /* The words below w are closed: all of them are in the tree. */
+    /* The words below w are sealed too: all of them are in the tree. */
     return fenwick_prefix(reuse.tree, w) + popcount64(reuse.bits[w] & mask);
 }
 
@@ -698,10 +707,11 @@ static uint64_t stamps_up_to(uint32_t t)
 static void stamp_issue(uint32_t t)
 {
     uint32_t w = t >> 6;
-    if ((t & 63) == 0) {
-        /* The open word was w - 1; it closes with its live count. */
-        fenwick_add(reuse.tree, reuse.words, w,
-                    (int32_t)popcount64(reuse.bits[w - 1]));
+    if ((t & 63) == 0 && w >= REUSE_WINDOW) {
+        /* A new word opens the window; its oldest word leaves it, sealed. */
+        uint32_t old = w - REUSE_WINDOW;
+        fenwick_add(reuse.tree, reuse.words, old + 1,
+                    (int32_t)popcount64(reuse.bits[old]));
     }
     reuse.bits[w] |= 1ull << (t & 63);
     reuse.now = t;
@@ -711,23 +721,21 @@ static void stamp_issue(uint32_t t)
 static uint64_t stamps_after(uint32_t t)
 {
     uint32_t w = t >> 6, open = reuse.now >> 6;
-    /* Bits above t%64 of word w (none for t%64 = 63: the shift gives 0). */
-    uint64_t above = ~((2ull << (t & 63)) - 1);
-    if (w == open) {
-        return popcount64(reuse.bits[w] & above);
+    if (word_sealed(w)) {
+        return reuse.tree_lines - stamps_up_to(t);
     }
-    if (w + 1 == open) {
-        /* A recent stamp: two words, no tree walk. */
-        return popcount64(reuse.bits[w] & above) +
-               popcount64(reuse.bits[open]);
+    /* In the window: bits above t%64 (none for 63: the shift gives 0). */
+    uint64_t n = popcount64(reuse.bits[w] & ~((2ull << (t & 63)) - 1));
+    for (uint32_t v = w + 1; v <= open; v++) {
+        n += popcount64(reuse.bits[v]);
     }
-    return reuse.tree_lines - stamps_up_to(t);
+    return n;
 }
 
 static void stamp_clear(uint32_t t)
 {
     reuse.bits[t >> 6] &= ~(1ull << (t & 63));
-    if ((t >> 6) != (reuse.now >> 6)) {
+    if (word_sealed(t >> 6)) {
         fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, -1);
     }
 }
@@ -781,19 +789,29 @@ static void reuse_compact(void)
     while (cap < 4 * reuse.tree_lines) {
         cap *= 2;
     }
+    /* A stamp's new number: live stamps up to it (before[w]: in words < w). */
+    uint32_t *before = g_new(uint32_t, reuse.words);
+    uint32_t live = 0;
+    for (uint32_t w = 0; w < reuse.words; w++) {
+        before[w] = live;
+        live += popcount64(reuse.bits[w]);
+    }
     for (uint64_t i = 0; i <= reuse.slots_mask; i++) {
-        if (reuse.slots[i].key && reuse.slots[i].stamp) {
-            reuse.slots[i].stamp = stamps_up_to(reuse.slots[i].stamp);
+        uint32_t t = reuse.slots[i].stamp;
+        if (reuse.slots[i].key && t) {
+            reuse.slots[i].stamp = before[t >> 6] +
+                popcount64(reuse.bits[t >> 6] & ((2ull << (t & 63)) - 1));
         }
     }
+    g_free(before);
     reuse_alloc_stamps(cap);
     for (uint32_t t = 1; t <= reuse.tree_lines; t++) {
         reuse.bits[t >> 6] |= 1ull << (t & 63);
     }
     reuse.now = reuse.tree_lines;
-    /* The tree counts the closed words, those below the open one. */
+    /* The tree counts the sealed words. */
     for (uint32_t i = 1; i <= reuse.words; i++) {
-        if (i - 1 < reuse.now >> 6) {
+        if (word_sealed(i - 1)) {
             reuse.tree[i] += popcount64(reuse.bits[i - 1]);
         }
         uint32_t parent = i + (i & -i);
@@ -810,8 +828,8 @@ static void reuse_count(uint64_t distance)
 }
 
 /* Moves top[0..n-1] one place down and puts (key, slot) first. */
-static inline NO_MEMMOVE void reuse_push_top(int n, uint64_t key,
-                                             uint64_t slot)
+static inline __attribute__((always_inline)) NO_MEMMOVE void
+reuse_push_top(int n, uint64_t key, uint64_t slot)
 {
     ReuseTop *top = reuse.top;
 
