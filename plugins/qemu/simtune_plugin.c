@@ -979,6 +979,8 @@ typedef struct {
     uint32_t n_insns;
     uint32_t n_runs;
     FetchRun *runs;
+    uint64_t n_fetches;           /* sum of the runs' counts */
+    uint64_t fetch_epoch;         /* see fetch_runs; 0: none */
     uint32_t classes[N_CLASSES];  /* static classes, final cond branch excluded */
     bool ends_cond;
     uint64_t branch_pc, fallthrough;
@@ -1010,6 +1012,8 @@ static qemu_plugin_id_t plugin_id;
  */
 static uint64_t undecoded_tbs, undecoded_roi_execs;
 static bool roi_active;
+/* vcpu_mem's short path applies (see there); and now: in the ROI too. */
+static bool mem_fast, mem_fast_now;
 static bool symbols_resolved;
 static uint64_t roi_begin_addr, roi_end_addr;
 static uint64_t roi_begins, roi_ends;
@@ -1078,6 +1082,7 @@ static void roi_begin(void)
         return;
     }
     roi_active = true;
+    mem_fast_now = mem_fast;
     if (undecoded_tbs) {
         /*
          * Takes effect before the next translation block runs: the rest of
@@ -1100,6 +1105,7 @@ static void roi_end(void)
         return;
     }
     roi_active = false;
+    mem_fast_now = false;
     ModelCounters now;
     read_model(&now);
     for (int i = 0; i < N_LEVELS; i++) {
@@ -1136,17 +1142,48 @@ static void resolve_branch(uint64_t next_pc)
     }
 }
 
-static void fetch_runs(const TbInfo *t)
+/*
+ * A fetch changes the first level only when it misses its set's most recent
+ * way; fetch_epoch counts such fetches. A block whose fetches all hit the
+ * most recent way remembers the epoch: while it is unchanged, the level is as
+ * it was then, and the block's fetches hit the same ways again. Only where the
+ * first level for fetches is l1i (fetch_epochs), which data never touch.
+ */
+static bool fetch_epochs;
+static uint64_t fetch_epoch = 1;
+
+/* One fetch of line number `line`; whether it hit the most recent way. */
+static inline bool fetch_line(uint64_t line)
 {
+    Cache *c = insn_entry;
+    if (__builtin_expect(cache_set(c, line)[0] == line + 1, 1)) {
+        c->hits[0]++;
+        return true;
+    }
+    fetch_epoch++;
+    cache_access(c, line << c->line_shift, false);
+    return false;
+}
+
+static void fetch_runs(TbInfo *t)
+{
+    if (t->fetch_epoch == fetch_epoch) {
+        insn_entry->hits[0] += t->n_fetches;
+        return;
+    }
+    bool same = true;
     for (uint32_t i = 0; i < t->n_runs; i++) {
-        cache_access_line(insn_entry, t->runs[i].line, false);
+        same &= fetch_line(t->runs[i].line);
         insn_entry->hits[0] += t->runs[i].count - 1;
+    }
+    if (same && fetch_epochs) {
+        t->fetch_epoch = fetch_epoch;
     }
 }
 
 static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
-    const TbInfo *t = udata;
+    TbInfo *t = udata;
 
     if (vcpu_index != 0) {
         return;
@@ -1173,7 +1210,7 @@ static void fetch_insn(const InsnInfo *in)
     uint64_t first = in->vaddr >> insn_shift;
     uint64_t last = (in->vaddr + in->size - 1) >> insn_shift;
     for (uint64_t l = first; l <= last; l++) {
-        cache_access_line(insn_entry, l, false);
+        fetch_line(l);
     }
 }
 
@@ -1274,22 +1311,20 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
  * What vcpu_mem_general does, for the usual access in the ROI: its
  * instruction's last meminfo again, one line, the most recent way of its l1d
  * set. Few registers and tail calls, so no frame to set up. Taken only where
- * mem_fast holds: memory counts on, l1d with a power-of-two number of sets,
- * reuse distances on with l1d's line size.
+ * mem_fast holds: memory counts on, l1d the first data level, with a
+ * power-of-two number of sets, reuse distances on with l1d's line size.
  */
-static bool mem_fast;
-
 static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                      uint64_t vaddr, void *udata)
 {
     const MemSite *m = udata;
 
-    if (__builtin_expect(mem_fast && roi_active && vcpu_index == 0 &&
+    if (__builtin_expect(mem_fast_now && vcpu_index == 0 &&
                          m->key[0] == ((uint64_t)info | 1ull << 32), 1)) {
         unsigned int shift = m->shift[0];
         bool store = m->store[0];
         uint64_t line = vaddr >> data_shift;
-        Cache *c = data_entry;
+        Cache *c = &caches[L1D];
         if (line == (vaddr + (1ull << shift) - 1) >> data_shift &&
             c->tags[(line & c->set_mask) * c->ways] == line + 1) {
             accesses[store][shift & 7]++;
@@ -1668,6 +1703,9 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 }
             }
             t->n_runs = runs->len;
+            for (guint r = 0; r < runs->len; r++) {
+                t->n_fetches += g_array_index(runs, FetchRun, r).count;
+            }
             t->runs = (FetchRun *)g_array_free(runs, false);
         }
         g_free(insns);
@@ -2268,8 +2306,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 
     tbs = g_ptr_array_new();
     roi_active = !opt_roi;
-    mem_fast = opt_mem && data_entry && data_entry->sets_pow2 && opt_reuse &&
+    mem_fast = opt_mem && data_entry == &caches[L1D] &&
+               caches[L1D].sets_pow2 && opt_reuse &&
                reuse.line_shift == data_shift;
+    mem_fast_now = mem_fast && roi_active;
+    fetch_epochs = insn_entry == &caches[L1I];
     plugin_id = id;
     register_callbacks(id);
     return 0;
