@@ -946,10 +946,10 @@ static void bpred_update(uint64_t pc, bool taken)
 /* Translation blocks and the ROI                                           */
 
 /*
- * The userdata of an instruction's memory callback: the last two meminfo
- * values it gave and their decoding, so that an access rarely needs to call
- * into QEMU to decode its meminfo. A value not seen before is decoded by
- * QEMU, so this changes no result.
+ * The userdata of an instruction's memory callback: two meminfo values it
+ * gave (the first, and the latest other one) and their decoding, so that an
+ * access rarely needs to call into QEMU to decode its meminfo. A value not
+ * held here is decoded by QEMU, so this changes no result.
  */
 typedef struct {
     uint64_t key[2];              /* meminfo | 1 << 32; 0: none yet */
@@ -1252,28 +1252,31 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
     }
 }
 
-/* The size shift and direction of a meminfo value, as QEMU decodes them. */
-static inline void mem_site_decode(MemSite *m, qemu_plugin_meminfo_t info,
-                                   unsigned int *shift, bool *store)
+static inline uint64_t mem_site_key(qemu_plugin_meminfo_t info)
 {
-    uint64_t key = (uint64_t)info | 1ull << 32;
+    return (uint64_t)info | 1ull << 32;
+}
 
-    if (__builtin_expect(m->key[0] != key, 0)) {
-        if (m->key[1] == key) {
-            *shift = m->shift[1];
-            *store = m->store[1];
-            return;
-        }
-        /* Keep the previous value too: read-modify-write alternates two. */
-        m->key[1] = m->key[0];
-        m->shift[1] = m->shift[0];
-        m->store[1] = m->store[0];
-        m->key[0] = key;
-        m->shift[0] = qemu_plugin_mem_size_shift(info);
-        m->store[0] = qemu_plugin_mem_is_store(info);
+/* The slot of m that holds meminfo `info` decoded by QEMU; fills one if new. */
+static inline int mem_site_slot(MemSite *m, qemu_plugin_meminfo_t info)
+{
+    uint64_t key = mem_site_key(info);
+
+    if (m->key[0] == key) {
+        return 0;
     }
-    *shift = m->shift[0];
-    *store = m->store[0];
+    if (m->key[1] != key) {
+        /*
+         * The first value keeps slot 0, later ones take slot 1: a
+         * read-modify-write instruction alternates two values.
+         */
+        int k = m->key[0] != 0;
+        m->key[k] = key;
+        m->shift[k] = qemu_plugin_mem_size_shift(info);
+        m->store[k] = qemu_plugin_mem_is_store(info);
+        return k;
+    }
+    return 1;
 }
 
 static __attribute__((noinline)) void
@@ -1283,9 +1286,10 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
     if ((!roi_active && !warming()) || vcpu_index != 0) {
         return;
     }
-    unsigned int shift;
-    bool store;
-    mem_site_decode(udata, info, &shift, &store);
+    MemSite *m = udata;
+    int k = mem_site_slot(m, info);
+    unsigned int shift = m->shift[k];
+    bool store = m->store[k];
     uint64_t end = vaddr + (1ull << shift) - 1;     /* last byte */
 
     if (opt_mem && roi_active) {
@@ -1308,8 +1312,8 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
 }
 
 /*
- * What vcpu_mem_general does, for the usual access in the ROI: its
- * instruction's last meminfo again, one line, the most recent way of its l1d
+ * What vcpu_mem_general does, for the usual access in the ROI: a meminfo
+ * its instruction gave before, one line, the most recent way of its l1d
  * set. Few registers and tail calls, so no frame to set up. Taken only where
  * mem_fast holds: memory counts on, l1d the first data level, with a
  * power-of-two number of sets, reuse distances on with l1d's line size.
@@ -1318,11 +1322,13 @@ static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                      uint64_t vaddr, void *udata)
 {
     const MemSite *m = udata;
+    uint64_t key = mem_site_key(info);
+    int k = m->key[0] != key;
 
-    if (__builtin_expect(mem_fast_now && vcpu_index == 0 &&
-                         m->key[0] == ((uint64_t)info | 1ull << 32), 1)) {
-        unsigned int shift = m->shift[0];
-        bool store = m->store[0];
+    if (__builtin_expect(mem_fast_now && vcpu_index == 0 && m->key[k] == key,
+                         1)) {
+        unsigned int shift = m->shift[k];
+        bool store = m->store[k];
         uint64_t line = vaddr >> data_shift;
         Cache *c = &caches[L1D];
         if (line == (vaddr + (1ull << shift) - 1) >> data_shift &&

@@ -302,8 +302,8 @@ TEST(QemuPlugin, ReuseDistancesOfKnownSweeps) {
   EXPECT_EQ(run.stats.at("reuse_log2").get<std::vector<uint64_t>>(), want);
 }
 
-// The plugin takes a short path for the usual data access (the instruction's meminfo as
-// last time, one line, the most recent way of its l1d set) and a general one for the rest.
+// The plugin takes a short path for the usual data access (a meminfo its instruction gave
+// before, one line, the most recent way of its l1d set) and a general one for the rest.
 // l1d with 48 sets (not a power of two) sends every access down the general path; the
 // access counts and reuse distances must not depend on which path counted them. Stride 60
 // makes some 8-byte accesses straddle two lines.
