@@ -650,10 +650,17 @@ typedef struct {
 
 static Reuse reuse;
 
+/*
+ * MurmurHash3's 64-bit finalizer. With one multiply round only, some address
+ * layouts gave long probe runs (the same run varied by a third in
+ * reuse_access_below's instructions under callgrind).
+ */
 static uint64_t hash64(uint64_t x)
 {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 33;
     return x;
 }
