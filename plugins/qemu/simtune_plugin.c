@@ -960,7 +960,9 @@ static void bpred_update(uint64_t pc, bool taken)
  */
 typedef struct {
     uint64_t key[2];              /* meminfo | 1 << 32; 0: none yet */
+    uint64_t repeats[2];          /* see mem_site_flush */
     uint8_t shift[2];
+    uint32_t size_m1[2];          /* (1 << shift) - 1 */
     bool store[2];
 } MemSite;
 
@@ -1105,6 +1107,8 @@ static void roi_begin(void)
     }
 }
 
+static void mem_sites_flush(void);
+
 static void roi_end(void)
 {
     roi_ends++;
@@ -1113,6 +1117,7 @@ static void roi_end(void)
     }
     roi_active = false;
     mem_fast_now = false;
+    mem_sites_flush();
     ModelCounters now;
     read_model(&now);
     for (int i = 0; i < N_LEVELS; i++) {
@@ -1259,6 +1264,35 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
     }
 }
 
+/*
+ * vcpu_mem's shortest path (an access in the ROI to the last data line) only
+ * counts it in its slot's repeats. Such an access is a load or store of the
+ * slot's size, an l1d hit that changes no state, and a reuse at distance 1:
+ * the flush adds the repeats to those counters. Flushed before a slot takes
+ * another meminfo and when the ROI ends, before the counters are read.
+ */
+static void mem_site_flush(MemSite *m, int k)
+{
+    uint64_t n = m->repeats[k];
+    if (n) {
+        accesses[m->store[k]][m->shift[k] & 7] += n;
+        caches[L1D].hits[m->store[k]] += n;
+        reuse.hist[0] += n;
+        m->repeats[k] = 0;
+    }
+}
+
+static void mem_sites_flush(void)
+{
+    for (guint i = 0; i < tbs->len; i++) {
+        TbInfo *t = g_ptr_array_index(tbs, i);
+        for (uint32_t j = 0; t->sites && j < t->n_insns; j++) {
+            mem_site_flush(&t->sites[j], 0);
+            mem_site_flush(&t->sites[j], 1);
+        }
+    }
+}
+
 static inline uint64_t mem_site_key(qemu_plugin_meminfo_t info)
 {
     return (uint64_t)info | 1ull << 32;
@@ -1278,8 +1312,10 @@ static inline int mem_site_slot(MemSite *m, qemu_plugin_meminfo_t info)
          * read-modify-write instruction alternates two values.
          */
         int k = m->key[0] != 0;
+        mem_site_flush(m, k);
         m->key[k] = key;
         m->shift[k] = qemu_plugin_mem_size_shift(info);
+        m->size_m1[k] = (1u << m->shift[k]) - 1;
         m->store[k] = qemu_plugin_mem_is_store(info);
         return k;
     }
@@ -1320,30 +1356,40 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
 
 /*
  * What vcpu_mem_general does, for the usual access in the ROI: a meminfo
- * its instruction gave before, one line, the most recent way of its l1d
- * set. Few registers and tail calls, so no frame to set up. Taken only where
- * mem_fast holds: memory counts on, l1d the first data level, with a
- * power-of-two number of sets, reuse distances on with l1d's line size.
+ * its instruction gave before, one line, and that line either the last data
+ * line accessed or in the most recent way of its l1d set. Few registers and
+ * tail calls, so no frame to set up. Taken only where mem_fast holds: memory
+ * counts on, l1d the first data level, with a power-of-two number of sets,
+ * reuse distances on with l1d's line size (so reuse.top[0] is the last data
+ * line, which l1d holds: it allocates on every miss, and a hit on it changes
+ * nothing under LRU, where it is the most recent way, nor under FIFO or
+ * random, where hits never change a set).
  */
 static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
                      uint64_t vaddr, void *udata)
 {
-    const MemSite *m = udata;
+    MemSite *m = udata;
     uint64_t key = mem_site_key(info);
     int k = m->key[0] != key;
 
     if (__builtin_expect(mem_fast_now && vcpu_index == 0 && m->key[k] == key,
                          1)) {
-        unsigned int shift = m->shift[k];
-        bool store = m->store[k];
-        uint64_t line = vaddr >> data_shift;
-        Cache *c = &caches[L1D];
-        if (line == (vaddr + (1ull << shift) - 1) >> data_shift &&
-            c->tags[(line & c->set_mask) * c->ways] == line + 1) {
-            accesses[store][shift & 7]++;
-            c->hits[store]++;
-            reuse_access(line);
-            return;
+        /* One line: the first and last byte differ only below the line size. */
+        if (((vaddr ^ (vaddr + m->size_m1[k])) >> data_shift) == 0) {
+            uint64_t line = vaddr >> data_shift;
+            unsigned int shift = m->shift[k];
+            bool store = m->store[k];
+            Cache *c = &caches[L1D];
+            if (reuse.top[0].key == line + 1) {
+                m->repeats[k]++;        /* see mem_site_flush */
+                return;
+            }
+            if (c->tags[(line & c->set_mask) * c->ways] == line + 1) {
+                accesses[store][shift & 7]++;
+                c->hits[store]++;
+                reuse_access_below(line);
+                return;
+            }
         }
     }
     vcpu_mem_general(vcpu_index, info, vaddr, udata);
