@@ -24,7 +24,12 @@
  * toggles snapshot those counters (mark at begin, add the difference at end),
  * so the inline ops need no ROI test. Callbacks run only where the data needs
  * run-time values: one per TB for branch outcomes and instruction fetches,
- * one per memory access for the data caches and reuse distances.
+ * one per memory access for the data caches and reuse distances. The usual
+ * cases take short paths that change no result: a TB whose fetches hit l1i's
+ * most recent ways while l1i is unchanged counts them at once (fetch_runs);
+ * a data access to the last data line only counts a repeat, one in the most
+ * recent l1d way skips the cache model (vcpu_mem); reuse distances within the
+ * newest stamps need no tree (the window, see Reuse).
  *
  * Options (key=value, parsed strictly; an error names the key and the value;
  * a damaged guest ELF stops the run with a message naming what is wrong):
@@ -650,11 +655,7 @@ typedef struct {
 
 static Reuse reuse;
 
-/*
- * MurmurHash3's 64-bit finalizer. With one multiply round only, some address
- * layouts gave long probe runs (the same run varied by a third in
- * reuse_access_below's instructions under callgrind).
- */
+/* MurmurHash3's 64-bit finalizer. */
 static uint64_t hash64(uint64_t x)
 {
     x ^= x >> 33;
