@@ -24,7 +24,12 @@
  * toggles snapshot those counters (mark at begin, add the difference at end),
  * so the inline ops need no ROI test. Callbacks run only where the data needs
  * run-time values: one per TB for branch outcomes and instruction fetches,
- * one per memory access for the data caches and reuse distances.
+ * one per memory access for the data caches and reuse distances. The usual
+ * cases take short paths that change no result: a TB whose fetches hit l1i's
+ * most recent ways while l1i is unchanged counts them at once (fetch_runs);
+ * a data access to the last data line only counts a repeat, one in the most
+ * recent l1d way skips the cache model (vcpu_mem); reuse distances within the
+ * newest stamps need no tree (the window, see Reuse).
  *
  * Options (key=value, parsed strictly; an error names the key and the value;
  * a damaged guest ELF stops the run with a message naming what is wrong):
@@ -498,10 +503,11 @@ typedef struct Cache {
     int policy;
     int line_shift;
     uint64_t n_sets;
-    uint64_t set_mask;        /* n_sets - 1 when a power of two, else 0 */
+    uint64_t set_mask;        /* n_sets - 1 when a power of two */
+    bool sets_pow2;
     uint64_t *tags;           /* per set: ways entries, line number + 1, 0 = empty */
     uint64_t rng;
-    uint64_t read_hits, read_misses, write_hits, write_misses;
+    uint64_t hits[2], misses[2];    /* [0] reads, [1] writes */
     struct Cache *next;
 } Cache;
 
@@ -532,12 +538,17 @@ static int log2_exact(uint64_t v)
  */
 #define NO_MEMMOVE __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
+/* The ways of the set that holds line number `line`. */
+static inline uint64_t *cache_set(const Cache *c, uint64_t line)
+{
+    uint64_t set = c->sets_pow2 ? (line & c->set_mask) : line % c->n_sets;
+    return c->tags + set * c->ways;
+}
+
 static NO_MEMMOVE bool cache_lookup(Cache *c, uint64_t addr)
 {
     uint64_t tag = (addr >> c->line_shift) + 1;
-    uint64_t set = c->set_mask ? ((tag - 1) & c->set_mask) :
-                   (tag - 1) % c->n_sets;
-    uint64_t *w = c->tags + set * c->ways;
+    uint64_t *w = cache_set(c, tag - 1);
     uint64_t i, n = c->ways;
 
     for (i = 0; i < n; i++) {
@@ -574,21 +585,26 @@ static NO_MEMMOVE bool cache_lookup(Cache *c, uint64_t addr)
 static void cache_access(Cache *c, uint64_t addr, bool write)
 {
     for (; c; c = c->next) {
-        bool hit = cache_lookup(c, addr);
-        if (write) {
-            if (hit) {
-                c->write_hits++;
-                return;
-            }
-            c->write_misses++;
-        } else {
-            if (hit) {
-                c->read_hits++;
-                return;
-            }
-            c->read_misses++;
+        if (cache_lookup(c, addr)) {
+            c->hits[write]++;
+            return;
         }
+        c->misses[write]++;
     }
+}
+
+/*
+ * cache_access(c, line << c->line_shift, write), with the common case first:
+ * the line is the most recent way of its set, a hit that changes no state
+ * under any policy.
+ */
+static inline void cache_access_line(Cache *c, uint64_t line, bool write)
+{
+    if (__builtin_expect(cache_set(c, line)[0] == line + 1, 1)) {
+        c->hits[write]++;
+        return;
+    }
+    cache_access(c, line << c->line_shift, write);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -597,6 +613,7 @@ static void cache_access(Cache *c, uint64_t addr, bool write)
 #define REUSE_BUCKETS 32            /* finite buckets; one more for cold */
 #define REUSE_MIN_CAP (1u << 14)
 #define REUSE_TOP 8
+#define REUSE_WINDOW 4              /* bitmap words counted without the tree */
 
 /*
  * The top of the LRU stack (the REUSE_TOP most recent lines) is kept as a
@@ -606,7 +623,11 @@ static void cache_access(Cache *c, uint64_t addr, bool write)
  * stack order, and a line's depth below the top is the number of live stamps
  * after its own. Live stamps are bits of a bitmap (stamp t: bit t % 64 of word
  * t / 64); a Fenwick tree over the words counts live stamps per word, so a
- * count takes log2(cap / 64) tree steps and one popcount.
+ * count takes log2(cap / 64) tree steps and one popcount. The tree leaves out
+ * the window: the REUSE_WINDOW newest words, where new stamps go and where
+ * most reuses find their line. Stamps there are issued, cleared and counted
+ * with bit operations and popcounts alone; a word enters the tree (is
+ * sealed) when it leaves the window.
  */
 typedef struct {
     uint64_t key;                   /* line + 1; 0 = empty slot */
@@ -614,28 +635,48 @@ typedef struct {
 } ReuseSlot;
 
 typedef struct {
+    uint64_t key;                   /* line + 1; 0 = empty */
+    uint64_t slot;                  /* its slot in `slots` */
+} ReuseTop;
+
+typedef struct {
     int line_shift;
-    uint64_t top[REUSE_TOP];        /* line + 1, most recent first */
-    uint64_t top_slot[REUSE_TOP];   /* their slots in `slots` */
+    ReuseTop top[REUSE_TOP];        /* most recent first; top_n in use */
     int top_n;
     ReuseSlot *slots;
     uint64_t slots_mask;
     uint64_t lines;                 /* distinct lines seen */
     uint64_t tree_lines;            /* lines with a live stamp */
     uint64_t *bits;                 /* live stamps 1..cap */
-    int32_t *tree;                  /* Fenwick tree over the words of bits */
+    int32_t *tree;                  /* Fenwick tree over the sealed words */
     uint32_t cap, now, words;
     uint64_t hist[REUSE_BUCKETS + 1];
 } Reuse;
 
 static Reuse reuse;
 
+/* MurmurHash3's 64-bit finalizer. */
 static uint64_t hash64(uint64_t x)
 {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
     x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
     return x;
+}
+
+/* __builtin_popcountll is a libgcc call on x86-64 without -mpopcnt. */
+static inline uint64_t popcount64(uint64_t x)
+{
+#if defined(__x86_64__) && !defined(__POPCNT__)
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (x * 0x0101010101010101ull) >> 56;
+#else
+    return (uint64_t)__builtin_popcountll(x);
+#endif
 }
 
 static void fenwick_add(int32_t *tree, uint32_t n, uint32_t i, int32_t d)
@@ -654,26 +695,57 @@ static uint64_t fenwick_prefix(const int32_t *tree, uint32_t i)
     return s;
 }
 
-/* Live stamps in 1..t. */
+/* Whether word w of the bitmap is in the tree (older than the window). */
+static inline bool word_sealed(uint32_t w)
+{
+    return w + REUSE_WINDOW <= (reuse.now >> 6);
+}
+
+/* Live stamps in 1..t, for t in a sealed word. */
 static uint64_t stamps_up_to(uint32_t t)
 {
     uint32_t w = t >> 6;
     /* Bits 0..t%64 of word w; for t%64 = 63 the shift wraps to 0 and gives all. */
     uint64_t mask = (2ull << (t & 63)) - 1;
-    return fenwick_prefix(reuse.tree, w) +
-           (uint64_t)__builtin_popcountll(reuse.bits[w] & mask);
+    /* The words below w are sealed too: all of them are in the tree. */
+    return fenwick_prefix(reuse.tree, w) + popcount64(reuse.bits[w] & mask);
 }
 
-static void stamp_set(uint32_t t)
+/* Issues stamp t = now + 1. */
+static void stamp_issue(uint32_t t)
 {
-    reuse.bits[t >> 6] |= 1ull << (t & 63);
-    fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, 1);
+    uint32_t w = t >> 6;
+    if ((t & 63) == 0 && w >= REUSE_WINDOW) {
+        /* A new word opens the window; its oldest word leaves it, sealed. */
+        uint32_t old = w - REUSE_WINDOW;
+        fenwick_add(reuse.tree, reuse.words, old + 1,
+                    (int32_t)popcount64(reuse.bits[old]));
+    }
+    reuse.bits[w] |= 1ull << (t & 63);
+    reuse.now = t;
+}
+
+/* Live stamps after t (t <= now): the lines above t's in the stack. */
+static uint64_t stamps_after(uint32_t t)
+{
+    uint32_t w = t >> 6, open = reuse.now >> 6;
+    if (word_sealed(w)) {
+        return reuse.tree_lines - stamps_up_to(t);
+    }
+    /* In the window: bits above t%64 (none for 63: the shift gives 0). */
+    uint64_t n = popcount64(reuse.bits[w] & ~((2ull << (t & 63)) - 1));
+    for (uint32_t v = w + 1; v <= open; v++) {
+        n += popcount64(reuse.bits[v]);
+    }
+    return n;
 }
 
 static void stamp_clear(uint32_t t)
 {
     reuse.bits[t >> 6] &= ~(1ull << (t & 63));
-    fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, -1);
+    if (word_sealed(t >> 6)) {
+        fenwick_add(reuse.tree, reuse.words, (t >> 6) + 1, -1);
+    }
 }
 
 /* An empty bitmap and tree for stamps 1..cap. */
@@ -711,7 +783,7 @@ static void reuse_grow_slots(void)
     }
     g_free(old);
     for (int p = 0; p < reuse.top_n; p++) {
-        reuse.top_slot[p] = reuse_slot(reuse.top[p]);
+        reuse.top[p].slot = reuse_slot(reuse.top[p].key);
     }
 }
 
@@ -725,23 +797,36 @@ static void reuse_compact(void)
     while (cap < 4 * reuse.tree_lines) {
         cap *= 2;
     }
+    /* A stamp's new number: live stamps up to it (before[w]: in words < w). */
+    uint32_t *before = g_new(uint32_t, reuse.words);
+    uint32_t live = 0;
+    for (uint32_t w = 0; w < reuse.words; w++) {
+        before[w] = live;
+        live += popcount64(reuse.bits[w]);
+    }
     for (uint64_t i = 0; i <= reuse.slots_mask; i++) {
-        if (reuse.slots[i].key && reuse.slots[i].stamp) {
-            reuse.slots[i].stamp = stamps_up_to(reuse.slots[i].stamp);
+        uint32_t t = reuse.slots[i].stamp;
+        if (reuse.slots[i].key && t) {
+            reuse.slots[i].stamp = before[t >> 6] +
+                popcount64(reuse.bits[t >> 6] & ((2ull << (t & 63)) - 1));
         }
     }
+    g_free(before);
     reuse_alloc_stamps(cap);
     for (uint32_t t = 1; t <= reuse.tree_lines; t++) {
         reuse.bits[t >> 6] |= 1ull << (t & 63);
     }
+    reuse.now = reuse.tree_lines;
+    /* The tree counts the sealed words. */
     for (uint32_t i = 1; i <= reuse.words; i++) {
-        reuse.tree[i] += __builtin_popcountll(reuse.bits[i - 1]);
+        if (word_sealed(i - 1)) {
+            reuse.tree[i] += popcount64(reuse.bits[i - 1]);
+        }
         uint32_t parent = i + (i & -i);
         if (parent <= reuse.words) {
             reuse.tree[parent] += reuse.tree[i];
         }
     }
-    reuse.now = reuse.tree_lines;
 }
 
 static void reuse_count(uint64_t distance)
@@ -751,30 +836,39 @@ static void reuse_count(uint64_t distance)
 }
 
 /* Moves top[0..n-1] one place down and puts (key, slot) first. */
-static inline NO_MEMMOVE void reuse_push_top(int n, uint64_t key, uint64_t slot)
+static inline __attribute__((always_inline)) NO_MEMMOVE void
+reuse_push_top(int n, uint64_t key, uint64_t slot)
 {
-    for (int p = n; p > 0; p--) {
-        reuse.top[p] = reuse.top[p - 1];
-        reuse.top_slot[p] = reuse.top_slot[p - 1];
+    ReuseTop *top = reuse.top;
+
+    if (n == REUSE_TOP - 1) {
+        /* The usual case (a line from below the top): a fixed-size move. */
+#pragma GCC unroll 8
+        for (int p = REUSE_TOP - 1; p > 0; p--) {
+            top[p] = top[p - 1];
+        }
+    } else {
+        for (int p = n; p > 0; p--) {
+            top[p] = top[p - 1];
+        }
     }
-    reuse.top[0] = key;
-    reuse.top_slot[0] = slot;
+    top[0].key = key;
+    top[0].slot = slot;
 }
 
-static void reuse_access(uint64_t line)
+/* One data access to `line`, after the caller found it is not top[0]. */
+static __attribute__((noinline)) void reuse_access_below(uint64_t line)
 {
     uint64_t key = line + 1;
-    uint64_t *top = reuse.top;
+    ReuseTop *top = reuse.top;
     int n = reuse.top_n;
 
-    if (top[0] == key) {
-        reuse.hist[0]++;
-        return;
-    }
-    for (int p = 1; p < n; p++) {
-        if (top[p] == key) {
+    /* Unused entries have key 0, which no line has: scan all of them. */
+#pragma GCC unroll 8
+    for (int p = 1; p < REUSE_TOP; p++) {
+        if (top[p].key == key) {
             reuse_count(p + 1);
-            reuse_push_top(p, key, reuse.top_slot[p]);
+            reuse_push_top(p, key, top[p].slot);
             return;
         }
     }
@@ -782,7 +876,7 @@ static void reuse_access(uint64_t line)
     uint64_t j = reuse_slot(key);
     if (reuse.slots[j].key) {
         uint32_t t0 = reuse.slots[j].stamp;
-        reuse_count(n + reuse.tree_lines - stamps_up_to(t0) + 1);
+        reuse_count(n + stamps_after(t0) + 1);
         stamp_clear(t0);
         reuse.tree_lines--;
         reuse.slots[j].stamp = 0;
@@ -792,7 +886,7 @@ static void reuse_access(uint64_t line)
         reuse.lines++;
         reuse.hist[REUSE_BUCKETS]++;
         if (reuse.lines * 2 > reuse.slots_mask + 1) {
-            reuse_grow_slots();         /* also renews top_slot */
+            reuse_grow_slots();         /* also renews top[].slot */
             j = reuse_slot(key);
         }
     }
@@ -801,15 +895,25 @@ static void reuse_access(uint64_t line)
         if (reuse.now == reuse.cap) {
             reuse_compact();
         }
-        uint32_t t = ++reuse.now;
-        reuse.slots[reuse.top_slot[REUSE_TOP - 1]].stamp = t;
-        stamp_set(t);
+        uint32_t t = reuse.now + 1;
+        reuse.slots[top[REUSE_TOP - 1].slot].stamp = t;
+        stamp_issue(t);
         reuse.tree_lines++;
         n--;
     } else {
         reuse.top_n++;
     }
     reuse_push_top(n, key, j);
+}
+
+/* One data access to `line`: counts its reuse distance. */
+static inline void reuse_access(uint64_t line)
+{
+    if (reuse.top[0].key == line + 1) {
+        reuse.hist[0]++;
+        return;
+    }
+    reuse_access_below(line);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -849,8 +953,22 @@ static void bpred_update(uint64_t pc, bool taken)
 /* ------------------------------------------------------------------------ */
 /* Translation blocks and the ROI                                           */
 
+/*
+ * The userdata of an instruction's memory callback: two meminfo values it
+ * gave (the first, and the latest other one) and their decoding, so that an
+ * access rarely needs to call into QEMU to decode its meminfo. A value not
+ * held here is decoded by QEMU, so this changes no result.
+ */
 typedef struct {
-    uint64_t line_addr;
+    uint64_t key[2];              /* meminfo | 1 << 32; 0: none yet */
+    uint64_t repeats[2];          /* see mem_site_flush */
+    uint8_t shift[2];
+    uint32_t size_m1[2];          /* (1 << shift) - 1 */
+    bool store[2];
+} MemSite;
+
+typedef struct {
+    uint64_t line;                /* line number: address >> insn_shift */
     uint32_t count;               /* consecutive fetches from this line */
 } FetchRun;
 
@@ -871,10 +989,13 @@ typedef struct {
     uint32_t n_insns;
     uint32_t n_runs;
     FetchRun *runs;
+    uint64_t n_fetches;           /* sum of the runs' counts */
+    uint64_t fetch_epoch;         /* see fetch_runs; 0: none */
     uint32_t classes[N_CLASSES];  /* static classes, final cond branch excluded */
     bool ends_cond;
     uint64_t branch_pc, fallthrough;
     InsnInfo *insns;              /* marker TBs only */
+    MemSite *sites;               /* per instruction, when any has memory cbs */
     bool undecoded;               /* translated outside the ROI, not decoded */
 } TbInfo;
 
@@ -901,6 +1022,8 @@ static qemu_plugin_id_t plugin_id;
  */
 static uint64_t undecoded_tbs, undecoded_roi_execs;
 static bool roi_active;
+/* vcpu_mem's short path applies (see there); and now: in the ROI too. */
+static bool mem_fast, mem_fast_now;
 static bool symbols_resolved;
 static uint64_t roi_begin_addr, roi_end_addr;
 static uint64_t roi_begins, roi_ends;
@@ -913,8 +1036,9 @@ static uint64_t direct_classes[N_CLASSES];
 static uint64_t cond_taken, cond_not_taken;
 static const TbInfo *pending_branch;
 
-static uint64_t loads, stores, load_bytes, store_bytes;
-static uint64_t accesses_by_shift[8];
+/* ROI data accesses by direction (0 load, 1 store) and log2 of the size. */
+static uint64_t accesses[2][8];
+
 
 /*
  * Cache and reuse counters also move while the model warms up before the ROI;
@@ -930,10 +1054,10 @@ static ModelCounters model_at_begin, model_in_roi;
 static void read_model(ModelCounters *m)
 {
     for (int i = 0; i < N_LEVELS; i++) {
-        m->cache[i][0] = caches[i].read_hits;
-        m->cache[i][1] = caches[i].read_misses;
-        m->cache[i][2] = caches[i].write_hits;
-        m->cache[i][3] = caches[i].write_misses;
+        m->cache[i][0] = caches[i].hits[0];
+        m->cache[i][1] = caches[i].misses[0];
+        m->cache[i][2] = caches[i].hits[1];
+        m->cache[i][3] = caches[i].misses[1];
     }
     memcpy(m->hist, reuse.hist, sizeof(m->hist));
 }
@@ -968,6 +1092,7 @@ static void roi_begin(void)
         return;
     }
     roi_active = true;
+    mem_fast_now = mem_fast;
     if (undecoded_tbs) {
         /*
          * Takes effect before the next translation block runs: the rest of
@@ -983,6 +1108,8 @@ static void roi_begin(void)
     }
 }
 
+static void mem_sites_flush(void);
+
 static void roi_end(void)
 {
     roi_ends++;
@@ -990,6 +1117,8 @@ static void roi_end(void)
         return;
     }
     roi_active = false;
+    mem_fast_now = false;
+    mem_sites_flush();
     ModelCounters now;
     read_model(&now);
     for (int i = 0; i < N_LEVELS; i++) {
@@ -1026,17 +1155,48 @@ static void resolve_branch(uint64_t next_pc)
     }
 }
 
-static void fetch_runs(const TbInfo *t)
+/*
+ * A fetch changes the first level only when it misses its set's most recent
+ * way; fetch_epoch counts such fetches. A block whose fetches all hit the
+ * most recent way remembers the epoch: while it is unchanged, the level is as
+ * it was then, and the block's fetches hit the same ways again. Only where the
+ * first level for fetches is l1i (fetch_epochs), which data never touch.
+ */
+static bool fetch_epochs;
+static uint64_t fetch_epoch = 1;
+
+/* One fetch of line number `line`; whether it hit the most recent way. */
+static inline bool fetch_line(uint64_t line)
 {
+    Cache *c = insn_entry;
+    if (__builtin_expect(cache_set(c, line)[0] == line + 1, 1)) {
+        c->hits[0]++;
+        return true;
+    }
+    fetch_epoch++;
+    cache_access(c, line << c->line_shift, false);
+    return false;
+}
+
+static void fetch_runs(TbInfo *t)
+{
+    if (t->fetch_epoch == fetch_epoch) {
+        insn_entry->hits[0] += t->n_fetches;
+        return;
+    }
+    bool same = true;
     for (uint32_t i = 0; i < t->n_runs; i++) {
-        cache_access(insn_entry, t->runs[i].line_addr, false);
-        insn_entry->read_hits += t->runs[i].count - 1;
+        same &= fetch_line(t->runs[i].line);
+        insn_entry->hits[0] += t->runs[i].count - 1;
+    }
+    if (same && fetch_epochs) {
+        t->fetch_epoch = fetch_epoch;
     }
 }
 
 static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
-    const TbInfo *t = udata;
+    TbInfo *t = udata;
 
     if (vcpu_index != 0) {
         return;
@@ -1063,7 +1223,7 @@ static void fetch_insn(const InsnInfo *in)
     uint64_t first = in->vaddr >> insn_shift;
     uint64_t last = (in->vaddr + in->size - 1) >> insn_shift;
     for (uint64_t l = first; l <= last; l++) {
-        cache_access(insn_entry, l << insn_shift, false);
+        fetch_line(l);
     }
 }
 
@@ -1105,40 +1265,135 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
     }
 }
 
-static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
-                     uint64_t vaddr, void *udata)
+/*
+ * vcpu_mem's shortest path (an access in the ROI to the last data line) only
+ * counts it in its slot's repeats. Such an access is a load or store of the
+ * slot's size, an l1d hit that changes no state, and a reuse at distance 1:
+ * the flush adds the repeats to those counters. Flushed before a slot takes
+ * another meminfo and when the ROI ends, before the counters are read.
+ */
+static void mem_site_flush(MemSite *m, int k)
+{
+    uint64_t n = m->repeats[k];
+    if (n) {
+        accesses[m->store[k]][m->shift[k] & 7] += n;
+        caches[L1D].hits[m->store[k]] += n;
+        reuse.hist[0] += n;
+        m->repeats[k] = 0;
+    }
+}
+
+static void mem_sites_flush(void)
+{
+    for (guint i = 0; i < tbs->len; i++) {
+        TbInfo *t = g_ptr_array_index(tbs, i);
+        for (uint32_t j = 0; t->sites && j < t->n_insns; j++) {
+            mem_site_flush(&t->sites[j], 0);
+            mem_site_flush(&t->sites[j], 1);
+        }
+    }
+}
+
+static inline uint64_t mem_site_key(qemu_plugin_meminfo_t info)
+{
+    return (uint64_t)info | 1ull << 32;
+}
+
+/* The slot of m that holds meminfo `info` decoded by QEMU; fills one if new. */
+static inline int mem_site_slot(MemSite *m, qemu_plugin_meminfo_t info)
+{
+    uint64_t key = mem_site_key(info);
+
+    if (m->key[0] == key) {
+        return 0;
+    }
+    if (m->key[1] != key) {
+        /*
+         * The first value keeps slot 0, later ones take slot 1: a
+         * read-modify-write instruction alternates two values.
+         */
+        int k = m->key[0] != 0;
+        mem_site_flush(m, k);
+        m->key[k] = key;
+        m->shift[k] = qemu_plugin_mem_size_shift(info);
+        m->size_m1[k] = (1u << m->shift[k]) - 1;
+        m->store[k] = qemu_plugin_mem_is_store(info);
+        return k;
+    }
+    return 1;
+}
+
+static __attribute__((noinline)) void
+vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+                 uint64_t vaddr, void *udata)
 {
     if ((!roi_active && !warming()) || vcpu_index != 0) {
         return;
     }
-    unsigned int shift = qemu_plugin_mem_size_shift(info);
-    bool store = qemu_plugin_mem_is_store(info);
-    uint64_t size = 1ull << shift;
+    MemSite *m = udata;
+    int k = mem_site_slot(m, info);
+    unsigned int shift = m->shift[k];
+    bool store = m->store[k];
+    uint64_t end = vaddr + (1ull << shift) - 1;     /* last byte */
 
     if (opt_mem && roi_active) {
-        if (store) {
-            stores++;
-            store_bytes += size;
-        } else {
-            loads++;
-            load_bytes += size;
-        }
-        accesses_by_shift[shift & 7]++;
+        accesses[store][shift & 7]++;
     }
     if (data_entry) {
         uint64_t first = vaddr >> data_shift;
-        uint64_t last = (vaddr + size - 1) >> data_shift;
+        uint64_t last = end >> data_shift;
         for (uint64_t l = first; l <= last; l++) {
-            cache_access(data_entry, l << data_shift, store);
+            cache_access_line(data_entry, l, store);
         }
     }
     if (opt_reuse) {
         uint64_t first = vaddr >> reuse.line_shift;
-        uint64_t last = (vaddr + size - 1) >> reuse.line_shift;
+        uint64_t last = end >> reuse.line_shift;
         for (uint64_t l = first; l <= last; l++) {
             reuse_access(l);
         }
     }
+}
+
+/*
+ * What vcpu_mem_general does, for the usual access in the ROI: a meminfo
+ * its instruction gave before, one line, and that line either the last data
+ * line accessed or in the most recent way of its l1d set. Few registers and
+ * tail calls, so no frame to set up. Taken only where mem_fast holds: memory
+ * counts on, l1d the first data level, with a power-of-two number of sets,
+ * reuse distances on with l1d's line size (so reuse.top[0] is the last data
+ * line, which l1d holds: it allocates on every miss, and a hit on it changes
+ * nothing under LRU, where it is the most recent way, nor under FIFO or
+ * random, where hits never change a set).
+ */
+static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+                     uint64_t vaddr, void *udata)
+{
+    MemSite *m = udata;
+    uint64_t key = mem_site_key(info);
+    int k = m->key[0] != key;
+
+    if (__builtin_expect(mem_fast_now && vcpu_index == 0 && m->key[k] == key,
+                         1)) {
+        /* One line: the first and last byte differ only below the line size. */
+        if (((vaddr ^ (vaddr + m->size_m1[k])) >> data_shift) == 0) {
+            uint64_t line = vaddr >> data_shift;
+            unsigned int shift = m->shift[k];
+            bool store = m->store[k];
+            Cache *c = &caches[L1D];
+            if (reuse.top[0].key == line + 1) {
+                m->repeats[k]++;        /* see mem_site_flush */
+                return;
+            }
+            if (c->tags[(line & c->set_mask) * c->ways] == line + 1) {
+                accesses[store][shift & 7]++;
+                c->hits[store]++;
+                reuse_access_below(line);
+                return;
+            }
+        }
+    }
+    vcpu_mem_general(vcpu_index, info, vaddr, udata);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1475,9 +1730,12 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             t->classes[d.cls]++;
         }
         if ((opt_mem || opt_cache || opt_reuse) && (d.mem || opt_mem_all)) {
+            if (!t->sites) {
+                t->sites = g_new0(MemSite, n);
+            }
             qemu_plugin_register_vcpu_mem_cb(insn, vcpu_mem,
                                              QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_RW, NULL);
+                                             QEMU_PLUGIN_MEM_RW, &t->sites[i]);
         }
     }
 
@@ -1496,15 +1754,18 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 for (uint64_t l = first; l <= last; l++) {
                     FetchRun *r = runs->len ?
                         &g_array_index(runs, FetchRun, runs->len - 1) : NULL;
-                    if (r && r->line_addr == l << insn_shift) {
+                    if (r && r->line == l) {
                         r->count++;
                     } else {
-                        FetchRun nr = { l << insn_shift, 1 };
+                        FetchRun nr = { l, 1 };
                         g_array_append_val(runs, nr);
                     }
                 }
             }
             t->n_runs = runs->len;
+            for (guint r = 0; r < runs->len; r++) {
+                t->n_fetches += g_array_index(runs, FetchRun, r).count;
+            }
             t->runs = (FetchRun *)g_array_free(runs, false);
         }
         g_free(insns);
@@ -1635,16 +1896,24 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         g_string_append(s, "},");
     }
     if (opt_mem) {
-        json_u64(s, "loads", loads, true);
-        json_u64(s, "stores", stores, true);
-        json_u64(s, "load_bytes", load_bytes, true);
-        json_u64(s, "store_bytes", store_bytes, true);
+        uint64_t n[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+        for (int d = 0; d < 2; d++) {
+            for (int i = 0; i < 8; i++) {
+                n[d] += accesses[d][i];
+                bytes[d] += accesses[d][i] << i;
+            }
+        }
+        json_u64(s, "loads", n[0], true);
+        json_u64(s, "stores", n[1], true);
+        json_u64(s, "load_bytes", bytes[0], true);
+        json_u64(s, "store_bytes", bytes[1], true);
         g_string_append(s, "\"accesses_by_size\":{");
         bool first = true;
         for (int i = 0; i < 8; i++) {
-            if (accesses_by_shift[i]) {
+            uint64_t k = accesses[0][i] + accesses[1][i];
+            if (k) {
                 g_string_append_printf(s, "%s\"%d\":%" PRIu64, first ? "" : ",",
-                                       1 << i, accesses_by_shift[i]);
+                                       1 << i, k);
                 first = false;
             }
         }
@@ -1979,10 +2248,8 @@ static bool setup_cache(Cache *c)
     }
     c->line_shift = log2_exact(c->line);
     c->n_sets = c->size / (c->ways * c->line);
-    c->set_mask = log2_exact(c->n_sets) >= 0 ? c->n_sets - 1 : 0;
-    if (c->n_sets == 1) {
-        c->set_mask = 0;
-    }
+    c->sets_pow2 = log2_exact(c->n_sets) >= 0;
+    c->set_mask = c->sets_pow2 ? c->n_sets - 1 : 0;
     c->tags = g_new0(uint64_t, c->n_sets * c->ways);
     c->rng = 0x9e3779b97f4a7c15ull;
     return true;
@@ -2099,6 +2366,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 
     tbs = g_ptr_array_new();
     roi_active = !opt_roi;
+    mem_fast = opt_mem && data_entry == &caches[L1D] &&
+               caches[L1D].sets_pow2 && opt_reuse &&
+               reuse.line_shift == data_shift;
+    mem_fast_now = mem_fast && roi_active;
+    fetch_epochs = insn_entry == &caches[L1I];
     plugin_id = id;
     register_callbacks(id);
     return 0;
