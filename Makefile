@@ -72,10 +72,10 @@ dataset-x86: build
 
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
 # corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them (and runs the
-# simulators they were trained on: QEMU system mode, Spike's caches and llvm-mca's block costs).
+# simulators they were trained on: QEMU system mode with the target's caches, llvm-mca's block costs).
 SHIPPED_PREDICTOR ?= rank-avg
 SHIPPED_OPTIONS ?= members=gp+xgb+ridge
-SHIPPED_SIMS ?= qemu,spike,mca
+SHIPPED_SIMS ?= qemu,mca
 models: build
 	for t in riscv64-rvsim-p550 riscv64-rvsim-rocket; do \
 	  $(BUILD)/simtune train --db out/corpus/rvsim.db --target $$t --sim $(SHIPPED_SIMS) --ref rvsim --no-shape \

@@ -37,7 +37,7 @@ TEST_F(TuneTest, TuneOnAnRvsimPresetRanksWithTheShippedModelAndMeasuresNothing) 
   EXPECT_EQ(r.out.find("calibration:"), std::string::npos) << r.out;
   auto store = Export("t.db");
   EXPECT_TRUE(store["ref_results"].empty()) << store["ref_results"].dump();
-  // It ran the simulators the shipped model was trained on (qemu, Spike and mca), each on the 4.
+  // It ran the simulators the shipped model was trained on (qemu and mca), each on the 4.
   std::ifstream file(shipped);
   const auto sims = nlohmann::json::parse(file).at("data").at("simulators");
   EXPECT_EQ(store["sim_results"].size(), 4u * sims.size()) << store["sim_results"].dump();
