@@ -594,13 +594,18 @@ static void cache_access(Cache *c, uint64_t addr, bool write)
 }
 
 /*
- * cache_access(c, line << c->line_shift, write), with the common case first:
- * the line is the most recent way of its set, a hit that changes no state
- * under any policy.
+ * Whether line number `line` is the most recent way of its set: a hit that
+ * changes no state under any policy.
  */
+static inline bool cache_mru_hit(const Cache *c, uint64_t line)
+{
+    return __builtin_expect(cache_set(c, line)[0] == line + 1, 1);
+}
+
+/* cache_access(c, line << c->line_shift, write), with the common case first. */
 static inline void cache_access_line(Cache *c, uint64_t line, bool write)
 {
-    if (__builtin_expect(cache_set(c, line)[0] == line + 1, 1)) {
+    if (cache_mru_hit(c, line)) {
         c->hits[write]++;
         return;
     }
@@ -701,14 +706,21 @@ static inline bool word_sealed(uint32_t w)
     return w + REUSE_WINDOW <= (reuse.now >> 6);
 }
 
+/*
+ * The bits of stamps up to t within t's word: bits 0..t%64; for t%64 = 63 the
+ * shift wraps to 0 and gives all.
+ */
+static inline uint64_t bits_through(uint32_t t)
+{
+    return (2ull << (t & 63)) - 1;
+}
+
 /* Live stamps in 1..t, for t in a sealed word. */
 static uint64_t stamps_up_to(uint32_t t)
 {
     uint32_t w = t >> 6;
-    /* Bits 0..t%64 of word w; for t%64 = 63 the shift wraps to 0 and gives all. */
-    uint64_t mask = (2ull << (t & 63)) - 1;
     /* The words below w are sealed too: all of them are in the tree. */
-    return fenwick_prefix(reuse.tree, w) + popcount64(reuse.bits[w] & mask);
+    return fenwick_prefix(reuse.tree, w) + popcount64(reuse.bits[w] & bits_through(t));
 }
 
 /* Issues stamp t = now + 1. */
@@ -732,8 +744,8 @@ static uint64_t stamps_after(uint32_t t)
     if (word_sealed(w)) {
         return reuse.tree_lines - stamps_up_to(t);
     }
-    /* In the window: bits above t%64 (none for 63: the shift gives 0). */
-    uint64_t n = popcount64(reuse.bits[w] & ~((2ull << (t & 63)) - 1));
+    /* In the window: bits above t%64 (none for 63). */
+    uint64_t n = popcount64(reuse.bits[w] & ~bits_through(t));
     for (uint32_t v = w + 1; v <= open; v++) {
         n += popcount64(reuse.bits[v]);
     }
@@ -808,7 +820,7 @@ static void reuse_compact(void)
         uint32_t t = reuse.slots[i].stamp;
         if (reuse.slots[i].key && t) {
             reuse.slots[i].stamp = before[t >> 6] +
-                popcount64(reuse.bits[t >> 6] & ((2ull << (t & 63)) - 1));
+                popcount64(reuse.bits[t >> 6] & bits_through(t));
         }
     }
     g_free(before);
@@ -1169,7 +1181,7 @@ static uint64_t fetch_epoch = 1;
 static inline bool fetch_line(uint64_t line)
 {
     Cache *c = insn_entry;
-    if (__builtin_expect(cache_set(c, line)[0] == line + 1, 1)) {
+    if (cache_mru_hit(c, line)) {
         c->hits[0]++;
         return true;
     }
