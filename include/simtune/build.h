@@ -97,6 +97,9 @@ struct BuildOptions {
 // inputs' initialized data, which a complete entry drops: the ELF holds it) and log
 // without artifact.elf and is retried next time. The reference is compiled separately at -O1
 // (target flags otherwise) to keep it naive; harness and kernel use the target's flags.
+// The reference and the harness (with its inputs' data) are the same for every candidate of
+// a workload: each is compiled once into <cache_dir>/obj/<hash>.o (hash of compiler, flags,
+// source and data) and linked from there; the ELF has the same bytes as a one-command build.
 // Thread-safe: Build* may be called from several threads at once.
 class Builder {
  public:

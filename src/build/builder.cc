@@ -45,7 +45,7 @@ Result<std::string> CompilerIdentity(const std::string& cc, double timeout_s) {
 std::string FirstErrorLine(const std::string& log) {
   std::vector<std::string> lines;
   for (const auto& l : Split(log, '\n'))
-    if (!Trim(l).empty() && !StartsWith(l, "$ ")) lines.push_back(Trim(l));
+    if (!Trim(l).empty() && !StartsWith(l, "$ ") && !StartsWith(l, "# ")) lines.push_back(Trim(l));
   for (const auto& l : lines)
     if ((l.find(" error: ") != std::string::npos || l.find(" fatal error: ") != std::string::npos) &&
         !StartsWith(l, "collect2"))
@@ -108,6 +108,48 @@ std::string RunStep(const std::vector<std::string>& argv, const fs::path& dir, d
   if (r->timed_out || r->signal) return argv[0] + " " + r->Describe(timeout_s);
   std::string line = FirstErrorLine(r->out + r->err);
   return line.empty() ? argv[0] + " failed: " + r->Describe(timeout_s) : line;
+}
+
+// Bump when the shared objects' recipe changes in a way the hashed inputs do not show.
+constexpr const char* kObjectRecipe = "simtune-object-v1";
+
+// Compiles `name` (a C file in `dir` whose text is `code`; `data`, when not empty, is the
+// harness's data file that it includes from `dir`) with `flags` and -c into the shared
+// object cache <cache_dir>/obj/<hash>.o, unless an earlier build put it there. Returns the
+// object's path, or the one-line reason the compiler failed (its output is in `log`).
+// Several builders may install the same object at once: each renames a complete file into
+// place, and every one of them has the same bytes.
+Result<fs::path> SharedObject(const fs::path& cache_dir, double timeout_s, const std::string& name,
+                              const std::string& code, const std::string& data,
+                              const std::string& cc, const std::string& identity,
+                              const std::vector<std::string>& flags, const fs::path& dir,
+                              std::string& log) {
+  std::string key = std::string(kObjectRecipe) + "\n";
+  AddField(key, "cc", cc);
+  AddField(key, "cc-version", identity);
+  for (const auto& f : flags) AddField(key, "cflag", f);
+  AddField(key, name, code);
+  if (!data.empty()) AddField(key, kHarnessDataFile, data);
+  fs::path obj_dir = cache_dir / "obj";
+  fs::path obj = obj_dir / (Sha256Hex(key) + ".o");
+  if (Exists(obj)) {
+    log += "# " + name + ": compiled by an earlier build, " + obj.string() + "\n";
+    return obj;
+  }
+  std::error_code ec;
+  fs::create_directories(obj_dir, ec);
+  if (ec) return Error{"cannot create cache directory '" + obj_dir.string() + "': " + ec.message()};
+  std::string out = fs::path(name).stem().string() + ".o";
+  std::vector<std::string> cmd = {cc};
+  cmd.insert(cmd.end(), flags.begin(), flags.end());
+  for (const std::string& s : {std::string("-c"), name, std::string("-o"), out}) cmd.push_back(s);
+  std::string why = RunStep(cmd, dir, timeout_s, log);
+  if (!why.empty()) return Error{why};
+  fs::rename(dir / out, obj, ec);
+  if (ec && !Exists(obj))
+    return Error{"cannot install '" + obj.string() + "': " + ec.message()};
+  fs::remove(dir / out, ec);
+  return obj;
 }
 
 }  // namespace
@@ -182,20 +224,34 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
     }
   }
 
-  std::vector<std::string> ref_cmd = {target.cc};
-  ref_cmd.insert(ref_cmd.end(), flags.begin(), flags.end());
-  for (const char* s : {"-O1", "-c", "reference.c", "-o", "reference.o"}) ref_cmd.push_back(s);
-  std::vector<std::string> link_cmd = {target.cc};
-  link_cmd.insert(link_cmd.end(), flags.begin(), flags.end());
-  for (const char* s : {"harness.c", "kernel.c", "reference.o"}) link_cmd.push_back(s);
-  link_cmd.insert(link_cmd.end(), target.ldflags.begin(), target.ldflags.end());
-  link_cmd.push_back("-o");
-  link_cmd.push_back("artifact.elf");
-
+  // The reference and the harness are the same for every candidate of a workload: each is
+  // compiled once into a shared object file (<cache_dir>/obj/<hash>.o, keyed by the compiler,
+  // its flags and the source, and the inputs' data for the harness) and linked from there.
+  // The ELF is byte-identical to compiling all three in one command.
   std::string log;
-  std::string why = RunStep(ref_cmd, tmp, options_.timeout_s, log);
-  if (why.empty()) why = RunStep(link_cmd, tmp, options_.timeout_s, log);
-  fs::remove(tmp / "reference.o", ec);
+  std::vector<std::string> ref_flags = flags;
+  ref_flags.push_back("-O1");
+  auto reference_o = SharedObject(options_.cache_dir, options_.timeout_s, "reference.c",
+                                  source.reference_code, "", target.cc, *identity, ref_flags, tmp,
+                                  log);
+  std::string why = reference_o.ok() ? "" : reference_o.message();
+  Result<fs::path> harness_o = fs::path();
+  if (why.empty()) {
+    harness_o = SharedObject(options_.cache_dir, options_.timeout_s, "harness.c", harness->c,
+                             harness->data, target.cc, *identity, flags, tmp, log);
+    if (!harness_o.ok()) why = harness_o.message();
+  }
+  if (why.empty()) {
+    std::vector<std::string> link_cmd = {target.cc};
+    link_cmd.insert(link_cmd.end(), flags.begin(), flags.end());
+    link_cmd.push_back(harness_o->string());
+    link_cmd.push_back("kernel.c");
+    link_cmd.push_back(reference_o->string());
+    link_cmd.insert(link_cmd.end(), target.ldflags.begin(), target.ldflags.end());
+    link_cmd.push_back("-o");
+    link_cmd.push_back("artifact.elf");
+    why = RunStep(link_cmd, tmp, options_.timeout_s, log);
+  }
   // The ELF holds the data; a failed build keeps it with the sources, for inspection.
   if (why.empty()) fs::remove(tmp / kHarnessDataFile, ec);
   (void)WriteFile(tmp / "build.log", log);

@@ -9,7 +9,7 @@
 // does not depend on which other candidates are scored with it (k-fold evaluation scores a
 // workload a fold at a time); an unseen workload's rows are ranked among themselves.
 //   members=cost+ridge+xgb-rank   member predictors (registry names, default options), '+'-separated
-//   weights=1+1+1                 one non-negative weight per member (not all zero)
+//   weights=equal                 or one non-negative weight per member, '+'-separated (not all zero)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -211,7 +211,7 @@ void RegisterEnsemblePredictors(PredictorRegistry& registry) {
       kName, "ensemble: weighted mean of member predictors' within-workload ranks (members=cost+ridge+xgb-rank)",
       [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
         SIMTUNE_ASSIGN_OR_RETURN(
-            Options o, Options::Parse(text, kName, {{"members", "cost+ridge+xgb-rank"}, {"weights", "1+1+1"}}));
+            Options o, Options::Parse(text, kName, {{"members", "cost+ridge+xgb-rank"}, {"weights", "equal"}}));
         std::vector<std::string> members;
         for (const auto& m : Split(o.String("members"), '+')) {
           std::string name = Trim(m);
@@ -223,7 +223,12 @@ void RegisterEnsemblePredictors(PredictorRegistry& registry) {
         }
         std::vector<double> weights;
         double sum = 0;
-        for (const auto& w : Split(o.String("weights"), '+')) {
+        if (o.String("weights") == "equal") {
+          weights.assign(members.size(), 1.0);
+          sum = static_cast<double>(members.size());
+        }
+        for (const auto& w : o.String("weights") == "equal" ? std::vector<std::string>()
+                                                            : Split(o.String("weights"), '+')) {
           auto v = ParseDouble(Trim(w), "weights");
           if (!v.ok() || !std::isfinite(*v) || *v < 0)
             return Error{std::string(kName) + " option weights: expected numbers >= 0 separated by '+'; got '" +

@@ -351,6 +351,58 @@ TEST(Build, SyntaxErrorFailsOnlyItsArtifact) {
   EXPECT_EQ(again.message, arts[1].message);
 }
 
+int64_t FilesIn(const fs::path& dir) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) n += e.is_regular_file();
+  return n;
+}
+
+// The reference and the harness are the same for every candidate of a workload: each is
+// compiled once into <cache>/obj and later builds link that object; a changed reference gets
+// its own; a reference that does not compile fails its artifact at "build", naming the file.
+TEST(Build, ReferenceAndHarnessAreCompiledOncePerWorkload) {
+  Target target = MustLoad("x86_64-host");
+  BuildOptions options = Options("objects", /*fresh=*/true);
+  Builder builder(options);
+  fs::path objects = options.cache_dir / "obj";
+  Artifact first = builder.BuildSource(Gemm(), target);
+  ASSERT_TRUE(first.ok()) << first.message << "\n" << first.build_log;
+  EXPECT_EQ(FilesIn(objects), 2);
+  EXPECT_NE(first.build_log.find(" -c reference.c -o reference.o"), std::string::npos) << first.build_log;
+  EXPECT_NE(first.build_log.find(" -c harness.c -o harness.o"), std::string::npos) << first.build_log;
+
+  Artifact second = builder.BuildSource(Gemm("  for (int i = 0; i < M; ++i)\n"
+                                             "    for (int j = 0; j < N; ++j)\n"
+                                             "      for (int k = 0; k < K; ++k) C[i * N + j] += A[i * K + k] * B[k * N + j];\n"),
+                                        target);
+  ASSERT_TRUE(second.ok()) << second.message << "\n" << second.build_log;
+  EXPECT_NE(second.hash, first.hash);
+  EXPECT_EQ(FilesIn(objects), 2);
+  EXPECT_EQ(second.build_log.find(" -c reference.c"), std::string::npos) << second.build_log;
+  EXPECT_EQ(second.build_log.find(" -c harness.c"), std::string::npos) << second.build_log;
+  EXPECT_NE(second.build_log.find("# harness.c: compiled by an earlier build"), std::string::npos)
+      << second.build_log;
+  auto v = VerifyArtifact(second, target, 60);
+  ASSERT_TRUE(v.ok()) << v.message();
+  EXPECT_TRUE(v->ok()) << v->stage << ": " << v->message << "\n" << v->output;
+
+  KernelSource changed = Gemm();
+  changed.reference_code += "/* another reference */\n";
+  Artifact third = builder.BuildSource(changed, target);
+  ASSERT_TRUE(third.ok()) << third.message;
+  EXPECT_EQ(FilesIn(objects), 3);
+  EXPECT_NE(third.build_log.find(" -c reference.c"), std::string::npos) << third.build_log;
+
+  KernelSource broken = Gemm();
+  broken.reference_code = "void simtune_reference(float *const *bufs) { int x = 1 }\n";
+  Artifact bad = builder.BuildSource(broken, target);
+  EXPECT_EQ(bad.status, "failed");
+  EXPECT_EQ(bad.stage, "build");
+  EXPECT_EQ(bad.message.rfind("reference.c:1:", 0), 0u) << bad.message;
+  EXPECT_EQ(FilesIn(objects), 3);
+}
+
 TEST(Build, LinkErrorNamesTheSymbol) {
   Target target = MustLoad("x86_64-host");
   Builder builder(Options("shared"));
@@ -466,10 +518,12 @@ TEST(Build, SecondBuildIsACacheHit) {
   EXPECT_NE(other.hash, first.hash);
   EXPECT_NE(other.build_log.find("-fno-unroll-loops"), std::string::npos);
 
-  // Only entries: no temporary folders left behind.
+  // Only entries and the shared objects (two per flag set): no temporary files left behind.
   for (const auto& shard : fs::directory_iterator(Options("cache").cache_dir))
     for (const auto& entry : fs::directory_iterator(shard))
-      EXPECT_EQ(entry.path().filename().string().size(), 64u) << entry.path();
+      EXPECT_EQ(entry.path().filename().string().size(), shard.path().filename() == "obj" ? 66u : 64u)
+          << entry.path();
+  EXPECT_EQ(FilesIn(Options("cache").cache_dir / "obj"), 4);
 }
 
 TEST(Build, ConcurrentBuildsOfOneHashAgree) {
@@ -480,12 +534,16 @@ TEST(Build, ConcurrentBuildsOfOneHashAgree) {
     ASSERT_TRUE(a.ok()) << a.message;
     EXPECT_EQ(a.elf, arts[0].elf);
   }
+  // One entry, and the reference's and harness's objects, whoever installed them.
+  EXPECT_EQ(FilesIn(Options("race").cache_dir / "obj"), 2);
   size_t entries = 0;
-  for (const auto& shard : fs::directory_iterator(Options("race").cache_dir))
+  for (const auto& shard : fs::directory_iterator(Options("race").cache_dir)) {
+    if (shard.path().filename() == "obj") continue;
     for (const auto& entry : fs::directory_iterator(shard)) {
       EXPECT_EQ(entry.path().filename().string(), arts[0].hash);
       ++entries;
     }
+  }
   EXPECT_EQ(entries, 1u);
 }
 

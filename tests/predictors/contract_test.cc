@@ -437,6 +437,15 @@ TEST(OptionsTest, StrictParsing) {
   auto none = Predictors().Create("linear", "alpha=1");
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.message(), "linear takes no options; got 'alpha'");
+  // rank-avg weighs its members equally unless told otherwise, however many there are.
+  for (const char* members : {"members=gp+xgb", "members=ridge", "members=gp+xgb+ridge+cost"}) {
+    auto ensemble = Predictors().Create("rank-avg", members);
+    ASSERT_TRUE(ensemble.ok()) << members << ": " << ensemble.message();
+    EXPECT_EQ((*ensemble)->options(), std::string(members) + ",weights=equal");
+  }
+  auto uneven = Predictors().Create("rank-avg", "members=gp+xgb,weights=1+2+1");
+  ASSERT_FALSE(uneven.ok());
+  EXPECT_EQ(uneven.message(), "rank-avg option weights: 3 weights for 2 members ('gp+xgb')");
   auto ok = Predictors().Create("xgb-rank", " seed = 4 , objective=ndcg");
   ASSERT_TRUE(ok.ok()) << ok.message();
   EXPECT_EQ((*ok)->options(), "folds=3,objective=ndcg,seed=4,threads=1");
