@@ -8,7 +8,8 @@
 // bound-resource shares, and the "mca" predictor ranks by the cycle estimate alone.
 //
 // Options: cpu=NAME (default: the target's mca_cpu), coverage=FRACTION (default 0.99),
-// timeout=SECONDS (default 600), mode=auto|full (as qemu's).
+// iterations=auto|N (llvm-mca's iterations per block; auto, the default, gives long blocks
+// fewer: mca_support.h IterationsFor), timeout=SECONDS (default 600), mode=auto|full (as qemu's).
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -27,6 +28,7 @@ using sim_util::Failed;
 struct McaOptions {
   std::string cpu;          // empty: the target's
   double coverage = 0.99;
+  int iterations = 0;       // 0: auto
   std::string qemu_extra;   // timeout/mode, passed on to qemu
   double timeout_s = 600;
 };
@@ -34,7 +36,7 @@ struct McaOptions {
 Result<McaOptions> ParseOptions(const std::string& text) {
   McaOptions o;
   if (Trim(text).empty()) return o;
-  const std::vector<std::string> valid = {"coverage", "cpu", "mode", "timeout"};
+  const std::vector<std::string> valid = {"coverage", "cpu", "iterations", "mode", "timeout"};
   std::set<std::string> seen;
   std::vector<std::string> qemu;
   for (const auto& item : Split(text, ',')) {
@@ -51,6 +53,14 @@ Result<McaOptions> ParseOptions(const std::string& text) {
       if (!(o.coverage > 0 && o.coverage <= 1))
         return Error{"mca simulator option coverage: expected a fraction in (0, 1]; got '" +
                      value + "'"};
+    } else if (key == "iterations") {
+      if (value != "auto") {
+        auto n = ParseInt(value, "mca simulator option iterations");
+        if (!n.ok() || *n < 1 || *n > 100000)
+          return Error{"mca simulator option iterations: expected auto or a count in [1, 100000]; got '" +
+                       value + "'"};
+        o.iterations = static_cast<int>(*n);
+      }
     } else if (key == "timeout" || key == "mode") {
       if (key == "timeout") {
         SIMTUNE_ASSIGN_OR_RETURN(o.timeout_s, ParseDouble(value, "mca simulator option timeout"));
@@ -79,6 +89,7 @@ class McaSimulator : public Simulator {
       c << "coverage=" << options_.coverage;
       parts.push_back(c.str());
     }
+    if (options_.iterations > 0) parts.push_back("iterations=" + std::to_string(options_.iterations));
     return Join(parts, ",");
   }
 
@@ -112,7 +123,8 @@ class McaSimulator : public Simulator {
     std::vector<mca::TbBlock> hot =
         mca::HotBlocks(mca::BlocksInRanges(*blocks, *ranges), options_.coverage, total);
     auto analysis = mca::AnalyzeBlocks(artifact.elf, target.isa, Cpu(target), hot,
-                                       artifact.elf.parent_path(), options_.timeout_s);
+                                       artifact.elf.parent_path(), options_.timeout_s,
+                                       options_.iterations);
     if (!analysis.ok()) return Failed("run", "mca: " + analysis.message(), r.wall_s);
     nlohmann::json summary = mca::Combine(hot, *analysis);
     summary["coverage"] = total ? summary["covered_insns"].get<double>() / static_cast<double>(total) : 0.0;

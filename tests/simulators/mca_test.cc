@@ -160,6 +160,59 @@ TEST(Mca, HotBlocksCoverTheAskedShareByExecutedInstructions) {
   EXPECT_EQ(mca::HotBlocks(blocks, 1.0, total).size(), 4u);
 }
 
+TEST(Mca, LongBlocksGetFewerIterations) {
+  EXPECT_EQ(mca::IterationsFor(1, 0), 200);
+  EXPECT_EQ(mca::IterationsFor(40, 0), 200);     // 8000 instructions simulated
+  EXPECT_EQ(mca::IterationsFor(41, 0), 100);
+  EXPECT_EQ(mca::IterationsFor(160, 0), 50);
+  EXPECT_EQ(mca::IterationsFor(161, 0), 25);
+  EXPECT_EQ(mca::IterationsFor(5000, 0), 12);    // no fewer than 10
+  EXPECT_EQ(mca::IterationsFor(5000, 200), 200); // iterations=N: every block N
+  EXPECT_EQ(Simulators().Create("mca", "iterations=0").message(),
+            "mca simulator option iterations: expected auto or a count in [1, 100000]; got '0'");
+  EXPECT_EQ(Simulators().Create("mca", "iterations=many").message(),
+            "mca simulator option iterations: expected auto or a count in [1, 100000]; got 'many'");
+  auto fixed = Simulators().Create("mca", "iterations=200");
+  ASSERT_TRUE(fixed.ok()) << fixed.message();
+  EXPECT_EQ((*fixed)->options_key(), "iterations=200");
+  auto automatic = Simulators().Create("mca", "iterations=auto");
+  ASSERT_TRUE(automatic.ok()) << automatic.message();
+  EXPECT_EQ((*automatic)->options_key(), "");
+}
+
+// out[i] = sum over 64 taps of w[t] * in[i + t], the tap loop unrolled in full: one hot block
+// of a few hundred instructions.
+KernelSource LongBlockKernel(int n) {
+  const std::string body =
+      "  for (long i = 0; i < ROI_N; ++i) {\n    float acc = 0.0f;\n"
+      "#pragma GCC unroll 64\n"
+      "    for (int t = 0; t < 64; ++t) acc += w[t] * in[i + t];\n    out[i] = acc;\n  }\n}\n";
+  KernelSource s;
+  s.code = "void simtune_kernel(float *const *bufs) {\n  const float *in = bufs[0], *w = bufs[1];\n"
+           "  float *out = bufs[2];\n" + body;
+  s.reference_code = "void simtune_reference(float *const *bufs) {\n  const float *in = bufs[0], "
+                     "*w = bufs[1];\n  float *out = bufs[2];\n" + body;
+  s.buffers = {{"in", n + 64, false}, {"w", 64, false}, {"out", n, true}};
+  s.extra_cflags = {"-DROI_N=" + std::to_string(n)};
+  s.flops = 128.0 * n;
+  return s;
+}
+
+// Auto iterations against 200 for every block on a real artifact whose hot block is long:
+// the weighted cycles differ, by less than 1 %.
+TEST(Mca, AutoIterationsAgreeWithTwoHundredOnARealArtifact) {
+  for (const char* target : {"riscv64-rvsim-p550", "x86_64-host"}) {
+    SimResult fixed = RunMca(LongBlockKernel(256), target, "iterations=200");
+    SimResult automatic = RunMca(LongBlockKernel(256), target);
+    ASSERT_TRUE(fixed.ok()) << fixed.message;
+    ASSERT_TRUE(automatic.ok()) << automatic.message;
+    const double a = automatic.stats.extra["mca"]["cycles"].get<double>();
+    const double f = fixed.stats.extra["mca"]["cycles"].get<double>();
+    EXPECT_NEAR(a / f, 1.0, 0.01) << target << ": auto " << a << ", 200 iterations " << f;
+    EXPECT_NE(a, f) << target << ": no block long enough to get fewer iterations; the test needs one";
+  }
+}
+
 TEST(Mca, BadProfilesAndOptionsAreNamed) {
   auto none = mca::ParseTbProfile(nlohmann::json::object(), "qemu statistics");
   EXPECT_EQ(none.message(), "qemu statistics: extra.tbs has no \"blocks\" list (run qemu with tbs=on)");
