@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -26,6 +27,8 @@
 #include "src/simulators/qemu_system.h"
 #include "src/simulators/run_util.h"
 #include "src/simulators/spike_support.h"
+
+extern char** environ;
 
 namespace simtune {
 namespace {
@@ -155,8 +158,20 @@ class QemuSimulator : public Simulator {
     TempDir tmp("qemu");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
     auto json_path = tmp.path() / "stats.json";
-    std::vector<std::string> argv = {"qemu-" + target.isa, "-plugin",
-                                     PluginArgs(target, json_path), artifact.elf.string()};
+    // No environment (-U for each variable qemu inherits) and a fixed program name: see
+    // PlaceProgram.
+    if (std::string why = sim_util::PlaceProgram(artifact.elf, tmp.path()); !why.empty())
+      return Failed("run", why);
+    std::vector<std::string> argv = {"qemu-" + target.isa};
+    for (char** e = environ; *e; ++e) {
+      const char* eq = std::strchr(*e, '=');
+      if (eq && eq != *e) {
+        argv.push_back("-U");
+        argv.push_back(std::string(*e, static_cast<size_t>(eq - *e)));
+      }
+    }
+    for (std::string a : {std::string("-plugin"), PluginArgs(target, json_path), std::string(sim_util::kGuestProgram)})
+      argv.push_back(std::move(a));
     if (!arg.empty()) argv.push_back(arg);
     return Run(argv, "qemu-" + target.isa, tmp.path(), 0, verify, output);
   }
@@ -191,6 +206,7 @@ class QemuSimulator : public Simulator {
     auto log_path = dir / "qemu.log";
     argv.insert(argv.begin() + 1, {"-d", "plugin", "-D", log_path.string()});
     ProcessOptions popts;
+    popts.cwd = dir;
     popts.timeout_s = options_.timeout_s;
     popts.max_output_bytes = 1 << 16;
     auto run = RunProcess(argv, popts);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -33,6 +34,40 @@ inline std::string Tail(const std::string& text, size_t max_bytes = 600) {
 // A private scratch folder, removed when the run ends, also when simtune is stopped
 // (simtune/scratch.h); path() is empty when it could not be created.
 using TempDir = ScratchDir;
+
+// The name a user-mode simulator runs the program by (PlaceProgram).
+inline constexpr const char* kGuestProgram = "program";
+
+// A program's stack lies below its argument and environment strings and the auxiliary vector
+// (which holds the program's path): their sizes move every stack address, and with it the
+// cache sets and reuse distances of the stack's accesses. So user-mode simulators (qemu,
+// valgrind) run the artifact with no environment and by a fixed name, from a hard link (or,
+// across file systems, a copy; a symbolic link is resolved to the real path) in the run's
+// folder, which is their working folder: their statistics do not depend on the user's shell
+// or on where the artifact cache lies. Returns "" or why it could not.
+inline std::string PlaceProgram(const std::filesystem::path& elf, const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_hard_link(elf, dir / kGuestProgram, ec);
+  if (!ec) return "";
+  ec.clear();
+  std::filesystem::copy_file(elf, dir / kGuestProgram, ec);
+  if (!ec) return "";
+  return "cannot copy " + elf.string() + " into " + dir.string() + ": " + ec.message();
+}
+
+// `program` as an absolute path, looked up on PATH when it has no '/' (unchanged when not
+// found there: running it then fails with the usual message).
+inline std::string OnPath(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = getenv("PATH");
+  for (const std::string& dir : Split(path ? path : "", ':')) {
+    if (dir.empty()) continue;
+    std::filesystem::path p = std::filesystem::path(dir) / program;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0) return p.string();
+  }
+  return program;
+}
 
 inline SimResult Failed(std::string stage, std::string message, double wall_s = 0) {
   SimResult r;

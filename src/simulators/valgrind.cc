@@ -188,16 +188,21 @@ class ValgrindSimulator : public Simulator {
                     bool verify, std::string& output) const {
     TempDir tmp("valgrind");
     if (tmp.path().empty()) return Failed("run", "cannot create a temporary folder");
-    std::vector<std::string> argv = {options_.valgrind,
-                                     "--tool=callgrind",
-                                     "--cache-sim=yes",
-                                     "--branch-sim=yes",
-                                     "--dump-after=simtune_roi_begin",
-                                     "--dump-before=simtune_roi_end",
-                                     "--callgrind-out-file=" +
-                                         (tmp.path() / "callgrind.out").string()};
+    // No environment and a fixed program name (sim_util::PlaceProgram); valgrind's own
+    // VALGRIND_LIB, where set, stays (the client does not see it).
+    if (std::string why = sim_util::PlaceProgram(artifact.elf, tmp.path()); !why.empty())
+      return Failed("run", why);
+    std::vector<std::string> argv = {"env", "-i"};
+    if (const char* lib = getenv("VALGRIND_LIB")) argv.push_back(std::string("VALGRIND_LIB=") + lib);
+    for (std::string a : {sim_util::OnPath(options_.valgrind),
+                          std::string("--tool=callgrind"), std::string("--cache-sim=yes"),
+                          std::string("--branch-sim=yes"),
+                          std::string("--dump-after=simtune_roi_begin"),
+                          std::string("--dump-before=simtune_roi_end"),
+                          "--callgrind-out-file=" + (tmp.path() / "callgrind.out").string()})
+      argv.push_back(std::move(a));
     argv.insert(argv.end(), cache_args.begin(), cache_args.end());
-    argv.push_back(artifact.elf.string());
+    argv.push_back(std::string("./") + sim_util::kGuestProgram);
     if (!arg.empty()) argv.push_back(arg);
     bool hidden = options_.hide_debuginfo && CanHideDebugInfo();
     if (hidden) {
@@ -207,6 +212,7 @@ class ValgrindSimulator : public Simulator {
     }
 
     ProcessOptions popts;
+    popts.cwd = tmp.path();
     popts.timeout_s = options_.timeout_s;
     popts.max_output_bytes = 1 << 16;
     auto run = RunProcess(argv, popts);

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
+
 #include "src/simulators/builtin.h"
 #include "tests/simulators/qemu_test_util.h"
+#include "tests/simulators/roi_kernels.h"
 
 namespace simtune {
 namespace {
@@ -221,6 +224,42 @@ TEST(QemuSimulator, RunsEveryShippedTarget) {
     ++simulated;
   }
   EXPECT_GE(simulated, 3) << "riscv64, aarch64 and x86_64 linux targets are shipped";
+}
+
+// A user-mode program's stack lies below its argument and environment strings: their sizes
+// used to move every stack address, and with it the cache sets and reuse distances of the
+// stack's accesses (sim_util::PlaceProgram). A real candidate (a GEMM with its harness) gives
+// the same statistics under qemu and valgrind whatever the environment they inherit and
+// wherever the artifact lies.
+TEST(UserModeSimulators, StatisticsDoNotDependOnTheEnvironmentOrThePath) {
+  for (auto [sim_name, target_name] : {std::pair<const char*, const char*>{"qemu", "riscv64-linux"},
+                                       {"qemu", "x86_64-host"},
+                                       {"valgrind", "x86_64-host"}}) {
+    const std::string what = std::string(sim_name) + " on " + target_name;
+    Target target = roi_test::LoadTestTarget(target_name);
+    Artifact a = roi_test::BuildOrFail(roi_test::GemmKernel(24, 40, 16), target);
+    ASSERT_TRUE(a.ok()) << a.message;
+    auto sim = Simulators().Create(sim_name, "");
+    ASSERT_TRUE(sim.ok()) << sim.message();
+    SimResult plain = (*sim)->Simulate(a, target);
+    ASSERT_TRUE(plain.ok()) << what << ": " << plain.stage << ": " << plain.message;
+    SimResult padded;
+    {
+      ScopedEnv pad("SIMTUNE_TEST_PADDING", std::string(300, 'x'));
+      padded = (*sim)->Simulate(a, target);
+    }
+    ASSERT_TRUE(padded.ok()) << what << ": " << padded.stage << ": " << padded.message;
+    EXPECT_EQ(padded.stats.ToJson().dump(), plain.stats.ToJson().dump()) << what;
+
+    auto dir = qemu_test::ScratchDir() / ("a-much-longer-folder-name-than-the-cache-has-" + what);
+    std::filesystem::create_directories(dir);
+    Artifact moved = a;
+    moved.elf = dir / "artifact-with-a-longer-name.elf";
+    std::filesystem::copy_file(a.elf, moved.elf, std::filesystem::copy_options::overwrite_existing);
+    SimResult elsewhere = (*sim)->Simulate(moved, target);
+    ASSERT_TRUE(elsewhere.ok()) << what << ": " << elsewhere.stage << ": " << elsewhere.message;
+    EXPECT_EQ(elsewhere.stats.ToJson().dump(), plain.stats.ToJson().dump()) << what;
+  }
 }
 
 TEST(QemuSimulator, FailuresCarryTheirStage) {
