@@ -223,12 +223,9 @@ void RegisterEnsemblePredictors(PredictorRegistry& registry) {
         }
         std::vector<double> weights;
         double sum = 0;
-        if (o.String("weights") == "equal") {
-          weights.assign(members.size(), 1.0);
-          sum = static_cast<double>(members.size());
-        }
-        for (const auto& w : o.String("weights") == "equal" ? std::vector<std::string>()
-                                                            : Split(o.String("weights"), '+')) {
+        const std::string& text_weights = o.String("weights");
+        for (const auto& w : text_weights == "equal" ? std::vector<std::string>(members.size(), "1")
+                                                     : Split(text_weights, '+')) {
           auto v = ParseDouble(Trim(w), "weights");
           if (!v.ok() || !std::isfinite(*v) || *v < 0)
             return Error{std::string(kName) + " option weights: expected numbers >= 0 separated by '+'; got '" +
