@@ -28,6 +28,7 @@
 // the cache's content hash.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -109,8 +110,19 @@ class Executor {
   virtual int workers() const = 0;        // jobs that run at once
   // Runs every job; returns when all results were delivered to on_result. Errors only for
   // a broken executor (an MPI worker that died), never for a failed candidate.
-  virtual Status Run(const std::vector<Job>& jobs,
-                     const std::function<void(JobResult)>& on_result) = 0;
+  Status Run(const std::vector<Job>& jobs, const std::function<void(JobResult)>& on_result) {
+    return Run(jobs, on_result, WhileWaiting{});
+  }
+  // The same, and while it waits for the next result it calls while_waiting.call on the
+  // calling thread about every while_waiting.every: the caller serves other work of its own
+  // meanwhile (the tuner collects a reference measurement in flight and starts the next one,
+  // so that a board is not left idle until the next simulation ends).
+  struct WhileWaiting {
+    std::function<void()> call;
+    std::chrono::milliseconds every{20};
+  };
+  virtual Status Run(const std::vector<Job>& jobs, const std::function<void(JobResult)>& on_result,
+                     const WhileWaiting& while_waiting) = 0;
 };
 
 // `jobs` threads (<= 0: number of cores), each running one job at a time; the compilers and

@@ -20,7 +20,9 @@ class LocalExecutor : public Executor {
   std::string name() const override { return "local"; }
   int workers() const override { return jobs_; }
 
-  Status Run(const std::vector<Job>& jobs, const std::function<void(JobResult)>& on_result) override {
+  using Executor::Run;
+  Status Run(const std::vector<Job>& jobs, const std::function<void(JobResult)>& on_result,
+             const WhileWaiting& while_waiting) override {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<JobResult> finished;
@@ -40,7 +42,15 @@ class LocalExecutor : public Executor {
     }
     for (size_t done = 0; done < jobs.size(); ++done) {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return !finished.empty(); });
+      if (while_waiting.call) {
+        while (!cv.wait_for(lock, while_waiting.every, [&] { return !finished.empty(); })) {
+          lock.unlock();
+          while_waiting.call();
+          lock.lock();
+        }
+      } else {
+        cv.wait(lock, [&] { return !finished.empty(); });
+      }
       JobResult r = std::move(finished.front());
       finished.pop_front();
       lock.unlock();

@@ -28,13 +28,19 @@ void Send(const std::string& text, int dest, int tag) {
 
 // Waits for the next message from `source` (or any) with `tag` (or any); returns its text
 // and fills in source and tag.
-std::string Receive(int* source, int* tag) {
+std::string Receive(int* source, int* tag, const Executor::WhileWaiting* while_waiting = nullptr) {
   MPI_Status status;
   int flag = 0;
+  auto last_call = std::chrono::steady_clock::now();
   for (;;) {
     MPI_Iprobe(*source, *tag, MPI_COMM_WORLD, &flag, &status);
     if (flag) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (while_waiting != nullptr && while_waiting->call &&
+        std::chrono::steady_clock::now() - last_call >= while_waiting->every) {
+      while_waiting->call();
+      last_call = std::chrono::steady_clock::now();
+    }
   }
   int count = 0;
   MPI_Get_count(&status, MPI_CHAR, &count);
@@ -59,7 +65,9 @@ class MpiExecutor : public Executor {
   std::string name() const override { return "mpi"; }
   int workers() const override { return size_ > 1 ? size_ - 1 : 1; }
 
-  Status Run(const std::vector<Job>& jobs, const std::function<void(JobResult)>& on_result) override {
+  using Executor::Run;
+  Status Run(const std::vector<Job>& jobs, const std::function<void(JobResult)>& on_result,
+             const WhileWaiting& while_waiting) override {
     if (size_ == 1) {   // nobody to delegate to
       for (const auto& job : jobs) {
         JobResult r = local_->RunJob(job);
@@ -79,7 +87,7 @@ class MpiExecutor : public Executor {
         ++next;
       }
       int source = MPI_ANY_SOURCE, tag = kResult;
-      std::string text = Receive(&source, &tag);
+      std::string text = Receive(&source, &tag, &while_waiting);
       auto parsed = nlohmann::json::parse(text, nullptr, false);
       if (parsed.is_discarded()) return Error{"mpi rank " + std::to_string(source) + " sent a result that is not JSON"};
       auto r = JobResult::FromJson(parsed);

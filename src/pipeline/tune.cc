@@ -330,9 +330,11 @@ class TuneJob::Tuner {
   }
 
   // Runs (or answers from the store) every config; returns them in the same order.
-  // after_each (optional) runs on this thread after each candidate that ran has been recorded.
+  // after_each (optional) runs on this thread after each candidate that ran has been recorded;
+  // while_waiting (optional) about every 20 ms while the executor waits for the next one.
   Result<std::vector<Cand*>> Execute(const std::vector<Config>& configs,
-                                     const std::function<Status()>& after_each = nullptr) {
+                                     const std::function<Status()>& after_each = nullptr,
+                                     const std::function<Status()>& while_waiting = nullptr) {
     std::vector<Cand*> out;
     std::vector<Job> jobs;
     for (const auto& config : configs) {
@@ -364,7 +366,9 @@ class TuneJob::Tuner {
       batch_start = Clock::now();
       Count(c);
       if (after_each && write_error.ok()) write_error = after_each();
-    }));
+    }, Executor::WhileWaiting{while_waiting ? std::function<void()>([&] {
+          if (write_error.ok()) write_error = while_waiting();
+        }) : std::function<void()>()}));
     SIMTUNE_RETURN_IF_ERROR(write_error);
     return out;
   }
@@ -560,9 +564,10 @@ class TuneJob::Tuner {
     // --verify-during-search keeps the reference busy: whenever it is idle, a candidate that
     // has just been simulated may be the one to measure next (the first one of the tune is
     // measured as soon as it is simulated, as measure-every-trial would), not only at the end
-    // of a batch.
-    std::function<Status()> between;
-    if (f_.verify_during_search)
+    // of a batch. A measurement that ends while the simulators are still busy is collected
+    // (and the next one started) within ~20 ms, not when the next simulation ends.
+    std::function<Status()> between, waiting;
+    if (f_.verify_during_search) {
       between = [this]() -> Status {
         bool was = early_.has_value();
         SIMTUNE_RETURN_IF_ERROR(CollectEarly(/*wait=*/false));
@@ -571,8 +576,14 @@ class TuneJob::Tuner {
         SIMTUNE_RETURN_IF_ERROR(ScoreAll());
         return LaunchEarly();
       };
+      waiting = [this, &between]() -> Status {
+        if (!early_ || early_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+          return Status::Ok();
+        return between();
+      };
+    }
     for (auto configs = NextBatch(); !configs.empty(); configs = NextBatch()) {
-      SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs, between));
+      SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs, between, waiting));
       SIMTUNE_RETURN_IF_ERROR(ScoreAll());
       RescoreNotified();
       NotifyStrategy(batch);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "tests/support/scratch_test.h"
 #include "simtune/exec.h"
@@ -77,6 +78,31 @@ TEST_F(ExecTest, LocalPoolRunsEveryJobOnceAndFailuresAreResults) {
       << results[102].artifact.message;
   EXPECT_TRUE(results[103].ok());
   EXPECT_EQ(workers.size(), 2u) << "two jobs at once: both workers took some";
+}
+
+// The tuner collects a reference measurement while the simulators run: the executor calls it
+// back on the calling thread while it waits, not only when a job ends.
+TEST_F(ExecTest, LocalPoolServesTheCallerWhileItWaits) {
+  auto exec = MakeLocalExecutor(Context(WriteKernel()), 1);
+  ASSERT_TRUE(exec.ok()) << exec.message();
+  const auto caller = std::this_thread::get_id();
+  int calls = 0, results = 0, calls_at_result = -1;
+  bool other_thread = false;
+  Executor::WhileWaiting hook{[&] {
+                                ++calls;
+                                if (std::this_thread::get_id() != caller) other_thread = true;
+                              },
+                              std::chrono::milliseconds(20)};
+  // MODE 2 never finishes: its verification runs into the 2 s timeout.
+  ASSERT_TRUE((*exec)->Run({{1, {{"MODE", 2}}}}, [&](JobResult r) {
+                       ++results;
+                       calls_at_result = calls;
+                       EXPECT_EQ(r.failed_stage(), "timeout");
+                     }, hook).ok());
+  EXPECT_EQ(results, 1);
+  EXPECT_GE(calls_at_result, 10) << "about one call per 20 ms of a 2 s wait";
+  EXPECT_EQ(calls, calls_at_result) << "no call after the last result";
+  EXPECT_FALSE(other_thread);
 }
 
 TEST_F(ExecTest, SimulatorFailureIsAFailedResult) {
