@@ -99,7 +99,7 @@ class JobRunner {
   JobContext context_;
   Workload workload_;
   Target target_;
-  std::vector<std::unique_ptr<Simulator>> simulators_;
+  std::unique_ptr<SimulatorSet> simulators_;   // one qemu run serves qemu and mca
   std::unique_ptr<Builder> builder_;
 };
 

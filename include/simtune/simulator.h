@@ -82,4 +82,32 @@ using SimulatorRegistry = Registry<Simulator, const std::string& /*options*/>;
 // Built-ins: "qemu", "valgrind", "spike", plus "fake" (deterministic, for tests).
 SimulatorRegistry& Simulators();
 
+// Several simulators run on one artifact, each result as its own Simulate would give it, but
+// one run serves two where it can: mca's statistics are a qemu run that records the block
+// profile (tbs=on) plus llvm-mca, so with qemu among the simulators (same timeout and mode)
+// qemu runs once, with the profile on, and both results come from that run (qemu's without
+// the profile). Saves one emulator start and run per candidate.
+class SimulatorSet {
+ public:
+  // specs: (registry name, options) in the order of the results. Errors as Simulators().Create's.
+  // share_runs=false runs each simulator on its own (the reference for tests and benchmarks).
+  static Result<std::unique_ptr<SimulatorSet>> Create(
+      const std::vector<std::pair<std::string, std::string>>& specs, bool share_runs = true);
+  size_t size() const { return sims_.size(); }
+  const Simulator& at(size_t i) const { return *sims_.at(i); }
+  // Pairs of result indices (base run, derived) that share one run.
+  std::vector<std::pair<size_t, size_t>> shared() const;
+  // Thread-safe like Simulator::Simulate.
+  std::vector<SimResult> Simulate(const Artifact& artifact, const Target& target) const;
+
+ private:
+  SimulatorSet() = default;
+  struct Shared {
+    size_t base = 0, derived = 0;
+    std::unique_ptr<Simulator> run;   // the base simulator with the profile on; null: the base itself
+  };
+  std::vector<std::unique_ptr<Simulator>> sims_;
+  std::vector<Shared> shared_;
+};
+
 }  // namespace simtune

@@ -140,12 +140,14 @@ Result<std::unique_ptr<JobRunner>> JobRunner::Create(const JobContext& context) 
   r->context_ = context;
   SIMTUNE_ASSIGN_OR_RETURN(r->workload_, ParseWorkload(context.workload));
   SIMTUNE_ASSIGN_OR_RETURN(r->target_, LoadTarget(context.target));
-  for (const auto& spec : context.simulators) {
-    SIMTUNE_ASSIGN_OR_RETURN(auto sim, Simulators().Create(spec.name, spec.options));
-    if (!sim->Supports(r->target_))
-      return Error{"simulator '" + spec.name + "' does not support target '" + r->target_.name + "'"};
-    SIMTUNE_RETURN_IF_ERROR(sim->Available(r->target_));
-    r->simulators_.push_back(std::move(sim));
+  std::vector<std::pair<std::string, std::string>> specs;
+  for (const auto& spec : context.simulators) specs.emplace_back(spec.name, spec.options);
+  SIMTUNE_ASSIGN_OR_RETURN(r->simulators_, SimulatorSet::Create(specs));
+  for (size_t i = 0; i < r->simulators_->size(); ++i) {
+    const Simulator& sim = r->simulators_->at(i);
+    if (!sim.Supports(r->target_))
+      return Error{"simulator '" + specs[i].first + "' does not support target '" + r->target_.name + "'"};
+    SIMTUNE_RETURN_IF_ERROR(sim.Available(r->target_));
   }
   BuildOptions bo = context.build;
   bo.jobs = 1;
@@ -162,7 +164,7 @@ JobResult JobRunner::RunJob(const Job& job) const {
   // Same verdict folding as `simtune build`: a wrong or crashing artifact is a failed build row.
   if (context_.verify) VerifyArtifactInto(a, target_, context_.verify_timeout_s);
   if (a.ok())
-    for (const auto& sim : simulators_) r.sims.push_back(sim->Simulate(a, target_));
+    r.sims = simulators_->Simulate(a, target_);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

@@ -11,6 +11,7 @@
 // iterations=auto|N (llvm-mca's iterations per block; auto, the default, gives long blocks
 // fewer: mca_support.h IterationsFor), timeout=SECONDS (default 600), mode=auto|full (as qemu's).
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <sstream>
 
@@ -74,7 +75,7 @@ Result<McaOptions> ParseOptions(const std::string& text) {
   return o;
 }
 
-class McaSimulator : public Simulator {
+class McaSimulator : public Simulator, public DerivedFromQemuRun {
  public:
   McaSimulator(McaOptions options, std::unique_ptr<Simulator> qemu)
       : options_(std::move(options)), qemu_(std::move(qemu)) {}
@@ -111,26 +112,42 @@ class McaSimulator : public Simulator {
 
   SimResult Simulate(const Artifact& artifact, const Target& target) const override {
     if (auto st = Available(target); !st.ok() && artifact.ok()) return Failed("missing-tool", st.message());
-    SimResult r = qemu_->Simulate(artifact, target);
+    return FromQemuRun(qemu_->Simulate(artifact, target), artifact, target, /*own_run=*/true);
+  }
+
+  std::vector<std::string> QemuRunItems() const override {
+    std::vector<std::string> items;
+    for (const auto& item : Split(options_.qemu_extra, ','))
+      if (!item.empty()) items.push_back(item);
+    return items;
+  }
+
+  SimResult FromQemuRun(const SimResult& r, const Artifact& artifact, const Target& target,
+                        bool own_run) const override {
     if (!r.ok()) return r;
+    if (!own_run)
+      if (auto st = Available(target); !st.ok()) return Failed("missing-tool", st.message());
+    const auto start = std::chrono::steady_clock::now();
+    const double run_s = own_run ? r.wall_s : 0.0;
+    auto wall = [&] { return run_s + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     const uint64_t total = r.stats.insn_count;
     auto blocks = mca::ParseTbProfile(r.stats.extra.value("tbs", nlohmann::json()), "qemu statistics");
-    if (!blocks.ok()) return Failed("parse", blocks.message(), r.wall_s);
+    if (!blocks.ok()) return Failed("parse", blocks.message(), wall());
     // Blocks of shared libraries (a dynamic executable's libc) are not in the artifact: they
     // stay uncovered (extra.mca.coverage says how much of the ROI that leaves out).
     auto ranges = mca::ExecutableRanges(artifact.elf);
-    if (!ranges.ok()) return Failed("run", "mca: " + ranges.message(), r.wall_s);
+    if (!ranges.ok()) return Failed("run", "mca: " + ranges.message(), wall());
     std::vector<mca::TbBlock> hot =
         mca::HotBlocks(mca::BlocksInRanges(*blocks, *ranges), options_.coverage, total);
     auto analysis = mca::AnalyzeBlocks(artifact.elf, target.isa, Cpu(target), hot,
                                        artifact.elf.parent_path(), options_.timeout_s,
                                        options_.iterations);
-    if (!analysis.ok()) return Failed("run", "mca: " + analysis.message(), r.wall_s);
+    if (!analysis.ok()) return Failed("run", "mca: " + analysis.message(), wall());
     nlohmann::json summary = mca::Combine(hot, *analysis);
     summary["coverage"] = total ? summary["covered_insns"].get<double>() / static_cast<double>(total) : 0.0;
     SimResult out;
     out.status = "ok";
-    out.wall_s = r.wall_s;
+    out.wall_s = wall();
     out.stats.simulator = "mca";
     out.stats.insn_count = total;
     out.stats.extra = {{"mca", summary}, {"isa", target.isa}};

@@ -213,6 +213,39 @@ TEST(Mca, AutoIterationsAgreeWithTwoHundredOnARealArtifact) {
   }
 }
 
+// SimulatorSet runs qemu once for qemu and mca: both results equal those of separate runs,
+// field by field (qemu user mode on x86_64, system mode on an rvsim reference; the mca result's
+// wall time aside). Options that do not agree on the run (another timeout) are not shared.
+TEST(SimulatorSet, SharedQemuRunGivesTheStatisticsOfSeparateRuns) {
+  for (const char* target_name : {"x86_64-host", "riscv64-linux", "riscv64-rvsim-p550"}) {
+    Target target = LoadTestTarget(target_name);
+    Artifact a = BuildOrFail(roi_test::GemmKernel(24, 40, 16), target);
+    const std::vector<std::pair<std::string, std::string>> specs = {{"qemu", ""}, {"mca", ""}};
+    auto shared = SimulatorSet::Create(specs);
+    auto separate = SimulatorSet::Create(specs, /*share_runs=*/false);
+    ASSERT_TRUE(shared.ok()) << shared.message();
+    ASSERT_TRUE(separate.ok()) << separate.message();
+    EXPECT_EQ((*shared)->shared(), (std::vector<std::pair<size_t, size_t>>{{0, 1}}));
+    EXPECT_TRUE((*separate)->shared().empty());
+    std::vector<SimResult> one = (*shared)->Simulate(a, target);
+    std::vector<SimResult> two = (*separate)->Simulate(a, target);
+    ASSERT_EQ(one.size(), 2u);
+    ASSERT_EQ(two.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      ASSERT_TRUE(one[i].ok()) << target_name << " " << i << ": " << one[i].message;
+      ASSERT_TRUE(two[i].ok()) << target_name << " " << i << ": " << two[i].message;
+      EXPECT_EQ(one[i].stats.ToJson().dump(), two[i].stats.ToJson().dump()) << target_name << " result " << i;
+    }
+    EXPECT_FALSE(one[0].stats.extra.contains("tbs")) << "qemu's own result has no block profile";
+  }
+  auto other = SimulatorSet::Create({{"qemu", "timeout=30"}, {"mca", ""}, {"qemu", "timeout=60,cache=off"}, {"mca", "timeout=60"}});
+  ASSERT_TRUE(other.ok()) << other.message();
+  EXPECT_EQ((*other)->shared(), (std::vector<std::pair<size_t, size_t>>{{2, 3}}));
+  auto with_tbs = SimulatorSet::Create({{"mca", ""}, {"qemu", "tbs=on"}});
+  ASSERT_TRUE(with_tbs.ok()) << with_tbs.message();
+  EXPECT_EQ((*with_tbs)->shared(), (std::vector<std::pair<size_t, size_t>>{{1, 0}}));
+}
+
 TEST(Mca, BadProfilesAndOptionsAreNamed) {
   auto none = mca::ParseTbProfile(nlohmann::json::object(), "qemu statistics");
   EXPECT_EQ(none.message(), "qemu statistics: extra.tbs has no \"blocks\" list (run qemu with tbs=on)");
