@@ -82,6 +82,8 @@ using SimulatorRegistry = Registry<Simulator, const std::string& /*options*/>;
 // Built-ins: "qemu", "valgrind", "spike", plus "fake" (deterministic, for tests).
 SimulatorRegistry& Simulators();
 
+class DerivedFromQemuRun;   // src/simulators/builtin.h
+
 // Several simulators run on one artifact, each result as its own Simulate would give it, but
 // one run serves two where it can: mca's statistics are a qemu run that records the block
 // profile (tbs=on) plus llvm-mca, so with qemu among the simulators (same timeout and mode)
@@ -104,6 +106,7 @@ class SimulatorSet {
   SimulatorSet() = default;
   struct Shared {
     size_t base = 0, derived = 0;
+    const DerivedFromQemuRun* derived_sim = nullptr;   // sims_[derived], as what reads the run
     std::unique_ptr<Simulator> run;   // the base simulator with the profile on; null: the base itself
   };
   std::vector<std::unique_ptr<Simulator>> sims_;

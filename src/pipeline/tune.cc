@@ -576,11 +576,7 @@ class TuneJob::Tuner {
         SIMTUNE_RETURN_IF_ERROR(ScoreAll());
         return LaunchEarly();
       };
-      waiting = [this, &between]() -> Status {
-        if (!early_ || early_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-          return Status::Ok();
-        return between();
-      };
+      waiting = [this, &between]() -> Status { return EarlyDone() ? between() : Status::Ok(); };
     }
     for (auto configs = NextBatch(); !configs.empty(); configs = NextBatch()) {
       SIMTUNE_ASSIGN_OR_RETURN(auto batch, Execute(configs, between, waiting));
@@ -655,11 +651,14 @@ class TuneJob::Tuner {
     return Status::Ok();
   }
 
+  // Whether a measurement is in flight and has ended.
+  bool EarlyDone() const {
+    return early_ && early_->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+
   // Stores the measurement in flight once it is done (wait: block until it is).
   Status CollectEarly(bool wait) {
-    if (!early_) return Status::Ok();
-    if (!wait && early_->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-      return Status::Ok();
+    if (!early_ || (!wait && !EarlyDone())) return Status::Ok();
     std::vector<RefResult> results = early_->result.get();
     SIMTUNE_CHECK(results.size() == 1);
     const Cand& c = *early_->cand;

@@ -15,8 +15,8 @@ void RegisterMcaSimulator(SimulatorRegistry& registry);   // needs "qemu" regist
 class DerivedFromQemuRun {
  public:
   virtual ~DerivedFromQemuRun() = default;
-  // The options of its qemu run other than the statistic groups and tbs ("timeout=..", "mode=..").
-  virtual std::vector<std::string> QemuRunItems() const = 0;
+  // The options of its qemu run other than the statistic groups and tbs ("timeout=..,mode=..").
+  virtual std::string QemuRunOptions() const = 0;
   // Its result from a qemu run that recorded the profile (a failed run is returned as is).
   // own_run: the run was this simulator's own (its wall time counts in the result's).
   virtual SimResult FromQemuRun(const SimResult& run, const Artifact& artifact, const Target& target,

@@ -115,12 +115,7 @@ class McaSimulator : public Simulator, public DerivedFromQemuRun {
     return FromQemuRun(qemu_->Simulate(artifact, target), artifact, target, /*own_run=*/true);
   }
 
-  std::vector<std::string> QemuRunItems() const override {
-    std::vector<std::string> items;
-    for (const auto& item : Split(options_.qemu_extra, ','))
-      if (!item.empty()) items.push_back(item);
-    return items;
-  }
+  std::string QemuRunOptions() const override { return options_.qemu_extra; }
 
   SimResult FromQemuRun(const SimResult& r, const Artifact& artifact, const Target& target,
                         bool own_run) const override {

@@ -15,7 +15,7 @@ namespace {
 std::vector<std::string> RunItems(const std::vector<std::string>& items) {
   std::vector<std::string> out;
   for (const auto& item : items)
-    if (item.rfind("timeout=", 0) == 0 || item.rfind("mode=", 0) == 0) out.push_back(item);
+    if (StartsWith(item, "timeout=") || StartsWith(item, "mode=")) out.push_back(item);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -44,10 +44,11 @@ Result<std::unique_ptr<SimulatorSet>> SimulatorSet::Create(
     for (size_t b = 0; b < specs.size(); ++b) {
       if (used[b] || specs[b].first != "qemu") continue;
       const std::vector<std::string> base_items = Items(specs[b].second);
-      if (RunItems(base_items) != RunItems(derived->QemuRunItems())) continue;
+      if (RunItems(base_items) != RunItems(Items(derived->QemuRunOptions()))) continue;
       Shared s;
       s.base = b;
       s.derived = d;
+      s.derived_sim = derived;
       if (std::find(base_items.begin(), base_items.end(), "tbs=on") == base_items.end()) {
         std::vector<std::string> with = base_items;
         with.erase(std::remove(with.begin(), with.end(), "tbs=off"), with.end());
@@ -81,8 +82,7 @@ std::vector<SimResult> SimulatorSet::Simulate(const Artifact& artifact, const Ta
     }
     const Simulator& base = s->run ? *s->run : *sims_[s->base];
     SimResult run = base.Simulate(artifact, target);
-    const auto* derived = dynamic_cast<const DerivedFromQemuRun*>(sims_[s->derived].get());
-    out[s->derived] = derived->FromQemuRun(run, artifact, target, /*own_run=*/false);
+    out[s->derived] = s->derived_sim->FromQemuRun(run, artifact, target, /*own_run=*/false);
     if (s->run && run.ok()) run.stats.extra.erase("tbs");
     out[s->base] = std::move(run);
     done[s->base] = done[s->derived] = true;
