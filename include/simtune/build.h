@@ -134,18 +134,31 @@ struct VerifyResult {
   bool ok() const { return status == "ok"; }
 };
 
+// What runs a bare-metal artifact for its verification when the target names no runner.
+enum class BareMetalVerifier {
+  // qemu-system-riscv64's virt machine without plugin (a copy of the artifact whose _exit
+  // ends QEMU, as the qemu simulator runs it): 2-4x faster than Spike. Used for rv64gc
+  // targets when qemu-system-riscv64 is installed, else Spike.
+  kAuto,
+  // Plain Spike: when the spike simulator runs the artifact next, it takes this run's output
+  // instead of repeating the run (VerifiedSimOutput).
+  kSpike,
+};
+
 // Runs an artifact once in single-run mode through the target's runner (bare metal without
-// a runner: plain Spike, when FindSpike finds it) and checks the harness's verify line.
-// Errors when nothing can run it.
+// a runner: plain QEMU or Spike, see BareMetalVerifier) and checks the harness's verify
+// line. Errors when nothing can run it.
 Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& target,
-                                    double timeout_s = 60);
+                                    double timeout_s = 60,
+                                    BareMetalVerifier bare_metal = BareMetalVerifier::kAuto);
 
 // Runs a built artifact once (VerifyArtifact) and folds the verdict into it: a crash, a
 // timeout or a wrong result makes it a failed artifact with that stage and reason; a
 // verified one gets verified_checksums, also written to its cache entry. Does nothing to an
 // artifact that failed already or that nothing can run (bare metal without Spike). Returns
 // why an ok artifact stays unverified ("no runner: spike not found ..."), else "".
-std::string VerifyArtifactInto(Artifact& artifact, const Target& target, double timeout_s = 60);
+std::string VerifyArtifactInto(Artifact& artifact, const Target& target, double timeout_s = 60,
+                               BareMetalVerifier bare_metal = BareMetalVerifier::kAuto);
 
 // The verified checksums of an artifact: artifact.verified_checksums, else those recorded
 // in its cache entry (artifacts read back from the store), else "".

@@ -100,6 +100,7 @@ class JobRunner {
   Workload workload_;
   Target target_;
   std::unique_ptr<SimulatorSet> simulators_;   // one qemu run serves qemu and mca
+  BareMetalVerifier bare_metal_verifier_ = BareMetalVerifier::kAuto;
   std::unique_ptr<Builder> builder_;
 };
 

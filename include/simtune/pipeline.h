@@ -115,6 +115,8 @@ struct BuildJobOptions {
   int jobs = 0;                           // compiler workers; <= 0: cores
   bool verify = true;                     // run each artifact once through the target's runner
   bool force = false;                     // rebuild candidates with an ok artifact on disk
+  // Bare metal: what verifies (kSpike when the spike simulator runs the artifacts next).
+  BareMetalVerifier bare_metal_verifier = BareMetalVerifier::kAuto;
 };
 
 struct BuiltCandidate {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,8 @@
 #include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
+#include "simtune/scratch.h"
+#include "src/simulators/qemu_system.h"
 
 namespace simtune {
 namespace {
@@ -151,6 +154,38 @@ std::string VerifiedSimOutput(const Artifact& artifact,
   return output;
 }
 
+namespace {
+
+// rv64 with only extensions the virt machine's default CPU has (g = imafd, c).
+bool QemuVirtRunsIsa(const std::string& isa) {
+  if (!StartsWith(isa, "rv64") || isa.size() == 4) return false;
+  return isa.find_first_not_of("imafdcg", 4) == std::string::npos;
+}
+
+// qemu-system-riscv64's command for a single run of a bare-metal artifact on the virt
+// machine (the qemu simulator's copy, src/simulators/qemu_system.h, without plugin), the copy
+// written to `dir`; nullopt when QEMU cannot run it (not installed, other ISA, an ELF the
+// copy cannot be made of), and Spike verifies instead.
+std::optional<std::vector<std::string>> QemuVirtCommand(const Artifact& artifact,
+                                                        const Target& target, const fs::path& dir) {
+  if (dir.empty() || target.isa != "riscv64" || !QemuVirtRunsIsa(SpikeIsa(target)) ||
+      !ProgramExists("qemu-system-riscv64"))
+    return std::nullopt;
+  std::ifstream in(artifact.elf, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  auto image = PatchElfForQemuVirt(bytes.str(), /*stop_at_sim_done=*/false);
+  if (!in || !image.ok()) return std::nullopt;
+  fs::path copy = dir / "virt.elf";
+  std::ofstream out(copy, std::ios::binary);
+  out << image->elf;
+  out.close();
+  if (!out) return std::nullopt;
+  return QemuVirtArgs(copy, image->ram_bytes, "");
+}
+
+}  // namespace
+
 std::string CheckVerifyLine(const std::string& output) {
   for (const auto& raw : Split(output, '\n')) {
     std::string line = Trim(raw);
@@ -161,22 +196,34 @@ std::string CheckVerifyLine(const std::string& output) {
 }
 
 Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& target,
-                                    double timeout_s) {
+                                    double timeout_s, BareMetalVerifier bare_metal) {
   if (!artifact.ok())
     return Error{"artifact for target " + target.name + " was not built (" + artifact.stage +
                  ": " + artifact.message + ")"};
   std::vector<std::string> argv = target.runner;
-  if (argv.empty() && target.baremetal()) {
-    // Plain Spike (no cache models) is the bare-metal runner when installed.
-    auto spike = FindSpike();
-    if (!spike.ok() || target.isa != "riscv64" || !ProgramExists("dtc"))
-      return Error{"target " + target.name +
-                   " has no runner and spike is not installed: bare-metal artifacts run only "
-                   "on a simulator (e.g. spike)"};
-    argv = {*spike, "--isa=" + SpikeIsa(target)};
+  std::vector<std::string> runner;   // what ran it, without the ELF
+  std::optional<ScratchDir> scratch;   // the qemu virt copy, when QEMU runs it
+  if (argv.empty() && target.baremetal() && bare_metal == BareMetalVerifier::kAuto) {
+    scratch.emplace("verify");
+    if (auto virt = QemuVirtCommand(artifact, target, scratch->path())) {
+      argv = *virt;
+      runner = {argv[0], "-M", "virt"};
+    }
   }
-  std::vector<std::string> runner = argv;
-  argv.push_back(artifact.elf.string());
+  const bool spike = argv.empty() && target.baremetal();
+  if (spike) {
+    // Plain Spike (no cache models).
+    auto exe = FindSpike();
+    if (!exe.ok() || target.isa != "riscv64" || !ProgramExists("dtc"))
+      return Error{"target " + target.name +
+                   " has no runner and neither qemu-system-riscv64 nor spike is installed: "
+                   "bare-metal artifacts run only on a simulator (e.g. spike)"};
+    argv = {*exe, "--isa=" + SpikeIsa(target)};
+  }
+  if (runner.empty()) {
+    runner = argv;
+    argv.push_back(artifact.elf.string());
+  }
   ProcessOptions opts;
   opts.timeout_s = timeout_s;
   opts.max_output_bytes = 1 << 16;
@@ -205,13 +252,14 @@ Result<VerifyResult> VerifyArtifact(const Artifact& artifact, const Target& targ
     return fail("verify", "no well-formed 'simtune: checksum' line in the output");
   v.status = "ok";
   v.runner = std::move(runner);
-  v.sim_output = SimModePrefix(run->out);
+  if (spike) v.sim_output = SimModePrefix(run->out);
   return v;
 }
 
-std::string VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s) {
+std::string VerifyArtifactInto(Artifact& a, const Target& target, double timeout_s,
+                               BareMetalVerifier bare_metal) {
   if (!a.ok()) return "";
-  auto v = VerifyArtifact(a, target, timeout_s);
+  auto v = VerifyArtifact(a, target, timeout_s, bare_metal);
   if (!v.ok()) {
     if (target.baremetal() && target.runner.empty()) return "no runner: " + v.message();   // simulators verify
     a.status = "failed";

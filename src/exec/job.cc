@@ -148,6 +148,8 @@ Result<std::unique_ptr<JobRunner>> JobRunner::Create(const JobContext& context) 
     if (!sim.Supports(r->target_))
       return Error{"simulator '" + specs[i].first + "' does not support target '" + r->target_.name + "'"};
     SIMTUNE_RETURN_IF_ERROR(sim.Available(r->target_));
+    // The spike simulator takes a plain Spike verification run's output as its own first run.
+    if (specs[i].first == "spike") r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
   }
   BuildOptions bo = context.build;
   bo.jobs = 1;
@@ -162,7 +164,7 @@ JobResult JobRunner::RunJob(const Job& job) const {
   r.artifact = builder_->Build(workload_, job.config, target_);
   Artifact& a = r.artifact;
   // Same verdict folding as `simtune build`: a wrong or crashing artifact is a failed build row.
-  if (context_.verify) VerifyArtifactInto(a, target_, context_.verify_timeout_s);
+  if (context_.verify) VerifyArtifactInto(a, target_, context_.verify_timeout_s, bare_metal_verifier_);
   if (a.ok())
     r.sims = simulators_->Simulate(a, target_);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -68,7 +68,7 @@ Result<BuildJobResult> BuildJob::Run(Store& store, const ProgressFn& progress) {
   auto start = std::chrono::steady_clock::now();
   std::vector<Artifact> arts =
       builder.BuildMany(c.workload, configs, target, [&](size_t i, Artifact& a) {
-        std::string unverified = options_.verify ? VerifyArtifactInto(a, target) : "";
+        std::string unverified = options_.verify ? VerifyArtifactInto(a, target, 60, options_.bare_metal_verifier) : "";
         std::lock_guard<std::mutex> lock(mu);
         if (!store_error.ok()) return;
         auto id = store.AddArtifact(todo[i].first, a);

@@ -171,6 +171,9 @@ Result<DatasetJobResult> DatasetJob::Run(Store& store, const ProgressFn& progres
       o.target = step.target;
       o.cache = f.cache;
       o.jobs = f.jobs;
+      for (const DatasetStep& later : plan_)
+        if (later.kind == "simulate" && later.tool == "spike" && later.target == step.target)
+          o.bare_metal_verifier = BareMetalVerifier::kSpike;
       SIMTUNE_ASSIGN_OR_RETURN(BuildJobResult r, RunBuild(store, o));
       size_t failed = 0;
       for (const auto& kv : r.failed_by_stage) failed += kv.second;

@@ -60,7 +60,7 @@ struct Plan {
   Workload workload;
   double flops = 0;
   std::vector<std::string> sim_names;
-  std::vector<std::unique_ptr<Simulator>> sims;
+  std::unique_ptr<SimulatorSet> sims;   // one qemu run serves qemu and mca
   std::unique_ptr<Predictor> predictor;
   FeatureOptions features;
   std::string model_label;     // "insn-count baseline (qemu.log_insn)" or the model path
@@ -152,12 +152,14 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
   if (!(f.flops >= 0) || !std::isfinite(f.flops))
     return Error{"--flops must be >= 0; got " + std::to_string(f.flops)};
 
-  for (const auto& name : sims) {
-    SIMTUNE_ASSIGN_OR_RETURN(auto sim, Simulators().Create(name, ""));
-    if (!sim->Supports(p.target))
-      return Error{"simulator '" + name + "' does not support target '" + p.target.name + "'"};
-    SIMTUNE_RETURN_IF_ERROR(sim->Available(p.target));
-    p.sims.push_back(std::move(sim));
+  std::vector<std::pair<std::string, std::string>> specs;
+  for (const auto& name : sims) specs.emplace_back(name, "");
+  SIMTUNE_ASSIGN_OR_RETURN(p.sims, SimulatorSet::Create(specs));
+  for (size_t i = 0; i < sims.size(); ++i) {
+    const Simulator& sim = p.sims->at(i);
+    if (!sim.Supports(p.target))
+      return Error{"simulator '" + sims[i] + "' does not support target '" + p.target.name + "'"};
+    SIMTUNE_RETURN_IF_ERROR(sim.Available(p.target));
   }
   p.sim_names = sims;
 
@@ -238,7 +240,7 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
 Result<std::optional<SimResult>> StoredSim(Plan& p, size_t i, size_t s) {
   if (!p.store) return std::optional<SimResult>{};
   SIMTUNE_ASSIGN_OR_RETURN(auto row, p.store->LatestOkSim(p.candidate_ids[i], p.target.name, p.sim_names[s],
-                                                          p.sims[s]->options_key(), p.artifacts[i].hash));
+                                                          p.sims->at(s).options_key(), p.artifacts[i].hash));
   if (!row) return std::optional<SimResult>{};
   std::string where = "store " + p.sim_names[s] + " row " + std::to_string(row->id);
   nlohmann::json j = nlohmann::json::parse(row->stats_json, nullptr, false);
@@ -252,7 +254,7 @@ Result<std::optional<SimResult>> StoredSim(Plan& p, size_t i, size_t s) {
 
 Status StoreSim(Plan& p, size_t i, size_t s, const SimResult& r) {
   auto id = p.store->AddSimResult(MakeSimRow(p.candidate_ids[i], p.target.name, p.sim_names[s],
-                                             p.sims[s]->options_key(), p.artifacts[i].hash, r));
+                                             p.sims->at(s).options_key(), p.artifacts[i].hash, r));
   if (!id.ok()) return id.error();
   return {};
 }
@@ -294,8 +296,9 @@ Status MeasureRows(Plan& p, std::vector<Estimate>& rows) {
 Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
   SIMTUNE_ASSIGN_OR_RETURN(Plan p, MakePlan(f));
 
-  // One job per (executable, simulator); simulators are safe to call from several threads.
-  size_t n_sims = p.sims.size(), n_jobs = p.artifacts.size() * n_sims;
+  // One job per executable that lacks statistics: all simulators as a set (one qemu run
+  // serves qemu and mca), or those it lacks one by one. Simulators are thread-safe.
+  size_t n_sims = p.sims->size(), n_jobs = p.artifacts.size() * n_sims;
   std::vector<SimResult> results(n_jobs);
   std::vector<size_t> todo;   // jobs the store does not hold yet
   std::vector<bool> reused(p.artifacts.size(), true);
@@ -308,14 +311,24 @@ Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
       reused[j / n_sims] = false;
     }
   }
-  int jobs = WorkerCount(f.jobs, todo.size());
+  std::vector<std::vector<size_t>> missing(p.artifacts.size());   // per executable
+  for (size_t j : todo) missing[j / n_sims].push_back(j % n_sims);
+  std::vector<size_t> unsimulated;
+  for (size_t i = 0; i < missing.size(); ++i)
+    if (!missing[i].empty()) unsimulated.push_back(i);
+  int jobs = WorkerCount(f.jobs, unsimulated.size());
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
   for (int w = 0; w < jobs; ++w)
     workers.emplace_back([&] {
-      for (size_t t = next++; t < todo.size(); t = next++) {
-        size_t j = todo[t];
-        results[j] = p.sims[j % n_sims]->Simulate(p.artifacts[j / n_sims], p.target);
+      for (size_t t = next++; t < unsimulated.size(); t = next++) {
+        size_t i = unsimulated[t];
+        if (missing[i].size() == n_sims) {
+          std::vector<SimResult> all = p.sims->Simulate(p.artifacts[i], p.target);
+          for (size_t s = 0; s < n_sims; ++s) results[i * n_sims + s] = std::move(all[s]);
+        } else {
+          for (size_t s : missing[i]) results[i * n_sims + s] = p.sims->at(s).Simulate(p.artifacts[i], p.target);
+        }
       }
     });
   for (auto& w : workers) w.join();

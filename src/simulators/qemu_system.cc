@@ -53,10 +53,12 @@ Result<QemuVirtImage> PatchElfForQemuVirt(const std::string& elf, bool stop_at_s
 
 std::vector<std::string> QemuVirtArgs(const std::filesystem::path& elf, uint64_t ram_bytes,
                                       const std::string& plugin) {
-  return {"qemu-system-riscv64", "-M", "virt", "-m",
-          std::to_string(ram_bytes >> 20) + "M", "-smp", "1", "-bios", "none",
-          "-display", "none", "-monitor", "none", "-serial", "stdio",
-          "-kernel", elf.string(), "-plugin", plugin};
+  std::vector<std::string> argv = {"qemu-system-riscv64", "-M", "virt", "-m",
+                                   std::to_string(ram_bytes >> 20) + "M", "-smp", "1", "-bios", "none",
+                                   "-display", "none", "-monitor", "none", "-serial", "stdio",
+                                   "-kernel", elf.string()};
+  if (!plugin.empty()) argv.insert(argv.end(), {"-plugin", plugin});
+  return argv;
 }
 
 }  // namespace simtune

@@ -1,5 +1,6 @@
-// Internal to the qemu simulator: riscv64 bare-metal artifacts (the harness built for Spike
-// and rvsim) on qemu-system-riscv64's virt machine, with the statistics plugin.
+// Internal to the qemu simulator and the verification run (src/build/verify.cc): riscv64
+// bare-metal artifacts (the harness built for Spike and rvsim) on qemu-system-riscv64's virt
+// machine, with the statistics plugin or plain.
 //
 // The harness prints on the 16550 UART at 0x10000000, where virt has one too, and exits
 // through HTIF (`tohost`), which virt does not model. QEMU therefore runs a copy of the
@@ -33,8 +34,8 @@ struct QemuVirtImage {
 Result<QemuVirtImage> PatchElfForQemuVirt(const std::string& elf, bool stop_at_sim_done);
 
 // qemu-system-riscv64's arguments for a run of `elf` (a QemuVirtImage written to a file)
-// with the plugin given as `plugin` ("<path>,<options>"): console on stdout, no firmware,
-// no monitor.
+// with the plugin given as `plugin` ("<path>,<options>"; "": none): console on stdout, no
+// firmware, no monitor.
 std::vector<std::string> QemuVirtArgs(const std::filesystem::path& elf, uint64_t ram_bytes,
                                       const std::string& plugin);
 

@@ -112,8 +112,8 @@ TEST(Build, BareMetalGemmRunsOnSpike) {
   Artifact a = builder.BuildSource(Gemm(), target);
   ASSERT_TRUE(a.ok()) << a.stage << ": " << a.message << "\n" << a.build_log;
 
-  // No runner: verification of bare-metal artifacts runs them on plain Spike.
-  auto v = VerifyArtifact(a, target);
+  // No runner: verification of bare-metal artifacts runs them on plain Spike when asked.
+  auto v = VerifyArtifact(a, target, 60, BareMetalVerifier::kSpike);
   ASSERT_TRUE(v.ok()) << v.message();
   EXPECT_TRUE(v->ok()) << v->stage << ": " << v->message;
   EXPECT_TRUE(std::regex_match(v->checksums, std::regex("C=[0-9a-f]{16}"))) << v->checksums;
@@ -147,6 +147,50 @@ TEST(Build, BareMetalWrongKernelFailsOnSpike) {
   EXPECT_EQ(run->exit_code, 3) << run->out << run->err;
   EXPECT_TRUE(StartsWith(CheckVerifyLine(run->out), "verify failed index=0 got=1 want="))
       << run->out;
+}
+
+// Bare metal without a runner: plain qemu-system-riscv64 (virt machine) verifies, a few times
+// faster than Spike, with the same checksums and the same verdicts; Spike when asked (the
+// spike simulator then takes that run's output as its own first run).
+TEST(Build, BareMetalVerificationRunsOnQemuUnlessSpikeIsAsked) {
+  Target target = MustLoad("riscv64-baremetal");
+  ASSERT_TRUE(ProgramExists("qemu-system-riscv64"));
+  ASSERT_FALSE(FindSpike().empty()) << "spike not found; run scripts/setup-python";
+  Builder builder(Options("shared"));
+  Artifact a = builder.BuildSource(Gemm(), target);
+  ASSERT_TRUE(a.ok()) << a.message;
+  auto q = VerifyArtifact(a, target, 60, BareMetalVerifier::kAuto);
+  ASSERT_TRUE(q.ok()) << q.message();
+  EXPECT_TRUE(q->ok()) << q->stage << ": " << q->message << "\n" << q->output;
+  EXPECT_EQ(q->runner, (std::vector<std::string>{"qemu-system-riscv64", "-M", "virt"}));
+  EXPECT_EQ(q->sim_output, "") << "only Spike's output stands for the spike simulator's run";
+  auto s = VerifyArtifact(a, target, 60, BareMetalVerifier::kSpike);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(s->ok()) << s->stage << ": " << s->message;
+  ASSERT_FALSE(s->runner.empty());
+  EXPECT_EQ(fs::path(s->runner[0]).filename().string().substr(0, 5), "spike") << s->runner[0];
+  EXPECT_NE(s->sim_output, "");
+  EXPECT_TRUE(std::regex_match(q->checksums, std::regex("C=[0-9a-f]{16}"))) << q->checksums;
+  EXPECT_EQ(q->checksums, s->checksums);
+
+  // Wrong results, a trap and a hang under QEMU: the same stages as under Spike.
+  auto failure = [&](const std::string& loops, double timeout_s) -> VerifyResult {
+    Artifact bad = builder.BuildSource(Gemm(loops), target);
+    EXPECT_TRUE(bad.ok()) << bad.message;
+    auto v = VerifyArtifact(bad, target, timeout_s);
+    EXPECT_TRUE(v.ok()) << v.message();
+    return v.ok() ? *v : VerifyResult{};
+  };
+  VerifyResult w = failure("  for (int i = 0; i < M * N; ++i) C[i] = 1.0f;\n  (void)A; (void)B;\n", 60);
+  EXPECT_EQ(w.stage, "verify");
+  EXPECT_TRUE(StartsWith(w.message, "verify failed index=0 got=1 want=")) << w.message;
+  VerifyResult t = failure("  *(volatile float *)(size_t)8 = A[0];\n  (void)B; (void)C;\n", 60);
+  EXPECT_EQ(t.stage, "run");
+  EXPECT_TRUE(StartsWith(t.message, "trap store access fault mcause=7")) << t.message;
+  auto start = std::chrono::steady_clock::now();
+  VerifyResult h = failure("  for (volatile int i = 0; i >= 0; i += 0) C[0] = A[0];\n  (void)B;\n", 1);
+  EXPECT_EQ(h.stage, "timeout") << h.message;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 20);
 }
 
 // The harness contract: ROI functions are distinct global symbols in the ELF.

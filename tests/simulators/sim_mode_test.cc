@@ -37,10 +37,11 @@ bool Require(const Simulator& sim, const Target& target) {
 }
 
 // Built and verified like `simtune build` does: VerifyArtifactInto records the checksums.
-Artifact BuildVerified(const KernelSource& source, const Target& target) {
+Artifact BuildVerified(const KernelSource& source, const Target& target,
+                       BareMetalVerifier bare_metal = BareMetalVerifier::kAuto) {
   Artifact a = BuildOrFail(source, target);
   if (!a.ok()) return a;
-  VerifyArtifactInto(a, target, 120);
+  VerifyArtifactInto(a, target, 120, bare_metal);
   if (!a.ok()) ADD_FAILURE() << "verification failed: " << a.stage << ": " << a.message;
   else if (a.verified_checksums.empty()) ADD_FAILURE() << "no checksums recorded";
   return a;
@@ -377,7 +378,13 @@ TEST(SimMode, SpikeTakesTheVerificationRunInsteadOfRepeatingIt) {
   if (!Require(*sim, bare)) return;
   KernelSource k = roi_test::ScaleKernel(64);
   k.extra_cflags.push_back("-DSIMTUNE_TEST_VARIANT=recorded");   // its own cache entry
-  Artifact a = BuildVerified(k, bare);
+  // Verified by QEMU (the default) the entry records no output for Spike to take.
+  Artifact by_qemu = BuildOrFail(k, bare);
+  ASSERT_TRUE(by_qemu.ok());
+  std::filesystem::remove(by_qemu.elf.parent_path() / "verified-sim-output.json");
+  by_qemu = BuildVerified(k, bare);
+  EXPECT_FALSE(std::filesystem::exists(by_qemu.elf.parent_path() / "verified-sim-output.json"));
+  Artifact a = BuildVerified(k, bare, BareMetalVerifier::kSpike);
   ASSERT_TRUE(a.ok());
   auto spike = FindSpike();
   ASSERT_TRUE(spike.ok()) << spike.message();
