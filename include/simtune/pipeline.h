@@ -157,8 +157,10 @@ Result<BuildJobResult> RunBuild(Store& store, const BuildJobOptions& options,
 struct SimulateJobOptions {
   std::string workload;
   std::string target = "x86_64-host";
+  // A simulator, or several comma-separated ("qemu,mca"): each candidate's simulators run as
+  // a SimulatorSet (one qemu run serves qemu and mca), one row each.
   std::string simulator = "qemu";
-  std::string simulator_options;
+  std::string simulator_options;          // options of the one simulator (several: none)
   int jobs = 0;                           // parallel simulations; <= 0: cores
   bool force = false;                     // simulate again candidates with current statistics
 };
@@ -166,10 +168,10 @@ struct SimulateJobOptions {
 struct SimulateJobResult {
   std::string workload;
   std::string target;
-  std::string simulator;
+  std::string simulator;                  // as given ("qemu" or "qemu,mca")
   std::vector<SimRow> rows;               // stored now, in completion order
   int jobs = 0;                           // workers used
-  size_t skipped = 0;                     // already simulated (resume)
+  size_t skipped = 0;                     // already simulated by every simulator (resume)
   size_t unbuilt = 0;                     // no ok artifact on the target
   std::map<std::string, int> failed_by_stage;
   uint64_t insn_count = 0;                // over the ok simulations
@@ -187,7 +189,8 @@ class SimulateJob {
  private:
   SimulateJobOptions options_;
   Target target_;
-  std::shared_ptr<Simulator> simulator_;
+  std::vector<std::string> names_;              // the simulators, in order
+  std::shared_ptr<SimulatorSet> simulators_;
   std::shared_ptr<Chosen> chosen_;
 };
 Result<SimulateJobResult> RunSimulate(Store& store, const SimulateJobOptions& options,

@@ -463,7 +463,7 @@ int RunCli(int argc, char** argv) {
   auto* simulate = app.add_subcommand("simulate", "run a workload's built candidates on a simulator and store ROI statistics");
   simulate->add_option("workload", sf.workload, "workload string or catalog name")->required();
   simulate->add_option("--target,-t", sf.target, "target name or .json file");
-  simulate->add_option("--sim", sf.sim, "simulator name (see `simtune list simulators`)");
+  simulate->add_option("--sim", sf.sim, "simulator name (see `simtune list simulators`), or several comma-separated (qemu,mca: one QEMU run serves both)");
   simulate->add_option("--sim-options", sf.sim_options, "simulator options, key=value,...");
   simulate->add_option("--db", sf.db, "store file");
   simulate->add_option("-j,--jobs", sf.jobs, "parallel simulations (default: cores)")

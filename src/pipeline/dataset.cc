@@ -94,7 +94,11 @@ Result<DatasetJob> DatasetJob::Prepare(const DatasetJobOptions& options) {
     for (const auto& s : sims) {
       const std::string on = s.target.empty() ? target_name : s.target;
       if (built.insert(on).second) steps.push_back({"", "", on, "build", ""});
-      steps.push_back({"", "", on, "simulate", s.simulator});
+      // Simulators on the same target run as one set (one qemu run serves qemu and mca).
+      if (steps.back().kind == "simulate" && steps.back().target == on)
+        steps.back().tool += "," + s.simulator;
+      else
+        steps.push_back({"", "", on, "simulate", s.simulator});
     }
     steps.push_back({"", "", target_name, "measure", target.references.front()});
     // Validate every step on the first workload (names, tools, options).
@@ -172,7 +176,8 @@ Result<DatasetJobResult> DatasetJob::Run(Store& store, const ProgressFn& progres
       o.cache = f.cache;
       o.jobs = f.jobs;
       for (const DatasetStep& later : plan_)
-        if (later.kind == "simulate" && later.tool == "spike" && later.target == step.target)
+        if (later.kind == "simulate" && later.target == step.target &&
+            ("," + later.tool + ",").find(",spike,") != std::string::npos)
           o.bare_metal_verifier = BareMetalVerifier::kSpike;
       SIMTUNE_ASSIGN_OR_RETURN(BuildJobResult r, RunBuild(store, o));
       size_t failed = 0;

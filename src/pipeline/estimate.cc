@@ -74,20 +74,6 @@ struct Plan {
   std::vector<int64_t> candidate_ids;    // per artifact, when store
 };
 
-Result<std::vector<std::string>> ParseSimList(const std::string& text) {
-  std::vector<std::string> out;
-  for (const auto& part : Split(text, ',')) {
-    std::string name = Trim(part);
-    if (name.empty()) return Error{"--sim '" + text + "': empty simulator name"};
-    out.push_back(name);
-  }
-  std::vector<std::string> sorted = out;
-  std::sort(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
-    return Error{"--sim '" + text + "': a simulator is named twice"};
-  return out;
-}
-
 Result<Plan> MakePlan(const EstimateJobOptions& f) {
   Plan p;
   std::string target_name = f.target;

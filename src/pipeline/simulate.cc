@@ -18,10 +18,20 @@ Result<SimulateJob> SimulateJob::Prepare(const SimulateJobOptions& options) {
   SimulateJob job;
   job.options_ = options;
   SIMTUNE_ASSIGN_OR_RETURN(job.target_, LoadTarget(options.target));
-  SIMTUNE_ASSIGN_OR_RETURN(job.simulator_, Simulators().Create(options.simulator, options.simulator_options));
-  if (!job.simulator_->Supports(job.target_))
-    return Error{"simulator '" + options.simulator + "' does not support target '" + job.target_.name + "'"};
-  SIMTUNE_RETURN_IF_ERROR(job.simulator_->Available(job.target_));
+  SIMTUNE_ASSIGN_OR_RETURN(job.names_, ParseSimList(options.simulator));
+  if (job.names_.size() > 1 && !options.simulator_options.empty())
+    return Error{"simulator options '" + options.simulator_options + "' with several simulators (" +
+                 options.simulator + "): simulate them one at a time to give options"};
+  std::vector<std::pair<std::string, std::string>> specs;
+  for (const auto& name : job.names_) specs.emplace_back(name, options.simulator_options);
+  SIMTUNE_ASSIGN_OR_RETURN(auto set, SimulatorSet::Create(specs));
+  job.simulators_ = std::move(set);
+  for (size_t i = 0; i < job.names_.size(); ++i) {
+    const Simulator& sim = job.simulators_->at(i);
+    if (!sim.Supports(job.target_))
+      return Error{"simulator '" + job.names_[i] + "' does not support target '" + job.target_.name + "'"};
+    SIMTUNE_RETURN_IF_ERROR(sim.Available(job.target_));
+  }
   Selection sel;
   sel.workload = options.workload;
   SIMTUNE_ASSIGN_OR_RETURN(Chosen chosen, Choose(sel, false));
@@ -31,7 +41,8 @@ Result<SimulateJob> SimulateJob::Prepare(const SimulateJobOptions& options) {
 
 Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progress) {
   const Target& target = target_;
-  Simulator& sim = *simulator_;
+  const SimulatorSet& sims = *simulators_;
+  const size_t n_sims = sims.size();
   const SimulateJobOptions& f = options_;
   int64_t wid = 0;
   SIMTUNE_ASSIGN_OR_RETURN(auto cands, StoredCandidates(store, *chosen_, &wid));
@@ -40,32 +51,44 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
   result.target = target.name;
   result.simulator = f.simulator;
 
-  std::vector<std::pair<int64_t, Artifact>> todo;
+  struct Todo {
+    int64_t id = 0;
+    Artifact artifact;
+    std::vector<size_t> sims;   // indices of the simulators to run
+  };
+  std::vector<Todo> todo;
   for (const auto& [id, cfg] : cands) {
     SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
     if (!art.has_value() || !art->artifact.ok()) {
       ++result.unbuilt;
       continue;
     }
-    SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkSim(id, target.name, f.simulator, sim.options_key(),
-                                                          art->artifact.hash));
-    if (done.has_value() && !f.force) {
-      ++result.skipped;
-      continue;
+    Todo t{id, art->artifact, {}};
+    for (size_t s = 0; s < n_sims; ++s) {
+      SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkSim(id, target.name, names_[s], sims.at(s).options_key(),
+                                                            art->artifact.hash));
+      if (!done.has_value() || f.force) t.sims.push_back(s);
     }
-    todo.push_back({id, art->artifact});
+    if (t.sims.empty()) ++result.skipped;
+    else todo.push_back(std::move(t));
   }
   int jobs = WorkerCount(f.jobs, todo.size());
   result.jobs = jobs;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::pair<size_t, SimResult>> finished;
+  // (todo index, one result per todo[i].sims entry)
+  std::deque<std::pair<size_t, std::vector<SimResult>>> finished;
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
   for (int w = 0; w < jobs; ++w) {
     workers.emplace_back([&] {
       for (size_t i = next++; i < todo.size(); i = next++) {
-        SimResult r = sim.Simulate(todo[i].second, target);
+        std::vector<SimResult> r;
+        if (todo[i].sims.size() == n_sims) {
+          r = sims.Simulate(todo[i].artifact, target);
+        } else {
+          for (size_t s : todo[i].sims) r.push_back(sims.at(s).Simulate(todo[i].artifact, target));
+        }
         std::lock_guard<std::mutex> lock(mu);
         finished.push_back({i, std::move(r)});
         cv.notify_one();
@@ -78,22 +101,30 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
   for (size_t done = 0; done < todo.size(); ++done) {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return !finished.empty(); });
-    auto [i, r] = std::move(finished.front());
+    auto [i, results] = std::move(finished.front());
     finished.pop_front();
     lock.unlock();
-    SimRow row = MakeSimRow(todo[i].first, target.name, f.simulator, sim.options_key(), todo[i].second.hash, r);
-    if (r.ok()) {
-      result.insn_count += r.stats.insn_count;
-      result.sim_wall_s += r.wall_s;
-    } else {
-      ++result.failed_by_stage[r.stage];
-      ++failed;
+    const SimResult* failure = nullptr;
+    for (size_t k = 0; k < results.size(); ++k) {
+      const SimResult& r = results[k];
+      const size_t s = todo[i].sims[k];
+      SimRow row = MakeSimRow(todo[i].id, target.name, names_[s], sims.at(s).options_key(),
+                              todo[i].artifact.hash, r);
+      if (r.ok()) {
+        result.insn_count += r.stats.insn_count;
+        result.sim_wall_s += r.wall_s;
+      } else {
+        ++result.failed_by_stage[r.stage];
+        if (!failure) failure = &r;
+      }
+      if (write_error.ok()) {
+        auto id = store.AddSimResult(row);
+        if (!id.ok()) write_error = id.error();
+        else row.id = *id;
+      }
+      result.rows.push_back(std::move(row));
     }
-    if (write_error.ok()) {
-      auto id = store.AddSimResult(row);
-      if (!id.ok()) write_error = id.error();
-      else row.id = *id;
-    }
+    if (failure) ++failed;
     if (progress) {
       Progress p;
       p.job = "simulate";
@@ -103,13 +134,13 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
       p.failed = failed;
       double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       p.eta_s = el / (done + 1) * (todo.size() - done - 1);
-      p.candidate_id = row.candidate_id;
-      p.status = r.status;
-      p.stage = r.stage;
-      p.message = r.message;
+      p.candidate_id = todo[i].id;
+      const SimResult& shown = failure ? *failure : results.front();
+      p.status = shown.status;
+      p.stage = shown.stage;
+      p.message = shown.message;
       progress(p);
     }
-    result.rows.push_back(std::move(row));
   }
   for (auto& w : workers) w.join();
   if (progress) {

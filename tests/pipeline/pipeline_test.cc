@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "src/pipeline/measured.h"
@@ -340,6 +341,57 @@ TEST_F(PipelineTest, PrepareRejectsBadOptionsBeforeAnyWork) {
   auto workloads = store_->Workloads();
   ASSERT_TRUE(workloads.ok());
   EXPECT_TRUE(workloads->empty());
+}
+
+// Several simulators in one simulate job run as a set (real QEMU and llvm-mca: one QEMU run
+// serves both), one row each; a resumed job runs only the simulators a candidate lacks.
+TEST_F(PipelineTest, SimulateRunsSeveralSimulatorsAsOneSet) {
+  auto built = RunBuild(*store_, BuildAll());
+  ASSERT_TRUE(built.ok()) << built.message();
+  ASSERT_EQ(built->ok, 4u);
+  SimulateJobOptions so;
+  so.workload = workload_;
+  so.simulator = "qemu";
+  so.jobs = 2;
+  auto qemu = RunSimulate(*store_, so);
+  ASSERT_TRUE(qemu.ok()) << qemu.message();
+  ASSERT_EQ(qemu->rows.size(), 4u);
+  so.simulator = "qemu, mca";
+  std::vector<Progress> events;
+  auto both = RunSimulate(*store_, so, [&](const Progress& p) { events.push_back(p); });
+  ASSERT_TRUE(both.ok()) << both.message();
+  EXPECT_EQ(both->simulator, "qemu, mca");
+  ASSERT_EQ(both->rows.size(), 4u) << "qemu's rows are there: mca alone runs";
+  for (const auto& row : both->rows) {
+    EXPECT_EQ(row.simulator, "mca");
+    EXPECT_EQ(row.status, "ok") << row.stage << ": " << row.message;
+  }
+  EXPECT_EQ(events.size(), 5u) << "one event per candidate, then finished";
+  so.force = true;
+  auto forced = RunSimulate(*store_, so);
+  ASSERT_TRUE(forced.ok()) << forced.message();
+  ASSERT_EQ(forced->rows.size(), 8u);
+  std::map<int64_t, std::string> qemu_stats;
+  for (const auto& row : qemu->rows) qemu_stats[row.candidate_id] = row.stats_json;
+  size_t n_qemu = 0;
+  for (const auto& row : forced->rows) {
+    EXPECT_EQ(row.status, "ok") << row.simulator << " " << row.stage << ": " << row.message;
+    if (row.simulator != "qemu") continue;
+    ++n_qemu;
+    EXPECT_EQ(row.stats_json, qemu_stats[row.candidate_id]) << "the shared run gives qemu's own statistics";
+  }
+  EXPECT_EQ(n_qemu, 4u);
+  so.force = false;
+  auto again = RunSimulate(*store_, so);
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ(again->rows.size(), 0u);
+  EXPECT_EQ(again->skipped, 4u);
+
+  so.simulator = "qemu,qemu";
+  EXPECT_EQ(RunSimulate(*store_, so).message(), "--sim 'qemu,qemu': a simulator is named twice");
+  so.simulator = "qemu,mca";
+  so.simulator_options = "timeout=10";
+  EXPECT_NE(RunSimulate(*store_, so).message().find("with several simulators (qemu,mca)"), std::string::npos);
 }
 
 TEST_F(PipelineTest, AStoreWorkloadThatIsNotThereIsNamed) {
