@@ -99,8 +99,12 @@ class SimulatorSet {
   const Simulator& at(size_t i) const { return *sims_.at(i); }
   // Pairs of result indices (base run, derived) that share one run.
   std::vector<std::pair<size_t, size_t>> shared() const;
-  // Thread-safe like Simulator::Simulate.
-  std::vector<SimResult> Simulate(const Artifact& artifact, const Target& target) const;
+  // Each simulator supports `target` and finds its tools; the error names the simulator.
+  Status CheckTarget(const Target& target) const;
+  // Thread-safe like Simulator::Simulate. `wanted` (empty: all): the indices to run, the
+  // others' results left empty; a shared run serves a pair only when both are wanted.
+  std::vector<SimResult> Simulate(const Artifact& artifact, const Target& target,
+                                  const std::vector<size_t>& wanted = {}) const;
 
  private:
   SimulatorSet() = default;
@@ -109,6 +113,7 @@ class SimulatorSet {
     const DerivedFromQemuRun* derived_sim = nullptr;   // sims_[derived], as what reads the run
     std::unique_ptr<Simulator> run;   // the base simulator with the profile on; null: the base itself
   };
+  std::vector<std::string> names_;   // registry names, as given
   std::vector<std::unique_ptr<Simulator>> sims_;
   std::vector<Shared> shared_;
 };

@@ -143,14 +143,10 @@ Result<std::unique_ptr<JobRunner>> JobRunner::Create(const JobContext& context) 
   std::vector<std::pair<std::string, std::string>> specs;
   for (const auto& spec : context.simulators) specs.emplace_back(spec.name, spec.options);
   SIMTUNE_ASSIGN_OR_RETURN(r->simulators_, SimulatorSet::Create(specs));
-  for (size_t i = 0; i < r->simulators_->size(); ++i) {
-    const Simulator& sim = r->simulators_->at(i);
-    if (!sim.Supports(r->target_))
-      return Error{"simulator '" + specs[i].first + "' does not support target '" + r->target_.name + "'"};
-    SIMTUNE_RETURN_IF_ERROR(sim.Available(r->target_));
-    // The spike simulator takes a plain Spike verification run's output as its own first run.
-    if (specs[i].first == "spike") r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
-  }
+  SIMTUNE_RETURN_IF_ERROR(r->simulators_->CheckTarget(r->target_));
+  // The spike simulator takes a plain Spike verification run's output as its own first run.
+  for (const auto& spec : specs)
+    if (spec.first == "spike") r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
   BuildOptions bo = context.build;
   bo.jobs = 1;
   r->builder_ = std::make_unique<Builder>(bo);

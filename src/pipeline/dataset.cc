@@ -10,6 +10,7 @@
 #include "simtune/pipeline.h"
 #include "simtune/strings.h"
 #include "simtune/target.h"
+#include "src/pipeline/sim_row.h"
 
 namespace simtune::pipeline {
 namespace {
@@ -175,10 +176,12 @@ Result<DatasetJobResult> DatasetJob::Run(Store& store, const ProgressFn& progres
       o.target = step.target;
       o.cache = f.cache;
       o.jobs = f.jobs;
-      for (const DatasetStep& later : plan_)
-        if (later.kind == "simulate" && later.target == step.target &&
-            ("," + later.tool + ",").find(",spike,") != std::string::npos)
+      for (const DatasetStep& later : plan_) {
+        if (later.kind != "simulate" || later.target != step.target) continue;
+        SIMTUNE_ASSIGN_OR_RETURN(auto names, ParseSimList(later.tool));
+        if (std::find(names.begin(), names.end(), "spike") != names.end())
           o.bare_metal_verifier = BareMetalVerifier::kSpike;
+      }
       SIMTUNE_ASSIGN_OR_RETURN(BuildJobResult r, RunBuild(store, o));
       size_t failed = 0;
       for (const auto& kv : r.failed_by_stage) failed += kv.second;

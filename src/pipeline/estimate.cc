@@ -141,12 +141,7 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
   std::vector<std::pair<std::string, std::string>> specs;
   for (const auto& name : sims) specs.emplace_back(name, "");
   SIMTUNE_ASSIGN_OR_RETURN(p.sims, SimulatorSet::Create(specs));
-  for (size_t i = 0; i < sims.size(); ++i) {
-    const Simulator& sim = p.sims->at(i);
-    if (!sim.Supports(p.target))
-      return Error{"simulator '" + sims[i] + "' does not support target '" + p.target.name + "'"};
-    SIMTUNE_RETURN_IF_ERROR(sim.Available(p.target));
-  }
+  SIMTUNE_RETURN_IF_ERROR(p.sims->CheckTarget(p.target));
   p.sim_names = sims;
 
   SIMTUNE_ASSIGN_OR_RETURN(p.workload, ParseWorkload(f.workload));
@@ -309,12 +304,8 @@ Result<EstimateJobResult> RunEstimate(const EstimateJobOptions& f) {
     workers.emplace_back([&] {
       for (size_t t = next++; t < unsimulated.size(); t = next++) {
         size_t i = unsimulated[t];
-        if (missing[i].size() == n_sims) {
-          std::vector<SimResult> all = p.sims->Simulate(p.artifacts[i], p.target);
-          for (size_t s = 0; s < n_sims; ++s) results[i * n_sims + s] = std::move(all[s]);
-        } else {
-          for (size_t s : missing[i]) results[i * n_sims + s] = p.sims->at(s).Simulate(p.artifacts[i], p.target);
-        }
+        std::vector<SimResult> got = p.sims->Simulate(p.artifacts[i], p.target, missing[i]);
+        for (size_t s : missing[i]) results[i * n_sims + s] = std::move(got[s]);
       }
     });
   for (auto& w : workers) w.join();

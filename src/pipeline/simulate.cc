@@ -25,13 +25,8 @@ Result<SimulateJob> SimulateJob::Prepare(const SimulateJobOptions& options) {
   std::vector<std::pair<std::string, std::string>> specs;
   for (const auto& name : job.names_) specs.emplace_back(name, options.simulator_options);
   SIMTUNE_ASSIGN_OR_RETURN(auto set, SimulatorSet::Create(specs));
+  SIMTUNE_RETURN_IF_ERROR(set->CheckTarget(job.target_));
   job.simulators_ = std::move(set);
-  for (size_t i = 0; i < job.names_.size(); ++i) {
-    const Simulator& sim = job.simulators_->at(i);
-    if (!sim.Supports(job.target_))
-      return Error{"simulator '" + job.names_[i] + "' does not support target '" + job.target_.name + "'"};
-    SIMTUNE_RETURN_IF_ERROR(sim.Available(job.target_));
-  }
   Selection sel;
   sel.workload = options.workload;
   SIMTUNE_ASSIGN_OR_RETURN(Chosen chosen, Choose(sel, false));
@@ -83,12 +78,9 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
   for (int w = 0; w < jobs; ++w) {
     workers.emplace_back([&] {
       for (size_t i = next++; i < todo.size(); i = next++) {
+        std::vector<SimResult> all = sims.Simulate(todo[i].artifact, target, todo[i].sims);
         std::vector<SimResult> r;
-        if (todo[i].sims.size() == n_sims) {
-          r = sims.Simulate(todo[i].artifact, target);
-        } else {
-          for (size_t s : todo[i].sims) r.push_back(sims.at(s).Simulate(todo[i].artifact, target));
-        }
+        for (size_t s : todo[i].sims) r.push_back(std::move(all[s]));
         std::lock_guard<std::mutex> lock(mu);
         finished.push_back({i, std::move(r)});
         cv.notify_one();

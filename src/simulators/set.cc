@@ -34,6 +34,7 @@ Result<std::unique_ptr<SimulatorSet>> SimulatorSet::Create(
   std::unique_ptr<SimulatorSet> set(new SimulatorSet());
   for (const auto& [name, options] : specs) {
     SIMTUNE_ASSIGN_OR_RETURN(auto sim, Simulators().Create(name, options));
+    set->names_.push_back(name);
     set->sims_.push_back(std::move(sim));
   }
   if (!share_runs) return set;
@@ -69,13 +70,26 @@ std::vector<std::pair<size_t, size_t>> SimulatorSet::shared() const {
   return out;
 }
 
-std::vector<SimResult> SimulatorSet::Simulate(const Artifact& artifact, const Target& target) const {
+Status SimulatorSet::CheckTarget(const Target& target) const {
+  for (size_t i = 0; i < sims_.size(); ++i) {
+    if (!sims_[i]->Supports(target))
+      return Error{"simulator '" + names_[i] + "' does not support target '" + target.name + "'"};
+    SIMTUNE_RETURN_IF_ERROR(sims_[i]->Available(target));
+  }
+  return {};
+}
+
+std::vector<SimResult> SimulatorSet::Simulate(const Artifact& artifact, const Target& target,
+                                              const std::vector<size_t>& wanted) const {
   std::vector<SimResult> out(sims_.size());
+  std::vector<bool> want(sims_.size(), wanted.empty());
+  for (size_t i : wanted) want.at(i) = true;
   std::vector<bool> done(sims_.size(), false);
   for (size_t i = 0; i < sims_.size(); ++i) {
-    if (done[i]) continue;
-    auto s = std::find_if(shared_.begin(), shared_.end(),
-                          [&](const Shared& x) { return x.base == i || x.derived == i; });
+    if (done[i] || !want[i]) continue;
+    auto s = std::find_if(shared_.begin(), shared_.end(), [&](const Shared& x) {
+      return (x.base == i || x.derived == i) && want[x.base] && want[x.derived];
+    });
     if (s == shared_.end()) {
       out[i] = sims_[i]->Simulate(artifact, target);
       continue;

@@ -240,7 +240,18 @@ TEST(SimulatorSet, SharedQemuRunGivesTheStatisticsOfSeparateRuns) {
       EXPECT_EQ(one[i].stats.ToJson().dump(), two[i].stats.ToJson().dump()) << target_name << " result " << i;
     }
     EXPECT_FALSE(one[0].stats.extra.contains("tbs")) << "qemu's own result has no block profile";
+    // A subset: mca alone runs its own qemu run; the unwanted result stays empty.
+    std::vector<SimResult> mca_only = (*shared)->Simulate(a, target, {1});
+    ASSERT_EQ(mca_only.size(), 2u);
+    EXPECT_EQ(mca_only[0].status, "");
+    ASSERT_TRUE(mca_only[1].ok()) << target_name << ": " << mca_only[1].message;
+    mca_only[1].stats.extra["mca"].erase("cached");
+    EXPECT_EQ(mca_only[1].stats.ToJson().dump(), two[1].stats.ToJson().dump()) << target_name;
   }
+  auto unsupported = SimulatorSet::Create({{"qemu", ""}, {"valgrind", ""}});
+  ASSERT_TRUE(unsupported.ok()) << unsupported.message();
+  EXPECT_EQ((*unsupported)->CheckTarget(LoadTestTarget("riscv64-rvsim-p550")).message(),
+            "simulator 'valgrind' does not support target 'riscv64-rvsim-p550'");
   auto other = SimulatorSet::Create({{"qemu", "timeout=30"}, {"mca", ""}, {"qemu", "timeout=60,cache=off"}, {"mca", "timeout=60"}});
   ASSERT_TRUE(other.ok()) << other.message();
   EXPECT_EQ((*other)->shared(), (std::vector<std::pair<size_t, size_t>>{{2, 3}}));
