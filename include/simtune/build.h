@@ -143,6 +143,12 @@ enum class BareMetalVerifier {
   // Plain Spike: when the spike simulator runs the artifact next, it takes this run's output
   // instead of repeating the run (VerifiedSimOutput).
   kSpike,
+  // No verification run of its own where the qemu simulator runs the artifact next: an
+  // artifact without verified checksums is simulated in full there (the harness's reference
+  // and element-wise check run under QEMU after the ROI statistics), and that run's verdict
+  // is the artifact's (JobRunner). Saves a QEMU start-up and a run per candidate. Where a
+  // verification run is asked for anyway (VerifyArtifact), it is kAuto's.
+  kQemuSimulator,
 };
 
 // Runs an artifact once in single-run mode through the target's runner (bare metal without
@@ -163,6 +169,12 @@ std::string VerifyArtifactInto(Artifact& artifact, const Target& target, double 
 // The verified checksums of an artifact: artifact.verified_checksums, else those recorded
 // in its cache entry (artifacts read back from the store), else "".
 std::string VerifiedChecksums(const Artifact& artifact);
+
+// Records the checksum fields of a run that passed the harness's element-wise check
+// ("C=0123456789abcdef ...", ChecksumLine) in the artifact's cache entry, where
+// VerifiedChecksums finds them: a simulator's full run of an artifact that no verification
+// run saw. Ill-formed fields and a read-only cache record nothing; returns whether recorded.
+bool RecordVerifiedChecksums(const Artifact& artifact, const std::string& checksums);
 
 // The output of the verification run of a bare-metal artifact under plain Spike up to where
 // a simulation-mode run stops (the ROI line, the checksum line and the program line after

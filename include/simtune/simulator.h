@@ -60,6 +60,10 @@ struct SimResult {
   std::string message;
   SimStats stats;         // valid when ok()
   double wall_s = 0;
+  // ok() after a full run that passed the harness's element-wise check under the simulator
+  // (an artifact without verified checksums): that run's checksum fields, which verify the
+  // artifact (RecordVerifiedChecksums); else "". Not stored.
+  std::string checksums;
   bool ok() const { return status == "ok"; }
 };
 

@@ -128,6 +128,14 @@ std::string VerifiedChecksums(const Artifact& artifact) {
   return WellFormedChecksums(fields) ? fields : "";
 }
 
+bool RecordVerifiedChecksums(const Artifact& artifact, const std::string& checksums) {
+  if (!WellFormedChecksums(checksums) || artifact.elf.empty()) return false;
+  RecordNextToElf(artifact, kChecksumsFile, checksums + "\n");
+  Artifact probe;
+  probe.elf = artifact.elf;
+  return VerifiedChecksums(probe) == checksums;
+}
+
 std::string VerifiedSimOutput(const Artifact& artifact,
                               const std::vector<std::string>& runner) {
   if (artifact.elf.empty()) return "";

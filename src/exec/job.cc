@@ -135,6 +135,29 @@ Result<JobResult> JobResult::FromJson(const json& j) {
   return r;
 }
 
+namespace {
+
+// An artifact that the qemu simulator verified (BareMetalVerifier::kQemuSimulator): its run
+// went through the harness's check unless the artifact had verified checksums already (a
+// cached one; the run then compared them). A wrong result, a trap or a hang there is the
+// artifact's failure, as the verification run's would have been: a failed build row
+// without simulations. An ok run recorded the checksums (RecordVerifiedChecksums).
+void FoldQemuVerdict(Artifact& a, std::vector<SimResult>& sims, size_t qemu) {
+  if (qemu >= sims.size()) return;
+  const SimResult& q = sims[qemu];
+  if (q.ok()) {
+    if (RecordVerifiedChecksums(a, q.checksums)) a.verified_checksums = q.checksums;
+    return;
+  }
+  if (q.stage != "verify" && q.stage != "run" && q.stage != "timeout") return;
+  a.status = "failed";
+  a.stage = q.stage;
+  a.message = "under qemu-system-riscv64 (the qemu simulator's run verifies): " + q.message;
+  sims.clear();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<JobRunner>> JobRunner::Create(const JobContext& context) {
   std::unique_ptr<JobRunner> r(new JobRunner());
   r->context_ = context;
@@ -144,9 +167,17 @@ Result<std::unique_ptr<JobRunner>> JobRunner::Create(const JobContext& context) 
   for (const auto& spec : context.simulators) specs.emplace_back(spec.name, spec.options);
   SIMTUNE_ASSIGN_OR_RETURN(r->simulators_, SimulatorSet::Create(specs));
   SIMTUNE_RETURN_IF_ERROR(r->simulators_->CheckTarget(r->target_));
-  // The spike simulator takes a plain Spike verification run's output as its own first run.
-  for (const auto& spec : specs)
-    if (spec.first == "spike") r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
+  // The spike simulator takes a plain Spike verification run's output as its own first run;
+  // else, on bare metal, the qemu simulator's run of an unverified artifact verifies it.
+  bool spike = false, qemu = false;
+  for (const auto& spec : specs) {
+    spike = spike || spec.first == "spike";
+    qemu = qemu || spec.first == "qemu";
+  }
+  if (spike)
+    r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
+  else if (qemu && r->target_.baremetal() && r->target_.runner.empty())
+    r->bare_metal_verifier_ = BareMetalVerifier::kQemuSimulator;
   BuildOptions bo = context.build;
   bo.jobs = 1;
   r->builder_ = std::make_unique<Builder>(bo);
@@ -160,9 +191,16 @@ JobResult JobRunner::RunJob(const Job& job) const {
   r.artifact = builder_->Build(workload_, job.config, target_);
   Artifact& a = r.artifact;
   // Same verdict folding as `simtune build`: a wrong or crashing artifact is a failed build row.
-  if (context_.verify) VerifyArtifactInto(a, target_, context_.verify_timeout_s, bare_metal_verifier_);
-  if (a.ok())
-    r.sims = simulators_->Simulate(a, target_);
+  const bool qemu_verifies =
+      context_.verify && bare_metal_verifier_ == BareMetalVerifier::kQemuSimulator;
+  if (context_.verify && !qemu_verifies)
+    VerifyArtifactInto(a, target_, context_.verify_timeout_s, bare_metal_verifier_);
+  if (a.ok()) r.sims = simulators_->Simulate(a, target_);
+  if (qemu_verifies && a.ok()) {
+    size_t qemu = 0;
+    while (qemu < context_.simulators.size() && context_.simulators[qemu].name != "qemu") ++qemu;
+    FoldQemuVerdict(a, r.sims, qemu);
+  }
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

@@ -4,11 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <thread>
 
 #include "tests/support/scratch_test.h"
+#include "simtune/build.h"
 #include "simtune/exec.h"
+#include "simtune/process.h"
 
 namespace simtune {
 namespace {
@@ -114,6 +117,66 @@ TEST_F(ExecTest, SimulatorFailureIsAFailedResult) {
   EXPECT_TRUE(got[0].artifact.ok());
   EXPECT_EQ(got[0].failed_stage(), "run");
   EXPECT_FALSE(got[0].ok());
+}
+
+// Bare metal with the qemu simulator: no verification run of its own; the simulator's full
+// run of the unverified artifact verifies it (its checksums recorded in the cache entry, so
+// the next simulation stops after the ROI with the same statistics), and a wrong result there
+// is the artifact's failure at "verify", as a verification run's would be.
+TEST_F(ExecTest, BareMetalQemuSimulationVerifiesTheArtifact) {
+  ASSERT_TRUE(ProgramExists("qemu-system-riscv64"));
+  std::ofstream(dir_ / "kernel.c") << R"(void simtune_kernel(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = (MODE == 1 ? 2.0f : 3.0f) * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "ref.c") << R"(void simtune_reference(float *const *bufs) {
+  for (long i = 0; i < N; ++i) bufs[1][i] = 3.0f * bufs[0][i];
+}
+)";
+  std::ofstream(dir_ / "spec.json") << R"({
+  "name": "scale", "source": "kernel.c", "reference": "ref.c",
+  "buffers": [{"name": "x", "elements": 256, "output": false},
+              {"name": "out", "elements": 256, "output": true}],
+  "params": {"MODE": [0, 1]}, "restrictions": [], "defines": {"N": 256},
+  "tolerance": {"rel": 1e-6, "abs": 1e-6}, "flops": 256
+})";
+  JobContext c = Context("custom:spec=" + (dir_ / "spec.json").string());
+  c.target = "riscv64-baremetal";
+  c.simulators = {{"qemu", ""}};
+  c.verify_timeout_s = 60;
+  auto runner = JobRunner::Create(c);
+  ASSERT_TRUE(runner.ok()) << runner.message();
+
+  JobResult first = (*runner)->RunJob({1, {{"MODE", 0}}});
+  ASSERT_TRUE(first.ok()) << first.failed_stage() << ": " << first.artifact.message
+                          << (first.sims.empty() ? "" : first.sims[0].message);
+  EXPECT_TRUE(std::regex_match(first.artifact.verified_checksums, std::regex("out=[0-9a-f]{16}")))
+      << first.artifact.verified_checksums;
+  Artifact from_store = first.artifact;
+  from_store.verified_checksums.clear();
+  EXPECT_EQ(VerifiedChecksums(from_store), first.artifact.verified_checksums) << "recorded in the cache entry";
+  EXPECT_EQ(first.sims[0].stats.extra.value("output_check", ""),
+            "full run (no verified checksums for this artifact)");
+
+  JobResult again = (*runner)->RunJob({2, {{"MODE", 0}}});
+  ASSERT_TRUE(again.ok()) << again.failed_stage();
+  EXPECT_TRUE(again.artifact.cached);
+  EXPECT_EQ(again.sims[0].stats.extra.value("output_check", ""), "checksum");
+  auto roi = [](const SimStats& s) {
+    nlohmann::json j = s.ToJson();
+    j.erase("extra");
+    j.erase("wall_s");
+    return j;
+  };
+  EXPECT_EQ(roi(again.sims[0].stats), roi(first.sims[0].stats)) << "the same ROI statistics";
+
+  JobResult wrong = (*runner)->RunJob({3, {{"MODE", 1}}});
+  EXPECT_EQ(wrong.failed_stage(), "verify");
+  EXPECT_EQ(wrong.artifact.stage, "verify");
+  EXPECT_NE(wrong.artifact.message.find("verify failed index=0"), std::string::npos)
+      << wrong.artifact.message;
+  EXPECT_TRUE(wrong.sims.empty());
+  EXPECT_EQ(VerifiedChecksums(wrong.artifact), "");
 }
 
 TEST_F(ExecTest, ContextErrorsNameTheBadValue) {

@@ -254,6 +254,8 @@ TEST(UserModeSimulators, StatisticsDoNotDependOnTheEnvironmentOrThePath) {
     auto dir = qemu_test::ScratchDir() / ("a-much-longer-folder-name-than-the-cache-has-" + what);
     std::filesystem::create_directories(dir);
     Artifact moved = a;
+    // Its verified checksums go with it (a cached artifact has them in its cache entry only).
+    moved.verified_checksums = VerifiedChecksums(a);
     moved.elf = dir / "artifact-with-a-longer-name.elf";
     std::filesystem::copy_file(a.elf, moved.elf, std::filesystem::copy_options::overwrite_existing);
     SimResult elsewhere = (*sim)->Simulate(moved, target);
