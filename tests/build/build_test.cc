@@ -254,6 +254,24 @@ TEST(Build, VerificationRecordsOutputChecksums) {
   }
 }
 
+// A simulator's full run that passed the harness's check records its checksum fields in the
+// cache entry; anything that is not checksum fields records nothing.
+TEST(Build, RecordVerifiedChecksumsTakesOnlyChecksumFields) {
+  Builder builder(Options("shared"));
+  Target target = MustLoad("riscv64-baremetal");
+  Artifact a = builder.BuildSource(Gemm("  for (int i = 0; i < M * N; ++i) C[i] = 2.0f;\n  (void)A; (void)B;\n"), target);
+  ASSERT_TRUE(a.ok()) << a.message;
+  fs::remove(a.elf.parent_path() / "verified-checksums.txt");
+  for (const char* bad : {"", "C=12", "C=0123456789abcdeg", "=0123456789abcdef", "verify ok"}) {
+    EXPECT_FALSE(RecordVerifiedChecksums(a, bad)) << bad;
+    EXPECT_EQ(VerifiedChecksums(a), "") << bad;
+  }
+  EXPECT_TRUE(RecordVerifiedChecksums(a, "C=0123456789abcdef"));
+  EXPECT_EQ(VerifiedChecksums(a), "C=0123456789abcdef");
+  Artifact nowhere;
+  EXPECT_FALSE(RecordVerifiedChecksums(nowhere, "C=0123456789abcdef"));
+}
+
 TEST(Build, CompareChecksumsNamesTheBuffers) {
   EXPECT_EQ(CompareChecksums("C=0000000000000001", "C=0000000000000001"), "");
   EXPECT_EQ(CompareChecksums("A=0000000000000001 C=0000000000000002",
