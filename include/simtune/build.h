@@ -143,12 +143,6 @@ enum class BareMetalVerifier {
   // Plain Spike: when the spike simulator runs the artifact next, it takes this run's output
   // instead of repeating the run (VerifiedSimOutput).
   kSpike,
-  // No verification run of its own where the qemu simulator runs the artifact next: an
-  // artifact without verified checksums is simulated in full there (the harness's reference
-  // and element-wise check run under QEMU after the ROI statistics), and that run's verdict
-  // is the artifact's (JobRunner). Saves a QEMU start-up and a run per candidate. Where a
-  // verification run is asked for anyway (VerifyArtifact), it is kAuto's.
-  kQemuSimulator,
 };
 
 // Runs an artifact once in single-run mode through the target's runner (bare metal without

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,11 @@ class JobRunner {
   Target target_;
   std::unique_ptr<SimulatorSet> simulators_;   // one qemu run serves qemu and mca
   BareMetalVerifier bare_metal_verifier_ = BareMetalVerifier::kAuto;
+  // Bare metal with the qemu simulator and without Spike: no verification run of its own;
+  // the qemu simulator's run of an artifact without verified checksums is a full run through
+  // the harness's check, and its verdict is the artifact's (one QEMU start-up and run per
+  // candidate instead of two). The qemu simulator's index among the job's simulators.
+  std::optional<size_t> verifying_qemu_;
   std::unique_ptr<Builder> builder_;
 };
 

@@ -40,9 +40,9 @@ bool WellFormedChecksums(const std::string& fields) {
 
 // `text` as the file `name` next to artifact.elf in its cache entry; written to a temporary
 // file and renamed, so that readers see all of it or nothing. A read-only cache keeps nothing
-// (simulators then fall back to verifying runs).
-void RecordNextToElf(const Artifact& a, const char* name, const std::string& text) {
-  if (a.elf.empty()) return;
+// (simulators then fall back to verifying runs). Returns whether the file is in place.
+bool RecordNextToElf(const Artifact& a, const char* name, const std::string& text) {
+  if (a.elf.empty()) return false;
   fs::path path = a.elf.parent_path() / name;
   static std::atomic<uint64_t> counter{0};
   fs::path tmp = path;
@@ -51,11 +51,13 @@ void RecordNextToElf(const Artifact& a, const char* name, const std::string& tex
     std::ofstream out(tmp, std::ios::binary);
     out << text;
     out.close();
-    if (!out) return;
+    if (!out) return false;
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) fs::remove(tmp, ec);
+  if (!ec) return true;
+  fs::remove(tmp, ec);
+  return false;
 }
 
 // The output of a whole single run up to where a simulation-mode run stops: through the
@@ -130,10 +132,7 @@ std::string VerifiedChecksums(const Artifact& artifact) {
 
 bool RecordVerifiedChecksums(const Artifact& artifact, const std::string& checksums) {
   if (!WellFormedChecksums(checksums) || artifact.elf.empty()) return false;
-  RecordNextToElf(artifact, kChecksumsFile, checksums + "\n");
-  Artifact probe;
-  probe.elf = artifact.elf;
-  return VerifiedChecksums(probe) == checksums;
+  return RecordNextToElf(artifact, kChecksumsFile, checksums + "\n");
 }
 
 std::string VerifiedSimOutput(const Artifact& artifact,

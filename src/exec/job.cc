@@ -137,14 +137,13 @@ Result<JobResult> JobResult::FromJson(const json& j) {
 
 namespace {
 
-// An artifact that the qemu simulator verified (BareMetalVerifier::kQemuSimulator): its run
+// An artifact that the qemu simulator verified (JobRunner::verifying_qemu_): its run
 // went through the harness's check unless the artifact had verified checksums already (a
 // cached one; the run then compared them). A wrong result, a trap or a hang there is the
 // artifact's failure, as the verification run's would have been: a failed build row
 // without simulations. An ok run recorded the checksums (RecordVerifiedChecksums).
 void FoldQemuVerdict(Artifact& a, std::vector<SimResult>& sims, size_t qemu) {
-  if (qemu >= sims.size()) return;
-  const SimResult& q = sims[qemu];
+  const SimResult& q = sims.at(qemu);
   if (q.ok()) {
     if (RecordVerifiedChecksums(a, q.checksums)) a.verified_checksums = q.checksums;
     return;
@@ -169,15 +168,14 @@ Result<std::unique_ptr<JobRunner>> JobRunner::Create(const JobContext& context) 
   SIMTUNE_RETURN_IF_ERROR(r->simulators_->CheckTarget(r->target_));
   // The spike simulator takes a plain Spike verification run's output as its own first run;
   // else, on bare metal, the qemu simulator's run of an unverified artifact verifies it.
-  bool spike = false, qemu = false;
-  for (const auto& spec : specs) {
-    spike = spike || spec.first == "spike";
-    qemu = qemu || spec.first == "qemu";
+  std::optional<size_t> qemu;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].first == "spike") r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
+    if (specs[i].first == "qemu") qemu = i;
   }
-  if (spike)
-    r->bare_metal_verifier_ = BareMetalVerifier::kSpike;
-  else if (qemu && r->target_.baremetal() && r->target_.runner.empty())
-    r->bare_metal_verifier_ = BareMetalVerifier::kQemuSimulator;
+  if (r->bare_metal_verifier_ != BareMetalVerifier::kSpike && r->target_.baremetal() &&
+      r->target_.runner.empty() && context.verify)
+    r->verifying_qemu_ = qemu;
   BuildOptions bo = context.build;
   bo.jobs = 1;
   r->builder_ = std::make_unique<Builder>(bo);
@@ -191,16 +189,10 @@ JobResult JobRunner::RunJob(const Job& job) const {
   r.artifact = builder_->Build(workload_, job.config, target_);
   Artifact& a = r.artifact;
   // Same verdict folding as `simtune build`: a wrong or crashing artifact is a failed build row.
-  const bool qemu_verifies =
-      context_.verify && bare_metal_verifier_ == BareMetalVerifier::kQemuSimulator;
-  if (context_.verify && !qemu_verifies)
+  if (context_.verify && !verifying_qemu_)
     VerifyArtifactInto(a, target_, context_.verify_timeout_s, bare_metal_verifier_);
   if (a.ok()) r.sims = simulators_->Simulate(a, target_);
-  if (qemu_verifies && a.ok()) {
-    size_t qemu = 0;
-    while (qemu < context_.simulators.size() && context_.simulators[qemu].name != "qemu") ++qemu;
-    FoldQemuVerdict(a, r.sims, qemu);
-  }
+  if (verifying_qemu_ && a.ok()) FoldQemuVerdict(a, r.sims, *verifying_qemu_);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
