@@ -277,6 +277,7 @@ class SimtuneRunner(PyRunner):
         self.calibration = {"a": 0.0, "b": 1.0, "points": 0}   # log(t) = a + b log(p)
         self._cal_points: list[tuple[float, float]] = []        # (log p, log t)
         self.reference_s = 0.0   # wall time spent in reference measurements
+        self.verified: list[dict] = []   # schedules verified_database measured
         # "seconds" or "score" (see the module's docstring); a model's is known after the
         # first batch, from simtune estimate's "unit" ("ns"/"cycles": seconds).
         self.run_secs_unit: str | None = None
@@ -332,6 +333,84 @@ class SimtuneRunner(PyRunner):
             jobs.append((first + i, str(inp.artifact_path), args))
         batch = self._pool.submit(self._run_batch, jobs)
         return [SimtuneFuture(batch, i) for i in range(len(jobs))]
+
+    def verified_database(self, database, verify: int = 0):
+        """The schedules of `database` whose run time the reference measured, as a new
+        MemoryDatabase: those calibration measured during the tune, plus the `verify` best
+        predicted ones that were not measured, measured now (the paper's verification of its
+        top predictions). `ms.tir_integration.compile_tir` on it gives the best schedule the
+        reference confirmed, so a prediction alone never wins. `runner.verified` lists the
+        schedules measured here (elf, predicted_s, measured_s or error).
+
+        Records are matched to trials by their run_secs (the value this runner returned)."""
+        # pylint: disable=import-outside-toplevel
+        from tvm.s_tir.meta_schedule.database import MemoryDatabase, TuningRecord
+
+        by_secs: dict[float, dict] = {}
+        for t in self.trials:
+            if t.get("run_secs") is not None:
+                by_secs.setdefault(float(t["run_secs"]), t)
+        matched = []
+        for rec in database.get_all_tuning_records():
+            if rec.run_secs:
+                t = by_secs.get(float(rec.run_secs[0]))
+                if t is not None:
+                    matched.append((rec, t))
+        pending = sorted((m for m in matched if m[1]["kind"] == "predicted"),
+                         key=lambda m: m[1]["run_secs"])
+        seen_elf = set()
+        chosen = []
+        for m in pending:
+            if m[1]["elf"] not in seen_elf and len(chosen) < verify:
+                seen_elf.add(m[1]["elf"])
+                chosen.append(m)
+        if chosen:
+            times = self._measure([t["elf"] for _, t in chosen])
+            for (_, t), secs in zip(chosen, times):
+                entry = {"serial": t["serial"], "elf": t["elf"], "predicted_s": t["predicted_s"]}
+                if isinstance(secs, float):
+                    t.update(measured_s=secs, kind="measured", verified=True)
+                    entry["measured_s"] = secs
+                else:
+                    entry["error"] = secs
+                self.verified.append(entry)
+        out = MemoryDatabase()
+        for rec, t in matched:
+            if t["kind"] != "measured" or t.get("measured_s") is None:
+                continue
+            workload = out.commit_workload(rec.workload.mod)
+            out.commit_tuning_record(TuningRecord(rec.trace, workload, [float(t["measured_s"])],
+                                                  rec.target, rec.args_info))
+        return out
+
+    def _measure(self, elfs: list[str]) -> list:
+        """Reference run times (seconds) of `elfs`, or an error text for each that failed."""
+        if callable(self.calibrate_ref):
+            t0 = time.monotonic()
+            try:
+                times = list(self.calibrate_ref(list(elfs)))
+                if len(times) != len(elfs):
+                    raise ValueError(f"returned {len(times)} times for {len(elfs)} executables")
+            except Exception as e:  # pylint: disable=broad-except
+                return [f"simtune runner: measure: {type(e).__name__}: {e}"] * len(elfs)
+            finally:
+                self.reference_s += time.monotonic() - t0
+            return [float(x) if isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+                    else f"simtune runner: measure: calibrate_ref gave {x!r}" for x in times]
+        try:
+            rows = self._estimate(list(elfs), measure_all=True)   # counts reference_s itself
+        except _Failure as e:
+            return [str(e)] * len(elfs)
+        out = []
+        for row in rows:
+            m = row.get("measured") or {}
+            if m.get("status") != "ok":
+                out.append(f"simtune runner: measure: {m.get('stage')}: {m.get('message')}")
+                continue
+            secs = float(m["value"]) * _SECONDS_PER.get(m["unit"], lambda _hz: math.nan)(self.clock_hz)
+            out.append(secs if math.isfinite(secs) and secs > 0 else
+                       f"simtune runner: measure: {m['value']} {m['unit']} is no run time in seconds")
+        return out
 
     # ---- worker thread ----
 
@@ -532,8 +611,9 @@ class SimtuneRunner(PyRunner):
                                       f"{', '.join(sorted(defined)) or 'no TVM FFI function'}")
         return defined.pop()
 
-    def _estimate(self, elfs: list[str]) -> list[dict]:
-        out_json = self.work_dir / f"estimate{self._counter:05d}.json"
+    def _estimate(self, elfs: list[str], measure_all: bool = False) -> list[dict]:
+        out_json = self.work_dir / (f"estimate{self._counter:05d}.json" if not measure_all
+                                    else f"verify{len(self.verified):05d}.json")
         cmd = [self.simtune, "estimate", *elfs, "--target", self.target,
                "--workload", self.workload, "--json", str(out_json)]
         if self.sims:
@@ -546,8 +626,12 @@ class SimtuneRunner(PyRunner):
             cmd += ["-j", str(self.jobs)]
         if self.store:
             cmd += ["--store", str(self.store)]
-        if self.calibrate and not callable(self.calibrate_ref):
-            cmd += ["--measure-top", str(self.calibrate)]
+        measure = measure_all or self.calibrate
+        if measure and not callable(self.calibrate_ref):
+            if measure_all:
+                cmd += ["--measure", ",".join(str(i) for i in range(len(elfs)))]
+            else:
+                cmd += ["--measure-top", str(self.calibrate)]
             if self.calibrate_ref:
                 cmd += ["--ref", self.calibrate_ref]
             if self.ref_options:

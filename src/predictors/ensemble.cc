@@ -7,7 +7,9 @@
 // A workload seen in training is ranked against the member's scores of that workload's
 // training rows (their empirical distribution, kept in the model), so that a candidate's score
 // does not depend on which other candidates are scored with it (k-fold evaluation scores a
-// workload a fold at a time); an unseen workload's rows are ranked among themselves.
+// workload a fold at a time); an unseen workload's rows are ranked among themselves, except a
+// lone row (`simtune estimate` scores executables one at a time), which is ranked against all
+// training scores of the member, so its score still orders it against other lone rows.
 //   members=cost+ridge+xgb-rank   member predictors (registry names, default options), '+'-separated
 //   weights=equal                 or one non-negative weight per member, '+'-separated (not all zero)
 #include <algorithm>
@@ -103,14 +105,25 @@ class RankAveragePredictor : public Predictor {
         for (int64_t r : rows) v.push_back((*s)[r]);
         Eigen::VectorXd ranks = ScaledRanks(v);
         const int g = x.group[static_cast<size_t>(rows[0])];
-        if (m < train_scores_.size())
+        if (m < train_scores_.size()) {
           if (auto seen = train_scores_[m].find(g); seen != train_scores_[m].end())
             for (size_t i = 0; i < rows.size(); ++i) ranks[static_cast<int64_t>(i)] = Ecdf(seen->second, v[i]);
+          else if (rows.size() == 1)
+            ranks[0] = Ecdf(PooledScores(m), v[0]);
+        }
         for (size_t i = 0; i < rows.size(); ++i) total[rows[i]] += weights_[m] * ranks[i];
       }
       weight_sum += weights_[m];
     }
     return Eigen::VectorXd(total / weight_sum);
+  }
+
+  // Member m's training scores of every workload, sorted.
+  std::vector<double> PooledScores(size_t m) const {
+    std::vector<double> all;
+    for (const auto& [g, v] : train_scores_[m]) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    return all;
   }
 
   nlohmann::json SaveJson() const override {

@@ -7,7 +7,11 @@
     seconds come back and the store holds the schedules as "external:" candidates;
   - a model trained on that store (`simtune train`) is what model="auto" and model=FILE use;
   - units: without a model and without calibration the runner warns that run_secs is a
-    score; with calibrate it is seconds and says nothing.
+    score; with calibrate it is seconds and says nothing;
+  - verified_database: only schedules the reference measured (by calibration, or verified
+    at the end: the best predicted not yet measured) go into it, with their measured times,
+    so compile_tir never picks a schedule on a prediction alone; a verification that fails
+    leaves its schedule out; the native reference verifies through `simtune estimate --measure`.
 
 Needs: the simtune binary ($SIMTUNE, else build/simtune), valgrind, gcc, apache-tvm.
 """
@@ -58,11 +62,15 @@ class CalibrateTest(unittest.TestCase):
         tt = tvm.target.Target(tvm_target(TARGET))
         func = prim_func(WORKLOAD)
         cls.args = ms.arg_info.ArgInfo.from_prim_func(func)
+        cls.tt = tt
+        cls.func = func
         cls.artifacts = []
+        cls.traces = []
         for order in ORDERS:
             sch = tvm.s_tir.Schedule(func)
             loops = dict(zip("ijk", sch.get_loops(sch.get_sblock("C"))))
             sch.reorder(*(loops[c] for c in order))
+            cls.traces.append(sch.trace)
             cls.artifacts.append(default_export(default_build(sch.mod, tt, None)))
 
     @classmethod
@@ -115,6 +123,83 @@ class CalibrateTest(unittest.TestCase):
         # A second batch: two more points; the fit now has four.
         [f.result() for f in runner.run(self.inputs())]
         self.assertEqual(runner.calibration["points"], 4)
+
+    def database(self, results) -> "ms.database.MemoryDatabase":
+        """A MetaSchedule database of the four schedules with the run_secs the runner gave."""
+        db = ms.database.MemoryDatabase()
+        workload = db.commit_workload(tvm.IRModule({"main": self.func}))
+        for trace, r in zip(self.traces, results):
+            db.commit_tuning_record(ms.database.TuningRecord(
+                trace, workload, [float(r.run_secs[0])], self.tt, self.args))
+        return db
+
+    def test_verified_database_holds_only_measured_schedules(self) -> None:
+        calls = []
+
+        def fake(elfs: list[str]) -> list[float]:
+            calls.append(list(elfs))
+            # Calibration's pick (the best predicted) is slow on the "board"; the second
+            # best predicted, verified at the end, is the fastest.
+            return [1e-3] * len(elfs) if len(calls) == 1 else [5e-4] * len(elfs)
+
+        runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None, calibrate=1,
+                               calibrate_ref=fake, work_dir=str(self.work / "verify"))
+        results = [f.result() for f in runner.run(self.inputs())]
+        self.assertTrue(all(r.error_msg is None for r in results), [r.error_msg for r in results])
+        db = self.database(results)
+        ranked = sorted(runner.trials, key=lambda t: t["predicted_s"])
+        # Without verification: the one schedule calibration measured, at its measured time,
+        # although three predicted ones report less than 1 ms.
+        only_cal = runner.verified_database(db, verify=0)
+        recs = only_cal.get_all_tuning_records()
+        self.assertEqual([float(r.run_secs[0]) for r in recs], [1e-3])
+        self.assertEqual(runner.verified, [])
+        # verify=1: the best predicted schedule not measured yet is measured now and wins.
+        verified = runner.verified_database(db, verify=1)
+        self.assertEqual(calls[1], [ranked[1]["elf"]])
+        self.assertEqual(sorted(float(r.run_secs[0]) for r in verified.get_all_tuning_records()),
+                         [5e-4, 1e-3])
+        self.assertEqual(runner.verified, [{"serial": ranked[1]["serial"], "elf": ranked[1]["elf"],
+                                            "predicted_s": ranked[1]["predicted_s"],
+                                            "measured_s": 5e-4}])
+        self.assertEqual(sum(t["kind"] == "measured" for t in runner.trials), 2)
+        best = verified.get_top_k(verified.commit_workload(tvm.IRModule({"main": self.func})), 1)[0]
+        self.assertEqual(float(best.run_secs[0]), 5e-4)
+        self.assertIsNotNone(ms.tir_integration.compile_tir(verified, self.func, self.tt))
+
+    def test_failed_verification_leaves_the_schedule_out(self) -> None:
+        state = {"calls": 0}
+
+        def flaky(elfs: list[str]) -> list:
+            state["calls"] += 1
+            if state["calls"] > 1:
+                raise RuntimeError("board unreachable")
+            return [1e-3] * len(elfs)
+
+        runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None, calibrate=1,
+                               calibrate_ref=flaky, work_dir=str(self.work / "flaky"))
+        results = [f.result() for f in runner.run(self.inputs())]
+        verified = runner.verified_database(self.database(results), verify=2)
+        self.assertEqual(len(verified.get_all_tuning_records()), 1)
+        self.assertEqual(len(runner.verified), 2)
+        for entry in runner.verified:
+            self.assertEqual(entry["error"],
+                             "simtune runner: measure: RuntimeError: board unreachable")
+
+    def test_native_reference_verifies_the_best_predicted(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # run_secs is a score here: no calibration
+            runner = SimtuneRunner(TARGET, WORKLOAD, sims="valgrind", model=None,
+                                   ref_options="rounds=3,reps=5", work_dir=str(self.work / "nv"))
+            results = [f.result() for f in runner.run(self.inputs())]
+        self.assertTrue(all(r.error_msg is None for r in results), [r.error_msg for r in results])
+        verified = runner.verified_database(self.database(results), verify=2)
+        ranked = sorted(runner.trials, key=lambda t: t["predicted_s"])
+        self.assertEqual([v["elf"] for v in runner.verified], [ranked[0]["elf"], ranked[1]["elf"]])
+        secs = sorted(float(r.run_secs[0]) for r in verified.get_all_tuning_records())
+        self.assertEqual(len(secs), 2)
+        self.assertTrue(all(1e-6 < s < 1e-1 for s in secs), secs)   # native seconds
+        self.assertGreater(runner.reference_s, 0)
 
     def test_failing_reference_fails_only_its_trials(self) -> None:
         def broken(_elfs):
