@@ -93,17 +93,18 @@ host-model: build
 bench-transfer: build
 	bench/transfer_experiment --simtune $(BUILD)/simtune
 
-# MetaSchedule-generated code as data (issue 18): MetaSchedule's own search on 7 operator
-# shapes (gemm, dense, conv2d incl. stride 2, depthwise), every schedule simulated (valgrind)
-# and timed natively, into out/tvm/x86.db. Resumable; TVM_TRIALS schedules per shape.
-TVM_TRIALS ?= 32
+# MetaSchedule-generated code as data (issue 18): MetaSchedule's own search on 12 operator
+# shapes (gemm, dense, conv2d incl. 1x1 and stride 2, depthwise), every schedule simulated
+# (qemu, llvm-mca) and timed natively, into out/tvm/x86.db. Resumable; TVM_TRIALS per shape.
+TVM_TRIALS ?= 48
 TVM_PREDICTOR ?= ridge
 tvm-dataset: build
-	PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db --trials $(TVM_TRIALS)
+	PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db \
+	  --sims qemu,mca --trials $(TVM_TRIALS)
 
 # This machine's model for TVM code: SimtuneRunner(model="auto") on x86_64-host takes it.
 tvm-model: tvm-dataset
-	$(BUILD)/simtune train --db out/tvm/x86.db --target x86_64-host --sim valgrind --ref native --no-rel \
+	$(BUILD)/simtune train --db out/tvm/x86.db --target x86_64-host --sim qemu,mca --ref native --no-rel \
 	  --predictor $(TVM_PREDICTOR) --out out/tvm/x86_64-host.json
 
 # The race: MetaSchedule with LocalRunner against SimtuneRunner (model; calibrate=1).

@@ -22,6 +22,13 @@ paper's use of reference values: the model ranks, the reference restores the sca
 verifies the most promising candidates of each batch. `runner.trials` (and trials.jsonl in
 work_dir) says of every trial whether its run_secs was "measured" or "predicted".
 
+Verification. A tune's answer should be a schedule the target ran, not a prediction:
+`runner.verified_database(db, verify=k)` measures the k best predicted schedules of the
+whole tune that calibration has not measured yet and returns a database of measured
+schedules only, so `ms.tir_integration.compile_tir(runner.verified_database(db, k), ...)`
+gives the fastest schedule the reference confirmed (the paper verifies its top predictions
+the same way). With calibrate=0 that is the only reference time a tune spends.
+
 Models. model="auto" (default) takes the TVM model for the target when there is one: the
 user's own out/tvm/<target>.json (`make tvm-model`, trained on MetaSchedule code timed on this
 machine), else a shipped data/models/tvm/<target>.json; without one, or model=None, the score
@@ -184,6 +191,11 @@ class SimtuneFuture(PyRunnerFuture):
         return RunnerResult([outcome], None)
 
 
+def _baseline_name(sims: str | None) -> str:
+    """What `simtune estimate` scores by without a model (see its --model help)."""
+    return ("mca baseline" if "mca" in (sims or "").split(",") else "instruction-count baseline")
+
+
 @derived_object
 class SimtuneRunner(PyRunner):
     """MetaSchedule runner backed by simtune's simulators, predictors and references.
@@ -287,16 +299,17 @@ class SimtuneRunner(PyRunner):
             self._note_unit("score")
 
     def _resolve_model(self, model: str | None, sims: str | None) -> tuple[str | None, str]:
+        baseline = _baseline_name(sims)
         if model != "auto":
             if model is None:
-                return None, "instruction-count baseline (model=None)"
+                return None, f"{baseline} (model=None)"
             if not Path(model).is_file():
                 raise ValueError(f"model file {model} does not exist")
             return str(model), f"model {model}"
         found = find_tvm_model(self.target)
         if found is None:
             return None, (f"no TVM model for target {self.target} (out/tvm/{self.target}.json, "
-                          f"data/models/tvm/{self.target}.json); instruction-count baseline"
+                          f"data/models/tvm/{self.target}.json); {baseline}"
                           + ("; build one with `make tvm-model`" if self.target == "x86_64-host"
                              else ""))
         try:
@@ -306,7 +319,7 @@ class SimtuneRunner(PyRunner):
             raise ValueError(f"TVM model {found}: cannot read it: {e}") from None
         if sims and sorted(filter(None, sims.split(","))) != sorted(model_sims):
             return None, (f"TVM model {found} was trained with {','.join(model_sims)}, not "
-                          f"sims={sims}; instruction-count baseline")
+                          f"sims={sims}; {baseline}")
         return str(found), f"TVM model {found}"
 
     def _note_unit(self, estimate_unit: str) -> None:
@@ -314,7 +327,7 @@ class SimtuneRunner(PyRunner):
             return
         unit = "score" if estimate_unit == "score" else "seconds"
         if unit == "score" and self.run_secs_unit != "score":
-            what = ("the instruction-count baseline" if self.model is None
+            what = (f"the {_baseline_name(self.sims)}" if self.model is None
                     else f"model {self.model}, which ranks but predicts no run time")
             warnings.warn(f"SimtuneRunner: run_secs comes from {what} ({self.model_note}): "
                           "1e-9 x exp(score), not a run time; MetaSchedule's 'Latency (us)' "

@@ -29,7 +29,7 @@ from tvm.s_tir.meta_schedule.runner import RunnerInput  # noqa: E402
 from tvm.script import ir as I  # noqa: E402
 from tvm.script import tirx as T  # noqa: E402
 
-from simtune_tvm import SimtuneRunner, find_simtune, local_builder, tvm_target  # noqa: E402
+from simtune_tvm import SimtuneRunner, find_simtune, local_builder, prim_func, tvm_target  # noqa: E402
 
 WORKLOAD = "gemm:M=128,N=128,K=128"
 TRIALS = 32
@@ -116,6 +116,26 @@ class TuneTest(unittest.TestCase):
         self.assertIn("simtune: verify ok", run.stdout)
         print(f"\n{target}/{sims}: {len(records)} records, {len(ok)} ok, best predicted "
               f"{min(ok) * 1e6:.1f} us, worst {max(ok) * 1e6:.1f} us", file=sys.stderr)
+
+    def test_every_operator_verifies_under_metaschedule(self) -> None:
+        """Each operator's PrimFunc (workloads.py), scheduled by MetaSchedule's own search and
+        postprocessors, computes what its C reference computes: a dense layer from topi once
+        let RewriteLayout expect pre-transformed weights, and every schedule failed the check."""
+        require_tools("qemu-x86_64")
+        tt = tvm.target.Target(tvm_target("x86_64-host"))
+        for workload in ("mvm:M=64,K=96", "conv2d:N=1,C=4,H=10,W=10,K=8,R=3,S=3,stride=2,pad=1",
+                         "dwconv2d:C=8,H=10,W=10,R=3,S=3,stride=1,pad=1", "gemm:M=16,N=24,K=8"):
+            with self.subTest(workload=workload):
+                work = Path(tempfile.mkdtemp(prefix="simtune_tvm_ops_"))
+                self.addCleanup(shutil.rmtree, work, True)
+                runner = SimtuneRunner("x86_64-host", workload, sims="qemu", model=None,
+                                       work_dir=str(work / "runner"), jobs=2)
+                ms.tune_tir(prim_func(workload), tt, str(work / "ms"), max_trials_global=8,
+                            num_trials_per_iter=8, runner=runner,
+                            builder=local_builder(max_workers=2), seed=1)
+                errors = [t.get("error") for t in runner.trials if t["kind"] == "failed"]
+                self.assertGreaterEqual(len(runner.trials), 4)
+                self.assertEqual(errors, [])
 
     def test_riscv64_on_qemu(self) -> None:
         self.tune("riscv64-linux", "qemu", ("qemu-riscv64", "riscv64-linux-gnu-gcc"))
