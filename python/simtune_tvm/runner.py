@@ -399,31 +399,36 @@ class SimtuneRunner(PyRunner):
     def _measure(self, elfs: list[str]) -> list:
         """Reference run times (seconds) of `elfs`, or an error text for each that failed."""
         if callable(self.calibrate_ref):
-            t0 = time.monotonic()
-            try:
-                times = list(self.calibrate_ref(list(elfs)))
-                if len(times) != len(elfs):
-                    raise ValueError(f"returned {len(times)} times for {len(elfs)} executables")
-            except Exception as e:  # pylint: disable=broad-except
-                return [f"simtune runner: measure: {type(e).__name__}: {e}"] * len(elfs)
-            finally:
-                self.reference_s += time.monotonic() - t0
-            return [float(x) if isinstance(x, (int, float)) and math.isfinite(x) and x > 0
-                    else f"simtune runner: measure: calibrate_ref gave {x!r}" for x in times]
+            return self._call_reference(elfs)
         try:
             rows = self._estimate(list(elfs), measure_all=True)   # counts reference_s itself
         except _Failure as e:
             return [str(e)] * len(elfs)
-        out = []
-        for row in rows:
-            m = row.get("measured") or {}
-            if m.get("status") != "ok":
-                out.append(f"simtune runner: measure: {m.get('stage')}: {m.get('message')}")
-                continue
-            secs = float(m["value"]) * _SECONDS_PER.get(m["unit"], lambda _hz: math.nan)(self.clock_hz)
-            out.append(secs if math.isfinite(secs) and secs > 0 else
-                       f"simtune runner: measure: {m['value']} {m['unit']} is no run time in seconds")
-        return out
+        return [self._measured_secs(row.get("measured") or {}) for row in rows]
+
+    def _call_reference(self, elfs: list[str]) -> list:
+        """The callable calibrate_ref's times of `elfs` in seconds, or an error text for each
+        it gave no run time for (an exception fails them all)."""
+        t0 = time.monotonic()
+        try:
+            times = list(self.calibrate_ref(list(elfs)))
+            if len(times) != len(elfs):
+                raise ValueError(f"returned {len(times)} times for {len(elfs)} executables")
+        except Exception as e:  # pylint: disable=broad-except
+            times = [f"{type(e).__name__}: {e}"] * len(elfs)
+        self.reference_s += time.monotonic() - t0
+        return [float(t) if isinstance(t, (int, float)) and math.isfinite(t) and t > 0
+                else f"simtune runner: measure: calibrate_ref gave {t!r}" for t in times]
+
+    def _measured_secs(self, m: dict):
+        """Seconds from an estimate row's "measured" entry, or the error text of its failure."""
+        if m.get("status") != "ok":
+            return f"simtune runner: measure: {m.get('stage')}: {m.get('message')}"
+        secs = float(m["value"]) * _SECONDS_PER.get(m["unit"], lambda _hz: math.nan)(self.clock_hz)
+        if not (math.isfinite(secs) and secs > 0):
+            return (f"simtune runner: measure: {m['value']} {m['unit']} is no run time "
+                    "in seconds (a cycle count needs clock_hz=)")
+        return secs
 
     # ---- worker thread ----
 
@@ -486,32 +491,20 @@ class SimtuneRunner(PyRunner):
             m = row.get("measured")
             if m is None:
                 continue
-            if m.get("status") != "ok":
-                outcomes[k] = f"simtune runner: measure: {m.get('stage')}: {m.get('message')}"
-                del base[k]
-                continue
-            secs = float(m["value"]) * _SECONDS_PER.get(m["unit"], lambda _hz: math.nan)(self.clock_hz)
-            if not (math.isfinite(secs) and secs > 0):
-                outcomes[k] = (f"simtune runner: measure: {m['value']} {m['unit']} is no run time "
-                               "in seconds (a cycle count needs clock_hz=)")
+            secs = self._measured_secs(m)
+            if isinstance(secs, str):
+                outcomes[k] = secs
                 del base[k]
                 continue
             measured[k] = secs
         if self.calibrate and callable(self.calibrate_ref) and base:
             chosen = sorted(base, key=base.get)[:self.calibrate]
-            t0 = time.monotonic()
-            try:
-                times = list(self.calibrate_ref([records[k]["elf"] for k in chosen]))
-                if len(times) != len(chosen):
-                    raise ValueError(f"returned {len(times)} times for {len(chosen)} executables")
-            except Exception as e:  # pylint: disable=broad-except
-                times = [f"{type(e).__name__}: {e}"] * len(chosen)
-            self.reference_s += time.monotonic() - t0
+            times = self._call_reference([records[k]["elf"] for k in chosen])
             for k, t in zip(chosen, times):
-                if isinstance(t, (int, float)) and math.isfinite(t) and t > 0:
-                    measured[k] = float(t)
+                if isinstance(t, float):
+                    measured[k] = t
                 else:
-                    outcomes[k] = f"simtune runner: measure: calibrate_ref gave {t!r}"
+                    outcomes[k] = t
                     del base[k]
         for k, t in measured.items():
             self._cal_points.append((math.log(base[k]), math.log(t)))

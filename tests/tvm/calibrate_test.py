@@ -184,7 +184,8 @@ class CalibrateTest(unittest.TestCase):
         self.assertEqual(len(runner.verified), 2)
         for entry in runner.verified:
             self.assertEqual(entry["error"],
-                             "simtune runner: measure: RuntimeError: board unreachable")
+                             "simtune runner: measure: calibrate_ref gave "
+                             "'RuntimeError: board unreachable'")
 
     def test_native_reference_verifies_the_best_predicted(self) -> None:
         with warnings.catch_warnings():
