@@ -31,6 +31,15 @@
 // no more than one whole-program run with cache models, which would also count the
 // reference.
 //
+// With the tracer (libsimtune_spike.so, plugins/spike; built when Spike's headers are
+// installed, used only with the spike it was built for, option tracer=off to do without),
+// all of it is one run: with cache models and the library, unpatched, which prints Spike's
+// cache counters at the first fetch of each ROI marker and ends the run at simtune_sim_done
+// (in full mode it runs to the end). The counters then hold no stop stub's accesses; they
+// differ from the three-run method's by the few accesses that the stubs disturbed (test
+// SpikeSimulator.TracerCountersMatchTheThreeRuns). A library that does not load is given up
+// for the process and the candidate run the three-run way (extra.tracer_failed says why).
+//
 // Cache levels: I$ -> l1i (reads only), D$ -> l1d, Spike's L2 (behind both L1s) gets the
 // geometry of the target's l2 (or l3 when there is no l2) and is reported under that name.
 // Writebacks go to extra ("<level>_writebacks"). Spike has no branch predictor and does not
@@ -42,10 +51,12 @@
 //
 // Options ("key=value,..."): timeout=SECONDS for all runs together (default 300),
 // spike=PATH, isa=ISA (default: the target's -march= flag, else rv64gc),
-// caches=on|off (off: only run 1, no cache statistics), mode=auto|full (see run 1).
+// caches=on|off (off: only run 1, no cache statistics), mode=auto|full (see run 1),
+// tracer=on|off (on: the one-run method where the library is built).
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -70,7 +81,8 @@ using sim_util::TempDir;
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kOptionNames = {"caches", "isa", "mode", "spike", "timeout"};
+const std::vector<std::string> kOptionNames = {"caches", "isa",     "mode",
+                                                "spike",  "timeout", "tracer"};
 
 struct SpikeOptions {
   double timeout_s = 300;
@@ -78,6 +90,7 @@ struct SpikeOptions {
   std::string isa;     // empty: from the target
   bool caches = true;
   bool full = false;   // mode=full
+  bool tracer = true;  // tracer=off: the three-run method even where the library is built
 };
 
 Result<SpikeOptions> ParseOptions(const std::string& text) {
@@ -98,10 +111,10 @@ Result<SpikeOptions> ParseOptions(const std::string& text) {
     } else if (key == "spike" || key == "isa") {
       if (value.empty()) return Error{"spike option " + key + ": expected a value; got ''"};
       (key == "spike" ? opts.spike : opts.isa) = value;
-    } else if (key == "caches") {
+    } else if (key == "caches" || key == "tracer") {
       if (value != "on" && value != "off")
-        return Error{"spike option caches: expected on or off; got '" + value + "'"};
-      opts.caches = value == "on";
+        return Error{"spike option " + key + ": expected on or off; got '" + value + "'"};
+      (key == "caches" ? opts.caches : opts.tracer) = value == "on";
     } else if (key == "mode") {
       if (auto why = sim_util::ParseModeOption("spike", value, opts.full); !why.empty())
         return Error{why};
@@ -164,6 +177,23 @@ class SpikeSimulator : public Simulator {
   }
 
   SimResult Simulate(const Artifact& artifact, const Target& target) const override {
+    bool tracer = options_.tracer && options_.caches && !tracer_failed_.load();
+    SimResult r = SimulateWith(artifact, target, tracer);
+    // A library that does not load into this spike (it says "ready" once hooked) is given up
+    // for the process: the candidate is run again the three-run way.
+    if (tracer && !r.ok() && r.stats.extra.contains("tracer_not_ready")) {
+      tracer_failed_ = true;
+      std::string why = r.message;
+      r = SimulateWith(artifact, target, false);
+      r.stats.extra["tracer_failed"] = why;
+    }
+    return r;
+  }
+
+ private:
+  // One candidate's statistics; with `tracer`, from a single run with cache models and
+  // libsimtune_spike.so when it is built for this spike (else as without).
+  SimResult SimulateWith(const Artifact& artifact, const Target& target, bool tracer) const {
     auto start = std::chrono::steady_clock::now();
     auto elapsed = [&] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -212,7 +242,22 @@ class SpikeSimulator : public Simulator {
       return copy;
     };
 
-    // The ROI line, the program line and the checksums of a run without cache models.
+    // The tracer: one run with cache models reports the counters at both markers and stops
+    // at simtune_sim_done (hex addresses in $SIMTUNE_SPIKE_ROI).
+    fs::path tracer_lib;
+    std::string roi_begin, roi_end, sim_done = "0";
+    if (tracer && !cache_args.empty()) tracer_lib = TracerLibrary(exe);
+    if (!tracer_lib.empty()) {
+      auto marks = ElfSymbolAddresses(elf, {"simtune_roi_begin", "simtune_roi_end"});
+      if (!marks.ok()) return Failed("parse", artifact.elf.string() + ": " + marks.message());
+      roi_begin = Hex(marks->at("simtune_roi_begin"));
+      roi_end = Hex(marks->at("simtune_roi_end"));
+      if (auto done = ElfSymbolAddresses(elf, {"simtune_sim_done"}); done.ok())
+        sim_done = Hex(done->at("simtune_sim_done"));
+    }
+    std::string tracer_err;   // the tracer run's stderr: the counter lines
+
+    // The ROI line, the program line and the checksums of a run.
     auto from_output = [&](const std::string& out) -> SimResult {
       auto roi = ParseRoiLine(out);
       if (!roi.ok()) return Failed("parse", roi.message(), elapsed());
@@ -224,10 +269,24 @@ class SpikeSimulator : public Simulator {
       if (auto insns = LastProgramInsns(out)) r.stats.extra["program_insns"] = *insns;
       return r;
     };
-    // Run 1, without cache models: in simulation mode up to simtune_sim_done, else whole.
+    // Run 1 (with the tracer: the only run, with cache models): in simulation mode up to
+    // simtune_sim_done, else whole.
     auto plain_run = [&](bool sim, std::string& output) -> SimResult {
       fs::path path = artifact.elf;
-      if (sim) {
+      std::vector<std::string> argv = base, extra_args;
+      std::map<std::string, std::string> env;
+      if (!tracer_lib.empty()) {
+        argv[1] += "_xsimtune";
+        argv.push_back("--extlib=" + tracer_lib.string());
+        extra_args = cache_args;
+        if (sim && sim_done == "0")
+          return Failed("parse",
+                        artifact.elf.string() + ": no symbol 'simtune_sim_done' in the ELF "
+                                                "symbol table (not built with the simtune "
+                                                "bare-metal harness?)",
+                        elapsed());
+        env["SIMTUNE_SPIKE_ROI"] = roi_begin + "," + roi_end + "," + (sim ? sim_done : "0");
+      } else if (sim) {
         // The verification run under the same Spike with the same ISA printed all of it.
         if (std::string recorded = VerifiedSimOutput(artifact, base); !recorded.empty()) {
           SimResult r = from_output(recorded);
@@ -245,23 +304,17 @@ class SpikeSimulator : public Simulator {
       if (left <= 0)
         return Failed("timeout", "spike timed out after " + Seconds(options_.timeout_s) + " s",
                       elapsed());
-      auto run = Run(base, {}, path, left);
+      auto run = Run(argv, extra_args, path, left, env);
       if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
       const ProcessResult& p = *run;
       output = p.out;
-      if (p.timed_out)
-        return Failed("timeout", "spike " + p.Describe(options_.timeout_s), elapsed());
-      std::string verdict = CheckVerifyLine(p.out);
-      int expected = sim ? kRoiStopExitCode : 0;
-      if (p.signal != 0 || p.exit_code != expected) {
-        if (StartsWith(verdict, "verify failed")) return Failed("verify", verdict, elapsed());
-        if (std::string trap = TrapLine(p.out); !trap.empty())
-          return Failed("run", "spike: harness " + trap, elapsed());
-        return Failed("run", "spike " + p.Describe(left) + ": " + Tail(p.out + p.err),
-                      elapsed());
-      }
-      if (!sim && !verdict.empty()) return Failed("verify", verdict, elapsed());
-      return from_output(p.out);
+      tracer_err = p.err;
+      SimResult r = RunVerdict(p, sim, left, elapsed);
+      if (r.status.empty()) r = from_output(p.out);
+      if (!tracer_lib.empty() && !r.ok() &&
+          p.err.find("simtune-spike: ready") == std::string::npos)
+        r.stats.extra["tracer_not_ready"] = true;
+      return r;
     };
     SimResult r = sim_util::RunWithOutputCheck(artifact, options_.full, "spike", plain_run);
     if (!r.ok()) {
@@ -269,32 +322,44 @@ class SpikeSimulator : public Simulator {
       return r;
     }
     double plain_s = elapsed();
-    r.stats.extra["stage_s"] = {{"plain", plain_s}};
     if (cache_args.empty()) {
+      r.stats.extra["stage_s"] = {{"plain", plain_s}};
       r.wall_s = elapsed();
       return r;
     }
 
-    // Runs 2 and 3: cache counters at the ROI markers.
+    // The cache counters at the ROI markers: from the tracer, or from runs 2 and 3.
     std::map<std::string, SpikeCacheCounters> at[2];
     const char* markers[2] = {"simtune_roi_begin", "simtune_roi_end"};
-    for (int i = 0; i < 2; ++i) {
-      auto copy = stop_copy(markers[i]);
-      if (!copy.ok()) return Failed("parse", copy.message(), elapsed());
-      double left = options_.timeout_s - elapsed();
-      if (left <= 0) return TimedOut(elapsed());
-      auto run = Run(base, cache_args, *copy, left);
-      if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
-      if (run->timed_out) return TimedOut(elapsed());
-      if (run->signal != 0 || run->exit_code != kRoiStopExitCode)
-        return Failed("run",
-                      "spike run stopped at " + std::string(markers[i]) + " ended with " +
-                          run->Describe(left) + ", not the stop code " +
-                          std::to_string(kRoiStopExitCode) + ": " + Tail(run->out + run->err),
-                      elapsed());
-      auto counters = ParseSpikeCacheStats(run->out);
-      if (!counters.ok()) return Failed("parse", counters.message(), elapsed());
-      at[i] = std::move(counters).value();
+    if (!tracer_lib.empty()) {
+      r.stats.extra["stage_s"] = {{"tracer", plain_s}};
+      for (int i = 0; i < 2; ++i) {
+        auto counters = ParseTracerCounters(tracer_err, i == 0 ? "begin" : "end");
+        if (!counters.ok()) return Failed("parse", counters.message(), elapsed());
+        at[i] = std::move(counters).value();
+      }
+    } else {
+      r.stats.extra["stage_s"] = {{"plain", plain_s}};
+      for (int i = 0; i < 2; ++i) {
+        auto copy = stop_copy(markers[i]);
+        if (!copy.ok()) return Failed("parse", copy.message(), elapsed());
+        double left = options_.timeout_s - elapsed();
+        if (left <= 0) return TimedOut(elapsed());
+        auto run = Run(base, cache_args, *copy, left);
+        if (!run.ok()) return Failed("missing-tool", run.message(), elapsed());
+        if (run->timed_out) return TimedOut(elapsed());
+        if (run->signal != 0 || run->exit_code != kRoiStopExitCode)
+          return Failed("run",
+                        "spike run stopped at " + std::string(markers[i]) + " ended with " +
+                            run->Describe(left) + ", not the stop code " +
+                            std::to_string(kRoiStopExitCode) + ": " +
+                            Tail(run->out + run->err),
+                        elapsed());
+        auto counters = ParseSpikeCacheStats(run->out);
+        if (!counters.ok()) return Failed("parse", counters.message(), elapsed());
+        at[i] = std::move(counters).value();
+      }
+      r.stats.extra["stage_s"]["caches"] = elapsed() - plain_s;
     }
     std::vector<std::string> notes;
     auto diff = SubtractCacheStats(at[1], at[0], &notes);
@@ -316,15 +381,50 @@ class SpikeSimulator : public Simulator {
                                 c.write_misses});
       if (model != "I$" && c.writebacks_valid) r.stats.extra[level + "_writebacks"] = c.writebacks;
     }
-    r.stats.extra["stage_s"]["caches"] = elapsed() - plain_s;
     r.stats.extra["cache_scope"] =
-        "roi: counters on entry to simtune_roi_end minus counters on entry to "
-        "simtune_roi_begin";
+        tracer_lib.empty()
+            ? "roi: counters on entry to simtune_roi_end minus counters on entry to "
+              "simtune_roi_begin"
+            : "roi: counters at the first fetch of simtune_roi_end minus those at the first "
+              "fetch of simtune_roi_begin (one run, libsimtune_spike.so)";
     r.wall_s = elapsed();
     return r;
   }
 
- private:
+  // The verdict of a run that ended (empty status: it ended as expected, parse its output).
+  SimResult RunVerdict(const ProcessResult& p, bool sim, double left,
+                       const std::function<double()>& elapsed) const {
+    if (p.timed_out) return Failed("timeout", "spike " + p.Describe(options_.timeout_s), elapsed());
+    std::string verdict = CheckVerifyLine(p.out);
+    int expected = sim ? kRoiStopExitCode : 0;
+    if (p.signal != 0 || p.exit_code != expected) {
+      if (StartsWith(verdict, "verify failed")) return Failed("verify", verdict, elapsed());
+      if (std::string trap = TrapLine(p.out); !trap.empty())
+        return Failed("run", "spike: harness " + trap, elapsed());
+      return Failed("run", "spike " + p.Describe(left) + ": " + Tail(p.out + p.err), elapsed());
+    }
+    if (!sim && !verdict.empty()) return Failed("verify", verdict, elapsed());
+    return SimResult{};
+  }
+
+  // libsimtune_spike.so when the file beside it names `exe` (after links) as the spike it
+  // was built for; else empty (another spike: its classes may be laid out differently).
+  static fs::path TracerLibrary(const std::string& exe) {
+    fs::path lib = PluginDir() / "libsimtune_spike.so";
+    fs::path built_for = PluginDir() / "libsimtune_spike.for";
+    std::error_code ec;
+    if (!fs::exists(lib, ec) || !fs::exists(built_for, ec)) return {};
+    fs::path real = fs::canonical(exe, ec);
+    if (ec || Trim(ReadFile(built_for)) != real.string()) return {};
+    return lib;
+  }
+
+  static std::string Hex(uint64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+    return buf;
+  }
+
   static std::string Seconds(double s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", s);
@@ -352,13 +452,15 @@ class SpikeSimulator : public Simulator {
 
   static Result<ProcessResult> Run(const std::vector<std::string>& base,
                                    const std::vector<std::string>& cache_args,
-                                   const fs::path& elf, double timeout_s) {
+                                   const fs::path& elf, double timeout_s,
+                                   const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> argv = base;
     argv.insert(argv.end(), cache_args.begin(), cache_args.end());
     argv.push_back(elf.string());
     ProcessOptions popts;
     popts.timeout_s = timeout_s;
     popts.max_output_bytes = 1 << 16;
+    popts.extra_env = env;
     return RunProcess(argv, popts);
   }
 
@@ -370,6 +472,8 @@ class SpikeSimulator : public Simulator {
   Result<std::string> FindSpike() const { return simtune::FindSpike(options_.spike, "option spike"); }
 
   SpikeOptions options_;
+  // Set once libsimtune_spike.so failed to load into this spike: not tried again.
+  mutable std::atomic<bool> tracer_failed_{false};
 };
 
 }  // namespace

@@ -109,6 +109,47 @@ Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(
   return out;
 }
 
+Result<std::map<std::string, SpikeCacheCounters>> ParseTracerCounters(const std::string& output,
+                                                                       const std::string& at) {
+  const std::string prefix = "simtune-spike: at=" + at + " ";
+  std::map<std::string, SpikeCacheCounters> out;
+  for (const auto& raw : Split(output, '\n')) {
+    std::string line = Trim(raw);
+    if (!StartsWith(line, prefix)) continue;
+    std::string model;
+    SpikeCacheCounters c;
+    int seen = 0;
+    for (const auto& item : Split(line.substr(prefix.size()), ' ')) {
+      size_t eq = item.find('=');
+      if (eq == std::string::npos) return Error{"spike tracer line '" + line + "': '" + item + "'"};
+      std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+      if (key == "model") {
+        model = value;
+        continue;
+      }
+      uint64_t SpikeCacheCounters::*field = nullptr;
+      if (key == "read_accesses") field = &SpikeCacheCounters::read_accesses;
+      else if (key == "read_misses") field = &SpikeCacheCounters::read_misses;
+      else if (key == "write_accesses") field = &SpikeCacheCounters::write_accesses;
+      else if (key == "write_misses") field = &SpikeCacheCounters::write_misses;
+      else if (key == "writebacks") field = &SpikeCacheCounters::writebacks;
+      else return Error{"spike tracer line '" + line + "': unknown counter '" + key + "'"};
+      auto v = ParseInt(value, "spike tracer counter " + key);
+      if (!v.ok() || *v < 0)
+        return Error{"spike tracer line '" + line + "': " + key + " is not a count"};
+      c.*field = static_cast<uint64_t>(*v);
+      ++seen;
+    }
+    if (model.empty() || seen != 5)
+      return Error{"spike tracer line '" + line + "': expected a model and 5 counters"};
+    out[model] = c;
+  }
+  if (out.empty())
+    return Error{"no cache counters at simtune_roi_" + at +
+                 " from the simtune Spike extension (the marker was not reached?)"};
+  return out;
+}
+
 Result<std::map<std::string, SpikeCacheCounters>> SubtractCacheStats(
     const std::map<std::string, SpikeCacheCounters>& later,
     const std::map<std::string, SpikeCacheCounters>& earlier, std::vector<std::string>* notes) {
@@ -181,15 +222,20 @@ Result<RoiCounters> ParseRoiLine(const std::string& output) {
   return Error{"no 'simtune: roi minstret=<n> mcycle=<n>' line in the output"};
 }
 
-Result<std::string> PatchElfFunction(const std::string& elf, const std::string& symbol,
-                                     const std::vector<std::string>& other_symbols,
-                                     uint64_t stub_bytes, const ElfStubMaker& make_stub) {
+namespace {
+
+// The file's symbols among `wanted` (value and size), with the header checks that every
+// reader of the file needs; `eh` gets the ELF header.
+Result<std::map<std::string, Symbol>> FindSymbols(const std::string& elf,
+                                                  const std::vector<std::string>& wanted,
+                                                  Elf64_Ehdr* header) {
   auto eh = ReadAt<Elf64_Ehdr>(elf, 0);
   if (!eh || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
       eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
     return Error{"not a little-endian 64-bit ELF file"};
   if (eh->e_machine != EM_RISCV)
     return Error{"ELF machine is " + std::to_string(eh->e_machine) + ", not RISC-V (243)"};
+  *header = *eh;
 
   // Every offset and size below comes from the file: each sum is checked against the
   // buffer before it is used, so a crafted header gives an error, never a wild access.
@@ -203,8 +249,6 @@ Result<std::string> PatchElfFunction(const std::string& elf, const std::string& 
     SIMTUNE_CHECK(sh.has_value());   // CheckTable above
     sections.push_back(*sh);
   }
-  std::vector<std::string> wanted = {symbol};
-  wanted.insert(wanted.end(), other_symbols.begin(), other_symbols.end());
   std::map<std::string, Symbol> symbols;
   for (size_t s = 0; s < sections.size(); ++s) {
     const Elf64_Shdr& sh = sections[s];
@@ -241,6 +285,28 @@ Result<std::string> PatchElfFunction(const std::string& elf, const std::string& 
     if (!symbols.count(needed))
       return Error{"no symbol '" + needed + "' in the ELF symbol table (stripped, or not built "
                    "with the simtune bare-metal harness?)"};
+  return symbols;
+}
+
+}  // namespace
+
+Result<std::map<std::string, uint64_t>> ElfSymbolAddresses(const std::string& elf,
+                                                           const std::vector<std::string>& names) {
+  Elf64_Ehdr eh;
+  SIMTUNE_ASSIGN_OR_RETURN(auto symbols, FindSymbols(elf, names, &eh));
+  std::map<std::string, uint64_t> out;
+  for (const auto& [name, sym] : symbols) out[name] = sym.value;
+  return out;
+}
+
+Result<std::string> PatchElfFunction(const std::string& elf, const std::string& symbol,
+                                     const std::vector<std::string>& other_symbols,
+                                     uint64_t stub_bytes, const ElfStubMaker& make_stub) {
+  std::vector<std::string> wanted = {symbol};
+  wanted.insert(wanted.end(), other_symbols.begin(), other_symbols.end());
+  Elf64_Ehdr header;
+  SIMTUNE_ASSIGN_OR_RETURN(auto symbols, FindSymbols(elf, wanted, &header));
+  const Elf64_Ehdr* eh = &header;
   const Symbol& fn = symbols[symbol];
   if (fn.size < stub_bytes)
     return Error{"function " + symbol + " is " + std::to_string(fn.size) +

@@ -37,6 +37,13 @@ Result<std::string> SpikeCacheGeometry(const CacheLevel& cache);
 // "I$ Bytes Read" is not initialised in 0.0.5 and prints garbage).
 Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(const std::string& output);
 
+// The counters that libsimtune_spike.so (plugins/spike) prints at one ROI marker: lines
+// "simtune-spike: at=<at> model=D$ read_accesses=N read_misses=N write_accesses=N
+// write_misses=N writebacks=N". Returns the models printed at `at` ("begin" or "end"); an
+// error when a line is malformed or none was printed there (the marker was not reached).
+Result<std::map<std::string, SpikeCacheCounters>> ParseTracerCounters(const std::string& output,
+                                                                       const std::string& at);
+
 // Counters of `later` minus `earlier`, per model; errors when a model is missing from either.
 // A counter that went down is not an error (the stop stub's own store evicts differently
 // from the code it replaced, and an L1 writeback is an L2 write access): for writebacks that
@@ -52,6 +59,11 @@ struct RoiCounters {
   uint64_t minstret = 0, mcycle = 0;
 };
 Result<RoiCounters> ParseRoiLine(const std::string& output);
+
+// The addresses of the function symbols `names` in a little-endian RV64 ELF's symbol table
+// (`elf` is the file's bytes); errors name a malformed file or the first missing symbol.
+Result<std::map<std::string, uint64_t>> ElfSymbolAddresses(const std::string& elf,
+                                                           const std::vector<std::string>& names);
 
 // The HTIF exit code that the stop stub reports; a run that ends with another code did not
 // reach the marker.

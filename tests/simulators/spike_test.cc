@@ -189,6 +189,45 @@ TEST(SpikeOutput, ParsesTheHarnessRoiLine) {
             "harness roi line 'simtune: roi minstret=1 cycles=2': unexpected field 'cycles=2'");
 }
 
+// The lines libsimtune_spike.so prints at the ROI markers (plugins/spike).
+TEST(SpikeOutput, ParsesTracerCounters) {
+  const std::string err =
+      "simtune-spike: ready\n"
+      "simtune-spike: at=begin model=I$ read_accesses=10 read_misses=2 write_accesses=0 "
+      "write_misses=0 writebacks=0\n"
+      "simtune-spike: at=begin model=D$ read_accesses=5 read_misses=1 write_accesses=3 "
+      "write_misses=1 writebacks=0\n"
+      "simtune-spike: at=end model=I$ read_accesses=110 read_misses=4 write_accesses=0 "
+      "write_misses=0 writebacks=0\n"
+      "simtune-spike: at=end model=D$ read_accesses=55 read_misses=3 write_accesses=13 "
+      "write_misses=2 writebacks=1\n"
+      "simtune-spike: stop\n";
+  auto begin = ParseTracerCounters(err, "begin");
+  auto end = ParseTracerCounters(err, "end");
+  ASSERT_TRUE(begin.ok()) << begin.message();
+  ASSERT_TRUE(end.ok()) << end.message();
+  ASSERT_EQ(begin->size(), 2u);
+  EXPECT_EQ(begin->at("D$").write_accesses, 3u);
+  EXPECT_EQ(end->at("I$").read_accesses, 110u);
+  auto d = SubtractCacheStats(*end, *begin);
+  ASSERT_TRUE(d.ok()) << d.message();
+  EXPECT_EQ(d->at("D$").read_accesses, 50u);
+  EXPECT_EQ(d->at("D$").write_misses, 1u);
+  EXPECT_EQ(d->at("D$").writebacks, 1u);
+  EXPECT_EQ(d->at("I$").read_misses, 2u);
+  EXPECT_EQ(ParseTracerCounters("simtune-spike: ready\n", "end").message(),
+            "no cache counters at simtune_roi_end from the simtune Spike extension (the marker "
+            "was not reached?)");
+  EXPECT_EQ(ParseTracerCounters("simtune-spike: at=end model=D$ read_accesses=x\n", "end")
+                .message(),
+            "spike tracer line 'simtune-spike: at=end model=D$ read_accesses=x': read_accesses "
+            "is not a count");
+  EXPECT_EQ(ParseTracerCounters("simtune-spike: at=end model=D$ read_accesses=1\n", "end")
+                .message(),
+            "spike tracer line 'simtune-spike: at=end model=D$ read_accesses=1': expected a "
+            "model and 5 counters");
+}
+
 TEST(SpikeCaches, GeometryIsSetsWaysBlock) {
   EXPECT_EQ(*SpikeCacheGeometry({"l1d", 32768, 8, 64, "lru"}), "64:8:64");
   EXPECT_EQ(*SpikeCacheGeometry({"l2", 2097152, 16, 64, "lru"}), "2048:16:64");
@@ -213,10 +252,14 @@ TEST(SpikeElfPatch, RejectsWhatItCannotPatch) {
 TEST(SpikeSimulator, OptionsAreParsedStrictly) {
   EXPECT_EQ(Registry().Create("spike", "cache=off").message(),
             "unknown spike option 'cache'; did you mean 'caches'? valid: caches, isa, mode, "
-            "spike, timeout");
+            "spike, timeout, tracer");
   EXPECT_EQ(Registry().Create("spike", "mode=fast").message(),
             "spike option mode: expected auto or full; got 'fast'");
   EXPECT_EQ((*Registry().Create("spike", "mode=full"))->options_key(), "");
+  // The tracer changes how the counters are read, not what they mean.
+  EXPECT_EQ((*Registry().Create("spike", "tracer=off"))->options_key(), "");
+  EXPECT_EQ(Registry().Create("spike", "tracer=maybe").message(),
+            "spike option tracer: expected on or off; got 'maybe'");
   EXPECT_EQ(Registry().Create("spike", "caches=maybe").message(),
             "spike option caches: expected on or off; got 'maybe'");
   EXPECT_EQ(Registry().Create("spike", "timeout=-1").message(),
@@ -462,6 +505,94 @@ TEST(SpikeRun, PatchedElfStopsAtTheMarker) {
   EXPECT_EQ(PatchElfStopAt(elf, "no_such_function").message(),
             "no symbol 'no_such_function' in the ELF symbol table (stripped, or not built with "
             "the simtune bare-metal harness?)");
+}
+
+// Issue 12: the tracer (libsimtune_spike.so) gives in one run what the three-run method gets
+// from a plain run and two runs stopped at the markers by patched copies. Same instruction
+// counts and L1 accesses, exactly; misses (and L2 accesses, which are L1 misses and
+// writebacks) within the few that the stop stubs' own fetches and store disturbed in the
+// three-run method (measured: at most 2 on corpus candidates).
+TEST(SpikeRun, TracerCountersMatchTheThreeRuns) {
+  Target bare = LoadTestTarget("riscv64-baremetal");
+  auto tracer = MakeSimulator(Registry(), "spike");
+  auto stubs = MakeSimulator(Registry(), "spike", "tracer=off");
+  ASSERT_TRUE(tracer && stubs);
+  if (!RequireSpike(*tracer, bare)) return;
+  ASSERT_TRUE(std::filesystem::exists(PluginDir() / "libsimtune_spike.so"))
+      << "libsimtune_spike.so is built when Spike's headers are installed (scripts/setup-python, "
+         "then cmake)";
+  const KernelSource kernels[] = {roi_test::ScaleKernel(1000, 1), roi_test::SumKernel(1 << 16),
+                                  roi_test::GemmKernel(24, 24, 24)};
+  for (const KernelSource& k : kernels) {
+    Artifact a = BuildOrFail(k, bare);
+    ASSERT_TRUE(a.ok());
+    SimResult t = tracer->Simulate(a, bare);
+    SimResult s = stubs->Simulate(a, bare);
+    ASSERT_TRUE(t.ok()) << Describe(t);
+    ASSERT_TRUE(s.ok()) << Describe(s);
+    EXPECT_TRUE(t.stats.extra["stage_s"].contains("tracer")) << t.stats.extra.dump();
+    EXPECT_TRUE(s.stats.extra["stage_s"].contains("caches")) << s.stats.extra.dump();
+    EXPECT_FALSE(t.stats.extra.contains("tracer_failed"));
+    EXPECT_EQ(t.stats.insn_count, s.stats.insn_count);
+    EXPECT_EQ(t.stats.extra["mcycle"], s.stats.extra["mcycle"]);
+    ASSERT_EQ(t.stats.caches.size(), 3u);
+    ASSERT_EQ(s.stats.caches.size(), 3u);
+    auto near = [](uint64_t x, uint64_t y) { return (x > y ? x - y : y - x) <= 4; };
+    for (size_t i = 0; i < 3; ++i) {
+      const CacheStats &x = t.stats.caches[i], &y = s.stats.caches[i];
+      SCOPED_TRACE(x.level + " tracer " + t.stats.extra.dump() + " stubs " + s.stats.extra.dump());
+      EXPECT_EQ(x.level, y.level);
+      if (i < 2) {
+        EXPECT_EQ(x.read_hits + x.read_misses, y.read_hits + y.read_misses);
+        EXPECT_EQ(x.write_hits + x.write_misses, y.write_hits + y.write_misses);
+      } else {
+        EXPECT_TRUE(near(x.read_hits + x.read_misses, y.read_hits + y.read_misses));
+        EXPECT_TRUE(near(x.write_hits + x.write_misses, y.write_hits + y.write_misses));
+      }
+      EXPECT_TRUE(near(x.read_misses, y.read_misses)) << x.read_misses << " vs " << y.read_misses;
+      EXPECT_TRUE(near(x.write_misses, y.write_misses))
+          << x.write_misses << " vs " << y.write_misses;
+    }
+  }
+}
+
+// A library that does not load into the spike it is given to (here: not a library at all)
+// is given up, and the candidate is run the three-run way with a note, not failed.
+TEST(SpikeRun, TracerThatDoesNotLoadFallsBackToThreeRuns) {
+  Target bare = LoadTestTarget("riscv64-baremetal");
+  auto probe = MakeSimulator(Registry(), "spike");
+  ASSERT_TRUE(probe);
+  if (!RequireSpike(*probe, bare)) return;
+  auto real = FindSpike();
+  ASSERT_TRUE(real.ok()) << real.message();
+  char dir_template[] = "/tmp/simtune-spike-lib-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir = dir_template;
+  std::ofstream(dir / "libsimtune_spike.so") << "not a shared library\n";
+  std::ofstream(dir / "libsimtune_spike.for")
+      << std::filesystem::canonical(*real).string() << "\n";
+  const char* old = std::getenv("SIMTUNE_PLUGIN_DIR");
+  const std::string saved = old ? old : "";
+  setenv("SIMTUNE_PLUGIN_DIR", dir.c_str(), 1);
+  auto sim = MakeSimulator(Registry(), "spike");
+  Artifact art = BuildOrFail(roi_test::ScaleKernel(1000, 1), bare);
+  SimResult r = sim->Simulate(art, bare);
+  SimResult again = sim->Simulate(art, bare);
+  if (old) setenv("SIMTUNE_PLUGIN_DIR", saved.c_str(), 1);
+  else unsetenv("SIMTUNE_PLUGIN_DIR");
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << Describe(r);
+  ASSERT_TRUE(r.stats.extra.contains("tracer_failed")) << r.stats.extra.dump();
+  EXPECT_NE(r.stats.extra["tracer_failed"].get<std::string>().find("libsimtune_spike.so"),
+            std::string::npos)
+      << r.stats.extra["tracer_failed"];
+  EXPECT_TRUE(r.stats.extra["stage_s"].contains("caches"));
+  ASSERT_EQ(r.stats.caches.size(), 3u);
+  EXPECT_EQ(r.stats.caches[1].read_hits + r.stats.caches[1].read_misses, 1003u);
+  // Given up for the simulator: the next candidate does not try it again.
+  ASSERT_TRUE(again.ok()) << Describe(again);
+  EXPECT_FALSE(again.stats.extra.contains("tracer_failed"));
+  EXPECT_EQ(again.stats.insn_count, r.stats.insn_count);
 }
 
 // The same kernel on Spike (bare metal, riscv64-unknown-elf-gcc) and on QEMU (Linux user
