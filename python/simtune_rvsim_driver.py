@@ -3,7 +3,8 @@
 JSON object on stdout. Driven by the C++ "rvsim" reference (src/reference/rvsim.cc), one
 candidate per process; the only Python on that path.
 
-    simtune_rvsim_driver.py --model p550 [--verify on|off] [--max-cycles N] ARTIFACT.elf
+    simtune_rvsim_driver.py --model p550 [--verify on|off] [--stop-after-checksum]
+                            [--max-cycles N] ARTIFACT.elf
     simtune_rvsim_driver.py --list-models
 
 What it does (checked against rvsim 2.1.0):
@@ -26,12 +27,17 @@ What it does (checked against rvsim 2.1.0):
     without them takes the same cycles), and the ELF needs no rvsim-only device: the
     sim-control device at 0x102000 would fault on Spike, which runs the same ELF.
   - With --verify on (default), runs on to the end and checks the harness's verify line and
-    exit code; with off, stops at the end of the ROI (about half the simulated work).
+    exit code; with off, stops at the end of the ROI (about half the simulated work). With
+    --stop-after-checksum (and verify on), stops where the harness calls simtune_sim_done,
+    right after its output checksum line, and reports that line ("checksum_line", verify
+    "checksum"): the caller compares it with the checksums recorded when the artifact was
+    verified, so the -O1 reference and the element-wise check (often more cycles than the
+    kernel) are not cycle-simulated again. Without the symbol it runs to the end as with on.
 
 Output (one line): {"status": "ok"|"failed", "stage": ..., "message": ..., "model": ...,
 "rvsim_version": ..., "roi": {"cycles", "instructions", "ipc", "mcycle", "minstret",
 "stats": {path: value, ... non-zero model statistics over the ROI}}, "total": {"cycles",
-"instructions"}, "exit_code", "verify", "host_s", "host_cpu_s", "sim_insns_per_s",
+"instructions"}, "exit_code", "verify", "checksum_line", "host_s", "host_cpu_s", "sim_insns_per_s",
 "sim_insns_per_cpu_s", "console_tail"} (speeds count every simulated instruction, set-up and
 verification included, over the whole process: import, load, run).
 Failed stages: "run" (crash, exit before the ROI, bad exit code), "verify" (wrong output),
@@ -203,7 +209,8 @@ def _verify_result(console: str) -> str:
     return "no verify line in the output"
 
 
-def run(elf_path: str, model: str, verify: bool, max_cycles: int | None) -> dict:
+def run(elf_path: str, model: str, verify: bool, max_cycles: int | None,
+        stop_after_checksum: bool = False) -> dict:
     result: dict = {"status": "failed", "stage": "run", "message": "", "model": model}
     began = time.perf_counter()
     began_cpu = time.process_time()
@@ -219,7 +226,8 @@ def run(elf_path: str, model: str, verify: bool, max_cycles: int | None) -> dict
         with open(elf_path, "rb") as f:
             data = f.read()
         image, relocated = load_at_physical(data)
-        syms = symbols(data, {"simtune_roi_begin", "simtune_roi_end", "tohost"})
+        syms = symbols(data, {"simtune_roi_begin", "simtune_roi_end", "tohost",
+                              "simtune_sim_done"})
     except (OSError, ElfError, struct.error, ValueError, IndexError) as e:
         result.update(stage="parse", message=f"{elf_path}: {e}")
         return result
@@ -284,7 +292,21 @@ def run(elf_path: str, model: str, verify: bool, max_cycles: int | None) -> dict
         "ipc": roi.ipc,
         "stats": _stats_dict(roi),
     }
-    if verify:
+    if verify and stop_after_checksum and "simtune_sim_done" in syms:
+        reason, value = run_to(body("simtune_sim_done"))
+        if reason == "timeout":
+            return fail("timeout", f"reached --max-cycles {max_cycles} after the ROI")
+        text = "".join(console)
+        if reason == "exit":
+            why = _verify_result(text)
+            return fail("verify" if why.startswith("verify failed") else "run",
+                        f"the program exited with code {value} before simtune_sim_done")
+        lines = [l.strip() for l in text.splitlines() if l.startswith("simtune: checksum")]
+        if not lines:
+            return fail("run", "no 'simtune: checksum' line before simtune_sim_done")
+        result["checksum_line"] = lines[-1]
+        result["verify"] = "checksum"
+    elif verify:
         reason, value = run_to(None)
         if reason == "timeout":
             return fail("timeout", f"reached --max-cycles {max_cycles} after the ROI")
@@ -324,6 +346,7 @@ def main(argv=None) -> int:
     p.add_argument("elf", nargs="?")
     p.add_argument("--model", choices=sorted(MODELS))
     p.add_argument("--verify", choices=["on", "off"], default="on")
+    p.add_argument("--stop-after-checksum", action="store_true")
     p.add_argument("--max-cycles", type=int, default=None)
     p.add_argument("--list-models", action="store_true")
     args = p.parse_args(argv)
@@ -336,7 +359,8 @@ def main(argv=None) -> int:
     if args.max_cycles is not None and args.max_cycles <= 0:
         p.error("--max-cycles must be positive")
     try:
-        out = run(args.elf, args.model, args.verify == "on", args.max_cycles)
+        out = run(args.elf, args.model, args.verify == "on", args.max_cycles,
+                  args.stop_after_checksum)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # a crash of the model (a Rust panic too): a failed row

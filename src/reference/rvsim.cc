@@ -19,7 +19,14 @@
 //
 // Options ("key=value,..."):
 //   model=NAME        the rvsim model (required here or in the target's reference_options)
-//   verify=on|off     on (default): run to the end and check the harness's verify line;
+//   verify=on|off     on (default): check the output. An artifact whose verification
+//                     recorded its output checksums (verified-checksums.txt; every artifact
+//                     simtune built and verified) runs only to simtune_sim_done, right after
+//                     the harness's checksum line, which must equal the recorded one (extra
+//                     verify "checksum"): the -O1 reference and the element-wise check are not
+//                     cycle-simulated again. A checksum that differs is settled by a second,
+//                     whole run whose verify line decides (extra checksum_mismatch). Without
+//                     recorded checksums: run to the end and check the verify line.
 //                     off: stop at the end of the ROI (about half the simulated work)
 //   max_cycles=N      stop a run after N simulated cycles (a "timeout" row)
 //   timeout=SECONDS   per candidate process (default 3600)
@@ -37,6 +44,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "simtune/build.h"
 #include "simtune/build_paths.h"
 #include "simtune/process.h"
 #include "simtune/reference.h"
@@ -190,12 +198,16 @@ class RvsimReference : public Reference {
     return Error{"python not found at " + venv.string() + "; " + how};
   }
 
+  // One candidate; with `checksum`, stopped after the checksum line when the artifact has
+  // recorded checksums (see verify=on), else run whole.
   static RefResult RunOne(const Artifact& a, const RvsimOptions& o, const std::string& python,
-                          const std::string& driver) {
+                          const std::string& driver, bool checksum = true) {
     RefResult r;
     r.unit = "cycles";
     std::vector<std::string> argv = {python, driver, "--model", o.model};
     if (!o.verify) argv.insert(argv.end(), {"--verify", "off"});
+    const std::string verified = o.verify && checksum ? VerifiedChecksums(a) : "";
+    if (!verified.empty()) argv.push_back("--stop-after-checksum");
     if (o.max_cycles > 0) argv.insert(argv.end(), {"--max-cycles", std::to_string(o.max_cycles)});
     argv.push_back(a.elf.string());
     ProcessOptions popt;
@@ -228,7 +240,20 @@ class RvsimReference : public Reference {
     // Any field of an unexpected type (a driver of another version, a broken install) fails
     // this row, not the batch.
     try {
-      return ReadResult(j, o);
+      r = ReadResult(j, o);
+      if (!r.ok() || verified.empty() || j.value("verify", "") != "checksum") return r;
+      std::string mismatch = CompareChecksums(ChecksumLine(j.value("checksum_line", "")), verified);
+      if (mismatch.empty()) return r;
+      // Not bit-exact on this model, or wrong: the whole run's element-wise check decides.
+      RefResult whole = RunOne(a, o, python, driver, false);
+      if (whole.ok()) {
+        auto extra = nlohmann::json::parse(whole.extra_json);
+        extra["checksum_mismatch"] = mismatch;
+        whole.extra_json = DumpJson(extra);
+      } else {
+        whole.message += " (after the checksum differed: " + mismatch + ")";
+      }
+      return whole;
     } catch (const nlohmann::json::exception& e) {
       Fail(r, "run", "rvsim driver printed a malformed result (" + std::string(e.what()) +
                          "): " + Tail(line));

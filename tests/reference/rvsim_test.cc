@@ -153,6 +153,54 @@ TEST(Rvsim, MeasuresRoiCyclesOnBothModels) {
   EXPECT_EQ(nlohmann::json::parse(res[0].extra_json)["verify"], "skipped");
 }
 
+// An artifact verified at build time (its output checksums recorded) is cycle-simulated only
+// up to the harness's checksum line: the same ROI cycles as a whole run, fewer cycles in
+// all, extra verify "checksum". A checksum that differs from the recorded one is settled by
+// a whole run, whose element-wise check decides.
+TEST(Rvsim, VerifiedArtifactStopsAfterItsChecksum) {
+  Target p550 = Load("riscv64-rvsim-p550");
+  if (!RequireTools(p550)) return;
+  Builder builder(Options());
+  Artifact plain = builder.BuildSource(Gemm(), p550);
+  ASSERT_TRUE(plain.ok()) << plain.message;
+  Artifact verified = plain;
+  ASSERT_EQ(VerifyArtifactInto(verified, p550), "");
+  ASSERT_FALSE(verified.verified_checksums.empty());
+  plain.verified_checksums.clear();
+  fs::remove(plain.elf.parent_path() / "verified-checksums.txt");
+
+  auto ref = Make("");
+  auto whole = ref->Measure({plain}, p550);
+  auto stopped = ref->Measure({verified}, p550);
+  ASSERT_TRUE(whole[0].ok()) << whole[0].message;
+  ASSERT_TRUE(stopped[0].ok()) << stopped[0].message;
+  auto w = nlohmann::json::parse(whole[0].extra_json);
+  auto s = nlohmann::json::parse(stopped[0].extra_json);
+  EXPECT_EQ(w["verify"], "ok");
+  EXPECT_EQ(s["verify"], "checksum");
+  EXPECT_EQ(stopped[0].value, whole[0].value);
+  EXPECT_LT(s["total"]["cycles"].get<double>(), w["total"]["cycles"].get<double>());
+
+  // Recorded checksums that the run does not reproduce: the whole run decides.
+  Artifact odd = verified;
+  odd.verified_checksums = "C=0000000000000000";
+  auto settled = ref->Measure({odd}, p550);
+  ASSERT_TRUE(settled[0].ok()) << settled[0].message;
+  auto e = nlohmann::json::parse(settled[0].extra_json);
+  EXPECT_EQ(e["verify"], "ok");
+  EXPECT_EQ(settled[0].value, whole[0].value);
+  ASSERT_TRUE(e.contains("checksum_mismatch")) << e.dump();
+  Artifact wrong = builder.BuildSource(Gemm(/*wrong=*/true), p550);
+  ASSERT_TRUE(wrong.ok()) << wrong.message;
+  wrong.verified_checksums = verified.verified_checksums;   // what a right kernel gives
+  auto caught = ref->Measure({wrong}, p550);
+  EXPECT_EQ(caught[0].stage, "verify");
+  EXPECT_NE(caught[0].message.find("verify failed index="), std::string::npos)
+      << caught[0].message;
+  EXPECT_NE(caught[0].message.find("(after the checksum differed: "), std::string::npos)
+      << caught[0].message;
+}
+
 TEST(Rvsim, FailuresAreRows) {
   Target p550 = Load("riscv64-rvsim-p550");
   if (!RequireTools(p550)) return;
