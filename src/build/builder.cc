@@ -183,6 +183,7 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
   AddField(key, "cc-version", *identity);
   for (const auto& f : flags) AddField(key, "cflag", f);
   for (const auto& f : target.ldflags) AddField(key, "ldflag", f);
+  for (const auto& f : harness->ldflags) AddField(key, "harness-ldflag", f);
   AddField(key, "kernel.c", source.code);
   AddField(key, "reference.c", source.reference_code);
   AddField(key, "harness.c", harness->c);
@@ -248,6 +249,7 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
     link_cmd.push_back("kernel.c");
     link_cmd.push_back(reference_o->string());
     link_cmd.insert(link_cmd.end(), target.ldflags.begin(), target.ldflags.end());
+    link_cmd.insert(link_cmd.end(), harness->ldflags.begin(), harness->ldflags.end());
     link_cmd.push_back("-o");
     link_cmd.push_back("artifact.elf");
     why = RunStep(link_cmd, tmp, options_.timeout_s, log);

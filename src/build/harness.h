@@ -20,6 +20,9 @@ struct Harness {
   // like every target; the C source pulls it in with .incbin "harness.bin" from the
   // compiler's working directory. Empty when no input is static.
   std::string data;
+  // Flags the link needs besides the target's ldflags: on bare metal -nostartfiles (the
+  // harness brings its own start-up instead of picolibc's crt0).
+  std::vector<std::string> ldflags;
 };
 
 // The harness for `source` on `target`. Fails (a "generate" error) when the kernel source is
