@@ -11,7 +11,8 @@
 // replacement state), and on the first fetch of the stop address after the ROI
 // (simtune_sim_done; 0: none) it ends the run with exit code 77, the code of the simulator's
 // stop stub. The program runs unpatched, and the run makes the same tracer calls as without
-// the library (no extra call per access). Needs an instruction cache model (--ic).
+// the library (no extra call per access). Needs an instruction cache model (--ic): the
+// spike simulator uses the library only with one.
 //
 // Addresses come from $SIMTUNE_SPIKE_ROI = "<begin>,<end>,<stop>" in hex. Lines go to stderr:
 //   simtune-spike: ready
@@ -151,8 +152,8 @@ void WatchedICache::Marker(uint64_t addr) {
   }
 }
 
-// Hooked into the MMU while the machine is built, before Spike adds its cache models. On its
-// first call (the first access, with the cache models in place) it takes itself out of the
+// Hooked into the MMU while the machine is built, before Spike adds its cache models. On the
+// first access that finds Spike's instruction cache in the list it takes itself out of the
 // MMU's tracer list and puts a WatchedICache in the place of Spike's instruction cache, so
 // that the run then makes exactly the tracer calls that it makes without the library. The
 // list is swapped rather than edited: the call in flight iterates over the old vector, kept
@@ -171,7 +172,6 @@ class Installer : public memtracer_t {
  private:
   void Install() {
     if (installed_) return;
-    installed_ = true;
     std::vector<memtracer_t*> fresh;
     bool watched = false;
     for (memtracer_t* t : mmu_->tracer.list) {
@@ -184,11 +184,10 @@ class Installer : public memtracer_t {
         fresh.push_back(t);
       }
     }
-    if (!watched) {
-      std::fprintf(stderr, "simtune-spike: no instruction cache model (--ic) to watch\n");
-      std::fflush(stderr);
-      _exit(2);
-    }
+    // No instruction cache model (yet): stay, and look again at the next access. Without
+    // one the markers are never seen, and the simulator reports no counters.
+    if (!watched) return;
+    installed_ = true;
     in_flight_.swap(mmu_->tracer.list);
     mmu_->tracer.list.swap(fresh);
   }

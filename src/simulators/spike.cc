@@ -246,7 +246,10 @@ class SpikeSimulator : public Simulator {
     // at simtune_sim_done (hex addresses in $SIMTUNE_SPIKE_ROI).
     fs::path tracer_lib;
     std::string roi_begin, roi_end, sim_done = "0";
-    if (tracer && !cache_args.empty()) tracer_lib = TracerLibrary(exe);
+    // The library watches the markers through the instruction cache model.
+    bool has_icache = std::any_of(models.begin(), models.end(),
+                                  [](const auto& m) { return m.first == "I$"; });
+    if (tracer && has_icache) tracer_lib = TracerLibrary(exe);
     if (!tracer_lib.empty()) {
       auto marks = ElfSymbolAddresses(elf, {"simtune_roi_begin", "simtune_roi_end"});
       if (!marks.ok()) return Failed("parse", artifact.elf.string() + ": " + marks.message());
