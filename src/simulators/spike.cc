@@ -37,7 +37,7 @@
 // cache counters at the first fetch of each ROI marker and ends the run at simtune_sim_done
 // (in full mode it runs to the end). The counters then hold no stop stub's accesses; they
 // differ from the three-run method's by the few accesses that the stubs disturbed (test
-// SpikeSimulator.TracerCountersMatchTheThreeRuns). A library that does not load is given up
+// SpikeRun.TracerCountersMatchTheThreeRuns). A library that does not load is given up
 // for the process and the candidate run the three-run way (extra.tracer_failed says why).
 //
 // Cache levels: I$ -> l1i (reads only), D$ -> l1d, Spike's L2 (behind both L1s) gets the
@@ -252,7 +252,8 @@ class SpikeSimulator : public Simulator {
     if (tracer && has_icache) tracer_lib = TracerLibrary(exe);
     if (!tracer_lib.empty()) {
       auto marks = ElfSymbolAddresses(elf, {"simtune_roi_begin", "simtune_roi_end"});
-      if (!marks.ok()) return Failed("parse", artifact.elf.string() + ": " + marks.message());
+      if (!marks.ok())
+        return Failed("parse", artifact.elf.string() + ": " + marks.message(), elapsed());
       roi_begin = Hex(marks->at("simtune_roi_begin"));
       roi_end = Hex(marks->at("simtune_roi_end"));
       if (auto done = ElfSymbolAddresses(elf, {"simtune_sim_done"}); done.ok())
