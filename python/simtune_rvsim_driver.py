@@ -274,16 +274,19 @@ def run(elf_path: str, model: str, verify: bool, max_cycles: int | None,
         result["host_s"] = round(time.perf_counter() - began, 3)
         return result
 
+    def exited_before(symbol, code):
+        """The program ended before reaching `symbol`: a wrong result if it says so."""
+        why = _verify_result("".join(console))
+        return fail("verify" if why.startswith("verify failed") else "run",
+                    f"the program exited with code {code} before {symbol}")
+
     marks = []
     for symbol in ("simtune_roi_begin", "simtune_roi_end"):
         reason, value = run_to(body(symbol))
         if reason == "timeout":
             return fail("timeout", f"reached --max-cycles {max_cycles} before {symbol}")
         if reason == "exit":
-            text = "".join(console)
-            why = _verify_result(text)
-            return fail("verify" if why.startswith("verify failed") else "run",
-                        f"the program exited with code {value} before {symbol}")
+            return exited_before(symbol, value)
         marks.append((sim.stats, sim.cycle, sim.instructions_retired))
     roi = marks[1][0] - marks[0][0]
     result["roi"] = {
@@ -296,11 +299,9 @@ def run(elf_path: str, model: str, verify: bool, max_cycles: int | None,
         reason, value = run_to(body("simtune_sim_done"))
         if reason == "timeout":
             return fail("timeout", f"reached --max-cycles {max_cycles} after the ROI")
-        text = "".join(console)
         if reason == "exit":
-            why = _verify_result(text)
-            return fail("verify" if why.startswith("verify failed") else "run",
-                        f"the program exited with code {value} before simtune_sim_done")
+            return exited_before("simtune_sim_done", value)
+        text = "".join(console)
         lines = [l.strip() for l in text.splitlines() if l.startswith("simtune: checksum")]
         if not lines:
             return fail("run", "no 'simtune: checksum' line before simtune_sim_done")

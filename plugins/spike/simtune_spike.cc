@@ -26,6 +26,7 @@
 // instructions.
 
 // Standard headers first: the access override below must only reach Spike's classes.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -172,21 +173,18 @@ class Installer : public memtracer_t {
  private:
   void Install() {
     if (installed_) return;
-    std::vector<memtracer_t*> fresh;
-    bool watched = false;
-    for (memtracer_t* t : mmu_->tracer.list) {
-      if (t == this) continue;
-      auto* ic = dynamic_cast<icache_sim_t*>(t);
-      if (ic && !watched) {
-        fresh.push_back(new WatchedICache(ic->cache, a_, mmu_));
-        watched = true;
-      } else {
-        fresh.push_back(t);
-      }
-    }
     // No instruction cache model (yet): stay, and look again at the next access. Without
     // one the markers are never seen, and the simulator reports no counters.
-    if (!watched) return;
+    auto& list = mmu_->tracer.list;
+    auto ic = std::find_if(list.begin(), list.end(),
+                           [](memtracer_t* t) { return dynamic_cast<icache_sim_t*>(t); });
+    if (ic == list.end()) return;
+    std::vector<memtracer_t*> fresh;
+    for (memtracer_t* t : list) {
+      if (t == this) continue;
+      fresh.push_back(t == *ic ? new WatchedICache(static_cast<icache_sim_t*>(t)->cache, a_, mmu_)
+                               : t);
+    }
     installed_ = true;
     in_flight_.swap(mmu_->tracer.list);
     mmu_->tracer.list.swap(fresh);

@@ -313,12 +313,25 @@ class SpikeSimulator : public Simulator {
       const ProcessResult& p = *run;
       output = p.out;
       tracer_err = p.err;
-      SimResult r = RunVerdict(p, sim, left, elapsed);
-      if (r.status.empty()) r = from_output(p.out);
-      if (!tracer_lib.empty() && !r.ok() &&
-          p.err.find("simtune-spike: ready") == std::string::npos)
-        r.stats.extra["tracer_not_ready"] = true;
-      return r;
+      // A failed run; without the library's ready line the library did not load.
+      auto failed = [&](const std::string& stage, const std::string& message) {
+        SimResult r = Failed(stage, message, elapsed());
+        if (!tracer_lib.empty() && p.err.find("simtune-spike: ready") == std::string::npos)
+          r.stats.extra["tracer_not_ready"] = true;
+        return r;
+      };
+      if (p.timed_out) return failed("timeout", "spike " + p.Describe(options_.timeout_s));
+      std::string verdict = CheckVerifyLine(p.out);
+      int expected = sim ? kRoiStopExitCode : 0;
+      if (p.signal != 0 || p.exit_code != expected) {
+        if (StartsWith(verdict, "verify failed")) return failed("verify", verdict);
+        if (std::string trap = TrapLine(p.out); !trap.empty())
+          return failed("run", "spike: harness " + trap);
+        return failed("run", "spike " + p.Describe(left) + ": " + Tail(p.out + p.err));
+      }
+      if (!sim && !verdict.empty()) return failed("verify", verdict);
+      SimResult r = from_output(p.out);
+      return r.ok() ? r : failed(r.stage, r.message);
     };
     SimResult r = sim_util::RunWithOutputCheck(artifact, options_.full, "spike", plain_run);
     if (!r.ok()) {
@@ -393,22 +406,6 @@ class SpikeSimulator : public Simulator {
               "fetch of simtune_roi_begin (one run, libsimtune_spike.so)";
     r.wall_s = elapsed();
     return r;
-  }
-
-  // The verdict of a run that ended (empty status: it ended as expected, parse its output).
-  SimResult RunVerdict(const ProcessResult& p, bool sim, double left,
-                       const std::function<double()>& elapsed) const {
-    if (p.timed_out) return Failed("timeout", "spike " + p.Describe(options_.timeout_s), elapsed());
-    std::string verdict = CheckVerifyLine(p.out);
-    int expected = sim ? kRoiStopExitCode : 0;
-    if (p.signal != 0 || p.exit_code != expected) {
-      if (StartsWith(verdict, "verify failed")) return Failed("verify", verdict, elapsed());
-      if (std::string trap = TrapLine(p.out); !trap.empty())
-        return Failed("run", "spike: harness " + trap, elapsed());
-      return Failed("run", "spike " + p.Describe(left) + ": " + Tail(p.out + p.err), elapsed());
-    }
-    if (!sim && !verdict.empty()) return Failed("verify", verdict, elapsed());
-    return SimResult{};
   }
 
   // libsimtune_spike.so when the file beside it names `exe` (after links) as the spike it

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <vector>
 
@@ -52,6 +53,28 @@ Status CheckTable(const std::string& elf, uint64_t offset, uint64_t count, uint6
   return Status::Ok();
 }
 
+// The counters of one cache model: as Spike names them at exit ("D$ Read Accesses: N") and
+// as libsimtune_spike.so names them ("read_accesses=N").
+struct CounterName {
+  const char* spike;
+  const char* tracer;
+  uint64_t SpikeCacheCounters::*field;
+};
+constexpr CounterName kCounters[] = {
+    {"Read Accesses", "read_accesses", &SpikeCacheCounters::read_accesses},
+    {"Read Misses", "read_misses", &SpikeCacheCounters::read_misses},
+    {"Write Accesses", "write_accesses", &SpikeCacheCounters::write_accesses},
+    {"Write Misses", "write_misses", &SpikeCacheCounters::write_misses},
+    {"Writebacks", "writebacks", &SpikeCacheCounters::writebacks}};
+
+// The field named `key` in Spike's (`tracer` false) or the library's spelling; nullptr when
+// it names none.
+uint64_t SpikeCacheCounters::*CounterField(const std::string& key, bool tracer) {
+  for (const CounterName& c : kCounters)
+    if (key == (tracer ? c.tracer : c.spike)) return c.field;
+  return nullptr;
+}
+
 struct Symbol {
   uint64_t value = 0, size = 0;
 };
@@ -95,13 +118,8 @@ Result<std::map<std::string, SpikeCacheCounters>> ParseSpikeCacheStats(
     std::string model = line.substr(0, dollar + 1);
     if (model != "I$" && model != "D$" && model != "L2$") continue;
     std::string key = line.substr(dollar + 2, colon - dollar - 2);
-    uint64_t SpikeCacheCounters::*field = nullptr;
-    if (key == "Read Accesses") field = &SpikeCacheCounters::read_accesses;
-    else if (key == "Read Misses") field = &SpikeCacheCounters::read_misses;
-    else if (key == "Write Accesses") field = &SpikeCacheCounters::write_accesses;
-    else if (key == "Write Misses") field = &SpikeCacheCounters::write_misses;
-    else if (key == "Writebacks") field = &SpikeCacheCounters::writebacks;
-    else continue;
+    uint64_t SpikeCacheCounters::*field = CounterField(key, /*tracer=*/false);
+    if (!field) continue;
     auto v = ParseInt(Trim(line.substr(colon + 1)), "spike statistic '" + model + " " + key + "'");
     if (!v.ok()) return v.error();
     out[model].*field = static_cast<uint64_t>(*v);
@@ -127,20 +145,15 @@ Result<std::map<std::string, SpikeCacheCounters>> ParseTracerCounters(const std:
         model = value;
         continue;
       }
-      uint64_t SpikeCacheCounters::*field = nullptr;
-      if (key == "read_accesses") field = &SpikeCacheCounters::read_accesses;
-      else if (key == "read_misses") field = &SpikeCacheCounters::read_misses;
-      else if (key == "write_accesses") field = &SpikeCacheCounters::write_accesses;
-      else if (key == "write_misses") field = &SpikeCacheCounters::write_misses;
-      else if (key == "writebacks") field = &SpikeCacheCounters::writebacks;
-      else return Error{"spike tracer line '" + line + "': unknown counter '" + key + "'"};
+      uint64_t SpikeCacheCounters::*field = CounterField(key, /*tracer=*/true);
+      if (!field) return Error{"spike tracer line '" + line + "': unknown counter '" + key + "'"};
       auto v = ParseInt(value, "spike tracer counter " + key);
       if (!v.ok() || *v < 0)
         return Error{"spike tracer line '" + line + "': " + key + " is not a count"};
       c.*field = static_cast<uint64_t>(*v);
       ++seen;
     }
-    if (model.empty() || seen != 5)
+    if (model.empty() || seen != static_cast<int>(std::size(kCounters)))
       return Error{"spike tracer line '" + line + "': expected a model and 5 counters"};
     out[model] = c;
   }
