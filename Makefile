@@ -68,15 +68,18 @@ dataset-rvsim: build
 	  --sample $(CORPUS_N) --ref-options verify=off,jobs=$(CORPUS_JOBS) -j $(CORPUS_JOBS) --db out/corpus/rvsim.db
 
 # x86: QEMU, valgrind and llvm-mca statistics, native timing of this machine (N=48: 5 min on
-# 2 cores), then CORPUS_GROW more random shapes per operator (seed 101, 6k-48k multiply-adds,
-# none of bench-transfer's fresh test shapes; 10 x 4 operators x 48 candidates: 9 min): on 40
-# fresh x86 shapes they lifted gp's mean Spearman from 0.917 to 0.947 (README, issue 11).
+# 2 cores), then CORPUS_GROW more random shapes per operator for each of CORPUS_GROW_SEEDS
+# (6k-48k multiply-adds, none of bench-transfer's fresh test shapes; per seed 10 x 4 operators
+# x 48 candidates: 9 min): on 40 fresh x86 shapes gp's mean Spearman went 0.917 (22 workloads)
+# -> 0.947 (one seed, 62) -> 0.952 (two, 102) (README, issue 11).
 CORPUS_GROW ?= 10
+CORPUS_GROW_SEEDS ?= 101 102
 dataset-x86: build
 	$(BUILD)/simtune dataset --target x86_64-host --sim qemu,valgrind,mca --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db
-	bench/transfer_experiment --simtune $(BUILD)/simtune --targets x86_64-host --sims qemu,valgrind,mca \
-	  --skip-lowo --skip-fresh --grow-per-op $(CORPUS_GROW) --grow-n $(CORPUS_N) --jobs $(CORPUS_JOBS) \
-	  --corpus-dir out/corpus --out out/corpus/grow-x86
+	for s in $(CORPUS_GROW_SEEDS); do \
+	  bench/transfer_experiment --simtune $(BUILD)/simtune --targets x86_64-host --sims qemu,valgrind,mca \
+	    --skip-lowo --skip-fresh --grow-per-op $(CORPUS_GROW) --grow-seed $$s --grow-n $(CORPUS_N) \
+	    --jobs $(CORPUS_JOBS) --corpus-dir out/corpus --out out/corpus/grow-x86-$$s || exit 1; done
 
 # The shipped models of the rvsim presets (data/models/<target>.json), trained on the RISC-V
 # corpus; `simtune tune --target riscv64-rvsim-p550 --top 0` ranks with them (and runs the
