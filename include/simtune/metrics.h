@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -113,12 +114,16 @@ Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
                                                          OutOfFold* out_of_fold = nullptr);
 
 // For each workload: fit on all other workloads, score all of its rows. This measures what
-// matters most, generalisation to a workload never measured on the reference. Errors:
-// invalid data, fewer than 2 workloads, a fit or predict error (prefixed with the workload).
+// matters most, generalisation to a workload never measured on the reference. `score_groups`
+// (non-null): hold out and score only these groups, each against a model fit on every other
+// workload (a corpus grown by extra shapes trains, the workloads of interest are scored); the
+// other rows' out-of-fold scores are NaN. Errors: invalid data, fewer than 2 workloads, a
+// fit or predict error (prefixed with the workload).
 Result<std::vector<WorkloadMetrics>> LeaveOneWorkloadOut(const Dataset& data,
                                                          const PredictorFactory& factory,
                                                          const MetricOptions& options = {},
-                                                         OutOfFold* out_of_fold = nullptr);
+                                                         OutOfFold* out_of_fold = nullptr,
+                                                         const std::set<int>* score_groups = nullptr);
 
 // Aggregation over workloads. `mean`: per-metric mean over workloads, NaN values skipped (NaN
 // if all are NaN); its `candidates` is the total. `worst`: per-metric worst value (max of

@@ -451,6 +451,9 @@ struct EvalJobOptions {
   uint64_t seed = 0;
   int verify_k = 5;
   std::string ref_repeat;               // options of a second, independent reference measurement
+  // Score only these workloads (keys or catalog names; empty: every one). All the data still
+  // trains: leave-one-workload-out fits each of them on every other workload.
+  std::vector<std::string> score_workloads;
 };
 
 struct EvalRun {

@@ -276,7 +276,8 @@ Result<std::vector<WorkloadMetrics>> KFoldWithinWorkload(const Dataset& data,
 Result<std::vector<WorkloadMetrics>> LeaveOneWorkloadOut(const Dataset& data,
                                                          const PredictorFactory& factory,
                                                          const MetricOptions& options,
-                                                         OutOfFold* out_of_fold) {
+                                                         OutOfFold* out_of_fold,
+                                                         const std::set<int>* score_groups) {
   SIMTUNE_RETURN_IF_ERROR(data.Validate("evaluation data", true));
   std::vector<int> groups = data.Groups();
   if (groups.size() < 2)
@@ -284,8 +285,9 @@ Result<std::vector<WorkloadMetrics>> LeaveOneWorkloadOut(const Dataset& data,
                  std::to_string(groups.size())};
   std::vector<std::vector<int64_t>> by_group = data.RowsByGroup();
   std::vector<WorkloadMetrics> out;
-  OutOfFold oof{Eigen::VectorXd(data.rows()), false};
+  OutOfFold oof{Eigen::VectorXd::Constant(data.rows(), std::numeric_limits<double>::quiet_NaN()), false};
   for (size_t g = 0; g < groups.size(); ++g) {
+    if (score_groups && !score_groups->count(groups[g])) continue;
     Eigen::VectorXd scores;
     auto result = FitAndEvaluate(data.Subset(predictors::Complement(data.rows(), by_group[g])),
                                  data.Subset(by_group[g]), factory, options, &scores, &oof.predicts_time);

@@ -1,9 +1,12 @@
 // The eval job: every chosen predictor under k-fold within workloads and leave-one-workload-
 // out, optionally beside the reference's agreement with itself.
 #include <algorithm>
+#include <cmath>
+#include <set>
 
 #include "simtune/pipeline.h"
 #include "simtune/strings.h"
+#include "simtune/workload.h"
 #include "src/pipeline/measured.h"
 
 namespace simtune::pipeline {
@@ -97,6 +100,24 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
     r.workloads.push_back(key);
     r.reference_spread[key] = spread[g];
   }
+  // --score-workloads: the groups to score, each named workload checked against the data.
+  std::set<int> score_groups;
+  for (const auto& name : f.score_workloads) {
+    SIMTUNE_ASSIGN_OR_RETURN(Workload w, ParseWorkload(name));
+    auto it = std::find_if(m.workload_key.begin(), m.workload_key.end(),
+                           [&](const auto& e) { return e.second == w.Key(); });
+    if (it == m.workload_key.end())
+      return Error{"--score-workloads: workload '" + name + "' has no measured candidates in the evaluation data (" +
+                   std::to_string(m.workload_key.size()) + " workloads)"};
+    score_groups.insert(it->first);
+  }
+  const std::set<int>* only = score_groups.empty() ? nullptr : &score_groups;
+  auto scored = [&](const std::vector<WorkloadMetrics>& per) {
+    std::vector<WorkloadMetrics> kept;
+    for (const auto& w : per)
+      if (!only || only->count(w.group)) kept.push_back(w);
+    return kept;
+  };
   std::map<int64_t, const CandidateData*> by_id;
   for (const auto& row : m.rows) by_id[row.candidate_id] = &row;
   for (int64_t i = 0; i < m.data.rows(); ++i) {
@@ -109,7 +130,8 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
   MetricOptions mo;
   mo.verify_k = f.verify_k;
   if (!f.ref_repeat.empty()) {
-    SIMTUNE_ASSIGN_OR_RETURN(auto per, ReferenceRepeatRow(store, f, spec_, m, mo));
+    SIMTUNE_ASSIGN_OR_RETURN(auto all, ReferenceRepeatRow(store, f, spec_, m, mo));
+    auto per = scored(all);
     EvalRun run;
     run.predictor = "reference-repeat";
     run.options = f.ref_repeat;
@@ -130,16 +152,17 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
         r.runs.push_back(std::move(run));
         continue;
       }
-      auto per = proto == "kfold" ? KFoldWithinWorkload(m.data, factory, f.folds, f.seed, mo, &run.out_of_fold)
-                                  : LeaveOneWorkloadOut(m.data, factory, mo, &run.out_of_fold);
-      if (!per.ok()) {
+      auto all = proto == "kfold" ? KFoldWithinWorkload(m.data, factory, f.folds, f.seed, mo, &run.out_of_fold)
+                                  : LeaveOneWorkloadOut(m.data, factory, mo, &run.out_of_fold, only);
+      if (!all.ok()) {
         ++r.failures;
-        run.error = per.message();
+        run.error = all.message();
         r.runs.push_back(std::move(run));
         continue;
       }
-      for (const auto& w : *per) run.per_workload.push_back({m.workload_key[w.group], w});
-      run.summary = Aggregate(*per);
+      const auto per = scored(*all);
+      for (const auto& w : per) run.per_workload.push_back({m.workload_key[w.group], w});
+      run.summary = Aggregate(per);
       r.runs.push_back(std::move(run));
     }
   }
@@ -168,6 +191,7 @@ nlohmann::json EvalJobResult::ToJson(const EvalJobOptions& options) const {
     if (run.out_of_fold.scores.size() == static_cast<Eigen::Index>(candidates.size())) {
       nlohmann::json predictions = nlohmann::json::array();
       for (size_t i = 0; i < candidates.size(); ++i)
+        if (!std::isnan(run.out_of_fold.scores[static_cast<Eigen::Index>(i)]))   // not scored
         predictions.push_back({{"candidate_id", candidates[i].candidate_id},
                                {"workload", candidates[i].workload},
                                {"config", candidates[i].config},

@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -195,6 +197,36 @@ TEST(ProtocolTest, LeaveOneWorkloadOut) {
   EXPECT_GT(s.worst.spearman, 0.95);
   EXPECT_LE(s.worst.top_k_percent, 10.0);
   EXPECT_FALSE(std::isnan(s.mean.mape));
+}
+
+// score_groups: only the named workloads are held out and scored, each against a model of every
+// other workload, so their metrics equal those of the full run; the other rows are not scored.
+TEST(ProtocolTest, LeaveOneWorkloadOutScoresOnlyTheChosenGroups) {
+  testing::SyntheticSpec spec;
+  spec.groups = 5;
+  spec.rows_per_group = 30;
+  Dataset d = testing::MakeSynthetic(spec);
+  OutOfFold all_oof, some_oof;
+  auto all = LeaveOneWorkloadOut(d, Factory("ridge"), {}, &all_oof);
+  ASSERT_TRUE(all.ok()) << all.message();
+  const std::vector<int> groups = d.Groups();
+  const std::set<int> chosen = {groups[1], groups[3]};
+  auto some = LeaveOneWorkloadOut(d, Factory("ridge"), {}, &some_oof, &chosen);
+  ASSERT_TRUE(some.ok()) << some.message();
+  ASSERT_EQ(some->size(), 2u);
+  for (const WorkloadMetrics& m : *some) {
+    ASSERT_TRUE(chosen.count(m.group)) << m.group;
+    auto same = std::find_if(all->begin(), all->end(), [&](const WorkloadMetrics& a) { return a.group == m.group; });
+    ASSERT_NE(same, all->end());
+    EXPECT_DOUBLE_EQ(m.spearman, same->spearman);
+    EXPECT_DOUBLE_EQ(m.regret, same->regret);
+  }
+  for (int64_t i = 0; i < d.rows(); ++i) {
+    if (chosen.count(d.group[static_cast<size_t>(i)]))
+      EXPECT_DOUBLE_EQ(some_oof.scores[i], all_oof.scores[i]) << i;
+    else
+      EXPECT_TRUE(std::isnan(some_oof.scores[i])) << i;
+  }
 }
 
 // The out-of-fold scores are the ones the metrics were computed from (eval --json writes them).

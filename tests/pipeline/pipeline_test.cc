@@ -277,6 +277,23 @@ TEST_F(PipelineTest, TuneThenTrainPredictVerifyEvalAndEstimate) {
         << res["predictor"];
   }
 
+  // --score-workloads: a workload the data lacks is named in the error; the one it has scores
+  // as before.
+  EvalJobOptions scored = eo;
+  scored.score_workloads = {"gemm:M=3,N=5,K=7"};
+  auto missing = RunEval(*store_, scored);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("--score-workloads: workload 'gemm:M=3,N=5,K=7' has no measured candidates"),
+            std::string::npos)
+      << missing.message();
+  scored.score_workloads = {workload_};
+  scored.protocols = "kfold";
+  auto only = RunEval(*store_, scored);
+  ASSERT_TRUE(only.ok()) << only.message();
+  ASSERT_EQ(only->runs.size(), 2u);
+  ASSERT_EQ(only->runs[0].per_workload.size(), 1u);
+  EXPECT_DOUBLE_EQ(only->runs[0].per_workload[0].metrics.spearman, eval->runs[0].per_workload[0].metrics.spearman);
+
   // The tidy table of `export --csv`: its columns (golden).
   auto tidy_records = LoadCandidateTable(*store_, {"x86_64-host", {workload_}});
   ASSERT_TRUE(tidy_records.ok()) << tidy_records.message();
