@@ -103,9 +103,10 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
   // --score-workloads: the groups to score, each named workload checked against the data.
   std::set<int> score_groups;
   for (const auto& name : f.score_workloads) {
-    SIMTUNE_ASSIGN_OR_RETURN(Workload w, ParseWorkload(name));
+    auto w = ParseWorkload(name);
+    if (!w.ok()) return Wrap(w.error(), "--score-workloads");
     auto it = std::find_if(m.workload_key.begin(), m.workload_key.end(),
-                           [&](const auto& e) { return e.second == w.Key(); });
+                           [&](const auto& e) { return e.second == w->Key(); });
     if (it == m.workload_key.end())
       return Error{"--score-workloads: workload '" + name + "' has no measured candidates in the evaluation data (" +
                    std::to_string(m.workload_key.size()) + " workloads)"};
@@ -190,13 +191,15 @@ nlohmann::json EvalJobResult::ToJson(const EvalJobOptions& options) const {
     j["summary"] = run.summary.ToJson();
     if (run.out_of_fold.scores.size() == static_cast<Eigen::Index>(candidates.size())) {
       nlohmann::json predictions = nlohmann::json::array();
-      for (size_t i = 0; i < candidates.size(); ++i)
-        if (!std::isnan(run.out_of_fold.scores[static_cast<Eigen::Index>(i)]))   // not scored
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        const double predicted = run.out_of_fold.scores[static_cast<Eigen::Index>(i)];
+        if (std::isnan(predicted)) continue;   // a workload --score-workloads left out
         predictions.push_back({{"candidate_id", candidates[i].candidate_id},
                                {"workload", candidates[i].workload},
                                {"config", candidates[i].config},
                                {"measured", candidates[i].measured},
-                               {"predicted", run.out_of_fold.scores[static_cast<Eigen::Index>(i)]}});
+                               {"predicted", predicted}});
+      }
       j["prediction_unit"] = run.out_of_fold.predicts_time ? measured_unit : "score";
       j["predictions"] = predictions;
     }
