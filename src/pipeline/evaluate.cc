@@ -2,6 +2,7 @@
 // out, optionally beside the reference's agreement with itself.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "simtune/pipeline.h"
@@ -162,6 +163,12 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
         continue;
       }
       const auto per = scored(*all);
+      // The JSON's predictions cover the scored workloads only, as the metrics do (k-fold
+      // scores every workload; leave-one-workload-out left the others NaN already).
+      if (only)
+        for (int64_t i = 0; i < run.out_of_fold.scores.size(); ++i)
+          if (!only->count(m.data.group[static_cast<size_t>(i)]))
+            run.out_of_fold.scores[i] = std::numeric_limits<double>::quiet_NaN();
       for (const auto& w : per) run.per_workload.push_back({m.workload_key[w.group], w});
       run.summary = Aggregate(per);
       r.runs.push_back(std::move(run));
@@ -193,7 +200,7 @@ nlohmann::json EvalJobResult::ToJson(const EvalJobOptions& options) const {
       nlohmann::json predictions = nlohmann::json::array();
       for (size_t i = 0; i < candidates.size(); ++i) {
         const double predicted = run.out_of_fold.scores[static_cast<Eigen::Index>(i)];
-        if (std::isnan(predicted)) continue;   // a workload --score-workloads left out
+        if (std::isnan(predicted)) continue;   // a workload --score-workloads did not name
         predictions.push_back({{"candidate_id", candidates[i].candidate_id},
                                {"workload", candidates[i].workload},
                                {"config", candidates[i].config},
