@@ -79,6 +79,10 @@ struct Target {
   // llvm-mca's -mcpu for the target's core (the "mca" simulator): a name `llc -mcpu=help`
   // lists for the isa, or "native" (the host's own, resolved by LLVM); empty = none.
   std::string mca_cpu;
+  // The clock of the machine the target's reference measures, in Hz (0: not given): turns a
+  // cycle count into seconds (`estimate --clock-hz` and the TVM runner default to it). The
+  // rvsim targets give their model's clock.
+  double clock_hz = 0;
   std::filesystem::path source;   // the file it was loaded from
 
   bool baremetal() const { return os == "baremetal"; }

@@ -49,7 +49,7 @@ _INCLUDES = r"""#define _POSIX_C_SOURCE 200112L
 #include <time.h>
 """
 
-_RUNTIME = r"""
+_FFI = r"""
 /* DLPack 1.x and TVM FFI (apache-tvm-ffi c_api.h) layouts, declared here so that the target
    needs no TVM headers. */
 typedef struct { int32_t device_type; int32_t device_id; } simtune_DLDevice;
@@ -134,7 +134,11 @@ static void simtune_tvm_init_context(void) {
   if (&__TVMBackendFreeWorkspace) __TVMBackendFreeWorkspace = (void *)TVMBackendFreeWorkspace;
 }
 
-volatile int simtune_roi_state;
+"""
+
+# simtune's ROI markers on hosted targets (src/build/harness.cc, kHostedRoi); bare metal takes
+# them, and more, from `simtune harness-runtime`.
+_HOSTED_ROI = r"""volatile int simtune_roi_state;
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define SIMTUNE_ROI_ATTR __attribute__((noinline, noipa, used))
@@ -243,7 +247,9 @@ static int simtune_single_run(void) {
   return 0;
 }
 
-/* --time <min_rep_ns> <reps>: simtune's timing protocol (src/build/harness.cc; read by the
+"""
+
+_HOSTED_MAIN = r"""/* --time <min_rep_ns> <reps>: simtune's timing protocol (src/build/harness.cc; read by the
    native and ssh references): verify once, grow `inner` until one rep of back-to-back calls
    lasts min_rep_ns, then print "simtune: inner=<n> rep_ns=<ns per call>,...". */
 static double simtune_now_ns(void) {
@@ -301,12 +307,38 @@ def _is_identifier(s: str) -> bool:
     return bool(s) and (s[0].isalpha() or s[0] == "_") and all(c.isalnum() or c == "_" for c in s)
 
 
+_BARE_INCLUDES = r"""#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+"""
+
+# On bare metal: the ROI's counters are printed (rvsim reads that line), tohost's line is in
+# the data cache before the ROI (see simtune_touch_tohost), traps go to simtune's handler.
+_BARE_ROI_EDITS = [
+    ("  simtune_roi_begin();\n", "  simtune_touch_tohost();\n  simtune_roi_begin();\n"),
+    ("  simtune_roi_end();\n", "  simtune_roi_end();\n  simtune_print_roi();\n"),
+]
+
+_BARE_MAIN = r"""
+int main(void) {
+  __asm__ volatile("csrw mtvec, %0" : : "r"(simtune_trap_entry));
+  return simtune_single_run();
+}
+"""
+
+
 def generate_harness(func_symbol: str, buffers: list[Buffer], reference_c: str,
-                     rel_tol: float = 1e-4, abs_tol: float = 1e-4) -> str:
+                     rel_tol: float = 1e-4, abs_tol: float = 1e-4,
+                     bare_metal_runtime: str | None = None) -> str:
     """C source of a harness that calls `func_symbol` (e.g. "__tvm_ffi_main") with `buffers`.
 
     `reference_c` defines `void simtune_reference(float *const *bufs)` over the same buffers in
-    the same order. Raises ValueError on a bad symbol, no buffers or no output.
+    the same order. `bare_metal_runtime`: for a riscv64 bare-metal target, the C source that
+    `simtune harness-runtime` prints (console, exit, ROI markers, traps, start-up); the harness
+    then has a main without arguments that makes the one verified call (no --time). Raises
+    ValueError on a bad symbol, no buffers or no output.
     """
     if not _is_identifier(func_symbol):
         raise ValueError(f"function symbol {func_symbol!r} is not a C identifier")
@@ -354,5 +386,12 @@ def generate_harness(func_symbol: str, buffers: list[Buffer], reference_c: str,
         "int SIMTUNE_FUNC(void *self, const simtune_TVMFFIAny *args, int32_t num_args,",
         "                 simtune_TVMFFIAny *result);",
     ]
-    return (_INCLUDES + head + _RUNTIME + "\n".join(decls) + "\n" + _FILL + reference_c
-            + _MAIN)
+    body = "\n".join(decls) + "\n" + _FILL + reference_c
+    if bare_metal_runtime is None:
+        return _INCLUDES + head + _FFI + _HOSTED_ROI + body + _MAIN + _HOSTED_MAIN
+    main = _MAIN
+    for before, after in _BARE_ROI_EDITS:
+        if main.count(before) != 1:
+            raise AssertionError(f"harness template: expected one {before.strip()!r}")
+        main = main.replace(before, after)
+    return (_BARE_INCLUDES + head + bare_metal_runtime + _FFI + body + main + _BARE_MAIN)

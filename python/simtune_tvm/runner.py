@@ -93,13 +93,42 @@ def load_simtune_target(name: str) -> dict:
         return json.load(f)
 
 
+# Bare metal (riscv64-baremetal and the rvsim targets that build as it): the ELF's code sits
+# at 0x80000000 and is linked with picolibc for -march=rv64gc -mabi=lp64d; TVM's LLVM code
+# addresses PC-relatively, so it links there as it is.
+_LLVM_BARE_TARGETS = {
+    "riscv64": {"mtriple": "riscv64-unknown-elf", "mattr": ["+m", "+a", "+f", "+d", "+c"],
+                "mabi": "lp64d"},
+}
+
+_BUILD_KEYS = ("isa", "os", "cc", "cflags", "ldflags", "runner")
+
+
+def build_description(name: str) -> dict:
+    """The simtune target description with what it builds as filled in: a reference target
+    (e.g. riscv64-rvsim-p550, "build_target": "riscv64-baremetal") gets the build target's isa,
+    os, compiler and flags, as simtune's own loader does."""
+    t = dict(load_simtune_target(name))
+    if t.get("build_target"):
+        base = load_simtune_target(t["build_target"])
+        for key in _BUILD_KEYS:
+            if key in base:
+                t[key] = base[key]
+    return t
+
+
 def tvm_target(simtune_target: str) -> dict:
     """TVM target (dict form) that generates code for a simtune target's ISA."""
-    t = load_simtune_target(simtune_target)
-    if t.get("os") != "linux":
-        raise ValueError(f"simtune target {simtune_target!r} is {t.get('os')}; the TVM runner "
-                         "supports linux (user-mode) targets only")
-    isa = t.get("isa")
+    t = build_description(simtune_target)
+    isa, target_os = t.get("isa"), t.get("os")
+    if target_os == "baremetal":
+        if isa not in _LLVM_BARE_TARGETS:
+            raise ValueError(f"simtune target {simtune_target!r} is {isa} bare metal; the TVM "
+                             f"runner supports bare metal on {', '.join(sorted(_LLVM_BARE_TARGETS))}")
+        return {"kind": "llvm", **_LLVM_BARE_TARGETS[isa], "num-cores": 1}
+    if target_os != "linux":
+        raise ValueError(f"simtune target {simtune_target!r} is {target_os}; the TVM runner "
+                         "supports linux (user-mode) and riscv64 bare-metal targets")
     if isa not in _LLVM_TARGETS:
         raise ValueError(f"simtune target {simtune_target!r} has isa {isa!r}; "
                          f"supported: {', '.join(sorted(_LLVM_TARGETS))}")
@@ -230,7 +259,9 @@ class SimtuneRunner(PyRunner):
     ref_options : options of the simtune reference ("rounds=5,host=board").
     store : a simtune store (created when missing) that records every executable as a
         candidate "external:<hash>" of `workload`, with its statistics and measurements.
-    clock_hz : turns a cycle-predicting model's output into seconds.
+    clock_hz : turns cycles (a cycle-predicting model's output, a cycle-counting reference's
+        measurement such as rvsim's) into seconds; 0: the target's "clock_hz" (the rvsim
+        targets give their model's clock).
     on_batch : called (in the runner's thread) with each batch's trial records (progress).
     """
 
@@ -246,8 +277,9 @@ class SimtuneRunner(PyRunner):
                  on_batch: Callable[[list[dict]], None] | None = None) -> None:
         super().__init__()
         self.target = target
-        self.target_desc = load_simtune_target(target)
+        self.target_desc = build_description(target)
         tvm_target(target)  # rejects targets the runner cannot generate code for
+        self._bare_runtime: dict | None = None   # `simtune harness-runtime`, on bare metal
         self.workload = workload
         self.sims = sims
         self.model, self.model_note = self._resolve_model(model, sims)
@@ -278,7 +310,7 @@ class SimtuneRunner(PyRunner):
         self.calibrate_ref = calibrate_ref
         self.ref_options = ref_options
         self.store = store
-        self.clock_hz = clock_hz
+        self.clock_hz = clock_hz or float(self.target_desc.get("clock_hz", 0))
         self.on_batch = on_batch
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._counter = 0
@@ -427,7 +459,7 @@ class SimtuneRunner(PyRunner):
         secs = float(m["value"]) * _SECONDS_PER.get(m["unit"], lambda _hz: math.nan)(self.clock_hz)
         if not (math.isfinite(secs) and secs > 0):
             return (f"simtune runner: measure: {m['value']} {m['unit']} is no run time "
-                    "in seconds (a cycle count needs clock_hz=)")
+                    "in seconds (a cycle count needs clock_hz=, or a target with clock_hz)")
         return secs
 
     # ---- worker thread ----
@@ -558,11 +590,15 @@ class SimtuneRunner(PyRunner):
                                           "supports float32 only")
             buffers.append(Buffer(shape, i in outputs))
         symbol = self._entry_symbol(objects)
-        source = generate_harness(symbol, buffers, self.reference, self.rel_tol, self.abs_tol)
+        t = self.target_desc
+        runtime = self._runtime() if t.get("os") == "baremetal" else None
+        if runtime:
+            t = runtime   # the build target's compiler, flags and the runtime's link flags
+        source = generate_harness(symbol, buffers, self.reference, self.rel_tol, self.abs_tol,
+                                  bare_metal_runtime=runtime["c"] if runtime else None)
         harness = folder / "harness.c"
         harness.write_text(source, encoding="utf-8")
         elf = folder / "candidate.elf"
-        t = self.target_desc
         cmd = [t["cc"], *t.get("cflags", []), "-o", str(elf), str(harness),
                *map(str, objects), *t.get("ldflags", [])]
         if "-lm" not in cmd:
@@ -573,6 +609,21 @@ class SimtuneRunner(PyRunner):
             tail = " ".join((proc.stdout + proc.stderr).split())[-600:]
             raise _Failure("harness", f"{t['cc']} exited with {proc.returncode}: {tail}")
         return str(elf)
+
+    def _runtime(self) -> dict:
+        """simtune's bare-metal harness runtime and the build toolchain for the target
+        (`simtune harness-runtime`), asked once per runner."""
+        if self._bare_runtime is None:
+            cmd = [self.simtune, "harness-runtime", "--target", self.target]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+            except OSError as e:
+                raise _Failure("harness", f"cannot run simtune executable {self.simtune}: {e}") from None
+            if proc.returncode != 0:
+                raise _Failure("harness", "simtune harness-runtime: " +
+                               (" ".join(proc.stderr.split())[-600:] or f"exit {proc.returncode}"))
+            self._bare_runtime = json.loads(proc.stdout)
+        return self._bare_runtime
 
     @staticmethod
     def _unpack(artifact: str, folder: Path) -> list[Path]:

@@ -29,6 +29,17 @@ struct Harness {
 // malformed: no buffers, no output, non-positive sizes, bad tolerances.
 Result<Harness> GenerateHarness(const KernelSource& source, const Target& target);
 
+// The bare-metal part of GenerateHarness's harnesses, for executables whose kernel and main
+// simtune did not generate (TVM's code, python/simtune_tvm): console on the UART, exit
+// through HTIF, the ROI markers (simtune_roi_begin/_end over mcycle and minstret,
+// simtune_print_roi's "simtune: roi ..." line, simtune_touch_tohost, simtune_sim_done), the
+// trap handler (simtune_trap_entry) and the start-up (_start, .data and .bss in words, then
+// exit(main())). So such an ELF meets Spike, QEMU's virt machine and rvsim as simtune's own
+// do. Its main() must point mtvec at simtune_trap_entry. `c` is the source, `ldflags` what the
+// link needs besides the target's; `data` stays empty. Fails for anything but riscv64 bare
+// metal.
+Result<Harness> GenerateBareMetalRuntime(const Target& target);
+
 // Name of Harness::data's file next to harness.c.
 inline constexpr const char* kHarnessDataFile = "harness.bin";
 

@@ -489,6 +489,7 @@ int RunCli(int argc, char** argv) {
       cli::AddVerifyCommand(app),
       cli::AddEstimateCommand(app),
       cli::AddDatasetCommand(app),
+      cli::AddHarnessRuntimeCommand(app),
   };
 
   // A required option has no default to show, nor does an empty list ("=[]").

@@ -172,5 +172,6 @@ Subcommand AddTuneCommand(CLI::App& app);       // tune_command.cc
 Subcommand AddVerifyCommand(CLI::App& app);     // model_commands.cc
 Subcommand AddEstimateCommand(CLI::App& app);   // estimate_command.cc
 Subcommand AddDatasetCommand(CLI::App& app);    // dataset_command.cc
+Subcommand AddHarnessRuntimeCommand(CLI::App& app);  // harness_command.cc
 
 }  // namespace simtune::cli

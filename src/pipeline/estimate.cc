@@ -105,19 +105,22 @@ Result<Plan> MakePlan(const EstimateJobOptions& f) {
     p.features.relative = false;
     p.model_label = f.model;
     p.unit = m.unit;   // recorded at training (an ssh reference is in ns too)
-    if (p.unit == "ns") {
-      p.seconds_per_unit = 1e-9;
-    } else if (p.unit != "score") {
-      if (!(f.clock_hz > 0))
-        return Error{"model " + f.model + " predicts " + p.unit + " (reference " + spec.reference +
-                     "); pass --clock-hz to turn them into seconds"};
-      p.seconds_per_unit = 1.0 / f.clock_hz;
-    }
-    p.predictor = std::move(m.predictor);
     SIMTUNE_ASSIGN_OR_RETURN(p.target, LoadTarget(target_name));
     if (p.target.name != spec.sim_target)
       return Error{"--target '" + f.target + "' differs from the target model " + f.model +
                    " was trained on (" + spec.sim_target + ")"};
+    if (p.unit == "ns") {
+      p.seconds_per_unit = 1e-9;
+    } else if (p.unit != "score") {
+      // --clock-hz, else the target's own clock (the rvsim targets give their model's).
+      double hz = f.clock_hz > 0 ? f.clock_hz : p.target.clock_hz;
+      if (!(hz > 0))
+        return Error{"model " + f.model + " predicts " + p.unit + " (reference " + spec.reference +
+                     "); pass --clock-hz to turn them into seconds (target " + p.target.name +
+                     " gives no clock_hz)"};
+      p.seconds_per_unit = 1.0 / hz;
+    }
+    p.predictor = std::move(m.predictor);
   } else {
     if (target_name.empty()) return Error{"pass --target (or --model, whose target is used)"};
     if (sims.empty()) sims = {"qemu"};

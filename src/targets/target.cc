@@ -1,6 +1,7 @@
 #include "simtune/target.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -188,7 +189,7 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
       "name",         "description",       "isa",        "os",         "cc",
       "cflags",       "ldflags",           "runner",     "simulators", "references",
       "caches",       "branch_predictor",  "build_target", "reference_options",
-      "mca_cpu"};
+      "mca_cpu",      "clock_hz"};
   // The build recipe: a reference target takes it from its build_target instead.
   static const std::vector<std::string> kBuildKeys = {"isa",     "os",    "cc", "cflags",
                                                       "ldflags", "runner"};
@@ -282,6 +283,12 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
     if (t.mca_cpu.empty() || t.mca_cpu.find_first_of(" \t,") != std::string::npos)
       return Error{where + ": mca_cpu must be an llvm-mca CPU name (llc -mcpu=help); got '" +
                    t.mca_cpu + "'"};
+  }
+  if (j.contains("clock_hz")) {
+    const json& hz = j.at("clock_hz");
+    if (!hz.is_number() || !(hz.get<double>() > 0) || !std::isfinite(hz.get<double>()))
+      return Error{where + ": clock_hz must be a positive number (Hz); got " + hz.dump()};
+    t.clock_hz = hz.get<double>();
   }
   if (j.contains("branch_predictor")) {
     SIMTUNE_ASSIGN_OR_RETURN(t.branch_predictor,

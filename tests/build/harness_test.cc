@@ -128,5 +128,40 @@ TEST(Harness, BareMetalKeepsRunTimeWrittenBuffersOutOfBss) {
   EXPECT_EQ(linux_h->c.find(".preserve"), std::string::npos);
 }
 
+// The runtime for kernels simtune did not generate (`simtune harness-runtime`, the TVM
+// runner's bare-metal ELFs) is the very code of simtune's own bare-metal harness: console,
+// exit, ROI markers, traps and start-up, each piece as GenerateHarness writes it.
+TEST(Harness, BareMetalRuntimeIsTheHarnessOwn) {
+  Target bare;
+  bare.name = "test-bare";
+  bare.isa = "riscv64";
+  bare.os = "baremetal";
+  auto rt = GenerateBareMetalRuntime(bare);
+  ASSERT_TRUE(rt.ok()) << rt.message();
+  EXPECT_EQ(rt->ldflags, std::vector<std::string>{"-nostartfiles"});
+  EXPECT_TRUE(rt->data.empty());
+  auto h = GenerateHarness(Source({{"A", 16, false}, {"C", 4, true}}), bare);
+  ASSERT_TRUE(h.ok()) << h.message();
+  // Every line of the runtime after its include lines is a line of the generated harness.
+  std::string body = rt->c.substr(rt->c.find("#define SIMTUNE_TRAP_EXIT"));
+  size_t lines = 0;
+  for (size_t at = 0; at < body.size();) {
+    size_t end = body.find('\n', at);
+    std::string line = body.substr(at, end - at);
+    at = end == std::string::npos ? body.size() : end + 1;
+    if (line.empty()) continue;
+    ++lines;
+    EXPECT_NE(h->c.find(line), std::string::npos) << "not in the harness: " << line;
+  }
+  EXPECT_GT(lines, 100u);
+  for (const char* symbol : {"void simtune_roi_begin(void)", "void simtune_roi_end(void)",
+                             "static void simtune_print_roi(void)", "void simtune_sim_done(void)",
+                             "_exit(int code)", "simtune_trap_entry:", "_start:", "tohost"})
+    EXPECT_NE(rt->c.find(symbol), std::string::npos) << symbol;
+  EXPECT_EQ(GenerateBareMetalRuntime(Linux()).message(),
+            "target test-linux is x86_64 linux; the bare-metal harness runtime is for riscv64 "
+            "bare metal only");
+}
+
 }  // namespace
 }  // namespace simtune

@@ -304,5 +304,50 @@ TEST_F(CliTest, QemuAndSpikeStatisticsJoinOnAnRvsimTarget) {
       << eval.out;
 }
 
+// `simtune harness-runtime`: the bare-metal runtime and toolchain as JSON (the TVM runner's
+// bare-metal ELFs link with it). A main of a few lines and the runtime link into an ELF with
+// the symbols the simulators and rvsim look for.
+TEST_F(CliTest, HarnessRuntimeLinksAForeignMainForBareMetal) {
+  auto r = Run({"harness-runtime", "--target", "riscv64-rvsim-p550"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["target"], "riscv64-rvsim-p550");
+  EXPECT_EQ(j["build_target"], "riscv64-baremetal");
+  EXPECT_EQ(j["os"], "baremetal");
+  EXPECT_EQ(j["cc"], "riscv64-unknown-elf-gcc");
+  auto ldflags = j["ldflags"].get<std::vector<std::string>>();
+  ASSERT_FALSE(ldflags.empty());
+  EXPECT_EQ(ldflags.back(), "-nostartfiles");
+  EXPECT_EQ(ldflags.front(), "-Wl,--defsym=__flash=0x80000000");   // the target's own first
+  std::ofstream(dir_ / "main.c") << j["c"].get<std::string>() << R"(
+int main(void) {
+  __asm__ volatile("csrw mtvec, %0" : : "r"(simtune_trap_entry));
+  simtune_touch_tohost();
+  simtune_roi_begin();
+  simtune_roi_end();
+  simtune_print_roi();
+  simtune_sim_done();
+  return 0;
+}
+)";
+  std::vector<std::string> cc = {j["cc"].get<std::string>()};
+  for (const auto& f : j["cflags"]) cc.push_back(f.get<std::string>());
+  cc.insert(cc.end(), {"-o", (dir_ / "main.elf").string(), (dir_ / "main.c").string()});
+  cc.insert(cc.end(), ldflags.begin(), ldflags.end());
+  auto built = RunProcess(cc);
+  ASSERT_TRUE(built.ok()) << built.message();
+  ASSERT_EQ(built->exit_code, 0) << built->out << built->err;
+  auto nm = RunProcess({"nm", (dir_ / "main.elf").string()});
+  ASSERT_TRUE(nm.ok());
+  for (const char* symbol : {" simtune_roi_begin", " simtune_roi_end", " simtune_sim_done",
+                             " tohost", " _exit", " _start", " __stack"})
+    EXPECT_NE(nm->out.find(symbol), std::string::npos) << symbol;
+
+  auto bad = Run({"harness-runtime", "--target", "x86_64-host"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "error: harness-runtime: target x86_64-host is x86_64 linux; the bare-metal "
+                     "harness runtime is for riscv64 bare metal only\n");
+}
+
 }  // namespace
 }  // namespace simtune

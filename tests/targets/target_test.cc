@@ -117,7 +117,7 @@ TEST(Targets, StrictParseErrors) {
   EXPECT_EQ(msg(With(R"("zzzzzzzz": 1)")),
             "data/targets/foo.json: unknown key 'zzzzzzzz'; valid keys: name, description, isa, "
             "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor, "
-            "build_target, reference_options, mca_cpu");
+            "build_target, reference_options, mca_cpu, clock_hz");
   EXPECT_EQ(msg(With(R"("cflags": "-O2")")),
             "data/targets/foo.json: key 'cflags': expected an array of strings; got string");
   EXPECT_EQ(msg(With(R"("runner": ["qemu", 3])")),
@@ -324,6 +324,26 @@ TEST(Targets, BuildTargetCyclesAreNamed) {
   EXPECT_EQ(by_path.message(), "target a: build_target cycle a -> b -> a");
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.message(), "target x: build_target cycle x -> a -> b -> a");
+}
+
+// clock_hz: the reference machine's clock, a positive number; the rvsim targets give their
+// model's (the rvsim driver's cpu_clock_mhz: P550 1400, Rocket 1000).
+TEST(Targets, ClockHzIsAPositiveNumber) {
+  const std::string w = "data/targets/foo.json";
+  auto t = ParseTarget(With(R"("clock_hz": 2.5e9)"), w);
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->clock_hz, 2.5e9);
+  EXPECT_EQ(ParseTarget(kMinimal, w)->clock_hz, 0);
+  EXPECT_EQ(ParseTarget(With(R"("clock_hz": 0)"), w).message(),
+            "data/targets/foo.json: clock_hz must be a positive number (Hz); got 0");
+  EXPECT_EQ(ParseTarget(With(R"("clock_hz": "1GHz")"), w).message(),
+            "data/targets/foo.json: clock_hz must be a positive number (Hz); got \"1GHz\"");
+  auto p550 = LoadTarget("riscv64-rvsim-p550");
+  ASSERT_TRUE(p550.ok()) << p550.message();
+  EXPECT_EQ(p550->clock_hz, 1.4e9);
+  auto rocket = LoadTarget("riscv64-rvsim-rocket");
+  ASSERT_TRUE(rocket.ok()) << rocket.message();
+  EXPECT_EQ(rocket->clock_hz, 1e9);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ Run: make test-tvm.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -142,6 +143,47 @@ class TuneTest(unittest.TestCase):
 
     def test_x86_64_on_valgrind(self) -> None:
         self.tune("x86_64-host", "valgrind", ("valgrind", "gcc"))
+
+    def test_riscv64_bare_metal_on_rvsim(self) -> None:
+        """TVM code for riscv64 bare metal (the ELFs Spike, QEMU's virt machine and rvsim run):
+        linked with simtune's bare-metal runtime (`simtune harness-runtime`), simulated on
+        qemu-system-riscv64 with the plugin, two of each batch measured on the rvsim P550
+        model, whose cycles become seconds at the target's clock (1.4 GHz)."""
+        require_tools("qemu-system-riscv64", "riscv64-unknown-elf-gcc", "llvm-mca-19")
+        target, workload = "riscv64-rvsim-p550", "gemm:M=16,N=24,K=8"
+        self.assertEqual(tvm_target(target)["mtriple"], "riscv64-unknown-elf")
+        work = Path(tempfile.mkdtemp(prefix="simtune_tvm_bare_"))
+        self.addCleanup(shutil.rmtree, work, True)
+        runner = SimtuneRunner(target, workload, sims="qemu,mca", model=None, calibrate=2,
+                               work_dir=str(work / "runner"), jobs=2)
+        self.assertEqual(runner.clock_hz, 1.4e9)
+        ms.tune_tir(prim_func(workload), tvm.target.Target(tvm_target(target)), str(work / "ms"),
+                    max_trials_global=4, num_trials_per_iter=4, runner=runner,
+                    builder=local_builder(max_workers=2), seed=1)
+        kinds = [t["kind"] for t in runner.trials]
+        self.assertEqual(len(kinds), 4, runner.trials)
+        self.assertEqual(kinds.count("measured"), 2, runner.trials)
+        self.assertEqual(kinds.count("failed"), 0, runner.trials)
+        rows = {r["elf"]: r for r in runner.last_estimates}
+        for t in runner.trials:
+            row = rows[t["elf"]]
+            qemu = row["stats"]["qemu"]
+            self.assertEqual(qemu["extra"]["emulation"], "system")
+            self.assertGreater(qemu["insn_count"], 1000)
+            if t["kind"] == "measured":
+                m = row["measured"]
+                self.assertEqual((m["status"], m["unit"]), ("ok", "cycles"), m)
+                self.assertAlmostEqual(t["measured_s"], m["value"] / 1.4e9, delta=1e-12)
+        # The ELF verifies on its own in QEMU's system mode (simtune's qemu simulator
+        # without a plugin option: a full run, reference check included).
+        elf = runner.trials[0]["elf"]
+        check = subprocess.run([find_simtune(), "estimate", elf, "-w", workload, "--target",
+                                target, "--sim", "qemu", "--json", "-"], capture_output=True,
+                               text=True, timeout=300, check=False)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        result = json.loads(check.stdout)["results"][0]
+        self.assertEqual(result["status"], "ok", result)
+        self.assertIn("full run", result["stats"]["qemu"]["extra"]["output_check"])
 
 
 class FailureTest(unittest.TestCase):
