@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer tvm-dataset tvm-model bench-tvm-race
+.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer tvm-dataset tvm-model tvm-dataset-rvsim tvm-models-rvsim bench-tvm-race
 
 all: build
 
@@ -118,6 +118,24 @@ tvm-dataset: build
 tvm-model: tvm-dataset
 	$(BUILD)/simtune train --db out/tvm/x86.db --target x86_64-host --sim qemu,mca --ref native --no-rel \
 	  --predictor $(TVM_PREDICTOR) --out out/tvm/x86_64-host.json
+
+# The same for the rvsim targets (RISC-V bare metal, issue 18): MetaSchedule's search on 10
+# smaller shapes, every schedule simulated (qemu system mode, llvm-mca) and measured on the
+# target's rvsim model (deterministic, so the models ship: data/models/tvm/<target>.json,
+# which SimtuneRunner(model="auto") takes). Resumable; TVM_RVSIM_TRIALS per shape.
+TVM_RVSIM_TARGETS ?= riscv64-rvsim-p550 riscv64-rvsim-rocket
+TVM_RVSIM_TRIALS ?= 32
+tvm-dataset-rvsim: build
+	for t in $(TVM_RVSIM_TARGETS); do \
+	  PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset \
+	    --db out/tvm/rvsim.db --target $$t --sims qemu,mca --trials $(TVM_RVSIM_TRIALS) \
+	    --per-iter 16 --ref-options verify=off,jobs=2 || exit 1; done
+
+tvm-models-rvsim: tvm-dataset-rvsim
+	mkdir -p data/models/tvm
+	for t in $(TVM_RVSIM_TARGETS); do \
+	  $(BUILD)/simtune train --db out/tvm/rvsim.db --target $$t --sim qemu,mca --ref rvsim --no-rel \
+	    --predictor $(TVM_PREDICTOR) --out data/models/tvm/$$t.json || exit 1; done
 
 # The race: MetaSchedule with LocalRunner against SimtuneRunner (model; calibrate=1).
 bench-tvm-race: build

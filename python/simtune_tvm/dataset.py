@@ -13,6 +13,7 @@ batch and per workload on stderr.
 
     PYTHONPATH=python .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db \\
         [--target x86_64-host] [--sims qemu,mca] [--trials 48] [--workloads W;W...]
+        [--ref-options verify=off]
 """
 
 from __future__ import annotations
@@ -48,6 +49,22 @@ DEFAULT_WORKLOADS = [
 ]
 
 
+# For the rvsim targets (every schedule cycle-simulated): the same operators at 20-170 k
+# multiply-adds, a few seconds of rvsim each.
+RVSIM_WORKLOADS = [
+    "gemm:M=32,N=32,K=64",
+    "gemm:M=16,N=64,K=96",
+    "gemm:M=48,N=40,K=32",
+    "mvm:M=256,K=128",
+    "conv2d:N=1,C=8,H=12,W=12,K=16,R=3,S=3,stride=1,pad=1",
+    "conv2d:N=1,C=16,H=8,W=8,K=32,R=1,S=1,stride=1,pad=0",
+    "conv2d:N=1,C=8,H=16,W=16,K=16,R=3,S=3,stride=2,pad=1",
+    "dwconv2d:C=32,H=16,W=16,R=3,S=3,stride=1,pad=1",
+    "dwconv2d:C=64,H=12,W=12,R=3,S=3,stride=2,pad=1",
+    "dwconv2d:C=24,H=14,W=14,R=3,S=3,stride=1,pad=1",
+]
+
+
 def measured_count(db: Path, workload: str, target: str) -> int:
     """Schedules of `workload` with an ok reference result on `target` in the store."""
     if not db.is_file():
@@ -62,7 +79,7 @@ def measured_count(db: Path, workload: str, target: str) -> int:
 
 
 def collect(workload: str, db: Path, target: str, sims: str, trials: int, seed: int,
-            per_iter: int, work: Path, log) -> dict:
+            per_iter: int, work: Path, log, ref_options: str = "") -> dict:
     """One MetaSchedule run on `workload` whose every trial is simulated and measured."""
     # pylint: disable=import-outside-toplevel
     import tvm
@@ -79,7 +96,8 @@ def collect(workload: str, db: Path, target: str, sims: str, trials: int, seed: 
             f"{len(records) - ok} failed; {time.monotonic() - started:.0f} s")
 
     runner = SimtuneRunner(target, workload, sims=sims, model=None, calibrate=per_iter,
-                           store=str(db), work_dir=str(work / "runner"), on_batch=on_batch)
+                           store=str(db), work_dir=str(work / "runner"), on_batch=on_batch,
+                           ref_options=ref_options)
     tt = tvm.target.Target(tvm_target(target))
     ms.tune_tir(prim_func(workload), tt, str(work / "ms"), max_trials_global=trials,
                 num_trials_per_iter=per_iter, runner=runner,
@@ -96,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sims", default="qemu,mca")
     ap.add_argument("--trials", type=int, default=48, help="measured schedules per workload")
     ap.add_argument("--per-iter", type=int, default=16, help="MetaSchedule trials per batch")
-    ap.add_argument("--workloads", default=";".join(DEFAULT_WORKLOADS),
-                    help="';'-separated simtune workload strings")
+    ap.add_argument("--workloads", default="",
+                    help="';'-separated simtune workload strings (default: 12 network shapes; "
+                         "for a target measured on rvsim, 10 smaller ones)")
+    ap.add_argument("--ref-options", default="",
+                    help="options of the target's reference (e.g. verify=off for rvsim: the "
+                         "schedule is verified in its QEMU run already)")
     ap.add_argument("--max-runs", type=int, default=3,
                     help="MetaSchedule runs per workload at most (each a new seed)")
     args = ap.parse_args(argv)
@@ -105,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--trials and --per-iter must be >= 1")
     db = Path(args.db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
+    if not args.workloads:
+        from .runner import load_simtune_target
+        rvsim = "rvsim" in load_simtune_target(args.target).get("references", [])
+        args.workloads = ";".join(RVSIM_WORKLOADS if rvsim else DEFAULT_WORKLOADS)
     workloads = [w.strip() for w in args.workloads.split(";") if w.strip()]
 
     def log(msg: str) -> None:
@@ -127,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(seed {run + 1}) for {want} more")
             with tempfile.TemporaryDirectory(prefix="tvm_dataset_") as work:
                 out = collect(workload, db, args.target, args.sims, want, run + 1,
-                              min(args.per_iter, want), Path(work), log)
+                              min(args.per_iter, want), Path(work), log, args.ref_options)
             log(f"  {workload}: {out['measured']} measured, {out['failed']} failed of "
                 f"{out['trials']} trials in {out['wall_s']:.0f} s; load {os.getloadavg()[0]:.1f}")
     return 0

@@ -7,7 +7,10 @@ Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on gen
      TVM target, which may be a cross target) is unpacked;
   2. a harness (harness.py) is generated from the arguments' shapes and compiled and linked
      with the object files by the simtune target's own compiler and flags
-     (data/targets/<name>.json), into a static executable for the target;
+     (data/targets/<name>.json), into a static executable for the target; on riscv64 bare
+     metal (riscv64-baremetal and the rvsim targets that build as it) with simtune's own
+     bare-metal runtime too (`simtune harness-runtime`: console, exit, ROI markers, traps,
+     start-up), so the executable runs on QEMU's virt machine, Spike and rvsim;
   3. all executables of the batch go to one `simtune estimate` call, which simulates them,
      checks the harness's verify line, extracts features and predicts; with calibrate=k it
      also times the k best predicted on the target's reference (`--measure-top k`);
@@ -35,7 +38,8 @@ machine), else a shipped data/models/tvm/<target>.json; without one, or model=No
 is the instruction-count baseline. `runner.model_note` says which and why.
 
 Units. run_secs is in seconds when a model predicts a run time (a regressor trained on ns,
-or on cycles with clock_hz) or when calibrate > 0. Otherwise (the instruction-count baseline,
+or on cycles with clock_hz: by default the target's "clock_hz", which the rvsim targets give)
+or when calibrate > 0. Otherwise (the instruction-count baseline,
 or a ranking model, without calibration) it is 1e-9 x exp(score): for the baseline 1 ns per
 simulated instruction, which orders candidates but is not a run time; MetaSchedule's
 "Latency (us)" column then shows thousands of simulated instructions. A TVM user reads that

@@ -147,21 +147,28 @@ class TuneTest(unittest.TestCase):
     def test_riscv64_bare_metal_on_rvsim(self) -> None:
         """TVM code for riscv64 bare metal (the ELFs Spike, QEMU's virt machine and rvsim run):
         linked with simtune's bare-metal runtime (`simtune harness-runtime`), simulated on
-        qemu-system-riscv64 with the plugin, two of each batch measured on the rvsim P550
-        model, whose cycles become seconds at the target's clock (1.4 GHz)."""
+        qemu-system-riscv64 with the plugin, ranked by the shipped TVM model for the target,
+        two of each batch measured on the rvsim P550 model, whose cycles become seconds at
+        the target's clock (1.4 GHz)."""
         require_tools("qemu-system-riscv64", "riscv64-unknown-elf-gcc", "llvm-mca-19")
         target, workload = "riscv64-rvsim-p550", "gemm:M=16,N=24,K=8"
         self.assertEqual(tvm_target(target)["mtriple"], "riscv64-unknown-elf")
         work = Path(tempfile.mkdtemp(prefix="simtune_tvm_bare_"))
         self.addCleanup(shutil.rmtree, work, True)
-        runner = SimtuneRunner(target, workload, sims="qemu,mca", model=None, calibrate=2,
+        runner = SimtuneRunner(target, workload, sims="qemu,mca", calibrate=2,
                                work_dir=str(work / "runner"), jobs=2)
         self.assertEqual(runner.clock_hz, 1.4e9)
+        # The shipped model for TVM code on this target (`make tvm-models-rvsim`), in cycles.
+        self.assertIn("data/models/tvm/riscv64-rvsim-p550.json", runner.model_note)
         ms.tune_tir(prim_func(workload), tvm.target.Target(tvm_target(target)), str(work / "ms"),
                     max_trials_global=4, num_trials_per_iter=4, runner=runner,
                     builder=local_builder(max_workers=2), seed=1)
         kinds = [t["kind"] for t in runner.trials]
         self.assertEqual(len(kinds), 4, runner.trials)
+        self.assertEqual(runner.run_secs_unit, "seconds")
+        for t in runner.trials:   # a 16x24x8 matmul: microseconds, model's or measured
+            self.assertTrue(1e-7 < t["run_secs"] < 1e-3, t)
+            self.assertTrue(1e-7 < t["predicted_s"] < 1e-3, t)
         self.assertEqual(kinds.count("measured"), 2, runner.trials)
         self.assertEqual(kinds.count("failed"), 0, runner.trials)
         rows = {r["elf"]: r for r in runner.last_estimates}
