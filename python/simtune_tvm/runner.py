@@ -347,7 +347,8 @@ class SimtuneRunner(PyRunner):
             return None, (f"no TVM model for target {self.target} (out/tvm/{self.target}.json, "
                           f"data/models/tvm/{self.target}.json); {baseline}"
                           + ("; build one with `make tvm-model`" if self.target == "x86_64-host"
-                             else ""))
+                             else "; build them with `make tvm-models-rvsim`"
+                             if "rvsim" in self.target_desc.get("references", []) else ""))
         try:
             with open(found, encoding="utf-8") as f:
                 model_sims = json.load(f).get("data", {}).get("simulators", [])
