@@ -53,8 +53,7 @@ Status Validate(const KernelSource& source) {
   return Status::Ok();
 }
 
-// Shared by every target: input filling, guard zones, output checksums, verification
-// against the reference.
+// The kernel's and the reference's signatures (every generated harness).
 constexpr const char* kKernelDecls = R"C(
 void simtune_kernel(float *const *bufs);
 void simtune_reference(float *const *bufs);
@@ -73,6 +72,8 @@ volatile int simtune_roi_state;
 #endif
 )C";
 
+// Shared by every target: input filling, guard zones, output checksums, verification
+// against the reference.
 constexpr const char* kCommon = R"C(
 /* Inputs: one 64-bit LCG stream per buffer, values k / 2^23 - 1 in [-1, 1), exact in float
    and identical on every ISA. Outputs: zeroed. */

@@ -108,8 +108,9 @@ Subcommand AddEstimateCommand(CLI::App& app) {
   cmd->add_option("--model,-m", f->model,
                   "model file from `simtune train --no-rel` (default: instruction-count baseline)");
   cmd->add_option("--flops", f->flops, "useful flops of one call (default: from the workload)");
-  cmd->add_option("--clock-hz", f->clock_hz, "clock to turn a cycle-predicting model's output into seconds (default: the target's "
-                  "clock_hz)");
+  cmd->add_option("--clock-hz", f->clock_hz,
+                  "clock to turn a cycle-predicting model's output into seconds (default: the "
+                  "target's clock_hz)");
   cmd->add_option("--db", f->db, "store the model was trained from (restores the workload's scale)");
   cmd->add_option("--json", f->json, "write the results as JSON to this file ('-': stdout only)");
   cmd->add_option("--measure", f->measure,
