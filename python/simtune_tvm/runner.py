@@ -59,6 +59,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -284,6 +285,7 @@ class SimtuneRunner(PyRunner):
         self.target_desc = build_description(target)
         tvm_target(target)  # rejects targets the runner cannot generate code for
         self._bare_runtime: dict | None = None   # `simtune harness-runtime`, on bare metal
+        self._bare_runtime_lock = threading.Lock()   # two build threads ask for it at once
         self.workload = workload
         self.sims = sims
         self.model, self.model_note = self._resolve_model(model, sims)
@@ -617,18 +619,23 @@ class SimtuneRunner(PyRunner):
 
     def _runtime(self) -> dict:
         """simtune's bare-metal harness runtime and the build toolchain for the target
-        (`simtune harness-runtime`), asked once per runner."""
-        if self._bare_runtime is None:
-            cmd = [self.simtune, "harness-runtime", "--target", self.target]
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-            except OSError as e:
-                raise _Failure("harness", f"cannot run simtune executable {self.simtune}: {e}") from None
-            if proc.returncode != 0:
-                raise _Failure("harness", "simtune harness-runtime: " +
-                               (" ".join(proc.stderr.split())[-600:] or f"exit {proc.returncode}"))
-            self._bare_runtime = json.loads(proc.stdout)
-        return self._bare_runtime
+        (`simtune harness-runtime`), asked once per runner (the first batch's build threads
+        all want it: one asks, the others wait)."""
+        with self._bare_runtime_lock:
+            if self._bare_runtime is None:
+                cmd = [self.simtune, "harness-runtime", "--target", self.target]
+                try:
+                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                                          check=False)
+                except OSError as e:
+                    raise _Failure("harness", f"cannot run simtune executable {self.simtune}: "
+                                              f"{e}") from None
+                if proc.returncode != 0:
+                    raise _Failure("harness", "simtune harness-runtime: " +
+                                   (" ".join(proc.stderr.split())[-600:] or
+                                    f"exit {proc.returncode}"))
+                self._bare_runtime = json.loads(proc.stdout)
+            return self._bare_runtime
 
     @staticmethod
     def _unpack(artifact: str, folder: Path) -> list[Path]:

@@ -11,13 +11,16 @@ Run: make test-tvm.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
+from unittest import mock
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,6 +194,30 @@ class TuneTest(unittest.TestCase):
         result = json.loads(check.stdout)["results"][0]
         self.assertEqual(result["status"], "ok", result)
         self.assertIn("full run", result["stats"]["qemu"]["extra"]["output_check"])
+
+    def test_bare_metal_runtime_is_asked_once_by_concurrent_builds(self) -> None:
+        """The first batch's build threads all need the bare-metal runtime at once: one of
+        them runs `simtune harness-runtime`, the others wait for its answer."""
+        from simtune_tvm import runner as runner_module  # pylint: disable=import-outside-toplevel
+        work = Path(tempfile.mkdtemp(prefix="simtune_tvm_rt_"))
+        self.addCleanup(shutil.rmtree, work, True)
+        runner = SimtuneRunner("riscv64-rvsim-p550", "gemm:M=16,N=24,K=8", sims="qemu",
+                               model=None, work_dir=str(work))
+        calls = []
+        real_run = subprocess.run
+
+        def slow_run(cmd, *args, **kwargs):
+            calls.append(cmd)
+            time.sleep(0.2)   # the others arrive while the first is still asking
+            return real_run(cmd, *args, **kwargs)
+
+        with mock.patch.object(runner_module.subprocess, "run", slow_run):
+            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+                answers = list(pool.map(lambda _: runner._runtime(), range(4)))
+        self.assertEqual(len(calls), 1, calls)
+        self.assertIn("harness-runtime", calls[0])
+        self.assertTrue(all(a is answers[0] for a in answers))
+        self.assertIn("riscv64-unknown-elf", answers[0]["cc"])
 
 
 class FailureTest(unittest.TestCase):
