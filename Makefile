@@ -105,11 +105,12 @@ host-model: dataset-x86
 bench-transfer: build
 	bench/transfer_experiment --simtune $(BUILD)/simtune
 
-# MetaSchedule-generated code as data (issue 18): MetaSchedule's own search on 12 operator
+# MetaSchedule-generated code as data (issue 18): MetaSchedule's own search on 20 operator
 # shapes (gemm, dense, conv2d incl. 1x1 and stride 2, depthwise), every schedule simulated
 # (qemu, llvm-mca) and timed natively, into out/tvm/x86.db. Resumable; TVM_TRIALS per shape.
+# gp: the best leave-one-shape-out regret on the 20 shapes (README).
 TVM_TRIALS ?= 48
-TVM_PREDICTOR ?= ridge
+TVM_PREDICTOR ?= gp
 tvm-dataset: build
 	PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db \
 	  --sims qemu,mca --trials $(TVM_TRIALS)
@@ -125,6 +126,7 @@ tvm-model: tvm-dataset
 # which SimtuneRunner(model="auto") takes). Resumable; TVM_RVSIM_TRIALS per shape.
 TVM_RVSIM_TARGETS ?= riscv64-rvsim-p550 riscv64-rvsim-rocket
 TVM_RVSIM_TRIALS ?= 32
+TVM_RVSIM_PREDICTOR ?= ridge
 tvm-dataset-rvsim: build
 	for t in $(TVM_RVSIM_TARGETS); do \
 	  PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset \
@@ -135,7 +137,7 @@ tvm-models-rvsim: tvm-dataset-rvsim
 	mkdir -p data/models/tvm
 	for t in $(TVM_RVSIM_TARGETS); do \
 	  $(BUILD)/simtune train --db out/tvm/rvsim.db --target $$t --sim qemu,mca --ref rvsim --no-rel \
-	    --predictor $(TVM_PREDICTOR) --out data/models/tvm/$$t.json || exit 1; done
+	    --predictor $(TVM_RVSIM_PREDICTOR) --out data/models/tvm/$$t.json || exit 1; done
 
 # The race: MetaSchedule with LocalRunner against SimtuneRunner (model; calibrate=1).
 bench-tvm-race: build
