@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", default="x86_64-host")
     ap.add_argument("--sims", default="qemu,mca")
     ap.add_argument("--trials", type=int, default=48, help="measured schedules per workload")
+    ap.add_argument("--op-trials", default="",
+                    help="OP=N,...: measured schedules per workload of operator OP instead of "
+                         "--trials (e.g. dwconv2d=96: more of the region a longer search reaches)")
     ap.add_argument("--per-iter", type=int, default=16, help="MetaSchedule trials per batch")
     ap.add_argument("--workloads", default="",
                     help="';'-separated simtune workload strings (default: 20 network shapes; "
@@ -135,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.trials < 1 or args.per_iter < 1:
         ap.error("--trials and --per-iter must be >= 1")
+    op_trials = {}
+    for item in filter(None, (x.strip() for x in args.op_trials.split(","))):
+        op, _, n = item.partition("=")
+        if not n.isdigit() or int(n) < 1:
+            ap.error(f"--op-trials: expected OP=N with N >= 1; got {item!r}")
+        op_trials[op.strip()] = int(n)
     db = Path(args.db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     if not args.workloads:
@@ -146,19 +155,24 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[tvm-dataset {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    log(f"{len(workloads)} workloads x {args.trials} schedules on {args.target} ({args.sims}) "
+    log(f"{len(workloads)} workloads x {args.trials} schedules"
+        f"{''.join(f', {op} {n}' for op, n in op_trials.items())} on {args.target} ({args.sims}) "
         f"into {db}; load {os.getloadavg()[0]:.1f}")
+    unknown = set(op_trials) - {w.split(":", 1)[0] for w in workloads}
+    if unknown:
+        ap.error(f"--op-trials: no workload of operator(s) {', '.join(sorted(unknown))}")
     for i, workload in enumerate(workloads, 1):
+        trials = op_trials.get(workload.split(":", 1)[0], args.trials)
         for run in range(args.max_runs + 1):
             have = measured_count(db, workload, args.target)
-            if have >= args.trials:
+            if have >= trials:
                 log(f"[{i}/{len(workloads)}] {workload}: {have} schedules stored, done")
                 break
             if run == args.max_runs:
                 log(f"[{i}/{len(workloads)}] {workload}: {have} schedules after {args.max_runs} "
                     "MetaSchedule runs (the others failed, or were schedules stored already)")
                 break
-            want = args.trials - have
+            want = trials - have
             log(f"[{i}/{len(workloads)}] {workload}: {have} stored, MetaSchedule run {run + 1} "
                 f"(seed {run + 1}) for {want} more")
             with tempfile.TemporaryDirectory(prefix="tvm_dataset_") as work:

@@ -34,11 +34,12 @@ class DatasetTest(unittest.TestCase):
         self.work = Path(tempfile.mkdtemp(prefix="simtune_tvm_dataset_"))
         self.addCleanup(shutil.rmtree, self.work, True)
 
-    def run_dataset(self, db: Path) -> str:
+    def run_dataset(self, db: Path, *extra: str) -> str:
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             rc = dataset.main(["--db", str(db), "--sims", "qemu", "--trials", "4",
-                               "--per-iter", "4", "--workloads", WORKLOAD, "--max-runs", "2"])
+                               "--per-iter", "4", "--workloads", WORKLOAD, "--max-runs", "2",
+                               *extra])
         self.assertEqual(rc, 0, err.getvalue())
         return err.getvalue()
 
@@ -62,6 +63,22 @@ class DatasetTest(unittest.TestCase):
         self.assertIn(f"[1/1] {WORKLOAD}: 4 schedules stored, done", again)
         self.assertNotIn("MetaSchedule run", again)
         self.assertEqual(dataset.measured_count(db, WORKLOAD, "x86_64-host"), 4)
+
+        # More schedules for one operator: the store grows to the operator's count.
+        op = WORKLOAD.split(":", 1)[0]
+        more = self.run_dataset(db, "--op-trials", f"{op}=6")
+        self.assertIn(f"[1/1] {WORKLOAD}: 4 stored, MetaSchedule run 1 (seed 1) for 2 more", more)
+        self.assertEqual(dataset.measured_count(db, WORKLOAD, "x86_64-host"), 6)
+
+    def test_op_trials_must_name_an_operator_and_a_count(self) -> None:
+        for bad, says in (("gemm=0", "OP=N with N >= 1"), ("gemm", "OP=N with N >= 1"),
+                          ("conv2d=8", "no workload of operator(s) conv2d")):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), self.assertRaises(SystemExit):
+                dataset.main(["--db", str(self.work / "x.db"), "--workloads", WORKLOAD,
+                              "--op-trials", bad])
+            self.assertIn(says, err.getvalue())
+            self.assertFalse((self.work / "x.db").exists())
 
 
 if __name__ == "__main__":
