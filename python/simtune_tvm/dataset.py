@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         rvsim = "rvsim" in load_simtune_target(args.target).get("references", [])
         args.workloads = ";".join(RVSIM_WORKLOADS if rvsim else DEFAULT_WORKLOADS)
     workloads = [w.strip() for w in args.workloads.split(";") if w.strip()]
+    unknown = set(op_trials) - {w.split(":", 1)[0] for w in workloads}
+    if unknown:
+        ap.error(f"--op-trials: no workload of operator(s) {', '.join(sorted(unknown))}")
 
     def log(msg: str) -> None:
         print(f"[tvm-dataset {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -158,9 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(workloads)} workloads x {args.trials} schedules"
         f"{''.join(f', {op} {n}' for op, n in op_trials.items())} on {args.target} ({args.sims}) "
         f"into {db}; load {os.getloadavg()[0]:.1f}")
-    unknown = set(op_trials) - {w.split(":", 1)[0] for w in workloads}
-    if unknown:
-        ap.error(f"--op-trials: no workload of operator(s) {', '.join(sorted(unknown))}")
     for i, workload in enumerate(workloads, 1):
         trials = op_trials.get(workload.split(":", 1)[0], args.trials)
         for run in range(args.max_runs + 1):
