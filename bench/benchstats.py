@@ -1,0 +1,59 @@
+"""Statistics the bench scripts share (stdlib only, so both the system python3 and the TVM
+venv can import it): ranks with ties averaged, Spearman's rho, and when a best-so-far curve
+first reaches a level."""
+
+from __future__ import annotations
+
+import math
+
+
+def ranks(values) -> list[float]:
+    """0-based ranks of `values`; tied values share the mean of their ranks."""
+    v = [float(x) for x in values]
+    order = sorted(range(len(v)), key=lambda i: v[i])
+    out = [0.0] * len(v)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2
+        i = j + 1
+    return out
+
+
+def pearson(a, b) -> float:
+    """Pearson's r; NaN for fewer than two points or a constant side."""
+    a, b = [float(x) for x in a], [float(y) for y in b]
+    n = len(a)
+    if n < 2 or n != len(b):
+        return float("nan")
+    ma, mb = sum(a) / n, sum(b) / n
+    sa = math.sqrt(sum((x - ma) ** 2 for x in a))
+    sb = math.sqrt(sum((y - mb) ** 2 for y in b))
+    if sa == 0 or sb == 0:
+        return float("nan")
+    return sum((x - ma) * (y - mb) for x, y in zip(a, b)) / (sa * sb)
+
+
+def spearman(a, b) -> float:
+    """Spearman's rho (Pearson's r of the tie-averaged ranks); NaN where undefined."""
+    return pearson(ranks(a), ranks(b))
+
+
+def first_at(curve, level: float) -> float | None:
+    """Seconds into a run at which its best so far (curve: [seconds, best seconds] pairs)
+    first reached `level` (1e-9 relative slack); None: never."""
+    return next((t for t, best in curve if best <= level * (1 + 1e-9)), None)
+
+
+if __name__ == "__main__":   # self-check: python3 bench/benchstats.py
+    assert ranks([3, 1, 2, 1]) == [3.0, 0.5, 2.0, 0.5]
+    assert abs(spearman([1, 2, 3, 4], [10, 20, 30, 40]) - 1.0) < 1e-12
+    assert abs(spearman([1, 2, 3, 4], [4, 3, 2, 1]) + 1.0) < 1e-12
+    assert abs(spearman([1, 2, 2, 3], [1, 2, 3, 4]) - 0.9486832980505138) < 1e-12
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    assert first_at([[1.0, 5.0], [2.0, 3.0], [3.0, 2.0]], 3.0) == 2.0
+    assert first_at([[1.0, 5.0]], 3.0) is None
+    print("benchstats: ok")
