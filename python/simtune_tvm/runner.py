@@ -18,8 +18,11 @@ Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on gen
      (build of the harness, simulation, verification, prediction, measurement).
 
 Calibration (calibrate=k > 0). The reference's times of every measured candidate so far fit
-log(t) = a + b * log(p) over the model's (or baseline's) predictions p (b = 1 until three
-measurements spread over 5 %; then least squares, b kept in [0.25, 4]). A measured candidate
+log(t) = a + b * log(p) over the model's (or baseline's) predictions p. The slope b is the least
+squares slope shrunk towards 1, b = (Sxy + L) / (Sxx + L) with L = CALIBRATION_SLOPE_PRIOR (a
+ridge prior: a model trained on run times already has slope ~1 within a workload), kept in
+[0.25, 4]; a is then least squares. The points are each batch's best predicted, so they span
+little: an unshrunk slope over them is mostly noise and rescales the whole batch. A measured candidate
 reports its measured time; every other one exp(a + b log p): seconds either way. This is the
 paper's use of reference values: the model ranks, the reference restores the scale and
 verifies the most promising candidates of each batch. `runner.trials` (and trials.jsonl in
@@ -192,6 +195,29 @@ def find_tvm_model(target: str) -> Path | None:
 
 
 # Seconds per unit of a reference result ("ns", or "cycles" with the clock).
+# Calibration's ridge prior on the slope (see the module's docstring), in units of Sxx (squared
+# log seconds). Chosen from the x86 TVM model held out by workload (`simtune eval --protocols
+# lowo`, 20 shapes): within a workload the residual of log(t) about its own line has sd ~0.22
+# and the slope varies by sd ~0.11 around 1, so L = 0.22^2 / 0.11^2 = 4: the data must span
+# about as much as 16 points with sd 0.5 (1.65x) before they outweigh the prior.
+CALIBRATION_SLOPE_PRIOR = 4.0
+
+
+def fit_calibration(points: Sequence[tuple[float, float]],
+                    prior: float = CALIBRATION_SLOPE_PRIOR) -> tuple[float, float]:
+    """(a, b) of log(t) = a + b log(p) over (log p, log t) points: b the least squares slope
+    shrunk towards 1 by `prior` and kept in [0.25, 4], a the least squares offset for it."""
+    if not points:
+        raise ValueError("fit_calibration: no points")
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    b = min(4.0, max(0.25, (sxy + prior) / (sxx + prior)))
+    return my - b * mx, b
+
+
 _SECONDS_PER = {"ns": lambda _hz: 1e-9, "s": lambda _hz: 1.0,
                 "cycles": lambda hz: 1.0 / hz if hz else float("nan")}
 
@@ -562,19 +588,9 @@ class SimtuneRunner(PyRunner):
 
     def _fit(self) -> None:
         """log(t) = a + b log(p) over every measurement so far (see the module's docstring)."""
-        pts = self._cal_points
-        if not pts:
-            return
-        xs = [x for x, _ in pts]
-        ys = [y for _, y in pts]
-        b = 1.0
-        if len(pts) >= 3 and max(xs) - min(xs) > math.log(1.05):
-            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-            sxx = sum((x - mx) ** 2 for x in xs)
-            sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-            b = min(4.0, max(0.25, sxy / sxx))
-        a = sum(y - b * x for x, y in pts) / len(pts)
-        self.calibration = {"a": a, "b": b, "points": len(pts)}
+        if self._cal_points:
+            a, b = fit_calibration(self._cal_points)
+            self.calibration = {"a": a, "b": b, "points": len(self._cal_points)}
 
     def build_executable(self, artifact: str, args: list, name: str) -> str:
         """Links the builder's `artifact` with a verifying harness for the target.

@@ -39,6 +39,7 @@ from tvm.s_tir.meta_schedule.builder.local_builder import default_build, default
 from tvm.s_tir.meta_schedule.runner import RunnerInput  # noqa: E402
 
 from simtune_tvm import SimtuneRunner, find_simtune, prim_func, tvm_target  # noqa: E402
+from simtune_tvm.runner import CALIBRATION_SLOPE_PRIOR, fit_calibration  # noqa: E402
 
 TARGET = "x86_64-host"
 WORKLOAD = "gemm:M=64,N=64,K=64"
@@ -52,6 +53,49 @@ def require_tools() -> None:
             f"missing tools {', '.join(missing)}: run scripts/setup (Debian packages)")
     if not os.access(find_simtune(), os.X_OK):
         raise unittest.TestCase.failureException("simtune executable not found; build it")
+
+
+class FitCalibrationTest(unittest.TestCase):
+    """log(t) = a + b log(p): the slope shrunk towards 1, so that a few measurements of a
+    batch's best predicted (close together) only move the scale."""
+
+    @staticmethod
+    def line(b: float, a: float, xs: list[float]) -> list[tuple[float, float]]:
+        return [(x, a + b * x) for x in xs]
+
+    def test_one_point_moves_only_the_scale(self) -> None:
+        a, b = fit_calibration([(math.log(1e-5), math.log(3e-5))])
+        self.assertEqual(b, 1.0)
+        self.assertAlmostEqual(a, math.log(3.0))
+
+    def test_close_points_keep_the_slope_near_one(self) -> None:
+        # Four measurements within 10 % of each other on a line of slope 3: least squares
+        # would say 3 and stretch the batch; the prior keeps b within 1 % of 1.
+        pts = self.line(3.0, -2.0, [math.log(1e-5 * (1 + 0.03 * i)) for i in range(4)])
+        a, b = fit_calibration(pts)
+        self.assertLess(abs(b - 1.0), 0.01)
+        self.assertAlmostEqual(a, sum(y for _, y in pts) / 4 - b * sum(x for x, _ in pts) / 4)
+
+    def test_wide_points_win_over_the_prior(self) -> None:
+        # 40 points spanning 1000x on a line of slope 1.5: the data outweighs the prior.
+        xs = [math.log(1e-6) + i * math.log(1000) / 39 for i in range(40)]
+        a, b = fit_calibration(self.line(1.5, 0.7, xs))
+        self.assertGreater(b, 1.45)
+        self.assertLess(b, 1.5)
+        # Without a prior it is plain least squares, exact on a line.
+        a, b = fit_calibration(self.line(1.5, 0.7, xs), prior=0.0)
+        self.assertAlmostEqual(b, 1.5)
+        self.assertAlmostEqual(a, 0.7)
+
+    def test_slope_is_clamped(self) -> None:
+        xs = [math.log(1e-6) + i for i in range(20)]
+        self.assertEqual(fit_calibration(self.line(9.0, 0.0, xs))[1], 4.0)
+        self.assertEqual(fit_calibration(self.line(-2.0, 0.0, xs))[1], 0.25)
+
+    def test_prior_is_positive_and_no_points_is_an_error(self) -> None:
+        self.assertGreater(CALIBRATION_SLOPE_PRIOR, 0.0)
+        with self.assertRaises(ValueError):
+            fit_calibration([])
 
 
 class CalibrateTest(unittest.TestCase):
@@ -106,15 +150,16 @@ class CalibrateTest(unittest.TestCase):
         self.assertEqual(calls[0], [ranked[0]["elf"], ranked[1]["elf"]])
         self.assertAlmostEqual(by_elf[calls[0][0]]["run_secs"], 2e-4)
         self.assertAlmostEqual(by_elf[calls[0][1]]["run_secs"], 4e-4)
-        # Two points: slope 1, offset = mean of log(t) - log(p).
+        # Two points: the fit of those two, its slope shrunk towards 1.
         cal = runner.calibration
         self.assertEqual(cal["points"], 2)
-        self.assertEqual(cal["b"], 1.0)
-        want_a = (math.log(2e-4 / ranked[0]["predicted_s"]) + math.log(4e-4 / ranked[1]["predicted_s"])) / 2
+        want_a, want_b = fit_calibration([(math.log(ranked[0]["predicted_s"]), math.log(2e-4)),
+                                          (math.log(ranked[1]["predicted_s"]), math.log(4e-4))])
         self.assertAlmostEqual(cal["a"], want_a)
+        self.assertAlmostEqual(cal["b"], want_b)
         for t in ranked[2:]:
             self.assertEqual(t["kind"], "predicted")
-            self.assertAlmostEqual(t["run_secs"], math.exp(want_a) * t["predicted_s"])
+            self.assertAlmostEqual(t["run_secs"], math.exp(want_a + want_b * math.log(t["predicted_s"])))
         for r, t in zip(results, trials):
             self.assertAlmostEqual(float(r.run_secs[0]), t["run_secs"])
         lines = (self.work / "fake" / "trials.jsonl").read_text().splitlines()
