@@ -687,6 +687,22 @@ Status CheckNotForeign(Database& db) {
   return Status::Ok();
 }
 
+// The schema version and, for version 0, the check that the file holds no tables, read in one
+// snapshot. A process creating the schema commits its tables and its version together, but
+// two separate reads could see the version before that commit and the tables after it, and
+// call a store that another process has just created "not a simtune store".
+Result<int> ReadVersionSnapshot(Database& db) {
+  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
+  if (version == 0) {
+    SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(db));
+  } else {
+    SIMTUNE_RETURN_IF_ERROR(CheckVersion(db, version));
+  }
+  SIMTUNE_RETURN_IF_ERROR(tx.Commit());
+  return version;
+}
+
 // Creates the schema in a fresh file. Racing first opens from several processes are
 // serialised by the write lock, and the loser sees the winner's version.
 Status CreateSchema(Database& db) {
@@ -742,12 +758,8 @@ Result<std::unique_ptr<Store>> OpenReadOnly(const std::filesystem::path& path) {
   auto open = [&](Access access) -> Result<std::unique_ptr<Database>> {
     SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                              Database::Open(path.string(), kBusyTimeoutMs, access));
-    SIMTUNE_ASSIGN_OR_RETURN(version, ReadUserVersion(*db));
-    if (version == 0) {
-      SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(*db));
-      return Error{"store " + db->path() + " is empty (no simtune schema yet)"};
-    }
-    SIMTUNE_RETURN_IF_ERROR(CheckVersion(*db, version));
+    SIMTUNE_ASSIGN_OR_RETURN(version, ReadVersionSnapshot(*db));
+    if (version == 0) return Error{"store " + db->path() + " is empty (no simtune schema yet)"};
     return db;
   };
   auto db = open(Access::kReadOnly);
@@ -774,9 +786,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path, St
   // Reading the version is the first access to the file, so a file that is not SQLite fails
   // here ("file is not a database") before anything is written to it; a foreign SQLite file
   // is refused before the WAL switch below would change it.
-  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(*db));
-  if (version != 0) SIMTUNE_RETURN_IF_ERROR(CheckVersion(*db, version));
-  if (version == 0) SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(*db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadVersionSnapshot(*db));
   SIMTUNE_RETURN_IF_ERROR(db->Exec("set pragmas", "PRAGMA foreign_keys = ON"));
   SIMTUNE_RETURN_IF_ERROR(EnableWal(*db));
   // In WAL mode NORMAL cannot corrupt the file; it may lose the last commits on power loss,
