@@ -22,10 +22,10 @@ log(t) = a + b * log(p) over the model's (or baseline's) predictions p. The slop
 squares slope shrunk towards 1, b = (Sxy + L) / (Sxx + L) with L = CALIBRATION_SLOPE_PRIOR (a
 ridge prior: a model trained on run times already has slope ~1 within a workload), kept in
 [0.25, 4]; a is then least squares. The points are each batch's best predicted, so they span
-little: an unshrunk slope over them is mostly noise and rescales the whole batch. A measured candidate
-reports its measured time; every other one exp(a + b log p): seconds either way. This is the
-paper's use of reference values: the model ranks, the reference restores the scale and
-verifies the most promising candidates of each batch. `runner.trials` (and trials.jsonl in
+little: an unshrunk slope over them is mostly noise and rescales the whole batch. A measured
+candidate reports its measured time; every other one exp(a + b log p): seconds either way.
+This is the paper's use of reference values: the model ranks, the reference restores the scale
+and verifies the most promising candidates of each batch. `runner.trials` (and trials.jsonl in
 work_dir) says of every trial whether its run_secs was "measured" or "predicted".
 
 Verification. A tune's answer should be a schedule the target ran, not a prediction:
@@ -194,7 +194,6 @@ def find_tvm_model(target: str) -> Path | None:
     return None
 
 
-# Seconds per unit of a reference result ("ns", or "cycles" with the clock).
 # Calibration's ridge prior on the slope (see the module's docstring), in units of Sxx (squared
 # log seconds). Chosen from the x86 TVM model held out by workload (`simtune eval --protocols
 # lowo`, 20 shapes): within a workload the residual of log(t) about its own line has sd ~0.22
@@ -218,6 +217,7 @@ def fit_calibration(points: Sequence[tuple[float, float]],
     return my - b * mx, b
 
 
+# Seconds per unit of a reference result ("ns", or "cycles" with the clock).
 _SECONDS_PER = {"ns": lambda _hz: 1e-9, "s": lambda _hz: 1.0,
                 "cycles": lambda hz: 1.0 / hz if hz else float("nan")}
 

@@ -159,7 +159,8 @@ class CalibrateTest(unittest.TestCase):
         self.assertAlmostEqual(cal["b"], want_b)
         for t in ranked[2:]:
             self.assertEqual(t["kind"], "predicted")
-            self.assertAlmostEqual(t["run_secs"], math.exp(want_a + want_b * math.log(t["predicted_s"])))
+            want = math.exp(want_a + want_b * math.log(t["predicted_s"]))
+            self.assertAlmostEqual(t["run_secs"], want)
         for r, t in zip(results, trials):
             self.assertAlmostEqual(float(r.run_secs[0]), t["run_secs"])
         lines = (self.work / "fake" / "trials.jsonl").read_text().splitlines()
