@@ -687,18 +687,25 @@ Status CheckNotForeign(Database& db) {
   return Status::Ok();
 }
 
-// The schema version and, for version 0, the check that the file holds no tables, read in one
-// snapshot. A process creating the schema commits its tables and its version together, but
-// two separate reads could see the version before that commit and the tables after it, and
-// call a store that another process has just created "not a simtune store".
-Result<int> ReadVersionSnapshot(Database& db) {
-  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(db));
+// The schema version, checked: one this simtune reads, or 0 in a file with no tables. Call it
+// inside a transaction: a process creating the schema commits its tables and its version
+// together, but two reads in separate transactions could see the version before that commit
+// and the tables after it, and call a store another process has just created "not a simtune
+// store".
+Result<int> CheckedVersion(Database& db) {
   SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
   if (version == 0) {
     SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(db));
   } else {
     SIMTUNE_RETURN_IF_ERROR(CheckVersion(db, version));
   }
+  return version;
+}
+
+// CheckedVersion in a read snapshot of its own.
+Result<int> ReadVersionSnapshot(Database& db) {
+  SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Deferred(db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, CheckedVersion(db));
   SIMTUNE_RETURN_IF_ERROR(tx.Commit());
   return version;
 }
@@ -707,9 +714,8 @@ Result<int> ReadVersionSnapshot(Database& db) {
 // serialised by the write lock, and the loser sees the winner's version.
 Status CreateSchema(Database& db) {
   SIMTUNE_ASSIGN_OR_RETURN(Transaction tx, Transaction::Immediate(db));
-  SIMTUNE_ASSIGN_OR_RETURN(int version, ReadUserVersion(db));
-  if (version != 0) return CheckVersion(db, version);
-  SIMTUNE_RETURN_IF_ERROR(CheckNotForeign(db));
+  SIMTUNE_ASSIGN_OR_RETURN(int version, CheckedVersion(db));
+  if (version != 0) return Status::Ok();
   SIMTUNE_RETURN_IF_ERROR(db.Exec("create schema", kSchema));
   SIMTUNE_RETURN_IF_ERROR(db.Exec("create schema", kUpgradeTo2));
   SIMTUNE_RETURN_IF_ERROR(db.Exec(
