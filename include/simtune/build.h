@@ -195,4 +195,43 @@ std::string TrapLine(const std::string& output);
 // SHA-256 of `data`, lower-case hex.
 std::string Sha256Hex(const std::string& data);
 
+// --- The artifact cache's size and pruning (`simtune cache`) ---
+// Items of a cache folder: entries (<xx>/<hash>/, built or failed), shared objects
+// (obj/<hash>.o) and scratch folders (<xx>/.tmp-*: a build in progress, or one that was
+// killed). Nothing else in the folder is counted or touched. An item's last use is its
+// modification time: a build that reuses an entry or object touches it.
+struct CacheUsage {
+  int64_t entries = 0;        // of which failed (no artifact.elf): failed_entries
+  int64_t failed_entries = 0;
+  int64_t objects = 0;
+  int64_t scratch = 0;
+  int64_t bytes = 0;          // on disk (allocated blocks), all items together
+};
+Result<CacheUsage> MeasureCache(const std::filesystem::path& cache_dir);
+
+struct PruneOptions {
+  int64_t max_bytes = 0;      // prune until the cache holds at most this much
+  // Items used more recently than this are kept whatever the size: a tune or simulation
+  // running now may be about to read them. Scratch folders older than it are removed
+  // first (leftovers of killed builds).
+  double keep_recent_s = 3600;
+};
+struct PruneResult {
+  CacheUsage before;
+  CacheUsage removed;
+  CacheUsage after;
+};
+// Removes the least recently used items until the cache is at most max_bytes (or only
+// recent items are left). A removed entry is moved aside under a scratch name first, so
+// a reader sees it whole or not at all; `simtune build` (and tune, for the candidates it
+// verifies) rebuilds it when a store still refers to it. Errors when cache_dir is missing
+// or unreadable; an item that cannot be removed is left and counted in `after`.
+Result<PruneResult> PruneCache(const std::filesystem::path& cache_dir, const PruneOptions& options);
+
+// "1.5 GiB", "320 MiB", "12 KiB", "512 B".
+std::string FormatBytes(int64_t bytes);
+// "4G", "500M", "1.5GiB", "2048" (bytes), "0": a size in bytes; K/M/G/T are powers of 1024,
+// with or without "iB"/"B". Errors name `what` and the text.
+Result<int64_t> ParseBytes(const std::string& text, const std::string& what);
+
 }  // namespace simtune

@@ -173,6 +173,9 @@ struct SimulateJobResult {
   int jobs = 0;                           // workers used
   size_t skipped = 0;                     // already simulated by every simulator (resume)
   size_t unbuilt = 0;                     // no ok artifact on the target
+  // Built, but the executable is gone (the cache pruned or cleared, or a store built on
+  // another machine): not simulated; `simtune build` makes it again.
+  size_t missing = 0;
   std::map<std::string, int> failed_by_stage;
   uint64_t insn_count = 0;                // over the ok simulations
   double sim_wall_s = 0;                  // their simulator wall time, summed
@@ -222,6 +225,7 @@ struct MeasureJobResult {
   std::string reference;
   std::string reference_options;   // Reference::options_key()
   size_t measured = 0;             // measured now
+  size_t missing = 0;              // executable gone (see SimulateJobResult::missing): not measured
   std::vector<RankedCandidate> ranked;   // ok, fastest first
   std::vector<RankedCandidate> failed;   // latest row failed, by candidate id
 };

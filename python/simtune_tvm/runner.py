@@ -16,6 +16,8 @@ Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on gen
      also times the k best predicted on the target's reference (`--measure-top k`);
   4. each RunnerResult gets run_secs = [seconds] or error_msg naming the stage that failed
      (build of the harness, simulation, verification, prediction, measurement).
+  The builder's export folder (LocalBuilder's tempfile.mkdtemp() with tvm_tmp_mod.tar) is
+  removed once its executable is linked: the runner is its last reader.
 
 Calibration (calibrate=k > 0). The reference's times of every measured candidate so far fit
 log(t) = a + b * log(p) over the model's (or baseline's) predictions p. The slope b is the least
@@ -65,6 +67,7 @@ import tempfile
 import threading
 import time
 import warnings
+import weakref
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -256,6 +259,21 @@ def _baseline_name(sims: str | None) -> str:
     return ("mca baseline" if "mca" in (sims or "").split(",") else "instruction-count baseline")
 
 
+def _remove_export_folder(artifact: str) -> None:
+    """Removes the folder LocalBuilder's default export made for `artifact` (a tempfile.mkdtemp()
+    folder holding only tvm_tmp_mod.tar), as its runner would be the last to read it: MetaSchedule
+    removes none (a 64-trial tune left 64 of them in /tmp). Any other artifact stays."""
+    path = Path(artifact)
+    folder = path.parent
+    try:
+        if (path.name == "tvm_tmp_mod.tar" and folder.name.startswith("tmp")
+                and folder.parent == Path(tempfile.gettempdir())
+                and [p.name for p in folder.iterdir()] == [path.name]):
+            shutil.rmtree(folder, ignore_errors=True)
+    except OSError:
+        pass
+
+
 @derived_object
 class SimtuneRunner(PyRunner):
     """MetaSchedule runner backed by simtune's simulators, predictors and references.
@@ -279,7 +297,9 @@ class SimtuneRunner(PyRunner):
         default: the one TVM FFI function the artifact defines (a @T.prim_func keeps its
         Python name as global symbol, e.g. "Matmul"; an IRModule's function is "main").
     simtune : path of the simtune executable (default: find_simtune()).
-    work_dir : where harnesses and executables are kept (default: a temporary folder).
+    work_dir : where harnesses and executables are kept (kept afterwards); default: a
+        temporary folder, removed when the runner is garbage-collected or the interpreter
+        exits (a race of 64 trials leaves ~50 MB there).
     jobs : parallel simulations per batch (simtune estimate -j; default: its default).
     timeout_s : limit for one batch's `simtune estimate` (simulation and measurement).
     calibrate : candidates of each batch (the best predicted) measured on the reference; 0:
@@ -324,8 +344,12 @@ class SimtuneRunner(PyRunner):
         self.outputs = tuple(outputs)
         self.func_name = func_name
         self.simtune = simtune or find_simtune()
-        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="simtune_tvm_"))
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if work_dir:
+            self.work_dir = Path(work_dir)
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.work_dir = Path(tempfile.mkdtemp(prefix="simtune_tvm_"))
+            weakref.finalize(self, shutil.rmtree, str(self.work_dir), ignore_errors=True)
         self.jobs = jobs
         self.timeout_s = timeout_s
         self.rel_tol = rel_tol
@@ -510,6 +534,8 @@ class SimtuneRunner(PyRunner):
                 return None, str(e)
             except Exception as e:  # pylint: disable=broad-except
                 return None, f"simtune runner: harness: {type(e).__name__}: {e}"
+            finally:
+                _remove_export_folder(artifact)
 
         # Cross-compiling the harnesses is cheap next to simulating; two at a time suffice.
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

@@ -69,6 +69,13 @@ bool Exists(const fs::path& path) {
   return fs::exists(path, ec);
 }
 
+// Marks a cache entry or shared object as used now: its modification time is its last use,
+// which PruneCache (cache.cc) evicts by. A read-only cache is left as it is.
+void TouchCacheItem(const fs::path& path) {
+  std::error_code ec;
+  fs::last_write_time(path, fs::file_time_type::clock::now(), ec);
+}
+
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -134,6 +141,7 @@ Result<fs::path> SharedObject(const fs::path& cache_dir, double timeout_s, const
   fs::path obj = obj_dir / (Sha256Hex(key) + ".o");
   if (Exists(obj)) {
     log += "# " + name + ": compiled by an earlier build, " + obj.string() + "\n";
+    TouchCacheItem(obj);
     return obj;
   }
   std::error_code ec;
@@ -197,6 +205,7 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
   fs::path elf = final_dir / "artifact.elf";
   std::error_code ec;
   if (Exists(elf)) {
+    TouchCacheItem(final_dir);
     a.status = "ok";
     a.elf = elf;
     a.cached = true;

@@ -164,6 +164,13 @@ struct MeasureFlags {
   std::string json;        // also write the ranking as JSON here ('-': stdout instead of the table)
 };
 
+// Candidates built earlier whose executables are gone: said, not recorded as failures.
+std::string MissingExecutablesNote(size_t n) {
+  return std::to_string(n) + " built candidate" + (n == 1 ? "'s executable is" : "s' executables are") +
+         " gone (the artifact cache was pruned or cleared, or the store was built on another "
+         "machine): not run; `simtune build` with the same arguments makes them again";
+}
+
 // The ranking as --json writes it: every measured candidate (not only --top), then the failed.
 nlohmann::json RankingJson(const pipeline::MeasureJobResult& r) {
   nlohmann::json ranking = nlohmann::json::array(), failed = nlohmann::json::array();
@@ -236,6 +243,8 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
                 r->reference_options.c_str());
     PrintRanking(r->ranked, r->failed, f.top);
   }
+  if (r->missing > 0) std::fprintf(f.json == "-" ? stderr : stdout, "%s\n",
+                                   MissingExecutablesNote(r->missing).c_str());
   if (!f.json.empty())
     if (int rc = cli::WriteJsonOutput(f.json, RankingJson(*r)); rc != 0) return rc;
   return measure && r->ranked.empty() && !r->failed.empty() ? kExitNothingSucceeded : 0;
@@ -330,6 +339,8 @@ int CmdSimulate(const SimulateFlags& f) {
   std::printf("simulated %zu candidates of %s on %s with %s in %.1f s (-j %d), %zu already in the store, %zu not built\n",
               n, r->workload.c_str(), r->target.c_str(), r->simulator.c_str(), r->wall_s, r->jobs,
               r->skipped, r->unbuilt);
+  if (r->missing > 0)
+    std::printf("%s\n", MissingExecutablesNote(r->missing).c_str());
   size_t failed = 0;
   for (const auto& kv : r->failed_by_stage) failed += kv.second;
   std::printf("ok %zu", n - failed);
@@ -490,6 +501,7 @@ int RunCli(int argc, char** argv) {
       cli::AddEstimateCommand(app),
       cli::AddDatasetCommand(app),
       cli::AddHarnessRuntimeCommand(app),
+      cli::AddCacheCommand(app),
   };
 
   // A required option has no default to show, nor does an empty list ("=[]").

@@ -173,5 +173,6 @@ Subcommand AddVerifyCommand(CLI::App& app);     // model_commands.cc
 Subcommand AddEstimateCommand(CLI::App& app);   // estimate_command.cc
 Subcommand AddDatasetCommand(CLI::App& app);    // dataset_command.cc
 Subcommand AddHarnessRuntimeCommand(CLI::App& app);  // harness_command.cc
+Subcommand AddCacheCommand(CLI::App& app);      // cache_command.cc
 
 }  // namespace simtune::cli

@@ -1,6 +1,7 @@
 // The measure job (and `report`, which only ranks): reference results of a workload's built
 // candidates, ranked from the store.
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -48,6 +49,7 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
 
   std::vector<Artifact> batch;
   std::vector<int64_t> batch_ids;
+  size_t missing = 0;   // built, executable gone
   std::map<int64_t, std::string> config_text;
   std::map<int64_t, double> flops;
   std::set<int64_t> chosen;   // --sample: a calibration subset, the same for the same seed
@@ -71,6 +73,10 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
       SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkRef(id, target.name, f.reference, ref.options_key(),
                                                             art->artifact.hash));
       if (done.has_value() && !f.force) continue;
+      if (std::error_code ec; !std::filesystem::exists(art->artifact.elf, ec)) {
+        ++missing;
+        continue;
+      }
       batch.push_back(art->artifact);
       batch_ids.push_back(id);
     }
@@ -80,6 +86,7 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
   result.target = target.name;
   result.reference = f.reference;
   result.reference_options = ref.options_key();
+  result.missing = missing;
   if (measure) {
     if (progress) {
       Progress p;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -56,6 +57,10 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
     SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
     if (!art.has_value() || !art->artifact.ok()) {
       ++result.unbuilt;
+      continue;
+    }
+    if (std::error_code ec; !std::filesystem::exists(art->artifact.elf, ec)) {
+      ++result.missing;
       continue;
     }
     Todo t{id, art->artifact, {}};

@@ -197,6 +197,9 @@ class ValgrindSimulator : public Simulator {
     for (std::string a : {sim_util::OnPath(options_.valgrind),
                           std::string("--tool=callgrind"), std::string("--cache-sim=yes"),
                           std::string("--branch-sim=yes"),
+                          // No gdbserver: its FIFOs in /tmp outlive a run killed at its
+                          // timeout (a hundred a day on a busy tuning machine).
+                          std::string("--vgdb=no"),
                           std::string("--dump-after=simtune_roi_begin"),
                           std::string("--dump-before=simtune_roi_end"),
                           "--callgrind-out-file=" + (tmp.path() / "callgrind.out").string()})

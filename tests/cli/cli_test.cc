@@ -304,6 +304,61 @@ TEST_F(CliTest, QemuAndSpikeStatisticsJoinOnAnRvsimTarget) {
       << eval.out;
 }
 
+// `simtune cache`: the artifact cache's size; pruned to nothing, the next build rebuilds
+// what the store still refers to.
+TEST_F(CliTest, CachePrunedIsRebuiltByTheNextBuild) {
+  std::string w = WriteFaultyKernel();
+  auto r = Run({"build", w, "--all", "--target", "x86_64-host", "-j", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Run({"cache"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Five candidates: four built (two of them failed at run or verify), one failed build.
+  EXPECT_NE(r.out.find("cache .simtune-cache: 5 entries (1 failed builds), "),
+            std::string::npos)
+      << r.out;
+  // Used just now: the default --keep-recent keeps it all.
+  r = Run({"cache", "--prune-to", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("removed, least recently used first: 0 entries"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("still above 0 B: what is left was used in the last 3600 s"),
+            std::string::npos)
+      << r.out;
+  r = Run({"cache", "--prune-to", "0", "--keep-recent", "0", "--json", "prune.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("left: 0 entries (0 failed builds), 0 objects, 0 scratch, 0 B"),
+            std::string::npos)
+      << r.out;
+  auto j = nlohmann::json::parse(std::ifstream(dir_ / "prune.json"));
+  EXPECT_EQ(j["removed"]["entries"], 5);
+  EXPECT_EQ(j["after"]["bytes"], 0);
+  EXPECT_GT(j["before"]["bytes"], 0);
+  // The store still lists the two good candidates; their executables are gone: measure and
+  // simulate say so and record no failure ...
+  r = Run({"measure", w, "--ref", "native", "--ref-options", "rounds=2,reps=2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\n2 built candidates' executables are gone (the artifact cache was "
+                       "pruned or cleared, or the store was built on another machine): not run; "
+                       "`simtune build` with the same arguments makes them again\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("failed [run]"), std::string::npos) << r.out;
+  r = Run({"simulate", w, "--target", "x86_64-host", "--sim", "valgrind"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\n2 built candidates' executables are gone"), std::string::npos) << r.out;
+  // ... and the resumed build makes them again instead of skipping them.
+  r = Run({"build", w, "--all", "--target", "x86_64-host"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("; 0 from cache), 0 already in the store\nok 2,"), std::string::npos)
+      << r.out;
+
+  r = Run({"cache", "--prune-to", "4x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --prune-to: expected a size such as 4G, 500M or 2048 (bytes); got '4x'\n");
+  r = Run({"cache", "--cache", "missing"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: artifact cache 'missing': not a folder (--cache)\n");
+}
+
 // `simtune harness-runtime`: the bare-metal runtime and toolchain as JSON (the TVM runner's
 // bare-metal ELFs link with it). A main of a few lines and the runtime link into an ELF with
 // the symbols the simulators and rvsim look for.

@@ -12,6 +12,7 @@ Run: make test-tvm.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import json
 import os
 import shutil
@@ -248,6 +249,26 @@ void simtune_reference(float *const *bufs) {
         res = not_tar.result()
         self.assertIsNone(res.run_secs)
         self.assertIn("simtune runner: harness: artifact", res.error_msg)
+        # LocalBuilder's export folder (in /tmp) is gone once the runner has read it:
+        # MetaSchedule removes none of them.
+        self.assertFalse(Path(artifact).parent.exists(), artifact)
+
+    def test_default_work_dir_goes_with_the_runner(self) -> None:
+        require_tools("valgrind")
+        runner = SimtuneRunner("x86_64-host", WORKLOAD, sims="valgrind", model=None)
+        work = runner.work_dir
+        self.assertTrue(work.is_dir())
+        (work / "trials.jsonl").write_text("{}\n")
+        del runner
+        gc.collect()
+        self.assertFalse(work.exists(), work)
+        kept = Path(tempfile.mkdtemp(prefix="simtune_tvm_kept_"))
+        self.addCleanup(shutil.rmtree, kept, True)
+        runner = SimtuneRunner("x86_64-host", WORKLOAD, sims="valgrind", model=None,
+                               work_dir=str(kept / "w"))
+        del runner
+        gc.collect()
+        self.assertTrue((kept / "w").is_dir())   # a folder the user named stays
 
     def test_entry_symbol_comes_from_the_artifact(self) -> None:
         require_tools("valgrind", "gcc")
@@ -270,6 +291,8 @@ void simtune_reference(float *const *bufs) {
         self.assertEqual(found.last_estimates[0]["unit"], "score")
         named = SimtuneRunner(target, WORKLOAD, sims="valgrind", func_name="main",
                               work_dir=str(work / "b"))
+        artifact = default_export(default_build(tvm.IRModule({"named_matmul": named_matmul}),
+                                                tt, None))   # the first run removed its own
         res = named.run([RunnerInput(artifact, "cpu", args)])[0].result()
         self.assertIsNone(res.run_secs)
         self.assertIn("defines no __tvm_ffi_main; it has __tvm_ffi_named_matmul", res.error_msg)
