@@ -16,8 +16,6 @@ Per batch of RunnerInputs (in a background thread, so MetaSchedule can go on gen
      also times the k best predicted on the target's reference (`--measure-top k`);
   4. each RunnerResult gets run_secs = [seconds] or error_msg naming the stage that failed
      (build of the harness, simulation, verification, prediction, measurement).
-  The builder's export folder (LocalBuilder's tempfile.mkdtemp() with tvm_tmp_mod.tar) is
-  removed once its executable is linked: the runner is its last reader.
 
 Calibration (calibrate=k > 0). The reference's times of every measured candidate so far fit
 log(t) = a + b * log(p) over the model's (or baseline's) predictions p. The slope b is the least
@@ -257,21 +255,6 @@ class SimtuneFuture(PyRunnerFuture):
 def _baseline_name(sims: str | None) -> str:
     """What `simtune estimate` scores by without a model (see its --model help)."""
     return ("mca baseline" if "mca" in (sims or "").split(",") else "instruction-count baseline")
-
-
-def _remove_export_folder(artifact: str) -> None:
-    """Removes the folder LocalBuilder's default export made for `artifact` (a tempfile.mkdtemp()
-    folder holding only tvm_tmp_mod.tar), as its runner would be the last to read it: MetaSchedule
-    removes none (a 64-trial tune left 64 of them in /tmp). Any other artifact stays."""
-    path = Path(artifact)
-    folder = path.parent
-    try:
-        if (path.name == "tvm_tmp_mod.tar" and folder.name.startswith("tmp")
-                and folder.parent == Path(tempfile.gettempdir())
-                and [p.name for p in folder.iterdir()] == [path.name]):
-            shutil.rmtree(folder, ignore_errors=True)
-    except OSError:
-        pass
 
 
 @derived_object
@@ -534,8 +517,6 @@ class SimtuneRunner(PyRunner):
                 return None, str(e)
             except Exception as e:  # pylint: disable=broad-except
                 return None, f"simtune runner: harness: {type(e).__name__}: {e}"
-            finally:
-                _remove_export_folder(artifact)
 
         # Cross-compiling the harnesses is cheap next to simulating; two at a time suffice.
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

@@ -120,6 +120,8 @@ class CalibrateTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls) -> None:
         shutil.rmtree(cls.work, True)
+        for artifact in cls.artifacts:   # LocalBuilder's export folders (in /tmp)
+            shutil.rmtree(os.path.dirname(artifact), True)
 
     def inputs(self, artifacts=None) -> list:
         return [RunnerInput(a, "cpu", self.args) for a in (artifacts or self.artifacts)]
