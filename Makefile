@@ -64,6 +64,7 @@ dataset: dataset-rvsim dataset-x86
 # bare-metal ELF with each preset's caches, llvm-mca's block costs); rvsim's cycle-level rocket
 # and p550 models as the reference (deterministic).
 dataset-rvsim: build
+	mkdir -p out/corpus
 	$(BUILD)/simtune dataset --target riscv64-rvsim-p550,riscv64-rvsim-rocket --sim $(SHIPPED_SIMS) \
 	  --sample $(CORPUS_N) --ref-options verify=off,jobs=$(CORPUS_JOBS) -j $(CORPUS_JOBS) --db out/corpus/rvsim.db
 
@@ -75,6 +76,7 @@ dataset-rvsim: build
 CORPUS_GROW ?= 10
 CORPUS_GROW_SEEDS ?= 101 102
 dataset-x86: build
+	mkdir -p out/corpus
 	$(BUILD)/simtune dataset --target x86_64-host --sim qemu,valgrind,mca --sample $(CORPUS_N) -j $(CORPUS_JOBS) --db out/corpus/x86.db
 	for s in $(CORPUS_GROW_SEEDS); do \
 	  bench/transfer_experiment --simtune $(BUILD)/simtune --targets x86_64-host --sims qemu,valgrind,mca \

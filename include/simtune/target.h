@@ -55,10 +55,17 @@ struct CacheLevel {
   std::string policy = "lru";   // lru | fifo | random
 };
 
+// The statistics' branch predictor (QEMU's plugin models it): bimodal, gshare (entries
+// counters, history_bits of global history), or tournament (the Alpha 21264's, as gem5's
+// and rvsim's: global and choice counters, `entries` of each, indexed by the global history;
+// local counters indexed by each branch's own history from a table of local_entries).
+//     {"kind": "tournament", "entries": 8192, "local_entries": 2048, "local_counters": 2048}
 struct BranchPredictorConfig {
-  std::string kind = "gshare";  // bimodal | gshare
+  std::string kind = "gshare";  // bimodal | gshare | tournament
   int entries = 4096;
   int history_bits = 12;
+  int local_entries = 0;        // tournament only
+  int local_counters = 0;       // tournament only
 };
 
 struct Target {

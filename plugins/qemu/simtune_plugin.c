@@ -45,8 +45,10 @@
  *                            <= 4096, size a multiple of ways*line, at most
  *                            2^24 lines per level
  *   <level>_policy=lru|fifo|random
- *   bpred_kind=bimodal|gshare bpred_entries=N bpred_history=BITS
+ *   bpred_kind=bimodal|gshare|tournament bpred_entries=N bpred_history=BITS
+ *   bpred_local_entries=N bpred_local_counters=N   (tournament)
  *                            entries a power of two <= 2^24, history <= 32
+ *                            (see Bpred for the kinds)
  *   reuse_line=BYTES         granularity of reuse distances (default 64;
  *                            a power of two <= 4096)
  *   warmup=on|off            let caches and reuse distances see the program
@@ -931,31 +933,90 @@ static inline void reuse_access(uint64_t line)
 /* ------------------------------------------------------------------------ */
 /* Branch predictor                                                         */
 
+enum { BP_BIMODAL, BP_GSHARE, BP_TOURNAMENT };
+
+/*
+ * bimodal: 2-bit counters indexed by the branch address; gshare: by the
+ * address xor the global history of conditional outcomes. tournament (the
+ * Alpha 21264's, as gem5's TournamentBP and rvsim's): a global predictor and
+ * a choice predictor, both indexed by the global history alone (log2(entries)
+ * bits, unconditional jumps shift in "taken" too), and a local predictor whose
+ * counters are indexed by the branch's own history, kept in a table of
+ * local_entries indexed by address >> 2; the choice counter picks global or
+ * local and trains, when they disagreed, towards the one that was right.
+ * Trace-driven: counters train when the branch resolves, not at commit.
+ */
 typedef struct {
-    bool gshare;
-    uint64_t entries;
-    uint64_t history_bits;
+    int kind;
+    uint64_t entries;             /* counters (tournament: global and choice) */
+    uint64_t history_bits;        /* gshare */
+    uint64_t local_entries;       /* tournament: local history table */
+    uint64_t local_counters;      /* tournament: counters of local histories */
     int pc_shift;
     uint8_t *counters;
+    uint8_t *choice;
+    uint8_t *local;
+    uint64_t *local_history;
     uint64_t history;
     uint64_t mispredicts;
 } Bpred;
 
-static Bpred bpred = { .gshare = true, .entries = 4096, .history_bits = 12 };
+static Bpred bpred = { .kind = BP_GSHARE, .entries = 4096, .history_bits = 12,
+                       .local_entries = 2048, .local_counters = 2048 };
 
-static void bpred_update(uint64_t pc, bool taken)
+static void train2(uint8_t *c, bool taken)
 {
-    uint64_t idx = (pc >> bpred.pc_shift) ^ (bpred.gshare ? bpred.history : 0);
-    uint8_t *c = &bpred.counters[idx & (bpred.entries - 1)];
-
-    if ((*c >= 2) != taken) {
-        bpred.mispredicts++;
-    }
     if (taken && *c < 3) {
         (*c)++;
     } else if (!taken && *c > 0) {
         (*c)--;
     }
+}
+
+static void tournament_update(uint64_t pc, bool taken)
+{
+    uint64_t *lh = &bpred.local_history[(pc >> 2) & (bpred.local_entries - 1)];
+    uint8_t *lc = &bpred.local[*lh & (bpred.local_counters - 1)];
+    uint64_t g = bpred.history & (bpred.entries - 1);
+    bool local_taken = *lc >= 2, global_taken = bpred.counters[g] >= 2;
+    bool predicted = bpred.choice[g] >= 2 ? global_taken : local_taken;
+
+    if (predicted != taken) {
+        bpred.mispredicts++;
+    }
+    if (local_taken != global_taken) {
+        train2(&bpred.choice[g], global_taken == taken);
+    }
+    train2(&bpred.counters[g], taken);
+    train2(lc, taken);
+    bpred.history = ((bpred.history << 1) | taken) & (bpred.entries - 1);
+    *lh = (*lh << 1) | taken;
+}
+
+/* An unconditional jump: only the tournament's global history sees it. */
+static void bpred_jump(void)
+{
+    if (bpred.kind == BP_TOURNAMENT) {
+        uint64_t g = bpred.history & (bpred.entries - 1);
+        train2(&bpred.counters[g], true);
+        bpred.history = ((bpred.history << 1) | 1) & (bpred.entries - 1);
+    }
+}
+
+static void bpred_update(uint64_t pc, bool taken)
+{
+    if (bpred.kind == BP_TOURNAMENT) {
+        tournament_update(pc, taken);
+        return;
+    }
+    uint64_t idx = (pc >> bpred.pc_shift) ^
+                   (bpred.kind == BP_GSHARE ? bpred.history : 0);
+    uint8_t *c = &bpred.counters[idx & (bpred.entries - 1)];
+
+    if ((*c >= 2) != taken) {
+        bpred.mispredicts++;
+    }
+    train2(c, taken);
     if (bpred.history_bits) {
         bpred.history = ((bpred.history << 1) | taken) &
                         ((1ull << bpred.history_bits) - 1);
@@ -1005,6 +1066,7 @@ typedef struct {
     uint64_t fetch_epoch;         /* see fetch_runs; 0: none */
     uint32_t classes[N_CLASSES];  /* static classes, final cond branch excluded */
     bool ends_cond;
+    bool ends_jump;               /* last instruction an unconditional jump */
     uint64_t branch_pc, fallthrough;
     InsnInfo *insns;              /* marker TBs only */
     MemSite *sites;               /* per instruction, when any has memory cbs */
@@ -1227,6 +1289,8 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
     }
     if (t->ends_cond) {
         pending_branch = t;
+    } else if (t->ends_jump && opt_bpred) {
+        bpred_jump();
     }
 }
 
@@ -1274,6 +1338,8 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
     }
     if (roi_active && t->ends_cond) {
         pending_branch = t;
+    } else if (roi_active && t->ends_jump && opt_bpred) {
+        bpred_jump();
     }
 }
 
@@ -1740,6 +1806,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             }
         } else {
             t->classes[d.cls]++;
+            t->ends_jump = d.cls == CLS_JUMP && i + 1 == n;
         }
         if ((opt_mem || opt_cache || opt_reuse) && (d.mem || opt_mem_all)) {
             if (!t->sites) {
@@ -1998,10 +2065,18 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         g_string_append(s, "},");
     }
     if (opt_bpred) {
+        static const char *const kinds[] = { "bimodal", "gshare",
+                                             "tournament" };
         g_string_append_printf(s, "\"bpred\":{\"kind\":\"%s\",\"entries\":%"
-                               PRIu64 ",\"history_bits\":%" PRIu64 "},",
-                               bpred.gshare ? "gshare" : "bimodal",
-                               bpred.entries, bpred.history_bits);
+                               PRIu64 ",\"history_bits\":%" PRIu64,
+                               kinds[bpred.kind], bpred.entries,
+                               bpred.history_bits);
+        if (bpred.kind == BP_TOURNAMENT) {
+            g_string_append_printf(s, ",\"local_entries\":%" PRIu64
+                                   ",\"local_counters\":%" PRIu64,
+                                   bpred.local_entries, bpred.local_counters);
+        }
+        g_string_append(s, "},");
     }
     if (opt_reuse) {
         json_u64(s, "reuse_line_bytes", opt_reuse_line, true);
@@ -2130,7 +2205,8 @@ static bool parse_path(const char *key, const char *val, char **out)
 
 static bool parse_option(const char *arg)
 {
-    static const char *const bpred_kinds[] = { "bimodal", "gshare", NULL };
+    static const char *const bpred_kinds[] = { "bimodal", "gshare",
+                                               "tournament", NULL };
     const char *eq = strchr(arg, '=');
     char key[64];
 
@@ -2183,12 +2259,20 @@ static bool parse_option(const char *arg)
         if (!parse_choice(key, val, bpred_kinds, &kind)) {
             return false;
         }
-        bpred.gshare = kind == 1;
+        bpred.kind = kind;
         return true;
     }
     if (!strcmp(key, "bpred_entries")) {
         return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
                             &bpred.entries);
+    }
+    if (!strcmp(key, "bpred_local_entries")) {
+        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
+                            &bpred.local_entries);
+    }
+    if (!strcmp(key, "bpred_local_counters")) {
+        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
+                            &bpred.local_counters);
     }
     if (!strcmp(key, "bpred_history")) {
         return parse_u64_in(key, val, 0, MAX_BPRED_HISTORY, false,
@@ -2335,11 +2419,25 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                     PRIu64 "\n", bpred.history_bits);
             return 1;
         }
-        if (!bpred.gshare) {
+        if (bpred.kind != BP_GSHARE) {
             bpred.history_bits = 0;
         }
-        bpred.counters = g_malloc(bpred.entries);
-        memset(bpred.counters, 1, bpred.entries);
+        if (bpred.kind == BP_TOURNAMENT) {
+            if (!check_power_of_two("bpred_local_entries",
+                                    bpred.local_entries) ||
+                !check_power_of_two("bpred_local_counters",
+                                    bpred.local_counters)) {
+                return 1;
+            }
+            /* Counters start at 0 (strongly not taken), as rvsim's. */
+            bpred.counters = g_new0(uint8_t, bpred.entries);
+            bpred.choice = g_new0(uint8_t, bpred.entries);
+            bpred.local = g_new0(uint8_t, bpred.local_counters);
+            bpred.local_history = g_new0(uint64_t, bpred.local_entries);
+        } else {
+            bpred.counters = g_malloc(bpred.entries);
+            memset(bpred.counters, 1, bpred.entries);
+        }
     }
     if (opt_reuse) {
         if (!check_power_of_two("reuse_line", opt_reuse_line)) {

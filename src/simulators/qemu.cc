@@ -285,6 +285,10 @@ class QemuSimulator : public Simulator {
     args.push_back("bpred_kind=" + bp.kind);
     args.push_back("bpred_entries=" + std::to_string(bp.entries));
     args.push_back("bpred_history=" + std::to_string(bp.history_bits));
+    if (bp.kind == "tournament") {
+      args.push_back("bpred_local_entries=" + std::to_string(bp.local_entries));
+      args.push_back("bpred_local_counters=" + std::to_string(bp.local_counters));
+    }
     return Join(args, ",");
   }
 

@@ -117,16 +117,29 @@ Result<CacheLevel> ParseCache(const json& j, const std::string& where) {
 
 Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& where) {
   if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
-  SIMTUNE_RETURN_IF_ERROR(
-      CheckKeys(j, {"kind", "entries", "history_bits"}, {"kind", "entries"}, where));
   BranchPredictorConfig bp;
+  if (j.contains("kind") && j["kind"] == "tournament") {
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, {"kind", "entries", "local_entries", "local_counters"},
+                                      {"kind", "entries", "local_entries", "local_counters"}, where));
+  } else {
+    SIMTUNE_RETURN_IF_ERROR(
+        CheckKeys(j, {"kind", "entries", "history_bits"}, {"kind", "entries"}, where));
+  }
   SIMTUNE_ASSIGN_OR_RETURN(bp.kind, GetString(j, "kind", where));
-  SIMTUNE_RETURN_IF_ERROR(CheckOneOf(bp.kind, {"bimodal", "gshare"}, "branch predictor", where));
-  SIMTUNE_ASSIGN_OR_RETURN(int64_t entries, GetInt(j, "entries", where));
-  if (!PowerOfTwo(entries) || entries > (int64_t{1} << 24))
-    return Error{where + ": entries must be a power of two <= 16777216; got " +
-                 std::to_string(entries)};
-  bp.entries = static_cast<int>(entries);
+  SIMTUNE_RETURN_IF_ERROR(
+      CheckOneOf(bp.kind, {"bimodal", "gshare", "tournament"}, "branch predictor", where));
+  auto power_of_two = [&](const char* key) -> Result<int> {
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t n, GetInt(j, key, where));
+    if (!PowerOfTwo(n) || n > (int64_t{1} << 24))
+      return Error{where + ": " + key + " must be a power of two <= 16777216; got " +
+                   std::to_string(n)};
+    return static_cast<int>(n);
+  };
+  SIMTUNE_ASSIGN_OR_RETURN(bp.entries, power_of_two("entries"));
+  if (bp.kind == "tournament") {
+    SIMTUNE_ASSIGN_OR_RETURN(bp.local_entries, power_of_two("local_entries"));
+    SIMTUNE_ASSIGN_OR_RETURN(bp.local_counters, power_of_two("local_counters"));
+  }
   bp.history_bits = 0;
   if (j.contains("history_bits")) {
     SIMTUNE_ASSIGN_OR_RETURN(int64_t bits, GetInt(j, "history_bits", where));

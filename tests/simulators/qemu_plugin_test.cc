@@ -170,6 +170,24 @@ TEST_P(PerIsa, BranchPredictorOnKnownPatterns) {
   EXPECT_EQ(alt_bimodal.stats.at("branches"), 2000);
   EXPECT_GE(alt_bimodal.stats.at("branch_mispredicts").get<uint64_t>(), 450u);
   EXPECT_LE(alt_gshare.stats.at("branch_mispredicts").get<uint64_t>(), 30u);
+
+  // Tournament (counters start at 0): the loop branch's local history (11 bits) and the
+  // global history (13 bits, ones from the loop and the jump back from the ROI's begin)
+  // are each new for the first iterations; it is right once both have seen the all-taken
+  // history twice (13 misses), and wrong at the exit, as gshare.
+  const std::string tournament =
+      "bpred_kind=tournament,bpred_entries=8192,bpred_local_entries=2048,"
+      "bpred_local_counters=2048";
+  auto tour = RunWithPlugin(isa, elf, tournament, {"count", "1000"});
+  ASSERT_TRUE(tour.process.Success()) << tour.process.err;
+  EXPECT_EQ(tour.stats.at("branch_mispredicts"), 14);
+  EXPECT_EQ(tour.stats.at("extra").at("bpred"),
+            nlohmann::json({{"kind", "tournament"}, {"entries", 8192}, {"history_bits", 0},
+                            {"local_entries", 2048}, {"local_counters", 2048}}));
+  // The alternating branch: its local history predicts it.
+  auto alt_tour = RunWithPlugin(isa, elf, tournament, {"branches", "1000"});
+  ASSERT_TRUE(alt_tour.process.Success()) << alt_tour.process.err;
+  EXPECT_LE(alt_tour.stats.at("branch_mispredicts").get<uint64_t>(), 30u);
 }
 
 struct StrideCase {
@@ -375,7 +393,7 @@ TEST(QemuPlugin, BadOptionsAreRejectedWithExactMessages) {
       {"l2_ways=-1", "simtune plugin: l2_ways: expected a number; got '-1'"},
       {"cache=maybe", "simtune plugin: cache: expected on or off; got 'maybe'"},
       {"l1d_policy=plru", "simtune plugin: l1d_policy: expected one of lru, fifo, random; got 'plru'"},
-      {"bpred_kind=tage", "simtune plugin: bpred_kind: expected one of bimodal, gshare; got 'tage'"},
+      {"bpred_kind=tage", "simtune plugin: bpred_kind: expected one of bimodal, gshare, tournament; got 'tage'"},
       {"l1d_line=48", "simtune plugin: l1d_line: must be a power of two; got 48"},
       {"l1d_ways=0", "simtune plugin: l1d_ways: must be at least 1; got 0"},
       {"l1d_size=1000", "simtune plugin: l1d: size 1000 is not a positive multiple of ways*line = 8*64"},

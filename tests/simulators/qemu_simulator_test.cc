@@ -204,6 +204,23 @@ TEST(QemuSimulator, SimulatesAnArtifactWithTheTargetsGeometry) {
   EXPECT_TRUE(lean.stats.reuse_log2.empty());
 }
 
+// A tournament predictor's local tables reach the plugin (target.h: BranchPredictorConfig).
+TEST(QemuSimulator, PassesATournamentPredictorsTables) {
+  std::string elf = qemu_test::BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  Target target = RiscvTarget();
+  target.branch_predictor = {"tournament", 8192, 0, 1024, 512};
+  SimResult r = MakeQemu("cache=off,reuse=off")->Simulate(MakeArtifact(elf), target);
+  ASSERT_TRUE(r.ok()) << r.stage << ": " << r.message;
+  EXPECT_EQ(r.stats.extra.at("bpred"),
+            nlohmann::json({{"kind", "tournament"}, {"entries", 8192}, {"history_bits", 0},
+                            {"local_entries", 1024}, {"local_counters", 512}}));
+  // The loop branch: its local history (9 bits index 512 counters) is new for 10
+  // iterations, its all-taken counter needs 2 more, and the choice counters start on the
+  // local side: 11 misses (qemu_plugin_test: 13 with 11 local bits), then the exit.
+  EXPECT_EQ(r.stats.branch_mispredicts, 12u);
+}
+
 // The geometry and predictor of every shipped target are accepted by the plugin, bare-metal
 // ones (system mode) included.
 TEST(QemuSimulator, RunsEveryShippedTarget) {

@@ -193,11 +193,31 @@ TEST(Targets, StrictCacheAndPredictorErrors) {
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1000, "history_bits": 10})"),
             "t.json: branch_predictor: entries must be a power of two <= 16777216; got 1000");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tage", "entries": 1024})"),
-            "t.json: branch_predictor: unknown branch predictor 'tage'; valid: bimodal, gshare");
+            "t.json: branch_predictor: unknown branch predictor 'tage'; valid: bimodal, gshare, tournament");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1024})"),
             "t.json: branch_predictor: a gshare predictor needs history_bits > 0");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "bimodal", "entries": 1024, "histroy_bits": 3})"),
             "t.json: branch_predictor: unknown key 'histroy_bits'; did you mean 'history_bits'?");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tournament", "entries": 8192, "local_entries": 2048})"),
+            "t.json: branch_predictor: missing key 'local_counters'");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tournament", "entries": 8192, "local_entries": 2048,)"
+                R"( "local_counters": 100})"),
+            "t.json: branch_predictor: local_counters must be a power of two <= 16777216; got 100");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tournament", "entries": 8192, "local_entries": 2048,)"
+                R"( "local_counters": 2048, "history_bits": 13})"),
+            "t.json: branch_predictor: unknown key 'history_bits'; valid keys: kind, entries, "
+            "local_entries, local_counters");
+}
+
+TEST(Targets, TournamentBranchPredictor) {
+  auto t = ParseTarget(With(R"("branch_predictor": {"kind": "tournament", "entries": 8192, )"
+                            R"("local_entries": 2048, "local_counters": 2048})"),
+                       "t.json");
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->branch_predictor.kind, "tournament");
+  EXPECT_EQ(t->branch_predictor.entries, 8192);
+  EXPECT_EQ(t->branch_predictor.local_entries, 2048);
+  EXPECT_EQ(t->branch_predictor.local_counters, 2048);
 }
 
 // Reference targets take their build recipe from build_target, so a candidate built for
