@@ -176,6 +176,9 @@ struct SimulateJobResult {
   // Built, but the executable is gone (the cache pruned or cleared, or a store built on
   // another machine): not simulated; `simtune build` makes it again.
   size_t missing = 0;
+  // Stored, but from a configuration the target no longer gives (Simulator::MatchesTarget):
+  // simulated again.
+  size_t stale = 0;
   std::map<std::string, int> failed_by_stage;
   uint64_t insn_count = 0;                // over the ok simulations
   double sim_wall_s = 0;                  // their simulator wall time, summed

@@ -80,6 +80,13 @@ class Simulator {
   // Runs once; never throws; failures are results with a stage. Also checks the harness's
   // verify line: a wrong kernel under simulation is a failed "verify" result.
   virtual SimResult Simulate(const Artifact& artifact, const Target& target) const = 0;
+  // Whether stored statistics of this simulator came from the configuration `target` gives
+  // it now (qemu: the cache geometry and branch predictor its record names). The options
+  // key does not hold the target's configuration, so a target file edited since a row was
+  // stored would otherwise leave that row looking current: simulate runs it again.
+  virtual bool MatchesTarget(const SimStats& /*stats*/, const Target& /*target*/) const {
+    return true;
+  }
 };
 
 using SimulatorRegistry = Registry<Simulator, const std::string& /*options*/>;

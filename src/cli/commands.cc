@@ -341,6 +341,10 @@ int CmdSimulate(const SimulateFlags& f) {
               r->skipped, r->unbuilt);
   if (r->missing > 0)
     std::printf("%s\n", MissingExecutablesNote(r->missing).c_str());
+  if (r->stale > 0)
+    std::printf("%zu candidates' stored statistics came from another cache or branch predictor "
+                "configuration than target %s now gives: simulated again\n",
+                r->stale, r->target.c_str());
   size_t failed = 0;
   for (const auto& kv : r->failed_by_stage) failed += kv.second;
   std::printf("ok %zu", n - failed);

@@ -14,6 +14,18 @@
 #include "src/pipeline/sim_row.h"
 
 namespace simtune::pipeline {
+namespace {
+
+// A stored row whose statistics came from another configuration of the target (or cannot
+// be read back) does not count as simulated.
+bool StoredMatchesTarget(const SimRow& row, const Simulator& sim, const Target& target) {
+  auto j = nlohmann::json::parse(row.stats_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return false;
+  auto stats = SimStats::FromJson(j, "store sim result " + std::to_string(row.id));
+  return stats.ok() && sim.MatchesTarget(*stats, target);
+}
+
+}  // namespace
 
 Result<SimulateJob> SimulateJob::Prepare(const SimulateJobOptions& options) {
   SimulateJob job;
@@ -64,11 +76,18 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
       continue;
     }
     Todo t{id, art->artifact, {}};
+    bool stale = false;
     for (size_t s = 0; s < n_sims; ++s) {
       SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkSim(id, target.name, names_[s], sims.at(s).options_key(),
                                                             art->artifact.hash));
-      if (!done.has_value() || f.force) t.sims.push_back(s);
+      if (!done.has_value() || f.force) {
+        t.sims.push_back(s);
+      } else if (!StoredMatchesTarget(*done, sims.at(s), target)) {
+        t.sims.push_back(s);
+        stale = true;
+      }
     }
+    if (stale) ++result.stale;
     if (t.sims.empty()) ++result.skipped;
     else todo.push_back(std::move(t));
   }

@@ -256,6 +256,30 @@ class QemuSimulator : public Simulator {
     return r;
   }
 
+  // The record names the caches and the branch predictor it modelled (extra.cache_config,
+  // extra.bpred); a group left out of the record is not compared.
+  bool MatchesTarget(const SimStats& stats, const Target& target) const override {
+    const nlohmann::json& extra = stats.extra;
+    if (!extra.is_object()) return true;
+    if (extra.contains("cache_config")) {
+      nlohmann::json want = nlohmann::json::object();
+      for (const auto& c : target.caches)
+        want[c.level] = {{"size", c.size_bytes}, {"ways", c.ways}, {"line", c.line_bytes},
+                         {"policy", c.policy}};
+      if (extra["cache_config"] != want) return false;
+    }
+    if (extra.contains("bpred")) {
+      const auto& bp = target.branch_predictor;
+      const nlohmann::json& got = extra["bpred"];
+      if (got.value("kind", "") != bp.kind || got.value("entries", -1) != bp.entries) return false;
+      if (bp.kind == "gshare" && got.value("history_bits", -1) != bp.history_bits) return false;
+      if (bp.kind == "tournament" && (got.value("local_entries", -1) != bp.local_entries ||
+                                      got.value("local_counters", -1) != bp.local_counters))
+        return false;
+    }
+    return true;
+  }
+
   std::string PluginArgs(const Target& target, const std::filesystem::path& json_path) const {
     std::vector<std::string> args = {(PluginDir() / kPluginFile).string(),
                                      "out=" + json_path.string()};

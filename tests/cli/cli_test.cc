@@ -14,6 +14,7 @@
 
 #include "tests/support/scratch_test.h"
 #include "simtune/process.h"
+#include "simtune/target.h"
 
 namespace simtune {
 namespace {
@@ -302,6 +303,43 @@ TEST_F(CliTest, QemuAndSpikeStatisticsJoinOnAnRvsimTarget) {
                           "riscv64-rvsim-rocket"),
             std::string::npos)
       << eval.out;
+}
+
+// A target file edited after its candidates were simulated (another branch predictor, a
+// cache resized): the stored statistics no longer describe it, and simulate runs them again
+// instead of counting them as done; unchanged, nothing runs twice.
+TEST_F(CliTest, StatisticsOfAnEditedTargetAreSimulatedAgain) {
+  const std::string w = "gemm:M=8,N=8,K=8";
+  auto target = LoadTarget("riscv64-linux");
+  ASSERT_TRUE(target.ok()) << target.message();
+  auto write = [&](const std::string& predictor, int l1d_size) {
+    auto j = nlohmann::json::parse(std::ifstream(target->source));
+    j["branch_predictor"] = nlohmann::json::parse(predictor);
+    for (auto& c : j["caches"])
+      if (c["level"] == "l1d") c["size"] = l1d_size;
+    std::ofstream(dir_ / "riscv64-linux.json") << j.dump(1);
+  };
+  const std::string t = (dir_ / "riscv64-linux.json").string();
+  write(R"({"kind": "gshare", "entries": 4096, "history_bits": 12})", 32768);
+  ASSERT_EQ(Run({"build", w, "--target", t, "--sample", "3", "--seed", "1"}).exit_code, 0);
+  auto first = Run({"simulate", w, "--target", t, "--sim", "qemu"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_NE(first.out.find("ok 3"), std::string::npos) << first.out;
+  auto same = Run({"simulate", w, "--target", t, "--sim", "qemu"});
+  EXPECT_NE(same.out.find("simulated 0 candidates"), std::string::npos) << same.out;
+  EXPECT_EQ(same.out.find("simulated again"), std::string::npos) << same.out;
+  for (auto [predictor, l1d] : std::vector<std::pair<std::string, int>>{
+           {R"({"kind": "tournament", "entries": 8192, "local_entries": 2048, "local_counters": 2048})", 32768},
+           {R"({"kind": "tournament", "entries": 8192, "local_entries": 2048, "local_counters": 2048})", 16384}}) {
+    write(predictor, l1d);
+    auto again = Run({"simulate", w, "--target", t, "--sim", "qemu"});
+    ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+    EXPECT_NE(again.out.find("simulated 3 candidates"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("3 candidates' stored statistics came from another cache or branch "
+                             "predictor configuration than target riscv64-linux now gives"),
+              std::string::npos)
+        << again.out;
+  }
 }
 
 // `simtune cache`: the artifact cache's size; pruned to nothing, the next build rebuilds
