@@ -119,8 +119,8 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
   if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
   BranchPredictorConfig bp;
   if (j.contains("kind") && j["kind"] == "tournament") {
-    SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, {"kind", "entries", "local_entries", "local_counters"},
-                                      {"kind", "entries", "local_entries", "local_counters"}, where));
+    const std::vector<std::string> keys = {"kind", "entries", "local_entries", "local_counters"};
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, keys, keys, where));   // every key required
   } else {
     SIMTUNE_RETURN_IF_ERROR(
         CheckKeys(j, {"kind", "entries", "history_bits"}, {"kind", "entries"}, where));
