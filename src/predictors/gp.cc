@@ -6,6 +6,13 @@
 // t' (R + lambda I)^-1 t / n, so the grid only spans length scale and noise ratio. The grid
 // search runs on a seeded subsample (the likelihood needs one Cholesky per point), the
 // final fit on up to max_rows rows.
+//
+// ard=on gives every feature its own length scale (automatic relevance determination):
+// starting from the grid's isotropic choice, the log length scales and the log noise ratio
+// climb the profiled log marginal likelihood by its analytic gradient (Adam) on the same
+// subsample, under a weak log-normal prior that keeps each scale near the isotropic one
+// unless the data move it. A feature that does not help gets a long scale and drops out of
+// the distance.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,6 +28,9 @@ using predictors::GroupScale;
 using predictors::Options;
 
 constexpr int64_t kSearchRows = 400;
+constexpr int kArdSteps = 150;
+constexpr double kArdRate = 0.05;
+constexpr double kArdPriorSd = 2.0;   // of each log length scale around the isotropic one
 
 Eigen::MatrixXd SquaredDistances(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
   Eigen::VectorXd an = a.rowwise().squaredNorm();
@@ -28,6 +38,16 @@ Eigen::MatrixXd SquaredDistances(const Eigen::MatrixXd& a, const Eigen::MatrixXd
   Eigen::MatrixXd d = (-2.0 * a * b.transpose()).colwise() + an;
   d.rowwise() += bn.transpose();
   return d.cwiseMax(0.0);   // rounding can make tiny distances negative
+}
+
+// The same, one row of `a` at a time as sums of squared differences: each entry is then
+// computed the same way whatever else is in `a` (a candidate's score must not depend on
+// which other candidates are scored with it; a matrix product's blocking does).
+Eigen::MatrixXd RowwiseSquaredDistances(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+  Eigen::MatrixXd d(a.rows(), b.rows());
+  for (Eigen::Index i = 0; i < a.rows(); ++i)
+    d.row(i) = (b.rowwise() - a.row(i)).rowwise().squaredNorm().transpose();
+  return d;
 }
 
 Eigen::MatrixXd Correlation(const Eigen::MatrixXd& d2, double length, bool matern) {
@@ -38,8 +58,8 @@ Eigen::MatrixXd Correlation(const Eigen::MatrixXd& d2, double length, bool mater
 
 class GpPredictor : public Predictor {
  public:
-  GpPredictor(Options options, bool matern, int64_t max_rows, uint64_t seed)
-      : options_(std::move(options)), matern_(matern), max_rows_(max_rows), seed_(seed) {}
+  GpPredictor(Options options, bool matern, bool ard, int64_t max_rows, uint64_t seed)
+      : options_(std::move(options)), matern_(matern), ard_(ard), max_rows_(max_rows), seed_(seed) {}
 
   std::string name() const override { return "gp"; }
   std::string options() const override { return options_.Canonical(); }
@@ -87,18 +107,28 @@ class GpPredictor : public Predictor {
       }
     }
 
+    // One length scale per feature (all equal without ARD); distances are taken between
+    // features divided by their scales.
+    Eigen::VectorXd lengths = Eigen::VectorXd::Constant(z.cols(), best_length);
+    if (ard_ && z.cols() > 1) lengths = FitArd(zs, ts, best_length, best_lambda, best_lml);
+    Eigen::MatrixXd scaled = z * lengths.cwiseInverse().asDiagonal();
+
     Eigen::MatrixXd zt;
     Eigen::VectorXd tt;
     take(max_rows_, zt, tt);
-    Eigen::MatrixXd k = Correlation(SquaredDistances(zt, zt), best_length, matern_);
+    Eigen::MatrixXd zt_scaled = zt * lengths.cwiseInverse().asDiagonal();
+    Eigen::MatrixXd k = Correlation(SquaredDistances(zt_scaled, zt_scaled), 1.0, matern_);
     k.diagonal().array() += best_lambda;
     Eigen::LLT<Eigen::MatrixXd> llt(k);
     if (llt.info() != Eigen::Success)
       return Error{"gp: kernel matrix is not positive definite (length scale " +
                    std::to_string(best_length) + ", noise " + std::to_string(best_lambda) + ")"};
     alpha_ = llt.solve(tt);
-    scale_ = GroupScale::Fit(train, Correlation(SquaredDistances(z, zt), best_length, matern_) * alpha_);
+    scale_ = GroupScale::Fit(
+        train, Correlation(SquaredDistances(scaled, zt_scaled), 1.0, matern_) * alpha_);
     train_z_ = std::move(zt);
+    scaled_train_z_ = std::move(zt_scaled);
+    lengths_ = std::move(lengths);
     length_ = best_length;
     lambda_ = best_lambda;
     signal_variance_ = tt.dot(alpha_) / static_cast<double>(tt.size());
@@ -112,7 +142,9 @@ class GpPredictor : public Predictor {
     if (!fitted_) return predictors::NotFitted(name());
     SIMTUNE_RETURN_IF_ERROR(x.Validate("prediction input", false));
     SIMTUNE_ASSIGN_OR_RETURN(Eigen::MatrixXd z, features_.Transform(x, name()));
-    Eigen::VectorXd mean = Correlation(SquaredDistances(z, train_z_), length_, matern_) * alpha_;
+    z = z * lengths_.cwiseInverse().asDiagonal();
+    Eigen::VectorXd mean =
+        Correlation(RowwiseSquaredDistances(z, scaled_train_z_), 1.0, matern_) * alpha_;
     Eigen::VectorXd out(x.rows());
     for (int64_t i = 0; i < x.rows(); ++i)
       out[i] = std::exp(mean[i] + scale_.Offset(x.group[i]));
@@ -121,15 +153,17 @@ class GpPredictor : public Predictor {
 
   nlohmann::json SaveJson() const override {
     SIMTUNE_CHECK(fitted_);
+    nlohmann::json chosen = {{"length_scale", length_},
+                             {"noise_ratio", lambda_},
+                             {"signal_variance", signal_variance_},
+                             {"log_marginal_likelihood", log_marginal_likelihood_}};
+    // With ARD, one scale per feature in feature order (length_scale is the isotropic start).
+    if (ard_) chosen["length_scales"] = predictors::ToJson(lengths_);
     return {{"features", features_.ToJson()},
             {"scale", scale_.ToJson()},
             {"train_z", predictors::ToJson(train_z_)},
             {"alpha", predictors::ToJson(alpha_)},
-            {"chosen",
-             {{"length_scale", length_},
-              {"noise_ratio", lambda_},
-              {"signal_variance", signal_variance_},
-              {"log_marginal_likelihood", log_marginal_likelihood_}}}};
+            {"chosen", std::move(chosen)}};
   }
 
   Status LoadJson(const nlohmann::json& model) override {
@@ -162,12 +196,28 @@ class GpPredictor : public Predictor {
     SIMTUNE_ASSIGN_OR_RETURN(double lml, predictors::FiniteFromJson(
                                              field("log_marginal_likelihood"),
                                              "chosen.log_marginal_likelihood"));
+    // A model saved without per-feature scales (isotropic, or older than ARD) has one.
+    Eigen::VectorXd lengths = Eigen::VectorXd::Constant(features.mean.size(), length);
+    ard_ = chosen.contains("length_scales");
+    if (ard_) {
+      SIMTUNE_ASSIGN_OR_RETURN(lengths, predictors::VectorFromJson(chosen["length_scales"],
+                                                                   "chosen.length_scales"));
+      if (lengths.size() != features.mean.size())
+        return Error{"invalid model: chosen.length_scales has " + std::to_string(lengths.size()) +
+                     " scales for " + std::to_string(features.mean.size()) + " features"};
+      for (Eigen::Index i = 0; i < lengths.size(); ++i)
+        if (!(lengths[i] > 0 && std::isfinite(lengths[i])))
+          return Error{"invalid model: chosen.length_scales[" + std::to_string(i) +
+                       "] must be a positive number; got " + std::to_string(lengths[i])};
+    }
     length_ = length;
     lambda_ = lambda;
     signal_variance_ = variance;
     log_marginal_likelihood_ = lml;
     features_ = std::move(features);
     scale_ = std::move(scale);
+    scaled_train_z_ = z * lengths.cwiseInverse().asDiagonal();
+    lengths_ = std::move(lengths);
     train_z_ = std::move(z);
     alpha_ = std::move(alpha);
     fitted_ = true;
@@ -190,14 +240,88 @@ class GpPredictor : public Predictor {
     return -0.5 * n * std::log(quad / n) - 0.5 * log_det - 0.5 * n * (1.0 + std::log(2 * M_PI));
   }
 
+  // Climbs the profiled log marginal likelihood (plus a log-normal prior on each scale around
+  // `length`) over one log length scale per feature and the log noise ratio, from the
+  // isotropic choice; returns the best scales seen and sets `lambda` and `lml` to theirs.
+  Eigen::VectorXd FitArd(const Eigen::MatrixXd& z, const Eigen::VectorXd& t, double length,
+                         double& lambda, double& lml) const {
+    const Eigen::Index d = z.cols();
+    const double n = static_cast<double>(t.size());
+    const double mu = std::log(length);
+    Eigen::VectorXd theta(d + 1);   // log length scales, then log noise ratio
+    theta.head(d).setConstant(mu);
+    theta[d] = std::log(lambda);
+    Eigen::VectorXd m = Eigen::VectorXd::Zero(d + 1), v = Eigen::VectorXd::Zero(d + 1);
+    Eigen::VectorXd best = theta;
+    double best_objective = -std::numeric_limits<double>::infinity();
+    double best_lml = lml;
+    for (int step = 1; step <= kArdSteps; ++step) {
+      Eigen::VectorXd inv = (-theta.head(d).array()).exp().matrix();
+      Eigen::MatrixXd zs = z * inv.asDiagonal();
+      Eigen::MatrixXd d2 = SquaredDistances(zs, zs);
+      Eigen::MatrixXd r = Correlation(d2, 1.0, matern_);
+      const double lam = std::exp(theta[d]);
+      Eigen::MatrixXd a = r;
+      a.diagonal().array() += lam;
+      Eigen::LLT<Eigen::MatrixXd> llt(a);
+      if (llt.info() != Eigen::Success) break;
+      Eigen::VectorXd alpha = llt.solve(t);
+      const double quad = t.dot(alpha);
+      if (!(quad > 0)) break;
+      double log_det = 2.0 * llt.matrixLLT().diagonal().array().log().sum();
+      double value = -0.5 * n * std::log(quad / n) - 0.5 * log_det -
+                     0.5 * n * (1.0 + std::log(2 * M_PI));
+      Eigen::ArrayXd dev = (theta.head(d).array() - mu) / kArdPriorSd;
+      double objective = value - 0.5 * dev.square().sum();
+      if (objective > best_objective) {
+        best_objective = objective;
+        best = theta;
+        best_lml = value;
+      }
+      // d(lml)/d(theta) = 1/2 sum_ij W_ij dA_ij/dtheta, W = (n/quad) alpha alpha' - A^-1.
+      Eigen::MatrixXd w = -llt.solve(Eigen::MatrixXd::Identity(a.rows(), a.cols()));
+      w.noalias() += (n / quad) * alpha * alpha.transpose();
+      Eigen::VectorXd grad(d + 1);
+      grad[d] = 0.5 * lam * w.trace();
+      // dR_ij/dlog l_k = F_ij s_ijk, s_ijk the squared scaled difference in feature k;
+      // F = R for the RBF kernel, (5/3)(1 + sqrt5 r) exp(-sqrt5 r) for Matern-5/2.
+      Eigen::MatrixXd f;
+      if (matern_) {
+        Eigen::ArrayXXd sr = d2.array().sqrt() * std::sqrt(5.0);
+        f = ((5.0 / 3.0) * (1.0 + sr) * (-sr).exp()).matrix();
+      } else {
+        f = r;
+      }
+      Eigen::MatrixXd g = 0.5 * w.cwiseProduct(f);
+      Eigen::VectorXd row_sums = g.rowwise().sum();
+      Eigen::MatrixXd gz = g * zs;
+      for (Eigen::Index k = 0; k < d; ++k)
+        grad[k] = 2.0 * (row_sums.dot(zs.col(k).cwiseAbs2()) - zs.col(k).dot(gz.col(k)));
+      grad.head(d).array() -= dev / kArdPriorSd;
+      // Adam, ascending.
+      m = 0.9 * m + 0.1 * grad;
+      v = 0.999 * v + 0.001 * grad.cwiseAbs2();
+      Eigen::ArrayXd mh = m.array() / (1.0 - std::pow(0.9, step));
+      Eigen::ArrayXd vh = v.array() / (1.0 - std::pow(0.999, step));
+      theta.array() += kArdRate * mh / (vh.sqrt() + 1e-8);
+      theta[d] = std::clamp(theta[d], std::log(1e-6), std::log(10.0));
+    }
+    lambda = std::exp(best[d]);
+    lml = best_lml;
+    return best.head(d).array().exp().matrix();
+  }
+
   Options options_;
   bool matern_;
+  bool ard_;
   int64_t max_rows_;
   uint64_t seed_;
   bool fitted_ = false;
   DenseFeatures features_;
   GroupScale scale_;
-  Eigen::MatrixXd train_z_;
+  Eigen::MatrixXd train_z_;          // standardised features of the fitted rows
+  Eigen::MatrixXd scaled_train_z_;   // the same divided by their length scales
+  Eigen::VectorXd lengths_;          // one length scale per feature
   Eigen::VectorXd alpha_;
   double length_ = 1, lambda_ = 0.1, signal_variance_ = 1, log_marginal_likelihood_ = 0;
 };
@@ -210,12 +334,14 @@ void RegisterGpPredictor(PredictorRegistry& registry) {
       [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
         SIMTUNE_ASSIGN_OR_RETURN(
             Options o, Options::Parse(text, "gp",
-                                      {{"kernel", "matern52"}, {"max_rows", "2000"}, {"seed", "0"}}));
+                                      {{"kernel", "matern52"}, {"ard", "on"}, {"max_rows", "2000"},
+                                       {"seed", "0"}}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string kernel, o.OneOf("kernel", {"rbf", "matern52"}));
+        SIMTUNE_ASSIGN_OR_RETURN(std::string ard, o.OneOf("ard", {"off", "on"}));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t max_rows, o.Int("max_rows", 2, 20000));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX));
         return std::unique_ptr<Predictor>(new GpPredictor(std::move(o), kernel == "matern52",
-                                                          max_rows, static_cast<uint64_t>(seed)));
+                                                          ard == "on", max_rows, static_cast<uint64_t>(seed)));
       });
 }
 

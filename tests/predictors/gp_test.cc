@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -53,10 +54,78 @@ TEST_P(GpTest, RanksHeldOutRowsAndPredictsTime) {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, GpTest, ::testing::Values("rbf", "matern52"));
 
+// Only f0 and f1 matter among 12 features: ARD must find them (short scales, the others long),
+// climb the marginal likelihood above the isotropic grid's choice, and rank an unseen
+// workload better than the isotropic kernel does.
+TEST(GpArdTest, FindsTheRelevantFeatures) {
+  SyntheticSpec spec;
+  spec.coef.assign(12, 0.0);
+  spec.coef[0] = 1.0;
+  spec.coef[1] = -0.5;
+  Dataset train = MakeSynthetic(spec);
+  SyntheticSpec unseen_spec = spec;
+  unseen_spec.seed = 9;
+  unseen_spec.first_group = 40;
+  unseen_spec.groups = 1;
+  unseen_spec.rows_per_group = 200;
+  Dataset unseen = MakeSynthetic(unseen_spec);
+
+  auto iso = std::move(Predictors().Create("gp", "ard=off").value());
+  auto ard = std::move(Predictors().Create("gp", "ard=on").value());
+  ASSERT_TRUE(iso->Fit(train).ok());
+  ASSERT_TRUE(ard->Fit(train).ok());
+  nlohmann::json chosen = ard->SaveJson()["chosen"];
+  ASSERT_TRUE(chosen.contains("length_scales"));
+  EXPECT_FALSE(iso->SaveJson()["chosen"].contains("length_scales"));
+  std::vector<double> lengths = chosen["length_scales"].get<std::vector<double>>();
+  ASSERT_EQ(lengths.size(), 12u);
+  double shortest_irrelevant = *std::min_element(lengths.begin() + 2, lengths.end());
+  EXPECT_LT(lengths[0] * 3, shortest_irrelevant) << chosen.dump();
+  EXPECT_LT(lengths[1] * 3, shortest_irrelevant) << chosen.dump();
+  EXPECT_GT(chosen["log_marginal_likelihood"].get<double>(),
+            iso->SaveJson()["chosen"]["log_marginal_likelihood"].get<double>() + 10);
+
+  auto pi = iso->Predict(unseen);
+  auto pa = ard->Predict(unseen);
+  ASSERT_TRUE(pi.ok() && pa.ok());
+  double rho_iso = Spearman(unseen.y, *pi), rho_ard = Spearman(unseen.y, *pa);
+  EXPECT_GT(rho_ard, rho_iso);
+  EXPECT_GT(rho_ard, 0.95);
+}
+
+TEST(GpArdTest, ModelRoundTripsAndBadScalesAreErrors) {
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  auto p = std::move(Predictors().Create("gp", "ard=on").value());
+  ASSERT_TRUE(p->Fit(train).ok());
+  nlohmann::json model = p->SaveJson();
+  auto q = std::move(Predictors().Create("gp", "ard=on").value());
+  ASSERT_TRUE(q->LoadJson(model).ok());
+  auto a = p->Predict(train);
+  auto b = q->Predict(train);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_LT((*a - *b).cwiseAbs().maxCoeff(), 1e-9 * a->cwiseAbs().maxCoeff());
+
+  nlohmann::json short_list = model;
+  short_list["chosen"]["length_scales"].erase(0);
+  Status s = q->LoadJson(short_list);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "invalid model: chosen.length_scales has 4 scales for 5 features");
+  nlohmann::json negative = model;
+  negative["chosen"]["length_scales"][2] = -1.0;
+  s = q->LoadJson(negative);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(),
+            "invalid model: chosen.length_scales[2] must be a positive number; got -1.000000");
+}
+
 TEST(GpOptionsTest, BadValuesAreErrors) {
   auto k = Predictors().Create("gp", "kernel=cubic");
   ASSERT_FALSE(k.ok());
   EXPECT_EQ(k.message(), "gp option kernel: expected one of rbf, matern52; got 'cubic'");
+  auto a = Predictors().Create("gp", "ard=yes");
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.message(), "gp option ard: expected one of off, on; got 'yes'");
   auto m = Predictors().Create("gp", "max_rows=1");
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.message(), "gp option max_rows: must be in [2, 20000]; got 1");
