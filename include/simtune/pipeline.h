@@ -354,6 +354,7 @@ struct TrainJobResult {
   nlohmann::json chosen;                // hyper-parameters chosen by cross-validation, or null
   std::vector<WorkloadScore> in_sample; // fit on the training rows (not a generalisation estimate)
   size_t missing_sims = 0;              // candidates left out: a simulator's statistics missing
+  size_t stale_sims = 0;                // left out: statistics from another target configuration
   std::shared_ptr<Predictor> model;     // the fitted predictor
 };
 
@@ -494,6 +495,7 @@ struct EvalJobResult {
   std::string measured_unit;                        // the reference's ("ns", "cycles")
   std::vector<EvalRun> runs;            // the reference repeat first, then predictor x protocol
   size_t failures = 0;                  // runs with an error
+  size_t stale_sims = 0;                // left out: statistics from another target configuration
   // The `eval --json` document; each predictor run carries "predictions": the out-of-fold
   // prediction of every candidate, with "prediction_unit" (measured_unit when the predictor
   // predicts run time, else "score").

@@ -39,6 +39,10 @@ struct DataSpec {
   std::string reference = "native";                // reference name
   std::string ref_options;                         // empty = latest ok row of any options
   FeatureOptions features;
+  // The target file the user named (train/eval --target), not saved with a model: stored
+  // statistics that another configuration produced (Simulator::MatchesTarget) are left out.
+  // Empty (a model's own spec): not checked.
+  std::string target_file;
 
   const std::string& effective_ref_target() const { return ref_target.empty() ? sim_target : ref_target; }
 
@@ -62,12 +66,16 @@ struct CandidateData {
 // Every candidate of the given workloads (store keys; empty = every workload in the store)
 // that has an ok statistics row for EVERY simulator of the spec (latest ok row, any
 // options). Candidates lacking one are counted in `*missing_sims` (when given), not returned:
-// a feature set that differs by row would be a silent fill. Errors: a workload key not in the
-// store, a stored statistics record that does not parse (names the candidate), store errors.
+// a feature set that differs by row would be a silent fill. With spec.target_file, candidates
+// whose statistics came from another configuration than that file gives (Simulator::
+// MatchesTarget: it was edited after `simtune simulate`) are counted in `*stale_sims`, not
+// returned: `simtune simulate` simulates them again. Errors: a workload key not in the store, a stored
+// statistics record that does not parse (names the candidate), store errors.
 Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
                                                      const std::vector<std::string>& workload_keys,
                                                      const DataSpec& spec,
-                                                     size_t* missing_sims = nullptr);
+                                                     size_t* missing_sims = nullptr,
+                                                     size_t* stale_sims = nullptr);
 
 // Rows -> Dataset, group = workload id, y = reference value (NaN when unmeasured). `names`
 // fixes the columns (a model's feature_names), else the union of the rows' features plus,

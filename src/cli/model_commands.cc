@@ -65,6 +65,12 @@ pipeline::DataOptions DataOptionsOf(const DataFlags& f) {
   return o;
 }
 
+// Why a candidate with stored statistics was left out (LoadCandidateData's stale_sims).
+std::string StaleNote(const std::string& target_file) {
+  return "their statistics came from another cache or branch predictor configuration than " +
+         target_file + " now gives (`simtune simulate` with that file simulates them again)";
+}
+
 std::string Cell(double v, const char* fmt) {
   if (std::isnan(v)) return "-";
   char buf[32];
@@ -123,6 +129,9 @@ int RunTrain(const TrainFlags& f) {
   if (r->missing_sims > 0)
     std::printf("%zu candidates left out: they lack statistics from one of %s\n", r->missing_sims,
                 Join(r->data.simulators, ", ").c_str());
+  if (r->stale_sims > 0)
+    std::printf("%zu candidates left out: %s\n", r->stale_sims,
+                StaleNote(r->data.target_file).c_str());
   std::printf("wrote %s\n", f.out.c_str());
   return 0;
 }
@@ -166,6 +175,7 @@ int RunPredict(const PredictFlags& f) {
   if (table && r->missing_sims > 0)
     std::printf("%zu candidates not ranked: they lack statistics from one of %s\n", r->missing_sims,
                 Join(r->simulators, ", ").c_str());
+
   if (!f.json.empty())
     return WriteJsonOutput(f.json, {{"workload", r->workload}, {"model", f.model}, {"target", r->target},
                                     {"unit", r->unit}, {"ranking", out}});
@@ -258,6 +268,8 @@ int RunEval(const EvalFlags& f) {
   for (const auto& key : r->workloads)
     std::printf("  workload %-40s reference median round spread %.1f%%\n", key.c_str(),
                 100 * r->reference_spread.at(key));
+  if (r->stale_sims > 0)
+    std::printf("%zu candidates left out: %s\n", r->stale_sims, StaleNote(spec.target_file).c_str());
   if (!f.score_workloads.empty())
     std::printf("scoring only those named by --score-workloads; all %zu train\n", r->workloads.size());
   std::vector<std::pair<std::string, MetricsSummary>> summaries;   // "predictor proto"

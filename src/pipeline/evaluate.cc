@@ -94,6 +94,7 @@ Result<EvalJobResult> EvalJob::Run(Store& store) {
   auto spread = MedianSpread(m.rows);
   EvalJobResult r;
   r.data = spec_;
+  r.stale_sims = m.stale_sims;
   r.rows = m.data.rows();
   r.features = m.data.cols();
   r.feature_names = m.data.feature_names;

@@ -3,12 +3,20 @@
 #include <algorithm>
 
 #include "simtune/strings.h"
+#include "simtune/target.h"
 
 namespace simtune::pipeline {
 
 Result<DataSpec> MakeDataSpec(const DataOptions& f) {
   DataSpec s;
   s.sim_target = f.target;
+  // A target file's path (`--target my.json`): the store keys its rows by the target's name,
+  // and its statistics are checked against that file. A name that is no target here (a store
+  // from elsewhere) is looked up as it is, unchecked.
+  if (auto t = LoadTarget(f.target); t.ok()) {
+    s.sim_target = t->name;
+    s.target_file = t->source.string();
+  }
   s.simulators.clear();
   for (const auto& part : Split(f.simulators, ',')) {
     std::string name = Trim(part);
@@ -19,6 +27,8 @@ Result<DataSpec> MakeDataSpec(const DataOptions& f) {
   if (std::adjacent_find(s.simulators.begin(), s.simulators.end()) != s.simulators.end())
     return Error{"--sim '" + f.simulators + "': a simulator is named twice"};
   s.ref_target = f.ref_target;
+  if (!f.ref_target.empty())
+    if (auto t = LoadTarget(f.ref_target); t.ok()) s.ref_target = t->name;
   s.reference = f.reference;
   s.ref_options = f.ref_options;
   if (!Trim(f.ref_options).empty()) {
@@ -37,7 +47,8 @@ Result<DataSpec> MakeDataSpec(const DataOptions& f) {
 
 Result<Measured> LoadMeasured(Store& store, const std::vector<std::string>& workloads, const DataSpec& spec) {
   Measured m;
-  SIMTUNE_ASSIGN_OR_RETURN(auto all, LoadCandidateData(store, workloads, spec, &m.missing_sims));
+  SIMTUNE_ASSIGN_OR_RETURN(auto all, LoadCandidateData(store, workloads, spec, &m.missing_sims,
+                                                          &m.stale_sims));
   for (auto& r : all) {
     if (!r.ref_value) {
       ++m.unmeasured;
@@ -46,10 +57,16 @@ Result<Measured> LoadMeasured(Store& store, const std::vector<std::string>& work
     m.workload_key[static_cast<int>(r.workload_id)] = r.workload_key;
     m.rows.push_back(std::move(r));
   }
-  if (m.rows.empty())
+  if (m.rows.empty()) {
+    std::string stale;
+    if (m.stale_sims > 0)
+      stale = " (" + std::to_string(m.stale_sims) + " candidates' statistics came from another cache or " +
+              "branch predictor configuration than " + spec.target_file + " now gives)";
     return Error{"no candidate has both " + Join(spec.simulators, " and ") + " statistics on " +
                  spec.sim_target + " and a " + spec.reference + " result on " +
-                 spec.effective_ref_target() + " in the store; run `simtune simulate` and `simtune measure` first"};
+                 spec.effective_ref_target() + " in the store" + stale +
+                 "; run `simtune simulate` and `simtune measure` first"};
+  }
   m.data = ToDataset(m.rows, {}, spec.features.relative);
   return m;
 }

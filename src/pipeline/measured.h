@@ -16,6 +16,7 @@ struct Measured {
   std::map<int, std::string> workload_key;   // group -> key
   size_t unmeasured = 0;
   size_t missing_sims = 0;
+  size_t stale_sims = 0;   // statistics from another configuration of the target: left out
 };
 
 // Errors: no candidate has both statistics and a reference result ("run `simtune simulate`

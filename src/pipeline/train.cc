@@ -43,6 +43,7 @@ Result<TrainJobResult> TrainJob::Run(Store& store) {
     r.in_sample.push_back({m.workload_key[g], EvaluateWorkload(y, s, predictor.predicts_time())});
   }
   r.missing_sims = m.missing_sims;
+  r.stale_sims = m.stale_sims;
   r.model = predictor_;
   return r;
 }

@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "simtune/simulator.h"
 #include "simtune/strings.h"
+#include "simtune/target.h"
 #include "simtune/workload.h"
 
 namespace simtune {
@@ -59,8 +63,22 @@ Result<DataSpec> DataSpec::FromJson(const nlohmann::json& j, const std::string& 
 
 Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
                                                      const std::vector<std::string>& workload_keys,
-                                                     const DataSpec& spec, size_t* missing_sims) {
+                                                     const DataSpec& spec, size_t* missing_sims,
+                                                     size_t* stale_sims) {
   if (spec.simulators.empty()) return Error{"no simulator given for the features"};
+  // Statistics simulated under another configuration of the target than its file gives now
+  // (Simulator::MatchesTarget: qemu's caches and branch predictor) describe another machine.
+  // A simulator not registered here is not checked.
+  std::optional<Target> target;
+  if (!spec.target_file.empty()) {
+    auto t = LoadTarget(spec.target_file);
+    if (!t.ok()) return Error{"target " + spec.target_file + ": " + t.message()};
+    target = std::move(t).value();
+  }
+  std::map<std::string, std::unique_ptr<Simulator>> checkers;
+  if (target)
+    for (const auto& name : spec.simulators)
+      if (auto sim = Simulators().Create(name, ""); sim.ok()) checkers[name] = std::move(sim).value();
   std::vector<WorkloadRow> workloads;
   if (workload_keys.empty()) {
     SIMTUNE_ASSIGN_OR_RETURN(workloads, store.Workloads());
@@ -76,7 +94,7 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
   }
   std::set<std::string> wanted(spec.simulators.begin(), spec.simulators.end());
   std::vector<CandidateData> out;
-  size_t missing = 0;
+  size_t missing = 0, stale = 0;
   for (const auto& wrow : workloads) {
     SIMTUNE_ASSIGN_OR_RETURN(Workload workload, ParseWorkload(wrow.key));
     SIMTUNE_ASSIGN_OR_RETURN(auto space, MakeSpace(workload));
@@ -110,6 +128,15 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
         }
         SIMTUNE_ASSIGN_OR_RETURN(stats[sim], SimStats::FromJson(j, where + " " + sim + " statistics"));
       }
+      bool current = true;
+      for (const auto& [sim, st] : stats) {
+        auto checker = checkers.find(sim);
+        if (checker != checkers.end() && !checker->second->MatchesTarget(st, *target)) current = false;
+      }
+      if (!current) {
+        ++stale;
+        continue;
+      }
       auto config = ParseStoredConfig(*space, c.config);
       if (!config.ok()) return Wrap(config.error(), where);
       SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(c.id, spec.sim_target));
@@ -130,6 +157,7 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
     }
   }
   if (missing_sims) *missing_sims = missing;
+  if (stale_sims) *stale_sims = stale;
   return out;
 }
 

@@ -342,6 +342,66 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreSimulatedAgain) {
   }
 }
 
+// The same after measuring: train and eval leave out candidates whose statistics came from
+// another configuration than the target file they are given (a path: the store keys the
+// target by its name) gives now, and say so; simulated again, they are back.
+TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
+  const std::string w = "gemm:M=8,N=8,K=8";
+  auto target = LoadTarget("x86_64-host");
+  ASSERT_TRUE(target.ok()) << target.message();
+  const std::string t = (dir_ / "x86_64-host.json").string();
+  auto write = [&](int l1d_size) {
+    auto j = nlohmann::json::parse(std::ifstream(target->source));
+    for (auto& c : j["caches"])
+      if (c["level"] == "l1d") c["size"] = l1d_size;
+    std::ofstream(t) << j.dump(1);
+  };
+  write(32768);
+  ASSERT_EQ(Run({"build", w, "--target", t, "--sample", "6", "--seed", "1"}).exit_code, 0);
+  ASSERT_EQ(Run({"simulate", w, "--target", t, "--sim", "qemu"}).exit_code, 0);
+  auto measured = Run({"measure", w, "--target", t, "--ref", "native", "--ref-options",
+                       "rounds=2,reps=2"});
+  ASSERT_EQ(measured.exit_code, 0) << measured.out << measured.err;
+  const std::vector<std::string> train = {"train", "--target", t, "--sim", "qemu", "--predictor",
+                                          "ridge", "-o", "m.json"};
+  auto fresh = Run(train);
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err;
+  EXPECT_EQ(fresh.out.find("left out"), std::string::npos) << fresh.out;
+
+  write(16384);
+  const std::string note = "6 candidates' statistics came from another cache or branch predictor "
+                           "configuration than " + t + " now gives";
+  auto stale = Run(train);
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_NE(stale.err.find(note), std::string::npos) << stale.out << stale.err;
+  auto eval = Run({"eval", "--target", t, "--sim", "qemu", "--predictors", "ridge",
+                   "--protocols", "kfold"});
+  EXPECT_EQ(eval.exit_code, 1);
+  EXPECT_NE(eval.err.find(note), std::string::npos) << eval.out << eval.err;
+
+  // Another workload simulated under the new configuration trains; the stale six are named.
+  const std::string w2 = "gemm:M=4,N=8,K=8";
+  ASSERT_EQ(Run({"build", w2, "--target", t, "--sample", "6", "--seed", "1"}).exit_code, 0);
+  ASSERT_EQ(Run({"simulate", w2, "--target", t, "--sim", "qemu"}).exit_code, 0);
+  ASSERT_EQ(Run({"measure", w2, "--target", t, "--ref", "native", "--ref-options",
+                 "rounds=2,reps=2"}).exit_code, 0);
+  auto partly = Run(train);
+  ASSERT_EQ(partly.exit_code, 0) << partly.out << partly.err;
+  EXPECT_NE(partly.out.find("on 6 measured candidates of 1 workloads"), std::string::npos)
+      << partly.out;
+  EXPECT_NE(partly.out.find("6 candidates left out: their statistics came from another cache or "
+                            "branch predictor configuration than " + t + " now gives"),
+            std::string::npos)
+      << partly.out;
+
+  ASSERT_EQ(Run({"simulate", w, "--target", t, "--sim", "qemu"}).exit_code, 0);
+  auto again = Run(train);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("on 12 measured candidates of 2 workloads"), std::string::npos)
+      << again.out;
+  EXPECT_EQ(again.out.find("left out"), std::string::npos) << again.out;
+}
+
 // `simtune cache`: the artifact cache's size; pruned to nothing, the next build rebuilds
 // what the store still refers to.
 TEST_F(CliTest, CachePrunedIsRebuiltByTheNextBuild) {
