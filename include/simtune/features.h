@@ -14,6 +14,11 @@
 //   S.log_mem_bytes                  log(load + store bytes)
 //   S.<level>.read_miss_rate, S.<level>.write_miss_rate, S.<level>.mpki, S.<level>.log_misses
 //   S.bpred.miss_rate, S.bpred.mpki
+//   S.line_split_frac, S.page_splits_pki, S.log_page_splits
+//                                    accesses split across two l1d lines (share of all) and
+//                                    across two 4 KiB pages (per 1000 instructions; log
+//                                    count), from qemu's extra.splits; absent in records
+//                                    from before them (added within schema 3: new names only)
 //   S.reuse.<b>                      fraction of accesses with reuse distance in bucket group b
 //                                    (groups: 0-3, 4-7, 8-11, 12-15, 16+ in log2 lines; cold)
 //   S.log_cpi_proxy                  log(insn + 10 * l1 misses + 50 * l2 misses + 200 * l3 misses)

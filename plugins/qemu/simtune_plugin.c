@@ -1112,6 +1112,24 @@ static const TbInfo *pending_branch;
 
 /* ROI data accesses by direction (0 load, 1 store) and log2 of the size. */
 static uint64_t accesses[2][8];
+/*
+ * ROI accesses [load, store] that span two data cache lines (l1d's line size,
+ * 64 bytes without caches) or two 4 KiB pages: split accesses cost real cores
+ * cycles (a page-split store on x86 tens of them) that no count here shows.
+ * QEMU hands a wide vector access to the plugin as 8-byte pieces in ascending
+ * order, so a split is a piece that itself crosses the boundary, or one that
+ * continues the previous piece of the same instruction (same site, next byte)
+ * and starts on the boundary. mem_last_end/site follow every access, and
+ * every TB execution clears the site (vcpu_tb_exec), so the next execution of
+ * a loop's load that reads on where the last one ended is no continuation;
+ * without that callback (classes and bpred off) splits_joined is false and
+ * only pieces that cross a boundary themselves count.
+ */
+static uint64_t line_splits[2], page_splits[2];
+static uint64_t mem_last_end;
+static const void *mem_last_site;
+static unsigned int split_line_shift = 6;
+static bool splits_joined;
 
 
 /*
@@ -1272,6 +1290,7 @@ static void vcpu_tb_exec(unsigned int vcpu_index, void *udata)
 {
     TbInfo *t = udata;
 
+    mem_last_site = NULL;   /* the next access starts an execution: no continuation */
     if (vcpu_index != 0) {
         return;
     }
@@ -1307,6 +1326,7 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
 {
     const TbInfo *t = udata;
 
+    mem_last_site = NULL;
     if (vcpu_index != 0) {
         return;
     }
@@ -1413,9 +1433,19 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
     unsigned int shift = m->shift[k];
     bool store = m->store[k];
     uint64_t end = vaddr + (1ull << shift) - 1;     /* last byte */
+    bool continues = splits_joined && vaddr == mem_last_end && m == mem_last_site;
 
+    mem_last_end = end + 1;
+    mem_last_site = m;
     if (opt_mem && roi_active) {
         accesses[store][shift & 7]++;
+        uint64_t line_mask = (1ull << split_line_shift) - 1;
+        if (((vaddr ^ end) >> split_line_shift) || (continues && !(vaddr & line_mask))) {
+            line_splits[store]++;
+        }
+        if (((vaddr ^ end) >> 12) || (continues && !(vaddr & 0xfff))) {
+            page_splits[store]++;
+        }
     }
     if (data_entry) {
         uint64_t first = vaddr >> data_shift;
@@ -1453,12 +1483,20 @@ static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
 
     if (__builtin_expect(mem_fast_now && vcpu_index == 0 && m->key[k] == key,
                          1)) {
-        /* One line: the first and last byte differ only below the line size. */
-        if (((vaddr ^ (vaddr + m->size_m1[k])) >> data_shift) == 0) {
+        /*
+         * One line: the first and last byte differ only below the line size;
+         * and not a piece that continues an access across a line (a split,
+         * counted in vcpu_mem_general).
+         */
+        if (((vaddr ^ (vaddr + m->size_m1[k])) >> data_shift) == 0 &&
+            !(splits_joined && vaddr == mem_last_end && m == mem_last_site &&
+              !(vaddr & ((1ull << data_shift) - 1)))) {
             uint64_t line = vaddr >> data_shift;
             unsigned int shift = m->shift[k];
             bool store = m->store[k];
             Cache *c = &caches[L1D];
+            mem_last_end = vaddr + m->size_m1[k] + 1;
+            mem_last_site = m;
             if (reuse.top[0].key == line + 1) {
                 m->repeats[k]++;        /* see mem_site_flush */
                 return;
@@ -2047,6 +2085,16 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     if (undecoded_roi_execs) {
         json_u64(s, "undecoded_roi_execs", undecoded_roi_execs, true);
     }
+    if (opt_mem) {
+        g_string_append(s, "\"splits\":{");
+        json_u64(s, "line_loads", line_splits[0], true);
+        json_u64(s, "line_stores", line_splits[1], true);
+        json_u64(s, "page_loads", page_splits[0], true);
+        json_u64(s, "page_stores", page_splits[1], true);
+        g_string_append_printf(s, "\"pieces_joined\":%s",
+                               splits_joined ? "true" : "false");
+        g_string_append(s, "},");
+    }
     if (opt_cache) {
         g_string_append(s, "\"cache_config\":{");
         bool first = true;
@@ -2390,6 +2438,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         }
     }
 
+    splits_joined = opt_classes || opt_bpred;
     if (opt_cache) {
         for (int i = 0; i < N_LEVELS; i++) {
             if (caches[i].enabled && !setup_cache(&caches[i])) {
@@ -2409,6 +2458,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         data_entry = caches[L1D].enabled ? &caches[L1D] : below;
         insn_shift = insn_entry ? insn_entry->line_shift : 0;
         data_shift = data_entry ? data_entry->line_shift : 0;
+        if (data_shift) {
+            split_line_shift = data_shift;
+        }
     }
     if (opt_bpred) {
         if (!check_power_of_two("bpred_entries", bpred.entries)) {

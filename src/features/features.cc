@@ -51,6 +51,21 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
       if (mem > 0) f[p + "bytes_per_access"] = bytes / mem;
     }
   }
+  // Accesses split across two cache lines or two 4 KiB pages (qemu's extra.splits): cycles
+  // on a real core that no count above shows. Records from before them have none: absent.
+  if (s.extra.is_object() && s.extra.contains("splits") && s.extra["splits"].is_object() &&
+      s.loads && s.stores) {
+    const nlohmann::json& sp = s.extra["splits"];
+    auto count = [&](const char* key) {
+      return sp.contains(key) && sp[key].is_number() ? sp[key].get<double>() : 0.0;
+    };
+    double mem = static_cast<double>(*s.loads + *s.stores);
+    f[p + "line_split_frac"] =
+        mem > 0 ? (count("line_loads") + count("line_stores")) / mem : 0.0;
+    double page = count("page_loads") + count("page_stores");
+    f[p + "page_splits_pki"] = 1000 * page / insn;
+    f[p + "log_page_splits"] = SafeLog(page);
+  }
   double penalty = insn;
   const std::map<std::string, double> kPenalty = {{"l1d", 10}, {"l1i", 10}, {"l2", 50},
                                                   {"ll", 200}, {"l3", 200}};

@@ -56,6 +56,24 @@ TEST(Features, MissingStatisticsYieldNoFeature) {
   EXPECT_DOUBLE_EQ(k.at("knob.tile_m"), 16);
 }
 
+// qemu's split accesses (extra.splits): the share of accesses split across lines, page
+// splits per 1000 instructions and their log; a record from before them has none.
+TEST(Features, SplitAccessesFromQemuRecords) {
+  Workload w;
+  w.op = "gemm";
+  w.shape = {{"M", 8}, {"N", 8}, {"K", 8}};
+  SimStats s = Stats(8000, true);   // 2000 loads, 1000 stores
+  s.extra = {{"splits", {{"line_loads", 30}, {"line_stores", 30}, {"page_loads", 0},
+                         {"page_stores", 148}, {"pieces_joined", true}}}};
+  auto f = ExtractFeatures({{"qemu", s}}, w, {}, 0, {});
+  EXPECT_DOUBLE_EQ(f.at("qemu.line_split_frac"), 60.0 / 3000);
+  EXPECT_DOUBLE_EQ(f.at("qemu.page_splits_pki"), 1000.0 * 148 / 8000);
+  EXPECT_NEAR(f.at("qemu.log_page_splits"), std::log(148.0), 1e-12);
+  auto old = ExtractFeatures({{"qemu", Stats(8000, true)}}, w, {}, 0, {});
+  EXPECT_FALSE(old.count("qemu.line_split_frac"));
+  EXPECT_FALSE(old.count("qemu.page_splits_pki"));
+}
+
 TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
   Workload w;
   w.op = "gemm";

@@ -320,6 +320,52 @@ TEST(QemuPlugin, ReuseDistancesOfKnownSweeps) {
   EXPECT_EQ(run.stats.at("reuse_log2").get<std::vector<uint64_t>>(), want);
 }
 
+// Accesses split across two cache lines or two 4 KiB pages (extra.splits), hand-counted: a
+// stride-60 sweep of 8-byte loads (one piece each), a sequential sweep (no split: the next
+// access of a loop starting where the last ended is no continuation), and on x86_64 32-byte
+// ymm stores and loads, which QEMU hands over as four 8-byte pieces (a split is a piece that
+// continues its instruction's access onto a new line or page).
+TEST_P(PerIsa, SplitAccessesMatchHandComputedCounts) {
+  const std::string isa = GetParam();
+  std::string elf = BuildRoiProgram(isa, "static");
+  ASSERT_FALSE(elf.empty());
+  auto expected = [](uint64_t bytes, uint64_t stride, uint64_t size, uint64_t passes) {
+    uint64_t line = 0, page = 0;
+    for (uint64_t off = 0; off < bytes; off += stride) {
+      line += (off % 64) + size > 64;
+      page += (off % 4096) + size > 4096;
+    }
+    return std::make_pair(line * passes, page * passes);
+  };
+  struct Case {
+    std::vector<std::string> args;
+    uint64_t size;
+  };
+  std::vector<Case> cases = {{{"stride", "65536", "60", "2", "load"}, 8},
+                             {{"stride", "65536", "60", "1", "store"}, 8},
+                             {{"stride", "16384", "8", "3", "store"}, 8}};
+  if (isa == "x86_64") {
+    cases.push_back({{"vstride", "16384", "40", "2", "store"}, 32});
+    cases.push_back({{"vstride", "16384", "36", "1", "load"}, 32});
+  }
+  for (const auto& c : cases) {
+    for (const std::string opts : {"", "l1d_size=24576,l1d_ways=8"}) {   // short, general path
+      auto run = RunWithPlugin(isa, elf, opts, c.args);
+      ASSERT_TRUE(run.process.Success()) << run.process.err;
+      const auto& splits = run.stats.at("extra").at("splits");
+      auto [line, page] = expected(std::stoull(c.args[1]), std::stoull(c.args[2]), c.size,
+                                   std::stoull(c.args[3]));
+      const bool store = c.args[4] == "store";
+      const std::string what = c.args[0] + " " + c.args[2] + " " + c.args[4] + " " + opts;
+      EXPECT_EQ(splits.at(store ? "line_stores" : "line_loads").get<uint64_t>(), line) << what;
+      EXPECT_EQ(splits.at(store ? "page_stores" : "page_loads").get<uint64_t>(), page) << what;
+      EXPECT_EQ(splits.at(store ? "line_loads" : "line_stores").get<uint64_t>(), 0u) << what;
+      EXPECT_TRUE(splits.at("pieces_joined").get<bool>());
+      if (c.args[2] == "60") EXPECT_GT(page, 0u);
+    }
+  }
+}
+
 // The plugin takes a short path for the usual data access (a meminfo its instruction gave
 // before, one line, the most recent way of its l1d set) and a general one for the rest.
 // l1d with 48 sets (not a power of two) sends every access down the general path; the

@@ -67,6 +67,41 @@ run_stride:
     ret
     .size run_stride, .-run_stride
 
+# run_vstride(buf, bytes, stride, passes, store): run_stride with 32-byte (ymm) accesses,
+# which QEMU hands the plugin as four 8-byte pieces
+    .globl run_vstride
+    .type run_vstride, @function
+run_vstride:
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    movq %rdx, %r13
+    movq %rcx, %r9
+    movq %r8, %r10
+    call simtune_roi_begin
+    vpxor %xmm0, %xmm0, %xmm0
+    leaq (%rbx, %r12), %r11
+2:  movq %rbx, %rdi
+3:  testq %r10, %r10
+    jz 4f
+    vmovdqu %ymm0, (%rdi)
+    jmp 5f
+4:  vmovdqu (%rdi), %ymm1
+5:  addq %r13, %rdi
+    cmpq %r11, %rdi
+    jb 3b
+    subq $1, %r9
+    jnz 2b
+    vzeroupper
+    call simtune_roi_end
+    popq %r13
+    popq %r12
+    popq %rbx
+    ret
+    .size run_vstride, .-run_vstride
+
 # run_branches(n)
     .globl run_branches
     .type run_branches, @function

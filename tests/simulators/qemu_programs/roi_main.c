@@ -4,6 +4,7 @@
  *   prog count N              run_count(N)
  *   prog stride B S P load|store [warm]   run_stride over B bytes, stride S, P passes;
  *                             warm: read the buffer once before the ROI
+ *   prog vstride B S P load|store         (x86_64) the same with 32-byte ymm accesses
  *   prog branches N           run_branches(N)
  *   prog mix                  run_mix: a few instructions of every class
  * SETUP_WORK (compile-time) adds that many iterations of unrelated work before and
@@ -20,6 +21,9 @@
 void run_count(long n, long *buf);
 void run_stride(char *buf, long bytes, long stride, long passes, long store);
 void run_branches(long n);
+#ifdef __x86_64__
+void run_vstride(char *buf, long bytes, long stride, long passes, long store);
+#endif
 void run_mix(long *buf);
 
 static long count_buf[16] __attribute__((aligned(64)));
@@ -55,6 +59,15 @@ int main(int argc, char **argv)
         }
         run_stride(stride_buf, bytes, atol(argv[3]), atol(argv[4]),
                    strcmp(argv[5], "store") == 0);
+#ifdef __x86_64__
+    } else if (argc == 6 && strcmp(argv[1], "vstride") == 0) {
+        long bytes = atol(argv[2]);
+        if (bytes + 32 > (long)sizeof(stride_buf)) {
+            return 2;
+        }
+        run_vstride(stride_buf, bytes, atol(argv[3]), atol(argv[4]),
+                    strcmp(argv[5], "store") == 0);
+#endif
     } else if (argc == 3 && strcmp(argv[1], "branches") == 0) {
         run_branches(atol(argv[2]));
     } else if (argc == 2 && strcmp(argv[1], "mix") == 0) {
