@@ -35,10 +35,12 @@ run_count:
     ret
     .size run_count, .-run_count
 
-# run_stride(buf, bytes, stride, passes, store)
-    .globl run_stride
-    .type run_stride, @function
-run_stride:
+# NAME(buf, bytes, stride, passes, store): one access per stride over bytes, passes times;
+# STORE or LOAD is the access (PRE before the loop, POST after it)
+.macro STRIDE_KERNEL name, store, load, pre, post
+    .globl \name
+    .type \name, @function
+\name:
     pushq %rbx
     pushq %r12
     pushq %r13
@@ -48,59 +50,32 @@ run_stride:
     movq %rcx, %r9
     movq %r8, %r10
     call simtune_roi_begin
+    \pre
     leaq (%rbx, %r12), %r11
 2:  movq %rbx, %rdi
 3:  testq %r10, %r10
     jz 4f
-    movq $0, (%rdi)
+    \store
     jmp 5f
-4:  movq (%rdi), %rax
+4:  \load
 5:  addq %r13, %rdi
     cmpq %r11, %rdi
     jb 3b
     subq $1, %r9
     jnz 2b
+    \post
     call simtune_roi_end
     popq %r13
     popq %r12
     popq %rbx
     ret
-    .size run_stride, .-run_stride
+    .size \name, .-\name
+.endm
 
-# run_vstride(buf, bytes, stride, passes, store): run_stride with 32-byte (ymm) accesses,
-# which QEMU hands the plugin as four 8-byte pieces
-    .globl run_vstride
-    .type run_vstride, @function
-run_vstride:
-    pushq %rbx
-    pushq %r12
-    pushq %r13
-    movq %rdi, %rbx
-    movq %rsi, %r12
-    movq %rdx, %r13
-    movq %rcx, %r9
-    movq %r8, %r10
-    call simtune_roi_begin
-    vpxor %xmm0, %xmm0, %xmm0
-    leaq (%rbx, %r12), %r11
-2:  movq %rbx, %rdi
-3:  testq %r10, %r10
-    jz 4f
-    vmovdqu %ymm0, (%rdi)
-    jmp 5f
-4:  vmovdqu (%rdi), %ymm1
-5:  addq %r13, %rdi
-    cmpq %r11, %rdi
-    jb 3b
-    subq $1, %r9
-    jnz 2b
-    vzeroupper
-    call simtune_roi_end
-    popq %r13
-    popq %r12
-    popq %rbx
-    ret
-    .size run_vstride, .-run_vstride
+# run_stride: 8-byte accesses
+STRIDE_KERNEL run_stride, "movq $0, (%rdi)", "movq (%rdi), %rax", "", ""
+# run_vstride: 32-byte (ymm) accesses, which QEMU hands the plugin as four 8-byte pieces
+STRIDE_KERNEL run_vstride, "vmovdqu %ymm0, (%rdi)", "vmovdqu (%rdi), %ymm1", "vpxor %xmm0, %xmm0, %xmm0", "vzeroupper"
 
 # run_branches(n)
     .globl run_branches
