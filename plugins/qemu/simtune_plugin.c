@@ -1131,6 +1131,12 @@ static const void *mem_last_site;
 static unsigned int split_line_shift = 6;
 static bool splits_joined;
 
+/* Whether this access continues the previous one of the same instruction. */
+static inline bool mem_continues(const void *site, uint64_t vaddr)
+{
+    return splits_joined && vaddr == mem_last_end && site == mem_last_site;
+}
+
 
 /*
  * Cache and reuse counters also move while the model warms up before the ROI;
@@ -1433,7 +1439,7 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
     unsigned int shift = m->shift[k];
     bool store = m->store[k];
     uint64_t end = vaddr + (1ull << shift) - 1;     /* last byte */
-    bool continues = splits_joined && vaddr == mem_last_end && m == mem_last_site;
+    bool continues = mem_continues(m, vaddr);
 
     mem_last_end = end + 1;
     mem_last_site = m;
@@ -1489,8 +1495,7 @@ static void vcpu_mem(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
          * counted in vcpu_mem_general).
          */
         if (((vaddr ^ (vaddr + m->size_m1[k])) >> data_shift) == 0 &&
-            !(splits_joined && vaddr == mem_last_end && m == mem_last_site &&
-              !(vaddr & ((1ull << data_shift) - 1)))) {
+            !(mem_continues(m, vaddr) && !(vaddr & ((1ull << data_shift) - 1)))) {
             uint64_t line = vaddr >> data_shift;
             unsigned int shift = m->shift[k];
             bool store = m->store[k];

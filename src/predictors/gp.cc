@@ -50,6 +50,18 @@ Eigen::MatrixXd RowwiseSquaredDistances(const Eigen::MatrixXd& a, const Eigen::M
   return d;
 }
 
+// Log marginal likelihood of t under covariance sigma2 * A with the signal variance sigma2
+// profiled out, from A's Cholesky factor and alpha = A^-1 t; -inf when t' alpha is not
+// positive (numerically singular).
+double ProfiledLml(const Eigen::LLT<Eigen::MatrixXd>& llt, const Eigen::VectorXd& t,
+                   const Eigen::VectorXd& alpha) {
+  const double n = static_cast<double>(t.size());
+  const double quad = t.dot(alpha);
+  if (!(quad > 0)) return -std::numeric_limits<double>::infinity();
+  double log_det = 2.0 * llt.matrixLLT().diagonal().array().log().sum();
+  return -0.5 * n * std::log(quad / n) - 0.5 * log_det - 0.5 * n * (1.0 + std::log(2 * M_PI));
+}
+
 Eigen::MatrixXd Correlation(const Eigen::MatrixXd& d2, double length, bool matern) {
   if (!matern) return (-0.5 * d2.array() / (length * length)).exp().matrix();
   Eigen::ArrayXXd r = d2.array().sqrt() * (std::sqrt(5.0) / length);
@@ -233,11 +245,7 @@ class GpPredictor : public Predictor {
     k.diagonal().array() += lambda;
     Eigen::LLT<Eigen::MatrixXd> llt(k);
     if (llt.info() != Eigen::Success) return -std::numeric_limits<double>::infinity();
-    const double n = static_cast<double>(t.size());
-    double quad = t.dot(llt.solve(t));
-    if (!(quad > 0)) return -std::numeric_limits<double>::infinity();
-    double log_det = 2.0 * llt.matrixLLT().diagonal().array().log().sum();
-    return -0.5 * n * std::log(quad / n) - 0.5 * log_det - 0.5 * n * (1.0 + std::log(2 * M_PI));
+    return ProfiledLml(llt, t, llt.solve(t));
   }
 
   // Climbs the profiled log marginal likelihood (plus a log-normal prior on each scale around
@@ -266,11 +274,9 @@ class GpPredictor : public Predictor {
       Eigen::LLT<Eigen::MatrixXd> llt(a);
       if (llt.info() != Eigen::Success) break;
       Eigen::VectorXd alpha = llt.solve(t);
+      const double value = ProfiledLml(llt, t, alpha);
+      if (!std::isfinite(value)) break;
       const double quad = t.dot(alpha);
-      if (!(quad > 0)) break;
-      double log_det = 2.0 * llt.matrixLLT().diagonal().array().log().sum();
-      double value = -0.5 * n * std::log(quad / n) - 0.5 * log_det -
-                     0.5 * n * (1.0 + std::log(2 * M_PI));
       Eigen::ArrayXd dev = (theta.head(d).array() - mu) / kArdPriorSd;
       double objective = value - 0.5 * dev.square().sum();
       if (objective > best_objective) {

@@ -27,6 +27,21 @@ class CliTest : public testing_support::ScratchTest {
 
   ProcessResult Run(std::vector<std::string> args) { return RunSimtune(std::move(args), 300); }
 
+  // The data file of target `name` copied to <dir>/<name>.json with its l1d resized and, when
+  // given, another branch predictor (JSON); returns the copy's path.
+  std::string WriteEditedTarget(const std::string& name, int l1d_size,
+                                const std::string& branch_predictor = "") {
+    auto target = LoadTarget(name);
+    EXPECT_TRUE(target.ok()) << target.message();
+    auto j = nlohmann::json::parse(std::ifstream(target->source));
+    if (!branch_predictor.empty()) j["branch_predictor"] = nlohmann::json::parse(branch_predictor);
+    for (auto& c : j["caches"])
+      if (c["level"] == "l1d") c["size"] = l1d_size;
+    const std::string path = (dir_ / (name + ".json")).string();
+    std::ofstream(path) << j.dump(1);
+    return path;
+  }
+
   // A custom kernel with one knob MODE: 0 correct, 1 does not compile, 2 crashes,
   // 3 computes a wrong result, 4 correct but slower.
   std::string WriteFaultyKernel() {
@@ -310,17 +325,8 @@ TEST_F(CliTest, QemuAndSpikeStatisticsJoinOnAnRvsimTarget) {
 // instead of counting them as done; unchanged, nothing runs twice.
 TEST_F(CliTest, StatisticsOfAnEditedTargetAreSimulatedAgain) {
   const std::string w = "gemm:M=8,N=8,K=8";
-  auto target = LoadTarget("riscv64-linux");
-  ASSERT_TRUE(target.ok()) << target.message();
-  auto write = [&](const std::string& predictor, int l1d_size) {
-    auto j = nlohmann::json::parse(std::ifstream(target->source));
-    j["branch_predictor"] = nlohmann::json::parse(predictor);
-    for (auto& c : j["caches"])
-      if (c["level"] == "l1d") c["size"] = l1d_size;
-    std::ofstream(dir_ / "riscv64-linux.json") << j.dump(1);
-  };
-  const std::string t = (dir_ / "riscv64-linux.json").string();
-  write(R"({"kind": "gshare", "entries": 4096, "history_bits": 12})", 32768);
+  const std::string t = WriteEditedTarget(
+      "riscv64-linux", 32768, R"({"kind": "gshare", "entries": 4096, "history_bits": 12})");
   ASSERT_EQ(Run({"build", w, "--target", t, "--sample", "3", "--seed", "1"}).exit_code, 0);
   auto first = Run({"simulate", w, "--target", t, "--sim", "qemu"});
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
@@ -331,7 +337,7 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreSimulatedAgain) {
   for (auto [predictor, l1d] : std::vector<std::pair<std::string, int>>{
            {R"({"kind": "tournament", "entries": 8192, "local_entries": 2048, "local_counters": 2048})", 32768},
            {R"({"kind": "tournament", "entries": 8192, "local_entries": 2048, "local_counters": 2048})", 16384}}) {
-    write(predictor, l1d);
+    WriteEditedTarget("riscv64-linux", l1d, predictor);
     auto again = Run({"simulate", w, "--target", t, "--sim", "qemu"});
     ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
     EXPECT_NE(again.out.find("simulated 3 candidates"), std::string::npos) << again.out;
@@ -347,16 +353,7 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreSimulatedAgain) {
 // target by its name) gives now, and say so; simulated again, they are back.
 TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
   const std::string w = "gemm:M=8,N=8,K=8";
-  auto target = LoadTarget("x86_64-host");
-  ASSERT_TRUE(target.ok()) << target.message();
-  const std::string t = (dir_ / "x86_64-host.json").string();
-  auto write = [&](int l1d_size) {
-    auto j = nlohmann::json::parse(std::ifstream(target->source));
-    for (auto& c : j["caches"])
-      if (c["level"] == "l1d") c["size"] = l1d_size;
-    std::ofstream(t) << j.dump(1);
-  };
-  write(32768);
+  const std::string t = WriteEditedTarget("x86_64-host", 32768);
   ASSERT_EQ(Run({"build", w, "--target", t, "--sample", "6", "--seed", "1"}).exit_code, 0);
   ASSERT_EQ(Run({"simulate", w, "--target", t, "--sim", "qemu"}).exit_code, 0);
   auto measured = Run({"measure", w, "--target", t, "--ref", "native", "--ref-options",
@@ -368,7 +365,7 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
   ASSERT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err;
   EXPECT_EQ(fresh.out.find("left out"), std::string::npos) << fresh.out;
 
-  write(16384);
+  WriteEditedTarget("x86_64-host", 16384);
   const std::string note = "6 candidates' statistics came from another cache or branch predictor "
                            "configuration than " + t + " now gives";
   auto stale = Run(train);
