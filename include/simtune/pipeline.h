@@ -392,6 +392,8 @@ struct PredictJobResult {
   std::vector<std::string> simulators;  // whose statistics the model reads
   std::vector<PredictedCandidate> ranking;   // best first
   size_t missing_sims = 0;              // candidates not ranked: statistics missing
+  // The model was not trained on statistics like these (ConfigurationWarnings).
+  std::vector<std::string> warnings;
 };
 
 // Ranks a workload's simulated candidates and stores one prediction row per candidate.
@@ -434,6 +436,8 @@ struct VerifyJobResult {
   size_t k = 0;                         // verified[0, k) are the predicted ones
   int best = -1;                        // index into verified of the fastest ok of the k; -1: none
   int control = -1;                     // index into verified of the control; -1: none
+  // The model was not trained on statistics like these (ConfigurationWarnings).
+  std::vector<std::string> warnings;
 };
 
 // Measures the k best predicted of a workload together, with the best measured before as a

@@ -87,6 +87,14 @@ class Simulator {
   virtual bool MatchesTarget(const SimStats& /*stats*/, const Target& /*target*/) const {
     return true;
   }
+  // The part of a stored record that names the machine configuration it modelled (qemu: its
+  // caches and branch predictor), such that MatchesTarget of a record holding only that part
+  // gives the same answer; null when the record names none. A trained model keeps the
+  // configurations of its training rows, so that ranking statistics of another one is said.
+  virtual nlohmann::json Configuration(const SimStats& /*stats*/) const { return nullptr; }
+  // The configuration a run for `target` would record (as Configuration gives it); null when
+  // none.
+  virtual nlohmann::json ConfigurationFor(const Target& /*target*/) const { return nullptr; }
 };
 
 using SimulatorRegistry = Registry<Simulator, const std::string& /*options*/>;

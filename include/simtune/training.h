@@ -29,6 +29,7 @@
 #include "simtune/predictor.h"
 #include "simtune/result.h"
 #include "simtune/store.h"
+#include "simtune/target.h"
 
 namespace simtune {
 
@@ -61,6 +62,9 @@ struct CandidateData {
   std::optional<double> ref_value;           // latest ok reference result, when measured
   std::string ref_unit;                      // its unit ("ns", "cycles"); "" when unmeasured
   double ref_spread = 0;                     // its relative round spread
+  // Simulator -> the configuration its statistics modelled (Simulator::Configuration), for
+  // the simulators whose records name one.
+  std::map<std::string, nlohmann::json> configurations;
 };
 
 // Every candidate of the given workloads (store keys; empty = every workload in the store)
@@ -110,6 +114,27 @@ Result<std::string> ReferenceUnit(const std::vector<CandidateData>& rows);
 // `where` names the model. Empty when everything matches.
 std::vector<std::string> ModelMismatchWarnings(const std::string& where, const DataSpec& trained,
                                                const DataSpec& used);
+
+// The distinct configurations (Simulator::Configuration) of the rows' statistics, per
+// simulator: {"qemu": [{"cache_config": ..., "bpred": ...}]}; {} when no record names one.
+// Models keep it as trained_on.configurations.
+nlohmann::json TrainedConfigurations(const std::vector<CandidateData>& rows);
+
+// Lines that warn about ranking statistics of a configuration the model was not trained on
+// (`trained_on` of the model file; a file without configurations is not checked): one per
+// simulator with such rows, with how many of them and where the configurations differ, e.g.
+//   "model m.json was trained on qemu statistics of another configuration than 48 of 48
+//    candidates here have (l1d 32 KiB 8-way 64 B lines lru in training, 16 KiB 8-way 64 B
+//    lines lru here): simulate them with the model's configuration, or train a model on
+//    this one".
+std::vector<std::string> ConfigurationWarnings(const std::string& where, const nlohmann::json& trained_on,
+                                               const std::vector<CandidateData>& rows);
+// The same for a target whose candidates are yet to be simulated (tune): a line per simulator
+// of `simulators` whose configuration under `target` (Simulator::MatchesTarget) is none the
+// model was trained on, with where it differs (Simulator::ConfigurationFor).
+std::vector<std::string> TargetConfigurationWarnings(const std::string& where, const nlohmann::json& trained_on,
+                                                     const Target& target,
+                                                     const std::vector<std::string>& simulators);
 
 Status SaveTrainedModel(const std::string& path, const Predictor& predictor, const DataSpec& data,
                         const nlohmann::json& trained_on);

@@ -175,6 +175,7 @@ int RunPredict(const PredictFlags& f) {
   if (table && r->missing_sims > 0)
     std::printf("%zu candidates not ranked: they lack statistics from one of %s\n", r->missing_sims,
                 Join(r->simulators, ", ").c_str());
+  for (const auto& w : r->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
   if (!f.json.empty())
     return WriteJsonOutput(f.json, {{"workload", r->workload}, {"model", f.model}, {"target", r->target},
@@ -203,6 +204,7 @@ int RunVerify(const VerifyFlags& f) {
   if (!store.ok()) return Fail(store.message());
   auto r = job->Run(**store);
   if (!r.ok()) return Fail(r.message());
+  for (const auto& w : r->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   std::printf("verifying the %zu best predicted of %zu candidates of %s on %s (%s)\n", r->k, r->candidates,
               r->workload.c_str(), r->target.c_str(), r->reference_options.c_str());
   std::printf("%4s  %8s  %18s  %18s  %7s  %s\n", "pred", "id", PredictionHeader(r->unit).c_str(), "measured",

@@ -22,6 +22,7 @@ Result<PredictJobResult> PredictJob::Run(Store& store) {
   if (rows.empty())
     return Error{"workload '" + f.workload + "' has no candidate with " + Join(spec.simulators, " and ") +
                  " statistics on " + spec.sim_target + "; run `simtune simulate` first"};
+  result.warnings = ConfigurationWarnings("model " + f.model, model_->trained_on, rows);
   SIMTUNE_ASSIGN_OR_RETURN(auto ranked, RankWithModel(*model_, f.model, rows));
   const auto& [scores, order] = ranked;
   for (size_t i = 0; i < rows.size(); ++i) {

@@ -21,6 +21,9 @@ Result<TrainJobResult> TrainJob::Run(Store& store) {
   SIMTUNE_ASSIGN_OR_RETURN(std::string unit, ReferenceUnit(m.rows));
   nlohmann::json trained_on = {{"rows", m.data.rows()}, {"workloads", nlohmann::json::array()}, {"unit", unit}};
   for (const auto& [g, key] : m.workload_key) trained_on["workloads"].push_back(key);
+  // What the statistics modelled (caches, branch predictor): predict, verify and tune say
+  // when they rank statistics of another configuration.
+  if (nlohmann::json c = TrainedConfigurations(m.rows); !c.empty()) trained_on["configurations"] = std::move(c);
   if (!f.out.empty()) SIMTUNE_RETURN_IF_ERROR(SaveTrainedModel(f.out, predictor, spec_, trained_on));
   // In-sample fit: only a sanity check; `simtune eval` measures generalisation.
   SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd scores, predictor.Predict(m.data));

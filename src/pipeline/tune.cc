@@ -103,6 +103,7 @@ class TuneJob::Tuner {
       if (trained.ok()) {
         predictor_ = std::move(trained->predictor);
         model_spec_ = trained->data;
+        model_trained_on_ = trained->trained_on;
         score_unit_ = trained->unit;
       } else {
         SIMTUNE_ASSIGN_OR_RETURN(predictor_, LoadModel(f_.model, kFeatureSchemaVersion));
@@ -144,6 +145,9 @@ class TuneJob::Tuner {
         used.ref_target = model_spec_->effective_ref_target();
       }
       for (auto& w : ModelMismatchWarnings("model " + f_.model, *model_spec_, used)) warnings_.push_back(w);
+      for (auto& w : TargetConfigurationWarnings("model " + f_.model, model_trained_on_, target_,
+                                                 model_spec_->simulators))
+        warnings_.push_back(w);
     }
     if (f_.model.empty() && f_.calibrate < 2)
       return Error{"--calibrate must be at least 2 when no --model is given; got " + std::to_string(f_.calibrate)};
@@ -924,7 +928,8 @@ class TuneJob::Tuner {
   std::unique_ptr<Reference> reference_;
   std::unique_ptr<Executor> executor_;
   Store* store_ = nullptr;
-  std::optional<DataSpec> model_spec_;      // what --model was trained on, when its file says
+  std::optional<DataSpec> model_spec_;
+  nlohmann::json model_trained_on_ = nlohmann::json::object();   // its trained_on record      // what --model was trained on, when its file says
   std::string reference_unit_;              // of the calibration measurements
   std::string score_unit_;                  // of the scores: PredictionUnit
   std::vector<std::string> warnings_;

@@ -56,6 +56,7 @@ Result<VerifyJobResult> VerifyJob::Run(Store& store) {
   SIMTUNE_ASSIGN_OR_RETURN(std::vector<RefResult> results,
                            MeasureAndStore(*reference_, batch, batch_ids, target_, store));
   VerifyJobResult r;
+  r.warnings = ConfigurationWarnings("model " + f.model, model_->trained_on, rows);
   r.workload = rows[0].workload_key;
   r.target = target_.name;
   r.reference_options = reference_->options_key();

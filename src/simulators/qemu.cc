@@ -257,27 +257,43 @@ class QemuSimulator : public Simulator {
   }
 
   // The record names the caches and the branch predictor it modelled (extra.cache_config,
-  // extra.bpred); a group left out of the record is not compared.
+  // extra.bpred); a group left out of the record is not compared, nor a predictor's fields
+  // its kind does not use.
   bool MatchesTarget(const SimStats& stats, const Target& target) const override {
     const nlohmann::json& extra = stats.extra;
     if (!extra.is_object()) return true;
-    if (extra.contains("cache_config")) {
-      nlohmann::json want = nlohmann::json::object();
-      for (const auto& c : target.caches)
-        want[c.level] = {{"size", c.size_bytes}, {"ways", c.ways}, {"line", c.line_bytes},
-                         {"policy", c.policy}};
-      if (extra["cache_config"] != want) return false;
-    }
+    const nlohmann::json want = ConfigurationFor(target);
+    if (extra.contains("cache_config") && extra["cache_config"] != want["cache_config"]) return false;
     if (extra.contains("bpred")) {
-      const auto& bp = target.branch_predictor;
       const nlohmann::json& got = extra["bpred"];
-      if (got.value("kind", "") != bp.kind || got.value("entries", -1) != bp.entries) return false;
-      if (bp.kind == "gshare" && got.value("history_bits", -1) != bp.history_bits) return false;
-      if (bp.kind == "tournament" && (got.value("local_entries", -1) != bp.local_entries ||
-                                      got.value("local_counters", -1) != bp.local_counters))
-        return false;
+      if (!got.is_object()) return false;
+      for (const auto& [key, value] : want["bpred"].items())
+        if (!got.contains(key) || got[key] != value) return false;
     }
     return true;
+  }
+
+  nlohmann::json Configuration(const SimStats& stats) const override {
+    if (!stats.extra.is_object()) return nullptr;
+    nlohmann::json out = nlohmann::json::object();
+    for (const char* key : {"cache_config", "bpred"})
+      if (stats.extra.contains(key)) out[key] = stats.extra[key];
+    return out.empty() ? nlohmann::json() : out;
+  }
+
+  nlohmann::json ConfigurationFor(const Target& target) const override {
+    nlohmann::json caches = nlohmann::json::object();
+    for (const auto& c : target.caches)
+      caches[c.level] = {{"size", c.size_bytes}, {"ways", c.ways}, {"line", c.line_bytes},
+                         {"policy", c.policy}};
+    const auto& bp = target.branch_predictor;
+    nlohmann::json bpred = {{"kind", bp.kind}, {"entries", bp.entries}};
+    if (bp.kind == "gshare") bpred["history_bits"] = bp.history_bits;
+    if (bp.kind == "tournament") {
+      bpred["local_entries"] = bp.local_entries;
+      bpred["local_counters"] = bp.local_counters;
+    }
+    return {{"cache_config", std::move(caches)}, {"bpred", std::move(bpred)}};
   }
 
   std::string PluginArgs(const Target& target, const std::filesystem::path& json_path) const {

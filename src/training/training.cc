@@ -75,10 +75,11 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
     if (!t.ok()) return Error{"target " + spec.target_file + ": " + t.message()};
     target = std::move(t).value();
   }
-  std::map<std::string, std::unique_ptr<Simulator>> checkers;
-  if (target)
-    for (const auto& name : spec.simulators)
-      if (auto sim = Simulators().Create(name, ""); sim.ok()) checkers[name] = std::move(sim).value();
+  // Each simulator of the spec that is registered here: it names the configuration of its
+  // records and checks them against the target file.
+  std::map<std::string, std::unique_ptr<Simulator>> backends;
+  for (const auto& name : spec.simulators)
+    if (auto sim = Simulators().Create(name, ""); sim.ok()) backends[name] = std::move(sim).value();
   std::vector<WorkloadRow> workloads;
   if (workload_keys.empty()) {
     SIMTUNE_ASSIGN_OR_RETURN(workloads, store.Workloads());
@@ -129,9 +130,13 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
         SIMTUNE_ASSIGN_OR_RETURN(stats[sim], SimStats::FromJson(j, where + " " + sim + " statistics"));
       }
       bool current = true;
+      std::map<std::string, nlohmann::json> configurations;
       for (const auto& [sim, st] : stats) {
-        auto checker = checkers.find(sim);
-        if (checker != checkers.end() && !checker->second->MatchesTarget(st, *target)) current = false;
+        auto backend = backends.find(sim);
+        if (backend == backends.end()) continue;
+        if (target && !backend->second->MatchesTarget(st, *target)) current = false;
+        if (nlohmann::json c = backend->second->Configuration(st); !c.is_null())
+          configurations[sim] = std::move(c);
       }
       if (!current) {
         ++stale;
@@ -147,6 +152,7 @@ Result<std::vector<CandidateData>> LoadCandidateData(Store& store,
       d.workload_key = wrow.key;
       d.config = c.config;
       d.features = ExtractFeatures(stats, workload, *config, flops, spec.features);
+      d.configurations = std::move(configurations);
       auto ref = latest_ref.find(c.id);
       if (ref != latest_ref.end()) {
         d.ref_value = ref->second->result.value;
@@ -170,6 +176,127 @@ Dataset ToDataset(const std::vector<CandidateData>& rows, const std::vector<std:
                               r.ref_value ? *r.ref_value : std::numeric_limits<double>::quiet_NaN(),
                               r.features});
   return BuildDataset(in, names, relative);
+}
+
+nlohmann::json TrainedConfigurations(const std::vector<CandidateData>& rows) {
+  std::map<std::string, std::vector<nlohmann::json>> seen;
+  for (const auto& r : rows)
+    for (const auto& [sim, c] : r.configurations) {
+      auto& list = seen[sim];
+      if (std::find(list.begin(), list.end(), c) == list.end()) list.push_back(c);
+    }
+  nlohmann::json out = nlohmann::json::object();
+  for (auto& [sim, list] : seen) out[sim] = std::move(list);
+  return out;
+}
+
+namespace {
+
+std::string Number(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? std::to_string(j[key].get<int64_t>()) : "?";
+}
+
+// One cache of a configuration record in words: "32 KiB 8-way 64 B lines lru".
+std::string DescribeCache(const nlohmann::json& g) {
+  if (!g.is_object()) return "none";
+  std::string size = g.contains("size") && g["size"].is_number()
+                         ? std::to_string(g["size"].get<int64_t>() / 1024) + " KiB"
+                         : "? KiB";
+  return size + " " + Number(g, "ways") + "-way " + Number(g, "line") + " B lines " +
+         (g.contains("policy") && g["policy"].is_string() ? g["policy"].get<std::string>() : "?");
+}
+
+// A branch predictor of a configuration record in words, with the fields its kind uses:
+// "gshare of 8192 entries (13 history bits)".
+std::string DescribeBranchPredictor(const nlohmann::json& b) {
+  if (!b.is_object()) return "none";
+  std::string kind = b.contains("kind") && b["kind"].is_string() ? b["kind"].get<std::string>() : "?";
+  std::string text = kind + " of " + Number(b, "entries") + " entries";
+  if (kind == "gshare") text += " (" + Number(b, "history_bits") + " history bits)";
+  if (kind == "tournament")
+    text += " (" + Number(b, "local_entries") + " local histories, " + Number(b, "local_counters") +
+            " local counters)";
+  return text;
+}
+
+// Where two configuration records (Simulator::Configuration) differ, in words: "l1d 32 KiB
+// 8-way 64 B lines lru in training, 16 KiB 8-way 64 B lines lru here; ...".
+std::string DescribeDifference(const nlohmann::json& trained, const nlohmann::json& here) {
+  std::vector<std::string> parts;
+  auto field = [](const nlohmann::json& c, const char* key) {
+    return c.is_object() && c.contains(key) ? c[key] : nlohmann::json();
+  };
+  const nlohmann::json tc = field(trained, "cache_config"), hc = field(here, "cache_config");
+  std::set<std::string> levels;
+  for (const auto* c : {&tc, &hc})
+    if (c->is_object())
+      for (const auto& [level, g] : c->items()) levels.insert(level);
+  for (const auto& level : levels) {
+    std::string a = DescribeCache(field(tc, level.c_str())), b = DescribeCache(field(hc, level.c_str()));
+    if (a != b) parts.push_back(level + " " + a + " in training, " + b + " here");
+  }
+  std::string a = DescribeBranchPredictor(field(trained, "bpred"));
+  std::string b = DescribeBranchPredictor(field(here, "bpred"));
+  if (a != b) parts.push_back("branch predictor " + a + " in training, " + b + " here");
+  return parts.empty() ? trained.dump() + " in training, " + here.dump() + " here" : Join(parts, "; ");
+}
+
+bool HasConfigurations(const nlohmann::json& trained_on) {
+  return trained_on.is_object() && trained_on.contains("configurations") &&
+         trained_on["configurations"].is_object();
+}
+
+}  // namespace
+
+std::vector<std::string> ConfigurationWarnings(const std::string& where, const nlohmann::json& trained_on,
+                                               const std::vector<CandidateData>& rows) {
+  std::vector<std::string> out;
+  if (!HasConfigurations(trained_on)) return out;
+  for (const auto& [sim, known] : trained_on["configurations"].items()) {
+    if (!known.is_array() || known.empty()) continue;
+    size_t other = 0, with = 0;
+    const nlohmann::json* first = nullptr;
+    for (const auto& r : rows) {
+      auto it = r.configurations.find(sim);
+      if (it == r.configurations.end()) continue;
+      ++with;
+      if (std::find(known.begin(), known.end(), it->second) != known.end()) continue;
+      ++other;
+      if (!first) first = &it->second;
+    }
+    if (other == 0) continue;
+    out.push_back(where + " was trained on " + sim + " statistics of another configuration than " +
+                  std::to_string(other) + " of " + std::to_string(with) + " candidates here have (" +
+                  DescribeDifference(known[0], *first) +
+                  "): simulate them with the model's configuration, or train a model on this one");
+  }
+  return out;
+}
+
+std::vector<std::string> TargetConfigurationWarnings(const std::string& where, const nlohmann::json& trained_on,
+                                                     const Target& target,
+                                                     const std::vector<std::string>& simulators) {
+  std::vector<std::string> out;
+  if (!HasConfigurations(trained_on)) return out;
+  const auto& all = trained_on["configurations"];
+  for (const auto& sim : simulators) {
+    if (!all.contains(sim) || !all[sim].is_array() || all[sim].empty()) continue;
+    auto backend = Simulators().Create(sim, "");
+    if (!backend.ok()) continue;
+    bool known = false;
+    for (const auto& c : all[sim]) {
+      SimStats record;
+      record.simulator = sim;
+      record.extra = c;
+      if ((*backend)->MatchesTarget(record, target)) known = true;
+    }
+    if (!known)
+      out.push_back(where + " was trained on " + sim + " statistics of another configuration than target " +
+                    target.name + " gives (" +
+                    DescribeDifference(all[sim][0], (*backend)->ConfigurationFor(target)) +
+                    "): its predictions describe the machine it was trained on");
+  }
+  return out;
 }
 
 Status SaveTrainedModel(const std::string& path, const Predictor& predictor, const DataSpec& data,

@@ -364,6 +364,18 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
   auto fresh = Run(train);
   ASSERT_EQ(fresh.exit_code, 0) << fresh.out << fresh.err;
   EXPECT_EQ(fresh.out.find("left out"), std::string::npos) << fresh.out;
+  // A model keeps the configuration its statistics modelled; ranking statistics of another
+  // one says so (below).
+  std::vector<std::string> train32 = train;
+  train32.back() = "m32.json";
+  ASSERT_EQ(Run(train32).exit_code, 0);
+  auto m32 = nlohmann::json::parse(std::ifstream(dir_ / "m32.json"));
+  ASSERT_TRUE(m32["trained_on"].contains("configurations")) << m32["trained_on"].dump();
+  ASSERT_EQ(m32["trained_on"]["configurations"]["qemu"].size(), 1u);
+  EXPECT_EQ(m32["trained_on"]["configurations"]["qemu"][0]["cache_config"]["l1d"]["size"], 32768);
+  auto ranked = Run({"predict", w, "--model", "m32.json"});
+  ASSERT_EQ(ranked.exit_code, 0) << ranked.out << ranked.err;
+  EXPECT_EQ(ranked.err.find("warning"), std::string::npos) << ranked.err;
 
   WriteEditedTarget("x86_64-host", 16384);
   const std::string note = "6 candidates' statistics came from another cache or branch predictor "
@@ -397,6 +409,28 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
   EXPECT_NE(again.out.find("on 12 measured candidates of 2 workloads"), std::string::npos)
       << again.out;
   EXPECT_EQ(again.out.find("left out"), std::string::npos) << again.out;
+
+  // The model of the old configuration, on statistics of the new one: ranked, with a warning
+  // that names both; the model of the new one ranks them without.
+  auto old_model = Run({"predict", w, "--model", "m32.json"});
+  ASSERT_EQ(old_model.exit_code, 0) << old_model.out << old_model.err;
+  EXPECT_NE(old_model.err.find("warning: model m32.json was trained on qemu statistics of another "
+                               "configuration than 6 of 6 candidates here have (l1d 32 KiB 8-way "
+                               "64 B lines lru in training, 16 KiB 8-way 64 B lines lru here): "),
+            std::string::npos)
+      << old_model.err;
+  auto new_model = Run({"predict", w, "--model", "m.json"});
+  ASSERT_EQ(new_model.exit_code, 0) << new_model.out << new_model.err;
+  EXPECT_EQ(new_model.err.find("warning"), std::string::npos) << new_model.err;
+  // tune with the old model on the edited target: said before anything is simulated.
+  auto tuned = Run({"tune", w, "--target", t, "--model", "m32.json", "--top", "0", "--budget",
+                    "2", "--sim", "qemu"});
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.out << tuned.err;
+  EXPECT_NE(tuned.err.find("warning: model m32.json was trained on qemu statistics of another "
+                           "configuration than target x86_64-host gives (l1d 32 KiB 8-way 64 B "
+                           "lines lru in training, 16 KiB 8-way 64 B lines lru here): "),
+            std::string::npos)
+      << tuned.err;
 }
 
 // `simtune cache`: the artifact cache's size; pruned to nothing, the next build rebuilds
