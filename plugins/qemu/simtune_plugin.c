@@ -136,14 +136,26 @@ enum { ISA_RISCV64, ISA_AARCH64, ISA_X86_64 };
 /* ------------------------------------------------------------------------ */
 /* Instruction classes                                                      */
 
+/*
+ * x86_64 vector instructions by the widest register they name (packed ones:
+ * a scalar ss/sd operation on an xmm register is not counted), and those that
+ * move data across lanes (shuffles, permutes, unpacks, inserts and extracts,
+ * packs, register broadcasts, horizontal adds): a real core runs these on few
+ * ports, so two kernels of the same class mix can differ by them alone.
+ */
+enum { VEC_XMM, VEC_YMM, VEC_ZMM, VEC_SHUFFLE, N_VEC };
+static const char *const vec_names[N_VEC] = { "xmm", "ymm", "zmm", "shuffle" };
+enum { VEC_BIT_SHUFFLE = 1 << VEC_SHUFFLE };
+
 typedef struct {
     int cls;
     bool mem;     /* may access data memory */
+    uint8_t vec;  /* x86_64: 1 << VEC_XMM/YMM/ZMM for a packed vector op, | VEC_BIT_SHUFFLE */
 } Decoded;
 
 static Decoded decoded(int cls, bool mem)
 {
-    Decoded d = { cls, mem };
+    Decoded d = { cls, mem, 0 };
     return d;
 }
 
@@ -355,47 +367,86 @@ static void x86_memory_operands(const char *ops, bool *any, bool *last)
     }
 }
 
+static bool contains(const char *s, const char *part)
+{
+    return strstr(s, part) != NULL;
+}
+
 /*
- * x86_64 from the AT&T disassembly (capstone in Debian's QEMU): the mnemonic
- * and whether an operand is in memory. Loads and stores are data-movement
- * instructions (mov family, push/pop, string ops); arithmetic with a memory
- * operand stays in its arithmetic class (its accesses still show in loads and
- * stores).
+ * The mnemonic of an AT&T disassembly after any prefixes, into mn; returns the
+ * operands; *lock: a lock prefix.
  */
-static Decoded decode_x86_64(const char *dis)
+static const char *x86_mnemonic(const char *dis, char mn[32], bool *lock)
 {
     static const char *const prefixes[] = {
         "lock", "rep", "repe", "repz", "repne", "repnz", "notrack", "bnd",
         "data16", "addr32", "xacquire", "xrelease", NULL,
     };
-    char mn[32];
-    const char *p = dis, *ops;
-    bool lock = false, mem, mem_last, vec;
+    const char *p = dis;
     size_t n;
 
+    *lock = false;
     for (;;) {
         while (*p == ' ') {
             p++;
         }
         n = strcspn(p, " ");
-        if (n >= sizeof(mn)) {
-            n = sizeof(mn) - 1;
+        if (n >= 32) {
+            n = 31;
         }
         memcpy(mn, p, n);
         mn[n] = '\0';
         p += n;
         bool is_prefix = false;
         for (int i = 0; prefixes[i]; i++) {
-            if (strcmp(mn, prefixes[i]) == 0) {
-                is_prefix = true;
-            }
+            is_prefix |= strcmp(mn, prefixes[i]) == 0;
         }
-        if (!is_prefix) {
-            break;
+        if (!is_prefix || !*p) {
+            return p;
         }
-        lock |= strcmp(mn, "lock") == 0;
+        *lock |= strcmp(mn, "lock") == 0;
     }
-    ops = p;
+}
+
+/* Decoded.vec of an x86_64 instruction (see VEC_*). */
+static uint8_t x86_vector_bits(const char *mn, const char *ops)
+{
+    int width = contains(ops, "%zmm") ? VEC_ZMM : contains(ops, "%ymm") ? VEC_YMM :
+                contains(ops, "%xmm") ? VEC_XMM : -1;
+    if (width < 0) {
+        return 0;
+    }
+    const char *base = mn[0] == 'v' ? mn + 1 : mn;
+    bool broadcast = contains(base, "broadcast");
+    if ((has_suffix(base, "ss") || has_suffix(base, "sd")) && !broadcast) {
+        return 0;                 /* scalar single/double on an xmm register */
+    }
+    bool mem, mem_last;
+    x86_memory_operands(ops, &mem, &mem_last);
+    bool shuffle = contains(base, "shuf") || contains(base, "unpck") ||
+                   contains(base, "perm") || contains(base, "alignr") ||
+                   has_prefix(base, "insert") || has_prefix(base, "extract") ||
+                   has_prefix(base, "pinsr") || has_prefix(base, "pextr") ||
+                   has_prefix(base, "movhlps") || has_prefix(base, "movlhps") ||
+                   has_prefix(base, "movsldup") || has_prefix(base, "movshdup") ||
+                   has_prefix(base, "movddup") || has_prefix(base, "pack") ||
+                   has_prefix(base, "hadd") || has_prefix(base, "hsub") ||
+                   has_prefix(base, "phadd") || has_prefix(base, "phsub") ||
+                   (broadcast && !mem);
+    return (uint8_t)((1u << width) | (shuffle ? VEC_BIT_SHUFFLE : 0));
+}
+
+/*
+ * x86_64's class from the AT&T disassembly (capstone in Debian's QEMU): the
+ * mnemonic and whether an operand is in memory. Loads and stores are
+ * data-movement instructions (mov family, push/pop, string ops); arithmetic
+ * with a memory operand stays in its arithmetic class (its accesses still show
+ * in loads and stores).
+ */
+static Decoded x86_class(const char *mn, const char *ops, bool lock)
+{
+    bool mem, mem_last, vec;
+
     x86_memory_operands(ops, &mem, &mem_last);
     vec = strstr(ops, "%xmm") || strstr(ops, "%ymm") || strstr(ops, "%zmm") ||
           strstr(ops, "%mm") || strstr(ops, "%k");
@@ -490,6 +541,17 @@ static Decoded decode_x86_64(const char *dis)
         return decoded(CLS_OTHER, true);
     }
     return decoded(CLS_INT_ALU, mem);
+}
+
+/* An x86_64 instruction: its class and vector bits. */
+static Decoded decode_x86_64(const char *dis)
+{
+    char mn[32];
+    bool lock;
+    const char *ops = x86_mnemonic(dis, mn, &lock);
+    Decoded d = x86_class(mn, ops, lock);
+    d.vec = x86_vector_bits(mn, ops);
+    return d;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1050,6 +1112,7 @@ typedef struct {
     uint32_t size;
     int cls;
     int marker;                   /* 0, MARK_BEGIN or MARK_END */
+    uint8_t vec;                  /* Decoded.vec */
 } InsnInfo;
 
 enum { MARK_BEGIN = 1, MARK_END = 2 };
@@ -1065,6 +1128,7 @@ typedef struct {
     uint64_t n_fetches;           /* sum of the runs' counts */
     uint64_t fetch_epoch;         /* see fetch_runs; 0: none */
     uint32_t classes[N_CLASSES];  /* static classes, final cond branch excluded */
+    uint32_t vecs[N_VEC];         /* static vector counts (x86_64) */
     bool ends_cond;
     bool ends_jump;               /* last instruction an unconditional jump */
     uint64_t branch_pc, fallthrough;
@@ -1107,6 +1171,7 @@ static unsigned int vcpus_seen;
 /* Counts from marker TBs, which run without inline counters. */
 static uint64_t direct_insns;
 static uint64_t direct_classes[N_CLASSES];
+static uint64_t direct_vecs[N_VEC];
 static uint64_t cond_taken, cond_not_taken;
 static const TbInfo *pending_branch;
 
@@ -1357,6 +1422,9 @@ static void vcpu_marker_tb_exec(unsigned int vcpu_index, void *udata)
             direct_classes[in->cls]++;
         } else if (i + 1 < t->n_insns) {
             direct_classes[CLS_BRANCH_NOT_TAKEN]++;
+        }
+        for (int v = 0; v < N_VEC; v++) {
+            direct_vecs[v] += (in->vec >> v) & 1;
         }
         if (insn_entry) {
             fetch_insn(in);
@@ -1831,6 +1899,10 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             d = decode_aarch64(qemu_plugin_insn_data(insn));
         }
         in->cls = d.cls;
+        in->vec = d.vec;
+        for (int v = 0; v < N_VEC; v++) {
+            t->vecs[v] += (d.vec >> v) & 1;
+        }
         if (opt_roi && in->vaddr == roi_begin_addr) {
             in->marker = MARK_BEGIN;
             has_marker = true;
@@ -1986,6 +2058,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
     uint64_t insn_count = direct_insns;
     uint64_t classes[N_CLASSES];
+    uint64_t vecs[N_VEC];
     GString *s = g_string_new("{");
 
     if (roi_active) {
@@ -1994,6 +2067,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         roi_closed_at_exit = true;
     }
     memcpy(classes, direct_classes, sizeof(classes));
+    memcpy(vecs, direct_vecs, sizeof(vecs));
     for (guint i = 0; i < tbs->len; i++) {
         const TbInfo *t = g_ptr_array_index(tbs, i);
         if (!t->roi_execs) {
@@ -2002,6 +2076,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         insn_count += t->roi_execs * t->n_insns;
         for (int c = 0; c < N_CLASSES; c++) {
             classes[c] += t->roi_execs * t->classes[c];
+        }
+        for (int v = 0; v < N_VEC; v++) {
+            vecs[v] += t->roi_execs * t->vecs[v];
         }
     }
     classes[CLS_BRANCH_TAKEN] += cond_taken;
@@ -2089,6 +2166,13 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     json_u64(s, "translations", tbs->len, true);
     if (undecoded_roi_execs) {
         json_u64(s, "undecoded_roi_execs", undecoded_roi_execs, true);
+    }
+    if (opt_classes && isa == ISA_X86_64) {
+        g_string_append(s, "\"vector\":{");
+        for (int v = 0; v < N_VEC; v++) {
+            json_u64(s, vec_names[v], vecs[v], v + 1 < N_VEC);
+        }
+        g_string_append(s, "},");
     }
     if (opt_mem) {
         g_string_append(s, "\"splits\":{");

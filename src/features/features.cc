@@ -66,6 +66,20 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
     f[p + "page_splits_pki"] = 1000 * page / insn;
     f[p + "log_page_splits"] = SafeLog(page);
   }
+  // x86_64's packed vector instructions by register width, and those that move data across
+  // lanes (qemu's extra.vector): a core runs shuffles on few ports and wide ops at the
+  // width's throughput, which the class mix alone does not say. Older records: absent.
+  if (s.extra.is_object() && s.extra.contains("vector") && s.extra["vector"].is_object()) {
+    const nlohmann::json& v = s.extra["vector"];
+    auto count = [&](const char* key) {
+      return v.contains(key) && v[key].is_number() ? v[key].get<double>() : 0.0;
+    };
+    double packed = count("xmm") + count("ymm") + count("zmm");
+    f[p + "vec_packed_frac"] = packed / insn;
+    f[p + "vec_wide_frac"] = packed > 0 ? (count("ymm") + count("zmm")) / packed : 0.0;
+    f[p + "shuffle_frac"] = count("shuffle") / insn;
+    f[p + "shuffle_per_packed"] = packed > 0 ? count("shuffle") / packed : 0.0;
+  }
   double penalty = insn;
   const std::map<std::string, double> kPenalty = {{"l1d", 10}, {"l1i", 10}, {"l2", 50},
                                                   {"ll", 200}, {"l3", 200}};

@@ -74,6 +74,29 @@ TEST(Features, SplitAccessesFromQemuRecords) {
   EXPECT_FALSE(old.count("qemu.page_splits_pki"));
 }
 
+// x86_64 vector instructions from qemu's extra.vector: the packed share of instructions,
+// the wide (ymm, zmm) share of packed ones, shuffles per instruction and per packed one; a
+// record without them (older, or another ISA) has none.
+TEST(Features, VectorWidthsAndShufflesFromQemuRecords) {
+  Workload w;
+  w.op = "gemm";
+  w.shape = {{"M", 8}, {"N", 8}, {"K", 8}};
+  SimStats s = Stats(8000, true);
+  s.extra = {{"vector", {{"xmm", 600}, {"ymm", 300}, {"zmm", 100}, {"shuffle", 250}}}};
+  auto f = ExtractFeatures({{"qemu", s}}, w, {}, 0, {});
+  EXPECT_DOUBLE_EQ(f.at("qemu.vec_packed_frac"), 1000.0 / 8000);
+  EXPECT_DOUBLE_EQ(f.at("qemu.vec_wide_frac"), 400.0 / 1000);
+  EXPECT_DOUBLE_EQ(f.at("qemu.shuffle_frac"), 250.0 / 8000);
+  EXPECT_DOUBLE_EQ(f.at("qemu.shuffle_per_packed"), 250.0 / 1000);
+  s.extra = {{"vector", {{"xmm", 0}, {"ymm", 0}, {"zmm", 0}, {"shuffle", 0}}}};
+  auto none = ExtractFeatures({{"qemu", s}}, w, {}, 0, {});
+  EXPECT_DOUBLE_EQ(none.at("qemu.vec_wide_frac"), 0.0);
+  EXPECT_DOUBLE_EQ(none.at("qemu.shuffle_per_packed"), 0.0);
+  auto old = ExtractFeatures({{"qemu", Stats(8000, true)}}, w, {}, 0, {});
+  EXPECT_FALSE(old.count("qemu.vec_packed_frac"));
+  EXPECT_FALSE(old.count("qemu.shuffle_frac"));
+}
+
 TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
   Workload w;
   w.op = "gemm";

@@ -142,6 +142,35 @@ TEST_P(PerIsa, DecodesEveryInstructionClass) {
       {"riscv64", {5, 3}}, {"aarch64", {7, 6}}, {"x86_64", {7, 6}}};
   EXPECT_EQ(run.stats.at("loads"), want_mem[isa].first);
   EXPECT_EQ(run.stats.at("stores"), want_mem[isa].second);
+  // x86_64's packed vector instructions by width (addpd, paddd and the two movups; the
+  // scalar addsd and mulsd on xmm registers are not packed); other ISAs have no record.
+  if (isa == "x86_64") {
+    EXPECT_EQ(run.stats.at("extra").at("vector"),
+              nlohmann::json({{"xmm", 4}, {"ymm", 0}, {"zmm", 0}, {"shuffle", 0}}));
+  } else {
+    EXPECT_FALSE(run.stats.at("extra").contains("vector")) << run.stats.at("extra").dump();
+  }
+}
+
+// x86_64 vector instructions by the widest register they name, and those that move data
+// across lanes (shuffle, unpack, extract, a broadcast from a register; not one from memory),
+// hand-counted per pass of run_vec, over passes that run from one translation many times.
+TEST(QemuPlugin, VectorWidthsAndShufflesMatchHandCounts) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  for (int n : {1, 500}) {
+    auto run = RunWithPlugin("x86_64", elf, "", {"vec", std::to_string(n)});
+    ASSERT_TRUE(run.process.Success()) << run.process.err;
+    EXPECT_EQ(run.stats.at("extra").at("vector"),
+              nlohmann::json({{"xmm", 2 * n}, {"ymm", 5 * n}, {"zmm", 0}, {"shuffle", 4 * n}}))
+        << "n=" << n;
+    // ret of roi_begin, movq, 10 per pass, vzeroupper, call of roi_end.
+    EXPECT_EQ(run.stats.at("insn_count").get<int>(), 4 + 10 * n) << "n=" << n;
+  }
+  // Off with the instruction classes.
+  auto off = RunWithPlugin("x86_64", elf, "classes=off", {"vec", "10"});
+  ASSERT_TRUE(off.process.Success()) << off.process.err;
+  EXPECT_FALSE(off.stats.at("extra").contains("vector"));
 }
 
 TEST_P(PerIsa, BranchPredictorOnKnownPatterns) {

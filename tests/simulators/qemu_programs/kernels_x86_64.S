@@ -126,4 +126,33 @@ run_mix:
 10: popq %rbx
     ret
     .size run_mix, .-run_mix
+
+# run_vec(n, buf): n passes of vector instructions by width, some moving data across lanes
+# (comments: width, shuffle); per pass 2 xmm, 5 ymm, 4 shuffles, and two that count as
+# neither (a scalar add on xmm, the loop's own instructions).
+    .globl run_vec
+    .type run_vec, @function
+run_vec:
+    pushq %rbx
+    pushq %r12
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    call simtune_roi_begin
+    movq %rbx, %rcx
+11: vaddps %ymm1, %ymm0, %ymm0          # ymm
+    vshufps $0, %ymm1, %ymm0, %ymm2     # ymm, shuffle
+    vunpcklps %xmm1, %xmm0, %xmm2       # xmm, shuffle
+    vbroadcastss %xmm0, %ymm3           # ymm, shuffle (from a register)
+    vbroadcastss (%r12), %ymm4          # ymm (from memory: a load)
+    vaddss %xmm1, %xmm0, %xmm0          # scalar: neither
+    vextractf128 $1, %ymm0, %xmm5       # ymm, shuffle
+    vpxor %xmm6, %xmm6, %xmm6           # xmm
+    subq $1, %rcx
+    jnz 11b
+    vzeroupper                          # no register: neither
+    call simtune_roi_end
+    popq %r12
+    popq %rbx
+    ret
+    .size run_vec, .-run_vec
     .section .note.GNU-stack,"",@progbits

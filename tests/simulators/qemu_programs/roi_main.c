@@ -7,6 +7,7 @@
  *   prog vstride B S P load|store         (x86_64) the same with 32-byte ymm accesses
  *   prog branches N           run_branches(N)
  *   prog mix                  run_mix: a few instructions of every class
+ *   prog vec N                (x86_64) run_vec(N): vector instructions by width, shuffles
  * SETUP_WORK (compile-time) adds that many iterations of unrelated work before and
  * after the ROI, to show that it is not counted.
  */
@@ -23,6 +24,7 @@ void run_stride(char *buf, long bytes, long stride, long passes, long store);
 void run_branches(long n);
 #ifdef __x86_64__
 void run_vstride(char *buf, long bytes, long stride, long passes, long store);
+void run_vec(long n, long *buf);
 #endif
 void run_mix(long *buf);
 
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
         }
         run_vstride(stride_buf, bytes, atol(argv[3]), atol(argv[4]),
                     strcmp(argv[5], "store") == 0);
+    } else if (argc == 3 && strcmp(argv[1], "vec") == 0) {
+        run_vec(atol(argv[2]), count_buf);
 #endif
     } else if (argc == 3 && strcmp(argv[1], "branches") == 0) {
         run_branches(atol(argv[2]));
