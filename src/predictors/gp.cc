@@ -4,8 +4,8 @@
 // Covariance sigma2 * (R + lambda I) with R the kernel's correlation matrix: for a fixed
 // (length scale, lambda) the signal variance sigma2 maximising the likelihood is
 // t' (R + lambda I)^-1 t / n, so the grid only spans length scale and noise ratio. The grid
-// search runs on a seeded subsample (the likelihood needs one Cholesky per point), the
-// final fit on up to max_rows rows.
+// search runs on a seeded subsample of search_rows rows (the likelihood needs one Cholesky
+// per point; 400 by default), the final fit on up to max_rows rows.
 //
 // ard=on gives every feature its own length scale (automatic relevance determination):
 // starting from the grid's isotropic choice, the log length scales and the log noise ratio
@@ -27,7 +27,6 @@ using predictors::DenseFeatures;
 using predictors::GroupScale;
 using predictors::Options;
 
-constexpr int64_t kSearchRows = 400;
 constexpr int kArdSteps = 150;
 constexpr double kArdRate = 0.05;
 constexpr double kArdPriorSd = 2.0;   // of each log length scale around the isotropic one
@@ -70,8 +69,10 @@ Eigen::MatrixXd Correlation(const Eigen::MatrixXd& d2, double length, bool mater
 
 class GpPredictor : public Predictor {
  public:
-  GpPredictor(Options options, bool matern, bool ard, int64_t max_rows, uint64_t seed)
-      : options_(std::move(options)), matern_(matern), ard_(ard), max_rows_(max_rows), seed_(seed) {}
+  GpPredictor(Options options, bool matern, bool ard, int64_t max_rows, int64_t search_rows,
+              uint64_t seed)
+      : options_(std::move(options)), matern_(matern), ard_(ard), max_rows_(max_rows),
+        search_rows_(search_rows), seed_(seed) {}
 
   std::string name() const override { return "gp"; }
   std::string options() const override { return options_.Canonical(); }
@@ -103,7 +104,7 @@ class GpPredictor : public Predictor {
 
     Eigen::MatrixXd zs;
     Eigen::VectorXd ts;
-    take(kSearchRows, zs, ts);
+    take(search_rows_, zs, ts);
     Eigen::MatrixXd d2 = SquaredDistances(zs, zs);
     double unit = std::sqrt(static_cast<double>(z.cols()));
     double best_lml = -std::numeric_limits<double>::infinity();
@@ -321,6 +322,7 @@ class GpPredictor : public Predictor {
   bool matern_;
   bool ard_;
   int64_t max_rows_;
+  int64_t search_rows_;
   uint64_t seed_;
   bool fitted_ = false;
   DenseFeatures features_;
@@ -341,13 +343,16 @@ void RegisterGpPredictor(PredictorRegistry& registry) {
         SIMTUNE_ASSIGN_OR_RETURN(
             Options o, Options::Parse(text, "gp",
                                       {{"kernel", "matern52"}, {"ard", "on"}, {"max_rows", "2000"},
+                                       {"search_rows", "400"},
                                        {"seed", "0"}}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string kernel, o.OneOf("kernel", {"rbf", "matern52"}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string ard, o.OneOf("ard", {"off", "on"}));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t max_rows, o.Int("max_rows", 2, 20000));
+        SIMTUNE_ASSIGN_OR_RETURN(int64_t search_rows, o.Int("search_rows", 2, 5000));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX));
         return std::unique_ptr<Predictor>(new GpPredictor(std::move(o), kernel == "matern52",
-                                                          ard == "on", max_rows, static_cast<uint64_t>(seed)));
+                                                          ard == "on", max_rows, search_rows,
+                                                          static_cast<uint64_t>(seed)));
       });
 }
 

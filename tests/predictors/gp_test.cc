@@ -126,6 +126,9 @@ TEST(GpOptionsTest, BadValuesAreErrors) {
   auto a = Predictors().Create("gp", "ard=yes");
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.message(), "gp option ard: expected one of off, on; got 'yes'");
+  auto r = Predictors().Create("gp", "search_rows=1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "gp option search_rows: must be in [2, 5000]; got 1");
   auto m = Predictors().Create("gp", "max_rows=1");
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.message(), "gp option max_rows: must be in [2, 20000]; got 1");
