@@ -408,8 +408,8 @@ static const char *x86_mnemonic(const char *dis, char mn[32], bool *lock)
     }
 }
 
-/* Decoded.vec of an x86_64 instruction (see VEC_*). */
-static uint8_t x86_vector_bits(const char *mn, const char *ops)
+/* Decoded.vec of an x86_64 instruction (see VEC_*); mem: an operand in memory. */
+static uint8_t x86_vector_bits(const char *mn, const char *ops, bool mem)
 {
     int width = contains(ops, "%zmm") ? VEC_ZMM : contains(ops, "%ymm") ? VEC_YMM :
                 contains(ops, "%xmm") ? VEC_XMM : -1;
@@ -421,8 +421,6 @@ static uint8_t x86_vector_bits(const char *mn, const char *ops)
     if ((has_suffix(base, "ss") || has_suffix(base, "sd")) && !broadcast) {
         return 0;                 /* scalar single/double on an xmm register */
     }
-    bool mem, mem_last;
-    x86_memory_operands(ops, &mem, &mem_last);
     bool shuffle = contains(base, "shuf") || contains(base, "unpck") ||
                    contains(base, "perm") || contains(base, "alignr") ||
                    has_prefix(base, "insert") || has_prefix(base, "extract") ||
@@ -441,14 +439,12 @@ static uint8_t x86_vector_bits(const char *mn, const char *ops)
  * mnemonic and whether an operand is in memory. Loads and stores are
  * data-movement instructions (mov family, push/pop, string ops); arithmetic
  * with a memory operand stays in its arithmetic class (its accesses still show
- * in loads and stores).
+ * in loads and stores). mem: an operand is in memory; mem_last: the last one.
  */
-static Decoded x86_class(const char *mn, const char *ops, bool lock)
+static Decoded x86_class(const char *mn, const char *ops, bool lock, bool mem,
+                         bool mem_last)
 {
-    bool mem, mem_last, vec;
-
-    x86_memory_operands(ops, &mem, &mem_last);
-    vec = strstr(ops, "%xmm") || strstr(ops, "%ymm") || strstr(ops, "%zmm") ||
+    bool vec = strstr(ops, "%xmm") || strstr(ops, "%ymm") || strstr(ops, "%zmm") ||
           strstr(ops, "%mm") || strstr(ops, "%k");
 
     if (lock || has_prefix(mn, "cmpxchg") || (has_prefix(mn, "xchg") && mem)) {
@@ -548,9 +544,11 @@ static Decoded decode_x86_64(const char *dis)
 {
     char mn[32];
     bool lock;
+    bool mem, mem_last;
     const char *ops = x86_mnemonic(dis, mn, &lock);
-    Decoded d = x86_class(mn, ops, lock);
-    d.vec = x86_vector_bits(mn, ops);
+    x86_memory_operands(ops, &mem, &mem_last);
+    Decoded d = x86_class(mn, ops, lock, mem, mem_last);
+    d.vec = x86_vector_bits(mn, ops, mem);
     return d;
 }
 

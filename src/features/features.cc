@@ -30,6 +30,12 @@ void AddMcaFeatures(const std::string& p, const nlohmann::json& m, double insn,
       if (share.is_number()) f[p + "bound." + group] = share.get<double>();
 }
 
+// A count in one group of a record's extra fields (extra.splits, extra.vector); 0 when the
+// group does not hold it.
+double GroupCount(const nlohmann::json& group, const char* key) {
+  return group.contains(key) && group[key].is_number() ? group[key].get<double>() : 0.0;
+}
+
 void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::string, double>& f) {
   const std::string p = sim + ".";
   double insn = static_cast<double>(s.insn_count);
@@ -55,10 +61,7 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
   // on a real core that no count above shows. Records from before them have none: absent.
   if (s.extra.is_object() && s.extra.contains("splits") && s.extra["splits"].is_object() &&
       s.loads && s.stores) {
-    const nlohmann::json& sp = s.extra["splits"];
-    auto count = [&](const char* key) {
-      return sp.contains(key) && sp[key].is_number() ? sp[key].get<double>() : 0.0;
-    };
+    auto count = [&](const char* key) { return GroupCount(s.extra["splits"], key); };
     double mem = static_cast<double>(*s.loads + *s.stores);
     f[p + "line_split_frac"] =
         mem > 0 ? (count("line_loads") + count("line_stores")) / mem : 0.0;
@@ -70,10 +73,7 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
   // lanes (qemu's extra.vector): a core runs shuffles on few ports and wide ops at the
   // width's throughput, which the class mix alone does not say. Older records: absent.
   if (s.extra.is_object() && s.extra.contains("vector") && s.extra["vector"].is_object()) {
-    const nlohmann::json& v = s.extra["vector"];
-    auto count = [&](const char* key) {
-      return v.contains(key) && v[key].is_number() ? v[key].get<double>() : 0.0;
-    };
+    auto count = [&](const char* key) { return GroupCount(s.extra["vector"], key); };
     double packed = count("xmm") + count("ymm") + count("zmm");
     f[p + "vec_packed_frac"] = packed / insn;
     f[p + "vec_wide_frac"] = packed > 0 ? (count("ymm") + count("zmm")) / packed : 0.0;
