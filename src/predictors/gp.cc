@@ -13,6 +13,11 @@
 // subsample, under a weak log-normal prior that keeps each scale near the isotropic one
 // unless the data move it. A feature that does not help gets a long scale and drops out of
 // the distance.
+//
+// bag=K fits K such models whose subsamples are drawn with seeds seed, seed+1, ..., and
+// predicts the geometric mean of their run times (the mean of their log predictions): the
+// chosen scales depend on which rows the search saw, and averaging over K draws makes a
+// ranking depend less on one draw.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -334,6 +339,69 @@ class GpPredictor : public Predictor {
   double length_ = 1, lambda_ = 0.1, signal_variance_ = 1, log_marginal_likelihood_ = 0;
 };
 
+
+// bag=K: K GpPredictors on the subsamples of seeds seed..seed+K-1; the score is the
+// geometric mean of their predicted times.
+class BaggedGpPredictor : public Predictor {
+ public:
+  BaggedGpPredictor(Options options, std::vector<std::unique_ptr<GpPredictor>> members)
+      : options_(std::move(options)), members_(std::move(members)) {}
+
+  std::string name() const override { return "gp"; }
+  std::string options() const override { return options_.Canonical(); }
+  bool predicts_time() const override { return true; }
+  const std::vector<std::string>& feature_names() const override {
+    return members_.front()->feature_names();
+  }
+
+  Status Fit(const Dataset& train) override {
+    for (size_t i = 0; i < members_.size(); ++i) {
+      Status fitted = members_[i]->Fit(train);
+      if (!fitted.ok()) return Wrap(fitted.error(), "gp bag member " + std::to_string(i));
+    }
+    fitted_ = true;
+    return Status::Ok();
+  }
+
+  Result<Eigen::VectorXd> Predict(const Dataset& x) const override {
+    if (!fitted_) return predictors::NotFitted(name());
+    Eigen::VectorXd log_sum = Eigen::VectorXd::Zero(x.rows());
+    for (const auto& m : members_) {
+      SIMTUNE_ASSIGN_OR_RETURN(Eigen::VectorXd p, m->Predict(x));
+      log_sum += p.array().log().matrix();
+    }
+    return Eigen::VectorXd((log_sum / static_cast<double>(members_.size())).array().exp());
+  }
+
+  nlohmann::json SaveJson() const override {
+    SIMTUNE_CHECK(fitted_);
+    nlohmann::json bag = nlohmann::json::array();
+    for (const auto& m : members_) bag.push_back(m->SaveJson());
+    return {{"bag", std::move(bag)}};
+  }
+
+  Status LoadJson(const nlohmann::json& model) override {
+    if (!model.is_object() || !model.contains("bag") || !model["bag"].is_array())
+      return Error{"invalid model: gp with bag=" + std::to_string(members_.size()) +
+                   " needs a 'bag' array of member models"};
+    const auto& bag = model["bag"];
+    if (bag.size() != members_.size())
+      return Error{"invalid model: 'bag' has " + std::to_string(bag.size()) +
+                   " member models for bag=" + std::to_string(members_.size())};
+    for (size_t i = 0; i < members_.size(); ++i) {
+      Status loaded = members_[i]->LoadJson(bag[i]);
+      if (!loaded.ok()) return Wrap(loaded.error(), "bag[" + std::to_string(i) + "]");
+    }
+    fitted_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  Options options_;
+  std::vector<std::unique_ptr<GpPredictor>> members_;
+  bool fitted_ = false;
+};
+
 }  // namespace
 
 void RegisterGpPredictor(PredictorRegistry& registry) {
@@ -344,15 +412,24 @@ void RegisterGpPredictor(PredictorRegistry& registry) {
             Options o, Options::Parse(text, "gp",
                                       {{"kernel", "matern52"}, {"ard", "on"}, {"max_rows", "2000"},
                                        {"search_rows", "400"},
-                                       {"seed", "0"}}));
+                                       {"seed", "0"},
+                                       {"bag", "1"}}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string kernel, o.OneOf("kernel", {"rbf", "matern52"}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string ard, o.OneOf("ard", {"off", "on"}));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t max_rows, o.Int("max_rows", 2, 20000));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t search_rows, o.Int("search_rows", 2, 5000));
-        SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX));
-        return std::unique_ptr<Predictor>(new GpPredictor(std::move(o), kernel == "matern52",
-                                                          ard == "on", max_rows, search_rows,
-                                                          static_cast<uint64_t>(seed)));
+        SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX - 64));
+        SIMTUNE_ASSIGN_OR_RETURN(int64_t bag, o.Int("bag", 1, 64));
+        if (bag == 1)
+          return std::unique_ptr<Predictor>(new GpPredictor(std::move(o), kernel == "matern52",
+                                                            ard == "on", max_rows, search_rows,
+                                                            static_cast<uint64_t>(seed)));
+        std::vector<std::unique_ptr<GpPredictor>> members;
+        for (int64_t i = 0; i < bag; ++i)
+          members.push_back(std::make_unique<GpPredictor>(o, kernel == "matern52", ard == "on",
+                                                          max_rows, search_rows,
+                                                          static_cast<uint64_t>(seed + i)));
+        return std::unique_ptr<Predictor>(new BaggedGpPredictor(std::move(o), std::move(members)));
       });
 }
 

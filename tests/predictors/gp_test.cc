@@ -119,6 +119,50 @@ TEST(GpArdTest, ModelRoundTripsAndBadScalesAreErrors) {
             "invalid model: chosen.length_scales[2] must be a positive number; got -1.000000");
 }
 
+// bag=3 predicts the geometric mean of the three single models of seeds 0, 1, 2 (each its
+// own subsample for the kernel search), and its model file round-trips.
+TEST(GpBagTest, IsTheGeometricMeanOfItsSeedsAndRoundTrips) {
+  SyntheticSpec spec;
+  Dataset train = MakeSynthetic(spec);
+  auto bag = std::move(Predictors().Create("gp", "bag=3,search_rows=60").value());
+  ASSERT_TRUE(bag->Fit(train).ok());
+  auto pb = bag->Predict(train);
+  ASSERT_TRUE(pb.ok()) << pb.message();
+  Eigen::VectorXd log_mean = Eigen::VectorXd::Zero(train.rows());
+  std::vector<Eigen::VectorXd> singles;
+  for (int seed : {0, 1, 2}) {
+    auto one = std::move(
+        Predictors().Create("gp", "search_rows=60,seed=" + std::to_string(seed)).value());
+    ASSERT_TRUE(one->Fit(train).ok());
+    auto p = one->Predict(train);
+    ASSERT_TRUE(p.ok());
+    singles.push_back(*p);
+    log_mean += p->array().log().matrix() / 3.0;
+  }
+  // The seeds' subsamples differ, so their models do, and the bag is none of them.
+  EXPECT_GT((singles[0] - singles[1]).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_LT((pb->array().log() - log_mean.array()).abs().maxCoeff(), 1e-9);
+
+  nlohmann::json model = bag->SaveJson();
+  ASSERT_EQ(model["bag"].size(), 3u);
+  auto loaded = std::move(Predictors().Create("gp", bag->options()).value());
+  ASSERT_TRUE(loaded->LoadJson(model).ok());
+  auto pl = loaded->Predict(train);
+  ASSERT_TRUE(pl.ok());
+  EXPECT_LT((*pl - *pb).cwiseAbs().maxCoeff(), 1e-9 * pb->cwiseAbs().maxCoeff());
+
+  nlohmann::json short_bag = model;
+  short_bag["bag"].erase(1);
+  Status s = loaded->LoadJson(short_bag);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "invalid model: 'bag' has 2 member models for bag=3");
+  auto single = std::move(Predictors().Create("gp", "").value());
+  ASSERT_TRUE(single->Fit(train).ok());
+  s = loaded->LoadJson(single->SaveJson());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "invalid model: gp with bag=3 needs a 'bag' array of member models");
+}
+
 TEST(GpOptionsTest, BadValuesAreErrors) {
   auto k = Predictors().Create("gp", "kernel=cubic");
   ASSERT_FALSE(k.ok());
@@ -132,6 +176,9 @@ TEST(GpOptionsTest, BadValuesAreErrors) {
   auto m = Predictors().Create("gp", "max_rows=1");
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.message(), "gp option max_rows: must be in [2, 20000]; got 1");
+  auto b = Predictors().Create("gp", "bag=0");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.message(), "gp option bag: must be in [1, 64]; got 0");
 }
 
 TEST(GpTest, SubsamplesAboveMaxRows) {
