@@ -56,6 +56,16 @@ Result<int64_t> Options::Int(const std::string& key, int64_t min_value,
   return v;
 }
 
+Result<double> Options::Double(const std::string& key, double min_value,
+                               double max_value) const {
+  std::string what = predictor_ + " option " + key;
+  SIMTUNE_ASSIGN_OR_RETURN(double v, ParseDouble(String(key), what));
+  if (!std::isfinite(v) || v < min_value || v > max_value)
+    return Error{what + ": must be in [" + FormatDouble(min_value) + ", " +
+                 FormatDouble(max_value) + "]; got " + String(key)};
+  return v;
+}
+
 Result<std::string> Options::OneOf(const std::string& key,
                                    const std::vector<std::string>& allowed) const {
   const std::string& v = String(key);

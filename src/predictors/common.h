@@ -26,6 +26,8 @@ class Options {
 
   const std::string& String(const std::string& key) const;
   Result<int64_t> Int(const std::string& key, int64_t min_value, int64_t max_value) const;
+  // A finite number in [min_value, max_value].
+  Result<double> Double(const std::string& key, double min_value, double max_value) const;
   // One of `allowed`, else an error listing them.
   Result<std::string> OneOf(const std::string& key, const std::vector<std::string>& allowed) const;
 

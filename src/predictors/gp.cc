@@ -75,9 +75,9 @@ Eigen::MatrixXd Correlation(const Eigen::MatrixXd& d2, double length, bool mater
 class GpPredictor : public Predictor {
  public:
   GpPredictor(Options options, bool matern, bool ard, int64_t max_rows, int64_t search_rows,
-              uint64_t seed)
+              uint64_t seed, double risk)
       : options_(std::move(options)), matern_(matern), ard_(ard), max_rows_(max_rows),
-        search_rows_(search_rows), seed_(seed) {}
+        search_rows_(search_rows), seed_(seed), risk_(risk) {}
 
   std::string name() const override { return "gp"; }
   std::string options() const override { return options_.Canonical(); }
@@ -142,6 +142,7 @@ class GpPredictor : public Predictor {
       return Error{"gp: kernel matrix is not positive definite (length scale " +
                    std::to_string(best_length) + ", noise " + std::to_string(best_lambda) + ")"};
     alpha_ = llt.solve(tt);
+    if (risk_ != 0) llt_ = llt;
     scale_ = GroupScale::Fit(
         train, Correlation(SquaredDistances(scaled, zt_scaled), 1.0, matern_) * alpha_);
     train_z_ = std::move(zt);
@@ -161,8 +162,16 @@ class GpPredictor : public Predictor {
     SIMTUNE_RETURN_IF_ERROR(x.Validate("prediction input", false));
     SIMTUNE_ASSIGN_OR_RETURN(Eigen::MatrixXd z, features_.Transform(x, name()));
     z = z * lengths_.cwiseInverse().asDiagonal();
-    Eigen::VectorXd mean =
-        Correlation(RowwiseSquaredDistances(z, scaled_train_z_), 1.0, matern_) * alpha_;
+    Eigen::MatrixXd cross = Correlation(RowwiseSquaredDistances(z, scaled_train_z_), 1.0, matern_);
+    Eigen::VectorXd mean = cross * alpha_;
+    if (risk_ != 0) {
+      // Posterior standard deviation of the latent log time: sigma2 (1 - k' A^-1 k), per row.
+      Eigen::MatrixXd v = llt_.matrixL().solve(cross.transpose());
+      for (int64_t i = 0; i < x.rows(); ++i) {
+        double var = signal_variance_ * std::max(0.0, 1.0 - v.col(i).squaredNorm());
+        mean[i] += risk_ * std::sqrt(var);
+      }
+    }
     Eigen::VectorXd out(x.rows());
     for (int64_t i = 0; i < x.rows(); ++i)
       out[i] = std::exp(mean[i] + scale_.Offset(x.group[i]));
@@ -238,6 +247,13 @@ class GpPredictor : public Predictor {
     lengths_ = std::move(lengths);
     train_z_ = std::move(z);
     alpha_ = std::move(alpha);
+    if (risk_ != 0) {
+      Eigen::MatrixXd k = Correlation(SquaredDistances(scaled_train_z_, scaled_train_z_), 1.0, matern_);
+      k.diagonal().array() += lambda_;
+      llt_.compute(k);
+      if (llt_.info() != Eigen::Success)
+        return Error{"invalid model: its kernel matrix is not positive definite"};
+    }
     fitted_ = true;
     return Status::Ok();
   }
@@ -329,7 +345,9 @@ class GpPredictor : public Predictor {
   int64_t max_rows_;
   int64_t search_rows_;
   uint64_t seed_;
+  double risk_;
   bool fitted_ = false;
+  Eigen::LLT<Eigen::MatrixXd> llt_;  // the kernel matrix's factor, kept when risk != 0
   DenseFeatures features_;
   GroupScale scale_;
   Eigen::MatrixXd train_z_;          // standardised features of the fitted rows
@@ -413,22 +431,24 @@ void RegisterGpPredictor(PredictorRegistry& registry) {
                                       {{"kernel", "matern52"}, {"ard", "on"}, {"max_rows", "2000"},
                                        {"search_rows", "400"},
                                        {"seed", "0"},
-                                       {"bag", "1"}}));
+                                       {"bag", "1"},
+                                       {"risk", "0"}}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string kernel, o.OneOf("kernel", {"rbf", "matern52"}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string ard, o.OneOf("ard", {"off", "on"}));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t max_rows, o.Int("max_rows", 2, 20000));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t search_rows, o.Int("search_rows", 2, 5000));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX - 64));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t bag, o.Int("bag", 1, 64));
+        SIMTUNE_ASSIGN_OR_RETURN(double risk, o.Double("risk", -10, 10));
         if (bag == 1)
           return std::unique_ptr<Predictor>(new GpPredictor(std::move(o), kernel == "matern52",
                                                             ard == "on", max_rows, search_rows,
-                                                            static_cast<uint64_t>(seed)));
+                                                            static_cast<uint64_t>(seed), risk));
         std::vector<std::unique_ptr<GpPredictor>> members;
         for (int64_t i = 0; i < bag; ++i)
           members.push_back(std::make_unique<GpPredictor>(o, kernel == "matern52", ard == "on",
                                                           max_rows, search_rows,
-                                                          static_cast<uint64_t>(seed + i)));
+                                                          static_cast<uint64_t>(seed + i), risk));
         return std::unique_ptr<Predictor>(new BaggedGpPredictor(std::move(o), std::move(members)));
       });
 }

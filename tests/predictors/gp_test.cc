@@ -163,6 +163,48 @@ TEST(GpBagTest, IsTheGeometricMeanOfItsSeedsAndRoundTrips) {
   EXPECT_EQ(s.message(), "invalid model: gp with bag=3 needs a 'bag' array of member models");
 }
 
+// risk=k scores exp(mean + k sd) with sd the posterior standard deviation of the log time:
+// training rows are known (sd small), a corner of the training box far from every row is not
+// (features are clamped to that box), no row's sd exceeds the prior's; and a model file with
+// risk round-trips.
+TEST(GpRiskTest, AddsThePosteriorSpreadAndRoundTrips) {
+  SyntheticSpec spec;
+  spec.rows_per_group = 40;
+  Dataset train = MakeSynthetic(spec);
+  SyntheticSpec unseen_spec = spec;
+  unseen_spec.seed = 9;
+  unseen_spec.first_group = 40;
+  unseen_spec.groups = 1;
+  Dataset unseen = MakeSynthetic(unseen_spec);
+  for (int64_t c = 0; c < unseen.X.cols(); ++c)
+    unseen.X(0, c) = c % 2 ? train.X.col(c).maxCoeff() : train.X.col(c).minCoeff();
+  auto plain = std::move(Predictors().Create("gp", "").value());
+  auto risky = std::move(Predictors().Create("gp", "risk=2").value());
+  ASSERT_TRUE(plain->Fit(train).ok());
+  ASSERT_TRUE(risky->Fit(train).ok());
+  const double sigma = std::sqrt(plain->SaveJson()["chosen"]["signal_variance"].get<double>());
+  auto added = [&](const Dataset& x) {
+    auto p0 = plain->Predict(x);
+    auto p2 = risky->Predict(x);
+    EXPECT_TRUE(p0.ok() && p2.ok());
+    return Eigen::ArrayXd((p2->array() / p0->array()).log() / 2.0);   // sd per row
+  };
+  Eigen::ArrayXd sd_train = added(train), sd_unseen = added(unseen);
+  EXPECT_GE(sd_train.minCoeff(), 0.0);
+  EXPECT_GE(sd_unseen.minCoeff(), 0.0);
+  EXPECT_LE(sd_unseen.maxCoeff(), sigma * (1 + 1e-9));
+  EXPECT_LT(sd_train.maxCoeff(), sd_unseen[0]);
+  EXPECT_LT(sd_train.mean() * 3, sd_unseen[0])
+      << "train " << sd_train.mean() << " corner " << sd_unseen[0] << " sigma " << sigma;
+
+  auto loaded = std::move(Predictors().Create("gp", risky->options()).value());
+  ASSERT_TRUE(loaded->LoadJson(risky->SaveJson()).ok());
+  auto pl = loaded->Predict(unseen);
+  auto pr = risky->Predict(unseen);
+  ASSERT_TRUE(pl.ok() && pr.ok());
+  EXPECT_LT((*pl - *pr).cwiseAbs().maxCoeff(), 1e-9 * pr->cwiseAbs().maxCoeff());
+}
+
 TEST(GpOptionsTest, BadValuesAreErrors) {
   auto k = Predictors().Create("gp", "kernel=cubic");
   ASSERT_FALSE(k.ok());
@@ -179,6 +221,12 @@ TEST(GpOptionsTest, BadValuesAreErrors) {
   auto b = Predictors().Create("gp", "bag=0");
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.message(), "gp option bag: must be in [1, 64]; got 0");
+  auto rk = Predictors().Create("gp", "risk=lots");
+  ASSERT_FALSE(rk.ok());
+  EXPECT_EQ(rk.message().rfind("gp option risk: ", 0), 0u) << rk.message();
+  auto big = Predictors().Create("gp", "risk=11");
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.message(), "gp option risk: must be in [-10, 10]; got 11");
 }
 
 TEST(GpTest, SubsamplesAboveMaxRows) {
