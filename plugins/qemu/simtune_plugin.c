@@ -68,6 +68,13 @@
  *                            counted one by one). No run-time cost: the
  *                            per-block ROI counts exist anyway; only the
  *                            exit record grows (see tb_profile below).
+ *   raw=on|off               count the ROI's loads that read bytes one of
+ *                            the last stores wrote (default off; see
+ *                            StoreLoad): extra.store_load = {"within_4":
+ *                            A, "within_16": B, "within_64": C}, loads
+ *                            with fewer than 4 / 16 / 64 stores since the
+ *                            store of a byte they read. Turns vcpu_mem's
+ *                            short path off (slower runs).
  *
  * Model details:
  *   - Cache counts are per line lookup: an access that straddles two lines
@@ -1140,6 +1147,7 @@ static bool opt_roi = true, opt_classes = true, opt_mem = true;
 static bool opt_cache = true, opt_bpred = true, opt_reuse = true;
 static bool opt_mem_all;
 static bool opt_tbs;
+static bool opt_raw;
 static uint64_t elf_load_bias;   /* run-time address - ELF address */
 static bool opt_warmup = true;
 static uint64_t opt_reuse_line = 64;
@@ -1189,6 +1197,63 @@ static uint64_t accesses[2][8];
  * only pieces that cross a boundary themselves count.
  */
 static uint64_t line_splits[2], page_splits[2];
+
+/*
+ * StoreLoad (raw=on): a dependency carried through memory, e.g. a loop that
+ * adds into C[j] every step and so reloads what the last step stored, costs a
+ * real core the store-to-load latency on every step, which no count above
+ * shows (llvm-mca assumes loads do not depend on earlier stores). The ROI's
+ * stores are numbered (the pieces of one wide store are one store); a
+ * direct-mapped table of 4-byte granules keeps the number of the last store
+ * to each, and a load (once per access, over its pieces) counts in
+ * within_N when fewer than N stores came after the latest store of a granule
+ * it reads. A granule whose entry a later store to another granule took over
+ * is forgotten (the table holds 2^14 granules, 64 KiB of data).
+ */
+#define RAW_BITS 14
+typedef struct {
+    uint64_t granule_plus1;
+    uint64_t seq;
+} RawEntry;
+static RawEntry raw_table[1u << RAW_BITS];
+static uint64_t raw_seq;
+static uint64_t raw_within[3];       /* 4, 16, 64 */
+static bool raw_load_counted;        /* this load access already counted */
+
+static void raw_access(uint64_t vaddr, uint64_t end, bool store, bool continues)
+{
+    uint64_t first = vaddr >> 2, last = end >> 2;
+    if (store) {
+        if (!continues) {
+            raw_seq++;
+        }
+        for (uint64_t g = first; g <= last; g++) {
+            RawEntry *e = &raw_table[g & ((1u << RAW_BITS) - 1)];
+            e->granule_plus1 = g + 1;
+            e->seq = raw_seq;
+        }
+        return;
+    }
+    if (!continues) {
+        raw_load_counted = false;
+    }
+    if (raw_load_counted) {
+        return;
+    }
+    uint64_t best = UINT64_MAX;
+    for (uint64_t g = first; g <= last; g++) {
+        const RawEntry *e = &raw_table[g & ((1u << RAW_BITS) - 1)];
+        if (e->granule_plus1 == g + 1 && raw_seq - e->seq < best) {
+            best = raw_seq - e->seq;
+        }
+    }
+    if (best < 64) {
+        raw_load_counted = true;
+        raw_within[2]++;
+        raw_within[1] += best < 16;
+        raw_within[0] += best < 4;
+    }
+}
 static uint64_t mem_last_end;
 static const void *mem_last_site;
 static unsigned int split_line_shift = 6;
@@ -1509,6 +1574,9 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
 
     mem_last_end = end + 1;
     mem_last_site = m;
+    if (opt_raw && roi_active) {
+        raw_access(vaddr, end, store, continues);
+    }
     if (opt_mem && roi_active) {
         accesses[store][shift & 7]++;
         uint64_t line_mask = (1ull << split_line_shift) - 1;
@@ -1844,7 +1912,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     bool has_marker = false;
     bool fetch = insn_entry != NULL;
     /* Counting instructions alone needs no decoding (x86 disassembles). */
-    bool decode = opt_classes || opt_bpred || opt_mem || opt_cache || opt_reuse;
+    bool decode = opt_classes || opt_bpred || opt_mem || opt_cache || opt_reuse || opt_raw;
 
     if (opt_roi && !symbols_resolved) {
         char *path = elf_path ? g_strdup(elf_path)
@@ -1921,7 +1989,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             t->classes[d.cls]++;
             t->ends_jump = d.cls == CLS_JUMP && i + 1 == n;
         }
-        if ((opt_mem || opt_cache || opt_reuse) && (d.mem || opt_mem_all)) {
+        if ((opt_mem || opt_cache || opt_reuse || opt_raw) && (d.mem || opt_mem_all)) {
             if (!t->sites) {
                 t->sites = g_new0(MemSite, n);
             }
@@ -2172,6 +2240,13 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         }
         g_string_append(s, "},");
     }
+    if (opt_raw) {
+        g_string_append(s, "\"store_load\":{");
+        json_u64(s, "within_4", raw_within[0], true);
+        json_u64(s, "within_16", raw_within[1], true);
+        json_u64(s, "within_64", raw_within[2], false);
+        g_string_append(s, "},");
+    }
     if (opt_mem) {
         g_string_append(s, "\"splits\":{");
         json_u64(s, "line_loads", line_splits[0], true);
@@ -2379,6 +2454,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "warmup")) {
         return parse_bool(key, val, &opt_warmup);
+    }
+    if (!strcmp(key, "raw")) {
+        return parse_bool(key, val, &opt_raw);
     }
     if (!strcmp(key, "tbs")) {
         return parse_bool(key, val, &opt_tbs);
@@ -2615,7 +2693,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 
     tbs = g_ptr_array_new();
     roi_active = !opt_roi;
-    mem_fast = opt_mem && data_entry == &caches[L1D] &&
+    mem_fast = opt_mem && !opt_raw && data_entry == &caches[L1D] &&
                caches[L1D].sets_pow2 && opt_reuse &&
                reuse.line_shift == data_shift;
     mem_fast_now = mem_fast && roi_active;

@@ -105,6 +105,15 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
     f[p + "bpred.miss_rate"] = static_cast<double>(*s.branch_mispredicts) / *s.branches;
     f[p + "bpred.mpki"] = 1000.0 * *s.branch_mispredicts / insn;
   }
+  // Loads of bytes one of the last 4 / 16 / 64 stores wrote (qemu's extra.store_load, option
+  // raw=on): a dependency carried through memory costs a core the store-to-load latency per
+  // step, which no count above shows. Per 1000 instructions; records without it: absent.
+  if (s.extra.is_object() && s.extra.contains("store_load") && s.extra["store_load"].is_object()) {
+    auto count = [&](const char* key) { return GroupCount(s.extra["store_load"], key); };
+    f[p + "store_load_4_pki"] = 1000 * count("within_4") / insn;
+    f[p + "store_load_16_pki"] = 1000 * count("within_16") / insn;
+    f[p + "store_load_64_pki"] = 1000 * count("within_64") / insn;
+  }
   if (s.extra.is_object() && s.extra.contains("mca")) AddMcaFeatures(p, s.extra["mca"], insn, f);
   if (!s.reuse_log2.empty()) {
     double total = 0;

@@ -9,7 +9,8 @@
 // reference and element-wise check under qemu too) and the plugin's statistic groups
 // classes|mem|cache|bpred|reuse=on|off (default on), which exist to measure their cost, and
 // tbs=on|off (default off): the ROI's translation-block profile in extra.tbs (the plugin's
-// header describes it; the "mca" simulator reads it).
+// header describes it; the "mca" simulator reads it), and raw=on|off (default off): loads of
+// bytes a recent store wrote, extra.store_load (the plugin's StoreLoad; slower runs).
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct QemuOptions {
   bool full = false;                    // mode=full
   std::map<std::string, bool> groups;   // only the groups switched off or on explicitly
   bool tbs = false;                     // tbs=on: record the ROI's translation blocks
+  bool raw = false;                     // raw=on: count loads of recently stored bytes
 };
 
 Result<QemuOptions> ParseOptions(const std::string& text) {
@@ -55,6 +57,7 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
   valid.push_back("timeout");
   valid.push_back("mode");
   valid.push_back("tbs");
+  valid.push_back("raw");
   std::sort(valid.begin(), valid.end());
   if (Trim(text).empty()) return opts;
   std::set<std::string> seen;
@@ -74,10 +77,10 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
     } else if (key == "mode") {
       if (auto why = sim_util::ParseModeOption("qemu simulator", value, opts.full); !why.empty())
         return Error{why};
-    } else if (key == "tbs") {
+    } else if (key == "tbs" || key == "raw") {
       if (value != "on" && value != "off")
-        return Error{"qemu simulator option tbs: expected on or off; got '" + value + "'"};
-      opts.tbs = value == "on";
+        return Error{"qemu simulator option " + key + ": expected on or off; got '" + value + "'"};
+      (key == "tbs" ? opts.tbs : opts.raw) = value == "on";
     } else if (std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
       if (value != "on" && value != "off")
         return Error{"qemu simulator option " + key + ": expected on or off; got '" + value +
@@ -105,6 +108,7 @@ class QemuSimulator : public Simulator {
     std::vector<std::string> parts;
     for (const auto& [group, on] : options_.groups)
       if (!on) parts.push_back(group + "=off");
+    if (options_.raw) parts.push_back("raw=on");
     if (options_.tbs) parts.push_back("tbs=on");
     return Join(parts, ",");
   }
@@ -302,6 +306,7 @@ class QemuSimulator : public Simulator {
     for (const auto& [group, on] : options_.groups)
       args.push_back(group + "=" + (on ? "on" : "off"));
     if (options_.tbs) args.push_back("tbs=on");
+    if (options_.raw) args.push_back("raw=on");
     if (target.caches.empty()) {
       args.push_back("cache=off");
     } else {

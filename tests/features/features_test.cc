@@ -97,6 +97,22 @@ TEST(Features, VectorWidthsAndShufflesFromQemuRecords) {
   EXPECT_FALSE(old.count("qemu.shuffle_frac"));
 }
 
+// Loads of recently stored bytes from qemu's extra.store_load (raw=on), per 1000
+// instructions; a record without them has none.
+TEST(Features, StoreToLoadCountsFromQemuRecords) {
+  Workload w;
+  w.op = "gemm";
+  w.shape = {{"M", 8}, {"N", 8}, {"K", 8}};
+  SimStats s = Stats(8000, true);
+  s.extra = {{"store_load", {{"within_4", 40}, {"within_16", 400}, {"within_64", 800}}}};
+  auto f = ExtractFeatures({{"qemu", s}}, w, {}, 0, {});
+  EXPECT_DOUBLE_EQ(f.at("qemu.store_load_4_pki"), 5.0);
+  EXPECT_DOUBLE_EQ(f.at("qemu.store_load_16_pki"), 50.0);
+  EXPECT_DOUBLE_EQ(f.at("qemu.store_load_64_pki"), 100.0);
+  auto old = ExtractFeatures({{"qemu", Stats(8000, true)}}, w, {}, 0, {});
+  EXPECT_FALSE(old.count("qemu.store_load_16_pki"));
+}
+
 TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
   Workload w;
   w.op = "gemm";

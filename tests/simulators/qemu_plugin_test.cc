@@ -173,6 +173,28 @@ TEST(QemuPlugin, VectorWidthsAndShufflesMatchHandCounts) {
   EXPECT_FALSE(off.stats.at("extra").contains("vector"));
 }
 
+// raw=on: loads of bytes a recent store wrote, hand-counted per pass of run_raw (one with 5
+// stores since, one right after a 32-byte store of what it reads, one of bytes never stored);
+// the 32-byte store and load reach the plugin as four 8-byte pieces each and count once.
+TEST(QemuPlugin, StoreToLoadDistancesMatchHandCounts) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  for (int n : {1, 300}) {
+    auto run = RunWithPlugin("x86_64", elf, "raw=on", {"raw", std::to_string(n)});
+    ASSERT_TRUE(run.process.Success()) << run.process.err;
+    EXPECT_EQ(run.stats.at("extra").at("store_load"),
+              nlohmann::json({{"within_4", n}, {"within_16", 2 * n}, {"within_64", 2 * n}}))
+        << "n=" << n;
+    // The caches still see every access (the short path is off with raw=on): the same
+    // counts as without it.
+    auto plain = RunWithPlugin("x86_64", elf, "", {"raw", std::to_string(n)});
+    ASSERT_TRUE(plain.process.Success()) << plain.process.err;
+    EXPECT_EQ(run.stats.at("caches"), plain.stats.at("caches")) << "n=" << n;
+    EXPECT_EQ(run.stats.at("loads"), plain.stats.at("loads"));
+    EXPECT_FALSE(plain.stats.at("extra").contains("store_load"));
+  }
+}
+
 TEST_P(PerIsa, BranchPredictorOnKnownPatterns) {
   const std::string isa = GetParam();
   std::string elf = BuildRoiProgram(isa, "static");

@@ -97,6 +97,7 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   // The block profile changes the record (extra.tbs), so it is part of the key.
   EXPECT_EQ(MakeQemu("tbs=on,cache=off")->options_key(), "cache=off,tbs=on");
   EXPECT_EQ(MakeQemu("tbs=off")->options_key(), "");
+  EXPECT_EQ(MakeQemu("tbs=on,raw=on")->options_key(), "raw=on,tbs=on");
   EXPECT_EQ(MakeQemu()->name(), "qemu");
 
   struct Case {
@@ -105,7 +106,8 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   for (const auto& c : std::vector<Case>{
            {"cach=off",
             "unknown qemu simulator option 'cach'; did you mean 'cache'? valid: bpred, cache, "
-            "classes, mem, mode, reuse, tbs, timeout"},
+            "classes, mem, mode, raw, reuse, tbs, timeout"},
+           {"raw=yes", "qemu simulator option raw: expected on or off; got 'yes'"},
            {"tbs=maybe", "qemu simulator option tbs: expected on or off; got 'maybe'"},
            {"mode=fast", "qemu simulator option mode: expected auto or full; got 'fast'"},
            {"cache", "qemu simulator option 'cache': expected key=value"},

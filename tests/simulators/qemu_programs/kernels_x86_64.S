@@ -155,4 +155,36 @@ run_vec:
     popq %rbx
     ret
     .size run_vec, .-run_vec
+
+# run_raw(n, buf): n passes of loads that read what a recent store wrote (the plugin's
+# raw=on counts): per pass a load with 5 stores since the store of what it reads (within 16,
+# not 4), a 32-byte load right after the 32-byte store of the same bytes (within 4; QEMU
+# hands each as four 8-byte pieces, one store and one load), and a load of bytes never stored.
+    .globl run_raw
+    .type run_raw, @function
+run_raw:
+    pushq %rbx
+    pushq %r12
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    call simtune_roi_begin
+    movq %rbx, %rcx
+12: movq %rcx, 8(%r12)
+    movq %rcx, 16(%r12)
+    movq %rcx, 24(%r12)
+    movq %rcx, 32(%r12)
+    movq %rcx, 40(%r12)
+    movq %rcx, 48(%r12)
+    movq 8(%r12), %rax                  # 5 stores since: within 16
+    vmovups %ymm0, 64(%r12)
+    vmovups 64(%r12), %ymm1             # 0 stores since: within 4
+    movq 512(%r12), %rdx                # never stored
+    subq $1, %rcx
+    jnz 12b
+    vzeroupper
+    call simtune_roi_end
+    popq %r12
+    popq %rbx
+    ret
+    .size run_raw, .-run_raw
     .section .note.GNU-stack,"",@progbits

@@ -8,6 +8,7 @@
  *   prog branches N           run_branches(N)
  *   prog mix                  run_mix: a few instructions of every class
  *   prog vec N                (x86_64) run_vec(N): vector instructions by width, shuffles
+ *   prog raw N                (x86_64) run_raw(N): loads of recently stored bytes
  * SETUP_WORK (compile-time) adds that many iterations of unrelated work before and
  * after the ROI, to show that it is not counted.
  */
@@ -25,6 +26,7 @@ void run_branches(long n);
 #ifdef __x86_64__
 void run_vstride(char *buf, long bytes, long stride, long passes, long store);
 void run_vec(long n, long *buf);
+void run_raw(long n, char *buf);
 #endif
 void run_mix(long *buf);
 
@@ -71,6 +73,8 @@ int main(int argc, char **argv)
                     strcmp(argv[5], "store") == 0);
     } else if (argc == 3 && strcmp(argv[1], "vec") == 0) {
         run_vec(atol(argv[2]), count_buf);
+    } else if (argc == 3 && strcmp(argv[1], "raw") == 0) {
+        run_raw(atol(argv[2]), stride_buf);
 #endif
     } else if (argc == 3 && strcmp(argv[1], "branches") == 0) {
         run_branches(atol(argv[2]));
