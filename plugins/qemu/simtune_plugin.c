@@ -1211,6 +1211,7 @@ static uint64_t line_splits[2], page_splits[2];
  * is forgotten (the table holds 2^14 granules, 64 KiB of data).
  */
 #define RAW_BITS 14
+#define RAW_MASK ((1u << RAW_BITS) - 1)
 typedef struct {
     uint64_t granule_plus1;
     uint64_t seq;
@@ -1228,7 +1229,7 @@ static void raw_access(uint64_t vaddr, uint64_t end, bool store, bool continues)
             raw_seq++;
         }
         for (uint64_t g = first; g <= last; g++) {
-            RawEntry *e = &raw_table[g & ((1u << RAW_BITS) - 1)];
+            RawEntry *e = &raw_table[g & RAW_MASK];
             e->granule_plus1 = g + 1;
             e->seq = raw_seq;
         }
@@ -1242,7 +1243,7 @@ static void raw_access(uint64_t vaddr, uint64_t end, bool store, bool continues)
     }
     uint64_t best = UINT64_MAX;
     for (uint64_t g = first; g <= last; g++) {
-        const RawEntry *e = &raw_table[g & ((1u << RAW_BITS) - 1)];
+        const RawEntry *e = &raw_table[g & RAW_MASK];
         if (e->granule_plus1 == g + 1 && raw_seq - e->seq < best) {
             best = raw_seq - e->seq;
         }

@@ -36,6 +36,13 @@ double GroupCount(const nlohmann::json& group, const char* key) {
   return group.contains(key) && group[key].is_number() ? group[key].get<double>() : 0.0;
 }
 
+// One group of a record's extra fields (extra.splits, extra.vector, extra.store_load), or
+// null when the record has none (older records, other simulators).
+const nlohmann::json* ExtraGroup(const SimStats& s, const char* name) {
+  if (!s.extra.is_object() || !s.extra.contains(name) || !s.extra[name].is_object()) return nullptr;
+  return &s.extra[name];
+}
+
 void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::string, double>& f) {
   const std::string p = sim + ".";
   double insn = static_cast<double>(s.insn_count);
@@ -59,9 +66,8 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
   }
   // Accesses split across two cache lines or two 4 KiB pages (qemu's extra.splits): cycles
   // on a real core that no count above shows. Records from before them have none: absent.
-  if (s.extra.is_object() && s.extra.contains("splits") && s.extra["splits"].is_object() &&
-      s.loads && s.stores) {
-    auto count = [&](const char* key) { return GroupCount(s.extra["splits"], key); };
+  if (const nlohmann::json* splits = ExtraGroup(s, "splits"); splits && s.loads && s.stores) {
+    auto count = [&](const char* key) { return GroupCount(*splits, key); };
     double mem = static_cast<double>(*s.loads + *s.stores);
     f[p + "line_split_frac"] =
         mem > 0 ? (count("line_loads") + count("line_stores")) / mem : 0.0;
@@ -72,8 +78,8 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
   // x86_64's packed vector instructions by register width, and those that move data across
   // lanes (qemu's extra.vector): a core runs shuffles on few ports and wide ops at the
   // width's throughput, which the class mix alone does not say. Older records: absent.
-  if (s.extra.is_object() && s.extra.contains("vector") && s.extra["vector"].is_object()) {
-    auto count = [&](const char* key) { return GroupCount(s.extra["vector"], key); };
+  if (const nlohmann::json* vector = ExtraGroup(s, "vector")) {
+    auto count = [&](const char* key) { return GroupCount(*vector, key); };
     double packed = count("xmm") + count("ymm") + count("zmm");
     f[p + "vec_packed_frac"] = packed / insn;
     f[p + "vec_wide_frac"] = packed > 0 ? (count("ymm") + count("zmm")) / packed : 0.0;
@@ -108,8 +114,8 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
   // Loads of bytes one of the last 4 / 16 / 64 stores wrote (qemu's extra.store_load, option
   // raw=on): a dependency carried through memory costs a core the store-to-load latency per
   // step, which no count above shows. Per 1000 instructions; records without it: absent.
-  if (s.extra.is_object() && s.extra.contains("store_load") && s.extra["store_load"].is_object()) {
-    auto count = [&](const char* key) { return GroupCount(s.extra["store_load"], key); };
+  if (const nlohmann::json* store_load = ExtraGroup(s, "store_load")) {
+    auto count = [&](const char* key) { return GroupCount(*store_load, key); };
     f[p + "store_load_4_pki"] = 1000 * count("within_4") / insn;
     f[p + "store_load_16_pki"] = 1000 * count("within_16") / insn;
     f[p + "store_load_64_pki"] = 1000 * count("within_64") / insn;

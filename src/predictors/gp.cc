@@ -135,9 +135,7 @@ class GpPredictor : public Predictor {
     Eigen::VectorXd tt;
     take(max_rows_, zt, tt);
     Eigen::MatrixXd zt_scaled = zt * lengths.cwiseInverse().asDiagonal();
-    Eigen::MatrixXd k = Correlation(SquaredDistances(zt_scaled, zt_scaled), 1.0, matern_);
-    k.diagonal().array() += best_lambda;
-    Eigen::LLT<Eigen::MatrixXd> llt(k);
+    Eigen::LLT<Eigen::MatrixXd> llt(KernelMatrix(zt_scaled, best_lambda));
     if (llt.info() != Eigen::Success)
       return Error{"gp: kernel matrix is not positive definite (length scale " +
                    std::to_string(best_length) + ", noise " + std::to_string(best_lambda) + ")"};
@@ -248,9 +246,7 @@ class GpPredictor : public Predictor {
     train_z_ = std::move(z);
     alpha_ = std::move(alpha);
     if (risk_ != 0) {
-      Eigen::MatrixXd k = Correlation(SquaredDistances(scaled_train_z_, scaled_train_z_), 1.0, matern_);
-      k.diagonal().array() += lambda_;
-      llt_.compute(k);
+      llt_.compute(KernelMatrix(scaled_train_z_, lambda_));
       if (llt_.info() != Eigen::Success)
         return Error{"invalid model: its kernel matrix is not positive definite"};
     }
@@ -259,6 +255,13 @@ class GpPredictor : public Predictor {
   }
 
  private:
+  // R + lambda I over rows already divided by their length scales.
+  Eigen::MatrixXd KernelMatrix(const Eigen::MatrixXd& scaled, double lambda) const {
+    Eigen::MatrixXd k = Correlation(SquaredDistances(scaled, scaled), 1.0, matern_);
+    k.diagonal().array() += lambda;
+    return k;
+  }
+
   // Log marginal likelihood with the signal variance profiled out; -inf when the matrix is
   // numerically singular (that grid point is then never chosen).
   double ProfileLogLikelihood(const Eigen::MatrixXd& d2, const Eigen::VectorXd& t,

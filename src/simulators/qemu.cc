@@ -77,15 +77,18 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
     } else if (key == "mode") {
       if (auto why = sim_util::ParseModeOption("qemu simulator", value, opts.full); !why.empty())
         return Error{why};
-    } else if (key == "tbs" || key == "raw") {
+    } else if (key == "tbs" || key == "raw" ||
+               std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
       if (value != "on" && value != "off")
         return Error{"qemu simulator option " + key + ": expected on or off; got '" + value + "'"};
-      (key == "tbs" ? opts.tbs : opts.raw) = value == "on";
-    } else if (std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
-      if (value != "on" && value != "off")
-        return Error{"qemu simulator option " + key + ": expected on or off; got '" + value +
-                     "'"};
-      opts.groups[key] = value == "on";
+      bool on = value == "on";
+      if (key == "tbs") {
+        opts.tbs = on;
+      } else if (key == "raw") {
+        opts.raw = on;
+      } else {
+        opts.groups[key] = on;
+      }
     } else {
       return UnknownName("qemu simulator option", key, valid);
     }
