@@ -16,6 +16,7 @@
 //     "references": ["native"],
 //     "caches": [ {"level": "l1d", "size": 32768, "ways": 8, "line": 64, "policy": "lru"}, ...],
 //     "branch_predictor": {"kind": "gshare", "entries": 4096, "history_bits": 12},
+//     "core": {"width": 3, "window": 72, "mispredict": 12, "latency": {...}},  // CoreConfig
 //     "reference_options": {"rvsim": "model=p550"}   // per reference: default options
 //   }
 //
@@ -27,7 +28,7 @@
 // build target (which may not itself have a build_target), and the Builder generates the
 // harness under the build target's name, so building a candidate for either target yields
 // byte-identical sources, the same artifact hash and the same cached ELF. Everything else
-// (description, simulators, references, caches, branch_predictor, reference_options) is the
+// (description, simulators, references, caches, branch_predictor, core, reference_options) is the
 // reference target's own: its caches describe the machine that measures, so a simulator run
 // for it models that machine's caches. Rows in the store are kept under the reference
 // target's name; the shared artifact hash ties them to the build target's rows.
@@ -68,6 +69,28 @@ struct BranchPredictorConfig {
   int local_counters = 0;       // tournament only
 };
 
+// The core as the QEMU plugin's dependency timing models see it (qemu option dep=on,
+// riscv64): issue width, instruction window, branch mispredict penalty in cycles, and
+// latencies in cycles by kind (alu mul div fp fdiv fmov branch store; l1 l2 l3 mem: a load
+// served by that level, load-to-use), and the out-of-order model's functional units, how
+// many of each start an instruction a cycle (alu mul div fp fdiv branch load store; fp also
+// runs the moves and conversions; 0: unlimited). A target file's "core" sets any of them:
+//     "core": {"width": 3, "window": 72, "mispredict": 12, "latency": {"mul": 3, "l1": 3},
+//              "units": {"alu": 3, "fp": 1}}
+// and the rest keep these defaults.
+struct CoreConfig {
+  int width = 4;
+  int window = 64;
+  int mispredict = 10;
+  std::map<std::string, int> latency = {{"alu", 1},    {"mul", 3},   {"div", 20},
+                                        {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
+                                        {"branch", 1}, {"store", 1}, {"l1", 3},
+                                        {"l2", 12},    {"l3", 40},   {"mem", 150}};
+  std::map<std::string, int> units = {{"alu", 2},    {"mul", 1},   {"div", 1},
+                                      {"fp", 1},     {"fdiv", 1},  {"branch", 1},
+                                      {"load", 1},   {"store", 1}};
+};
+
 struct Target {
   std::string name;
   std::string description;
@@ -81,6 +104,7 @@ struct Target {
   std::vector<std::string> references;
   std::vector<CacheLevel> caches;
   BranchPredictorConfig branch_predictor;
+  CoreConfig core;
   std::string build_target;       // "": builds as itself; else the target it builds as
   std::map<std::string, std::string> reference_options;   // reference -> default options
   // llvm-mca's -mcpu for the target's core (the "mca" simulator): a name `llc -mcpu=help`

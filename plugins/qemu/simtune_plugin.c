@@ -591,6 +591,8 @@ static Cache caches[N_LEVELS] = {
 /* First modelled level for fetches and for data; NULL when none. */
 static Cache *insn_entry, *data_entry;
 static int insn_shift, data_shift;
+/* The level that served the latest access; NULL: memory (read for dep=on). */
+static const Cache *cache_served;
 
 /* log2(v) when v is a power of two, else -1 (no shift by 64 for v > 2^63). */
 static int log2_exact(uint64_t v)
@@ -656,10 +658,12 @@ static void cache_access(Cache *c, uint64_t addr, bool write)
     for (; c; c = c->next) {
         if (cache_lookup(c, addr)) {
             c->hits[write]++;
+            cache_served = c;
             return;
         }
         c->misses[write]++;
     }
+    cache_served = NULL;
 }
 
 /*
@@ -676,6 +680,7 @@ static inline void cache_access_line(Cache *c, uint64_t line, bool write)
 {
     if (cache_mru_hit(c, line)) {
         c->hits[write]++;
+        cache_served = c;
         return;
     }
     cache_access(c, line << c->line_shift, write);
@@ -1091,6 +1096,165 @@ static void bpred_update(uint64_t pc, bool taken)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Dependency timing (dep=on, riscv64)                                      */
+
+/*
+ * Two small timing models over the ROI's instruction stream, driven by each
+ * instruction's register operands and latency, the data cache level that
+ * served each load (the hierarchy above), dependencies through memory (a
+ * load of bytes a store wrote waits for that store, 8-byte granules) and the
+ * branch model's mispredictions (fetch restarts dep_mispredict cycles after
+ * the branch resolves):
+ *   inorder: one instruction a cycle in program order, each waiting for its
+ *            operands (a scoreboard, as a single-issue in-order core);
+ *   ooo:     dep_width instructions a cycle enter a window of dep_window in
+ *            order, each starts when its operands are ready, and they leave
+ *            in order, dep_width a cycle.
+ * Neither models functional-unit contention (the class mix says that); they
+ * add what counts cannot: latency chains, load-use stalls and the overlap of
+ * misses. Registers: 1..31 the integer x1..x31, 32..63 f0..f31; 0 none
+ * (x0 is never a dependency).
+ */
+enum {
+    DEP_ALU, DEP_MUL, DEP_DIV, DEP_FP, DEP_FDIV, DEP_FMOV, DEP_BRANCH,
+    DEP_LOAD, DEP_STORE, N_DEP_KINDS
+};
+static const char *const dep_lat_names[] = {
+    "dep_lat_alu", "dep_lat_mul", "dep_lat_div", "dep_lat_fp", "dep_lat_fdiv",
+    "dep_lat_fmov", "dep_lat_branch", NULL, "dep_lat_store",
+};
+/* The ooo model's functional units: how many of each start an instruction a cycle. */
+enum { UNIT_ALU, UNIT_MUL, UNIT_DIV, UNIT_FP, UNIT_FDIV, UNIT_BRANCH, UNIT_LOAD,
+       UNIT_STORE, N_UNITS };
+static const uint8_t dep_unit_of[N_DEP_KINDS] = {
+    UNIT_ALU, UNIT_MUL, UNIT_DIV, UNIT_FP, UNIT_FDIV, UNIT_FP, UNIT_BRANCH,
+    UNIT_LOAD, UNIT_STORE,
+};
+static const char *const dep_unit_names[N_UNITS] = {
+    "dep_units_alu", "dep_units_mul", "dep_units_div", "dep_units_fp",
+    "dep_units_fdiv", "dep_units_branch", "dep_units_load", "dep_units_store",
+};
+
+typedef struct {
+    uint8_t src[3];
+    uint8_t dst;
+    uint8_t kind;
+} DepInsn;
+
+#define FREG(r) ((uint8_t)(32 + (r)))
+#define XREG(r) ((uint8_t)(r))      /* x0: 0, "none" */
+
+static DepInsn dep_insn(int kind, uint8_t dst, uint8_t s1, uint8_t s2, uint8_t s3)
+{
+    DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind };
+    return d;
+}
+
+/* The register operands and latency kind of one riscv64 instruction. */
+static DepInsn dep_decode_riscv64(const uint8_t *bytes, size_t size)
+{
+    uint32_t insn = bytes[0] | (bytes[1] << 8);
+
+    if (size == 2 || (insn & 3) != 3) {
+        uint32_t f3 = (insn >> 13) & 7;
+        uint8_t r7 = (insn >> 7) & 31, r2 = (insn >> 2) & 31;
+        uint8_t p7 = 8 + ((insn >> 7) & 7), p2 = 8 + ((insn >> 2) & 7);
+        switch (insn & 3) {
+        case 0:
+            switch (f3) {
+            case 0: return dep_insn(DEP_ALU, p2, 2, 0, 0);        /* c.addi4spn */
+            case 1: return dep_insn(DEP_LOAD, FREG(p2), p7, 0, 0); /* c.fld */
+            case 2: case 3: return dep_insn(DEP_LOAD, p2, p7, 0, 0);
+            case 5: return dep_insn(DEP_STORE, 0, p7, FREG(p2), 0); /* c.fsd */
+            case 6: case 7: return dep_insn(DEP_STORE, 0, p7, p2, 0);
+            default: return dep_insn(DEP_ALU, 0, 0, 0, 0);
+            }
+        case 1:
+            switch (f3) {
+            case 0: case 1: return dep_insn(DEP_ALU, r7, r7, 0, 0); /* c.addi(w) */
+            case 2: return dep_insn(DEP_ALU, r7, 0, 0, 0);          /* c.li */
+            case 3: return r7 == 2 ? dep_insn(DEP_ALU, 2, 2, 0, 0)  /* c.addi16sp */
+                                   : dep_insn(DEP_ALU, r7, 0, 0, 0); /* c.lui */
+            case 4:
+                if (((insn >> 10) & 3) == 3) {                      /* c.sub .. c.addw */
+                    return dep_insn(DEP_ALU, p7, p7, p2, 0);
+                }
+                return dep_insn(DEP_ALU, p7, p7, 0, 0);             /* c.srli c.srai c.andi */
+            case 5: return dep_insn(DEP_BRANCH, 0, 0, 0, 0);        /* c.j */
+            default: return dep_insn(DEP_BRANCH, 0, p7, 0, 0);      /* c.beqz c.bnez */
+            }
+        default:
+            switch (f3) {
+            case 0: return dep_insn(DEP_ALU, r7, r7, 0, 0);         /* c.slli */
+            case 1: return dep_insn(DEP_LOAD, FREG(r7), 2, 0, 0);   /* c.fldsp */
+            case 2: case 3: return dep_insn(DEP_LOAD, r7, 2, 0, 0); /* c.lwsp c.ldsp */
+            case 4:
+                if (!((insn >> 12) & 1)) {
+                    return r2 ? dep_insn(DEP_ALU, r7, r2, 0, 0)     /* c.mv */
+                              : dep_insn(DEP_BRANCH, 0, r7, 0, 0);  /* c.jr */
+                }
+                if (r2) {
+                    return dep_insn(DEP_ALU, r7, r7, r2, 0);        /* c.add */
+                }
+                return r7 ? dep_insn(DEP_BRANCH, 1, r7, 0, 0)       /* c.jalr */
+                          : dep_insn(DEP_ALU, 0, 0, 0, 0);          /* c.ebreak */
+            case 5: return dep_insn(DEP_STORE, 0, 2, FREG(r2), 0);  /* c.fsdsp */
+            default: return dep_insn(DEP_STORE, 0, 2, r2, 0);       /* c.swsp c.sdsp */
+            }
+        }
+    }
+
+    insn |= (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 24;
+    uint8_t rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31;
+    uint8_t rs2 = (insn >> 20) & 31, rs3 = insn >> 27;
+    uint32_t f3 = (insn >> 12) & 7, f7 = insn >> 25;
+    switch (insn & 0x7f) {
+    case 0x03: return dep_insn(DEP_LOAD, rd, rs1, 0, 0);
+    case 0x07:                                          /* LOAD-FP (vector: no register) */
+        return dep_insn(DEP_LOAD, (f3 == 2 || f3 == 3) ? FREG(rd) : 0, rs1, 0, 0);
+    case 0x23: return dep_insn(DEP_STORE, 0, rs1, rs2, 0);
+    case 0x27: return dep_insn(DEP_STORE, 0, rs1,
+                               (f3 == 2 || f3 == 3) ? FREG(rs2) : 0, 0);
+    case 0x13: case 0x1b: return dep_insn(DEP_ALU, rd, rs1, 0, 0);
+    case 0x37: case 0x17: return dep_insn(DEP_ALU, rd, 0, 0, 0);
+    case 0x33: case 0x3b:
+        if (f7 == 1) {
+            return dep_insn(f3 >= 4 ? DEP_DIV : DEP_MUL, rd, rs1, rs2, 0);
+        }
+        return dep_insn(DEP_ALU, rd, rs1, rs2, 0);
+    case 0x63: return dep_insn(DEP_BRANCH, 0, rs1, rs2, 0);
+    case 0x6f: return dep_insn(DEP_BRANCH, rd, 0, 0, 0);
+    case 0x67: return dep_insn(DEP_BRANCH, rd, rs1, 0, 0);
+    case 0x2f: return dep_insn(DEP_LOAD, rd, rs1, rs2, 0);  /* AMO: a load that also stores */
+    case 0x43: case 0x47: case 0x4b: case 0x4f:
+        return dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), FREG(rs3));
+    case 0x53:
+        switch (f7 >> 2) {
+        case 0x00: case 0x01: case 0x02:                    /* fadd fsub fmul */
+            return dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), 0);
+        case 0x03:                                          /* fdiv */
+            return dep_insn(DEP_FDIV, FREG(rd), FREG(rs1), FREG(rs2), 0);
+        case 0x0b:                                          /* fsqrt */
+            return dep_insn(DEP_FDIV, FREG(rd), FREG(rs1), 0, 0);
+        case 0x04: case 0x05:                               /* fsgnj fmin fmax */
+            return dep_insn(DEP_FMOV, FREG(rd), FREG(rs1), FREG(rs2), 0);
+        case 0x08:                                          /* fcvt.s.d fcvt.d.s */
+            return dep_insn(DEP_FMOV, FREG(rd), FREG(rs1), 0, 0);
+        case 0x14:                                          /* feq flt fle */
+            return dep_insn(DEP_FMOV, rd, FREG(rs1), FREG(rs2), 0);
+        case 0x18: case 0x1c:                               /* fcvt.w.s, fmv.x.w, fclass */
+            return dep_insn(DEP_FMOV, rd, FREG(rs1), 0, 0);
+        case 0x1a: case 0x1e:                               /* fcvt.s.w, fmv.w.x */
+            return dep_insn(DEP_FMOV, FREG(rd), rs1, 0, 0);
+        default:
+            return dep_insn(DEP_FP, 0, 0, 0, 0);
+        }
+    default:
+        return dep_insn(DEP_ALU, 0, 0, 0, 0);               /* FENCE, SYSTEM, OP-V, custom */
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Translation blocks and the ROI                                           */
 
 /*
@@ -1139,6 +1303,7 @@ typedef struct {
     uint64_t branch_pc, fallthrough;
     InsnInfo *insns;              /* marker TBs only */
     MemSite *sites;               /* per instruction, when any has memory cbs */
+    DepInsn *deps;                /* per instruction, with dep=on */
     bool undecoded;               /* translated outside the ROI, not decoded */
 } TbInfo;
 
@@ -1197,6 +1362,246 @@ static uint64_t accesses[2][8];
  * only pieces that cross a boundary themselves count.
  */
 static uint64_t line_splits[2], page_splits[2];
+
+/* The dependency timing models' state and steps (dep=on; see DepInsn). */
+static bool opt_dep;
+static uint64_t dep_width = 4, dep_window = 64, dep_mispredict = 10;
+/* Per DEP_* kind (DEP_LOAD: from the level that served it, below). */
+static uint64_t dep_lat[N_DEP_KINDS] = { 1, 3, 20, 4, 15, 2, 1, 0, 1 };
+/* Load-to-use by the data level that served the load: l1d, l2, l3, memory. */
+static uint64_t dep_lat_level[4] = { 3, 12, 40, 150 };
+static const char *const dep_level_names[4] = {
+    "dep_lat_l1", "dep_lat_l2", "dep_lat_l3", "dep_lat_mem",
+};
+
+typedef struct {
+    uint64_t ready[64];           /* when each register's value is ready */
+    uint64_t last;                /* inorder: issue time of the latest */
+    uint64_t end;                 /* latest completion (ooo: retirement) */
+    uint64_t redirect;            /* fetch restarts here after a mispredict */
+    uint64_t branch_done;         /* when the latest branch resolved */
+} DepModel;
+
+enum { DEP_INORDER, DEP_OOO, N_DEP_MODELS };
+static DepModel dep_models[N_DEP_MODELS];
+static uint64_t *dep_dispatch;    /* ooo: dispatch time of insn n, at n % dep_width */
+static uint64_t *dep_retire;      /* ooo: retirement of insn n, at n % dep_window */
+static uint64_t dep_n;            /* instructions the models saw, this interval */
+static uint64_t dep_insns;        /* and in closed intervals */
+static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
+static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
+
+#define DEP_MEM_BITS 14
+typedef struct {
+    uint64_t granule;             /* address >> 3, + 1; 0: empty */
+    uint64_t done[N_DEP_MODELS];  /* when the store's data is there */
+} DepStore;
+static DepStore dep_stores[1u << DEP_MEM_BITS];
+
+/* 0: unlimited. */
+static uint64_t dep_units[N_UNITS] = { 2, 1, 1, 1, 1, 1, 1, 1 };
+/*
+ * Per unit, the instructions that start on it in each cycle of a horizon of
+ * 2^DEP_CAL_BITS cycles (a slot holds the cycle it counts; one of another
+ * cycle is free). Instructions start out of order, so a unit is a calendar,
+ * not a next-free time.
+ */
+#define DEP_CAL_BITS 12
+typedef struct {
+    uint64_t cycle;
+    uint64_t used;
+} DepSlot;
+static DepSlot dep_calendar[N_UNITS][1u << DEP_CAL_BITS];
+
+/* The first cycle at or after t with unit u free, which it takes. */
+static uint64_t dep_reserve(int u, uint64_t t)
+{
+    if (!dep_units[u]) {
+        return t;
+    }
+    for (;; t++) {
+        DepSlot *slot = &dep_calendar[u][t & ((1u << DEP_CAL_BITS) - 1)];
+        if (slot->cycle != t) {
+            slot->cycle = t;
+            slot->used = 0;
+        }
+        if (slot->used < dep_units[u]) {
+            slot->used++;
+            return t;
+        }
+    }
+}
+
+/* The memory instruction waiting for its access (its callback comes after). */
+static const DepInsn *dep_pending;
+static uint64_t dep_pending_first, dep_pending_end;  /* bytes accessed; end 0: none */
+static uint64_t dep_pending_lat;
+
+static inline uint64_t max2(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static void dep_reset(void)
+{
+    memset(dep_models, 0, sizeof(dep_models));
+    memset(dep_stores, 0, sizeof(dep_stores));
+    memset(dep_calendar, 0, sizeof(dep_calendar));
+    memset(dep_dispatch, 0, dep_width * sizeof(uint64_t));
+    memset(dep_retire, 0, dep_window * sizeof(uint64_t));
+    dep_n = 0;
+    dep_pending = NULL;
+}
+
+/* When a load of [first, end] may read: the latest store to those bytes. */
+static uint64_t dep_store_ready(int m, uint64_t first, uint64_t end)
+{
+    uint64_t t = 0;
+    for (uint64_t g = first >> 3; g <= end >> 3; g++) {
+        const DepStore *s = &dep_stores[g & ((1u << DEP_MEM_BITS) - 1)];
+        if (s->granule == g + 1) {
+            t = max2(t, s->done[m]);
+        }
+    }
+    return t;
+}
+
+static void dep_store_record(const uint64_t done[N_DEP_MODELS], uint64_t first,
+                             uint64_t end)
+{
+    for (uint64_t g = first >> 3; g <= end >> 3; g++) {
+        DepStore *s = &dep_stores[g & ((1u << DEP_MEM_BITS) - 1)];
+        s->granule = g + 1;
+        for (int m = 0; m < N_DEP_MODELS; m++) {
+            s->done[m] = done[m];
+        }
+    }
+}
+
+/* One instruction through both models; mem: its bytes (end 0: none). */
+static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t end)
+{
+    bool mem = end != 0;
+    uint64_t done[N_DEP_MODELS];
+
+    for (int m = 0; m < N_DEP_MODELS; m++) {
+        DepModel *s = &dep_models[m];
+        uint64_t start;
+        if (m == DEP_INORDER) {
+            start = max2(s->last + 1, s->redirect);
+        } else {
+            uint64_t w = dep_n % dep_width, r = dep_n % dep_window;
+            uint64_t disp = max2(dep_dispatch[w] + 1, dep_retire[r]);
+            disp = max2(disp, s->redirect);
+            dep_dispatch[w] = disp;
+            start = disp;
+        }
+        for (int k = 0; k < 3; k++) {
+            start = max2(start, s->ready[d->src[k]]);
+        }
+        if (mem && d->kind == DEP_LOAD) {
+            start = max2(start, dep_store_ready(m, first, end));
+        }
+        if (m == DEP_INORDER) {
+            s->last = start;
+        } else {
+            start = dep_reserve(dep_unit_of[d->kind], start);
+        }
+        done[m] = start + lat;
+        if (d->dst) {
+            s->ready[d->dst] = done[m];
+        }
+        if (d->kind == DEP_BRANCH) {
+            s->branch_done = done[m];
+        }
+        if (m == DEP_INORDER) {
+            s->end = max2(s->end, done[m]);
+        } else {
+            uint64_t r = dep_n % dep_window;
+            uint64_t retire = max2(s->end, done[m]);
+            if (dep_n >= dep_width) {
+                retire = max2(retire, dep_retire[(dep_n - dep_width) % dep_window] + 1);
+            }
+            dep_retire[r] = retire;
+            s->end = retire;
+        }
+    }
+    /* Stores, and AMOs (loads with a data register), leave data for later loads. */
+    if (mem && (d->kind == DEP_STORE || (d->kind == DEP_LOAD && d->src[1]))) {
+        dep_store_record(done, first, end);
+    }
+    dep_n++;
+}
+
+/* The pending memory instruction, with what its accesses told. */
+static void dep_flush(void)
+{
+    const DepInsn *d = dep_pending;
+    if (!d) {
+        return;
+    }
+    dep_pending = NULL;
+    uint64_t lat = d->kind == DEP_LOAD ? max2(dep_pending_lat, dep_lat_level[0])
+                                       : dep_lat[d->kind];
+    dep_step(d, lat, dep_pending_first, dep_pending_end);
+}
+
+static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
+{
+    const DepInsn *d = udata;
+    if (!roi_active || vcpu_index != 0) {
+        return;
+    }
+    dep_flush();
+    if (d->kind == DEP_LOAD || d->kind == DEP_STORE) {
+        dep_pending = d;
+        dep_pending_first = 0;
+        dep_pending_end = 0;
+        dep_pending_lat = 0;
+        return;
+    }
+    dep_step(d, dep_lat[d->kind], 0, 0);
+}
+
+/* dep_lat_level's index of the level that served the latest data access. */
+static inline int dep_served_level(void)
+{
+    return !cache_served ? 3 : cache_served == &caches[L1D] ? 0
+         : cache_served == &caches[L2] ? 1 : 2;
+}
+
+/* One access of the pending instruction: bytes [vaddr, end] from `level`. */
+static void dep_access(uint64_t vaddr, uint64_t end, int level)
+{
+    if (!dep_pending) {
+        return;
+    }
+    if (dep_pending_end == 0 || vaddr < dep_pending_first) {
+        dep_pending_first = vaddr;
+    }
+    dep_pending_end = max2(dep_pending_end, end);
+    dep_pending_lat = max2(dep_pending_lat, dep_lat_level[level]);
+}
+
+/* A resolved conditional branch the predictor got wrong: fetch restarts. */
+static void dep_mispredicted(void)
+{
+    dep_mispredicts++;
+    for (int m = 0; m < N_DEP_MODELS; m++) {
+        DepModel *s = &dep_models[m];
+        s->redirect = max2(s->redirect, s->branch_done + dep_mispredict);
+    }
+}
+
+/* The ROI interval ends: its cycles count. */
+static void dep_close(void)
+{
+    dep_flush();
+    for (int m = 0; m < N_DEP_MODELS; m++) {
+        dep_cycles[m] += dep_models[m].end;
+    }
+    dep_insns += dep_n;
+}
 
 /*
  * StoreLoad (raw=on): a dependency carried through memory, e.g. a loop that
@@ -1329,6 +1734,9 @@ static void roi_begin(void)
         qemu_plugin_reset(plugin_id, after_reset);
     }
     read_model(&model_at_begin);
+    if (opt_dep) {
+        dep_reset();
+    }
     for (guint i = 0; i < tbs->len; i++) {
         TbInfo *t = g_ptr_array_index(tbs, i);
         t->mark = t->exec_count;
@@ -1342,6 +1750,9 @@ static void roi_end(void)
     roi_ends++;
     if (!roi_active) {
         return;
+    }
+    if (opt_dep) {
+        dep_close();
     }
     roi_active = false;
     mem_fast_now = false;
@@ -1378,7 +1789,11 @@ static void resolve_branch(uint64_t next_pc)
         cond_not_taken++;
     }
     if (opt_bpred) {
+        uint64_t before = bpred.mispredicts;
         bpred_update(b->branch_pc, taken);
+        if (opt_dep && bpred.mispredicts != before && roi_active) {
+            dep_mispredicted();
+        }
     }
 }
 
@@ -1588,12 +2003,20 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
             page_splits[store]++;
         }
     }
+    int level = 0;      /* the slowest level that served it (dep=on) */
     if (data_entry) {
         uint64_t first = vaddr >> data_shift;
         uint64_t last = end >> data_shift;
         for (uint64_t l = first; l <= last; l++) {
             cache_access_line(data_entry, l, store);
+            if (opt_dep) {
+                int served = dep_served_level();
+                level = served > level ? served : level;
+            }
         }
+    }
+    if (opt_dep && roi_active) {
+        dep_access(vaddr, end, level);
     }
     if (opt_reuse) {
         uint64_t first = vaddr >> reuse.line_shift;
@@ -1913,7 +2336,8 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     bool has_marker = false;
     bool fetch = insn_entry != NULL;
     /* Counting instructions alone needs no decoding (x86 disassembles). */
-    bool decode = opt_classes || opt_bpred || opt_mem || opt_cache || opt_reuse || opt_raw;
+    bool decode = opt_classes || opt_bpred || opt_mem || opt_cache || opt_reuse || opt_raw ||
+                  opt_dep;
 
     if (opt_roi && !symbols_resolved) {
         char *path = elf_path ? g_strdup(elf_path)
@@ -1990,7 +2414,17 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             t->classes[d.cls]++;
             t->ends_jump = d.cls == CLS_JUMP && i + 1 == n;
         }
-        if ((opt_mem || opt_cache || opt_reuse || opt_raw) && (d.mem || opt_mem_all)) {
+        if (opt_dep && isa == ISA_RISCV64) {
+            if (!t->deps) {
+                t->deps = g_new0(DepInsn, n);
+            }
+            t->deps[i] = dep_decode_riscv64(qemu_plugin_insn_data(insn), in->size);
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, vcpu_dep_exec,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   &t->deps[i]);
+        }
+        if ((opt_mem || opt_cache || opt_reuse || opt_raw || opt_dep) &&
+            (d.mem || opt_mem_all)) {
             if (!t->sites) {
                 t->sites = g_new0(MemSite, n);
             }
@@ -2241,6 +2675,29 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         }
         g_string_append(s, "},");
     }
+    if (opt_dep) {
+        g_string_append(s, "\"dep\":{");
+        json_u64(s, "inorder_cycles", dep_cycles[DEP_INORDER], true);
+        json_u64(s, "ooo_cycles", dep_cycles[DEP_OOO], true);
+        json_u64(s, "insns", dep_insns, true);
+        json_u64(s, "mispredicts", dep_mispredicts, false);
+        g_string_append(s, "},\"dep_config\":{");
+        json_u64(s, "width", dep_width, true);
+        json_u64(s, "window", dep_window, true);
+        json_u64(s, "mispredict", dep_mispredict, true);
+        for (int k = 0; k < N_DEP_KINDS; k++) {
+            if (dep_lat_names[k]) {
+                json_u64(s, dep_lat_names[k] + 4, dep_lat[k], true);
+            }
+        }
+        for (int k = 0; k < N_UNITS; k++) {
+            json_u64(s, dep_unit_names[k] + 4, dep_units[k], true);
+        }
+        for (int k = 0; k < 4; k++) {
+            json_u64(s, dep_level_names[k] + 4, dep_lat_level[k], k + 1 < 4);
+        }
+        g_string_append(s, "},");
+    }
     if (opt_raw) {
         g_string_append(s, "\"store_load\":{");
         json_u64(s, "within_4", raw_within[0], true);
@@ -2338,6 +2795,9 @@ static bool parse_u64(const char *key, const char *val, uint64_t *out)
  * The cache caps match data/targets (src/targets/target.cc).
  */
 #define MAX_LINE_BYTES 4096ull
+#define MAX_DEP_WIDTH 16ull
+#define MAX_DEP_WINDOW 4096ull
+#define MAX_DEP_LATENCY 100000ull
 #define MAX_WAYS 1024ull
 #define MAX_CACHE_BYTES (1ull << 30)
 #define MAX_CACHE_LINES (1ull << 24)    /* 128 MiB of tags per level */
@@ -2467,6 +2927,33 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "reuse_line")) {
         return parse_u64_in(key, val, 1, MAX_LINE_BYTES, true, &opt_reuse_line);
+    }
+    if (!strcmp(key, "dep")) {
+        return parse_bool(key, val, &opt_dep);
+    }
+    if (!strcmp(key, "dep_width")) {
+        return parse_u64_in(key, val, 1, MAX_DEP_WIDTH, false, &dep_width);
+    }
+    if (!strcmp(key, "dep_window")) {
+        return parse_u64_in(key, val, 1, MAX_DEP_WINDOW, false, &dep_window);
+    }
+    if (!strcmp(key, "dep_mispredict")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_mispredict);
+    }
+    for (int k = 0; k < N_DEP_KINDS; k++) {
+        if (dep_lat_names[k] && !strcmp(key, dep_lat_names[k])) {
+            return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_lat[k]);
+        }
+    }
+    for (int k = 0; k < N_UNITS; k++) {
+        if (!strcmp(key, dep_unit_names[k])) {
+            return parse_u64_in(key, val, 0, MAX_DEP_WIDTH, false, &dep_units[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        if (!strcmp(key, dep_level_names[k])) {
+            return parse_u64_in(key, val, 1, MAX_DEP_LATENCY, false, &dep_lat_level[k]);
+        }
     }
     if (!strcmp(key, "bpred_kind")) {
         int kind;
@@ -2665,6 +3152,20 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         reuse_alloc_stamps(REUSE_MIN_CAP);
         reuse_grow_slots();
     }
+    if (opt_dep) {
+        if (isa != ISA_RISCV64) {
+            fprintf(stderr, PFX "dep=on decodes riscv64 register operands only; "
+                    "got %s\n", info->target_name);
+            return 1;
+        }
+        if (dep_window < dep_width) {
+            fprintf(stderr, PFX "dep_window (%" PRIu64 ") must be at least "
+                    "dep_width (%" PRIu64 ")\n", dep_window, dep_width);
+            return 1;
+        }
+        dep_dispatch = g_new0(uint64_t, dep_width);
+        dep_retire = g_new0(uint64_t, dep_window);
+    }
     if (out_path) {
         out_file = fopen(out_path, "w");
         if (!out_file) {
@@ -2694,7 +3195,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 
     tbs = g_ptr_array_new();
     roi_active = !opt_roi;
-    mem_fast = opt_mem && !opt_raw && data_entry == &caches[L1D] &&
+    mem_fast = opt_mem && !opt_raw && !opt_dep && data_entry == &caches[L1D] &&
                caches[L1D].sets_pow2 && opt_reuse &&
                reuse.line_shift == data_shift;
     mem_fast_now = mem_fast && roi_active;

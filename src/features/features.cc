@@ -120,6 +120,17 @@ void AddSimFeatures(const std::string& sim, const SimStats& s, std::map<std::str
     f[p + "store_load_16_pki"] = 1000 * count("within_16") / insn;
     f[p + "store_load_64_pki"] = 1000 * count("within_64") / insn;
   }
+  // The plugin's dependency timing models (qemu's extra.dep, option dep=on): cycles of an
+  // in-order scoreboard and of a width x window out-of-order core, latency chains, load-use
+  // stalls and overlapped misses included. Records without them: absent.
+  if (const nlohmann::json* dep = ExtraGroup(s, "dep")) {
+    for (const char* model : {"inorder", "ooo"}) {
+      double cycles = GroupCount(*dep, (std::string(model) + "_cycles").c_str());
+      if (cycles <= 0) continue;
+      f[p + "dep.log_cycles_" + model] = SafeLog(cycles);
+      f[p + "dep.cpi_" + model] = cycles / insn;
+    }
+  }
   if (s.extra.is_object() && s.extra.contains("mca")) AddMcaFeatures(p, s.extra["mca"], insn, f);
   if (!s.reuse_log2.empty()) {
     double total = 0;

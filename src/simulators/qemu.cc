@@ -10,7 +10,10 @@
 // classes|mem|cache|bpred|reuse=on|off (default on), which exist to measure their cost, and
 // tbs=on|off (default off): the ROI's translation-block profile in extra.tbs (the plugin's
 // header describes it; the "mca" simulator reads it), and raw=on|off (default off): loads of
-// bytes a recent store wrote, extra.store_load (the plugin's StoreLoad; slower runs).
+// bytes a recent store wrote, extra.store_load (the plugin's StoreLoad; slower runs), and
+// dep=on|off (default off; riscv64 only): the plugin's dependency timing models, an in-order
+// scoreboard and a width x window out-of-order core with the target's "core" latencies
+// (target.h: CoreConfig), in extra.dep (cycles) and extra.dep_config (the parameters).
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -49,6 +52,7 @@ struct QemuOptions {
   std::map<std::string, bool> groups;   // only the groups switched off or on explicitly
   bool tbs = false;                     // tbs=on: record the ROI's translation blocks
   bool raw = false;                     // raw=on: count loads of recently stored bytes
+  bool dep = false;                     // dep=on: dependency timing models (riscv64)
 };
 
 Result<QemuOptions> ParseOptions(const std::string& text) {
@@ -58,6 +62,7 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
   valid.push_back("mode");
   valid.push_back("tbs");
   valid.push_back("raw");
+  valid.push_back("dep");
   std::sort(valid.begin(), valid.end());
   if (Trim(text).empty()) return opts;
   std::set<std::string> seen;
@@ -77,7 +82,7 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
     } else if (key == "mode") {
       if (auto why = sim_util::ParseModeOption("qemu simulator", value, opts.full); !why.empty())
         return Error{why};
-    } else if (key == "tbs" || key == "raw" ||
+    } else if (key == "tbs" || key == "raw" || key == "dep" ||
                std::find(kGroups.begin(), kGroups.end(), key) != kGroups.end()) {
       if (value != "on" && value != "off")
         return Error{"qemu simulator option " + key + ": expected on or off; got '" + value + "'"};
@@ -86,6 +91,8 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
         opts.tbs = on;
       } else if (key == "raw") {
         opts.raw = on;
+      } else if (key == "dep") {
+        opts.dep = on;
       } else {
         opts.groups[key] = on;
       }
@@ -112,6 +119,7 @@ class QemuSimulator : public Simulator {
     for (const auto& [group, on] : options_.groups)
       if (!on) parts.push_back(group + "=off");
     if (options_.raw) parts.push_back("raw=on");
+    if (options_.dep) parts.push_back("dep=on");
     if (options_.tbs) parts.push_back("tbs=on");
     return Join(parts, ",");
   }
@@ -127,6 +135,9 @@ class QemuSimulator : public Simulator {
       return Error{"qemu simulator does not support target " + target.name + " (isa " +
                    target.isa + ", os " + target.os + "; supported: linux on " +
                    Join(kIsas, ", ") + ", riscv64 baremetal)"};
+    if (options_.dep && target.isa != "riscv64")
+      return Error{"qemu simulator option dep=on: the dependency timing models decode riscv64 "
+                   "only; target " + target.name + " is " + target.isa};
     std::string qemu = SystemMode(target) ? "qemu-system-riscv64" : "qemu-" + target.isa;
     if (!ProgramExists(qemu))
       return Error{qemu + " not found; install Debian package " +
@@ -271,6 +282,7 @@ class QemuSimulator : public Simulator {
     if (!extra.is_object()) return true;
     const nlohmann::json want = ConfigurationFor(target);
     if (extra.contains("cache_config") && extra["cache_config"] != want["cache_config"]) return false;
+    if (extra.contains("dep_config") && extra["dep_config"] != DepConfig(target)) return false;
     if (extra.contains("bpred")) {
       const nlohmann::json& got = extra["bpred"];
       if (!got.is_object()) return false;
@@ -283,7 +295,7 @@ class QemuSimulator : public Simulator {
   nlohmann::json Configuration(const SimStats& stats) const override {
     if (!stats.extra.is_object()) return nullptr;
     nlohmann::json out = nlohmann::json::object();
-    for (const char* key : {"cache_config", "bpred"})
+    for (const char* key : {"cache_config", "bpred", "dep_config"})
       if (stats.extra.contains(key)) out[key] = stats.extra[key];
     return out.empty() ? nlohmann::json() : out;
   }
@@ -300,7 +312,19 @@ class QemuSimulator : public Simulator {
       bpred["local_entries"] = bp.local_entries;
       bpred["local_counters"] = bp.local_counters;
     }
-    return {{"cache_config", std::move(caches)}, {"bpred", std::move(bpred)}};
+    nlohmann::json out = {{"cache_config", std::move(caches)}, {"bpred", std::move(bpred)}};
+    if (options_.dep) out["dep_config"] = DepConfig(target);
+    return out;
+  }
+
+  // extra.dep_config as the plugin writes it for this target's core.
+  static nlohmann::json DepConfig(const Target& target) {
+    const CoreConfig& core = target.core;
+    nlohmann::json c = {
+        {"width", core.width}, {"window", core.window}, {"mispredict", core.mispredict}};
+    for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
+    for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
+    return c;
   }
 
   std::string PluginArgs(const Target& target, const std::filesystem::path& json_path) const {
@@ -310,6 +334,17 @@ class QemuSimulator : public Simulator {
       args.push_back(group + "=" + (on ? "on" : "off"));
     if (options_.tbs) args.push_back("tbs=on");
     if (options_.raw) args.push_back("raw=on");
+    if (options_.dep) {
+      const CoreConfig& core = target.core;
+      args.push_back("dep=on");
+      args.push_back("dep_width=" + std::to_string(core.width));
+      args.push_back("dep_window=" + std::to_string(core.window));
+      args.push_back("dep_mispredict=" + std::to_string(core.mispredict));
+      for (const auto& [kind, cycles] : core.latency)
+        args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
+      for (const auto& [kind, count] : core.units)
+        args.push_back("dep_units_" + kind + "=" + std::to_string(count));
+    }
     if (target.caches.empty()) {
       args.push_back("cache=off");
     } else {

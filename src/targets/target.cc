@@ -152,6 +152,58 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
   return bp;
 }
 
+Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
+  if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
+  SIMTUNE_RETURN_IF_ERROR(
+      CheckKeys(j, {"width", "window", "mispredict", "latency", "units"}, {}, where));
+  CoreConfig core;
+  auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
+                      const std::string& at) -> Result<int> {
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t n, GetInt(obj, key, at));
+    if (n < lo || n > hi)
+      return Error{at + ": " + key + " must be in [" + std::to_string(lo) + ", " +
+                   std::to_string(hi) + "]; got " + std::to_string(n)};
+    return static_cast<int>(n);
+  };
+  if (j.contains("width")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.width, in_range(j, "width", 1, 16, where));
+  }
+  if (j.contains("window")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.window, in_range(j, "window", 1, 4096, where));
+  }
+  if (core.window < core.width)
+    return Error{where + ": window (" + std::to_string(core.window) +
+                 ") must be at least width (" + std::to_string(core.width) + ")"};
+  if (j.contains("mispredict")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
+  }
+  if (j.contains("latency")) {
+    const json& lat = j.at("latency");
+    const std::string at = where + ": latency";
+    if (!lat.is_object()) return Error{at + ": expected an object; got " + TypeName(lat)};
+    std::vector<std::string> kinds;
+    for (const auto& [kind, cycles] : core.latency) kinds.push_back(kind);
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(lat, kinds, {}, at));
+    for (const auto& [kind, value] : lat.items()) {
+      // A load is served by some level: at least one cycle; the others may take none.
+      bool level = kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem";
+      SIMTUNE_ASSIGN_OR_RETURN(core.latency[kind], in_range(lat, kind, level ? 1 : 0, 100000, at));
+    }
+  }
+  if (j.contains("units")) {
+    const json& units = j.at("units");
+    const std::string at = where + ": units";
+    if (!units.is_object()) return Error{at + ": expected an object; got " + TypeName(units)};
+    std::vector<std::string> kinds;
+    for (const auto& [kind, count] : core.units) kinds.push_back(kind);
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(units, kinds, {}, at));
+    for (const auto& [kind, value] : units.items()) {
+      SIMTUNE_ASSIGN_OR_RETURN(core.units[kind], in_range(units, kind, 0, 16, at));
+    }
+  }
+  return core;
+}
+
 std::filesystem::path TargetsDir() { return DataDir() / "targets"; }
 
 // The targets being loaded through build_target: the outermost's name, then each
@@ -202,7 +254,7 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
       "name",         "description",       "isa",        "os",         "cc",
       "cflags",       "ldflags",           "runner",     "simulators", "references",
       "caches",       "branch_predictor",  "build_target", "reference_options",
-      "mca_cpu",      "clock_hz"};
+      "mca_cpu",      "clock_hz",          "core"};
   // The build recipe: a reference target takes it from its build_target instead.
   static const std::vector<std::string> kBuildKeys = {"isa",     "os",    "cc", "cflags",
                                                       "ldflags", "runner"};
@@ -306,6 +358,9 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
   if (j.contains("branch_predictor")) {
     SIMTUNE_ASSIGN_OR_RETURN(t.branch_predictor,
                              ParsePredictor(j.at("branch_predictor"), where + ": branch_predictor"));
+  }
+  if (j.contains("core")) {
+    SIMTUNE_ASSIGN_OR_RETURN(t.core, ParseCore(j.at("core"), where + ": core"));
   }
   t.source = where;
   return t;

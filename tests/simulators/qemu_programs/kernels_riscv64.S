@@ -121,4 +121,52 @@ run_mix:
     addi sp, sp, 16
     ret
     .size run_mix, .-run_mix
+# run_dep(n, buf, which): a loop of n iterations for the dependency timing models (dep=on):
+# which 0: a chain of multiplies (mul t1, t1, t2); 1: independent multiplies (mul t1, t2, t2);
+# 2: a chain through memory (sd t1; ld t1 of the same bytes; addi t1).
+    .globl run_dep
+    .type run_dep, @function
+run_dep:
+    addi sp, sp, -32
+    sd ra, 24(sp)
+    sd s0, 16(sp)
+    sd s1, 8(sp)
+    sd s2, 0(sp)
+    mv s0, a0
+    mv s1, a1
+    mv s2, a2
+    li t1, 3
+    li t2, 5
+    li t3, 1
+    beqz s2, 20f
+    beq s2, t3, 21f
+    jal ra, simtune_roi_begin
+    mv t0, s0
+22: sd t1, 0(s1)
+    ld t1, 0(s1)
+    addi t1, t1, 1
+    addi t0, t0, -1
+    bnez t0, 22b
+    jal ra, simtune_roi_end
+    j 23f
+20: jal ra, simtune_roi_begin
+    mv t0, s0
+24: mul t1, t1, t2
+    addi t0, t0, -1
+    bnez t0, 24b
+    jal ra, simtune_roi_end
+    j 23f
+21: jal ra, simtune_roi_begin
+    mv t0, s0
+25: mul t1, t2, t2
+    addi t0, t0, -1
+    bnez t0, 25b
+    jal ra, simtune_roi_end
+23: ld ra, 24(sp)
+    ld s0, 16(sp)
+    ld s1, 8(sp)
+    ld s2, 0(sp)
+    addi sp, sp, 32
+    ret
+    .size run_dep, .-run_dep
     .section .note.GNU-stack,"",@progbits

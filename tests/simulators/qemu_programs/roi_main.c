@@ -9,6 +9,7 @@
  *   prog mix                  run_mix: a few instructions of every class
  *   prog vec N                (x86_64) run_vec(N): vector instructions by width, shuffles
  *   prog raw N                (x86_64) run_raw(N): loads of recently stored bytes
+ *   prog dep N W              (riscv64) run_dep(N, W): dependency chains (kernels_riscv64.S)
  * SETUP_WORK (compile-time) adds that many iterations of unrelated work before and
  * after the ROI, to show that it is not counted.
  */
@@ -29,6 +30,9 @@ void run_vec(long n, long *buf);
 void run_raw(long n, char *buf);
 #endif
 void run_mix(long *buf);
+#ifdef __riscv
+void run_dep(long n, long *buf, long which);
+#endif
 
 static long count_buf[16] __attribute__((aligned(64)));
 static char stride_buf[1 << 22] __attribute__((aligned(4096)));
@@ -75,6 +79,10 @@ int main(int argc, char **argv)
         run_vec(atol(argv[2]), count_buf);
     } else if (argc == 3 && strcmp(argv[1], "raw") == 0) {
         run_raw(atol(argv[2]), stride_buf);
+#endif
+#ifdef __riscv
+    } else if (argc == 4 && strcmp(argv[1], "dep") == 0) {
+        run_dep(atol(argv[2]), count_buf, atol(argv[3]));
 #endif
     } else if (argc == 3 && strcmp(argv[1], "branches") == 0) {
         run_branches(atol(argv[2]));
