@@ -72,23 +72,26 @@ struct BranchPredictorConfig {
 // The core as the QEMU plugin's dependency timing models see it (qemu option dep=on,
 // riscv64): issue width, instruction window, branch mispredict penalty in cycles, and
 // latencies in cycles by kind (alu mul div fp fdiv fmov branch store; l1 l2 l3 mem: a load
-// served by that level, load-to-use), and the out-of-order model's functional units, how
-// many of each start an instruction a cycle (alu mul div fp fdiv branch load store; fp also
-// runs the moves and conversions; 0: unlimited). A target file's "core" sets any of them:
+// served by that level, load-to-use; drain: cycles a retired store takes to leave the store
+// buffer, in order), the store buffer's entries, and the out-of-order model's functional units, how
+// many of each start an instruction a cycle (alu mul div fadd fmul fma fdiv branch load
+// store; fadd also runs the FP moves and conversions; 0: unlimited). A target file's "core"
+// sets any of them:
 //     "core": {"width": 3, "window": 72, "mispredict": 12, "latency": {"mul": 3, "l1": 3},
-//              "units": {"alu": 3, "fp": 1}}
+//              "units": {"alu": 3, "fma": 1}}
 // and the rest keep these defaults.
 struct CoreConfig {
   int width = 4;
   int window = 64;
   int mispredict = 10;
-  std::map<std::string, int> latency = {{"alu", 1},    {"mul", 3},   {"div", 20},
+  int store_buffer = 0;   // entries a store holds from dispatch until drained; 0: no limit
+  std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},
                                         {"l2", 12},    {"l3", 40},   {"mem", 150}};
-  std::map<std::string, int> units = {{"alu", 2},    {"mul", 1},   {"div", 1},
-                                      {"fp", 1},     {"fdiv", 1},  {"branch", 1},
-                                      {"load", 1},   {"store", 1}};
+  std::map<std::string, int> units = {{"alu", 2},  {"mul", 1},  {"div", 1},    {"fadd", 1},
+                                      {"fmul", 1}, {"fma", 1},  {"fdiv", 1},   {"branch", 1},
+                                      {"load", 1}, {"store", 1}};
 };
 
 struct Target {

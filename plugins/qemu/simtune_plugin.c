@@ -1123,22 +1123,28 @@ static const char *const dep_lat_names[] = {
     "dep_lat_alu", "dep_lat_mul", "dep_lat_div", "dep_lat_fp", "dep_lat_fdiv",
     "dep_lat_fmov", "dep_lat_branch", NULL, "dep_lat_store",
 };
-/* The ooo model's functional units: how many of each start an instruction a cycle. */
-enum { UNIT_ALU, UNIT_MUL, UNIT_DIV, UNIT_FP, UNIT_FDIV, UNIT_BRANCH, UNIT_LOAD,
-       UNIT_STORE, N_UNITS };
+/*
+ * The ooo model's functional units: how many of each start an instruction a
+ * cycle. DEP_FP splits into adds, multiplies and fused multiply-adds; moves
+ * and conversions (DEP_FMOV) run on the adder.
+ */
+enum { UNIT_ALU, UNIT_MUL, UNIT_DIV, UNIT_FADD, UNIT_FMUL, UNIT_FMA, UNIT_FDIV,
+       UNIT_BRANCH, UNIT_LOAD, UNIT_STORE, N_UNITS };
 static const uint8_t dep_unit_of[N_DEP_KINDS] = {
-    UNIT_ALU, UNIT_MUL, UNIT_DIV, UNIT_FP, UNIT_FDIV, UNIT_FP, UNIT_BRANCH,
+    UNIT_ALU, UNIT_MUL, UNIT_DIV, UNIT_FADD, UNIT_FDIV, UNIT_FADD, UNIT_BRANCH,
     UNIT_LOAD, UNIT_STORE,
 };
 static const char *const dep_unit_names[N_UNITS] = {
-    "dep_units_alu", "dep_units_mul", "dep_units_div", "dep_units_fp",
-    "dep_units_fdiv", "dep_units_branch", "dep_units_load", "dep_units_store",
+    "dep_units_alu", "dep_units_mul", "dep_units_div", "dep_units_fadd",
+    "dep_units_fmul", "dep_units_fma", "dep_units_fdiv", "dep_units_branch",
+    "dep_units_load", "dep_units_store",
 };
 
 typedef struct {
     uint8_t src[3];
     uint8_t dst;
     uint8_t kind;
+    uint8_t unit;       /* UNIT_* */
 } DepInsn;
 
 #define FREG(r) ((uint8_t)(32 + (r)))
@@ -1146,7 +1152,13 @@ typedef struct {
 
 static DepInsn dep_insn(int kind, uint8_t dst, uint8_t s1, uint8_t s2, uint8_t s3)
 {
-    DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind };
+    DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind, dep_unit_of[kind] };
+    return d;
+}
+
+static DepInsn dep_on_unit(DepInsn d, int unit)
+{
+    d.unit = (uint8_t)unit;
     return d;
 }
 
@@ -1227,11 +1239,15 @@ static DepInsn dep_decode_riscv64(const uint8_t *bytes, size_t size)
     case 0x67: return dep_insn(DEP_BRANCH, rd, rs1, 0, 0);
     case 0x2f: return dep_insn(DEP_LOAD, rd, rs1, rs2, 0);  /* AMO: a load that also stores */
     case 0x43: case 0x47: case 0x4b: case 0x4f:
-        return dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), FREG(rs3));
+        return dep_on_unit(dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), FREG(rs3)),
+                           UNIT_FMA);
     case 0x53:
         switch (f7 >> 2) {
-        case 0x00: case 0x01: case 0x02:                    /* fadd fsub fmul */
+        case 0x00: case 0x01:                               /* fadd fsub */
             return dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), 0);
+        case 0x02:                                          /* fmul */
+            return dep_on_unit(dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), 0),
+                               UNIT_FMUL);
         case 0x03:                                          /* fdiv */
             return dep_insn(DEP_FDIV, FREG(rd), FREG(rs1), FREG(rs2), 0);
         case 0x0b:                                          /* fsqrt */
@@ -1387,6 +1403,15 @@ static DepModel dep_models[N_DEP_MODELS];
 static uint64_t *dep_dispatch;    /* ooo: dispatch time of insn n, at n % dep_width */
 static uint64_t *dep_retire;      /* ooo: retirement of insn n, at n % dep_window */
 static uint64_t dep_n;            /* instructions the models saw, this interval */
+/*
+ * ooo: a store holds a store-buffer entry from dispatch until it has drained
+ * to the cache, in order, dep_drain cycles each, after it retires; with
+ * dep_sb entries (0: no limit), a store dispatches once the one dep_sb stores
+ * before it has drained.
+ */
+static uint64_t dep_sb, dep_drain = 1;
+static uint64_t *dep_sb_free;     /* drain time of store k, at k % dep_sb */
+static uint64_t dep_stores_n, dep_drained;
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
 static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
@@ -1399,7 +1424,7 @@ typedef struct {
 static DepStore dep_stores[1u << DEP_MEM_BITS];
 
 /* 0: unlimited. */
-static uint64_t dep_units[N_UNITS] = { 2, 1, 1, 1, 1, 1, 1, 1 };
+static uint64_t dep_units[N_UNITS] = { 2, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 /*
  * Per unit, the instructions that start on it in each cycle of a horizon of
  * 2^DEP_CAL_BITS cycles (a slot holds the cycle it counts; one of another
@@ -1449,6 +1474,11 @@ static void dep_reset(void)
     memset(dep_calendar, 0, sizeof(dep_calendar));
     memset(dep_dispatch, 0, dep_width * sizeof(uint64_t));
     memset(dep_retire, 0, dep_window * sizeof(uint64_t));
+    if (dep_sb) {
+        memset(dep_sb_free, 0, dep_sb * sizeof(uint64_t));
+    }
+    dep_stores_n = 0;
+    dep_drained = 0;
     dep_n = 0;
     dep_pending = NULL;
 }
@@ -1493,6 +1523,9 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             uint64_t w = dep_n % dep_width, r = dep_n % dep_window;
             uint64_t disp = max2(dep_dispatch[w] + 1, dep_retire[r]);
             disp = max2(disp, s->redirect);
+            if (d->kind == DEP_STORE && dep_sb) {
+                disp = max2(disp, dep_sb_free[dep_stores_n % dep_sb]);
+            }
             dep_dispatch[w] = disp;
             start = disp;
         }
@@ -1505,7 +1538,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         if (m == DEP_INORDER) {
             s->last = start;
         } else {
-            start = dep_reserve(dep_unit_of[d->kind], start);
+            start = dep_reserve(d->unit, start);
         }
         done[m] = start + lat;
         if (d->dst) {
@@ -1523,6 +1556,12 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
                 retire = max2(retire, dep_retire[(dep_n - dep_width) % dep_window] + 1);
             }
             dep_retire[r] = retire;
+            if (d->kind == DEP_STORE && dep_sb) {
+                /* Drains in order after it retires; its entry is free after. */
+                dep_drained = max2(retire, dep_drained) + dep_drain;
+                dep_sb_free[dep_stores_n % dep_sb] = dep_drained;
+                dep_stores_n++;
+            }
             s->end = retire;
         }
     }
@@ -2685,6 +2724,8 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         json_u64(s, "width", dep_width, true);
         json_u64(s, "window", dep_window, true);
         json_u64(s, "mispredict", dep_mispredict, true);
+        json_u64(s, "store_buffer", dep_sb, true);
+        json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
             if (dep_lat_names[k]) {
                 json_u64(s, dep_lat_names[k] + 4, dep_lat[k], true);
@@ -2937,6 +2978,12 @@ static bool parse_option(const char *arg)
     if (!strcmp(key, "dep_window")) {
         return parse_u64_in(key, val, 1, MAX_DEP_WINDOW, false, &dep_window);
     }
+    if (!strcmp(key, "dep_store_buffer")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_sb);
+    }
+    if (!strcmp(key, "dep_lat_drain")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_drain);
+    }
     if (!strcmp(key, "dep_mispredict")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_mispredict);
     }
@@ -3165,6 +3212,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         }
         dep_dispatch = g_new0(uint64_t, dep_width);
         dep_retire = g_new0(uint64_t, dep_window);
+        dep_sb_free = dep_sb ? g_new0(uint64_t, dep_sb) : NULL;
     }
     if (out_path) {
         out_file = fopen(out_path, "w");

@@ -321,7 +321,10 @@ class QemuSimulator : public Simulator {
   static nlohmann::json DepConfig(const Target& target) {
     const CoreConfig& core = target.core;
     nlohmann::json c = {
-        {"width", core.width}, {"window", core.window}, {"mispredict", core.mispredict}};
+        {"width", core.width},
+        {"window", core.window},
+        {"mispredict", core.mispredict},
+        {"store_buffer", core.store_buffer}};
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -340,6 +343,7 @@ class QemuSimulator : public Simulator {
       args.push_back("dep_width=" + std::to_string(core.width));
       args.push_back("dep_window=" + std::to_string(core.window));
       args.push_back("dep_mispredict=" + std::to_string(core.mispredict));
+      args.push_back("dep_store_buffer=" + std::to_string(core.store_buffer));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)

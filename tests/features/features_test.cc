@@ -113,6 +113,24 @@ TEST(Features, StoreToLoadCountsFromQemuRecords) {
   EXPECT_FALSE(old.count("qemu.store_load_16_pki"));
 }
 
+// The dependency timing models' cycles from qemu's extra.dep (dep=on): log cycles (scale
+// features, with .rel and per-flop twins) and cycles per instruction; none without them.
+TEST(Features, DependencyTimingCyclesFromQemuRecords) {
+  Workload w;
+  w.op = "gemm";
+  w.shape = {{"M", 8}, {"N", 8}, {"K", 8}};
+  SimStats s = Stats(8000, true);
+  s.extra = {{"dep", {{"inorder_cycles", 12000}, {"ooo_cycles", 4000}, {"insns", 8000}}}};
+  auto f = ExtractFeatures({{"qemu", s}}, w, {}, 1024, {});
+  EXPECT_DOUBLE_EQ(f.at("qemu.dep.log_cycles_inorder"), std::log(12000.0));
+  EXPECT_DOUBLE_EQ(f.at("qemu.dep.log_cycles_ooo"), std::log(4000.0));
+  EXPECT_DOUBLE_EQ(f.at("qemu.dep.cpi_inorder"), 1.5);
+  EXPECT_DOUBLE_EQ(f.at("qemu.dep.cpi_ooo"), 0.5);
+  EXPECT_DOUBLE_EQ(f.at("qemu.dep.log_cycles_ooo_per_flop"), std::log(4000.0 / 1024));
+  auto old = ExtractFeatures({{"qemu", Stats(8000, true)}}, w, {}, 0, {});
+  EXPECT_FALSE(old.count("qemu.dep.cpi_ooo"));
+}
+
 TEST(Features, DatasetMarksAbsentAsNaNAndCentresPerGroup) {
   Workload w;
   w.op = "gemm";

@@ -481,6 +481,80 @@ struct BadOption {
   std::string message;
 };
 
+// dep=on: the dependency timing models on run_dep's loops, hand-derived (bpred and caches off,
+// so nothing but the operands, the latencies and the width decides): per iteration, a chain of
+// 7-cycle multiplies costs 7 cycles in both models; independent multiplies 3 in order (one
+// instruction a cycle) and 1.5 out of order (two a cycle); a chain through memory (store, load
+// of the same bytes with a 4-cycle load-to-use, add) 8 in order and 6 out of order, where the
+// store's one cycle, the load's four and the add's one are the loop-carried chain.
+TEST(QemuPlugin, DependencyTimingModelsMatchHandDerivedCycles) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  const std::string opts =
+      "dep=on,bpred=off,cache=off,dep_lat_mul=7,dep_width=2,dep_window=64,dep_lat_l1=4";
+  auto cycles = [&](const std::string& extra, const std::string& kernel, int n) {
+    auto run = RunWithPlugin("riscv64", elf, opts + extra, {"dep", std::to_string(n), kernel});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    const auto& dep = run.stats.at("extra").at("dep");
+    EXPECT_EQ(dep.at("insns"), run.stats.at("insn_count"));
+    const auto& config = run.stats.at("extra").at("dep_config");   // the parameters it ran
+    EXPECT_EQ(config.at("width"), 2);
+    EXPECT_EQ(config.at("lat_mul"), 7);
+    EXPECT_EQ(config.at("lat_l1"), 4);
+    return std::pair<int64_t, int64_t>{dep.at("inorder_cycles").get<int64_t>(),
+                                       dep.at("ooo_cycles").get<int64_t>()};
+  };
+  struct Case {
+    std::string kernel;
+    int64_t inorder, ooo;   // cycles per 500 iterations
+  };
+  for (const auto& c : std::vector<Case>{{"0", 3500, 3500}, {"1", 1500, 750}, {"2", 4000, 3000}}) {
+    auto small = cycles("", c.kernel, 500), big = cycles("", c.kernel, 1000);
+    EXPECT_EQ(big.first - small.first, c.inorder) << "kernel " << c.kernel;
+    EXPECT_EQ(big.second - small.second, c.ooo) << "kernel " << c.kernel;
+  }
+  // The exact totals of the multiply chain: 7n + 3 (the ROI's first two instructions and the
+  // last jump around the chain).
+  EXPECT_EQ(cycles("", "0", 1000), std::make_pair(int64_t{7003}, int64_t{7003}));
+  // One store-buffer entry drained in 10 cycles: each store waits for the previous one to
+  // leave, 11 cycles an iteration (its own cycle and the drain) out of order.
+  auto small = cycles(",dep_store_buffer=1,dep_lat_drain=10", "2", 500);
+  auto big = cycles(",dep_store_buffer=1,dep_lat_drain=10", "2", 1000);
+  EXPECT_EQ(big.second - small.second, 5500);
+  EXPECT_EQ(big.first - small.first, 4000) << "the in-order model has no store buffer";
+
+  // A mispredicted branch restarts fetch dep_mispredict cycles after it resolves: run_count's
+  // loop with a bimodal predictor mispredicts twice; in order each costs the full penalty.
+  auto count = [&](int penalty) {
+    auto run = RunWithPlugin("riscv64", elf,
+                             "dep=on,cache=off,bpred_kind=bimodal,dep_mispredict=" +
+                                 std::to_string(penalty),
+                             {"count", "1000"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    EXPECT_EQ(run.stats.at("branch_mispredicts"), 2);
+    EXPECT_EQ(run.stats.at("extra").at("dep").at("mispredicts"), 2);
+    return run.stats.at("extra").at("dep");
+  };
+  auto none = count(0), twenty = count(20);
+  EXPECT_EQ(twenty.at("inorder_cycles").get<int64_t>() - none.at("inorder_cycles").get<int64_t>(),
+            40);
+  int64_t ooo = twenty.at("ooo_cycles").get<int64_t>() - none.at("ooo_cycles").get<int64_t>();
+  EXPECT_GE(ooo, 20);
+  EXPECT_LE(ooo, 40);
+}
+
+// dep=on decodes riscv64 only; on other ISAs it is an error before the guest runs.
+TEST(QemuPlugin, DependencyTimingIsRiscvOnly) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = RunWithPlugin("x86_64", elf, "dep=on");
+  EXPECT_NE(run.process.exit_code, 0);
+  EXPECT_NE(run.process.err.find(
+                "simtune plugin: dep=on decodes riscv64 register operands only; got x86_64\n"),
+            std::string::npos)
+      << run.process.err;
+}
+
 TEST(QemuPlugin, BadOptionsAreRejectedWithExactMessages) {
   std::string elf = BuildRoiProgram("riscv64", "static");
   ASSERT_FALSE(elf.empty());
@@ -496,6 +570,10 @@ TEST(QemuPlugin, BadOptionsAreRejectedWithExactMessages) {
       {"l1d_size=1000", "simtune plugin: l1d: size 1000 is not a positive multiple of ways*line = 8*64"},
       {"bpred_entries=1000", "simtune plugin: bpred_entries: must be a power of two; got 1000"},
       {"bpred_history=40", "simtune plugin: bpred_history: must be at most 32; got 40"},
+      {"dep=on,dep_width=4,dep_window=2",
+       "simtune plugin: dep_window (2) must be at least dep_width (4)"},
+      {"dep_width=0", "simtune plugin: dep_width: must be at least 1; got 0"},
+      {"dep_lat_l1=0", "simtune plugin: dep_lat_l1: must be at least 1; got 0"},
       {"l1d_size=4096,l1d_size=8192", "simtune plugin: option 'l1d_size' given twice"},
       {"out=/nonexistent-dir/x.json",
        "simtune plugin: out: cannot open '/nonexistent-dir/x.json': No such file or directory"},

@@ -98,6 +98,8 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   EXPECT_EQ(MakeQemu("tbs=on,cache=off")->options_key(), "cache=off,tbs=on");
   EXPECT_EQ(MakeQemu("tbs=off")->options_key(), "");
   EXPECT_EQ(MakeQemu("tbs=on,raw=on")->options_key(), "raw=on,tbs=on");
+  EXPECT_EQ(MakeQemu("dep=on")->options_key(), "dep=on");
+  EXPECT_EQ(MakeQemu("dep=off")->options_key(), "");
   EXPECT_EQ(MakeQemu()->name(), "qemu");
 
   struct Case {
@@ -106,7 +108,8 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   for (const auto& c : std::vector<Case>{
            {"cach=off",
             "unknown qemu simulator option 'cach'; did you mean 'cache'? valid: bpred, cache, "
-            "classes, mem, mode, raw, reuse, tbs, timeout"},
+            "classes, dep, mem, mode, raw, reuse, tbs, timeout"},
+           {"dep=1", "qemu simulator option dep: expected on or off; got '1'"},
            {"raw=yes", "qemu simulator option raw: expected on or off; got 'yes'"},
            {"tbs=maybe", "qemu simulator option tbs: expected on or off; got 'maybe'"},
            {"mode=fast", "qemu simulator option mode: expected auto or full; got 'fast'"},
@@ -221,6 +224,46 @@ TEST(QemuSimulator, PassesATournamentPredictorsTables) {
   // iterations, its all-taken counter needs 2 more, and the choice counters start on the
   // local side: 11 misses (qemu_plugin_test: 13 with 11 local bits), then the exit.
   EXPECT_EQ(r.stats.branch_mispredicts, 12u);
+}
+
+// dep=on: the target's core reaches the plugin, the record names it (extra.dep_config), a
+// record of another core is not the target's (stale), and non-riscv64 targets are refused.
+TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
+  std::string elf = qemu_test::BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  Target target = RiscvTarget();
+  target.core.width = 3;
+  target.core.window = 72;
+  target.core.latency["l1"] = 5;
+  target.core.units["load"] = 2;
+  auto sim = MakeQemu("dep=on");
+  SimResult r = sim->Simulate(MakeArtifact(elf), target);
+  ASSERT_TRUE(r.ok()) << r.stage << ": " << r.message;
+  const auto& config = r.stats.extra.at("dep_config");
+  EXPECT_EQ(config.at("width"), 3);
+  EXPECT_EQ(config.at("window"), 72);
+  EXPECT_EQ(config.at("lat_l1"), 5);
+  EXPECT_EQ(config.at("units_load"), 2);
+  EXPECT_EQ(config, sim->ConfigurationFor(target).at("dep_config"));
+  EXPECT_EQ(sim->Configuration(r.stats).at("dep_config"), config);
+  // run_count: a load and a store of the loaded value every iteration, 5 cycles to use.
+  EXPECT_GE(r.stats.extra.at("dep").at("inorder_cycles").get<int64_t>(), 5 * 1000);
+  EXPECT_TRUE(sim->MatchesTarget(r.stats, target));
+  Target other = target;
+  other.core.latency["mul"] = 9;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  // A record without the models matches any core.
+  SimResult plain = MakeQemu()->Simulate(MakeArtifact(elf), target);
+  ASSERT_TRUE(plain.ok()) << plain.message;
+  EXPECT_FALSE(plain.stats.extra.contains("dep"));
+  EXPECT_TRUE(sim->MatchesTarget(plain.stats, other));
+
+  Target x86 = RiscvTarget();
+  x86.name = "x86-test";
+  x86.isa = "x86_64";
+  EXPECT_EQ(sim->Available(x86).message(),
+            "qemu simulator option dep=on: the dependency timing models decode riscv64 only; "
+            "target x86-test is x86_64");
 }
 
 // The geometry and predictor of every shipped target are accepted by the plugin, bare-metal

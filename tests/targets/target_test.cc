@@ -117,7 +117,7 @@ TEST(Targets, StrictParseErrors) {
   EXPECT_EQ(msg(With(R"("zzzzzzzz": 1)")),
             "data/targets/foo.json: unknown key 'zzzzzzzz'; valid keys: name, description, isa, "
             "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor, "
-            "build_target, reference_options, mca_cpu, clock_hz");
+            "build_target, reference_options, mca_cpu, clock_hz, core");
   EXPECT_EQ(msg(With(R"("cflags": "-O2")")),
             "data/targets/foo.json: key 'cflags': expected an array of strings; got string");
   EXPECT_EQ(msg(With(R"("runner": ["qemu", 3])")),
@@ -364,6 +364,54 @@ TEST(Targets, ClockHzIsAPositiveNumber) {
   auto rocket = LoadTarget("riscv64-rvsim-rocket");
   ASSERT_TRUE(rocket.ok()) << rocket.message();
   EXPECT_EQ(rocket->clock_hz, 1e9);
+}
+
+// The core the dependency timing models see (qemu dep=on): keys given override the defaults,
+// the rest keep them; every value is range-checked and named in its error.
+TEST(Targets, CoreBlockOverridesDefaults) {
+  const std::string w = "t.json";
+  auto t = ParseTarget(With(R"("core": {"width": 3, "window": 72, "store_buffer": 16, )"
+                            R"("latency": {"mul": 3, "l1": 3}, "units": {"alu": 3}})"),
+                       w);
+  ASSERT_TRUE(t.ok()) << t.message();
+  CoreConfig defaults;
+  EXPECT_EQ(t->core.width, 3);
+  EXPECT_EQ(t->core.window, 72);
+  EXPECT_EQ(t->core.store_buffer, 16);
+  EXPECT_EQ(t->core.mispredict, defaults.mispredict);
+  EXPECT_EQ(t->core.latency.at("mul"), 3);
+  EXPECT_EQ(t->core.latency.at("l1"), 3);
+  EXPECT_EQ(t->core.latency.at("div"), defaults.latency.at("div"));
+  EXPECT_EQ(t->core.units.at("alu"), 3);
+  EXPECT_EQ(t->core.units.at("fma"), defaults.units.at("fma"));
+  EXPECT_EQ(ParseTarget(kMinimal, w)->core.width, defaults.width);
+
+  auto msg = [&](const std::string& extra) {
+    auto r = ParseTarget(With(extra), w);
+    return r.ok() ? std::string("<parsed>") : r.message();
+  };
+  EXPECT_EQ(msg(R"("core": {"widht": 3})"), "t.json: core: unknown key 'widht'; did you mean 'width'?");
+  EXPECT_EQ(msg(R"("core": {"width": 0})"), "t.json: core: width must be in [1, 16]; got 0");
+  EXPECT_EQ(msg(R"("core": {"width": 4, "window": 2})"),
+            "t.json: core: window (2) must be at least width (4)");
+  EXPECT_EQ(msg(R"("core": {"latency": {"l1": 0}})"),
+            "t.json: core: latency: l1 must be in [1, 100000]; got 0");
+  EXPECT_EQ(msg(R"("core": {"latency": {"fma": 4}})"),
+            "t.json: core: latency: unknown key 'fma'; did you mean 'fmov'?");
+  EXPECT_EQ(msg(R"("core": {"units": {"fp": 1}})"),
+            "t.json: core: units: unknown key 'fp'; did you mean 'fma'?");
+  EXPECT_EQ(msg(R"("core": {"units": {"load": 17}})"),
+            "t.json: core: units: load must be in [0, 16]; got 17");
+  EXPECT_EQ(msg(R"("core": [3])"), "t.json: core: expected an object; got array");
+  // The rvsim targets describe their models' cores.
+  auto p550 = LoadTarget("riscv64-rvsim-p550");
+  ASSERT_TRUE(p550.ok()) << p550.message();
+  EXPECT_EQ(p550->core.width, 3);
+  EXPECT_EQ(p550->core.window, 72);
+  auto rocket = LoadTarget("riscv64-rvsim-rocket");
+  ASSERT_TRUE(rocket.ok()) << rocket.message();
+  EXPECT_EQ(rocket->core.width, 1);
+  EXPECT_EQ(rocket->core.latency.at("mul"), 8);
 }
 
 }  // namespace
