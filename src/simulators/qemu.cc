@@ -11,9 +11,11 @@
 // tbs=on|off (default off): the ROI's translation-block profile in extra.tbs (the plugin's
 // header describes it; the "mca" simulator reads it), and raw=on|off (default off): loads of
 // bytes a recent store wrote, extra.store_load (the plugin's StoreLoad; slower runs), and
-// dep=on|off (default off; riscv64 only): the plugin's dependency timing models, an in-order
-// scoreboard and a width x window out-of-order core with the target's "core" latencies
-// (target.h: CoreConfig), in extra.dep (cycles) and extra.dep_config (the parameters).
+// dep=on|off (default: on for riscv64 targets, the only ISA whose operands the plugin
+// decodes; on elsewhere is an error): the plugin's dependency timing models, an in-order
+// scoreboard and a width x window out-of-order core with the target's "core" (target.h:
+// CoreConfig), in extra.dep (cycles) and extra.dep_config (the parameters). A riscv64 record
+// without them (simulated before they existed) is stale: MatchesTarget says so.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -52,7 +55,7 @@ struct QemuOptions {
   std::map<std::string, bool> groups;   // only the groups switched off or on explicitly
   bool tbs = false;                     // tbs=on: record the ROI's translation blocks
   bool raw = false;                     // raw=on: count loads of recently stored bytes
-  bool dep = false;                     // dep=on: dependency timing models (riscv64)
+  std::optional<bool> dep;              // dep=on|off; unset: on for riscv64
 };
 
 Result<QemuOptions> ParseOptions(const std::string& text) {
@@ -119,7 +122,8 @@ class QemuSimulator : public Simulator {
     for (const auto& [group, on] : options_.groups)
       if (!on) parts.push_back(group + "=off");
     if (options_.raw) parts.push_back("raw=on");
-    if (options_.dep) parts.push_back("dep=on");
+    // On is the default wherever it is allowed: only off changes the key.
+    if (options_.dep == false) parts.push_back("dep=off");
     if (options_.tbs) parts.push_back("tbs=on");
     return Join(parts, ",");
   }
@@ -135,7 +139,7 @@ class QemuSimulator : public Simulator {
       return Error{"qemu simulator does not support target " + target.name + " (isa " +
                    target.isa + ", os " + target.os + "; supported: linux on " +
                    Join(kIsas, ", ") + ", riscv64 baremetal)"};
-    if (options_.dep && target.isa != "riscv64")
+    if (options_.dep == true && target.isa != "riscv64")
       return Error{"qemu simulator option dep=on: the dependency timing models decode riscv64 "
                    "only; target " + target.name + " is " + target.isa};
     std::string qemu = SystemMode(target) ? "qemu-system-riscv64" : "qemu-" + target.isa;
@@ -282,7 +286,9 @@ class QemuSimulator : public Simulator {
     if (!extra.is_object()) return true;
     const nlohmann::json want = ConfigurationFor(target);
     if (extra.contains("cache_config") && extra["cache_config"] != want["cache_config"]) return false;
-    if (extra.contains("dep_config") && extra["dep_config"] != DepConfig(target)) return false;
+    if (DepOn(target) ? !extra.contains("dep_config") || extra["dep_config"] != DepConfig(target)
+                      : extra.contains("dep_config"))
+      return false;
     if (extra.contains("bpred")) {
       const nlohmann::json& got = extra["bpred"];
       if (!got.is_object()) return false;
@@ -313,9 +319,12 @@ class QemuSimulator : public Simulator {
       bpred["local_counters"] = bp.local_counters;
     }
     nlohmann::json out = {{"cache_config", std::move(caches)}, {"bpred", std::move(bpred)}};
-    if (options_.dep) out["dep_config"] = DepConfig(target);
+    if (DepOn(target)) out["dep_config"] = DepConfig(target);
     return out;
   }
+
+  // Whether the dependency timing models run for this target.
+  bool DepOn(const Target& target) const { return options_.dep.value_or(target.isa == "riscv64"); }
 
   // extra.dep_config as the plugin writes it for this target's core.
   static nlohmann::json DepConfig(const Target& target) {
@@ -337,7 +346,7 @@ class QemuSimulator : public Simulator {
       args.push_back(group + "=" + (on ? "on" : "off"));
     if (options_.tbs) args.push_back("tbs=on");
     if (options_.raw) args.push_back("raw=on");
-    if (options_.dep) {
+    if (DepOn(target)) {
       const CoreConfig& core = target.core;
       args.push_back("dep=on");
       args.push_back("dep_width=" + std::to_string(core.width));

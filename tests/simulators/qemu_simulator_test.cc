@@ -98,8 +98,9 @@ TEST(QemuSimulator, OptionsAreParsedStrictly) {
   EXPECT_EQ(MakeQemu("tbs=on,cache=off")->options_key(), "cache=off,tbs=on");
   EXPECT_EQ(MakeQemu("tbs=off")->options_key(), "");
   EXPECT_EQ(MakeQemu("tbs=on,raw=on")->options_key(), "raw=on,tbs=on");
-  EXPECT_EQ(MakeQemu("dep=on")->options_key(), "dep=on");
-  EXPECT_EQ(MakeQemu("dep=off")->options_key(), "");
+  // The dependency timing models are on by default where they can be (riscv64).
+  EXPECT_EQ(MakeQemu("dep=on")->options_key(), "");
+  EXPECT_EQ(MakeQemu("dep=off")->options_key(), "dep=off");
   EXPECT_EQ(MakeQemu()->name(), "qemu");
 
   struct Case {
@@ -226,8 +227,9 @@ TEST(QemuSimulator, PassesATournamentPredictorsTables) {
   EXPECT_EQ(r.stats.branch_mispredicts, 12u);
 }
 
-// dep=on: the target's core reaches the plugin, the record names it (extra.dep_config), a
-// record of another core is not the target's (stale), and non-riscv64 targets are refused.
+// dep (on by default for riscv64): the target's core reaches the plugin, the record names it
+// (extra.dep_config), a record of another core, or one without the models, is not the
+// target's (stale), and dep=on on another ISA is refused.
 TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   std::string elf = qemu_test::BuildRoiProgram("riscv64", "static");
   ASSERT_FALSE(elf.empty());
@@ -236,7 +238,7 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   target.core.window = 72;
   target.core.latency["l1"] = 5;
   target.core.units["load"] = 2;
-  auto sim = MakeQemu("dep=on");
+  auto sim = MakeQemu();
   SimResult r = sim->Simulate(MakeArtifact(elf), target);
   ASSERT_TRUE(r.ok()) << r.stage << ": " << r.message;
   const auto& config = r.stats.extra.at("dep_config");
@@ -252,16 +254,24 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   Target other = target;
   other.core.latency["mul"] = 9;
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  // A record without the models matches any core.
-  SimResult plain = MakeQemu()->Simulate(MakeArtifact(elf), target);
+  // A record without the models (dep=off, or simulated before they existed) is stale for
+  // the default, and the right record for dep=off.
+  auto off = MakeQemu("dep=off");
+  SimResult plain = off->Simulate(MakeArtifact(elf), target);
   ASSERT_TRUE(plain.ok()) << plain.message;
   EXPECT_FALSE(plain.stats.extra.contains("dep"));
-  EXPECT_TRUE(sim->MatchesTarget(plain.stats, other));
+  EXPECT_FALSE(plain.stats.extra.contains("dep_config"));
+  EXPECT_FALSE(sim->MatchesTarget(plain.stats, target));
+  EXPECT_TRUE(off->MatchesTarget(plain.stats, target));
+  EXPECT_FALSE(off->MatchesTarget(r.stats, target));
+  EXPECT_FALSE(off->ConfigurationFor(target).contains("dep_config"));
 
   Target x86 = RiscvTarget();
   x86.name = "x86-test";
   x86.isa = "x86_64";
-  EXPECT_EQ(sim->Available(x86).message(),
+  EXPECT_TRUE(sim->Available(x86).ok()) << "off by default elsewhere";
+  EXPECT_FALSE(sim->ConfigurationFor(x86).contains("dep_config"));
+  EXPECT_EQ(MakeQemu("dep=on")->Available(x86).message(),
             "qemu simulator option dep=on: the dependency timing models decode riscv64 only; "
             "target x86-test is x86_64");
 }
