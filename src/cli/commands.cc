@@ -342,7 +342,7 @@ int CmdSimulate(const SimulateFlags& f) {
   if (r->missing > 0)
     std::printf("%s\n", MissingExecutablesNote(r->missing).c_str());
   if (r->stale > 0)
-    std::printf("%zu candidates' stored statistics came from another cache or branch predictor "
+    std::printf("%zu candidates' stored statistics came from another cache, branch predictor or core "
                 "configuration than target %s now gives: simulated again\n",
                 r->stale, r->target.c_str());
   size_t failed = 0;

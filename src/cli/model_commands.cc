@@ -67,7 +67,7 @@ pipeline::DataOptions DataOptionsOf(const DataFlags& f) {
 
 // Why a candidate with stored statistics was left out (LoadCandidateData's stale_sims).
 std::string StaleNote(const std::string& target_file) {
-  return "their statistics came from another cache or branch predictor configuration than " +
+  return "their statistics came from another cache, branch predictor or core configuration than " +
          target_file + " now gives (`simtune simulate` with that file simulates them again)";
 }
 

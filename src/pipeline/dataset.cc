@@ -204,7 +204,7 @@ Result<DatasetJobResult> DatasetJob::Run(Store& store, const ProgressFn& progres
       did = "simulated " + std::to_string(r.rows.size()) + " (" + std::to_string(failed) + " failed), " +
             std::to_string(r.skipped) + " already simulated";
       if (r.stale > 0)
-        did += ", " + std::to_string(r.stale) + " again (stored from another cache or branch predictor configuration)";
+        did += ", " + std::to_string(r.stale) + " again (stored from another cache, branch predictor or core configuration)";
     } else {
       MeasureJobOptions o;
       o.workload = step.workload;

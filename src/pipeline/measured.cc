@@ -60,8 +60,8 @@ Result<Measured> LoadMeasured(Store& store, const std::vector<std::string>& work
   if (m.rows.empty()) {
     std::string stale;
     if (m.stale_sims > 0)
-      stale = " (" + std::to_string(m.stale_sims) + " candidates' statistics came from another cache or " +
-              "branch predictor configuration than " + spec.target_file + " now gives)";
+      stale = " (" + std::to_string(m.stale_sims) + " candidates' statistics came from another cache, " +
+              "branch predictor or core configuration than " + spec.target_file + " now gives)";
     return Error{"no candidate has both " + Join(spec.simulators, " and ") + " statistics on " +
                  spec.sim_target + " and a " + spec.reference + " result on " +
                  spec.effective_ref_target() + " in the store" + stale +

@@ -341,8 +341,8 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreSimulatedAgain) {
     auto again = Run({"simulate", w, "--target", t, "--sim", "qemu"});
     ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
     EXPECT_NE(again.out.find("simulated 3 candidates"), std::string::npos) << again.out;
-    EXPECT_NE(again.out.find("3 candidates' stored statistics came from another cache or branch "
-                             "predictor configuration than target riscv64-linux now gives"),
+    EXPECT_NE(again.out.find("3 candidates' stored statistics came from another cache, branch "
+                             "predictor or core configuration than target riscv64-linux now gives"),
               std::string::npos)
         << again.out;
   }
@@ -378,7 +378,7 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
   EXPECT_EQ(ranked.err.find("warning"), std::string::npos) << ranked.err;
 
   WriteEditedTarget("x86_64-host", 16384);
-  const std::string note = "6 candidates' statistics came from another cache or branch predictor "
+  const std::string note = "6 candidates' statistics came from another cache, branch predictor or core "
                            "configuration than " + t + " now gives";
   auto stale = Run(train);
   EXPECT_EQ(stale.exit_code, 1);
@@ -398,8 +398,8 @@ TEST_F(CliTest, StatisticsOfAnEditedTargetAreLeftOutOfModels) {
   ASSERT_EQ(partly.exit_code, 0) << partly.out << partly.err;
   EXPECT_NE(partly.out.find("on 6 measured candidates of 1 workloads"), std::string::npos)
       << partly.out;
-  EXPECT_NE(partly.out.find("6 candidates left out: their statistics came from another cache or "
-                            "branch predictor configuration than " + t + " now gives"),
+  EXPECT_NE(partly.out.find("6 candidates left out: their statistics came from another cache, "
+                            "branch predictor or core configuration than " + t + " now gives"),
             std::string::npos)
       << partly.out;
 
