@@ -1404,14 +1404,17 @@ static uint64_t *dep_dispatch;    /* ooo: dispatch time of insn n, at n % dep_wi
 static uint64_t *dep_retire;      /* ooo: retirement of insn n, at n % dep_window */
 static uint64_t dep_n;            /* instructions the models saw, this interval */
 /*
- * ooo: a store holds a store-buffer entry from dispatch until it has drained
- * to the cache, in order, dep_drain cycles each, after it retires; with
- * dep_sb entries (0: no limit), a store dispatches once the one dep_sb stores
- * before it has drained.
+ * A store holds a store-buffer entry from dispatch (in order: issue) until it
+ * has drained to the cache. Stores start draining in order after they retire
+ * (in order: complete), one every dep_drain cycles, and take dep_drain cycles,
+ * or a store that missed l1d as many more as its level's load-to-use latency
+ * exceeds l1d's (write-allocate: the line comes first), so misses overlap as
+ * far as the entries allow. With dep_sb entries (0: no limit), a store enters
+ * once the one dep_sb stores before it has drained.
  */
 static uint64_t dep_sb, dep_drain = 1;
-static uint64_t *dep_sb_free;     /* drain time of store k, at k % dep_sb */
-static uint64_t dep_stores_n, dep_drained;
+static uint64_t *dep_sb_free[N_DEP_MODELS];  /* drain time of store k, at k % dep_sb */
+static uint64_t dep_stores_n, dep_drain_start[N_DEP_MODELS];
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
 static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
@@ -1474,11 +1477,11 @@ static void dep_reset(void)
     memset(dep_calendar, 0, sizeof(dep_calendar));
     memset(dep_dispatch, 0, dep_width * sizeof(uint64_t));
     memset(dep_retire, 0, dep_window * sizeof(uint64_t));
-    if (dep_sb) {
-        memset(dep_sb_free, 0, dep_sb * sizeof(uint64_t));
+    for (int m = 0; m < N_DEP_MODELS && dep_sb; m++) {
+        memset(dep_sb_free[m], 0, dep_sb * sizeof(uint64_t));
     }
     dep_stores_n = 0;
-    dep_drained = 0;
+    memset(dep_drain_start, 0, sizeof(dep_drain_start));
     dep_n = 0;
     dep_pending = NULL;
 }
@@ -1508,10 +1511,15 @@ static void dep_store_record(const uint64_t done[N_DEP_MODELS], uint64_t first,
     }
 }
 
-/* One instruction through both models; mem: its bytes (end 0: none). */
-static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t end)
+/*
+ * One instruction through both models; mem: its bytes (end 0: none); drain: a
+ * store's cycles to leave the store buffer.
+ */
+static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t end,
+                     uint64_t drain)
 {
     bool mem = end != 0;
+    bool buffered = d->kind == DEP_STORE && dep_sb;
     uint64_t done[N_DEP_MODELS];
 
     for (int m = 0; m < N_DEP_MODELS; m++) {
@@ -1519,12 +1527,15 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         uint64_t start;
         if (m == DEP_INORDER) {
             start = max2(s->last + 1, s->redirect);
+            if (buffered) {
+                start = max2(start, dep_sb_free[m][dep_stores_n % dep_sb]);
+            }
         } else {
             uint64_t w = dep_n % dep_width, r = dep_n % dep_window;
             uint64_t disp = max2(dep_dispatch[w] + 1, dep_retire[r]);
             disp = max2(disp, s->redirect);
-            if (d->kind == DEP_STORE && dep_sb) {
-                disp = max2(disp, dep_sb_free[dep_stores_n % dep_sb]);
+            if (buffered) {
+                disp = max2(disp, dep_sb_free[m][dep_stores_n % dep_sb]);
             }
             dep_dispatch[w] = disp;
             start = disp;
@@ -1549,6 +1560,10 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         }
         if (m == DEP_INORDER) {
             s->end = max2(s->end, done[m]);
+            if (buffered) {
+                dep_drain_start[m] = max2(done[m], dep_drain_start[m] + dep_drain);
+                dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
+            }
         } else {
             uint64_t r = dep_n % dep_window;
             uint64_t retire = max2(s->end, done[m]);
@@ -1556,15 +1571,14 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
                 retire = max2(retire, dep_retire[(dep_n - dep_width) % dep_window] + 1);
             }
             dep_retire[r] = retire;
-            if (d->kind == DEP_STORE && dep_sb) {
-                /* Drains in order after it retires; its entry is free after. */
-                dep_drained = max2(retire, dep_drained) + dep_drain;
-                dep_sb_free[dep_stores_n % dep_sb] = dep_drained;
-                dep_stores_n++;
+            if (buffered) {
+                dep_drain_start[m] = max2(retire, dep_drain_start[m] + dep_drain);
+                dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
             }
             s->end = retire;
         }
     }
+    dep_stores_n += buffered;
     /* Stores, and AMOs (loads with a data register), leave data for later loads. */
     if (mem && (d->kind == DEP_STORE || (d->kind == DEP_LOAD && d->src[1]))) {
         dep_store_record(done, first, end);
@@ -1582,7 +1596,8 @@ static void dep_flush(void)
     dep_pending = NULL;
     uint64_t lat = d->kind == DEP_LOAD ? max2(dep_pending_lat, dep_lat_level[0])
                                        : dep_lat[d->kind];
-    dep_step(d, lat, dep_pending_first, dep_pending_end);
+    uint64_t missed = dep_pending_lat > dep_lat_level[0] ? dep_pending_lat - dep_lat_level[0] : 0;
+    dep_step(d, lat, dep_pending_first, dep_pending_end, dep_drain + missed);
 }
 
 static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
@@ -1599,7 +1614,7 @@ static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
         dep_pending_lat = 0;
         return;
     }
-    dep_step(d, dep_lat[d->kind], 0, 0);
+    dep_step(d, dep_lat[d->kind], 0, 0, 0);
 }
 
 /* dep_lat_level's index of the level that served the latest data access. */
@@ -3212,7 +3227,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         }
         dep_dispatch = g_new0(uint64_t, dep_width);
         dep_retire = g_new0(uint64_t, dep_window);
-        dep_sb_free = dep_sb ? g_new0(uint64_t, dep_sb) : NULL;
+        for (int m = 0; m < N_DEP_MODELS && dep_sb; m++) {
+            dep_sb_free[m] = g_new0(uint64_t, dep_sb);
+        }
     }
     if (out_path) {
         out_file = fopen(out_path, "w");
