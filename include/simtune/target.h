@@ -85,6 +85,8 @@ struct CoreConfig {
   int window = 64;
   int mispredict = 10;
   int store_buffer = 0;   // entries a store holds from dispatch until drained; 0: no limit
+  bool forward = true;    // a load of bytes in the store buffer gets them at once; false:
+                          // only once the store has drained (with a store buffer)
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

@@ -1413,6 +1413,7 @@ static uint64_t dep_n;            /* instructions the models saw, this interval 
  * once the one dep_sb stores before it has drained.
  */
 static uint64_t dep_sb, dep_drain = 1;
+static bool dep_forward = true;   /* off: loads wait until the store has drained */
 static uint64_t *dep_sb_free[N_DEP_MODELS];  /* drain time of store k, at k % dep_sb */
 static uint64_t dep_stores_n, dep_drain_start[N_DEP_MODELS];
 static uint64_t dep_insns;        /* and in closed intervals */
@@ -1576,6 +1577,12 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
                 dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
             }
             s->end = retire;
+        }
+    }
+    if (buffered && !dep_forward) {
+        /* No forwarding: a later load of its bytes reads them from the cache. */
+        for (int m = 0; m < N_DEP_MODELS; m++) {
+            done[m] = dep_sb_free[m][dep_stores_n % dep_sb];
         }
     }
     dep_stores_n += buffered;
@@ -2740,6 +2747,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         json_u64(s, "window", dep_window, true);
         json_u64(s, "mispredict", dep_mispredict, true);
         json_u64(s, "store_buffer", dep_sb, true);
+        g_string_append_printf(s, "\"forward\":%s,", dep_forward ? "true" : "false");
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
             if (dep_lat_names[k]) {
@@ -2995,6 +3003,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_store_buffer")) {
         return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_sb);
+    }
+    if (!strcmp(key, "dep_forward")) {
+        return parse_bool(key, val, &dep_forward);
     }
     if (!strcmp(key, "dep_lat_drain")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_drain);

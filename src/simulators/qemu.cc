@@ -333,7 +333,8 @@ class QemuSimulator : public Simulator {
         {"width", core.width},
         {"window", core.window},
         {"mispredict", core.mispredict},
-        {"store_buffer", core.store_buffer}};
+        {"store_buffer", core.store_buffer},
+        {"forward", core.forward}};
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -353,6 +354,7 @@ class QemuSimulator : public Simulator {
       args.push_back("dep_window=" + std::to_string(core.window));
       args.push_back("dep_mispredict=" + std::to_string(core.mispredict));
       args.push_back("dep_store_buffer=" + std::to_string(core.store_buffer));
+      args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)

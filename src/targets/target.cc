@@ -155,7 +155,8 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
 Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
   SIMTUNE_RETURN_IF_ERROR(
-      CheckKeys(j, {"width", "window", "mispredict", "store_buffer", "latency", "units"}, {}, where));
+      CheckKeys(j, {"width", "window", "mispredict", "store_buffer", "forward", "latency", "units"},
+                {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
                       const std::string& at) -> Result<int> {
@@ -176,6 +177,11 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
                  ") must be at least width (" + std::to_string(core.width) + ")"};
   if (j.contains("store_buffer")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.store_buffer, in_range(j, "store_buffer", 0, 4096, where));
+  }
+  if (j.contains("forward")) {
+    if (!j.at("forward").is_boolean())
+      return Error{where + ": forward must be true or false; got " + j.at("forward").dump()};
+    core.forward = j.at("forward").get<bool>();
   }
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));

@@ -523,6 +523,13 @@ TEST(QemuPlugin, DependencyTimingModelsMatchHandDerivedCycles) {
   EXPECT_EQ(big.second - small.second, 5500);
   EXPECT_EQ(big.first - small.first, 5500);
 
+  // Without forwarding, the chain through memory also waits for the store to drain: the load
+  // starts 10 cycles after the store's, 18 cycles an iteration in order, 16 out of order.
+  small = cycles(",dep_store_buffer=1,dep_lat_drain=10,dep_forward=off", "2", 500);
+  big = cycles(",dep_store_buffer=1,dep_lat_drain=10,dep_forward=off", "2", 1000);
+  EXPECT_EQ(big.first - small.first, 9000);
+  EXPECT_EQ(big.second - small.second, 8000);
+
   // A store that missed l1d drains as many cycles longer as its level's latency exceeds
   // l1d's: 1024 stores to cold lines (memory), one entry, so each waits for the one before;
   // 50 more cycles of memory latency cost 50 cycles a store (all but the last, whose drain

@@ -403,6 +403,9 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"units": {"load": 17}})"),
             "t.json: core: units: load must be in [0, 16]; got 17");
   EXPECT_EQ(msg(R"("core": [3])"), "t.json: core: expected an object; got array");
+  EXPECT_EQ(msg(R"("core": {"forward": "no"})"), "t.json: core: forward must be true or false; got \"no\"");
+  EXPECT_FALSE(ParseTarget(With(R"("core": {"forward": false})"), w)->core.forward);
+
   // The rvsim targets describe their models' cores.
   auto p550 = LoadTarget("riscv64-rvsim-p550");
   ASSERT_TRUE(p550.ok()) << p550.message();
