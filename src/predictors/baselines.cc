@@ -1,6 +1,7 @@
 // Baselines that every learned predictor must beat: "insn-count" (fewer instructions =
 // faster), "mca" (fewer llvm-mca cycles = faster; the "mca" simulator's estimate, no
-// calibration) and "random" (a seeded hash of the candidate id, so a candidate's score does not
+// calibration), "dep" (fewer cycles of the QEMU plugin's dependency timing model, riscv64;
+// no calibration) and "random" (a seeded hash of the candidate id, so a candidate's score does not
 // depend on which other candidates are scored with it).
 #include <algorithm>
 #include <cmath>
@@ -175,6 +176,23 @@ void RegisterBaselinePredictors(PredictorRegistry& registry) {
         return std::unique_ptr<Predictor>(new InsnCountPredictor(
             std::move(o), feature, "mca", ".log_cycles",
             "llvm-mca cycle feature ('<simulator>.log_cycles': simulate with --sim mca)"));
+      });
+  registry.Register(
+      "dep",
+      "baseline: score = the QEMU plugin's dependency timing model's cycles (model=ooo: the "
+      "out-of-order core, the default; model=inorder: the scoreboard; riscv64 targets); no "
+      "calibration",
+      [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
+        SIMTUNE_ASSIGN_OR_RETURN(
+            Options o, Options::Parse(text, "dep", {{"feature", "auto"}, {"model", "ooo"}}));
+        std::string model = o.String("model");
+        if (model != "ooo" && model != "inorder")
+          return Error{"predictor dep option model: expected ooo or inorder; got '" + model + "'"};
+        std::string feature = o.String("feature");
+        return std::unique_ptr<Predictor>(new InsnCountPredictor(
+            std::move(o), feature, "dep", ".dep.log_cycles_" + model,
+            "dependency timing feature ('<simulator>.dep.log_cycles_" + model +
+                "': qemu on a riscv64 target)"));
       });
   registry.Register(
       "random", "baseline: seeded random score per candidate id",

@@ -71,6 +71,26 @@ TEST(InsnCountTest, MissingFeatureIsAnError) {
             "insn-count baseline scores by it");
 }
 
+// The dependency-model baseline scores the QEMU plugin's out-of-order cycles by default, the
+// in-order scoreboard's with model=inorder, and names the feature it lacks.
+TEST(DepBaselineTest, ScoresTheTimingModelsCycles) {
+  Dataset d = WithInsnCount();
+  d.feature_names[0] = "qemu.dep.log_cycles_inorder";
+  d.feature_names[1] = "qemu.dep.log_cycles_ooo";
+  auto ooo = std::move(Predictors().Create("dep", "").value());
+  ASSERT_TRUE(ooo->Fit(d).ok());
+  EXPECT_EQ(*ooo->Predict(d), Eigen::VectorXd(d.X.col(1)));
+  auto inorder = std::move(Predictors().Create("dep", "model=inorder").value());
+  ASSERT_TRUE(inorder->Fit(d).ok());
+  EXPECT_EQ(*inorder->Predict(d), Eigen::VectorXd(d.X.col(0)));
+  EXPECT_EQ(Predictors().Create("dep", "model=tomasulo").message(),
+            "predictor dep option model: expected ooo or inorder; got 'tomasulo'");
+  auto p = std::move(Predictors().Create("dep", "").value());
+  EXPECT_EQ(p->Fit(MakeSynthetic({})).message(),
+            "training data has no dependency timing feature ('<simulator>.dep.log_cycles_ooo': "
+            "qemu on a riscv64 target); name one with dep option feature=NAME");
+}
+
 TEST(RandomTest, SeededAndIndependentOfBatch) {
   Dataset d = WithInsnCount();
   auto a = std::move(Predictors().Create("random", "seed=1").value());

@@ -51,20 +51,21 @@ void ExpectSamePredictions(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
 
 TEST(PredictorRegistryTest, ListsTheBuiltIns) {
   EXPECT_EQ(Predictors().Names(),
-            (std::vector<std::string>{"cost", "gp", "insn-count", "linear", "mca", "random",
+            (std::vector<std::string>{"cost", "dep", "gp", "insn-count", "linear", "mca", "random",
                                       "rank-avg", "ridge", "xgb", "xgb-rank"}));
   auto p = Predictors().Create("ridg", "");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.message(),
-            "unknown predictor 'ridg'; did you mean 'ridge'? valid: cost, gp, insn-count, linear, "
-            "mca, random, rank-avg, ridge, xgb, xgb-rank");
+            "unknown predictor 'ridg'; did you mean 'ridge'? valid: cost, dep, gp, insn-count, "
+            "linear, mca, random, rank-avg, ridge, xgb, xgb-rank");
 }
 
 class ContractTest : public ::testing::TestWithParam<std::string> {
  protected:
   std::unique_ptr<Predictor> Make(const std::string& options = "") {
-    // The synthetic data has no llvm-mca cycles: the mca baseline scores the instruction count.
-    const bool mca_default = GetParam() == "mca" && options.empty();
+    // The synthetic data has no llvm-mca or dependency-model cycles: those baselines score the
+    // instruction count.
+    const bool mca_default = (GetParam() == "mca" || GetParam() == "dep") && options.empty();
     auto p = Predictors().Create(GetParam(), mca_default ? "feature=sim.log_insn" : options);
     EXPECT_TRUE(p.ok()) << p.message();
     return std::move(p).value();
@@ -263,7 +264,8 @@ TEST_P(ContractTest, NonFiniteNumbersAreRejectedOnLoad) {
   const nlohmann::json file = ModelToJson(*p, 1);
   std::vector<nlohmann::json::json_pointer> leaves;
   NumberLeaves(file["model"], nlohmann::json::json_pointer(), leaves);
-  if (GetParam() != "insn-count" && GetParam() != "mca" && GetParam() != "random")
+  if (GetParam() != "insn-count" && GetParam() != "mca" && GetParam() != "dep" &&
+      GetParam() != "random")
     EXPECT_FALSE(leaves.empty());
   for (const auto& leaf : leaves) {
     const std::string field = FieldName(leaf);
