@@ -400,7 +400,8 @@ void RegisterQemuSimulator(SimulatorRegistry& registry) {
       "qemu",
       "qemu-user (riscv64, aarch64, x86_64 linux) or qemu-system-riscv64 (riscv64 bare "
       "metal) with simtune's plugin: instruction classes, memory accesses, cache hierarchy, "
-      "branch predictor, reuse distances",
+      "branch predictor, reuse distances; on riscv64 dependency timing models (in-order and "
+      "out-of-order cycles from the target's core)",
       [](const std::string& options) -> Result<std::unique_ptr<Simulator>> {
         SIMTUNE_ASSIGN_OR_RETURN(QemuOptions opts, ParseOptions(options));
         return std::unique_ptr<Simulator>(new QemuSimulator(std::move(opts)));

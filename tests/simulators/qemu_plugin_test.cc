@@ -1,6 +1,7 @@
 // The QEMU statistics plugin on hand-written ROI kernels (qemu_programs/) whose counts are
 // known exactly: instruction counts and classes, ROI boundaries (static and PIE), caches
-// against hand-computed misses, the branch predictor, reuse distances, option errors.
+// against hand-computed misses, the branch predictor, reuse distances, the dependency timing
+// models (riscv64), option errors.
 // Needs qemu-user and the riscv64/aarch64 cross compilers (scripts/setup installs them).
 #include <gtest/gtest.h>
 
