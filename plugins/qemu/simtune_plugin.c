@@ -1559,24 +1559,21 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         if (d->kind == DEP_BRANCH) {
             s->branch_done = done[m];
         }
+        /* When it leaves the pipeline: in order, done; ooo, retired. */
+        uint64_t leaves = done[m];
         if (m == DEP_INORDER) {
             s->end = max2(s->end, done[m]);
-            if (buffered) {
-                dep_drain_start[m] = max2(done[m], dep_drain_start[m] + dep_drain);
-                dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
-            }
         } else {
-            uint64_t r = dep_n % dep_window;
-            uint64_t retire = max2(s->end, done[m]);
+            leaves = max2(s->end, done[m]);
             if (dep_n >= dep_width) {
-                retire = max2(retire, dep_retire[(dep_n - dep_width) % dep_window] + 1);
+                leaves = max2(leaves, dep_retire[(dep_n - dep_width) % dep_window] + 1);
             }
-            dep_retire[r] = retire;
-            if (buffered) {
-                dep_drain_start[m] = max2(retire, dep_drain_start[m] + dep_drain);
-                dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
-            }
-            s->end = retire;
+            dep_retire[dep_n % dep_window] = leaves;
+            s->end = leaves;
+        }
+        if (buffered) {
+            dep_drain_start[m] = max2(leaves, dep_drain_start[m] + dep_drain);
+            dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
         }
     }
     if (buffered && !dep_forward) {

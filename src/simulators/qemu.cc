@@ -286,8 +286,8 @@ class QemuSimulator : public Simulator {
     if (!extra.is_object()) return true;
     const nlohmann::json want = ConfigurationFor(target);
     if (extra.contains("cache_config") && extra["cache_config"] != want["cache_config"]) return false;
-    if (DepOn(target) ? !extra.contains("dep_config") || extra["dep_config"] != DepConfig(target)
-                      : extra.contains("dep_config"))
+    // want holds dep_config exactly when the models run: a record must hold the same, or none.
+    if (extra.value("dep_config", nlohmann::json()) != want.value("dep_config", nlohmann::json()))
       return false;
     if (extra.contains("bpred")) {
       const nlohmann::json& got = extra["bpred"];

@@ -186,30 +186,28 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
   }
-  if (j.contains("latency")) {
-    const json& lat = j.at("latency");
-    const std::string at = where + ": latency";
-    if (!lat.is_object()) return Error{at + ": expected an object; got " + TypeName(lat)};
+  // "latency" and "units": objects whose keys are the defaults' kinds, each value in
+  // [low(kind), high].
+  auto by_kind = [&](const char* key, std::map<std::string, int>& values, auto low,
+                     int64_t high) -> Status {
+    if (!j.contains(key)) return Status::Ok();
+    const json& obj = j.at(key);
+    const std::string at = where + ": " + key;
+    if (!obj.is_object()) return Error{at + ": expected an object; got " + TypeName(obj)};
     std::vector<std::string> kinds;
-    for (const auto& [kind, cycles] : core.latency) kinds.push_back(kind);
-    SIMTUNE_RETURN_IF_ERROR(CheckKeys(lat, kinds, {}, at));
-    for (const auto& [kind, value] : lat.items()) {
-      // A load is served by some level: at least one cycle; the others may take none.
-      bool level = kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem";
-      SIMTUNE_ASSIGN_OR_RETURN(core.latency[kind], in_range(lat, kind, level ? 1 : 0, 100000, at));
+    for (const auto& [kind, value] : values) kinds.push_back(kind);
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(obj, kinds, {}, at));
+    for (const auto& [kind, value] : obj.items()) {
+      SIMTUNE_ASSIGN_OR_RETURN(values[kind], in_range(obj, kind, low(kind), high, at));
     }
-  }
-  if (j.contains("units")) {
-    const json& units = j.at("units");
-    const std::string at = where + ": units";
-    if (!units.is_object()) return Error{at + ": expected an object; got " + TypeName(units)};
-    std::vector<std::string> kinds;
-    for (const auto& [kind, count] : core.units) kinds.push_back(kind);
-    SIMTUNE_RETURN_IF_ERROR(CheckKeys(units, kinds, {}, at));
-    for (const auto& [kind, value] : units.items()) {
-      SIMTUNE_ASSIGN_OR_RETURN(core.units[kind], in_range(units, kind, 0, 16, at));
-    }
-  }
+    return Status::Ok();
+  };
+  // A load is served by some level: at least one cycle; the other latencies may be none.
+  SIMTUNE_RETURN_IF_ERROR(by_kind("latency", core.latency, [](const std::string& kind) {
+    return kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem" ? 1 : 0;
+  }, 100000));
+  SIMTUNE_RETURN_IF_ERROR(
+      by_kind("units", core.units, [](const std::string&) { return 0; }, 16));
   return core;
 }
 
