@@ -70,10 +70,11 @@ struct BranchPredictorConfig {
 };
 
 // The core as the QEMU plugin's dependency timing models see it (qemu option dep=on,
-// riscv64): issue width, instruction window, branch mispredict penalty in cycles, and
+// riscv64): dispatch width, issue width (the out-of-order model's instructions that start a
+// cycle, all units together; 0: the dispatch width), instruction window, branch mispredict penalty in cycles, and
 // latencies in cycles by kind (alu mul div fp fdiv fmov branch store; l1 l2 l3 mem: a load
 // served by that level, load-to-use; drain: cycles a retired store takes to leave the store
-// buffer, in order), the store buffer's entries, and the out-of-order model's functional units, how
+// buffer, in order), the store buffer's and load queue's entries, and the out-of-order model's functional units, how
 // many of each start an instruction a cycle (alu mul div fadd fmul fma fdiv branch load
 // store; fadd also runs the FP moves and conversions; 0: unlimited). A target file's "core"
 // sets any of them:
@@ -82,9 +83,12 @@ struct BranchPredictorConfig {
 // and the rest keep these defaults.
 struct CoreConfig {
   int width = 4;
+  int issue = 0;          // 0: width
   int window = 64;
   int mispredict = 10;
   int store_buffer = 0;   // entries a store holds from dispatch until drained; 0: no limit
+  int load_queue = 0;     // entries a load holds from dispatch until it retires (out-of-order
+                          // model); 0: no limit
   bool forward = true;    // a load of bytes in the store buffer gets them at once; false:
                           // only once the store has drained (with a store buffer)
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},

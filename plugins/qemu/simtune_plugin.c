@@ -1108,10 +1108,11 @@ static void bpred_update(uint64_t pc, bool taken)
  *   inorder: one instruction a cycle in program order, each waiting for its
  *            operands (a scoreboard, as a single-issue in-order core);
  *   ooo:     dep_width instructions a cycle enter a window of dep_window in
- *            order, each starts when its operands are ready, and they leave
- *            in order, dep_width a cycle.
- * Neither models functional-unit contention (the class mix says that); they
- * add what counts cannot: latency chains, load-use stalls and the overlap of
+ *            order, each starts when its operands are ready, a unit of its
+ *            kind is free (dep_units_*) and fewer than dep_issue (default:
+ *            dep_width) have started that cycle, and they leave in order,
+ *            dep_width a cycle.
+ * Beside the class mix they add what counts cannot: latency chains, load-use stalls and the overlap of
  * misses. Registers: 1..31 the integer x1..x31, 32..63 f0..f31; 0 none
  * (x0 is never a dependency).
  */
@@ -1416,6 +1417,16 @@ static uint64_t dep_sb, dep_drain = 1;
 static bool dep_forward = true;   /* off: loads wait until the store has drained */
 static uint64_t *dep_sb_free[N_DEP_MODELS];  /* drain time of store k, at k % dep_sb */
 static uint64_t dep_stores_n, dep_drain_start[N_DEP_MODELS];
+static uint64_t dep_sb_last[N_DEP_MODELS];   /* when the latest store's entry is free */
+/*
+ * ooo: a load holds one of dep_lq load-queue entries from dispatch until it
+ * retires (0: no limit).
+ */
+static uint64_t dep_lq;
+static uint64_t *dep_lq_free;     /* retirement of load k, at k % dep_lq */
+static uint64_t dep_loads_n;
+static uint64_t dep_split;        /* ooo: stores issued in two halves, closed intervals */
+static uint64_t dep_split_n;      /* and this interval */
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
 static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
@@ -1442,20 +1453,36 @@ typedef struct {
 } DepSlot;
 static DepSlot dep_calendar[N_UNITS][1u << DEP_CAL_BITS];
 
-/* The first cycle at or after t with unit u free, which it takes. */
+/* Instructions that start in one cycle, all units together (0: dep_width). */
+static uint64_t dep_issue;
+static DepSlot dep_issue_calendar[1u << DEP_CAL_BITS];
+
+/* Calendar cal's slot for cycle t. */
+static inline DepSlot *dep_slot(DepSlot *cal, uint64_t t)
+{
+    DepSlot *slot = &cal[t & ((1u << DEP_CAL_BITS) - 1)];
+    if (slot->cycle != t) {
+        slot->cycle = t;
+        slot->used = 0;
+    }
+    return slot;
+}
+
+/*
+ * The first cycle at or after t with unit u and an issue slot free, which it
+ * takes (u < 0: an issue slot only).
+ */
 static uint64_t dep_reserve(int u, uint64_t t)
 {
-    if (!dep_units[u]) {
-        return t;
-    }
+    uint64_t issue = dep_issue ? dep_issue : dep_width;
     for (;; t++) {
-        DepSlot *slot = &dep_calendar[u][t & ((1u << DEP_CAL_BITS) - 1)];
-        if (slot->cycle != t) {
-            slot->cycle = t;
-            slot->used = 0;
-        }
-        if (slot->used < dep_units[u]) {
-            slot->used++;
+        DepSlot *unit = u >= 0 && dep_units[u] ? dep_slot(dep_calendar[u], t) : NULL;
+        DepSlot *any = dep_slot(dep_issue_calendar, t);
+        if ((!unit || unit->used < dep_units[u]) && any->used < issue) {
+            if (unit) {
+                unit->used++;
+            }
+            any->used++;
             return t;
         }
     }
@@ -1476,6 +1503,7 @@ static void dep_reset(void)
     memset(dep_models, 0, sizeof(dep_models));
     memset(dep_stores, 0, sizeof(dep_stores));
     memset(dep_calendar, 0, sizeof(dep_calendar));
+    memset(dep_issue_calendar, 0, sizeof(dep_issue_calendar));
     memset(dep_dispatch, 0, dep_width * sizeof(uint64_t));
     memset(dep_retire, 0, dep_window * sizeof(uint64_t));
     for (int m = 0; m < N_DEP_MODELS && dep_sb; m++) {
@@ -1483,6 +1511,12 @@ static void dep_reset(void)
     }
     dep_stores_n = 0;
     memset(dep_drain_start, 0, sizeof(dep_drain_start));
+    memset(dep_sb_last, 0, sizeof(dep_sb_last));
+    if (dep_lq) {
+        memset(dep_lq_free, 0, dep_lq * sizeof(uint64_t));
+    }
+    dep_loads_n = 0;
+    dep_split_n = 0;
     dep_n = 0;
     dep_pending = NULL;
 }
@@ -1538,19 +1572,37 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             if (buffered) {
                 disp = max2(disp, dep_sb_free[m][dep_stores_n % dep_sb]);
             }
+            if (d->kind == DEP_LOAD && dep_lq) {
+                disp = max2(disp, dep_lq_free[dep_loads_n % dep_lq]);
+            }
             dep_dispatch[w] = disp;
             start = disp;
         }
+        /*
+         * A store whose data comes after its address (ooo) issues in two
+         * halves: the address on the store unit, then the data, which takes
+         * an issue slot of its own.
+         */
+        uint64_t data = 0;
+        if (m == DEP_OOO && d->kind == DEP_STORE) {
+            data = s->ready[d->src[1]];
+        }
         for (int k = 0; k < 3; k++) {
-            start = max2(start, s->ready[d->src[k]]);
+            if (!(m == DEP_OOO && d->kind == DEP_STORE && k == 1)) {
+                start = max2(start, s->ready[d->src[k]]);
+            }
         }
         if (mem && d->kind == DEP_LOAD) {
             start = max2(start, dep_store_ready(m, first, end));
         }
         if (m == DEP_INORDER) {
             s->last = start;
-        } else {
+        } else if (data > start) {
             start = dep_reserve(d->unit, start);
+            start = dep_reserve(-1, max2(data, start + 1));
+            dep_split_n++;
+        } else {
+            start = dep_reserve(d->unit, max2(start, data));
         }
         done[m] = start + lat;
         if (d->dst) {
@@ -1570,10 +1622,15 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             }
             dep_retire[dep_n % dep_window] = leaves;
             s->end = leaves;
+            if (d->kind == DEP_LOAD && dep_lq) {
+                dep_lq_free[dep_loads_n % dep_lq] = leaves;
+            }
         }
         if (buffered) {
+            /* Entries free in order: not before the one of the store before. */
             dep_drain_start[m] = max2(leaves, dep_drain_start[m] + dep_drain);
-            dep_sb_free[m][dep_stores_n % dep_sb] = dep_drain_start[m] + drain;
+            dep_sb_last[m] = max2(dep_sb_last[m], dep_drain_start[m] + drain);
+            dep_sb_free[m][dep_stores_n % dep_sb] = dep_sb_last[m];
         }
     }
     if (buffered && !dep_forward) {
@@ -1583,6 +1640,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         }
     }
     dep_stores_n += buffered;
+    dep_loads_n += d->kind == DEP_LOAD;
     /* Stores, and AMOs (loads with a data register), leave data for later loads. */
     if (mem && (d->kind == DEP_STORE || (d->kind == DEP_LOAD && d->src[1]))) {
         dep_store_record(done, first, end);
@@ -1659,6 +1717,7 @@ static void dep_close(void)
         dep_cycles[m] += dep_models[m].end;
     }
     dep_insns += dep_n;
+    dep_split += dep_split_n;
 }
 
 /*
@@ -2738,12 +2797,15 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         json_u64(s, "inorder_cycles", dep_cycles[DEP_INORDER], true);
         json_u64(s, "ooo_cycles", dep_cycles[DEP_OOO], true);
         json_u64(s, "insns", dep_insns, true);
-        json_u64(s, "mispredicts", dep_mispredicts, false);
+        json_u64(s, "mispredicts", dep_mispredicts, true);
+        json_u64(s, "split_stores", dep_split, false);
         g_string_append(s, "},\"dep_config\":{");
         json_u64(s, "width", dep_width, true);
         json_u64(s, "window", dep_window, true);
+        json_u64(s, "issue", dep_issue ? dep_issue : dep_width, true);
         json_u64(s, "mispredict", dep_mispredict, true);
         json_u64(s, "store_buffer", dep_sb, true);
+        json_u64(s, "load_queue", dep_lq, true);
         g_string_append_printf(s, "\"forward\":%s,", dep_forward ? "true" : "false");
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
@@ -2995,8 +3057,14 @@ static bool parse_option(const char *arg)
     if (!strcmp(key, "dep_width")) {
         return parse_u64_in(key, val, 1, MAX_DEP_WIDTH, false, &dep_width);
     }
+    if (!strcmp(key, "dep_issue")) {
+        return parse_u64_in(key, val, 1, MAX_DEP_WIDTH, false, &dep_issue);
+    }
     if (!strcmp(key, "dep_window")) {
         return parse_u64_in(key, val, 1, MAX_DEP_WINDOW, false, &dep_window);
+    }
+    if (!strcmp(key, "dep_load_queue")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_lq);
     }
     if (!strcmp(key, "dep_store_buffer")) {
         return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_sb);
@@ -3237,6 +3305,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         dep_retire = g_new0(uint64_t, dep_window);
         for (int m = 0; m < N_DEP_MODELS && dep_sb; m++) {
             dep_sb_free[m] = g_new0(uint64_t, dep_sb);
+        }
+        if (dep_lq) {
+            dep_lq_free = g_new0(uint64_t, dep_lq);
         }
     }
     if (out_path) {

@@ -332,8 +332,10 @@ class QemuSimulator : public Simulator {
     nlohmann::json c = {
         {"width", core.width},
         {"window", core.window},
+        {"issue", core.issue ? core.issue : core.width},
         {"mispredict", core.mispredict},
         {"store_buffer", core.store_buffer},
+        {"load_queue", core.load_queue},
         {"forward", core.forward}};
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
@@ -352,8 +354,10 @@ class QemuSimulator : public Simulator {
       args.push_back("dep=on");
       args.push_back("dep_width=" + std::to_string(core.width));
       args.push_back("dep_window=" + std::to_string(core.window));
+      if (core.issue) args.push_back("dep_issue=" + std::to_string(core.issue));
       args.push_back("dep_mispredict=" + std::to_string(core.mispredict));
       args.push_back("dep_store_buffer=" + std::to_string(core.store_buffer));
+      args.push_back("dep_load_queue=" + std::to_string(core.load_queue));
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));

@@ -155,7 +155,9 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
 Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   if (!j.is_object()) return Error{where + ": expected an object; got " + TypeName(j)};
   SIMTUNE_RETURN_IF_ERROR(
-      CheckKeys(j, {"width", "window", "mispredict", "store_buffer", "forward", "latency", "units"},
+      CheckKeys(j,
+                {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
+                 "latency", "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -169,6 +171,9 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   if (j.contains("width")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.width, in_range(j, "width", 1, 16, where));
   }
+  if (j.contains("issue")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.issue, in_range(j, "issue", 0, 16, where));
+  }
   if (j.contains("window")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.window, in_range(j, "window", 1, 4096, where));
   }
@@ -177,6 +182,9 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
                  ") must be at least width (" + std::to_string(core.width) + ")"};
   if (j.contains("store_buffer")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.store_buffer, in_range(j, "store_buffer", 0, 4096, where));
+  }
+  if (j.contains("load_queue")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.load_queue, in_range(j, "load_queue", 0, 4096, where));
   }
   if (j.contains("forward")) {
     if (!j.at("forward").is_boolean())

@@ -491,15 +491,17 @@ struct BadOption {
 TEST(QemuPlugin, DependencyTimingModelsMatchHandDerivedCycles) {
   std::string elf = BuildRoiProgram("riscv64", "static");
   ASSERT_FALSE(elf.empty());
-  const std::string opts =
-      "dep=on,bpred=off,cache=off,dep_lat_mul=7,dep_width=2,dep_window=64,dep_lat_l1=4";
-  auto cycles = [&](const std::string& extra, const std::string& kernel, int n) {
+  auto cycles = [&](const std::string& extra, const std::string& kernel, int n, int width = 2) {
+    const std::string opts = "dep=on,bpred=off,cache=off,dep_lat_mul=7,dep_window=64,dep_lat_l1=4" +
+                             (",dep_width=" + std::to_string(width));
     auto run = RunWithPlugin("riscv64", elf, opts + extra, {"dep", std::to_string(n), kernel});
     EXPECT_TRUE(run.process.Success()) << run.process.err;
     const auto& dep = run.stats.at("extra").at("dep");
     EXPECT_EQ(dep.at("insns"), run.stats.at("insn_count"));
     const auto& config = run.stats.at("extra").at("dep_config");   // the parameters it ran
-    EXPECT_EQ(config.at("width"), 2);
+    EXPECT_EQ(config.at("width"), width);
+    if (extra.find("dep_issue") == std::string::npos)
+      EXPECT_EQ(config.at("issue"), config.at("width"));   // the default
     EXPECT_EQ(config.at("lat_mul"), 7);
     EXPECT_EQ(config.at("lat_l1"), 4);
     return std::pair<int64_t, int64_t>{dep.at("inorder_cycles").get<int64_t>(),
@@ -513,6 +515,18 @@ TEST(QemuPlugin, DependencyTimingModelsMatchHandDerivedCycles) {
     auto small = cycles("", c.kernel, 500), big = cycles("", c.kernel, 1000);
     EXPECT_EQ(big.first - small.first, c.inorder) << "kernel " << c.kernel;
     EXPECT_EQ(big.second - small.second, c.ooo) << "kernel " << c.kernel;
+  }
+  // The out-of-order model starts at most dep_issue instructions a cycle, all units together
+  // (default: dep_width): independent multiplies (mul, addi, bnez) with 4-wide dispatch and
+  // retire and no unit limit take 3 / issue cycles an iteration, and at least the 1-cycle chain
+  // of the loop counter's add.
+  const std::string wide = ",dep_units_mul=0,dep_units_alu=0,dep_units_branch=0";
+  for (const auto& [issue, per500] :
+       std::vector<std::pair<std::string, int64_t>>{{"", 500}, {",dep_issue=2", 750},
+                                                    {",dep_issue=1", 1500}}) {
+    auto small = cycles(wide + issue, "1", 500, 4), big = cycles(wide + issue, "1", 1000, 4);
+    EXPECT_EQ(big.second - small.second, per500) << issue;
+    if (issue.empty()) EXPECT_EQ(big.first - small.first, 1500);   // in order: unchanged
   }
   // The exact totals of the multiply chain: 7n + 3 (the ROI's first two instructions and the
   // last jump around the chain).
@@ -550,6 +564,32 @@ TEST(QemuPlugin, DependencyTimingModelsMatchHandDerivedCycles) {
   EXPECT_EQ(slow.first - fast.first, 1023 * 50);
   EXPECT_EQ(slow.second - fast.second, 1023 * 50);
   EXPECT_EQ(stores(51, 0), stores(101, 0));
+
+  // The out-of-order model's load queue: a load holds an entry from dispatch until it retires.
+  // With one entry, 1024 loads of cold lines wait each for the one before: 50 more cycles of
+  // memory latency cost 50 cycles a load; with no limit the 64-entry window overlaps them.
+  auto loads = [&](int mem, int entries) {
+    auto run = RunWithPlugin("riscv64", elf,
+                             "dep=on,bpred=off,dep_lat_l1=1,dep_lat_l2=11,dep_lat_mem=" +
+                                 std::to_string(mem) + ",dep_load_queue=" +
+                                 std::to_string(entries),
+                             {"stride", "65536", "64", "1", "load"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    EXPECT_EQ(run.stats.at("extra").at("dep_config").at("load_queue"), entries);
+    return run.stats.at("extra").at("dep").at("ooo_cycles").get<int64_t>();
+  };
+  EXPECT_EQ(loads(101, 1) - loads(51, 1), 1024 * 50);
+  EXPECT_LT(loads(101, 0) - loads(51, 0), 1024 * 50 / 8);
+
+  // A store whose data is ready only after its address issues in two halves (ooo): in the
+  // chain through memory, every iteration's store waits for the add before it.
+  auto split = [&](int n) {
+    auto run = RunWithPlugin("riscv64", elf, "dep=on,bpred=off,cache=off",
+                             {"dep", std::to_string(n), "2"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra").at("dep").at("split_stores").get<int64_t>();
+  };
+  EXPECT_EQ(split(1000) - split(500), 500);
 
   // A mispredicted branch restarts fetch dep_mispredict cycles after it resolves: run_count's
   // loop with a bimodal predictor mispredicts twice; in order each costs the full penalty.

@@ -244,6 +244,7 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   const auto& config = r.stats.extra.at("dep_config");
   EXPECT_EQ(config.at("width"), 3);
   EXPECT_EQ(config.at("window"), 72);
+  EXPECT_EQ(config.at("issue"), 3);   // no "issue": the width
   EXPECT_EQ(config.at("lat_l1"), 5);
   EXPECT_EQ(config.at("units_load"), 2);
   EXPECT_EQ(config, sim->ConfigurationFor(target).at("dep_config"));
@@ -253,6 +254,9 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_TRUE(sim->MatchesTarget(r.stats, target));
   Target other = target;
   other.core.latency["mul"] = 9;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  other = target;
+  other.core.issue = 2;
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
   // A record without the models (dep=off, or simulated before they existed) is stale for
   // the default, and the right record for dep=off.
