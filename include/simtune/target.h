@@ -89,6 +89,9 @@ struct CoreConfig {
   int store_buffer = 0;   // entries a store holds from dispatch until drained; 0: no limit
   int load_queue = 0;     // entries a load holds from dispatch until it retires (out-of-order
                           // model); 0: no limit
+  bool fetch_next_line = false;   // l1i's next-line prefetcher: a missed line's successor comes
+                                  // with it, so of consecutive missed lines every other one
+                                  // stalls fetch (a miss stalls it for the level's extra latency)
   bool forward = true;    // a load of bytes in the store buffer gets them at once; false:
                           // only once the store has drained (with a store buffer)
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},

@@ -1426,6 +1426,16 @@ static uint64_t dep_lq;
 static uint64_t *dep_lq_free;     /* retirement of load k, at k % dep_lq */
 static uint64_t dep_loads_n;
 static uint64_t dep_split;        /* ooo: stores issued in two halves, closed intervals */
+/*
+ * An instruction fetch that missed the first level stalls the front end for
+ * the serving level's latency beyond l1's: the next instruction arrives that
+ * much after the one before. With the next-line prefetcher
+ * (dep_fetch_next_line), a missed line's successor is fetched with it: of
+ * consecutive missed lines every other one stalls.
+ */
+static uint64_t dep_fetch_stall;  /* before the next instruction arrives */
+static bool dep_fetch_next_line;
+static uint64_t dep_fetch_next;   /* the line fetched with the latest that stalled; 0: none */
 static uint64_t dep_split_n;      /* and this interval */
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
@@ -1517,6 +1527,8 @@ static void dep_reset(void)
     }
     dep_loads_n = 0;
     dep_split_n = 0;
+    dep_fetch_stall = 0;
+    dep_fetch_next = 0;
     dep_n = 0;
     dep_pending = NULL;
 }
@@ -1562,12 +1574,17 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         uint64_t start;
         if (m == DEP_INORDER) {
             start = max2(s->last + 1, s->redirect);
+            start = max2(start, s->last + dep_fetch_stall);
             if (buffered) {
                 start = max2(start, dep_sb_free[m][dep_stores_n % dep_sb]);
             }
         } else {
             uint64_t w = dep_n % dep_width, r = dep_n % dep_window;
             uint64_t disp = max2(dep_dispatch[w] + 1, dep_retire[r]);
+            if (dep_fetch_stall) {
+                uint64_t prev = dep_n ? dep_dispatch[(dep_n - 1) % dep_width] : 0;
+                disp = max2(disp, prev + dep_fetch_stall);
+            }
             disp = max2(disp, s->redirect);
             if (buffered) {
                 disp = max2(disp, dep_sb_free[m][dep_stores_n % dep_sb]);
@@ -1639,6 +1656,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             done[m] = dep_sb_free[m][dep_stores_n % dep_sb];
         }
     }
+    dep_fetch_stall = 0;
     dep_stores_n += buffered;
     dep_loads_n += d->kind == DEP_LOAD;
     /* Stores, and AMOs (loads with a data register), leave data for later loads. */
@@ -1697,6 +1715,23 @@ static void dep_access(uint64_t vaddr, uint64_t end, int level)
     }
     dep_pending_end = max2(dep_pending_end, end);
     dep_pending_lat = max2(dep_pending_lat, dep_lat_level[level]);
+}
+
+/* An instruction fetch that missed the first level (served: cache_served). */
+/* An instruction fetch of `line` missed the first level (served: cache_served). */
+static void dep_fetch_missed(uint64_t line)
+{
+    if (cache_served == insn_entry) {
+        return;
+    }
+    if (dep_fetch_next_line && dep_fetch_next && line == dep_fetch_next) {
+        dep_fetch_next = 0;   /* it came with the line before */
+        return;
+    }
+    uint64_t lat = dep_lat_level[dep_served_level()];
+    dep_flush();   /* the instructions before it arrived already */
+    dep_fetch_stall += lat > dep_lat_level[0] ? lat - dep_lat_level[0] : 0;
+    dep_fetch_next = line + 1;
 }
 
 /* A resolved conditional branch the predictor got wrong: fetch restarts. */
@@ -1934,6 +1969,9 @@ static inline bool fetch_line(uint64_t line)
     }
     fetch_epoch++;
     cache_access(c, line << c->line_shift, false);
+    if (opt_dep && roi_active) {
+        dep_fetch_missed(line);
+    }
     return false;
 }
 
@@ -2806,6 +2844,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         json_u64(s, "mispredict", dep_mispredict, true);
         json_u64(s, "store_buffer", dep_sb, true);
         json_u64(s, "load_queue", dep_lq, true);
+        g_string_append_printf(s, "\"fetch_next_line\":%s,", dep_fetch_next_line ? "true" : "false");
         g_string_append_printf(s, "\"forward\":%s,", dep_forward ? "true" : "false");
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
@@ -3062,6 +3101,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_window")) {
         return parse_u64_in(key, val, 1, MAX_DEP_WINDOW, false, &dep_window);
+    }
+    if (!strcmp(key, "dep_fetch_next_line")) {
+        return parse_bool(key, val, &dep_fetch_next_line);
     }
     if (!strcmp(key, "dep_load_queue")) {
         return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_lq);

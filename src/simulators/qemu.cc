@@ -336,6 +336,7 @@ class QemuSimulator : public Simulator {
         {"mispredict", core.mispredict},
         {"store_buffer", core.store_buffer},
         {"load_queue", core.load_queue},
+        {"fetch_next_line", core.fetch_next_line},
         {"forward", core.forward}};
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
@@ -358,6 +359,7 @@ class QemuSimulator : public Simulator {
       args.push_back("dep_mispredict=" + std::to_string(core.mispredict));
       args.push_back("dep_store_buffer=" + std::to_string(core.store_buffer));
       args.push_back("dep_load_queue=" + std::to_string(core.load_queue));
+      args.push_back(std::string("dep_fetch_next_line=") + (core.fetch_next_line ? "on" : "off"));
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));

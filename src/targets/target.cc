@@ -157,7 +157,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "latency", "units"},
+                 "fetch_next_line", "latency", "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -186,10 +186,12 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   if (j.contains("load_queue")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.load_queue, in_range(j, "load_queue", 0, 4096, where));
   }
-  if (j.contains("forward")) {
-    if (!j.at("forward").is_boolean())
-      return Error{where + ": forward must be true or false; got " + j.at("forward").dump()};
-    core.forward = j.at("forward").get<bool>();
+  for (auto [key, flag] : {std::pair<const char*, bool*>{"forward", &core.forward},
+                           {"fetch_next_line", &core.fetch_next_line}}) {
+    if (!j.contains(key)) continue;
+    if (!j.at(key).is_boolean())
+      return Error{where + ": " + key + " must be true or false; got " + j.at(key).dump()};
+    *flag = j.at(key).get<bool>();
   }
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));

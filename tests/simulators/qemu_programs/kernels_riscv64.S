@@ -123,7 +123,8 @@ run_mix:
     .size run_mix, .-run_mix
 # run_dep(n, buf, which): a loop of n iterations for the dependency timing models (dep=on):
 # which 0: a chain of multiplies (mul t1, t1, t2); 1: independent multiplies (mul t1, t2, t2);
-# 2: a chain through memory (sd t1; ld t1 of the same bytes; addi t1).
+# 2: a chain through memory (sd t1; ld t1 of the same bytes; addi t1); 3: straight-line code,
+# 64 uncompressed addi (four 64-byte lines, aligned), n ignored.
     .globl run_dep
     .type run_dep, @function
 run_dep:
@@ -140,6 +141,8 @@ run_dep:
     li t3, 1
     beqz s2, 20f
     beq s2, t3, 21f
+    li t3, 3
+    beq s2, t3, 26f
     jal ra, simtune_roi_begin
     mv t0, s0
 22: sd t1, 0(s1)
@@ -162,6 +165,18 @@ run_dep:
     addi t0, t0, -1
     bnez t0, 25b
     jal ra, simtune_roi_end
+26: jal ra, simtune_roi_begin
+    j 27f
+    .balign 64
+27:
+    .option push
+    .option norvc
+    .rept 64
+    addi t1, t1, 1
+    .endr
+    .option pop
+    jal ra, simtune_roi_end
+    j 23f
 23: ld ra, 24(sp)
     ld s0, 16(sp)
     ld s1, 8(sp)
