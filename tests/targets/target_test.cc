@@ -379,6 +379,7 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(t->core.window, 72);
   EXPECT_EQ(t->core.issue, 0);   // the width
   EXPECT_EQ(t->core.load_queue, 0);
+  EXPECT_FALSE(t->core.fetch_next_line);
   EXPECT_EQ(t->core.store_buffer, 16);
   EXPECT_EQ(t->core.mispredict, defaults.mispredict);
   EXPECT_EQ(t->core.latency.at("mul"), 3);
@@ -395,6 +396,8 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"widht": 3})"), "t.json: core: unknown key 'widht'; did you mean 'width'?");
   EXPECT_EQ(msg(R"("core": {"width": 0})"), "t.json: core: width must be in [1, 16]; got 0");
   EXPECT_EQ(msg(R"("core": {"issue": 17})"), "t.json: core: issue must be in [0, 16]; got 17");
+  EXPECT_EQ(msg(R"("core": {"fetch_next_line": 1})"),
+            "t.json: core: fetch_next_line must be true or false; got 1");
   EXPECT_EQ(msg(R"("core": {"load_queue": -1})"),
             "t.json: core: load_queue must be in [0, 4096]; got -1");
   EXPECT_EQ(msg(R"("core": {"width": 4, "window": 2})"),
