@@ -10,7 +10,9 @@
 // workload a fold at a time); an unseen workload's rows are ranked among themselves, except a
 // lone row (`simtune estimate` scores executables one at a time), which is ranked against all
 // training scores of the member, so its score still orders it against other lone rows.
-//   members=cost+ridge+xgb-rank   member predictors (registry names, default options), '+'-separated
+//   members=cost+ridge+xgb-rank   member predictors, '+'-separated: registry names, each with
+//                                 default options or its own after ':' (pairs separated by '/'),
+//                                 e.g. members=gp+xgb+dep:model=inorder
 //   weights=equal                 or one non-negative weight per member, '+'-separated (not all zero)
 #include <algorithm>
 #include <cmath>
@@ -56,8 +58,12 @@ double Ecdf(const std::vector<double>& sorted, double v) {
 
 class RankAveragePredictor : public Predictor {
  public:
-  RankAveragePredictor(Options options, std::vector<std::string> members, std::vector<double> weights)
-      : options_(std::move(options)), member_names_(std::move(members)), weights_(std::move(weights)) {}
+  RankAveragePredictor(Options options, std::vector<std::string> members,
+                       std::vector<std::string> member_options, std::vector<double> weights)
+      : options_(std::move(options)),
+        member_names_(std::move(members)),
+        member_options_(std::move(member_options)),
+        weights_(std::move(weights)) {}
 
   std::string name() const override { return kName; }
   std::string options() const override { return options_.Canonical(); }
@@ -69,8 +75,9 @@ class RankAveragePredictor : public Predictor {
     std::vector<std::unique_ptr<Predictor>> members;
     std::vector<std::map<int, std::vector<double>>> train_scores;
     const auto groups = train.RowsByGroup();
-    for (const auto& m : member_names_) {
-      SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> p, Predictors().Create(m, ""));
+    for (size_t k = 0; k < member_names_.size(); ++k) {
+      const std::string& m = member_names_[k];
+      SIMTUNE_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> p, Predictors().Create(m, member_options_[k]));
       Status fitted = p->Fit(train);
       if (!fitted.ok()) return Wrap(fitted.error(), std::string(kName) + " member " + m);
       Result<Eigen::VectorXd> s = p->Predict(train);
@@ -210,6 +217,7 @@ class RankAveragePredictor : public Predictor {
  private:
   Options options_;
   std::vector<std::string> member_names_;
+  std::vector<std::string> member_options_;   // as Predictors().Create takes them ("k=v,k=v")
   std::vector<double> weights_;
   std::vector<std::unique_ptr<Predictor>> members_;
   // Per member: each training workload's member scores, sorted.
@@ -225,14 +233,22 @@ void RegisterEnsemblePredictors(PredictorRegistry& registry) {
       [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
         SIMTUNE_ASSIGN_OR_RETURN(
             Options o, Options::Parse(text, kName, {{"members", "cost+ridge+xgb-rank"}, {"weights", "equal"}}));
-        std::vector<std::string> members;
+        std::vector<std::string> members, member_options;
         for (const auto& m : Split(o.String("members"), '+')) {
-          std::string name = Trim(m);
+          std::string spec = Trim(m);
+          const size_t colon = spec.find(':');
+          std::string name = Trim(spec.substr(0, colon));
+          std::string opts = colon == std::string::npos ? "" : Trim(spec.substr(colon + 1));
+          std::replace(opts.begin(), opts.end(), '/', ',');
           if (name == kName) return Error{std::string(kName) + " option members: a member cannot be " + kName};
           if (!Predictors().Contains(name))
             return Wrap(UnknownName("predictor", name, Predictors().Names()),
                         std::string(kName) + " option members");
+          // Bad member options fail here, with the member named, not at fit time.
+          auto probe = Predictors().Create(name, opts);
+          if (!probe.ok()) return Wrap(probe.error(), std::string(kName) + " option members: " + name);
           members.push_back(name);
+          member_options.push_back(opts);
         }
         std::vector<double> weights;
         double sum = 0;
@@ -250,7 +266,8 @@ void RegisterEnsemblePredictors(PredictorRegistry& registry) {
           return Error{std::string(kName) + " option weights: " + std::to_string(weights.size()) +
                        " weights for " + std::to_string(members.size()) + " members ('" + o.String("members") + "')"};
         if (sum <= 0) return Error{std::string(kName) + " option weights: at least one must be > 0"};
-        return std::unique_ptr<Predictor>(new RankAveragePredictor(std::move(o), std::move(members), std::move(weights)));
+        return std::unique_ptr<Predictor>(new RankAveragePredictor(
+            std::move(o), std::move(members), std::move(member_options), std::move(weights)));
       });
 }
 

@@ -91,6 +91,38 @@ TEST(DepBaselineTest, ScoresTheTimingModelsCycles) {
             "qemu on a riscv64 target); name one with dep option feature=NAME");
 }
 
+// rank-avg members take their own options after ':' (pairs separated by '/'): an ensemble of
+// the in-order timing model alone ranks each workload's rows as that model's cycles do, and
+// keeps the member's options through a save and load.
+TEST(RankAverageTest, MembersTakeTheirOwnOptions) {
+  Dataset d = WithInsnCount();
+  d.feature_names[0] = "qemu.dep.log_cycles_inorder";
+  d.feature_names[1] = "qemu.dep.log_cycles_ooo";
+  auto e = std::move(Predictors().Create("rank-avg", "members=dep:model=inorder").value());
+  ASSERT_TRUE(e->Fit(d).ok());
+  Eigen::VectorXd r = e->Predict(d).value();
+  int pairs = 0;
+  for (int64_t i = 0; i < d.X.rows(); ++i) {
+    for (int64_t j = 0; j < d.X.rows(); ++j) {
+      if (d.group[static_cast<size_t>(i)] != d.group[static_cast<size_t>(j)]) continue;
+      if (d.X(i, 0) < d.X(j, 0)) {
+        EXPECT_LT(r[i], r[j]) << i << " " << j;
+        ++pairs;
+      }
+    }
+  }
+  EXPECT_GT(pairs, 0);
+  const nlohmann::json saved = e->SaveJson();
+  EXPECT_EQ(saved.at("members").at(0).at("options"), "feature=auto,model=inorder");
+  auto loaded = std::move(Predictors().Create("rank-avg", "members=dep:model=inorder").value());
+  ASSERT_TRUE(loaded->LoadJson(saved).ok());
+  EXPECT_EQ(loaded->Predict(d).value(), r);
+  // A member's bad option fails when the ensemble is made, naming the member.
+  EXPECT_EQ(Predictors().Create("rank-avg", "members=gp+dep:model=tomasulo").message(),
+            "rank-avg option members: dep: predictor dep option model: expected ooo or inorder; "
+            "got 'tomasulo'");
+}
+
 TEST(RandomTest, SeededAndIndependentOfBatch) {
   Dataset d = WithInsnCount();
   auto a = std::move(Predictors().Create("random", "seed=1").value());
