@@ -1112,9 +1112,10 @@ static void bpred_update(uint64_t pc, bool taken)
  *            kind is free (dep_units_*) and fewer than dep_issue (default:
  *            dep_width) have started that cycle, and they leave in order,
  *            dep_width a cycle.
- * Beside the class mix they add what counts cannot: latency chains, load-use stalls and the overlap of
- * misses. Registers: 1..31 the integer x1..x31, 32..63 f0..f31; 0 none
- * (x0 is never a dependency).
+ * Beside the class mix they add what counts cannot: latency chains, load-use
+ * stalls, the overlap of misses and fetch stalls on instruction misses
+ * (dep_fetch_missed). Registers: 1..31 the integer x1..x31, 32..63 f0..f31;
+ * 0 none (x0 is never a dependency).
  */
 enum {
     DEP_ALU, DEP_MUL, DEP_DIV, DEP_FP, DEP_FDIV, DEP_FMOV, DEP_BRANCH,
@@ -1426,6 +1427,7 @@ static uint64_t dep_lq;
 static uint64_t *dep_lq_free;     /* retirement of load k, at k % dep_lq */
 static uint64_t dep_loads_n;
 static uint64_t dep_split;        /* ooo: stores issued in two halves, closed intervals */
+static uint64_t dep_split_n;      /* and this interval */
 /*
  * An instruction fetch that missed the first level stalls the front end for
  * the serving level's latency beyond l1's: the next instruction arrives that
@@ -1436,7 +1438,6 @@ static uint64_t dep_split;        /* ooo: stores issued in two halves, closed in
 static uint64_t dep_fetch_stall;  /* before the next instruction arrives */
 static bool dep_fetch_next_line;
 static uint64_t dep_fetch_next;   /* the line fetched with the latest that stalled; 0: none */
-static uint64_t dep_split_n;      /* and this interval */
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
 static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
