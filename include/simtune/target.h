@@ -71,13 +71,13 @@ struct BranchPredictorConfig {
 
 // The core as the QEMU plugin's dependency timing models see it (qemu option dep=on,
 // riscv64): dispatch width, issue width (the out-of-order model's instructions that start a
-// cycle, all units together; 0: the dispatch width), instruction window, branch mispredict penalty in cycles, and
-// latencies in cycles by kind (alu mul div fp fdiv fmov branch store; l1 l2 l3 mem: a load
-// served by that level, load-to-use; drain: cycles a retired store takes to leave the store
-// buffer, in order), the store buffer's and load queue's entries, and the out-of-order model's functional units, how
-// many of each start an instruction a cycle (alu mul div fadd fmul fma fdiv branch load
-// store; fadd also runs the FP moves and conversions; 0: unlimited). A target file's "core"
-// sets any of them:
+// cycle, all units together; 0: the dispatch width), instruction window, branch mispredict
+// penalty in cycles, and latencies in cycles by kind (alu mul div fp fdiv fmov branch store;
+// l1 l2 l3 mem: a load served by that level, load-to-use; drain: cycles a retired store takes
+// to leave the store buffer, in order), the store buffer's and load queue's entries, and the
+// out-of-order model's functional units, how many of each start an instruction a cycle (alu
+// mul div fadd fmul fma fdiv branch load store; fadd also runs the FP moves and conversions;
+// 0: unlimited). A target file's "core" sets any of them:
 //     "core": {"width": 3, "window": 72, "mispredict": 12, "latency": {"mul": 3, "l1": 3},
 //              "units": {"alu": 3, "fma": 1}}
 // and the rest keep these defaults.

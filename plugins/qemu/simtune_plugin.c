@@ -1464,7 +1464,10 @@ typedef struct {
 } DepSlot;
 static DepSlot dep_calendar[N_UNITS][1u << DEP_CAL_BITS];
 
-/* Instructions that start in one cycle, all units together (0: dep_width). */
+/*
+ * Instructions that start in one cycle, all units together (the option's 0,
+ * its default: dep_width, set at install).
+ */
 static uint64_t dep_issue;
 static DepSlot dep_issue_calendar[1u << DEP_CAL_BITS];
 
@@ -1485,11 +1488,10 @@ static inline DepSlot *dep_slot(DepSlot *cal, uint64_t t)
  */
 static uint64_t dep_reserve(int u, uint64_t t)
 {
-    uint64_t issue = dep_issue ? dep_issue : dep_width;
     for (;; t++) {
         DepSlot *unit = u >= 0 && dep_units[u] ? dep_slot(dep_calendar[u], t) : NULL;
         DepSlot *any = dep_slot(dep_issue_calendar, t);
-        if ((!unit || unit->used < dep_units[u]) && any->used < issue) {
+        if ((!unit || unit->used < dep_units[u]) && any->used < dep_issue) {
             if (unit) {
                 unit->used++;
             }
@@ -1601,12 +1603,10 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
          * halves: the address on the store unit, then the data, which takes
          * an issue slot of its own.
          */
-        uint64_t data = 0;
-        if (m == DEP_OOO && d->kind == DEP_STORE) {
-            data = s->ready[d->src[1]];
-        }
+        bool halves = m == DEP_OOO && d->kind == DEP_STORE;
+        uint64_t data = halves ? s->ready[d->src[1]] : 0;
         for (int k = 0; k < 3; k++) {
-            if (!(m == DEP_OOO && d->kind == DEP_STORE && k == 1)) {
+            if (!(halves && k == 1)) {
                 start = max2(start, s->ready[d->src[k]]);
             }
         }
@@ -1667,6 +1667,12 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
     dep_n++;
 }
 
+/* Cycles a level's load-to-use latency lat takes beyond l1d's. */
+static inline uint64_t dep_beyond_l1(uint64_t lat)
+{
+    return lat > dep_lat_level[0] ? lat - dep_lat_level[0] : 0;
+}
+
 /* The pending memory instruction, with what its accesses told. */
 static void dep_flush(void)
 {
@@ -1677,8 +1683,8 @@ static void dep_flush(void)
     dep_pending = NULL;
     uint64_t lat = d->kind == DEP_LOAD ? max2(dep_pending_lat, dep_lat_level[0])
                                        : dep_lat[d->kind];
-    uint64_t missed = dep_pending_lat > dep_lat_level[0] ? dep_pending_lat - dep_lat_level[0] : 0;
-    dep_step(d, lat, dep_pending_first, dep_pending_end, dep_drain + missed);
+    dep_step(d, lat, dep_pending_first, dep_pending_end,
+             dep_drain + dep_beyond_l1(dep_pending_lat));
 }
 
 static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
@@ -1718,7 +1724,6 @@ static void dep_access(uint64_t vaddr, uint64_t end, int level)
     dep_pending_lat = max2(dep_pending_lat, dep_lat_level[level]);
 }
 
-/* An instruction fetch that missed the first level (served: cache_served). */
 /* An instruction fetch of `line` missed the first level (served: cache_served). */
 static void dep_fetch_missed(uint64_t line)
 {
@@ -1731,7 +1736,7 @@ static void dep_fetch_missed(uint64_t line)
     }
     uint64_t lat = dep_lat_level[dep_served_level()];
     dep_flush();   /* the instructions before it arrived already */
-    dep_fetch_stall += lat > dep_lat_level[0] ? lat - dep_lat_level[0] : 0;
+    dep_fetch_stall += dep_beyond_l1(lat);
     dep_fetch_next = line + 1;
 }
 
@@ -2841,7 +2846,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         g_string_append(s, "},\"dep_config\":{");
         json_u64(s, "width", dep_width, true);
         json_u64(s, "window", dep_window, true);
-        json_u64(s, "issue", dep_issue ? dep_issue : dep_width, true);
+        json_u64(s, "issue", dep_issue, true);
         json_u64(s, "mispredict", dep_mispredict, true);
         json_u64(s, "store_buffer", dep_sb, true);
         json_u64(s, "load_queue", dep_lq, true);
@@ -3343,6 +3348,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
             fprintf(stderr, PFX "dep_window (%" PRIu64 ") must be at least "
                     "dep_width (%" PRIu64 ")\n", dep_window, dep_width);
             return 1;
+        }
+        if (!dep_issue) {
+            dep_issue = dep_width;
         }
         dep_dispatch = g_new0(uint64_t, dep_width);
         dep_retire = g_new0(uint64_t, dep_window);

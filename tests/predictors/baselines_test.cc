@@ -71,12 +71,18 @@ TEST(InsnCountTest, MissingFeatureIsAnError) {
             "insn-count baseline scores by it");
 }
 
-// The dependency-model baseline scores the QEMU plugin's out-of-order cycles by default, the
-// in-order scoreboard's with model=inorder, and names the feature it lacks.
-TEST(DepBaselineTest, ScoresTheTimingModelsCycles) {
+// WithInsnCount's first two features named as the QEMU plugin's dependency timing cycles.
+Dataset WithDepCycles() {
   Dataset d = WithInsnCount();
   d.feature_names[0] = "qemu.dep.log_cycles_inorder";
   d.feature_names[1] = "qemu.dep.log_cycles_ooo";
+  return d;
+}
+
+// The dependency-model baseline scores the QEMU plugin's out-of-order cycles by default, the
+// in-order scoreboard's with model=inorder, and names the feature it lacks.
+TEST(DepBaselineTest, ScoresTheTimingModelsCycles) {
+  Dataset d = WithDepCycles();
   auto ooo = std::move(Predictors().Create("dep", "").value());
   ASSERT_TRUE(ooo->Fit(d).ok());
   EXPECT_EQ(*ooo->Predict(d), Eigen::VectorXd(d.X.col(1)));
@@ -95,9 +101,7 @@ TEST(DepBaselineTest, ScoresTheTimingModelsCycles) {
 // the in-order timing model alone ranks each workload's rows as that model's cycles do, and
 // keeps the member's options through a save and load.
 TEST(RankAverageTest, MembersTakeTheirOwnOptions) {
-  Dataset d = WithInsnCount();
-  d.feature_names[0] = "qemu.dep.log_cycles_inorder";
-  d.feature_names[1] = "qemu.dep.log_cycles_ooo";
+  Dataset d = WithDepCycles();
   auto e = std::move(Predictors().Create("rank-avg", "members=dep:model=inorder").value());
   ASSERT_TRUE(e->Fit(d).ok());
   Eigen::VectorXd r = e->Predict(d).value();
