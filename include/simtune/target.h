@@ -92,6 +92,9 @@ struct CoreConfig {
   bool fetch_next_line = false;   // l1i's next-line prefetcher: a missed line's successor comes
                                   // with it, so of consecutive missed lines every other one
                                   // stalls fetch (a miss stalls it for the level's extra latency)
+  bool fetch_stalls = true;       // an l1i miss stalls the front end (the kernel runs once, cold,
+                                  // as on rvsim); false: never (a reference that times warm
+                                  // repetitions, as x86_64-host's native one does)
   bool forward = true;    // a load of bytes in the store buffer gets them at once; false:
                           // only once the store has drained (with a store buffer)
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},

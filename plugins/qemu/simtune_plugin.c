@@ -92,6 +92,7 @@
  *   - Statistics cover vCPU 0 (the main guest thread); extra.vcpus says how
  *     many threads were seen.
  */
+#include <ctype.h>
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -351,27 +352,137 @@ static bool x86_operand_is_memory(const char *op, size_t n)
     return *op != '%' && *op != '$';
 }
 
-/* Whether any operand, and the last (destination) operand, is in memory. */
-static void x86_memory_operands(const char *ops, bool *any, bool *last)
+/*
+ * x86_64's registers in the models: the 16 general registers 1..16 (rax rcx
+ * rdx rbx rsp rbp rsi rdi r8..r15, any width), the flags 17, the mask
+ * registers k0..k7 18..25, xmm/ymm/zmm0..31 32..63. Partial writes count as
+ * whole ones; segment registers, rip and x87/MMX registers are none.
+ */
+#define X86_FLAGS 17
+#define X86_RAX 1
+#define X86_RDX 3
+#define X86_RSP 5
+
+/* The model register of a register name (after its '%'), n characters; 0: none. */
+static uint8_t x86_reg_id(const char *p, size_t n)
+{
+    static const char *const gpr[8][5] = {
+        { "rax", "eax", "ax", "al", "ah" }, { "rcx", "ecx", "cx", "cl", "ch" },
+        { "rdx", "edx", "dx", "dl", "dh" }, { "rbx", "ebx", "bx", "bl", "bh" },
+        { "rsp", "esp", "sp", "spl", NULL }, { "rbp", "ebp", "bp", "bpl", NULL },
+        { "rsi", "esi", "si", "sil", NULL }, { "rdi", "edi", "di", "dil", NULL },
+    };
+    char name[8];
+    if (n == 0 || n >= sizeof(name)) {
+        return 0;
+    }
+    memcpy(name, p, n);
+    name[n] = '\0';
+    for (int r = 0; r < 8; r++) {
+        for (int w = 0; w < 5 && gpr[r][w]; w++) {
+            if (strcmp(name, gpr[r][w]) == 0) {
+                return (uint8_t)(1 + r);
+            }
+        }
+    }
+    if (name[0] == 'r' && isdigit((unsigned char)name[1])) {   /* r8..r15, r8d r8w r8b */
+        int r = atoi(name + 1);
+        return r >= 8 && r <= 15 ? (uint8_t)(1 + r) : 0;
+    }
+    if ((has_prefix(name, "xmm") || has_prefix(name, "ymm") || has_prefix(name, "zmm")) &&
+        isdigit((unsigned char)name[3])) {
+        int r = atoi(name + 3);
+        return r < 32 ? (uint8_t)(32 + r) : 0;
+    }
+    if (name[0] == 'k' && name[1] >= '0' && name[1] <= '7' && !name[2]) {
+        return (uint8_t)(18 + name[1] - '0');
+    }
+    return 0;
+}
+
+enum { X86_OP_REG, X86_OP_IMM, X86_OP_MEM };
+typedef struct {
+    int type;
+    uint8_t reg;          /* X86_OP_REG */
+    uint8_t addr[2];      /* X86_OP_MEM: base and index */
+    bool vec;             /* a vector or mask register */
+} X86Operand;
+
+/* One AT&T operand, n characters. */
+static X86Operand x86_operand(const char *op, size_t n)
+{
+    X86Operand o = { X86_OP_IMM, 0, { 0, 0 }, false };
+    while (n && (*op == ' ' || *op == '*')) {
+        op++;
+        n--;
+    }
+    while (n && op[n - 1] == ' ') {
+        n--;
+    }
+    if (!n || *op == '$') {
+        return o;
+    }
+    if (x86_operand_is_memory(op, n)) {
+        o.type = X86_OP_MEM;
+        int k = 0;
+        const char *paren = memchr(op, '(', n);
+        for (const char *q = paren; q && q < op + n && k < 2; q++) {
+            if (*q == '%') {
+                size_t m = strspn(q + 1, "abcdefghijklmnopqrstuvwxyz0123456789");
+                o.addr[k++] = x86_reg_id(q + 1, m);
+                q += m;
+            }
+        }
+        return o;
+    }
+    o.type = X86_OP_REG;
+    o.reg = x86_reg_id(op + 1, n - 1);
+    o.vec = o.reg >= 18;
+    return o;
+}
+
+/* The operands of an AT&T operand list (up to max); returns how many. */
+static int x86_operands(const char *ops, X86Operand *out, int max)
 {
     const char *start = ops;
-    int depth = 0;
-
-    *any = *last = false;
-    for (const char *q = ops;; q++) {
+    int depth = 0, n = 0;
+    while (*start == ' ') {
+        start++;
+    }
+    if (!*start) {
+        return 0;
+    }
+    for (const char *q = start;; q++) {
         if (*q == '(') {
             depth++;
         } else if (*q == ')') {
             depth--;
         } else if ((*q == ',' && depth == 0) || *q == '\0') {
-            *last = x86_operand_is_memory(start, q - start);
-            *any |= *last;
+            /* AVX-512 masking ({%k1}{z}) follows the destination: not an operand. */
+            const char *brace = memchr(start, '{', q - start);
+            size_t len = (brace ? brace : q) - start;
+            if (n < max) {
+                out[n++] = x86_operand(start, len);
+            }
             if (!*q) {
-                return;
+                return n;
             }
             start = q + 1;
         }
     }
+}
+
+/* Whether any operand, and the last (destination) operand, is in memory. */
+static void x86_memory_operands(const char *ops, bool *any, bool *last)
+{
+    X86Operand op[8];
+    int n = x86_operands(ops, op, 8);
+
+    *any = *last = false;
+    for (int i = 0; i < n; i++) {
+        *any |= op[i].type == X86_OP_MEM;
+    }
+    *last = n && op[n - 1].type == X86_OP_MEM;
 }
 
 static bool contains(const char *s, const char *part)
@@ -1096,7 +1207,7 @@ static void bpred_update(uint64_t pc, bool taken)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Dependency timing (dep=on, riscv64)                                      */
+/* Dependency timing (dep=on; riscv64, x86_64)                              */
 
 /*
  * Two small timing models over the ROI's instruction stream, driven by each
@@ -1114,8 +1225,9 @@ static void bpred_update(uint64_t pc, bool taken)
  *            dep_width a cycle.
  * Beside the class mix they add what counts cannot: latency chains, load-use
  * stalls, the overlap of misses and fetch stalls on instruction misses
- * (dep_fetch_missed). Registers: 1..31 the integer x1..x31, 32..63 f0..f31;
- * 0 none (x0 is never a dependency).
+ * (dep_fetch_missed; dep_fetch_stalls=off: none, for code a reference runs
+ * warm). Registers (riscv64): 1..31 the integer x1..x31, 32..63 f0..f31; 0
+ * none (x0 is never a dependency); x86_64: see x86_reg_id.
  */
 enum {
     DEP_ALU, DEP_MUL, DEP_DIV, DEP_FP, DEP_FDIV, DEP_FMOV, DEP_BRANCH,
@@ -1143,10 +1255,20 @@ static const char *const dep_unit_names[N_UNITS] = {
 };
 
 typedef struct {
-    uint8_t src[3];
+    uint8_t src[3];     /* a store's data is src[1] */
     uint8_t dst;
     uint8_t kind;
     uint8_t unit;       /* UNIT_* */
+    uint8_t dst2;       /* a second register written (x86_64: the flags, rdx, rsp) */
+    /*
+     * x86_64's load-op instructions (vfmadd231ps (%rax), %ymm1, %ymm0): the
+     * operation on the loaded value, its unit and its other register operands;
+     * op_kind N_DEP_KINDS: none. src holds the address registers.
+     */
+    uint8_t op_kind;
+    uint8_t op_unit;
+    uint8_t op_src[2];
+    bool writes_mem;    /* a load that also stores (AMO, x86_64 read-modify-write) */
 } DepInsn;
 
 #define FREG(r) ((uint8_t)(32 + (r)))
@@ -1154,7 +1276,8 @@ typedef struct {
 
 static DepInsn dep_insn(int kind, uint8_t dst, uint8_t s1, uint8_t s2, uint8_t s3)
 {
-    DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind, dep_unit_of[kind] };
+    DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind, dep_unit_of[kind], 0,
+                  N_DEP_KINDS, 0, { 0, 0 }, false };
     return d;
 }
 
@@ -1239,7 +1362,11 @@ static DepInsn dep_decode_riscv64(const uint8_t *bytes, size_t size)
     case 0x63: return dep_insn(DEP_BRANCH, 0, rs1, rs2, 0);
     case 0x6f: return dep_insn(DEP_BRANCH, rd, 0, 0, 0);
     case 0x67: return dep_insn(DEP_BRANCH, rd, rs1, 0, 0);
-    case 0x2f: return dep_insn(DEP_LOAD, rd, rs1, rs2, 0);  /* AMO: a load that also stores */
+    case 0x2f: {                                        /* AMO: a load that also stores */
+        DepInsn d = dep_insn(DEP_LOAD, rd, rs1, rs2, 0);
+        d.writes_mem = true;
+        return d;
+    }
     case 0x43: case 0x47: case 0x4b: case 0x4f:
         return dep_on_unit(dep_insn(DEP_FP, FREG(rd), FREG(rs1), FREG(rs2), FREG(rs3)),
                            UNIT_FMA);
@@ -1270,6 +1397,280 @@ static DepInsn dep_decode_riscv64(const uint8_t *bytes, size_t size)
     default:
         return dep_insn(DEP_ALU, 0, 0, 0, 0);               /* FENCE, SYSTEM, OP-V, custom */
     }
+}
+
+static bool x86_any_prefix(const char *mn, const char *const *list)
+{
+    for (int i = 0; list[i]; i++) {
+        if (has_prefix(mn, list[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The latency kind and unit of a vector instruction (base: its mnemonic without 'v'). */
+static void x86_vector_kind(const char *base, uint8_t *kind, uint8_t *unit)
+{
+    static const char *const fma[] = { "fmadd", "fmsub", "fnmadd", "fnmsub", NULL };
+    static const char *const fadd[] = {
+        "add", "sub", "min", "max", "hadd", "hsub", "cmp", "round", "cvt", "dp", NULL,
+    };
+    bool fp_suffix = has_suffix(base, "ps") || has_suffix(base, "pd") ||
+                     has_suffix(base, "ss") || has_suffix(base, "sd");
+    *kind = DEP_FMOV;
+    *unit = UNIT_FADD;
+    if (x86_any_prefix(base, fma)) {
+        *kind = DEP_FP;
+        *unit = UNIT_FMA;
+    } else if ((has_prefix(base, "mul") && fp_suffix) || has_prefix(base, "pmul") ||
+               has_prefix(base, "pmadd") || has_prefix(base, "pdp")) {
+        *kind = DEP_FP;
+        *unit = UNIT_FMUL;
+    } else if (has_prefix(base, "div") || has_prefix(base, "sqrt")) {
+        *kind = DEP_FDIV;
+        *unit = UNIT_FDIV;
+    } else if (x86_any_prefix(base, fadd) && (fp_suffix || has_prefix(base, "cvt"))) {
+        *kind = DEP_FP;
+    }
+}
+
+/* Whether a two-operand legacy instruction (dst = op(dst, src)) reads its destination. */
+static bool x86_reads_destination(const char *mn, int n_ops)
+{
+    static const char *const overwrite[] = {
+        "mov", "lea", "cvt", "pmovzx", "pmovsx", "sqrtp", "rcpp", "rsqrtp", "set", "popcnt",
+        "lzcnt", "tzcnt", "bsf", "bsr", "pop", "pshuf", "pextr", "extract", "roundp", "imul",
+        "vbroadcast", "vpbroadcast", "shlx", "shrx", "sarx", "rorx", "pdep", "pext", "andn",
+        "bextr", "bzhi", "blsi", "blsr", "blsmsk", NULL,
+    };
+    static const char *const avx_reads[] = {
+        "vfmadd", "vfmsub", "vfnmadd", "vfnmsub", "vpermi2", "vpermt2", "vpdp", NULL,
+    };
+    if (mn[0] == 'v') {
+        return x86_any_prefix(mn, avx_reads);
+    }
+    if (n_ops == 3 && has_prefix(mn, "imul")) {
+        return false;
+    }
+    if (n_ops == 2 && has_prefix(mn, "imul")) {
+        return true;
+    }
+    return !x86_any_prefix(mn, overwrite);
+}
+
+/* Whether an integer instruction writes the flags. */
+static bool x86_writes_flags(const char *mn)
+{
+    static const char *const list[] = {
+        "add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test", "inc", "dec", "neg",
+        "shl", "shr", "sar", "sal", "rol", "ror", "rcl", "rcr", "imul", "mul", "div", "idiv",
+        "bt", "bsf", "bsr", "lzcnt", "tzcnt", "popcnt", "blsi", "blsr", "blsmsk", "bextr",
+        "bzhi", NULL,
+    };
+    if (has_prefix(mn, "shlx") || has_prefix(mn, "shrx") || has_prefix(mn, "sarx") ||
+        has_prefix(mn, "rorx")) {
+        return false;
+    }
+    return x86_any_prefix(mn, list) && !has_prefix(mn, "andn");
+}
+
+/* Adds register r to a source list of at most max (0 and repeats are dropped). */
+static void dep_add_src(uint8_t *list, int max, uint8_t r)
+{
+    if (!r) {
+        return;
+    }
+    for (int i = 0; i < max; i++) {
+        if (list[i] == r) {
+            return;
+        }
+        if (!list[i]) {
+            list[i] = r;
+            return;
+        }
+    }
+}
+
+/*
+ * The register operands and latency kind of one x86_64 instruction, from its
+ * AT&T disassembly (the destination last). A memory source makes a load,
+ * followed by the operation unless it only moves data (load-op: op_kind); a
+ * memory destination makes a store, or, for an operation, a load-op that also
+ * writes memory. Implicit operands: the flags, rax/rdx of one-operand
+ * multiplies and divides, rsp of push, pop, call and ret. Zeroing idioms (xor
+ * of a register with itself) depend on nothing.
+ */
+static DepInsn dep_decode_x86_64(const char *dis)
+{
+    static const char *const no_regs[] = {
+        "nop", "endbr", "prefetch", "pause", "vzero", "lfence", "sfence", "mfence",
+        "ud2", "hlt", "int", "syscall", "cpuid", "rdtsc", "cld", "std", NULL,
+    };
+    static const char *const zero_idiom[] = {
+        "xor", "sub", "pxor", "vpxor", "xorp", "vxorp", "psub", "vpsub", NULL,
+    };
+    static const char *const flags_only[] = {
+        "cmp", "test", "bt", "ucomis", "comis", "vucomis", "vcomis", "ptest", "vptest", NULL,
+    };
+    char mn[32];
+    bool lock;
+    const char *ops = x86_mnemonic(dis, mn, &lock);
+    X86Operand op[4];
+    int n = x86_operands(ops, op, 4);
+    DepInsn d = dep_insn(DEP_ALU, 0, 0, 0, 0);
+    bool vec = false;
+    int mem = -1;
+    for (int i = 0; i < n; i++) {
+        vec |= op[i].vec;
+        if (op[i].type == X86_OP_MEM) {
+            mem = i;
+        }
+    }
+    const X86Operand *last = n ? &op[n - 1] : NULL;
+    uint8_t dst = last && last->type == X86_OP_REG ? last->reg : 0;
+
+    if (x86_any_prefix(mn, no_regs)) {
+        return d;
+    }
+    /* Branches, calls and returns. */
+    if (mn[0] == 'j' || has_prefix(mn, "call") || has_prefix(mn, "ret") ||
+        has_prefix(mn, "loop")) {
+        d = dep_insn(DEP_BRANCH, 0, 0, 0, 0);
+        if (has_prefix(mn, "call") || has_prefix(mn, "ret")) {
+            d.src[0] = X86_RSP;
+            d.dst = X86_RSP;
+        } else if (!has_prefix(mn, "jmp")) {
+            d.src[0] = X86_FLAGS;
+        }
+        if (n && op[0].type == X86_OP_REG) {
+            d.src[1] = op[0].reg;       /* indirect: jmp *%rax */
+        }
+        return d;
+    }
+    if (has_prefix(mn, "push")) {
+        d = dep_insn(DEP_STORE, X86_RSP, X86_RSP, n ? op[0].reg : 0, 0);
+        return d;
+    }
+    if (has_prefix(mn, "pop")) {
+        d = dep_insn(DEP_LOAD, n ? op[0].reg : 0, X86_RSP, 0, 0);
+        d.dst2 = X86_RSP;
+        return d;
+    }
+    if (has_prefix(mn, "lea")) {
+        return dep_insn(DEP_ALU, dst, n ? op[0].addr[0] : 0, n ? op[0].addr[1] : 0, 0);
+    }
+    /* Sign extensions of rax: cltq cwtl into rax, cqto cltd cwtd into rdx. */
+    if (!strcmp(mn, "cltq") || !strcmp(mn, "cwtl") || !strcmp(mn, "cbtw")) {
+        return dep_insn(DEP_ALU, X86_RAX, X86_RAX, 0, 0);
+    }
+    if (!strcmp(mn, "cqto") || !strcmp(mn, "cltd") || !strcmp(mn, "cwtd")) {
+        return dep_insn(DEP_ALU, X86_RDX, X86_RAX, 0, 0);
+    }
+    if (mem < 0 && n >= 2 && x86_any_prefix(mn, zero_idiom)) {
+        bool same = true;
+        for (int i = 0; i < n; i++) {
+            same &= op[i].type == X86_OP_REG && op[i].reg == op[0].reg;
+        }
+        if (same) {
+            d = dep_insn(vec ? DEP_FMOV : DEP_ALU, dst, 0, 0, 0);
+            d.dst2 = vec ? 0 : X86_FLAGS;
+            return d;
+        }
+    }
+
+    /* The operation: its kind and unit, its register sources and destinations. */
+    uint8_t kind = DEP_ALU, unit = UNIT_ALU;
+    const char *base = mn[0] == 'v' ? mn + 1 : mn;
+    bool move = x86_any_prefix(mn, (const char *const[]){
+                    "mov", "vmov", "lddqu", "vlddqu", "vbroadcast", "vpbroadcast", "kmov",
+                    "vmaskmov", "vpmaskmov", NULL });
+    bool compare = !vec || has_prefix(base, "ucomis") || has_prefix(base, "comis") ||
+                   has_prefix(base, "ptest");
+    compare = compare && x86_any_prefix(mn, flags_only) &&
+              !(vec && has_prefix(base, "cmp"));
+    bool one_op_muldiv = n == 1 && (has_prefix(mn, "mul") || has_prefix(mn, "imul") ||
+                                    has_prefix(mn, "div") || has_prefix(mn, "idiv"));
+    if (vec || mn[0] == 'f') {
+        x86_vector_kind(base, &kind, &unit);
+    } else if (has_prefix(mn, "imul") || has_prefix(mn, "mul")) {
+        kind = DEP_MUL;
+        unit = UNIT_MUL;
+    } else if (has_prefix(mn, "div") || has_prefix(mn, "idiv")) {
+        kind = DEP_DIV;
+        unit = UNIT_DIV;
+    }
+    if (move && mem < 0) {
+        kind = vec ? DEP_FMOV : DEP_ALU;
+        unit = dep_unit_of[kind];
+    }
+
+    uint8_t srcs[4] = { 0, 0, 0, 0 };      /* register sources besides addresses */
+    uint8_t dst1 = 0, dst2 = 0;
+    if (compare) {
+        for (int i = 0; i < n; i++) {
+            if (op[i].type == X86_OP_REG) {
+                dep_add_src(srcs, 4, op[i].reg);
+            }
+        }
+        dst2 = X86_FLAGS;
+    } else if (one_op_muldiv) {
+        if (op[0].type == X86_OP_REG) {
+            dep_add_src(srcs, 4, op[0].reg);
+        }
+        dep_add_src(srcs, 4, X86_RAX);
+        if (kind == DEP_DIV) {
+            dep_add_src(srcs, 4, X86_RDX);
+        }
+        dst1 = X86_RAX;
+        dst2 = X86_RDX;
+    } else {
+        for (int i = 0; i + 1 < n; i++) {
+            if (op[i].type == X86_OP_REG) {
+                dep_add_src(srcs, 4, op[i].reg);
+            }
+        }
+        bool reads = n == 1 ? !has_prefix(mn, "set")
+                            : x86_reads_destination(mn, n);
+        if (dst && reads && !move) {
+            dep_add_src(srcs, 4, dst);
+        }
+        dst1 = dst;
+        if (!vec && mn[0] != 'f' && !move && x86_writes_flags(mn)) {
+            dst2 = X86_FLAGS;
+        }
+    }
+    if (!vec && (has_prefix(mn, "cmov") || has_prefix(mn, "set") || has_prefix(mn, "adc") ||
+                 has_prefix(mn, "sbb") || has_prefix(mn, "rcl") || has_prefix(mn, "rcr"))) {
+        dep_add_src(srcs, 4, X86_FLAGS);
+    }
+    if (has_prefix(mn, "cmov") && dst) {
+        dep_add_src(srcs, 4, dst);      /* the old value, when the condition fails */
+    }
+
+    if (mem < 0) {
+        d = dep_insn(kind, dst1, srcs[0], srcs[1], srcs[2]);
+        d.unit = unit;
+        d.dst2 = dst2;
+        return d;
+    }
+    const X86Operand *m = &op[mem];
+    bool store = mem == n - 1 && n >= 2 && !compare;
+    if (move) {
+        if (store) {        /* src[1]: the data */
+            return dep_insn(DEP_STORE, 0, m->addr[0], srcs[0], m->addr[1]);
+        }
+        return dep_insn(DEP_LOAD, dst1, m->addr[0], m->addr[1], 0);
+    }
+    /* Load-op, or read-modify-write (an operation on a memory destination). */
+    d = dep_insn(DEP_LOAD, dst1, m->addr[0], m->addr[1], 0);
+    d.dst2 = dst2;
+    d.op_kind = kind;
+    d.op_unit = unit;
+    d.op_src[0] = srcs[0];
+    d.op_src[1] = srcs[1];
+    d.writes_mem = store || (n == 1 && mem == 0 && !one_op_muldiv && !compare) || lock;
+    return d;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1437,6 +1838,7 @@ static uint64_t dep_split_n;      /* and this interval */
  */
 static uint64_t dep_fetch_stall;  /* before the next instruction arrives */
 static bool dep_fetch_next_line;
+static bool dep_fetch_stalls = true;  /* off: fetch never stalls (warm code) */
 static uint64_t dep_fetch_next;   /* the line fetched with the latest that stalled; 0: none */
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
@@ -1623,8 +2025,19 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             start = dep_reserve(d->unit, max2(start, data));
         }
         done[m] = start + lat;
+        if (d->op_kind != N_DEP_KINDS) {
+            /* The operation starts once the load's value and its operands are there. */
+            uint64_t t = max2(done[m], max2(s->ready[d->op_src[0]], s->ready[d->op_src[1]]));
+            if (m == DEP_OOO) {
+                t = dep_reserve(d->op_unit, t);
+            }
+            done[m] = t + dep_lat[d->op_kind];
+        }
         if (d->dst) {
             s->ready[d->dst] = done[m];
+        }
+        if (d->dst2) {
+            s->ready[d->dst2] = done[m];
         }
         if (d->kind == DEP_BRANCH) {
             s->branch_done = done[m];
@@ -1660,8 +2073,8 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
     dep_fetch_stall = 0;
     dep_stores_n += buffered;
     dep_loads_n += d->kind == DEP_LOAD;
-    /* Stores, and AMOs (loads with a data register), leave data for later loads. */
-    if (mem && (d->kind == DEP_STORE || (d->kind == DEP_LOAD && d->src[1]))) {
+    /* Stores, AMOs and read-modify-writes leave data for later loads. */
+    if (mem && (d->kind == DEP_STORE || d->writes_mem)) {
         dep_store_record(done, first, end);
     }
     dep_n++;
@@ -1727,7 +2140,7 @@ static void dep_access(uint64_t vaddr, uint64_t end, int level)
 /* An instruction fetch of `line` missed the first level (served: cache_served). */
 static void dep_fetch_missed(uint64_t line)
 {
-    if (cache_served == insn_entry) {
+    if (!dep_fetch_stalls || cache_served == insn_entry) {
         return;
     }
     if (dep_fetch_next_line && dep_fetch_next && line == dep_fetch_next) {
@@ -2544,6 +2957,12 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         } else if (isa == ISA_X86_64) {
             char *dis = qemu_plugin_insn_disas(insn);
             d = decode_x86_64(dis ? dis : "");
+            if (opt_dep) {
+                if (!t->deps) {
+                    t->deps = g_new0(DepInsn, n);
+                }
+                t->deps[i] = dep_decode_x86_64(dis ? dis : "");
+            }
             g_free(dis);
         } else if (isa == ISA_RISCV64) {
             d = decode_riscv64(qemu_plugin_insn_data(insn), in->size);
@@ -2580,6 +2999,8 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 t->deps = g_new0(DepInsn, n);
             }
             t->deps[i] = dep_decode_riscv64(qemu_plugin_insn_data(insn), in->size);
+        }
+        if (t->deps && decode) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, vcpu_dep_exec,
                                                    QEMU_PLUGIN_CB_NO_REGS,
                                                    &t->deps[i]);
@@ -2852,6 +3273,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         json_u64(s, "load_queue", dep_lq, true);
         g_string_append_printf(s, "\"fetch_next_line\":%s,", dep_fetch_next_line ? "true" : "false");
         g_string_append_printf(s, "\"forward\":%s,", dep_forward ? "true" : "false");
+        if (!dep_fetch_stalls) {
+            /* Only when off: records from before the option (all with stalls) match. */
+            g_string_append(s, "\"fetch_stalls\":false,");
+        }
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
             if (dep_lat_names[k]) {
@@ -3111,6 +3536,9 @@ static bool parse_option(const char *arg)
     if (!strcmp(key, "dep_fetch_next_line")) {
         return parse_bool(key, val, &dep_fetch_next_line);
     }
+    if (!strcmp(key, "dep_fetch_stalls")) {
+        return parse_bool(key, val, &dep_fetch_stalls);
+    }
     if (!strcmp(key, "dep_load_queue")) {
         return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_lq);
     }
@@ -3339,9 +3767,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         reuse_grow_slots();
     }
     if (opt_dep) {
-        if (isa != ISA_RISCV64) {
-            fprintf(stderr, PFX "dep=on decodes riscv64 register operands only; "
-                    "got %s\n", info->target_name);
+        if (isa == ISA_AARCH64) {
+            fprintf(stderr, PFX "dep=on decodes riscv64 and x86_64 register operands "
+                    "only; got %s\n", info->target_name);
             return 1;
         }
         if (dep_window < dep_width) {

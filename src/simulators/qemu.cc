@@ -11,11 +11,11 @@
 // tbs=on|off (default off): the ROI's translation-block profile in extra.tbs (the plugin's
 // header describes it; the "mca" simulator reads it), and raw=on|off (default off): loads of
 // bytes a recent store wrote, extra.store_load (the plugin's StoreLoad; slower runs), and
-// dep=on|off (default: on for riscv64 targets, the only ISA whose operands the plugin
-// decodes; on elsewhere is an error): the plugin's dependency timing models, an in-order
+// dep=on|off (default: on for riscv64 and x86_64 targets, the ISAs whose operands the plugin
+// decodes; on aarch64 is an error): the plugin's dependency timing models, an in-order
 // scoreboard and a width x window out-of-order core with the target's "core" (target.h:
-// CoreConfig), in extra.dep (cycles) and extra.dep_config (the parameters). A riscv64 record
-// without them (simulated before they existed) is stale: MatchesTarget says so.
+// CoreConfig), in extra.dep (cycles) and extra.dep_config (the parameters). A riscv64 or
+// x86_64 record without them (simulated before they existed) is stale: MatchesTarget says so.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -139,9 +139,9 @@ class QemuSimulator : public Simulator {
       return Error{"qemu simulator does not support target " + target.name + " (isa " +
                    target.isa + ", os " + target.os + "; supported: linux on " +
                    Join(kIsas, ", ") + ", riscv64 baremetal)"};
-    if (options_.dep == true && target.isa != "riscv64")
+    if (options_.dep == true && target.isa != "riscv64" && target.isa != "x86_64")
       return Error{"qemu simulator option dep=on: the dependency timing models decode riscv64 "
-                   "only; target " + target.name + " is " + target.isa};
+                   "and x86_64 only; target " + target.name + " is " + target.isa};
     std::string qemu = SystemMode(target) ? "qemu-system-riscv64" : "qemu-" + target.isa;
     if (!ProgramExists(qemu))
       return Error{qemu + " not found; install Debian package " +
@@ -324,7 +324,9 @@ class QemuSimulator : public Simulator {
   }
 
   // Whether the dependency timing models run for this target.
-  bool DepOn(const Target& target) const { return options_.dep.value_or(target.isa == "riscv64"); }
+  bool DepOn(const Target& target) const {
+    return options_.dep.value_or(target.isa == "riscv64" || target.isa == "x86_64");
+  }
 
   // extra.dep_config as the plugin writes it for this target's core.
   static nlohmann::json DepConfig(const Target& target) {
@@ -338,6 +340,9 @@ class QemuSimulator : public Simulator {
         {"load_queue", core.load_queue},
         {"fetch_next_line", core.fetch_next_line},
         {"forward", core.forward}};
+    // Only when off: the records and models from before the key existed (all with fetch
+    // stalls) stay valid.
+    if (!core.fetch_stalls) c["fetch_stalls"] = false;
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -361,6 +366,7 @@ class QemuSimulator : public Simulator {
       args.push_back("dep_load_queue=" + std::to_string(core.load_queue));
       args.push_back(std::string("dep_fetch_next_line=") + (core.fetch_next_line ? "on" : "off"));
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
+      if (!core.fetch_stalls) args.push_back("dep_fetch_stalls=off");
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)
@@ -406,7 +412,7 @@ void RegisterQemuSimulator(SimulatorRegistry& registry) {
       "qemu",
       "qemu-user (riscv64, aarch64, x86_64 linux) or qemu-system-riscv64 (riscv64 bare "
       "metal) with simtune's plugin: instruction classes, memory accesses, cache hierarchy, "
-      "branch predictor, reuse distances; on riscv64 dependency timing models (in-order and "
+      "branch predictor, reuse distances; on riscv64 and x86_64 dependency timing models (in-order and "
       "out-of-order cycles from the target's core)",
       [](const std::string& options) -> Result<std::unique_ptr<Simulator>> {
         SIMTUNE_ASSIGN_OR_RETURN(QemuOptions opts, ParseOptions(options));

@@ -157,7 +157,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "latency", "units"},
+                 "fetch_next_line", "fetch_stalls", "latency", "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -187,7 +187,8 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
     SIMTUNE_ASSIGN_OR_RETURN(core.load_queue, in_range(j, "load_queue", 0, 4096, where));
   }
   for (auto [key, flag] : {std::pair<const char*, bool*>{"forward", &core.forward},
-                           {"fetch_next_line", &core.fetch_next_line}}) {
+                           {"fetch_next_line", &core.fetch_next_line},
+                           {"fetch_stalls", &core.fetch_stalls}}) {
     if (!j.contains(key)) continue;
     if (!j.at(key).is_boolean())
       return Error{where + ": " + key + " must be true or false; got " + j.at(key).dump()};

@@ -628,11 +628,11 @@ TEST(QemuPlugin, DependencyTimingStallsFetchOnInstructionMisses) {
   struct Out {
     int64_t inorder, ooo, misses;
   };
-  auto run = [&](int mem, bool next_line) {
+  auto run = [&](int mem, bool next_line, const std::string& extra = "") {
     auto r = RunWithPlugin("riscv64", elf,
                            "dep=on,bpred=off,warmup=off,l1d=off,l2=off,l3=off,dep_lat_l1=1,"
                            "dep_lat_mem=" + std::to_string(mem) +
-                               ",dep_fetch_next_line=" + (next_line ? "on" : "off"),
+                               ",dep_fetch_next_line=" + (next_line ? "on" : "off") + extra,
                            {"dep", "1", "3"});
     EXPECT_TRUE(r.process.Success()) << r.process.err;
     EXPECT_EQ(r.stats.at("extra").at("dep_config").at("fetch_next_line"), next_line);
@@ -651,16 +651,60 @@ TEST(QemuPlugin, DependencyTimingStallsFetchOnInstructionMisses) {
   EXPECT_LE(slow.ooo - fast.ooo, 7 * 50);
   EXPECT_GE(slow.ooo - fast.ooo, 6 * 50);
   EXPECT_LT(slow_next.ooo - fast_next.ooo, slow.ooo - fast.ooo);
+  // dep_fetch_stalls=off (code a reference runs warm): the same misses, no stalls.
+  Out fast_off = run(51, false, ",dep_fetch_stalls=off"), slow_off = run(101, false, ",dep_fetch_stalls=off");
+  EXPECT_EQ(slow_off.misses, 7);
+  EXPECT_EQ(slow_off.inorder, fast_off.inorder);
+  EXPECT_EQ(slow_off.ooo, fast_off.ooo);
 }
 
-// dep=on decodes riscv64 only; on other ISAs it is an error before the guest runs.
-TEST(QemuPlugin, DependencyTimingIsRiscvOnly) {
+// dep=on on x86_64: register operands from the AT&T disassembly, run_dep's loops hand-derived
+// as on riscv64 (bpred and caches off; multiplies 7 cycles, FP 7, load-to-use 4, 2 wide). Per
+// iteration: a chain of imul 7 in both models; independent three-operand imul (no read of the
+// destination) 3 in order, 1.5 out of order; a chain through memory (store, load, add) 8 / 6;
+// a load-op multiply-add whose loads are independent and whose accumulator is carried: the FP
+// latency, 7; a pointer chase through a load and a load-op add (movq (%rax), %rax; addq
+// 8(%rax), %rax): two loads and the add, 9; read-modify-writes of one word (addq %rdx,
+// (%r12)): each load waits for the last one's store, 4 + 1 = 5. The loop's subq / jnz carry
+// the flags, not the kernels' chains.
+TEST(QemuPlugin, DependencyTimingDecodesX86) {
   std::string elf = BuildRoiProgram("x86_64", "static");
   ASSERT_FALSE(elf.empty());
-  auto run = RunWithPlugin("x86_64", elf, "dep=on");
+  auto cycles = [&](const std::string& kernel, int n) {
+    auto run = RunWithPlugin("x86_64", elf,
+                             "dep=on,bpred=off,cache=off,dep_lat_mul=7,dep_lat_fp=7,"
+                             "dep_window=64,dep_lat_l1=4,dep_width=2",
+                             {"dep", std::to_string(n), kernel});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    const auto& dep = run.stats.at("extra").at("dep");
+    EXPECT_EQ(dep.at("insns"), run.stats.at("insn_count"));
+    return std::pair<int64_t, int64_t>{dep.at("inorder_cycles").get<int64_t>(),
+                                       dep.at("ooo_cycles").get<int64_t>()};
+  };
+  struct Case {
+    std::string kernel;
+    int64_t inorder, ooo;   // cycles per 500 iterations
+  };
+  for (const auto& c : std::vector<Case>{{"0", 3500, 3500},
+                                         {"1", 1500, 750},
+                                         {"2", 4000, 3000},
+                                         {"3", 3500, 3500},
+                                         {"4", 4500, 4500},
+                                         {"5", 2500, 2500}}) {
+    auto small = cycles(c.kernel, 500), big = cycles(c.kernel, 1000);
+    EXPECT_EQ(big.first - small.first, c.inorder) << "kernel " << c.kernel;
+    EXPECT_EQ(big.second - small.second, c.ooo) << "kernel " << c.kernel;
+  }
+}
+
+// dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.
+TEST(QemuPlugin, DependencyTimingIsRiscvAndX86Only) {
+  std::string elf = BuildRoiProgram("aarch64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = RunWithPlugin("aarch64", elf, "dep=on");
   EXPECT_NE(run.process.exit_code, 0);
-  EXPECT_NE(run.process.err.find(
-                "simtune plugin: dep=on decodes riscv64 register operands only; got x86_64\n"),
+  EXPECT_NE(run.process.err.find("simtune plugin: dep=on decodes riscv64 and x86_64 register "
+                                 "operands only; got aarch64\n"),
             std::string::npos)
       << run.process.err;
 }

@@ -270,14 +270,42 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_FALSE(off->MatchesTarget(r.stats, target));
   EXPECT_FALSE(off->ConfigurationFor(target).contains("dep_config"));
 
-  Target x86 = RiscvTarget();
-  x86.name = "x86-test";
-  x86.isa = "x86_64";
-  EXPECT_TRUE(sim->Available(x86).ok()) << "off by default elsewhere";
-  EXPECT_FALSE(sim->ConfigurationFor(x86).contains("dep_config"));
-  EXPECT_EQ(MakeQemu("dep=on")->Available(x86).message(),
-            "qemu simulator option dep=on: the dependency timing models decode riscv64 only; "
-            "target x86-test is x86_64");
+  // fetch_stalls appears in the record only when off (older records, all with stalls, match).
+  EXPECT_FALSE(config.contains("fetch_stalls"));
+  other = target;
+  other.core.fetch_stalls = false;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("fetch_stalls"), false);
+
+  Target arm = RiscvTarget();
+  arm.name = "arm-test";
+  arm.isa = "aarch64";
+  EXPECT_TRUE(sim->Available(arm).ok()) << "off by default elsewhere";
+  EXPECT_FALSE(sim->ConfigurationFor(arm).contains("dep_config"));
+  EXPECT_EQ(MakeQemu("dep=on")->Available(arm).message(),
+            "qemu simulator option dep=on: the dependency timing models decode riscv64 and "
+            "x86_64 only; target arm-test is aarch64");
+}
+
+// dep on x86_64 (on by default there too): the shipped host target's core reaches the plugin,
+// with fetch stalls off (its native reference times warm repetitions): the record says so.
+TEST(QemuSimulator, DependencyTimingRunsOnX86) {
+  std::string elf = qemu_test::BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto target = LoadTarget("x86_64-host");
+  ASSERT_TRUE(target.ok()) << target.message();
+  ASSERT_FALSE(target->core.fetch_stalls);
+  auto sim = MakeQemu();
+  SimResult r = sim->Simulate(MakeArtifact(elf), *target);
+  ASSERT_TRUE(r.ok()) << r.stage << ": " << r.message;
+  const auto& config = r.stats.extra.at("dep_config");
+  EXPECT_EQ(config.at("width"), target->core.width);
+  EXPECT_EQ(config.at("fetch_stalls"), false);
+  EXPECT_EQ(config, sim->ConfigurationFor(*target).at("dep_config"));
+  EXPECT_TRUE(sim->MatchesTarget(r.stats, *target));
+  EXPECT_EQ(r.stats.extra.at("dep").at("insns"), r.stats.insn_count);
+  // run_count: each iteration loads and stores; the store's value comes from the load.
+  EXPECT_GE(r.stats.extra.at("dep").at("ooo_cycles").get<int64_t>(), 1000);
 }
 
 // The geometry and predictor of every shipped target are accepted by the plugin, bare-metal

@@ -380,6 +380,7 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(t->core.issue, 0);   // the width
   EXPECT_EQ(t->core.load_queue, 0);
   EXPECT_FALSE(t->core.fetch_next_line);
+  EXPECT_TRUE(t->core.fetch_stalls);
   EXPECT_EQ(t->core.store_buffer, 16);
   EXPECT_EQ(t->core.mispredict, defaults.mispredict);
   EXPECT_EQ(t->core.latency.at("mul"), 3);
@@ -398,6 +399,9 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"issue": 17})"), "t.json: core: issue must be in [0, 16]; got 17");
   EXPECT_EQ(msg(R"("core": {"fetch_next_line": 1})"),
             "t.json: core: fetch_next_line must be true or false; got 1");
+  EXPECT_EQ(msg(R"("core": {"fetch_stalls": "no"})"),
+            "t.json: core: fetch_stalls must be true or false; got \"no\"");
+  EXPECT_FALSE(ParseTarget(With(R"("core": {"fetch_stalls": false})"), w)->core.fetch_stalls);
   EXPECT_EQ(msg(R"("core": {"load_queue": -1})"),
             "t.json: core: load_queue must be in [0, 4096]; got -1");
   EXPECT_EQ(msg(R"("core": {"width": 4, "window": 2})"),

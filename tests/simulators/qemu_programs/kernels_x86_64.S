@@ -187,4 +187,69 @@ run_raw:
     popq %rbx
     ret
     .size run_raw, .-run_raw
+# run_dep(n, buf, which): a loop of n iterations for the dependency timing models (dep=on):
+# which 0: a chain of multiplies (imulq %rdx, %rax); 1: independent multiplies (imulq $5,
+# %rdx, %rsi); 2: a chain through memory (store, load of the same bytes, add); 3: a chain of
+# load-op multiply-adds (vfmadd231pd (%r12), %ymm1, %ymm0: the loads independent, the
+# accumulator carried); 4: a pointer chase through a load and a load-op (buf[0] holds buf,
+# buf[1] 0: movq (%rax), %rax; addq 8(%rax), %rax); 5: a chain of
+# read-modify-writes of one memory word (addq %rdx, (%r12)). Besides the kernel's
+# instruction, each iteration runs subq and jnz (the loop), which carry only rcx.
+    .globl run_dep
+    .type run_dep, @function
+run_dep:
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    movq %rdx, %r13
+    movq $3, %rax
+    movq $5, %rdx
+    movq %r12, (%r12)
+    movq $0, 8(%r12)
+    call simtune_roi_begin
+    movq %rbx, %rcx
+    cmpq $1, %r13
+    jb 30f
+    je 31f
+    cmpq $3, %r13
+    jb 32f
+    je 33f
+    cmpq $5, %r13
+    jb 34f
+35: addq %rdx, (%r12)
+    subq $1, %rcx
+    jnz 35b
+    jmp 39f
+34: movq %r12, %rax
+36: movq (%rax), %rax
+    addq 8(%rax), %rax
+    subq $1, %rcx
+    jnz 36b
+    jmp 39f
+33: vfmadd231pd (%r12), %ymm1, %ymm0
+    subq $1, %rcx
+    jnz 33b
+    jmp 39f
+32: movq %rax, (%r12)
+    movq (%r12), %rax
+    addq $1, %rax
+    subq $1, %rcx
+    jnz 32b
+    jmp 39f
+31: imulq $5, %rdx, %rsi
+    subq $1, %rcx
+    jnz 31b
+    jmp 39f
+30: imulq %rdx, %rax
+    subq $1, %rcx
+    jnz 30b
+39: vzeroupper
+    call simtune_roi_end
+    popq %r13
+    popq %r12
+    popq %rbx
+    ret
+    .size run_dep, .-run_dep
     .section .note.GNU-stack,"",@progbits

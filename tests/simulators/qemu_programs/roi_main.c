@@ -9,7 +9,7 @@
  *   prog mix                  run_mix: a few instructions of every class
  *   prog vec N                (x86_64) run_vec(N): vector instructions by width, shuffles
  *   prog raw N                (x86_64) run_raw(N): loads of recently stored bytes
- *   prog dep N W              (riscv64) run_dep(N, W): dependency chains (kernels_riscv64.S)
+ *   prog dep N W              (riscv64, x86_64) run_dep(N, W): dependency chains (kernels_*.S)
  * SETUP_WORK (compile-time) adds that many iterations of unrelated work before and
  * after the ROI, to show that it is not counted.
  */
@@ -30,7 +30,7 @@ void run_vec(long n, long *buf);
 void run_raw(long n, char *buf);
 #endif
 void run_mix(long *buf);
-#ifdef __riscv
+#if defined(__riscv) || defined(__x86_64__)
 void run_dep(long n, long *buf, long which);
 #endif
 
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     } else if (argc == 3 && strcmp(argv[1], "raw") == 0) {
         run_raw(atol(argv[2]), stride_buf);
 #endif
-#ifdef __riscv
+#if defined(__riscv) || defined(__x86_64__)
     } else if (argc == 4 && strcmp(argv[1], "dep") == 0) {
         run_dep(atol(argv[2]), count_buf, atol(argv[3]));
 #endif
