@@ -1269,6 +1269,12 @@ typedef struct {
     uint8_t op_unit;
     uint8_t op_src[2];
     bool writes_mem;    /* a load that also stores (AMO, x86_64 read-modify-write) */
+    /*
+     * x86_64 rep-prefixed string instruction (rep stosb): QEMU executes each
+     * iteration as one instruction, a core's fast-string microcode moves tens
+     * of bytes a cycle; the models count its iterations and skip them.
+     */
+    bool rep_string;
 } DepInsn;
 
 #define FREG(r) ((uint8_t)(32 + (r)))
@@ -1277,7 +1283,7 @@ typedef struct {
 static DepInsn dep_insn(int kind, uint8_t dst, uint8_t s1, uint8_t s2, uint8_t s3)
 {
     DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind, dep_unit_of[kind], 0,
-                  N_DEP_KINDS, 0, { 0, 0 }, false };
+                  N_DEP_KINDS, 0, { 0, 0 }, false, false };
     return d;
 }
 
@@ -1531,6 +1537,19 @@ static DepInsn dep_decode_x86_64(const char *dis)
     uint8_t dst = last && last->type == X86_OP_REG ? last->reg : 0;
 
     if (x86_any_prefix(mn, no_regs)) {
+        return d;
+    }
+    /* String instructions: with a rep prefix each iteration is skipped (rep_string). */
+    static const char *const strings[] = { "stos", "movs", "lods", "scas", "cmps", NULL };
+    if (x86_any_prefix(mn, strings) && !vec && (n == 0 || mem >= 0 || has_prefix(mn, "stos"))) {
+        const char *p = dis;
+        while (*p == ' ') {
+            p++;
+        }
+        d = has_prefix(mn, "stos") ? dep_insn(DEP_STORE, 0, 8, X86_RAX, 0)  /* (%rdi) */
+                                   : dep_insn(DEP_LOAD, 0, 7, 8, 0);        /* (%rsi) */
+        d.writes_mem = has_prefix(mn, "movs");
+        d.rep_string = has_prefix(p, "rep");
         return d;
     }
     /* Branches, calls and returns. */
@@ -1841,6 +1860,7 @@ static bool dep_fetch_next_line;
 static bool dep_fetch_stalls = true;  /* off: fetch never stalls (warm code) */
 static uint64_t dep_fetch_next;   /* the line fetched with the latest that stalled; 0: none */
 static uint64_t dep_insns;        /* and in closed intervals */
+static uint64_t dep_rep_n;        /* rep string iterations skipped, this interval */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
 static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
 
@@ -1935,6 +1955,7 @@ static void dep_reset(void)
     dep_fetch_stall = 0;
     dep_fetch_next = 0;
     dep_n = 0;
+    dep_rep_n = 0;
     dep_pending = NULL;
 }
 
@@ -2107,6 +2128,10 @@ static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
         return;
     }
     dep_flush();
+    if (d->rep_string) {
+        dep_rep_n++;
+        return;
+    }
     if (d->kind == DEP_LOAD || d->kind == DEP_STORE) {
         dep_pending = d;
         dep_pending_first = 0;
@@ -2170,7 +2195,7 @@ static void dep_close(void)
     for (int m = 0; m < N_DEP_MODELS; m++) {
         dep_cycles[m] += dep_models[m].end;
     }
-    dep_insns += dep_n;
+    dep_insns += dep_n + dep_rep_n;
     dep_split += dep_split_n;
 }
 
