@@ -121,7 +121,7 @@ bench-transfer: build
 # where the model ranked worst, and more of them brought the race closer (README).
 TVM_TRIALS ?= 48
 TVM_OP_TRIALS ?= dwconv2d=96
-TVM_PREDICTOR ?= gp
+TVM_PREDICTOR ?= ridge
 tvm-dataset: build
 	PYTHONPATH=python SIMTUNE=$(BUILD)/simtune .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db \
 	  --sims qemu,mca --trials $(TVM_TRIALS) --op-trials '$(TVM_OP_TRIALS)'
