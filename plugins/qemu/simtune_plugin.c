@@ -1539,9 +1539,12 @@ static DepInsn dep_decode_x86_64(const char *dis)
     if (x86_any_prefix(mn, no_regs)) {
         return d;
     }
-    /* String instructions: with a rep prefix each iteration is skipped (rep_string). */
+    /*
+     * String instructions (stosb .. cmpsq; not movslq and the like, nor SSE's
+     * movsd): with a rep prefix each iteration is skipped (rep_string).
+     */
     static const char *const strings[] = { "stos", "movs", "lods", "scas", "cmps", NULL };
-    if (x86_any_prefix(mn, strings) && !vec && (n == 0 || mem >= 0 || has_prefix(mn, "stos"))) {
+    if (x86_any_prefix(mn, strings) && !vec && strlen(mn) == 5 && strchr("bwlq", mn[4])) {
         const char *p = dis;
         while (*p == ' ') {
             p++;

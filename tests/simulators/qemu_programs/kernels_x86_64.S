@@ -193,7 +193,9 @@ run_raw:
 # load-op multiply-adds (vfmadd231pd (%r12), %ymm1, %ymm0: the loads independent, the
 # accumulator carried); 4: a pointer chase through a load and a load-op (buf[0] holds buf,
 # buf[1] 0: movq (%rax), %rax; addq 8(%rax), %rax); 5: a chain of
-# read-modify-writes of one memory word (addq %rdx, (%r12)). Besides the kernel's
+# read-modify-writes of one memory word (addq %rdx, (%r12)); 6: a chain of sign-extending
+# loads (movslq 8(%r12,%rax,4), %rax; buf[1] is 0, so rax stays 0); 7: no loop, rep stosb
+# of n / 16 bytes into buf + 16 (QEMU runs each byte as an instruction). Besides the kernel's
 # instruction, each iteration runs subq and jnz (the loop), which carry only rcx.
     .globl run_dep
     .type run_dep, @function
@@ -218,9 +220,21 @@ run_dep:
     je 33f
     cmpq $5, %r13
     jb 34f
+    je 35f
+    cmpq $7, %r13
+    jb 37f
+    shrq $4, %rcx
+    leaq 16(%r12), %rdi
+    rep stosb
+    jmp 39f
 35: addq %rdx, (%r12)
     subq $1, %rcx
     jnz 35b
+    jmp 39f
+37: xorl %eax, %eax
+38: movslq 8(%r12,%rax,4), %rax
+    subq $1, %rcx
+    jnz 38b
     jmp 39f
 34: movq %r12, %rax
 36: movq (%rax), %rax
