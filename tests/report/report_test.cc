@@ -14,6 +14,7 @@
 #include "simtune/process.h"
 #include "simtune/reference.h"
 #include "simtune/simulator.h"
+#include "simtune/target.h"
 #include "simtune/workload.h"
 #include "tests/support/scratch_test.h"
 
@@ -76,6 +77,16 @@ class ReportTest : public testing_support::ScratchTest {
   // the true best 4th. Candidate i's round spread is 1 % + i * spread_step.
   void AddGemm(size_t n, double spread_step) { AddRows(kGemm, n, spread_step); }
 
+  static nlohmann::json QemuConfiguration() {
+    auto target = LoadTarget(kTarget);
+    auto qemu = Simulators().Create("qemu", std::string());
+    if (!target.ok() || !qemu.ok()) {
+      ADD_FAILURE() << (target.ok() ? qemu.message() : target.message());
+      return nlohmann::json::object();
+    }
+    return (*qemu)->ConfigurationFor(*target);
+  }
+
   void AddRows(const std::string& workload, size_t n, double spread_step) {
     ids_.clear();
     auto w = ParseWorkload(workload);
@@ -106,6 +117,9 @@ class ReportTest : public testing_support::ScratchTest {
       st.caches = {{"l1d", 50000, 100 * (i + 1), 10000, 10}, {"l2", 100, 10, 10, 1}};
       st.branches = 5000;
       st.branch_mispredicts = 50 + i;
+      // The configuration the target's qemu records carry (its core's dependency timing
+      // models): without it a record is stale and eval leaves it out.
+      st.extra = QemuConfiguration();
       SimRow s;
       s.candidate_id = *cid;
       s.target = kTarget;
