@@ -1,6 +1,6 @@
 // Baselines that every learned predictor must beat: "insn-count" (fewer instructions =
 // faster), "mca" (fewer llvm-mca cycles = faster; the "mca" simulator's estimate, no
-// calibration), "dep" (fewer cycles of the QEMU plugin's dependency timing model, riscv64;
+// calibration), "dep" (fewer cycles of the QEMU plugin's dependency timing model, riscv64 and x86_64;
 // no calibration) and "random" (a seeded hash of the candidate id, so a candidate's score does not
 // depend on which other candidates are scored with it).
 #include <algorithm>
@@ -180,7 +180,7 @@ void RegisterBaselinePredictors(PredictorRegistry& registry) {
   registry.Register(
       "dep",
       "baseline: score = the QEMU plugin's dependency timing model's cycles (model=ooo: the "
-      "out-of-order core, the default; model=inorder: the scoreboard; riscv64 targets); no "
+      "out-of-order core, the default; model=inorder: the scoreboard; riscv64 and x86_64 targets); no "
       "calibration",
       [](const std::string& text) -> Result<std::unique_ptr<Predictor>> {
         SIMTUNE_ASSIGN_OR_RETURN(
@@ -192,7 +192,7 @@ void RegisterBaselinePredictors(PredictorRegistry& registry) {
         return std::unique_ptr<Predictor>(new InsnCountPredictor(
             std::move(o), feature, "dep", ".dep.log_cycles_" + model,
             "dependency timing feature ('<simulator>.dep.log_cycles_" + model +
-                "': qemu on a riscv64 target)"));
+                "': qemu on a riscv64 or x86_64 target)"));
       });
   registry.Register(
       "random", "baseline: seeded random score per candidate id",

@@ -94,7 +94,7 @@ TEST(DepBaselineTest, ScoresTheTimingModelsCycles) {
   auto p = std::move(Predictors().Create("dep", "").value());
   EXPECT_EQ(p->Fit(MakeSynthetic({})).message(),
             "training data has no dependency timing feature ('<simulator>.dep.log_cycles_ooo': "
-            "qemu on a riscv64 target); name one with dep option feature=NAME");
+            "qemu on a riscv64 or x86_64 target); name one with dep option feature=NAME");
 }
 
 // rank-avg members take their own options after ':' (pairs separated by '/'): an ensemble of
