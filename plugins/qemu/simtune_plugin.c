@@ -492,9 +492,9 @@ static bool contains(const char *s, const char *part)
 
 /*
  * The mnemonic of an AT&T disassembly after any prefixes, into mn; returns the
- * operands; *lock: a lock prefix.
+ * operands; *lock: a lock prefix; *rep: a rep prefix (rep, repe, repne, ...).
  */
-static const char *x86_mnemonic(const char *dis, char mn[32], bool *lock)
+static const char *x86_mnemonic(const char *dis, char mn[32], bool *lock, bool *rep)
 {
     static const char *const prefixes[] = {
         "lock", "rep", "repe", "repz", "repne", "repnz", "notrack", "bnd",
@@ -503,7 +503,7 @@ static const char *x86_mnemonic(const char *dis, char mn[32], bool *lock)
     const char *p = dis;
     size_t n;
 
-    *lock = false;
+    *lock = *rep = false;
     for (;;) {
         while (*p == ' ') {
             p++;
@@ -523,6 +523,7 @@ static const char *x86_mnemonic(const char *dis, char mn[32], bool *lock)
             return p;
         }
         *lock |= strcmp(mn, "lock") == 0;
+        *rep |= has_prefix(mn, "rep");
     }
 }
 
@@ -661,9 +662,9 @@ static Decoded x86_class(const char *mn, const char *ops, bool lock, bool mem,
 static Decoded decode_x86_64(const char *dis)
 {
     char mn[32];
-    bool lock;
+    bool lock, rep;
     bool mem, mem_last;
-    const char *ops = x86_mnemonic(dis, mn, &lock);
+    const char *ops = x86_mnemonic(dis, mn, &lock, &rep);
     x86_memory_operands(ops, &mem, &mem_last);
     Decoded d = x86_class(mn, ops, lock, mem, mem_last);
     d.vec = x86_vector_bits(mn, ops, mem);
@@ -1520,8 +1521,8 @@ static DepInsn dep_decode_x86_64(const char *dis)
         "cmp", "test", "bt", "ucomis", "comis", "vucomis", "vcomis", "ptest", "vptest", NULL,
     };
     char mn[32];
-    bool lock;
-    const char *ops = x86_mnemonic(dis, mn, &lock);
+    bool lock, rep;
+    const char *ops = x86_mnemonic(dis, mn, &lock, &rep);
     X86Operand op[4];
     int n = x86_operands(ops, op, 4);
     DepInsn d = dep_insn(DEP_ALU, 0, 0, 0, 0);
@@ -1545,14 +1546,10 @@ static DepInsn dep_decode_x86_64(const char *dis)
      */
     static const char *const strings[] = { "stos", "movs", "lods", "scas", "cmps", NULL };
     if (x86_any_prefix(mn, strings) && !vec && strlen(mn) == 5 && strchr("bwlq", mn[4])) {
-        const char *p = dis;
-        while (*p == ' ') {
-            p++;
-        }
         d = has_prefix(mn, "stos") ? dep_insn(DEP_STORE, 0, 8, X86_RAX, 0)  /* (%rdi) */
                                    : dep_insn(DEP_LOAD, 0, 7, 8, 0);        /* (%rsi) */
         d.writes_mem = has_prefix(mn, "movs");
-        d.rep_string = has_prefix(p, "rep");
+        d.rep_string = rep;
         return d;
     }
     /* Branches, calls and returns. */
@@ -1571,8 +1568,7 @@ static DepInsn dep_decode_x86_64(const char *dis)
         return d;
     }
     if (has_prefix(mn, "push")) {
-        d = dep_insn(DEP_STORE, X86_RSP, X86_RSP, n ? op[0].reg : 0, 0);
-        return d;
+        return dep_insn(DEP_STORE, X86_RSP, X86_RSP, n ? op[0].reg : 0, 0);
     }
     if (has_prefix(mn, "pop")) {
         d = dep_insn(DEP_LOAD, n ? op[0].reg : 0, X86_RSP, 0, 0);
@@ -1607,10 +1603,10 @@ static DepInsn dep_decode_x86_64(const char *dis)
     bool move = x86_any_prefix(mn, (const char *const[]){
                     "mov", "vmov", "lddqu", "vlddqu", "vbroadcast", "vpbroadcast", "kmov",
                     "vmaskmov", "vpmaskmov", NULL });
-    bool compare = !vec || has_prefix(base, "ucomis") || has_prefix(base, "comis") ||
-                   has_prefix(base, "ptest");
-    compare = compare && x86_any_prefix(mn, flags_only) &&
-              !(vec && has_prefix(base, "cmp"));
+    /* Vector compares into flags only; vcmpps and the like write a register. */
+    bool compare = x86_any_prefix(mn, flags_only) &&
+                   (!vec || has_prefix(base, "ucomis") || has_prefix(base, "comis") ||
+                    has_prefix(base, "ptest"));
     bool one_op_muldiv = n == 1 && (has_prefix(mn, "mul") || has_prefix(mn, "imul") ||
                                     has_prefix(mn, "div") || has_prefix(mn, "idiv"));
     if (vec || mn[0] == 'f') {
