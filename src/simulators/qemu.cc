@@ -49,6 +49,9 @@ constexpr const char* kPluginFile = "libsimtune_qemu.so";
 const std::vector<std::string> kGroups = {"classes", "mem", "cache", "bpred", "reuse"};
 const std::vector<std::string> kIsas = {"riscv64", "aarch64", "x86_64"};
 
+// Whether the plugin decodes this ISA's register operands (its dependency timing models).
+bool DepDecodes(const std::string& isa) { return isa == "riscv64" || isa == "x86_64"; }
+
 struct QemuOptions {
   double timeout_s = 600;
   bool full = false;                    // mode=full
@@ -139,7 +142,7 @@ class QemuSimulator : public Simulator {
       return Error{"qemu simulator does not support target " + target.name + " (isa " +
                    target.isa + ", os " + target.os + "; supported: linux on " +
                    Join(kIsas, ", ") + ", riscv64 baremetal)"};
-    if (options_.dep == true && target.isa != "riscv64" && target.isa != "x86_64")
+    if (options_.dep == true && !DepDecodes(target.isa))
       return Error{"qemu simulator option dep=on: the dependency timing models decode riscv64 "
                    "and x86_64 only; target " + target.name + " is " + target.isa};
     std::string qemu = SystemMode(target) ? "qemu-system-riscv64" : "qemu-" + target.isa;
@@ -325,7 +328,7 @@ class QemuSimulator : public Simulator {
 
   // Whether the dependency timing models run for this target.
   bool DepOn(const Target& target) const {
-    return options_.dep.value_or(target.isa == "riscv64" || target.isa == "x86_64");
+    return options_.dep.value_or(DepDecodes(target.isa));
   }
 
   // extra.dep_config as the plugin writes it for this target's core.
