@@ -228,6 +228,9 @@ struct MeasureJobResult {
   std::string reference;
   std::string reference_options;   // Reference::options_key()
   size_t measured = 0;             // measured now
+  size_t rereduced = 0;            // stored now from earlier runs reduced this reference's way
+                                   // (Reference::Rereduce), not run again
+  std::string rereduced_from;      // those runs' options key (Reference::rereducible_key())
   size_t missing = 0;              // executable gone (see SimulateJobResult::missing): not measured
   std::vector<RankedCandidate> ranked;   // ok, fastest first
   std::vector<RankedCandidate> failed;   // latest row failed, by candidate id

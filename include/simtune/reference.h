@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ struct RefResult {
   std::string stage;      // failed: "build" | "run" | "verify" | "timeout" | "missing-tool"
   std::string message;
   std::string unit;       // "ns" (per kernel call) or "cycles"
-  double value = 0;       // the estimate to rank by: median over rounds of per-round minima
+  double value = 0;       // the estimate to rank by: minimum (value=median: median) of the per-round minima
   double min = 0;         // smallest single rep seen
   double median = 0;      // median of all reps
   double max = 0;
@@ -47,6 +48,16 @@ class Reference {
   // whole-batch error for one bad candidate.
   virtual std::vector<RefResult> Measure(const std::vector<Artifact>& batch,
                                          const Target& target) = 0;
+  // Stored results this reference can turn into its own without running anything: the
+  // options key of the same runs reduced another way ("" when none; the timing references
+  // with value=min take the rows of value=median, which keep their per-round minima), and
+  // the conversion of one such ok result. `measure` uses them so that a store measured before
+  // a change of reduction keeps its measurements.
+  virtual std::string rereducible_key() const { return ""; }
+  virtual Result<RefResult> Rereduce(const RefResult& stored) const {
+    (void)stored;
+    return Error{"reference " + name() + " cannot reduce stored results again"};
+  }
 };
 
 class Store;
@@ -64,6 +75,13 @@ Result<std::vector<RefResult>> MeasureAndStore(
     Reference& reference, const std::vector<Artifact>& batch,
     const std::vector<int64_t>& candidate_ids, const Target& target, Store& store,
     size_t chunk = 0, const std::function<void(size_t, size_t)>& progress = nullptr);
+
+// Results a reference need not run (Reference::rereducible_key): the latest ok row of that
+// key for the candidate's artifact, reduced by `reference`, stored under the reference's own
+// key and returned; nullopt when the store holds none (or it cannot be reduced).
+Result<std::optional<RefResult>> StoreRereduced(const Reference& reference, const Target& target,
+                                                int64_t candidate_id, const std::string& artifact_hash,
+                                                Store& store);
 
 using ReferenceRegistry = Registry<Reference, const std::string& /*options*/>;
 // Built-ins: "native", "rvsim", "ssh".

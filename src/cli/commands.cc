@@ -238,6 +238,9 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
       std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);   // a line per stored chunk
   });
   if (!r.ok()) return Fail(r.message());
+  if (r->rereduced > 0)
+    std::fprintf(stderr, "%zu results reduced again from stored runs of the same protocol (%s), not run again\n",
+                 r->rereduced, r->rereduced_from.c_str());
   if (f.json != "-") {
     std::printf("%s on %s, reference %s (%s)\n", r->workload.c_str(), r->target.c_str(), r->reference.c_str(),
                 r->reference_options.c_str());

@@ -213,10 +213,11 @@ Result<DatasetJobResult> DatasetJob::Run(Store& store, const ProgressFn& progres
       o.reference_options = f.reference_options;
       SIMTUNE_ASSIGN_OR_RETURN(MeasureJobResult r, RunMeasure(store, o));
       count->measured_ok = r.ranked.size();
-      count->new_rows += r.measured;
+      count->new_rows += r.measured + r.rereduced;
       count->failed += std::min(r.failed.size(), r.measured);
-      did = "measured " + std::to_string(r.measured) + "; " + std::to_string(r.ranked.size()) + " ok, " +
-            std::to_string(r.failed.size()) + " failed in all";
+      did = "measured " + std::to_string(r.measured) +
+            (r.rereduced ? " (" + std::to_string(r.rereduced) + " more reduced from stored runs)" : "") +
+            "; " + std::to_string(r.ranked.size()) + " ok, " + std::to_string(r.failed.size()) + " failed in all";
     }
     report("stepped", did);
   }

@@ -49,6 +49,8 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
 
   std::vector<Artifact> batch;
   std::vector<int64_t> batch_ids;
+  size_t rereduced = 0;   // stored runs of the same protocol, reduced this reference's way
+  const std::string rereducible = ref.rereducible_key();
   size_t missing = 0;   // built, executable gone
   std::map<int64_t, std::string> config_text;
   std::map<int64_t, double> flops;
@@ -73,6 +75,13 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
       SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkRef(id, target.name, f.reference, ref.options_key(),
                                                             art->artifact.hash));
       if (done.has_value() && !f.force) continue;
+      if (!f.force) {
+        SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(ref, target, id, art->artifact.hash, store));
+        if (again.has_value()) {
+          ++rereduced;
+          continue;
+        }
+      }
       if (std::error_code ec; !std::filesystem::exists(art->artifact.elf, ec)) {
         ++missing;
         continue;
@@ -87,6 +96,8 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
   result.reference = f.reference;
   result.reference_options = ref.options_key();
   result.missing = missing;
+  result.rereduced = rereduced;
+  result.rereduced_from = rereducible;
   if (measure) {
     if (progress) {
       Progress p;
@@ -110,11 +121,28 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
                                              }));
     result.measured = results.size();
   }
-  // Rank from the store: latest row per candidate for this reference and options.
+  // Rank from the store: latest row per candidate for this reference and options. Without
+  // one (`report` on a store measured before a change of reduction), the latest row that
+  // reduces to this reference's, reduced here and not stored.
   SIMTUNE_ASSIGN_OR_RETURN(auto rows, store.RefResults(wid, target.name));
-  std::map<int64_t, RefRow> latest;
-  for (const auto& r : rows)
-    if (r.reference == f.reference && r.options == ref.options_key()) latest[r.candidate_id] = r;
+  std::map<int64_t, RefRow> latest, before;
+  for (const auto& r : rows) {
+    if (r.reference != f.reference) continue;
+    if (r.options == ref.options_key()) latest[r.candidate_id] = r;
+    if (!rereducible.empty() && r.options == rereducible) before[r.candidate_id] = r;
+  }
+  for (auto& [id, r] : before) {
+    if (latest.count(id)) continue;
+    if (!r.result.ok()) {
+      latest[id] = r;
+      continue;
+    }
+    auto again = ref.Rereduce(r.result);
+    if (!again.ok()) continue;
+    r.result = *again;
+    r.options = ref.options_key();
+    latest[id] = r;
+  }
   for (const auto& [id, r] : latest) {
     RankedCandidate rr{id, config_text[id], r, flops[id]};
     (r.result.ok() ? result.ranked : result.failed).push_back(rr);

@@ -468,6 +468,11 @@ class TuneJob::Tuner {
         out[c->id] = done->result;
         continue;
       }
+      SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(*reference_, target_, c->id, c->artifact.hash, *store_));
+      if (again.has_value()) {
+        out[c->id] = *again;
+        continue;
+      }
       Artifact a = c->artifact;
       if (!std::filesystem::exists(a.elf)) {   // built on another machine, or cache cleared
         if (!builder) {
@@ -640,6 +645,11 @@ class TuneJob::Tuner {
                                                               reference_->options_key(), c->artifact.hash));
       if (done.has_value()) {
         NoteEarly(*c, done->result);
+        continue;
+      }
+      SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(*reference_, target_, c->id, c->artifact.hash, *store_));
+      if (again.has_value()) {
+        NoteEarly(*c, *again);
         continue;
       }
       if (!std::filesystem::exists(c->artifact.elf)) continue;   // built elsewhere: left to the end

@@ -8,6 +8,20 @@
 
 namespace simtune {
 
+Result<std::optional<RefResult>> StoreRereduced(const Reference& reference, const Target& target,
+                                                int64_t candidate_id, const std::string& artifact_hash,
+                                                Store& store) {
+  const std::string key = reference.rereducible_key();
+  if (key.empty()) return std::optional<RefResult>{};
+  SIMTUNE_ASSIGN_OR_RETURN(auto before, store.LatestOkRef(candidate_id, target.name, reference.name(), key,
+                                                          artifact_hash));
+  if (!before.has_value()) return std::optional<RefResult>{};
+  auto again = reference.Rereduce(before->result);
+  if (!again.ok()) return std::optional<RefResult>{};
+  SIMTUNE_RETURN_IF_ERROR(store.AddRefResult(MakeRefRow(reference, target, candidate_id, artifact_hash, *again)));
+  return std::optional<RefResult>{*again};
+}
+
 Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
                                                const std::vector<Artifact>& batch,
                                                const std::vector<int64_t>& candidate_ids,

@@ -11,9 +11,12 @@
 //  - run `rounds` rounds, each visiting every candidate in a freshly shuffled order
 //    (interleaving): slow drifts of the machine's state hit all candidates alike instead of
 //    one candidate's whole measurement;
-//  - take the minimum rep within a round (noise only ever adds time), then the median of
-//    the per-round minima across rounds (robust to a round that was disturbed throughout).
-// The spread we store is (max - min) / median of the per-round minima: the disagreement
+//  - take the minimum rep within a round (noise only ever adds time), then the minimum of
+//    the per-round minima across rounds: each round is a fresh process, so a disturbance
+//    that lasts (load, or data placed where the kernel runs slower) only ever slows some
+//    rounds, possibly most of them; value=median takes their median instead (the protocol
+//    before 2026-12-06: it reported such disturbances whenever they hit half the rounds).
+// The spread we store is (max - min) / value of the per-round minima: the disagreement
 // between rounds, which is what decides whether two candidates can be told apart.
 // The protocol's pieces are shared with the ssh reference (src/reference/timing.h); this file
 // adds starting the child here and pinning it.
@@ -77,15 +80,18 @@ class NativeReference : public Reference {
     if (o_.cpu == -2) o_.cpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1;
   }
   std::string name() const override { return "native"; }
-  std::string options_key() const override {
-    return timing::TimingOptionsKey(o_.timing) +
-           (o_.cpu >= 0 ? ",cpu=" + std::to_string(o_.cpu) : "") +
-           (o_.machine.empty() ? "" : ",machine=" + o_.machine);
+  std::string options_key() const override { return Key(timing::TimingOptionsKey(o_.timing)); }
+  std::string rereducible_key() const override {
+    std::string timing_key = timing::RereducibleKey(o_.timing);
+    return timing_key.empty() ? "" : Key(timing_key);
+  }
+  Result<RefResult> Rereduce(const RefResult& stored) const override {
+    return timing::Rereduce(stored, o_.timing.value);
   }
 
   std::vector<RefResult> Measure(const std::vector<Artifact>& batch,
                                  const Target& target) override {
-    timing::Rounds rounds(batch.size(), o_.timing.min_rep_ns);
+    timing::Rounds rounds(batch.size(), o_.timing.min_rep_ns, o_.timing.value);
     rounds.FailUnbuilt(batch);
     if (!target.runner.empty() || target.baremetal()) {
       for (size_t i = 0; i < batch.size(); ++i)
@@ -114,6 +120,11 @@ class NativeReference : public Reference {
   }
 
  private:
+  std::string Key(const std::string& timing_key) const {
+    return timing_key + (o_.cpu >= 0 ? ",cpu=" + std::to_string(o_.cpu) : "") +
+           (o_.machine.empty() ? "" : ",machine=" + o_.machine);
+  }
+
   NativeOptions o_;
 };
 
@@ -122,7 +133,7 @@ class NativeReference : public Reference {
 void RegisterNativeReference(ReferenceRegistry& registry) {
   registry.Register(
       "native",
-      "times artifacts on this host: interleaved rounds of short reps, median of per-round minima",
+      "times artifacts on this host: interleaved rounds of short reps, minimum of per-round minima",
       [](const std::string& options) -> Result<std::unique_ptr<Reference>> {
         SIMTUNE_ASSIGN_OR_RETURN(NativeOptions o, ParseNativeOptions(options));
         return std::unique_ptr<Reference>(new NativeReference(o));

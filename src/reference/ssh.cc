@@ -1,5 +1,5 @@
 // The "ssh" reference: the native timing protocol (interleaved rounds of the harness's
-// `--time` mode, median of per-round minima; src/reference/timing.h, native.cc) on another
+// `--time` mode, minimum of per-round minima; src/reference/timing.h, native.cc) on another
 // Linux machine (a "board"), through the OpenSSH client (`ssh`, `scp`).
 //
 // One Measure(batch):
@@ -342,18 +342,20 @@ class SshReference : public Reference {
 
   std::string name() const override { return "ssh"; }
   // The protocol and the board (given here; a target's own board is implied by its name).
-  std::string options_key() const override {
-    std::string key = timing::TimingOptionsKey(given_.timing);
-    if (!given_.host.empty()) key += ",host=" + given_.host;
-    if (given_.port != 22) key += ",port=" + std::to_string(given_.port);
-    return key;
+  std::string options_key() const override { return Key(timing::TimingOptionsKey(given_.timing)); }
+  std::string rereducible_key() const override {
+    std::string timing_key = timing::RereducibleKey(given_.timing);
+    return timing_key.empty() ? "" : Key(timing_key);
+  }
+  Result<RefResult> Rereduce(const RefResult& stored) const override {
+    return timing::Rereduce(stored, given_.timing.value);
   }
 
   std::vector<RefResult> Measure(const std::vector<Artifact>& batch,
                                  const Target& target) override {
     auto parsed = ParseSshOptions(MergeReferenceOptions(target, "ssh", given_text_));
-    int64_t min_rep_ns = parsed.ok() ? parsed->timing.min_rep_ns : given_.timing.min_rep_ns;
-    timing::Rounds rounds(batch.size(), min_rep_ns);
+    const timing::TimingOptions& timing = parsed.ok() ? parsed->timing : given_.timing;
+    timing::Rounds rounds(batch.size(), timing.min_rep_ns, timing.value);
     auto fail_all = [&](const std::string& stage, const std::string& message) {
       for (size_t i = 0; i < batch.size(); ++i) rounds.Fail(i, stage, message);
       return rounds.Finish({});
@@ -450,6 +452,12 @@ class SshReference : public Reference {
   }
 
  private:
+  std::string Key(std::string timing_key) const {
+    if (!given_.host.empty()) timing_key += ",host=" + given_.host;
+    if (given_.port != 22) timing_key += ",port=" + std::to_string(given_.port);
+    return timing_key;
+  }
+
   // The remote program's status as if it had run here: the marker's exit status (124, 137:
   // timeout; 129..192: signal), its output without the marker line.
   static ProcessResult RemoteResult(const ProcessResult& ssh) {

@@ -13,7 +13,8 @@ namespace simtune::timing {
 
 const std::vector<std::string>& TimingOptionNames() {
   static const std::vector<std::string> names = {"interleave", "min_rep_ns", "reps",
-                                                 "rounds",     "seed",       "timeout"};
+                                                 "rounds",     "seed",       "timeout",
+                                                 "value"};
   return names;
 }
 
@@ -37,15 +38,62 @@ Result<bool> ParseTimingOption(const std::string& key, const std::string& val,
     SIMTUNE_ASSIGN_OR_RETURN(o.timeout_s, ParseTimeout(val, what));
     return true;
   }
+  if (key == "value") {
+    if (val != "min" && val != "median")
+      return Error{what + ": expected min or median; got '" + val + "'"};
+    o.value = val == "min" ? RoundValue::kMin : RoundValue::kMedian;
+    return true;
+  }
   return false;
 }
 
 std::string TimingOptionsKey(const TimingOptions& o) {
   return "rounds=" + std::to_string(o.rounds) + ",reps=" + std::to_string(o.reps) +
          ",min_rep_ns=" + std::to_string(o.min_rep_ns) + (o.interleave ? "" : ",interleave=0") +
+         (o.value == RoundValue::kMin ? ",value=min" : "") +
          // Another seed is another, independent measurement (other round orders): kept apart,
          // so that repeated measurements give the reference's own noise.
          (o.seed == TimingOptions{}.seed ? "" : ",seed=" + std::to_string(o.seed));
+}
+
+std::string RereducibleKey(const TimingOptions& o) {
+  if (o.value == RoundValue::kMedian) return "";
+  TimingOptions median = o;
+  median.value = RoundValue::kMedian;
+  return TimingOptionsKey(median);
+}
+
+namespace {
+
+double Reduce(const std::vector<double>& round_min, RoundValue value) {
+  return value == RoundValue::kMin ? *std::min_element(round_min.begin(), round_min.end())
+                                   : Median(round_min);
+}
+
+double Spread(const std::vector<double>& round_min, double value) {
+  auto [lo, hi] = std::minmax_element(round_min.begin(), round_min.end());
+  return value > 0 ? (*hi - *lo) / value : 0;
+}
+
+}  // namespace
+
+Result<RefResult> Rereduce(const RefResult& stored, RoundValue value) {
+  if (!stored.ok()) return Error{"a failed result has no rounds to reduce"};
+  nlohmann::json extra = nlohmann::json::parse(stored.extra_json, nullptr, false);
+  if (!extra.is_object() || !extra.contains("round_min_ns") || !extra["round_min_ns"].is_array() ||
+      extra["round_min_ns"].empty())
+    return Error{"the stored result has no per-round minima (extra_json round_min_ns)"};
+  std::vector<double> round_min;
+  for (const auto& v : extra["round_min_ns"]) {
+    if (!v.is_number()) return Error{"the stored result's round_min_ns holds a non-number"};
+    round_min.push_back(v.get<double>());
+  }
+  RefResult r = stored;
+  r.value = Reduce(round_min, value);
+  r.spread = Spread(round_min, r.value);
+  extra["rereduced_from"] = stored.value;
+  r.extra_json = DumpJson(extra);
+  return r;
 }
 
 std::vector<std::string> TimingArgs(const TimingOptions& o) {
@@ -121,9 +169,9 @@ RunOutcome ReadTimedRun(const ProcessResult& p, double timeout_s) {
   return r;
 }
 
-Rounds::Rounds(size_t n, int64_t min_rep_ns)
+Rounds::Rounds(size_t n, int64_t min_rep_ns, RoundValue value)
     : results_(n), round_min_(n), all_reps_(n), inner_(n, 0), alive_(n, true),
-      min_rep_ns_(min_rep_ns) {
+      min_rep_ns_(min_rep_ns), value_(value) {
   for (auto& r : results_) r.unit = "ns";
 }
 
@@ -167,12 +215,11 @@ std::vector<RefResult> Rounds::Finish(const nlohmann::json& extra) const {
       continue;
     }
     r.status = "ok";
-    r.value = Median(round_min_[i]);
+    r.value = Reduce(round_min_[i], value_);
     r.min = *std::min_element(all_reps_[i].begin(), all_reps_[i].end());
     r.max = *std::max_element(all_reps_[i].begin(), all_reps_[i].end());
     r.median = Median(all_reps_[i]);
-    auto [lo, hi] = std::minmax_element(round_min_[i].begin(), round_min_[i].end());
-    r.spread = r.value > 0 ? (*hi - *lo) / r.value : 0;
+    r.spread = Spread(round_min_[i], r.value);
     r.rounds = static_cast<int>(round_min_[i].size());
     r.reps = static_cast<int>(all_reps_[i].size());
     nlohmann::json e = extra.is_object() ? extra : nlohmann::json::object();

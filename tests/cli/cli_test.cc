@@ -260,6 +260,52 @@ TEST_F(CliTest, NothingSucceededExitsTwo) {
             std::string::npos) << help.out;
 }
 
+// A store measured with value=median (the protocol before value=min) keeps its runs: report
+// ranks by their per-round minima reduced the new way, and measure stores those rows instead
+// of running the candidates again.
+TEST_F(CliTest, MeasureReducesStoredMedianRowsAgain) {
+  std::string w = WriteFaultyKernel();
+  ASSERT_EQ(Run({"build", w, "--config", "MODE=0"}).exit_code, 0);
+  ASSERT_EQ(Run({"build", w, "--config", "MODE=4"}).exit_code, 0);
+  const std::string median = "rounds=3,reps=3,min_rep_ns=200000,value=median";
+  auto r = Run({"measure", w, "--ref-options", median, "--json", "median.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto before = nlohmann::json::parse(std::ifstream(dir_ / "median.json"));
+  EXPECT_EQ(before["reference_options"], "rounds=3,reps=3,min_rep_ns=200000");
+  ASSERT_EQ(before["ranking"].size(), 2u);
+
+  r = Run({"report", w, "--ref-options", "rounds=3,reps=3,min_rep_ns=200000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("reference native (rounds=3,reps=3,min_rep_ns=200000,value=min)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 measured, 0 failed"), std::string::npos) << r.out;
+
+  r = Run({"measure", w, "--ref-options", "rounds=3,reps=3,min_rep_ns=200000", "--json", "min.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 results reduced again from stored runs of the same protocol "
+                       "(rounds=3,reps=3,min_rep_ns=200000), not run again"), std::string::npos) << r.err;
+  ASSERT_EQ(Run({"export", "--json", "out.json"}).exit_code, 0);
+  auto j = nlohmann::json::parse(std::ifstream(dir_ / "out.json"));
+  int medians = 0, mins = 0;
+  for (const auto& row : j["ref_results"]) {
+    const auto& e = row["extra_json"];
+    auto extra = e.is_string() ? nlohmann::json::parse(e.get<std::string>()) : e;
+    double least = 1e300;
+    for (double v : extra["round_min_ns"]) least = std::min(least, v);
+    if (row["options"] == "rounds=3,reps=3,min_rep_ns=200000") ++medians;
+    if (row["options"] != "rounds=3,reps=3,min_rep_ns=200000,value=min") continue;
+    ++mins;
+    EXPECT_DOUBLE_EQ(row["value"].get<double>(), least);
+    EXPECT_TRUE(extra.contains("rereduced_from")) << extra.dump();
+  }
+  EXPECT_EQ(medians, 2);   // nothing was run again
+  EXPECT_EQ(mins, 2);
+  // Stored now: a second measure finds them under its own key.
+  r = Run({"measure", w, "--ref-options", "rounds=3,reps=3,min_rep_ns=200000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("reduced again"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("2 measured, 0 failed"), std::string::npos) << r.out;
+}
+
 // measure refuses a target that the native reference cannot time, naming those that can
 // (issue 14 friction 3): no failed rows are stored, again on every rerun.
 TEST_F(CliTest, MeasureRefusesATargetNativeCannotTime) {

@@ -38,28 +38,78 @@ class NativeTest : public testing_support::ScratchTest {
   Target target_;
 };
 
-TEST_F(NativeTest, MedianOfPerRoundMinima) {
-  // Round k (counted in a file) prints reps whose minimum is 100, 200, 150.
-  std::string counter = (dir_ / "count").string();
-  Artifact a = Script("a.sh",
-                      "n=$(cat " + counter + " 2>/dev/null || echo 0); echo $((n+1)) > " + counter +
-                          "\necho 'simtune: verify ok max_abs_err=0 max_rel_err=0'\n"
-                          "case $n in 0) echo 'simtune: inner=4 rep_ns=130,100,120';;"
-                          " 1) echo 'simtune: inner=4 rep_ns=200,210';; *) echo 'simtune: inner=4 rep_ns=150,170';; esac");
-  auto ref = Make("rounds=3,reps=2,min_rep_ns=1000");
-  auto res = ref->Measure({a}, target_);
-  ASSERT_EQ(res.size(), 1u);
-  ASSERT_TRUE(res[0].ok()) << res[0].message;
-  EXPECT_DOUBLE_EQ(res[0].value, 150);
-  EXPECT_DOUBLE_EQ(res[0].min, 100);
-  EXPECT_DOUBLE_EQ(res[0].max, 210);
-  EXPECT_DOUBLE_EQ(res[0].spread, (200.0 - 100.0) / 150.0);
-  EXPECT_EQ(res[0].rounds, 3);
-  EXPECT_EQ(res[0].reps, 7);
-  EXPECT_EQ(res[0].unit, "ns");
-  auto extra = nlohmann::json::parse(res[0].extra_json);
+// Round k (counted in a file) prints reps whose minimum is 100, 200, 150.
+TEST_F(NativeTest, MinimumOrMedianOfPerRoundMinima) {
+  for (const std::string value : {"", "median"}) {
+    SCOPED_TRACE("value=" + value);
+    std::string counter = (dir_ / ("count" + value)).string();
+    Artifact a = Script("a" + value + ".sh",
+                        "n=$(cat " + counter + " 2>/dev/null || echo 0); echo $((n+1)) > " + counter +
+                            "\necho 'simtune: verify ok max_abs_err=0 max_rel_err=0'\n"
+                            "case $n in 0) echo 'simtune: inner=4 rep_ns=130,100,120';;"
+                            " 1) echo 'simtune: inner=4 rep_ns=200,210';; *) echo 'simtune: inner=4 rep_ns=150,170';; esac");
+    auto ref = Make("rounds=3,reps=2,min_rep_ns=1000" + (value.empty() ? "" : ",value=" + value));
+    auto res = ref->Measure({a}, target_);
+    ASSERT_EQ(res.size(), 1u);
+    ASSERT_TRUE(res[0].ok()) << res[0].message;
+    double want = value.empty() ? 100 : 150;   // default: the minimum of the per-round minima
+    EXPECT_DOUBLE_EQ(res[0].value, want);
+    EXPECT_DOUBLE_EQ(res[0].min, 100);
+    EXPECT_DOUBLE_EQ(res[0].max, 210);
+    EXPECT_DOUBLE_EQ(res[0].spread, (200.0 - 100.0) / want);
+    EXPECT_EQ(res[0].rounds, 3);
+    EXPECT_EQ(res[0].reps, 7);
+    EXPECT_EQ(res[0].unit, "ns");
+    auto extra = nlohmann::json::parse(res[0].extra_json);
+    EXPECT_EQ(extra["inner"], 4);
+    EXPECT_EQ(extra["round_min_ns"], nlohmann::json::array({100.0, 200.0, 150.0}));
+  }
+}
+
+// A store measured with value=median keeps its runs: the default reduces their per-round
+// minima again instead of running anything.
+TEST(NativeOptions, RereducesStoredMedianRows) {
+  auto min = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000,seed=2,cpu=1");
+  auto median = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000,seed=2,cpu=1,value=median");
+  ASSERT_TRUE(min.ok() && median.ok());
+  EXPECT_EQ((*min)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,value=min,seed=2,cpu=1");
+  EXPECT_EQ((*median)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,seed=2,cpu=1");
+  EXPECT_EQ((*min)->rereducible_key(), (*median)->options_key());
+  EXPECT_EQ((*median)->rereducible_key(), "");
+
+  RefResult stored;
+  stored.status = "ok";
+  stored.unit = "ns";
+  stored.value = 130;
+  stored.min = 95;
+  stored.median = 140;
+  stored.max = 400;
+  stored.spread = (150.0 - 100.0) / 130;
+  stored.rounds = 3;
+  stored.reps = 12;
+  stored.extra_json = R"({"inner":4,"round_min_ns":[130,100,150]})";
+  auto again = (*min)->Rereduce(stored);
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_DOUBLE_EQ(again->value, 100);
+  EXPECT_DOUBLE_EQ(again->spread, 0.5);
+  EXPECT_DOUBLE_EQ(again->min, 95);
+  EXPECT_DOUBLE_EQ(again->median, 140);
+  EXPECT_DOUBLE_EQ(again->max, 400);
+  EXPECT_EQ(again->rounds, 3);
+  EXPECT_EQ(again->reps, 12);
+  EXPECT_EQ(again->unit, "ns");
+  auto extra = nlohmann::json::parse(again->extra_json);
+  EXPECT_EQ(extra["rereduced_from"], 130);
   EXPECT_EQ(extra["inner"], 4);
-  EXPECT_EQ(extra["round_min_ns"].size(), 3u);
+
+  RefResult bare = stored;
+  bare.extra_json = "{}";
+  EXPECT_EQ((*min)->Rereduce(bare).message(),
+            "the stored result has no per-round minima (extra_json round_min_ns)");
+  RefResult failed;
+  failed.status = "failed";
+  EXPECT_EQ((*min)->Rereduce(failed).message(), "a failed result has no rounds to reduce");
+  EXPECT_EQ(References().Create("rvsim", "")->get()->rereducible_key(), "");
 }
 
 TEST_F(NativeTest, FailuresAreRowsAndTheBatchGoesOn) {
@@ -110,23 +160,25 @@ TEST(NativeOptions, StrictParsing) {
             "native reference option rounds: expected an integer; got 'x'");
   EXPECT_EQ(References().Create("native", "round=3").message(),
             "unknown native reference option 'round'; did you mean 'rounds'? valid: cpu, interleave, "
-            "machine, min_rep_ns, reps, rounds, seed, timeout");
+            "machine, min_rep_ns, reps, rounds, seed, timeout, value");
+  EXPECT_EQ(References().Create("native", "value=mean").message(),
+            "native reference option value: expected min or median; got 'mean'");
   EXPECT_EQ(References().Create("native", "machine=a b").message(),
             "native reference option machine: expected a name without ',', '=' or spaces; got 'a b'");
   auto labelled = References().Create("native", "machine=server16");
   ASSERT_TRUE(labelled.ok());
-  EXPECT_EQ((*labelled)->options_key(), "rounds=7,reps=15,min_rep_ns=250000,machine=server16");
+  EXPECT_EQ((*labelled)->options_key(), "rounds=7,reps=15,min_rep_ns=250000,value=min,machine=server16");
   EXPECT_EQ(References().Create("native", "rounds").message(),
             "native reference option 'rounds': expected key=value");
   EXPECT_EQ(References().Create("nativ", "").message(),
             "unknown reference 'nativ'; did you mean 'native'? valid: native, rvsim, ssh");
   auto ok = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000");
   ASSERT_TRUE(ok.ok());
-  EXPECT_EQ((*ok)->options_key(), "rounds=3,reps=4,min_rep_ns=1000");
+  EXPECT_EQ((*ok)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,value=min");
   // Another seed is another measurement: kept apart in the store.
   auto reseeded = References().Create("native", "rounds=3,reps=4,min_rep_ns=1000,seed=2");
   ASSERT_TRUE(reseeded.ok());
-  EXPECT_EQ((*reseeded)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,seed=2");
+  EXPECT_EQ((*reseeded)->options_key(), "rounds=3,reps=4,min_rep_ns=1000,value=min,seed=2");
 }
 
 // Issue 16: a repeated key used to be taken silently (the last one won), and timeouts of 0

@@ -282,7 +282,7 @@ TEST_F(SshTest, MeasuresAKernelThroughLoopback) {
 
   auto ref = Make(Options("rounds=3,reps=3,min_rep_ns=20000"));
   EXPECT_EQ(ref->options_key(),
-            "rounds=3,reps=3,min_rep_ns=20000,host=127.0.0.1,port=" + std::to_string(port_));
+            "rounds=3,reps=3,min_rep_ns=20000,value=min,host=127.0.0.1,port=" + std::to_string(port_));
   auto res = ref->Measure({a, wrong}, *target);
   ASSERT_EQ(res.size(), 2u);
   ASSERT_TRUE(res[0].ok()) << res[0].stage << ": " << res[0].message;
@@ -402,7 +402,7 @@ TEST(SshOptions, StrictParsing) {
             "unknown ssh reference option 'hots'; did you mean 'host'? valid: accept_new, "
             "connect_timeout, host, identity, interleave, known_hosts, lock_dir, lock_timeout, "
             "min_rep_ns, "
-            "port, remote_dir, reps, retries, rounds, scp_legacy, seed, timeout, user");
+            "port, remote_dir, reps, retries, rounds, scp_legacy, seed, timeout, user, value");
   EXPECT_EQ(msg("host=-oProxyCommand=x"),
             "ssh reference option host: expected a name or path without spaces, commas, quotes "
             "or a leading '-'; got '-oProxyCommand=x'");
@@ -412,7 +412,11 @@ TEST(SshOptions, StrictParsing) {
   // The options key names the board, never the user or the key.
   auto r = References().Create("ssh", "host=board,user=me,identity=/k/id");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ((*r)->options_key(), "rounds=7,reps=15,min_rep_ns=250000,host=board");
+  EXPECT_EQ((*r)->options_key(), "rounds=7,reps=15,min_rep_ns=250000,value=min,host=board");
+  auto median = References().Create("ssh", "host=board,value=median");
+  ASSERT_TRUE(median.ok());
+  EXPECT_EQ((*median)->options_key(), "rounds=7,reps=15,min_rep_ns=250000,host=board");
+  EXPECT_EQ((*r)->rereducible_key(), (*median)->options_key());
   // Without a host anywhere, or for a bare-metal target, every row says why.
   Artifact a;
   a.status = "ok";

@@ -48,7 +48,7 @@ TEST_F(TuneTest, MeasureEveryTrialDrivesTheStrategyByReferenceMeasurements) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find(": 8 candidates (0 from the store, 8 run now), ok 4, failed at build 4\n"), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("driven by measurements on native (rounds=2,reps=3,min_rep_ns=20000), one at a time: "
+  EXPECT_NE(r.out.find("driven by measurements on native (rounds=2,reps=3,min_rep_ns=20000,value=min), one at a time: "
                        "4 measured now"),
             std::string::npos)
       << r.out;
