@@ -46,6 +46,14 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
   bool measure = f.measure;
   int64_t wid = 0;
   SIMTUNE_ASSIGN_OR_RETURN(auto cands, StoredCandidates(store, c, &wid));
+  // (id, configuration as shown): simtune's own candidates, then executables built outside
+  // simtune (the TVM runner's "external:<hash>"), measured and ranked alike: they have
+  // artifacts, only no configuration to rebuild them from.
+  std::vector<std::pair<int64_t, std::string>> listed;
+  for (const auto& [id, cfg] : cands) listed.push_back({id, FormatConfig(cfg, c.space->knobs())});
+  SIMTUNE_ASSIGN_OR_RETURN(auto all, store.Candidates(wid));
+  for (const auto& row : all)
+    if (IsExternalConfig(row.config)) listed.push_back({row.id, row.config});
 
   std::vector<Artifact> batch;
   std::vector<int64_t> batch_ids;
@@ -57,7 +65,7 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
   std::set<int64_t> chosen;   // --sample: a calibration subset, the same for the same seed
   if (measure && f.sample > 0) {
     std::vector<int64_t> built;
-    for (const auto& [id, cfg] : cands) {
+    for (const auto& [id, text] : listed) {
       SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
       if (art.has_value() && art->artifact.ok()) built.push_back(id);
     }
@@ -66,8 +74,8 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
     built.resize(std::min(built.size(), f.sample));
     chosen.insert(built.begin(), built.end());
   }
-  for (const auto& [id, cfg] : cands) {
-    config_text[id] = FormatConfig(cfg, c.space->knobs());
+  for (const auto& [id, text] : listed) {
+    config_text[id] = text;
     SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
     if (!art.has_value() || !art->artifact.ok()) continue;  // build failures live in artifacts
     flops[id] = art->artifact.flops;

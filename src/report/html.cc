@@ -211,8 +211,9 @@ std::string NoiseSection(const json& doc) {
   o << "<section id=\"noise\">\n<h2>Reference noise</h2>\n";
   std::string id = doc.value("noise_plot", std::string());
   if (!id.empty()) o << "<div class=\"plot\" id=\"" << Escape(id) << "\"></div>\n";
-  o << "<p class=\"caption\">Each candidate's reference time is the median over rounds of each round's "
-       "fastest repetition; its spread is (max − min) / median of those round minima. A ranking is flagged when the median spread is above the "
+  o << "<p class=\"caption\">Each candidate's timed reference value is the fastest round's fastest "
+       "repetition (value=median: the median over rounds of those); its spread is (max − min) / value of the round minima. "
+       "A ranking is flagged when the median spread is above the "
        "threshold, or when other candidates lie within that spread of the best (their order is noise).</p>\n";
   o << "<table><tr><th>workload</th><th>measured</th><th>median spread</th><th>max spread</th>"
        "<th>within noise of the best (itself included)</th><th>ranking</th></tr>\n";

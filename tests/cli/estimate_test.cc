@@ -234,6 +234,46 @@ TEST_F(EstimateTest, MeasuresTheBestPredictedAndRecordsThemInAStore) {
   EXPECT_TRUE(fs::exists(dir_ / "m.json"));
 }
 
+// A store the TVM runner measured with value=median keeps those runs: `measure` ranks and
+// reduces them again as value=min rows (its external candidates too), and `estimate` then
+// finds them instead of timing the executables again.
+TEST_F(EstimateTest, StoredMedianRowsAreReducedAgainNotRunAgain) {
+  fs::path a = BuildGemm("gemm:M=16,N=16,K=16", 0), b = BuildGemm("gemm:M=16,N=16,K=16", 1);
+  std::vector<std::string> args = {a.string(), b.string(), "-w", "gemm:M=16,N=16,K=16", "-t", "x86_64-host",
+                                   "--sim", "fake", "--measure", "0,1", "--ref-options",
+                                   "rounds=2,reps=3,value=median", "--store", "s.db", "--json", "median.json"};
+  auto r = Run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunSimtune({"measure", "gemm:M=16,N=16,K=16", "--db", "s.db", "--ref-options", "rounds=2,reps=3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 results reduced again from stored runs of the same protocol (rounds=2,reps=3,"
+                       "min_rep_ns=250000), not run again"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("2 measured, 0 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("external:" + ArtifactOf(a).hash.substr(0, 16)), std::string::npos) << r.out;
+
+  args[11] = "rounds=2,reps=3";
+  args.back() = "min.json";
+  r = Run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = ReadJson(dir_ / "min.json");
+  auto store = Store::Open(dir_ / "s.db", StoreMode::kReadOnly);
+  ASSERT_TRUE(store.ok()) << store.message();
+  auto wid = (*store)->FindWorkload("gemm:M=16,N=16,K=16");
+  ASSERT_TRUE(wid.ok() && wid->has_value());
+  auto refs = (*store)->RefResults(**wid, "x86_64-host");
+  ASSERT_TRUE(refs.ok());
+  EXPECT_EQ(refs->size(), 4u);   // two runs, each reduced both ways; nothing timed again
+  for (const auto& row : *refs) {
+    if (row.options != "rounds=2,reps=3,min_rep_ns=250000,value=min") continue;
+    auto extra = nlohmann::json::parse(row.result.extra_json);
+    double least = 1e300;
+    for (double v : extra["round_min_ns"]) least = std::min(least, v);
+    EXPECT_DOUBLE_EQ(row.result.value, least);
+    EXPECT_TRUE(extra.contains("rereduced_from"));
+  }
+  for (const auto& res : doc["results"]) EXPECT_EQ(res["measured"]["status"], "ok") << doc.dump(1);
+}
+
 TEST_F(EstimateTest, MeasureOptionsAreChecked) {
   fs::path elf = BuildGemm("gemm:M=8,N=8,K=8");
   auto r = Run({elf.string(), "-w", "gemm:M=8,N=8,K=8", "-t", "x86_64-host", "--sim", "fake", "--measure", "1"});
