@@ -51,8 +51,8 @@ class Reference {
   // Stored results this reference can turn into its own without running anything: the
   // options key of the same runs reduced another way ("" when none; the timing references
   // with value=min take the rows of value=median, which keep their per-round minima), and
-  // the conversion of one such ok result. `measure` uses them so that a store measured before
-  // a change of reduction keeps its measurements.
+  // the conversion of one such ok result. FindStoredRef uses them (measure, estimate, tune),
+  // so that a store measured before a change of reduction keeps its measurements.
   virtual std::string rereducible_key() const { return ""; }
   virtual Result<RefResult> Rereduce(const RefResult& stored) const {
     (void)stored;
@@ -76,12 +76,17 @@ Result<std::vector<RefResult>> MeasureAndStore(
     const std::vector<int64_t>& candidate_ids, const Target& target, Store& store,
     size_t chunk = 0, const std::function<void(size_t, size_t)>& progress = nullptr);
 
-// Results a reference need not run (Reference::rereducible_key): the latest ok row of that
-// key for the candidate's artifact, reduced by `reference`, stored under the reference's own
-// key and returned; nullopt when the store holds none (or it cannot be reduced).
-Result<std::optional<RefResult>> StoreRereduced(const Reference& reference, const Target& target,
-                                                int64_t candidate_id, const std::string& artifact_hash,
-                                                Store& store);
+// What `reference` need not run again for the candidate's artifact: its latest ok row under
+// the reference's options key, or else the latest ok row of its rereducible_key, reduced by
+// `reference` and stored under its own key (rereduced: true); nullopt when the store holds
+// neither (or that row cannot be reduced).
+struct StoredRef {
+  RefResult result;
+  bool rereduced = false;
+};
+Result<std::optional<StoredRef>> FindStoredRef(const Reference& reference, const Target& target,
+                                               int64_t candidate_id, const std::string& artifact_hash,
+                                               Store& store);
 
 using ReferenceRegistry = Registry<Reference, const std::string& /*options*/>;
 // Built-ins: "native", "rvsim", "ssh".

@@ -249,16 +249,10 @@ Status MeasureRows(Plan& p, std::vector<Estimate>& rows) {
   for (size_t i : p.measure) {
     if (rows[i].status != "ok") continue;
     if (p.store) {
-      SIMTUNE_ASSIGN_OR_RETURN(auto stored, p.store->LatestOkRef(p.candidate_ids[i], p.target.name, p.reference->name(),
-                                                                 p.reference->options_key(), p.artifacts[i].hash));
+      SIMTUNE_ASSIGN_OR_RETURN(auto stored, FindStoredRef(*p.reference, p.target, p.candidate_ids[i],
+                                                          p.artifacts[i].hash, *p.store));
       if (stored) {
         rows[i].measured = stored->result;
-        continue;
-      }
-      SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(*p.reference, p.target, p.candidate_ids[i],
-                                                          p.artifacts[i].hash, *p.store));
-      if (again) {
-        rows[i].measured = *again;
         continue;
       }
     }

@@ -80,13 +80,10 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
     if (!art.has_value() || !art->artifact.ok()) continue;  // build failures live in artifacts
     flops[id] = art->artifact.flops;
     if (measure && (f.sample == 0 || chosen.count(id))) {
-      SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkRef(id, target.name, f.reference, ref.options_key(),
-                                                            art->artifact.hash));
-      if (done.has_value() && !f.force) continue;
       if (!f.force) {
-        SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(ref, target, id, art->artifact.hash, store));
-        if (again.has_value()) {
-          ++rereduced;
+        SIMTUNE_ASSIGN_OR_RETURN(auto stored, FindStoredRef(ref, target, id, art->artifact.hash, store));
+        if (stored.has_value()) {
+          rereduced += stored->rereduced;
           continue;
         }
       }

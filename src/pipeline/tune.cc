@@ -461,16 +461,9 @@ class TuneJob::Tuner {
     std::vector<Cand*> batch_cands;
     std::unique_ptr<Builder> builder;
     for (auto* c : cs) {
-      SIMTUNE_ASSIGN_OR_RETURN(auto done, store_->LatestOkRef(c->id, target_.name, f_.reference,
-                                                              reference_->options_key(),
-                                                              c->artifact.hash));
+      SIMTUNE_ASSIGN_OR_RETURN(auto done, FindStoredRef(*reference_, target_, c->id, c->artifact.hash, *store_));
       if (done.has_value()) {
         out[c->id] = done->result;
-        continue;
-      }
-      SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(*reference_, target_, c->id, c->artifact.hash, *store_));
-      if (again.has_value()) {
-        out[c->id] = *again;
         continue;
       }
       Artifact a = c->artifact;
@@ -641,15 +634,9 @@ class TuneJob::Tuner {
     if (early_) return Status::Ok();
     for (Cand* c : DistinctTop(Ranked(), static_cast<size_t>(f_.verify_top))) {
       if (!early_tried_.insert(c->id).second) continue;
-      SIMTUNE_ASSIGN_OR_RETURN(auto done, store_->LatestOkRef(c->id, target_.name, f_.reference,
-                                                              reference_->options_key(), c->artifact.hash));
+      SIMTUNE_ASSIGN_OR_RETURN(auto done, FindStoredRef(*reference_, target_, c->id, c->artifact.hash, *store_));
       if (done.has_value()) {
         NoteEarly(*c, done->result);
-        continue;
-      }
-      SIMTUNE_ASSIGN_OR_RETURN(auto again, StoreRereduced(*reference_, target_, c->id, c->artifact.hash, *store_));
-      if (again.has_value()) {
-        NoteEarly(*c, *again);
         continue;
       }
       if (!std::filesystem::exists(c->artifact.elf)) continue;   // built elsewhere: left to the end

@@ -8,18 +8,21 @@
 
 namespace simtune {
 
-Result<std::optional<RefResult>> StoreRereduced(const Reference& reference, const Target& target,
-                                                int64_t candidate_id, const std::string& artifact_hash,
-                                                Store& store) {
+Result<std::optional<StoredRef>> FindStoredRef(const Reference& reference, const Target& target,
+                                               int64_t candidate_id, const std::string& artifact_hash,
+                                               Store& store) {
+  SIMTUNE_ASSIGN_OR_RETURN(auto done, store.LatestOkRef(candidate_id, target.name, reference.name(),
+                                                        reference.options_key(), artifact_hash));
+  if (done.has_value()) return std::optional<StoredRef>{StoredRef{done->result, false}};
   const std::string key = reference.rereducible_key();
-  if (key.empty()) return std::optional<RefResult>{};
+  if (key.empty()) return std::optional<StoredRef>{};
   SIMTUNE_ASSIGN_OR_RETURN(auto before, store.LatestOkRef(candidate_id, target.name, reference.name(), key,
                                                           artifact_hash));
-  if (!before.has_value()) return std::optional<RefResult>{};
+  if (!before.has_value()) return std::optional<StoredRef>{};
   auto again = reference.Rereduce(before->result);
-  if (!again.ok()) return std::optional<RefResult>{};
+  if (!again.ok()) return std::optional<StoredRef>{};
   SIMTUNE_RETURN_IF_ERROR(store.AddRefResult(MakeRefRow(reference, target, candidate_id, artifact_hash, *again)));
-  return std::optional<RefResult>{*again};
+  return std::optional<StoredRef>{StoredRef{*again, true}};
 }
 
 Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
