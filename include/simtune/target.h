@@ -97,6 +97,11 @@ struct CoreConfig {
                                   // repetitions, as x86_64-host's native one does)
   bool forward = true;    // a load of bytes in the store buffer gets them at once; false:
                           // only once the store has drained (with a store buffer)
+  // Cycles a store split across two cache lines ("line") or two 4 KiB pages ("page") holds
+  // the store buffer's drain beyond an ordinary one (with a store buffer); 0: none. A target
+  // file's "core": {"split_store": {"line": 1, "page": 33}}.
+  int split_store_line = 0;
+  int split_store_page = 0;
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

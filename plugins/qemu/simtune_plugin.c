@@ -1799,6 +1799,7 @@ static uint64_t accesses[2][8];
  * only pieces that cross a boundary themselves count.
  */
 static uint64_t line_splits[2], page_splits[2];
+static unsigned int split_line_shift = 6;    /* the data cache's line; 64 bytes without caches */
 
 /* The dependency timing models' state and steps (dep=on; see DepInsn). */
 static bool opt_dep;
@@ -1834,6 +1835,14 @@ static uint64_t dep_n;            /* instructions the models saw, this interval 
  * once the one dep_sb stores before it has drained.
  */
 static uint64_t dep_sb, dep_drain = 1;
+/*
+ * A store split across two cache lines or two 4 KiB pages holds the drain
+ * that many cycles more, and the store after it drains that much later (x86:
+ * a page-split store costs a Zen 4 about 33 cycles of store throughput, a
+ * line-split one 1). Needs a store buffer; 0: no cost.
+ */
+static uint64_t dep_split_store_line, dep_split_store_page;
+static uint64_t dep_drain_busy[N_DEP_MODELS];  /* the latest store's extra cycles */
 static bool dep_forward = true;   /* off: loads wait until the store has drained */
 static uint64_t *dep_sb_free[N_DEP_MODELS];  /* drain time of store k, at k % dep_sb */
 static uint64_t dep_stores_n, dep_drain_start[N_DEP_MODELS];
@@ -1946,6 +1955,7 @@ static void dep_reset(void)
     dep_stores_n = 0;
     memset(dep_drain_start, 0, sizeof(dep_drain_start));
     memset(dep_sb_last, 0, sizeof(dep_sb_last));
+    memset(dep_drain_busy, 0, sizeof(dep_drain_busy));
     if (dep_lq) {
         memset(dep_lq_free, 0, dep_lq * sizeof(uint64_t));
     }
@@ -1985,10 +1995,11 @@ static void dep_store_record(const uint64_t done[N_DEP_MODELS], uint64_t first,
 
 /*
  * One instruction through both models; mem: its bytes (end 0: none); drain: a
- * store's cycles to leave the store buffer.
+ * store's cycles to leave the store buffer; busy: of those, the cycles it
+ * holds the drain beyond dep_drain (a split store).
  */
 static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t end,
-                     uint64_t drain)
+                     uint64_t drain, uint64_t busy)
 {
     bool mem = end != 0;
     bool buffered = d->kind == DEP_STORE && dep_sb;
@@ -2079,8 +2090,9 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         }
         if (buffered) {
             /* Entries free in order: not before the one of the store before. */
-            dep_drain_start[m] = max2(leaves, dep_drain_start[m] + dep_drain);
-            dep_sb_last[m] = max2(dep_sb_last[m], dep_drain_start[m] + drain);
+            dep_drain_start[m] = max2(leaves, dep_drain_start[m] + dep_drain + dep_drain_busy[m]);
+            dep_drain_busy[m] = busy;
+            dep_sb_last[m] = max2(dep_sb_last[m], dep_drain_start[m] + drain + busy);
             dep_sb_free[m][dep_stores_n % dep_sb] = dep_sb_last[m];
         }
     }
@@ -2116,8 +2128,14 @@ static void dep_flush(void)
     dep_pending = NULL;
     uint64_t lat = d->kind == DEP_LOAD ? max2(dep_pending_lat, dep_lat_level[0])
                                        : dep_lat[d->kind];
+    uint64_t busy = 0;
+    if (d->kind == DEP_STORE && dep_pending_end) {
+        uint64_t across = dep_pending_first ^ dep_pending_end;
+        busy = across >> 12 ? dep_split_store_page
+             : across >> split_line_shift ? dep_split_store_line : 0;
+    }
     dep_step(d, lat, dep_pending_first, dep_pending_end,
-             dep_drain + dep_beyond_l1(dep_pending_lat));
+             dep_drain + dep_beyond_l1(dep_pending_lat), busy);
 }
 
 static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
@@ -2138,7 +2156,7 @@ static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
         dep_pending_lat = 0;
         return;
     }
-    dep_step(d, dep_lat[d->kind], 0, 0, 0);
+    dep_step(d, dep_lat[d->kind], 0, 0, 0, 0);
 }
 
 /* dep_lat_level's index of the level that served the latest data access. */
@@ -2257,7 +2275,6 @@ static void raw_access(uint64_t vaddr, uint64_t end, bool store, bool continues)
 }
 static uint64_t mem_last_end;
 static const void *mem_last_site;
-static unsigned int split_line_shift = 6;
 static bool splits_joined;
 
 /* Whether this access continues the previous one of the same instruction. */
@@ -3301,6 +3318,11 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
             /* Only when off: records from before the option (all with stalls) match. */
             g_string_append(s, "\"fetch_stalls\":false,");
         }
+        if (dep_split_store_line || dep_split_store_page) {
+            /* Only when set: records from before the options match. */
+            json_u64(s, "split_store_line", dep_split_store_line, true);
+            json_u64(s, "split_store_page", dep_split_store_page, true);
+        }
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
             if (dep_lat_names[k]) {
@@ -3574,6 +3596,12 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_lat_drain")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_drain);
+    }
+    if (!strcmp(key, "dep_split_store_line")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_split_store_line);
+    }
+    if (!strcmp(key, "dep_split_store_page")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_split_store_page);
     }
     if (!strcmp(key, "dep_mispredict")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_mispredict);

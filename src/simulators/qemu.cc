@@ -346,6 +346,10 @@ class QemuSimulator : public Simulator {
     // Only when off: the records and models from before the key existed (all with fetch
     // stalls) stay valid.
     if (!core.fetch_stalls) c["fetch_stalls"] = false;
+    if (core.split_store_line || core.split_store_page) {   // only when set, likewise
+      c["split_store_line"] = core.split_store_line;
+      c["split_store_page"] = core.split_store_page;
+    }
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -370,6 +374,10 @@ class QemuSimulator : public Simulator {
       args.push_back(std::string("dep_fetch_next_line=") + (core.fetch_next_line ? "on" : "off"));
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       if (!core.fetch_stalls) args.push_back("dep_fetch_stalls=off");
+      if (core.split_store_line)
+        args.push_back("dep_split_store_line=" + std::to_string(core.split_store_line));
+      if (core.split_store_page)
+        args.push_back("dep_split_store_page=" + std::to_string(core.split_store_page));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)

@@ -157,7 +157,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "fetch_stalls", "latency", "units"},
+                 "fetch_next_line", "fetch_stalls", "split_store", "latency", "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -196,6 +196,18 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   }
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
+  }
+  if (j.contains("split_store")) {
+    const json& split = j.at("split_store");
+    const std::string at = where + ": split_store";
+    if (!split.is_object()) return Error{at + ": expected an object; got " + TypeName(split)};
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(split, {"line", "page"}, {}, at));
+    if (split.contains("line")) {
+      SIMTUNE_ASSIGN_OR_RETURN(core.split_store_line, in_range(split, "line", 0, 100000, at));
+    }
+    if (split.contains("page")) {
+      SIMTUNE_ASSIGN_OR_RETURN(core.split_store_page, in_range(split, "page", 0, 100000, at));
+    }
   }
   // "latency" and "units": objects whose keys are the defaults' kinds, each value in
   // [low(kind), high].

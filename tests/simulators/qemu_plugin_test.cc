@@ -713,6 +713,49 @@ TEST(QemuPlugin, DependencyTimingDecodesX86) {
   }
 }
 
+// dep_split_store_line / _page: a 32-byte store split across two lines or two 4 KiB pages holds
+// the store buffer's drain that many cycles more, and the next store drains that much later.
+// run_vstride's stores (stride 40 over 16 KiB: 410 stores, hand-counted line and page splits)
+// with a one-entry store buffer and 20 cycles a drain, so every store waits for the one before
+// to drain: each split adds exactly its cycles, in both models. Without a store buffer the options cost nothing,
+// and they appear in dep_config only when set.
+TEST(QemuPlugin, DependencyTimingChargesSplitStores) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  // The last store (16360: across the buffer's end, a page split) has no store after it to
+  // wait, and the ROI ends without draining: its cycles do not show.
+  uint64_t line_only = 0, page = 0;
+  for (uint64_t off = 0; off + 40 < 16384; off += 40) {
+    bool p = (off % 4096) + 32 > 4096;
+    page += p;
+    line_only += !p && (off % 64) + 32 > 64;
+  }
+  ASSERT_EQ(page, 2u);
+  auto run = [&](const std::string& opts) {
+    auto r = RunWithPlugin("x86_64", elf, "dep=on,bpred=off,cache=off" + opts,
+                           {"vstride", "16384", "40", "1", "store"});
+    EXPECT_TRUE(r.process.Success()) << r.process.err;
+    return r.stats.at("extra");
+  };
+  auto cycles = [](const nlohmann::json& extra) {
+    return std::pair<int64_t, int64_t>{extra.at("dep").at("inorder_cycles").get<int64_t>(),
+                                       extra.at("dep").at("ooo_cycles").get<int64_t>()};
+  };
+  auto base = run(",dep_store_buffer=1,dep_lat_drain=20");
+  EXPECT_FALSE(base.at("dep_config").contains("split_store_page"));
+  auto line = run(",dep_store_buffer=1,dep_lat_drain=20,dep_split_store_line=5");
+  auto both = run(",dep_store_buffer=1,dep_lat_drain=20,dep_split_store_line=5,dep_split_store_page=40");
+  EXPECT_EQ(both.at("dep_config").at("split_store_line"), 5);
+  EXPECT_EQ(both.at("dep_config").at("split_store_page"), 40);
+  // A page split costs the page's cycles, not the line's too.
+  EXPECT_EQ(cycles(line).first - cycles(base).first, int64_t(5 * line_only));
+  EXPECT_EQ(cycles(line).second - cycles(base).second, int64_t(5 * line_only));
+  EXPECT_EQ(cycles(both).first - cycles(base).first, int64_t(5 * line_only + 40 * page));
+  EXPECT_EQ(cycles(both).second - cycles(base).second, int64_t(5 * line_only + 40 * page));
+  auto unbuffered = run(""), unbuffered_split = run(",dep_split_store_page=40");
+  EXPECT_EQ(cycles(unbuffered), cycles(unbuffered_split));
+}
+
 // dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.
 TEST(QemuPlugin, DependencyTimingIsRiscvAndX86Only) {
   std::string elf = BuildRoiProgram("aarch64", "static");

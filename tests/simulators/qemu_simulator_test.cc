@@ -276,6 +276,13 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   other.core.fetch_stalls = false;
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
   EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("fetch_stalls"), false);
+  // So do split stores' cycles, only when set.
+  EXPECT_FALSE(config.contains("split_store_page"));
+  other = target;
+  other.core.split_store_page = 33;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("split_store_page"), 33);
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("split_store_line"), 0);
 
   Target arm = RiscvTarget();
   arm.name = "arm-test";
@@ -301,6 +308,8 @@ TEST(QemuSimulator, DependencyTimingRunsOnX86) {
   const auto& config = r.stats.extra.at("dep_config");
   EXPECT_EQ(config.at("width"), target->core.width);
   EXPECT_EQ(config.at("fetch_stalls"), false);
+  EXPECT_EQ(config.at("split_store_page"), target->core.split_store_page);
+  EXPECT_GT(target->core.split_store_page, 0);
   EXPECT_EQ(config, sim->ConfigurationFor(*target).at("dep_config"));
   EXPECT_TRUE(sim->MatchesTarget(r.stats, *target));
   EXPECT_EQ(r.stats.extra.at("dep").at("insns"), r.stats.insn_count);

@@ -402,6 +402,18 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"fetch_stalls": "no"})"),
             "t.json: core: fetch_stalls must be true or false; got \"no\"");
   EXPECT_FALSE(ParseTarget(With(R"("core": {"fetch_stalls": false})"), w)->core.fetch_stalls);
+  EXPECT_EQ(t->core.split_store_line, 0);
+  EXPECT_EQ(t->core.split_store_page, 0);
+  auto split = ParseTarget(With(R"("core": {"split_store": {"page": 33}})"), w);
+  ASSERT_TRUE(split.ok()) << split.message();
+  EXPECT_EQ(split->core.split_store_page, 33);
+  EXPECT_EQ(split->core.split_store_line, 0);
+  EXPECT_EQ(msg(R"("core": {"split_store": {"page": -1}})"),
+            "t.json: core: split_store: page must be in [0, 100000]; got -1");
+  EXPECT_EQ(msg(R"("core": {"split_store": {"pages": 3}})"),
+            "t.json: core: split_store: unknown key 'pages'; did you mean 'page'?");
+  EXPECT_EQ(msg(R"("core": {"split_store": 33})"),
+            "t.json: core: split_store: expected an object; got integer");
   EXPECT_EQ(msg(R"("core": {"load_queue": -1})"),
             "t.json: core: load_queue must be in [0, 4096]; got -1");
   EXPECT_EQ(msg(R"("core": {"width": 4, "window": 2})"),

@@ -1,0 +1,89 @@
+/*
+ * Split-store probe (issue 11, session 23): what a store that crosses a cache line or a 4 KiB
+ * page costs this x86 machine, the figures behind x86_64-host's core "split_store" (QEMU's
+ * dependency timing models charge them; README, "Predicting instead of measuring").
+ *
+ *   gcc -O2 -mavx2 bench/split_store_probe.c -o /tmp/split_store_probe && /tmp/split_store_probe
+ *
+ * Each case stores to one address in a loop (100000 times, the minimum over 30 runs, TSC
+ * cycles a store); "mix" puts one such store among 20 aligned ones, to show the cost adds to
+ * the loop's rather than hiding in the store buffer; "chase" is a chain of 8-byte loads through
+ * one address, its latency. The store pipe takes one aligned store a core cycle, so the
+ * aligned store's TSC cycles give the core clock's ratio, and the last column each case's cost
+ * in core cycles beyond its within-line twin. Not run by `make test`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <x86intrin.h>
+
+static char *buf;
+
+#define KERNEL(name) __attribute__((noinline)) static void name(char *p, char *q, long n)
+KERNEL(store8) {
+    (void)q;
+    for (long i = 0; i < n; i++) __asm__ volatile("movq %%rax, (%0)" ::"r"(p) : "memory");
+}
+KERNEL(store16) {
+    (void)q;
+    for (long i = 0; i < n; i++) __asm__ volatile("vmovups %%xmm0, (%0)" ::"r"(p) : "memory");
+}
+KERNEL(store32) {
+    (void)q;
+    for (long i = 0; i < n; i++) __asm__ volatile("vmovups %%ymm0, (%0)" ::"r"(p) : "memory");
+}
+KERNEL(mix) {
+    for (long i = 0; i < n; i++) {
+        __asm__ volatile("vmovups %%ymm0, (%0)" ::"r"(p) : "memory");
+        for (int j = 0; j < 20; j++) __asm__ volatile("vmovups %%ymm0, (%0)" ::"r"(q + 32 * j) : "memory");
+    }
+}
+KERNEL(chase) {
+    (void)q;
+    long x = 0;   /* the loaded value is 0: each load's address waits for the last load */
+    for (long i = 0; i < n; i++) __asm__ volatile("movq (%1,%0), %0" : "+r"(x) : "r"(p) : "memory");
+}
+
+typedef void (*Kernel)(char *, char *, long);
+
+static double tsc_per_iteration(Kernel k, long offset) {
+    const long n = 100000;
+    double best = 1e30;
+    for (int run = 0; run < 30; run++) {
+        unsigned long long t0 = __rdtsc();
+        k(buf + offset, buf + 3 * 4096, n);
+        unsigned long long t1 = __rdtsc();
+        double c = (double)(t1 - t0) / n;
+        best = c < best ? c : best;
+    }
+    return best;
+}
+
+int main(void) {
+    buf = aligned_alloc(4096, 5 * 4096);
+    if (!buf) return 1;
+    for (int i = 0; i < 5 * 4096; i++) buf[i] = 0;
+    struct {
+        const char *name;
+        Kernel k;
+        long within, split;
+    } cases[] = {
+        {"store 8 B, page split", store8, 4088 - 8, 4092},
+        {"store 16 B, page split", store16, 4096 - 32, 4088},
+        {"store 32 B, page split", store32, 4096 - 64, 4080},
+        {"store 32 B, line split", store32, 4096, 4096 + 48},
+        {"1 of 21 stores, page split", mix, 4096 - 64, 4080},
+        {"8 B load chain, page split", chase, 4088 - 8, 4092},
+    };
+    double aligned = tsc_per_iteration(store32, 4096);
+    printf("aligned 32-byte store: %.2f TSC cycles (core cycles = TSC cycles x %.2f)\n", aligned,
+           1 / aligned);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int b = 0; b < 5 * 4096; b++) buf[b] = 0;   /* the stores wrote rax's bytes */
+        double w = tsc_per_iteration(cases[i].k, cases[i].within);
+        double s = tsc_per_iteration(cases[i].k, cases[i].split);
+        printf("%-28s within %6.2f  split %6.2f TSC cycles  extra %5.1f core cycles\n",
+               cases[i].name, w, s, (s - w) / aligned);
+    }
+    free(buf);
+    return 0;
+}
