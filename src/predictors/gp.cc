@@ -14,6 +14,14 @@
 // unless the data move it. A feature that does not help gets a long scale and drops out of
 // the distance.
 //
+// base=dep (or base=FEATURE, a log-scale feature) learns the log run time relative to a base
+// estimate instead of the run time itself: the target is log(y) - base, group-centred, and the
+// prediction adds the base back. The GP's prior mean is zero, so where a candidate is far from
+// every training row (a workload unlike the corpus) its prediction reverts to the base's
+// ordering instead of to the workload's mean; "dep" is the first feature ending in
+// ".dep.log_cycles_ooo" (the QEMU plugin's out-of-order timing model, in log cycles). A
+// candidate without the base feature at prediction takes the training rows' mean.
+//
 // bag=K fits K such models whose subsamples are drawn with seeds seed, seed+1, ..., and
 // predicts the geometric mean of their run times (the mean of their log predictions): the
 // chosen scales depend on which rows the search saw, and averaging over K draws makes a
@@ -75,9 +83,9 @@ Eigen::MatrixXd Correlation(const Eigen::MatrixXd& d2, double length, bool mater
 class GpPredictor : public Predictor {
  public:
   GpPredictor(Options options, bool matern, bool ard, int64_t max_rows, int64_t search_rows,
-              uint64_t seed, double risk)
+              uint64_t seed, double risk, std::string base)
       : options_(std::move(options)), matern_(matern), ard_(ard), max_rows_(max_rows),
-        search_rows_(search_rows), seed_(seed), risk_(risk) {}
+        search_rows_(search_rows), seed_(seed), risk_(risk), base_(std::move(base)) {}
 
   std::string name() const override { return "gp"; }
   std::string options() const override { return options_.Canonical(); }
@@ -91,7 +99,23 @@ class GpPredictor : public Predictor {
                    std::to_string(train.rows())};
     SIMTUNE_ASSIGN_OR_RETURN(DenseFeatures features, DenseFeatures::Fit(train, name()));
     SIMTUNE_ASSIGN_OR_RETURN(Eigen::MatrixXd z, features.Transform(train, name()));
-    Eigen::VectorXd t = GroupCenteredLogTarget(train);
+    // With a base, the run time relative to it (scale_ below is fitted on the same).
+    Dataset relative;
+    const Dataset* target_rows = &train;
+    if (base_ != "none") {
+      SIMTUNE_ASSIGN_OR_RETURN(base_column_, BaseColumn(train));
+      Eigen::VectorXd b = train.X.col(train.FeatureIndex(base_column_));
+      for (int64_t r = 0; r < b.size(); ++r)
+        if (std::isnan(b[r]))
+          return Error{"training data: gp option base=" + base_ + ": feature '" + base_column_ +
+                       "' is missing (NaN) for candidate id " + std::to_string(train.ids[r])};
+      base_fill_ = b.mean();
+      relative.X.resize(train.rows(), 0);   // rows() counts X's rows
+      relative.y = (train.y.array().log() - b.array()).exp().matrix();
+      relative.group = train.group;
+      target_rows = &relative;
+    }
+    Eigen::VectorXd t = GroupCenteredLogTarget(*target_rows);
 
     std::vector<int64_t> order(train.rows());
     for (int64_t i = 0; i < train.rows(); ++i) order[i] = i;
@@ -142,7 +166,7 @@ class GpPredictor : public Predictor {
     alpha_ = llt.solve(tt);
     if (risk_ != 0) llt_ = llt;
     scale_ = GroupScale::Fit(
-        train, Correlation(SquaredDistances(scaled, zt_scaled), 1.0, matern_) * alpha_);
+        *target_rows, Correlation(SquaredDistances(scaled, zt_scaled), 1.0, matern_) * alpha_);
     train_z_ = std::move(zt);
     scaled_train_z_ = std::move(zt_scaled);
     lengths_ = std::move(lengths);
@@ -170,6 +194,14 @@ class GpPredictor : public Predictor {
         mean[i] += risk_ * std::sqrt(var);
       }
     }
+    if (!base_column_.empty()) {
+      int64_t c = x.FeatureIndex(base_column_);
+      if (c < 0)
+        return Error{"prediction input lacks feature '" + base_column_ + "' (gp option base=" +
+                     base_ + ")"};
+      for (int64_t i = 0; i < x.rows(); ++i)
+        mean[i] += std::isnan(x.X(i, c)) ? base_fill_ : x.X(i, c);
+    }
     Eigen::VectorXd out(x.rows());
     for (int64_t i = 0; i < x.rows(); ++i)
       out[i] = std::exp(mean[i] + scale_.Offset(x.group[i]));
@@ -184,11 +216,13 @@ class GpPredictor : public Predictor {
                              {"log_marginal_likelihood", log_marginal_likelihood_}};
     // With ARD, one scale per feature in feature order (length_scale is the isotropic start).
     if (ard_) chosen["length_scales"] = predictors::ToJson(lengths_);
-    return {{"features", features_.ToJson()},
-            {"scale", scale_.ToJson()},
-            {"train_z", predictors::ToJson(train_z_)},
-            {"alpha", predictors::ToJson(alpha_)},
-            {"chosen", std::move(chosen)}};
+    nlohmann::json out = {{"features", features_.ToJson()},
+                          {"scale", scale_.ToJson()},
+                          {"train_z", predictors::ToJson(train_z_)},
+                          {"alpha", predictors::ToJson(alpha_)},
+                          {"chosen", std::move(chosen)}};
+    if (!base_column_.empty()) out["base"] = {{"feature", base_column_}, {"fill", base_fill_}};
+    return out;
   }
 
   Status LoadJson(const nlohmann::json& model) override {
@@ -235,6 +269,20 @@ class GpPredictor : public Predictor {
           return Error{"invalid model: chosen.length_scales[" + std::to_string(i) +
                        "] must be a positive number; got " + std::to_string(lengths[i])};
     }
+    std::string base_column;
+    double base_fill = 0;
+    if (base_ != "none") {
+      const auto& base = model.value("base", nlohmann::json());
+      if (!base.is_object() || !base.contains("feature") || !base["feature"].is_string() ||
+          base["feature"].get<std::string>().empty())
+        return Error{"invalid model: gp with base=" + base_ +
+                     " needs base.feature, the name of its base feature"};
+      base_column = base["feature"].get<std::string>();
+      SIMTUNE_ASSIGN_OR_RETURN(base_fill, predictors::FiniteFromJson(base.value("fill", nlohmann::json()),
+                                                                     "base.fill"));
+    }
+    base_column_ = std::move(base_column);
+    base_fill_ = base_fill;
     length_ = length;
     lambda_ = lambda;
     signal_variance_ = variance;
@@ -255,6 +303,19 @@ class GpPredictor : public Predictor {
   }
 
  private:
+  // The base option's feature column in `train`, which must have it.
+  Result<std::string> BaseColumn(const Dataset& train) const {
+    if (base_ == "dep") {
+      for (const auto& n : train.feature_names)
+        if (n.ends_with(".dep.log_cycles_ooo")) return n;
+      return Error{"training data has no dependency timing feature ('<simulator>.dep.log_cycles_ooo': "
+                   "qemu with dep=on) for gp option base=dep"};
+    }
+    if (train.FeatureIndex(base_) < 0)
+      return Error{"training data has no feature '" + base_ + "' (gp option base=" + base_ + ")"};
+    return base_;
+  }
+
   // R + lambda I over rows already divided by their length scales.
   Eigen::MatrixXd KernelMatrix(const Eigen::MatrixXd& scaled, double lambda) const {
     Eigen::MatrixXd k = Correlation(SquaredDistances(scaled, scaled), 1.0, matern_);
@@ -349,6 +410,9 @@ class GpPredictor : public Predictor {
   int64_t search_rows_;
   uint64_t seed_;
   double risk_;
+  std::string base_;          // the option: "none", "dep" or a feature name
+  std::string base_column_;   // fitted: the base feature's column; empty without
+  double base_fill_ = 0;      // the base for a candidate without the feature
   bool fitted_ = false;
   Eigen::LLT<Eigen::MatrixXd> llt_;  // the kernel matrix's factor, kept when risk != 0
   DenseFeatures features_;
@@ -435,7 +499,8 @@ void RegisterGpPredictor(PredictorRegistry& registry) {
                                        {"search_rows", "400"},
                                        {"seed", "0"},
                                        {"bag", "1"},
-                                       {"risk", "0"}}));
+                                       {"risk", "0"},
+                                       {"base", "none"}}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string kernel, o.OneOf("kernel", {"rbf", "matern52"}));
         SIMTUNE_ASSIGN_OR_RETURN(std::string ard, o.OneOf("ard", {"off", "on"}));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t max_rows, o.Int("max_rows", 2, 20000));
@@ -443,15 +508,19 @@ void RegisterGpPredictor(PredictorRegistry& registry) {
         SIMTUNE_ASSIGN_OR_RETURN(int64_t seed, o.Int("seed", 0, INT64_MAX - 64));
         SIMTUNE_ASSIGN_OR_RETURN(int64_t bag, o.Int("bag", 1, 64));
         SIMTUNE_ASSIGN_OR_RETURN(double risk, o.Double("risk", -10, 10));
+        std::string base = o.String("base");
+        if (base.empty()) return Error{"gp option base: expected none, dep or a feature name; got an empty value"};
         if (bag == 1)
           return std::unique_ptr<Predictor>(new GpPredictor(std::move(o), kernel == "matern52",
                                                             ard == "on", max_rows, search_rows,
-                                                            static_cast<uint64_t>(seed), risk));
+                                                            static_cast<uint64_t>(seed), risk,
+                                                            base));
         std::vector<std::unique_ptr<GpPredictor>> members;
         for (int64_t i = 0; i < bag; ++i)
           members.push_back(std::make_unique<GpPredictor>(o, kernel == "matern52", ard == "on",
                                                           max_rows, search_rows,
-                                                          static_cast<uint64_t>(seed + i), risk));
+                                                          static_cast<uint64_t>(seed + i), risk,
+                                                          base));
         return std::unique_ptr<Predictor>(new BaggedGpPredictor(std::move(o), std::move(members)));
       });
 }

@@ -205,6 +205,100 @@ TEST(GpRiskTest, AddsThePosteriorSpreadAndRoundTrips) {
   EXPECT_LT((*pl - *pr).cwiseAbs().maxCoeff(), 1e-9 * pr->cwiseAbs().maxCoeff());
 }
 
+// base=dep: the run time relative to the dependency timing model's cycles is what the GP
+// learns, so a workload far from every training row (its other feature out of the training
+// range) is still ranked by the base: log y = base + 0.02 f, trained on base in [5, 8] and f
+// in [0, 1], ranked with base in [8, 11] and f in [5, 6]. The base is added back (ratios of predictions follow the base's), the
+// model names its base column and round-trips, and a candidate without the base takes the
+// training mean.
+TEST(GpBaseTest, RanksByTheBaseFarFromTrainingAndRoundTrips) {
+  auto make = [](int first_group, int groups, double b_lo, double f_lo, uint64_t seed) {
+    Dataset d;
+    d.feature_names = {"qemu.dep.log_cycles_ooo", "qemu.f"};
+    const int rows = groups * 30;
+    d.X.resize(rows, 2);
+    d.y.resize(rows);
+    uint64_t x = seed;
+    auto uniform = [&x]() {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      return static_cast<double>(x >> 11) / 9007199254740992.0;
+    };
+    for (int r = 0; r < rows; ++r) {
+      double b = b_lo + 3 * uniform(), f = f_lo + uniform();
+      d.X(r, 0) = b;
+      d.X(r, 1) = f;
+      d.y[r] = std::exp(b + 0.02 * f + 0.3 * (r / 30));
+      d.group.push_back(first_group + r / 30);
+      d.ids.push_back(1000 * first_group + r);
+    }
+    return d;
+  };
+  Dataset train = make(0, 8, 5.0, 0.0, 1), unseen = make(40, 1, 8.0, 5.0, 2);
+  auto p = std::move(Predictors().Create("gp", "base=dep").value());
+  ASSERT_TRUE(p->Fit(train).ok());
+  auto pred = p->Predict(unseen);
+  ASSERT_TRUE(pred.ok()) << pred.message();
+  EXPECT_GT(Spearman(unseen.y, *pred), 0.99);
+  // Relative predictions follow the base to within the learned correction's spread.
+  for (int r = 1; r < unseen.rows(); ++r) {
+    double want = unseen.X(r, 0) - unseen.X(0, 0);
+    EXPECT_NEAR(std::log((*pred)[r] / (*pred)[0]), want, 0.05) << "row " << r;
+  }
+  nlohmann::json saved = p->SaveJson();
+  EXPECT_EQ(saved["base"]["feature"], "qemu.dep.log_cycles_ooo");
+  auto loaded = std::move(Predictors().Create("gp", p->options()).value());
+  ASSERT_TRUE(loaded->LoadJson(saved).ok());
+  auto again = loaded->Predict(unseen);
+  ASSERT_TRUE(again.ok());
+  EXPECT_LT((*again - *pred).cwiseAbs().maxCoeff(), 1e-9 * pred->cwiseAbs().maxCoeff());
+
+  // A candidate without the base: the training rows' mean base.
+  Dataset missing = unseen;
+  missing.X(0, 0) = std::nan("");
+  Dataset filled = unseen;
+  filled.X(0, 0) = train.X.col(0).mean();
+  auto pm = p->Predict(missing), pf = p->Predict(filled);
+  ASSERT_TRUE(pm.ok() && pf.ok());
+  // (The GP's own features impute the missing value their way: the same up to 1e-4.)
+  EXPECT_NEAR((*pm)[0], (*pf)[0], 1e-4 * (*pf)[0]);
+
+  // Without the base the same GP, far from its training rows, reverts to its prior mean: it
+  // ranks them no better than by chance (all alike: no rank correlation at all).
+  auto plain = std::move(Predictors().Create("gp", "").value());
+  ASSERT_TRUE(plain->Fit(train).ok());
+  double plain_rho = Spearman(unseen.y, *plain->Predict(unseen));
+  EXPECT_FALSE(plain_rho >= 0.5) << plain_rho;
+}
+
+TEST(GpBaseTest, MissingBasesAreErrors) {
+  Dataset d = testing::MakeSynthetic({});
+  auto dep = std::move(Predictors().Create("gp", "base=dep").value());
+  EXPECT_EQ(dep->Fit(d).message(),
+            "training data has no dependency timing feature ('<simulator>.dep.log_cycles_ooo': "
+            "qemu with dep=on) for gp option base=dep");
+  auto named = std::move(Predictors().Create("gp", "base=qemu.nothing").value());
+  EXPECT_EQ(named->Fit(d).message(),
+            "training data has no feature 'qemu.nothing' (gp option base=qemu.nothing)");
+  auto f0 = std::move(Predictors().Create("gp", "base=" + d.feature_names[0]).value());
+  Dataset gap = d;
+  gap.X(3, 0) = std::nan("");
+  EXPECT_EQ(f0->Fit(gap).message(),
+            "training data: gp option base=" + d.feature_names[0] + ": feature '" +
+                d.feature_names[0] + "' is missing (NaN) for candidate id " +
+                std::to_string(d.ids[3]));
+  ASSERT_TRUE(f0->Fit(d).ok());
+  Dataset without = d;
+  without.feature_names[0] = "renamed";
+  EXPECT_EQ(f0->Predict(without).message(),
+            "input lacks feature '" + d.feature_names[0] + "' that the gp model was trained with");
+  nlohmann::json saved = f0->SaveJson();
+  saved.erase("base");
+  auto loaded = std::move(Predictors().Create("gp", f0->options()).value());
+  EXPECT_EQ(loaded->LoadJson(saved).message(),
+            "invalid model: gp with base=" + d.feature_names[0] +
+                " needs base.feature, the name of its base feature");
+}
+
 TEST(GpOptionsTest, BadValuesAreErrors) {
   auto k = Predictors().Create("gp", "kernel=cubic");
   ASSERT_FALSE(k.ok());
