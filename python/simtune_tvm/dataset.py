@@ -11,15 +11,21 @@ with fewer gets another MetaSchedule run (the next seed) for the rest, and sched
 executable the store already simulated and measured are not run again. Progress: a line per
 batch and per workload on stderr.
 
+Each schedule's executable is kept (--keep, default <store>.executables/ beside the store, a
+folder per MetaSchedule run), where the store's artifacts point, so that `simtune simulate`
+can run them again when a simulator or the target's description changes (a store whose
+executables are gone has to be searched and measured again from nothing).
+
     PYTHONPATH=python .venv/bin/python -m simtune_tvm.dataset --db out/tvm/x86.db \\
         [--target x86_64-host] [--sims qemu,mca] [--trials 48] [--workloads W;W...]
-        [--ref-options verify=off]
+        [--ref-options verify=off] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -89,8 +95,10 @@ def measured_count(db: Path, workload: str, target: str) -> int:
 
 
 def collect(workload: str, db: Path, target: str, sims: str, trials: int, seed: int,
-            per_iter: int, work: Path, log, ref_options: str = "") -> dict:
-    """One MetaSchedule run on `workload` whose every trial is simulated and measured."""
+            per_iter: int, work: Path, log, ref_options: str = "",
+            keep: Path | None = None) -> dict:
+    """One MetaSchedule run on `workload` whose every trial is simulated and measured; the
+    executables stay in `keep` (default: under `work`)."""
     # pylint: disable=import-outside-toplevel
     import tvm
     from tvm.s_tir import meta_schedule as ms
@@ -106,7 +114,7 @@ def collect(workload: str, db: Path, target: str, sims: str, trials: int, seed: 
             f"{len(records) - ok} failed; {time.monotonic() - started:.0f} s")
 
     runner = SimtuneRunner(target, workload, sims=sims, model=None, calibrate=per_iter,
-                           store=str(db), work_dir=str(work / "runner"), on_batch=on_batch,
+                           store=str(db), work_dir=str(keep or work / "runner"), on_batch=on_batch,
                            ref_options=ref_options)
     tt = tvm.target.Target(tvm_target(target))
     ms.tune_tir(prim_func(workload), tt, str(work / "ms"), max_trials_global=trials,
@@ -133,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-options", default="",
                     help="options of the target's reference (e.g. verify=off for rvsim: the "
                          "schedule is verified in its QEMU run already)")
+    ap.add_argument("--keep", default="",
+                    help="folder for the schedules' executables (default: <store>.executables)")
     ap.add_argument("--max-runs", type=int, default=3,
                     help="MetaSchedule runs per workload at most (each a new seed)")
     args = ap.parse_args(argv)
@@ -146,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         op_trials[op.strip()] = int(n)
     db = Path(args.db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
+    keep = Path(args.keep).resolve() if args.keep else db.with_name(db.name + ".executables")
     if not args.workloads:
         from .runner import load_simtune_target
         rvsim = "rvsim" in load_simtune_target(args.target).get("references", [])
@@ -175,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             want = trials - have
             log(f"[{i}/{len(workloads)}] {workload}: {have} stored, MetaSchedule run {run + 1} "
                 f"(seed {run + 1}) for {want} more")
+            # A folder of its own per run (the store's artifacts point into it; never reused).
+            kept = keep / (re.sub(r"[^A-Za-z0-9=,.-]+", "_", workload) +
+                           f"-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-seed{run + 1}")
             with tempfile.TemporaryDirectory(prefix="tvm_dataset_") as work:
                 out = collect(workload, db, args.target, args.sims, want, run + 1,
-                              min(args.per_iter, want), Path(work), log, args.ref_options)
+                              min(args.per_iter, want), Path(work), log, args.ref_options, kept)
             log(f"  {workload}: {out['measured']} measured, {out['failed']} failed of "
                 f"{out['trials']} trials in {out['wall_s']:.0f} s; load {os.getloadavg()[0]:.1f}")
     return 0

@@ -64,8 +64,16 @@ Result<SimulateJobResult> SimulateJob::Run(Store& store, const ProgressFn& progr
     Artifact artifact;
     std::vector<size_t> sims;   // indices of the simulators to run
   };
+  // simtune's own candidates, then executables built outside simtune (the TVM runner's
+  // "external:<hash>", as measure lists them): their statistics go stale with the target's
+  // configuration too.
+  std::vector<int64_t> ids;
+  for (const auto& [id, cfg] : cands) ids.push_back(id);
+  SIMTUNE_ASSIGN_OR_RETURN(auto all, store.Candidates(wid));
+  for (const auto& row : all)
+    if (IsExternalConfig(row.config)) ids.push_back(row.id);
   std::vector<Todo> todo;
-  for (const auto& [id, cfg] : cands) {
+  for (int64_t id : ids) {
     SIMTUNE_ASSIGN_OR_RETURN(auto art, store.LatestArtifact(id, target.name));
     if (!art.has_value() || !art->artifact.ok()) {
       ++result.unbuilt;

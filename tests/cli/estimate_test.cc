@@ -232,6 +232,20 @@ TEST_F(EstimateTest, MeasuresTheBestPredictedAndRecordsThemInAStore) {
                   "--no-rel", "--predictor", "insn-count", "--out", "m.json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir_ / "m.json"));
+
+  // `simulate` runs them as it runs simtune's own candidates (again with --force; without,
+  // their stored statistics stand).
+  r = RunSimtune({"simulate", "gemm:M=16,N=16,K=16", "--db", "s.db", "--target", "x86_64-host", "--sim",
+                  "fake"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("simulated 0 candidates"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 already in the store"), std::string::npos) << r.out;
+  r = RunSimtune({"simulate", "gemm:M=16,N=16,K=16", "--db", "s.db", "--target", "x86_64-host", "--sim",
+                  "fake", "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("simulated 2 candidates"), std::string::npos) << r.out;
+  count(&cands, &sims, &refs);
+  EXPECT_EQ(sims, 4u);
 }
 
 // A store the TVM runner measured with value=median keeps those runs: `measure` ranks and

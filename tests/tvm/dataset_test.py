@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -58,6 +60,18 @@ class DatasetTest(unittest.TestCase):
         self.assertEqual(len(configs), 4)
         self.assertTrue(all(c.startswith("external:") for c in configs), configs)
         self.assertEqual(sims, 4)
+        # The executables stay beside the store, so `simtune simulate` can run them again.
+        with sqlite3.connect(db) as con:
+            elfs = [Path(r[0]) for r in con.execute("SELECT elf_path FROM artifacts WHERE status = 'ok'")]
+        self.assertEqual(len(elfs), 4)
+        for elf in elfs:
+            self.assertTrue(elf.is_file(), elf)
+            self.assertTrue(elf.is_relative_to(self.work / "tvm.db.executables"), elf)
+        simtune = os.environ.get("SIMTUNE", str(REPO / "build" / "simtune"))
+        r = subprocess.run([simtune, "simulate", WORKLOAD, "--db", str(db), "--sim", "qemu", "--force"],
+                           capture_output=True, text=True, check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("simulated 4 candidates", r.stdout)
 
         again = self.run_dataset(db)
         self.assertIn(f"[1/1] {WORKLOAD}: 4 schedules stored, done", again)
