@@ -102,6 +102,9 @@ struct CoreConfig {
   // file's "core": {"split_store": {"line": 1, "page": 33}}.
   int split_store_line = 0;
   int split_store_page = 0;
+  // Cycles dispatch stalls after an x86 masked store (vmaskmovps, vpmaskmovd to memory:
+  // microcoded on AMD cores); 0: none. "core": {"masked_store": 11}.
+  int masked_store = 0;
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

@@ -1276,6 +1276,11 @@ typedef struct {
      * of bytes a cycle; the models count its iterations and skip them.
      */
     bool rep_string;
+    /*
+     * x86_64 masked store (vmaskmovps, vpmaskmovd to memory): microcoded on
+     * AMD cores; dispatch stalls dep_masked_store cycles after it.
+     */
+    bool masked_store;
 } DepInsn;
 
 #define FREG(r) ((uint8_t)(32 + (r)))
@@ -1676,7 +1681,9 @@ static DepInsn dep_decode_x86_64(const char *dis)
     bool store = mem == n - 1 && n >= 2 && !compare;
     if (move) {
         if (store) {        /* src[1]: the data */
-            return dep_insn(DEP_STORE, 0, m->addr[0], srcs[0], m->addr[1]);
+            d = dep_insn(DEP_STORE, 0, m->addr[0], srcs[0], m->addr[1]);
+            d.masked_store = has_prefix(mn, "vmaskmov") || has_prefix(mn, "vpmaskmov");
+            return d;
         }
         return dep_insn(DEP_LOAD, dst1, m->addr[0], m->addr[1], 0);
     }
@@ -1842,6 +1849,11 @@ static uint64_t dep_sb, dep_drain = 1;
  * line-split one 1). Needs a store buffer; 0: no cost.
  */
 static uint64_t dep_split_store_line, dep_split_store_page;
+/*
+ * Cycles dispatch stalls after a masked store (DepInsn.masked_store; Zen 4: a
+ * vmaskmovps store among independent adds costs about 12 cycles); 0: none.
+ */
+static uint64_t dep_masked_store;
 static uint64_t dep_drain_busy[N_DEP_MODELS];  /* the latest store's extra cycles */
 static bool dep_forward = true;   /* off: loads wait until the store has drained */
 static uint64_t *dep_sb_free[N_DEP_MODELS];  /* drain time of store k, at k % dep_sb */
@@ -2136,6 +2148,9 @@ static void dep_flush(void)
     }
     dep_step(d, lat, dep_pending_first, dep_pending_end,
              dep_drain + dep_beyond_l1(dep_pending_lat), busy);
+    if (d->masked_store) {
+        dep_fetch_stall += dep_masked_store;   /* the next instruction arrives that much later */
+    }
 }
 
 static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
@@ -3323,6 +3338,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
             json_u64(s, "split_store_line", dep_split_store_line, true);
             json_u64(s, "split_store_page", dep_split_store_page, true);
         }
+        if (dep_masked_store) {
+            json_u64(s, "masked_store", dep_masked_store, true);
+        }
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
             if (dep_lat_names[k]) {
@@ -3596,6 +3614,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_lat_drain")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_drain);
+    }
+    if (!strcmp(key, "dep_masked_store")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_masked_store);
     }
     if (!strcmp(key, "dep_split_store_line")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_split_store_line);

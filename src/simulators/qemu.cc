@@ -350,6 +350,7 @@ class QemuSimulator : public Simulator {
       c["split_store_line"] = core.split_store_line;
       c["split_store_page"] = core.split_store_page;
     }
+    if (core.masked_store) c["masked_store"] = core.masked_store;   // likewise
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -378,6 +379,8 @@ class QemuSimulator : public Simulator {
         args.push_back("dep_split_store_line=" + std::to_string(core.split_store_line));
       if (core.split_store_page)
         args.push_back("dep_split_store_page=" + std::to_string(core.split_store_page));
+      if (core.masked_store)
+        args.push_back("dep_masked_store=" + std::to_string(core.masked_store));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)

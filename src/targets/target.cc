@@ -157,7 +157,8 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "fetch_stalls", "split_store", "latency", "units"},
+                 "fetch_next_line", "fetch_stalls", "split_store", "masked_store", "latency",
+                 "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -196,6 +197,9 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   }
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
+  }
+  if (j.contains("masked_store")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));
   }
   if (j.contains("split_store")) {
     const json& split = j.at("split_store");

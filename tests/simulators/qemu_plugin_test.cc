@@ -756,6 +756,31 @@ TEST(QemuPlugin, DependencyTimingChargesSplitStores) {
   EXPECT_EQ(cycles(unbuffered), cycles(unbuffered_split));
 }
 
+// dep_masked_store: dispatch stalls that many cycles after a masked store (vmaskmovps to
+// memory; run_dep's kernel 8). Per iteration (store, subq, jnz; 2 wide): in order the subq
+// waits the stall, the jnz a cycle more and the next store one more: 20 + 2; out of order the
+// subq and jnz dispatch together after the stall, the next store a cycle later: 20 + 1.
+// Without the option the store costs what any store does.
+TEST(QemuPlugin, DependencyTimingStallsAfterMaskedStores) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto cycles = [&](const std::string& opts, int n) {
+    auto run = RunWithPlugin("x86_64", elf, "dep=on,bpred=off,cache=off,dep_width=2" + opts,
+                             {"dep", std::to_string(n), "8"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    const auto& extra = run.stats.at("extra");
+    EXPECT_EQ(extra.at("dep_config").contains("masked_store"), !opts.empty());
+    return std::pair<int64_t, int64_t>{extra.at("dep").at("inorder_cycles").get<int64_t>(),
+                                       extra.at("dep").at("ooo_cycles").get<int64_t>()};
+  };
+  auto small = cycles(",dep_masked_store=20", 500), big = cycles(",dep_masked_store=20", 1000);
+  EXPECT_EQ(big.first - small.first, 500 * 22);
+  EXPECT_EQ(big.second - small.second, 500 * 21);
+  auto plain_small = cycles("", 500), plain_big = cycles("", 1000);
+  EXPECT_EQ(plain_big.first - plain_small.first, 500 * 3);
+  EXPECT_EQ(plain_big.second - plain_small.second, 750);
+}
+
 // dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.
 TEST(QemuPlugin, DependencyTimingIsRiscvAndX86Only) {
   std::string elf = BuildRoiProgram("aarch64", "static");

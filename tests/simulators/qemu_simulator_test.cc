@@ -283,6 +283,11 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
   EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("split_store_page"), 33);
   EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("split_store_line"), 0);
+  EXPECT_FALSE(config.contains("masked_store"));
+  other = target;
+  other.core.masked_store = 11;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("masked_store"), 11);
 
   Target arm = RiscvTarget();
   arm.name = "arm-test";
@@ -310,6 +315,7 @@ TEST(QemuSimulator, DependencyTimingRunsOnX86) {
   EXPECT_EQ(config.at("fetch_stalls"), false);
   EXPECT_EQ(config.at("split_store_page"), target->core.split_store_page);
   EXPECT_GT(target->core.split_store_page, 0);
+  EXPECT_EQ(config.at("masked_store"), target->core.masked_store);
   EXPECT_EQ(config, sim->ConfigurationFor(*target).at("dep_config"));
   EXPECT_TRUE(sim->MatchesTarget(r.stats, *target));
   EXPECT_EQ(r.stats.extra.at("dep").at("insns"), r.stats.insn_count);

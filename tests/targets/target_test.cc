@@ -412,6 +412,10 @@ TEST(Targets, CoreBlockOverridesDefaults) {
             "t.json: core: split_store: page must be in [0, 100000]; got -1");
   EXPECT_EQ(msg(R"("core": {"split_store": {"pages": 3}})"),
             "t.json: core: split_store: unknown key 'pages'; did you mean 'page'?");
+  EXPECT_EQ(t->core.masked_store, 0);
+  EXPECT_EQ(ParseTarget(With(R"("core": {"masked_store": 11})"), w)->core.masked_store, 11);
+  EXPECT_EQ(msg(R"("core": {"masked_store": -2})"),
+            "t.json: core: masked_store must be in [0, 100000]; got -2");
   EXPECT_EQ(msg(R"("core": {"split_store": 33})"),
             "t.json: core: split_store: expected an object; got integer");
   EXPECT_EQ(msg(R"("core": {"load_queue": -1})"),

@@ -195,7 +195,8 @@ run_raw:
 # buf[1] 0: movq (%rax), %rax; addq 8(%rax), %rax); 5: a chain of
 # read-modify-writes of one memory word (addq %rdx, (%r12)); 6: a chain of sign-extending
 # loads (movslq 8(%r12,%rax,4), %rax; buf[1] is 0, so rax stays 0); 7: no loop, rep stosb
-# of n / 16 bytes into buf + 16 (QEMU runs each byte as an instruction). Besides the kernel's
+# of n / 16 bytes into buf + 16 (QEMU runs each byte as an instruction); 8: masked stores
+# (vmaskmovps %ymm0, %ymm1, 16(%r12), every lane on). Besides the kernel's
 # instruction, each iteration runs subq and jnz (the loop), which carry only rcx.
     .globl run_dep
     .type run_dep, @function
@@ -223,6 +224,7 @@ run_dep:
     je 35f
     cmpq $7, %r13
     jb 37f
+    ja 40f
     shrq $4, %rcx
     leaq 16(%r12), %rdi
     rep stosb
@@ -259,6 +261,11 @@ run_dep:
 30: imulq %rdx, %rax
     subq $1, %rcx
     jnz 30b
+    jmp 39f
+40: vpcmpeqd %ymm1, %ymm1, %ymm1
+41: vmaskmovps %ymm0, %ymm1, 16(%r12)
+    subq $1, %rcx
+    jnz 41b
 39: vzeroupper
     call simtune_roi_end
     popq %r13
