@@ -105,6 +105,11 @@ struct CoreConfig {
   // Cycles dispatch stalls after an x86 masked store (vmaskmovps, vpmaskmovd to memory:
   // microcoded on AMD cores); 0: none. "core": {"masked_store": 11}.
   int masked_store = 0;
+  // Load-to-use of a load that store-to-load forwarding serves (its bytes still in the store
+  // buffer), integer and FP/vector destinations; -1: the served level's latency, as any load.
+  // "core": {"forward_latency": {"int": 0, "fp": 9}}.
+  int forward_latency_int = -1;
+  int forward_latency_fp = -1;
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

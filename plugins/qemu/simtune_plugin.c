@@ -1854,6 +1854,15 @@ static uint64_t dep_split_store_line, dep_split_store_page;
  * vmaskmovps store among independent adds costs about 12 cycles); 0: none.
  */
 static uint64_t dep_masked_store;
+/*
+ * Load-to-use of a load whose bytes a store still in the store buffer holds
+ * (store-to-load forwarding), by the load's destination: integer registers
+ * [0], FP and vector ones [1] (register 32 and up); unset: the level's
+ * latency as for any load. Zen 4: a 64-bit store-load round trip takes 1
+ * cycle (memory renaming), a 256-bit one 10.
+ */
+static uint64_t dep_forward_lat[2];
+static bool dep_forward_lat_set[2];
 static uint64_t dep_drain_busy[N_DEP_MODELS];  /* the latest store's extra cycles */
 static bool dep_forward = true;   /* off: loads wait until the store has drained */
 static uint64_t *dep_sb_free[N_DEP_MODELS];  /* drain time of store k, at k % dep_sb */
@@ -1888,6 +1897,7 @@ static uint64_t dep_mispredicts;  /* mispredicts the models restarted after */
 typedef struct {
     uint64_t granule;             /* address >> 3, + 1; 0: empty */
     uint64_t done[N_DEP_MODELS];  /* when the store's data is there */
+    uint64_t drained[N_DEP_MODELS];  /* when it left the store buffer (0: none) */
 } DepStore;
 static DepStore dep_stores[1u << DEP_MEM_BITS];
 
@@ -1980,20 +1990,26 @@ static void dep_reset(void)
     dep_pending = NULL;
 }
 
-/* When a load of [first, end] may read: the latest store to those bytes. */
-static uint64_t dep_store_ready(int m, uint64_t first, uint64_t end)
+/*
+ * When a load of [first, end] may read: the latest store to those bytes; and
+ * (drained) when the last of those stores leaves the store buffer.
+ */
+static uint64_t dep_store_ready(int m, uint64_t first, uint64_t end, uint64_t *drained)
 {
     uint64_t t = 0;
+    *drained = 0;
     for (uint64_t g = first >> 3; g <= end >> 3; g++) {
         const DepStore *s = &dep_stores[g & ((1u << DEP_MEM_BITS) - 1)];
         if (s->granule == g + 1) {
             t = max2(t, s->done[m]);
+            *drained = max2(*drained, s->drained[m]);
         }
     }
     return t;
 }
 
-static void dep_store_record(const uint64_t done[N_DEP_MODELS], uint64_t first,
+static void dep_store_record(const uint64_t done[N_DEP_MODELS],
+                             const uint64_t drained[N_DEP_MODELS], uint64_t first,
                              uint64_t end)
 {
     for (uint64_t g = first >> 3; g <= end >> 3; g++) {
@@ -2001,6 +2017,7 @@ static void dep_store_record(const uint64_t done[N_DEP_MODELS], uint64_t first,
         s->granule = g + 1;
         for (int m = 0; m < N_DEP_MODELS; m++) {
             s->done[m] = done[m];
+            s->drained[m] = drained[m];
         }
     }
 }
@@ -2015,10 +2032,11 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
 {
     bool mem = end != 0;
     bool buffered = d->kind == DEP_STORE && dep_sb;
-    uint64_t done[N_DEP_MODELS];
+    uint64_t done[N_DEP_MODELS], drained[N_DEP_MODELS] = { 0 };
 
     for (int m = 0; m < N_DEP_MODELS; m++) {
         DepModel *s = &dep_models[m];
+        uint64_t my_lat = lat;
         uint64_t start;
         if (m == DEP_INORDER) {
             start = max2(s->last + 1, s->redirect);
@@ -2056,7 +2074,12 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             }
         }
         if (mem && d->kind == DEP_LOAD) {
-            start = max2(start, dep_store_ready(m, first, end));
+            uint64_t in_buffer;
+            start = max2(start, dep_store_ready(m, first, end, &in_buffer));
+            int cls = d->dst >= 32;
+            if (dep_forward_lat_set[cls] && in_buffer > start) {
+                my_lat = dep_forward_lat[cls];   /* forwarded from the store buffer */
+            }
         }
         if (m == DEP_INORDER) {
             s->last = start;
@@ -2067,7 +2090,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         } else {
             start = dep_reserve(d->unit, max2(start, data));
         }
-        done[m] = start + lat;
+        done[m] = start + my_lat;
         if (d->op_kind != N_DEP_KINDS) {
             /* The operation starts once the load's value and its operands are there. */
             uint64_t t = max2(done[m], max2(s->ready[d->op_src[0]], s->ready[d->op_src[1]]));
@@ -2106,6 +2129,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             dep_drain_busy[m] = busy;
             dep_sb_last[m] = max2(dep_sb_last[m], dep_drain_start[m] + drain + busy);
             dep_sb_free[m][dep_stores_n % dep_sb] = dep_sb_last[m];
+            drained[m] = dep_sb_last[m];
         }
     }
     if (buffered && !dep_forward) {
@@ -2119,7 +2143,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
     dep_loads_n += d->kind == DEP_LOAD;
     /* Stores, AMOs and read-modify-writes leave data for later loads. */
     if (mem && (d->kind == DEP_STORE || d->writes_mem)) {
-        dep_store_record(done, first, end);
+        dep_store_record(done, drained, first, end);
     }
     dep_n++;
 }
@@ -3341,6 +3365,12 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         if (dep_masked_store) {
             json_u64(s, "masked_store", dep_masked_store, true);
         }
+        if (dep_forward_lat_set[0]) {
+            json_u64(s, "forward_int", dep_forward_lat[0], true);
+        }
+        if (dep_forward_lat_set[1]) {
+            json_u64(s, "forward_fp", dep_forward_lat[1], true);
+        }
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
             if (dep_lat_names[k]) {
@@ -3614,6 +3644,11 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_lat_drain")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_drain);
+    }
+    if (!strcmp(key, "dep_forward_int") || !strcmp(key, "dep_forward_fp")) {
+        int cls = !strcmp(key, "dep_forward_fp");
+        dep_forward_lat_set[cls] = true;
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_forward_lat[cls]);
     }
     if (!strcmp(key, "dep_masked_store")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_masked_store);

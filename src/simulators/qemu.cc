@@ -351,6 +351,8 @@ class QemuSimulator : public Simulator {
       c["split_store_page"] = core.split_store_page;
     }
     if (core.masked_store) c["masked_store"] = core.masked_store;   // likewise
+    if (core.forward_latency_int >= 0) c["forward_int"] = core.forward_latency_int;
+    if (core.forward_latency_fp >= 0) c["forward_fp"] = core.forward_latency_fp;
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -381,6 +383,10 @@ class QemuSimulator : public Simulator {
         args.push_back("dep_split_store_page=" + std::to_string(core.split_store_page));
       if (core.masked_store)
         args.push_back("dep_masked_store=" + std::to_string(core.masked_store));
+      if (core.forward_latency_int >= 0)
+        args.push_back("dep_forward_int=" + std::to_string(core.forward_latency_int));
+      if (core.forward_latency_fp >= 0)
+        args.push_back("dep_forward_fp=" + std::to_string(core.forward_latency_fp));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)

@@ -157,8 +157,8 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "fetch_stalls", "split_store", "masked_store", "latency",
-                 "units"},
+                 "fetch_next_line", "fetch_stalls", "split_store", "masked_store",
+                 "forward_latency", "latency", "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -197,6 +197,18 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   }
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
+  }
+  if (j.contains("forward_latency")) {
+    const json& fl = j.at("forward_latency");
+    const std::string at = where + ": forward_latency";
+    if (!fl.is_object()) return Error{at + ": expected an object; got " + TypeName(fl)};
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(fl, {"int", "fp"}, {}, at));
+    if (fl.contains("int")) {
+      SIMTUNE_ASSIGN_OR_RETURN(core.forward_latency_int, in_range(fl, "int", 0, 100000, at));
+    }
+    if (fl.contains("fp")) {
+      SIMTUNE_ASSIGN_OR_RETURN(core.forward_latency_fp, in_range(fl, "fp", 0, 100000, at));
+    }
   }
   if (j.contains("masked_store")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));

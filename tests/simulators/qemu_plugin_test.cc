@@ -781,6 +781,37 @@ TEST(QemuPlugin, DependencyTimingStallsAfterMaskedStores) {
   EXPECT_EQ(plain_big.second - plain_small.second, 750);
 }
 
+// dep_forward_int / dep_forward_fp: a load of bytes a store still holds in the store buffer
+// gets them in that many cycles (store-to-load forwarding), by its destination's class.
+// run_dep's kernel 2 (movq %rax, (%r12); movq (%r12), %rax; addq $1, %rax; 2 wide, l1 4, a
+// 4-entry store buffer): the chain store 1 + load + add 1 per iteration, 1 + 4 + 1 = 6 out of
+// order as before; with dep_forward_int=0 (Zen 4's memory renaming) the chain is 1 + 0 + 1 = 2
+// and dispatch binds instead: five instructions 2 a cycle, 2.5. An FP setting leaves an
+// integer load alone.
+TEST(QemuPlugin, DependencyTimingForwardsFromTheStoreBuffer) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto ooo = [&](const std::string& opts, int n) {
+    auto run = RunWithPlugin("x86_64", elf,
+                             "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4,"
+                             "dep_store_buffer=4" + opts,
+                             {"dep", std::to_string(n), "2"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra");
+  };
+  auto per_500 = [&](const std::string& opts) {
+    return ooo(opts, 1000).at("dep").at("ooo_cycles").get<int64_t>() -
+           ooo(opts, 500).at("dep").at("ooo_cycles").get<int64_t>();
+  };
+  EXPECT_EQ(per_500(""), 500 * 6);
+  EXPECT_EQ(per_500(",dep_forward_int=0"), 1250);
+  EXPECT_EQ(per_500(",dep_forward_fp=9"), 500 * 6);
+  auto extra = ooo(",dep_forward_int=0", 10);
+  EXPECT_EQ(extra.at("dep_config").at("forward_int"), 0);
+  EXPECT_FALSE(extra.at("dep_config").contains("forward_fp"));
+  EXPECT_FALSE(ooo("", 10).at("dep_config").contains("forward_int"));
+}
+
 // dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.
 TEST(QemuPlugin, DependencyTimingIsRiscvAndX86Only) {
   std::string elf = BuildRoiProgram("aarch64", "static");

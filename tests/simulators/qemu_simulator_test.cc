@@ -288,6 +288,12 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   other.core.masked_store = 11;
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
   EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("masked_store"), 11);
+  EXPECT_FALSE(config.contains("forward_fp"));
+  other = target;
+  other.core.forward_latency_fp = 9;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("forward_fp"), 9);
+  EXPECT_FALSE(sim->ConfigurationFor(other).at("dep_config").contains("forward_int"));
 
   Target arm = RiscvTarget();
   arm.name = "arm-test";

@@ -413,6 +413,13 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"split_store": {"pages": 3}})"),
             "t.json: core: split_store: unknown key 'pages'; did you mean 'page'?");
   EXPECT_EQ(t->core.masked_store, 0);
+  EXPECT_EQ(t->core.forward_latency_int, -1);
+  auto fwd = ParseTarget(With(R"("core": {"forward_latency": {"fp": 9}})"), w);
+  ASSERT_TRUE(fwd.ok()) << fwd.message();
+  EXPECT_EQ(fwd->core.forward_latency_fp, 9);
+  EXPECT_EQ(fwd->core.forward_latency_int, -1);
+  EXPECT_EQ(msg(R"("core": {"forward_latency": {"vec": 9}})"),
+            "t.json: core: forward_latency: unknown key 'vec'; valid keys: int, fp");
   EXPECT_EQ(ParseTarget(With(R"("core": {"masked_store": 11})"), w)->core.masked_store, 11);
   EXPECT_EQ(msg(R"("core": {"masked_store": -2})"),
             "t.json: core: masked_store must be in [0, 100000]; got -2");
