@@ -33,12 +33,7 @@ class InsnCountPredictor : public Predictor {
     SIMTUNE_RETURN_IF_ERROR(train.Validate("training data", true));
     if (feature_ == "auto") {
       // The first simulator's (features.h: "<sim>.log_insn", "<sim>.log_cycles").
-      column_.clear();
-      for (const auto& n : train.feature_names)
-        if (n.size() > suffix_.size() && n.ends_with(suffix_)) {
-          column_ = n;
-          break;
-        }
+      column_ = predictors::FirstEndingIn(train.feature_names, suffix_);
       if (column_.empty())
         return Error{"training data has no " + hint_ + "; name one with " + name_ +
                      " option feature=NAME"};

@@ -81,6 +81,12 @@ std::string Options::Canonical() const {
   return Join(parts, ",");
 }
 
+std::string FirstEndingIn(const std::vector<std::string>& names, const std::string& suffix) {
+  for (const auto& n : names)
+    if (n.size() > suffix.size() && n.ends_with(suffix)) return n;
+  return "";
+}
+
 Result<std::vector<int64_t>> MapFeatures(const std::vector<std::string>& names,
                                          const Dataset& x, const std::string& predictor) {
   std::vector<int64_t> cols;

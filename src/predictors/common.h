@@ -39,6 +39,10 @@ class Options {
   std::map<std::string, std::string> values_;
 };
 
+// The first of `names` that ends in `suffix` (and is longer than it), or "" when none does:
+// a simulator's feature whatever the simulator ("<sim>.log_insn", "<sim>.dep.log_cycles_ooo").
+std::string FirstEndingIn(const std::vector<std::string>& names, const std::string& suffix);
+
 // Columns of `x` holding `names`, in that order, or an error naming the first one x lacks.
 Result<std::vector<int64_t>> MapFeatures(const std::vector<std::string>& names,
                                          const Dataset& x, const std::string& predictor);

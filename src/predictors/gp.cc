@@ -306,8 +306,8 @@ class GpPredictor : public Predictor {
   // The base option's feature column in `train`, which must have it.
   Result<std::string> BaseColumn(const Dataset& train) const {
     if (base_ == "dep") {
-      for (const auto& n : train.feature_names)
-        if (n.ends_with(".dep.log_cycles_ooo")) return n;
+      std::string column = predictors::FirstEndingIn(train.feature_names, ".dep.log_cycles_ooo");
+      if (!column.empty()) return column;
       return Error{"training data has no dependency timing feature ('<simulator>.dep.log_cycles_ooo': "
                    "qemu with dep=on) for gp option base=dep"};
     }

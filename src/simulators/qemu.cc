@@ -331,6 +331,21 @@ class QemuSimulator : public Simulator {
     return options_.dep.value_or(DepDecodes(target.isa));
   }
 
+  // The core's settings that the plugin's dep_config holds only when they are set (so the
+  // records and models from before each existed stay valid), as dep_config names them; the
+  // plugin option is "dep_" + the name.
+  static std::vector<std::pair<std::string, int>> OptionalDepKeys(const CoreConfig& core) {
+    std::vector<std::pair<std::string, int>> keys;
+    if (core.split_store_line || core.split_store_page) {   // the plugin writes both
+      keys.push_back({"split_store_line", core.split_store_line});
+      keys.push_back({"split_store_page", core.split_store_page});
+    }
+    if (core.masked_store) keys.push_back({"masked_store", core.masked_store});
+    if (core.forward_latency_int >= 0) keys.push_back({"forward_int", core.forward_latency_int});
+    if (core.forward_latency_fp >= 0) keys.push_back({"forward_fp", core.forward_latency_fp});
+    return keys;
+  }
+
   // extra.dep_config as the plugin writes it for this target's core.
   static nlohmann::json DepConfig(const Target& target) {
     const CoreConfig& core = target.core;
@@ -346,13 +361,7 @@ class QemuSimulator : public Simulator {
     // Only when off: the records and models from before the key existed (all with fetch
     // stalls) stay valid.
     if (!core.fetch_stalls) c["fetch_stalls"] = false;
-    if (core.split_store_line || core.split_store_page) {   // only when set, likewise
-      c["split_store_line"] = core.split_store_line;
-      c["split_store_page"] = core.split_store_page;
-    }
-    if (core.masked_store) c["masked_store"] = core.masked_store;   // likewise
-    if (core.forward_latency_int >= 0) c["forward_int"] = core.forward_latency_int;
-    if (core.forward_latency_fp >= 0) c["forward_fp"] = core.forward_latency_fp;
+    for (const auto& [key, cycles] : OptionalDepKeys(core)) c[key] = cycles;
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;
     return c;
@@ -377,16 +386,8 @@ class QemuSimulator : public Simulator {
       args.push_back(std::string("dep_fetch_next_line=") + (core.fetch_next_line ? "on" : "off"));
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       if (!core.fetch_stalls) args.push_back("dep_fetch_stalls=off");
-      if (core.split_store_line)
-        args.push_back("dep_split_store_line=" + std::to_string(core.split_store_line));
-      if (core.split_store_page)
-        args.push_back("dep_split_store_page=" + std::to_string(core.split_store_page));
-      if (core.masked_store)
-        args.push_back("dep_masked_store=" + std::to_string(core.masked_store));
-      if (core.forward_latency_int >= 0)
-        args.push_back("dep_forward_int=" + std::to_string(core.forward_latency_int));
-      if (core.forward_latency_fp >= 0)
-        args.push_back("dep_forward_fp=" + std::to_string(core.forward_latency_fp));
+      for (const auto& [key, cycles] : OptionalDepKeys(core))
+        args.push_back("dep_" + key + "=" + std::to_string(cycles));
       for (const auto& [kind, cycles] : core.latency)
         args.push_back("dep_lat_" + kind + "=" + std::to_string(cycles));
       for (const auto& [kind, count] : core.units)

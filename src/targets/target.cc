@@ -198,48 +198,44 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   if (j.contains("mispredict")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
   }
-  if (j.contains("forward_latency")) {
-    const json& fl = j.at("forward_latency");
-    const std::string at = where + ": forward_latency";
-    if (!fl.is_object()) return Error{at + ": expected an object; got " + TypeName(fl)};
-    SIMTUNE_RETURN_IF_ERROR(CheckKeys(fl, {"int", "fp"}, {}, at));
-    if (fl.contains("int")) {
-      SIMTUNE_ASSIGN_OR_RETURN(core.forward_latency_int, in_range(fl, "int", 0, 100000, at));
-    }
-    if (fl.contains("fp")) {
-      SIMTUNE_ASSIGN_OR_RETURN(core.forward_latency_fp, in_range(fl, "fp", 0, 100000, at));
-    }
-  }
-  if (j.contains("masked_store")) {
-    SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));
-  }
-  if (j.contains("split_store")) {
-    const json& split = j.at("split_store");
-    const std::string at = where + ": split_store";
-    if (!split.is_object()) return Error{at + ": expected an object; got " + TypeName(split)};
-    SIMTUNE_RETURN_IF_ERROR(CheckKeys(split, {"line", "page"}, {}, at));
-    if (split.contains("line")) {
-      SIMTUNE_ASSIGN_OR_RETURN(core.split_store_line, in_range(split, "line", 0, 100000, at));
-    }
-    if (split.contains("page")) {
-      SIMTUNE_ASSIGN_OR_RETURN(core.split_store_page, in_range(split, "page", 0, 100000, at));
-    }
-  }
-  // "latency" and "units": objects whose keys are the defaults' kinds, each value in
-  // [low(kind), high].
-  auto by_kind = [&](const char* key, std::map<std::string, int>& values, auto low,
-                     int64_t high) -> Status {
+  // An object of named integers, each in [its low, high], only the names given:
+  // "forward_latency": {"int": 0, "fp": 9}. Values it lacks keep theirs.
+  struct NamedInt {
+    std::string name;
+    int* value;
+    int64_t low;
+  };
+  auto named_ints = [&](const char* key, const std::vector<NamedInt>& fields,
+                        int64_t high) -> Status {
     if (!j.contains(key)) return Status::Ok();
     const json& obj = j.at(key);
     const std::string at = where + ": " + key;
     if (!obj.is_object()) return Error{at + ": expected an object; got " + TypeName(obj)};
-    std::vector<std::string> kinds;
-    for (const auto& [kind, value] : values) kinds.push_back(kind);
-    SIMTUNE_RETURN_IF_ERROR(CheckKeys(obj, kinds, {}, at));
-    for (const auto& [kind, value] : obj.items()) {
-      SIMTUNE_ASSIGN_OR_RETURN(values[kind], in_range(obj, kind, low(kind), high, at));
+    std::vector<std::string> names;
+    for (const auto& f : fields) names.push_back(f.name);
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(obj, names, {}, at));
+    for (const auto& f : fields) {
+      if (!obj.contains(f.name)) continue;
+      SIMTUNE_ASSIGN_OR_RETURN(*f.value, in_range(obj, f.name, f.low, high, at));
     }
     return Status::Ok();
+  };
+  SIMTUNE_RETURN_IF_ERROR(named_ints(
+      "forward_latency",
+      {{"int", &core.forward_latency_int, 0}, {"fp", &core.forward_latency_fp, 0}}, 100000));
+  if (j.contains("masked_store")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));
+  }
+  SIMTUNE_RETURN_IF_ERROR(named_ints(
+      "split_store", {{"line", &core.split_store_line, 0}, {"page", &core.split_store_page, 0}},
+      100000));
+  // "latency" and "units": objects whose keys are the defaults' kinds, each value in
+  // [low(kind), high].
+  auto by_kind = [&](const char* key, std::map<std::string, int>& values, auto low,
+                     int64_t high) -> Status {
+    std::vector<NamedInt> fields;
+    for (auto& [kind, value] : values) fields.push_back({kind, &value, low(kind)});
+    return named_ints(key, fields, high);
   };
   // A load is served by some level: at least one cycle; the other latencies may be none.
   SIMTUNE_RETURN_IF_ERROR(by_kind("latency", core.latency, [](const std::string& kind) {
