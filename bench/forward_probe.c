@@ -1,0 +1,144 @@
+/*
+ * Store-to-load forwarding probe (issues 11 and 18, session 24): how long a load waits for
+ * bytes that stores still hold in the store buffer on this x86 machine, when one store holds
+ * all of them (forwarded) and when it does not (several stores, or a store holding part of the
+ * load: the load waits until they have left the buffer). The figures behind x86_64-host's core
+ * "forward_latency" and "forward_fail" (QEMU's dependency timing models; README, "Predicting
+ * instead of measuring").
+ *
+ *   gcc -O2 -mavx2 bench/forward_probe.c -o /tmp/forward_probe && /tmp/forward_probe
+ *
+ * Each case is a chain through memory: the stores' data is the previous load's value, so an
+ * iteration takes the round trip store(s) -> load. 100000 iterations, the minimum over 30
+ * runs, in TSC cycles an iteration, and in core cycles with the clock ratio the first case
+ * gives (a plain add chain: one core cycle an add). Not run by `make test`. Its figures move
+ * with the VM's neighbours: run it on an idle machine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <x86intrin.h>
+
+static char buf[256] __attribute__((aligned(64)));
+
+#define KERNEL(name) __attribute__((noinline)) static void name(char *p, long n)
+/* 100 dependent adds an iteration: the clock. */
+#define ADD10 "add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n" \
+              "add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n"
+KERNEL(adds) {
+    (void)p;
+    for (long i = 0; i < n; i++)
+        __asm__ volatile(ADD10 ADD10 ADD10 ADD10 ADD10 ADD10 ADD10 ADD10 ADD10 ADD10 ::: "rax");
+}
+/* 64-bit store, 64-bit load of the same bytes. */
+KERNEL(gpr64) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("movq %%rax, (%0)\n movq (%0), %%rax" ::"r"(p) : "rax", "memory");
+}
+/* 32-bit store inside a 64-bit load (part of its bytes from the buffer, the rest from l1d). */
+KERNEL(gpr32in64) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("movl %%eax, (%0)\n movq (%0), %%rax" ::"r"(p) : "rax", "memory");
+}
+/* Two 32-bit stores, one 64-bit load over both. */
+KERNEL(gpr2x32) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("movl %%eax, (%0)\n movl %%eax, 4(%0)\n movq (%0), %%rax" ::"r"(p)
+                         : "rax", "memory");
+}
+/* 64-bit store, 32-bit load of its upper half (contained: forwarded). */
+KERNEL(gpr64to32) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("movq %%rax, (%0)\n movl 4(%0), %%eax" ::"r"(p) : "rax", "memory");
+}
+/* 256-bit store, 256-bit load of the same bytes. */
+KERNEL(v256) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovups %%ymm0, (%0)\n vmovups (%0), %%ymm0" ::"r"(p) : "xmm0", "memory");
+}
+/* 256-bit store, 128-bit load of its upper half (contained). */
+KERNEL(v256to128) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovups %%ymm0, (%0)\n vmovups 16(%0), %%xmm0" ::"r"(p) : "xmm0", "memory");
+}
+/* 256-bit store, 32-bit scalar load of one element (contained). */
+KERNEL(v256to32) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovups %%ymm0, (%0)\n vmovss 12(%0), %%xmm0" ::"r"(p) : "xmm0", "memory");
+}
+/* Two 128-bit stores, one 256-bit load over both. */
+KERNEL(v2x128) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovups %%xmm0, (%0)\n vmovups %%xmm0, 16(%0)\n vmovups (%0), %%ymm0" ::"r"(p)
+                         : "xmm0", "memory");
+}
+/* Eight 32-bit scalar stores, one 256-bit load over them. */
+KERNEL(v8x32) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovss %%xmm0, (%0)\n vmovss %%xmm0, 4(%0)\n vmovss %%xmm0, 8(%0)\n"
+                         "vmovss %%xmm0, 12(%0)\n vmovss %%xmm0, 16(%0)\n vmovss %%xmm0, 20(%0)\n"
+                         "vmovss %%xmm0, 24(%0)\n vmovss %%xmm0, 28(%0)\n vmovups (%0), %%ymm0" ::"r"(p)
+                         : "xmm0", "memory");
+}
+/* One 32-bit scalar store, a 256-bit load holding it (the rest from l1d). */
+KERNEL(v32in256) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovss %%xmm0, 8(%0)\n vmovups (%0), %%ymm0" ::"r"(p) : "xmm0", "memory");
+}
+/* 256-bit store, a 256-bit load 4 bytes further (overlapping, not contained). */
+KERNEL(v256off4) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovups %%ymm0, (%0)\n vmovups 4(%0), %%ymm0" ::"r"(p) : "xmm0", "memory");
+}
+/* 256-bit store, a 128-bit load 8 bytes further (contained, not aligned to the store). */
+KERNEL(v256to128off8) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovups %%ymm0, (%0)\n vmovups 8(%0), %%xmm0" ::"r"(p) : "xmm0", "memory");
+}
+/* Stores to 8 consecutive elements, 8 scalar loads of them (each contained in one store). */
+KERNEL(s8x32) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovss %%xmm0, (%0)\n vmovss %%xmm0, 4(%0)\n vmovss %%xmm0, 8(%0)\n"
+                         "vmovss %%xmm0, 12(%0)\n vmovss %%xmm0, 16(%0)\n vmovss %%xmm0, 20(%0)\n"
+                         "vmovss %%xmm0, 24(%0)\n vmovss %%xmm0, 28(%0)\n vmovss 28(%0), %%xmm0" ::"r"(p)
+                         : "xmm0", "memory");
+}
+
+typedef void (*Kernel)(char *, long);
+static double best(Kernel k, char *p, long n) {
+    double m = 1e30;
+    for (int r = 0; r < 30; r++) {
+        unsigned long long t0 = __rdtsc();
+        k(p, n);
+        double c = (double)(__rdtsc() - t0) / n;
+        if (c < m) m = c;
+    }
+    return m;
+}
+
+int main(void) {
+    const long n = 100000;
+    char *p = buf + 64;
+    double clock = best(adds, p, n) / 100;   /* TSC cycles a core cycle */
+    printf("core cycle = %.3f TSC cycles (100 dependent adds)\n", clock);
+    printf("%-16s %10s %12s  %s\n", "case", "TSC/iter", "core/iter", "what");
+    struct { const char *name; Kernel k; const char *what; } cases[] = {
+        {"gpr64", gpr64, "64-bit store, 64-bit load of it"},
+        {"gpr64to32", gpr64to32, "64-bit store, 32-bit load of its upper half"},
+        {"gpr32in64", gpr32in64, "32-bit store, 64-bit load holding it"},
+        {"gpr2x32", gpr2x32, "two 32-bit stores, a 64-bit load over both"},
+        {"v256", v256, "256-bit store, 256-bit load of it"},
+        {"v256to128", v256to128, "256-bit store, 128-bit load of its upper half"},
+        {"v256to128off8", v256to128off8, "256-bit store, 128-bit load at +8 (contained)"},
+        {"v256to32", v256to32, "256-bit store, 32-bit load of one element"},
+        {"s8x32", s8x32, "eight 32-bit stores, 32-bit load of the last"},
+        {"v2x128", v2x128, "two 128-bit stores, a 256-bit load over both"},
+        {"v8x32", v8x32, "eight 32-bit stores, a 256-bit load over them"},
+        {"v32in256", v32in256, "one 32-bit store, a 256-bit load holding it"},
+        {"v256off4", v256off4, "256-bit store, 256-bit load at +4 (overlapping)"},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double t = best(cases[i].k, p, n);
+        printf("%-16s %10.2f %12.1f  %s\n", cases[i].name, t, t / clock, cases[i].what);
+    }
+    return 0;
+}
