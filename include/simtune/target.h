@@ -110,6 +110,11 @@ struct CoreConfig {
   // "core": {"forward_latency": {"int": 0, "fp": 9}}.
   int forward_latency_int = -1;
   int forward_latency_fp = -1;
+  // Load-to-use of a load that forwarding cannot serve: stores in the store buffer hold some
+  // of its bytes, but no one store all of them (several narrower stores, or one holding part
+  // of the load); -1: as any load. "core": {"forward_fail": {"int": 18, "fp": 20}}.
+  int forward_fail_int = -1;
+  int forward_fail_fp = -1;
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

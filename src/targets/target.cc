@@ -158,7 +158,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
                  "fetch_next_line", "fetch_stalls", "split_store", "masked_store",
-                 "forward_latency", "latency", "units"},
+                 "forward_latency", "forward_fail", "latency", "units"},
                 {}, where));
   CoreConfig core;
   auto in_range = [&](const json& obj, const std::string& key, int64_t lo, int64_t hi,
@@ -223,6 +223,9 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(named_ints(
       "forward_latency",
       {{"int", &core.forward_latency_int, 0}, {"fp", &core.forward_latency_fp, 0}}, 100000));
+  SIMTUNE_RETURN_IF_ERROR(named_ints(
+      "forward_fail", {{"int", &core.forward_fail_int, 0}, {"fp", &core.forward_fail_fp, 0}},
+      100000));
   if (j.contains("masked_store")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));
   }

@@ -812,6 +812,40 @@ TEST(QemuPlugin, DependencyTimingForwardsFromTheStoreBuffer) {
   EXPECT_FALSE(ooo("", 10).at("dep_config").contains("forward_int"));
 }
 
+// dep_forward_fail_int / _fp: a load whose bytes stores in the store buffer hold, but no one of
+// them all, waits that many cycles instead of forwarding. run_dep's kernel 9 (movl %eax,
+// (%r12); movl %eax, 4(%r12); movq (%r12), %rax; addq $1, %rax; 2 wide, l1 4): the load reads
+// two stores, so each iteration's chain gains the setting's cycles over l1's 4; kernel 2 (one
+// store holds the whole load) forwards as before, and an FP setting leaves integer loads alone.
+// The count of such loads is in extra.dep.forward_fails only when set.
+TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto ooo = [&](const std::string& opts, int n, const char* kernel) {
+    auto run = RunWithPlugin("x86_64", elf,
+                             "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4,"
+                             "dep_store_buffer=4" + opts,
+                             {"dep", std::to_string(n), kernel});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra");
+  };
+  auto per_500 = [&](const std::string& opts, const char* kernel) {
+    return ooo(opts, 1000, kernel).at("dep").at("ooo_cycles").get<int64_t>() -
+           ooo(opts, 500, kernel).at("dep").at("ooo_cycles").get<int64_t>();
+  };
+  int64_t plain = per_500("", "9");
+  EXPECT_EQ(per_500(",dep_forward_fail_int=20", "9") - plain, 500 * (20 - 4));
+  EXPECT_EQ(per_500(",dep_forward_fail_fp=20", "9"), plain);
+  EXPECT_EQ(per_500(",dep_forward_fail_int=20", "2"), 500 * 6);
+  auto extra = ooo(",dep_forward_fail_int=20", 10, "9");
+  EXPECT_EQ(extra.at("dep_config").at("forward_fail_int"), 20);
+  EXPECT_FALSE(extra.at("dep_config").contains("forward_fail_fp"));
+  EXPECT_EQ(extra.at("dep").at("forward_fails"), 10);
+  EXPECT_EQ(ooo(",dep_forward_fail_int=20", 10, "2").at("dep").at("forward_fails"), 0);
+  EXPECT_FALSE(ooo("", 10, "9").at("dep").contains("forward_fails"));
+  EXPECT_FALSE(ooo("", 10, "9").at("dep_config").contains("forward_fail_int"));
+}
+
 // dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.
 TEST(QemuPlugin, DependencyTimingIsRiscvAndX86Only) {
   std::string elf = BuildRoiProgram("aarch64", "static");

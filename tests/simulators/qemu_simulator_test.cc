@@ -294,6 +294,12 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
   EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("forward_fp"), 9);
   EXPECT_FALSE(sim->ConfigurationFor(other).at("dep_config").contains("forward_int"));
+  EXPECT_FALSE(config.contains("forward_fail_fp"));
+  other = target;
+  other.core.forward_fail_fp = 20;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("forward_fail_fp"), 20);
+  EXPECT_FALSE(sim->ConfigurationFor(other).at("dep_config").contains("forward_fail_int"));
 
   Target arm = RiscvTarget();
   arm.name = "arm-test";

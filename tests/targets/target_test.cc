@@ -420,6 +420,13 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(fwd->core.forward_latency_int, -1);
   EXPECT_EQ(msg(R"("core": {"forward_latency": {"vec": 9}})"),
             "t.json: core: forward_latency: unknown key 'vec'; valid keys: int, fp");
+  EXPECT_EQ(t->core.forward_fail_int, -1);
+  auto fail = ParseTarget(With(R"("core": {"forward_fail": {"int": 18, "fp": 20}})"), w);
+  ASSERT_TRUE(fail.ok()) << fail.message();
+  EXPECT_EQ(fail->core.forward_fail_int, 18);
+  EXPECT_EQ(fail->core.forward_fail_fp, 20);
+  EXPECT_EQ(msg(R"("core": {"forward_fail": {"fp": -1}})"),
+            "t.json: core: forward_fail: fp must be in [0, 100000]; got -1");
   EXPECT_EQ(ParseTarget(With(R"("core": {"masked_store": 11})"), w)->core.masked_store, 11);
   EXPECT_EQ(msg(R"("core": {"masked_store": -2})"),
             "t.json: core: masked_store must be in [0, 100000]; got -2");

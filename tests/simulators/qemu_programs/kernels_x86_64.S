@@ -196,7 +196,9 @@ run_raw:
 # read-modify-writes of one memory word (addq %rdx, (%r12)); 6: a chain of sign-extending
 # loads (movslq 8(%r12,%rax,4), %rax; buf[1] is 0, so rax stays 0); 7: no loop, rep stosb
 # of n / 16 bytes into buf + 16 (QEMU runs each byte as an instruction); 8: masked stores
-# (vmaskmovps %ymm0, %ymm1, 16(%r12), every lane on). Besides the kernel's
+# (vmaskmovps %ymm0, %ymm1, 16(%r12), every lane on); 9: a chain through memory that
+# store-to-load forwarding cannot serve (two 32-bit stores, one 64-bit load over both, add).
+# Besides the kernel's
 # instruction, each iteration runs subq and jnz (the loop), which carry only rcx.
     .globl run_dep
     .type run_dep, @function
@@ -262,10 +264,19 @@ run_dep:
     subq $1, %rcx
     jnz 30b
     jmp 39f
-40: vpcmpeqd %ymm1, %ymm1, %ymm1
+40: cmpq $8, %r13
+    ja 42f
+    vpcmpeqd %ymm1, %ymm1, %ymm1
 41: vmaskmovps %ymm0, %ymm1, 16(%r12)
     subq $1, %rcx
     jnz 41b
+    jmp 39f
+42: movl %eax, (%r12)
+    movl %eax, 4(%r12)
+    movq (%r12), %rax
+    addq $1, %rax
+    subq $1, %rcx
+    jnz 42b
 39: vzeroupper
     call simtune_roi_end
     popq %r13
