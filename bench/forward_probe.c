@@ -103,6 +103,66 @@ KERNEL(s8x32) {
                          : "xmm0", "memory");
 }
 
+/* Masked (vmaskmovps, every lane on; ymm1 all ones) store or load in the chain. */
+KERNEL(mstore) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n vmaskmovps %%ymm0, %%ymm1, (%0)\n"
+                         "vmovups (%0), %%ymm0" ::"r"(p) : "xmm0", "xmm1", "memory");
+}
+KERNEL(mload) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n vmovups %%ymm0, (%0)\n"
+                         "vmaskmovps (%0), %%ymm1, %%ymm0" ::"r"(p) : "xmm0", "xmm1", "memory");
+}
+/* A masked load of a slot last written long ago (no store in flight), chained through ymm0. */
+KERNEL(mloadold) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n vmaskmovps 64(%0), %%ymm1, %%ymm2\n"
+                         "vaddps %%ymm2, %%ymm0, %%ymm0" ::"r"(p) : "xmm0", "xmm1", "xmm2", "memory");
+}
+KERNEL(loadold) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vpcmpeqd %%ymm1, %%ymm1, %%ymm1\n vmovups 64(%0), %%ymm2\n"
+                         "vaddps %%ymm2, %%ymm0, %%ymm0" ::"r"(p) : "xmm0", "xmm1", "xmm2", "memory");
+}
+
+/*
+ * Throughput, no chain through memory: each iteration writes a fresh 32-byte slot of a ring
+ * of 4 (eight 32-bit stores, or one 256-bit store) and loads it back into an add chain of its
+ * own (ymm3), so only forwarding itself, not a round trip, can hold the loop up.
+ */
+#define SLOT "mov %%rcx, %%rdx\n and $3, %%rdx\n shl $5, %%rdx\n add %0, %%rdx\n"
+KERNEL(tput8x32) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("mov %1, %%rcx\n" SLOT
+                         "vmovss %%xmm0, (%%rdx)\n vmovss %%xmm0, 4(%%rdx)\n vmovss %%xmm0, 8(%%rdx)\n"
+                         "vmovss %%xmm0, 12(%%rdx)\n vmovss %%xmm0, 16(%%rdx)\n vmovss %%xmm0, 20(%%rdx)\n"
+                         "vmovss %%xmm0, 24(%%rdx)\n vmovss %%xmm0, 28(%%rdx)\n vmovups (%%rdx), %%ymm2\n"
+                         "vaddps %%ymm2, %%ymm3, %%ymm3" ::"r"(p), "r"(i)
+                         : "rcx", "rdx", "xmm2", "xmm3", "memory");
+}
+/* The same stores, the load from the slot written two iterations before (drained by then). */
+KERNEL(tput8x32old) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("mov %1, %%rcx\n" SLOT
+                         "vmovss %%xmm0, (%%rdx)\n vmovss %%xmm0, 4(%%rdx)\n vmovss %%xmm0, 8(%%rdx)\n"
+                         "vmovss %%xmm0, 12(%%rdx)\n vmovss %%xmm0, 16(%%rdx)\n vmovss %%xmm0, 20(%%rdx)\n"
+                         "vmovss %%xmm0, 24(%%rdx)\n vmovss %%xmm0, 28(%%rdx)\n"
+                         "add $2, %%rcx\n" SLOT "vmovups (%%rdx), %%ymm2\n"
+                         "vaddps %%ymm2, %%ymm3, %%ymm3" ::"r"(p), "r"(i)
+                         : "rcx", "rdx", "xmm2", "xmm3", "memory");
+}
+/* One 256-bit store and its load (forwarded), with eight scalar stores elsewhere. */
+KERNEL(tput256) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("mov %1, %%rcx\n" SLOT
+                         "vmovss %%xmm0, 128(%%rdx)\n vmovss %%xmm0, 132(%%rdx)\n vmovss %%xmm0, 136(%%rdx)\n"
+                         "vmovss %%xmm0, 140(%%rdx)\n vmovss %%xmm0, 144(%%rdx)\n vmovss %%xmm0, 148(%%rdx)\n"
+                         "vmovss %%xmm0, 152(%%rdx)\n vmovups %%ymm0, (%%rdx)\n vmovups (%%rdx), %%ymm2\n"
+                         "vaddps %%ymm2, %%ymm3, %%ymm3" ::"r"(p), "r"(i)
+                         : "rcx", "rdx", "xmm2", "xmm3", "memory");
+}
+
 typedef void (*Kernel)(char *, long);
 static double best(Kernel k, char *p, long n) {
     double m = 1e30;
@@ -135,6 +195,13 @@ int main(void) {
         {"v8x32", v8x32, "eight 32-bit stores, a 256-bit load over them"},
         {"v32in256", v32in256, "one 32-bit store, a 256-bit load holding it"},
         {"v256off4", v256off4, "256-bit store, 256-bit load at +4 (overlapping)"},
+        {"mstore", mstore, "masked 256-bit store, 256-bit load of it"},
+        {"mload", mload, "256-bit store, masked 256-bit load of it"},
+        {"mloadold", mloadold, "masked load of settled data, into an add chain"},
+        {"loadold", loadold, "plain load of settled data, into an add chain"},
+        {"tput8x32", tput8x32, "no chain: eight 32-bit stores, a 256-bit load over them"},
+        {"tput8x32old", tput8x32old, "no chain: the same, the load from two slots back"},
+        {"tput256", tput256, "no chain: seven 32-bit stores elsewhere, 256-bit store and load"},
     };
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double t = best(cases[i].k, p, n);

@@ -10,7 +10,8 @@
  * cycles a store); "mix" puts one such store among 20 aligned ones, to show the cost adds to
  * the loop's rather than hiding in the store buffer; "chase" is a chain of 8-byte loads through
  * one address, its latency; "masked" times a vmaskmovps store (all lanes on) against a plain
- * one, alone and among 20 independent adds. The store pipe takes one aligned store a core cycle, so the
+ * one, alone and among 20 independent adds; "masked load" a vmaskmovps load across a page
+ * whose lanes there are all off (a microcode assist of hundreds of cycles), or not. The store pipe takes one aligned store a core cycle, so the
  * aligned store's TSC cycles give the core clock's ratio, and the last column each case's cost
  * in core cycles beyond its within-line twin. Not run by `make test`.
  */
@@ -59,6 +60,12 @@ KERNEL(masked_adds) {
         else
             __asm__ volatile("vmaskmovps %%ymm0, %%ymm1, (%0)\n" ADDS20 ::"r"(p)
                              : "memory", "r8", "r9", "r10", "r11");
+}
+/* A masked load (vmaskmovps) among 12 adds, mask from q: 32 bytes of 0 / -1 lanes. */
+KERNEL(mload) {
+    for (long i = 0; i < n; i++)
+        __asm__ volatile("vmovdqu (%1), %%ymm1\n vmaskmovps (%0), %%ymm1, %%ymm2\n" ADDS20 ::"r"(p), "r"(q)
+                         : "memory", "r8", "r9", "r10", "r11", "xmm1", "xmm2");
 }
 KERNEL(chase) {
     (void)q;
@@ -121,6 +128,28 @@ int main(void) {
         double plain = tsc_per_iteration_q(k, 4096, buf), m = tsc_per_iteration_q(k, 4096, buf + 1);
         printf("%-28s plain  %6.2f  masked %6.2f TSC cycles  extra %5.1f core cycles\n",
                adds ? "masked store among 20 adds" : "masked store", plain, m, (m - plain) / aligned);
+    }
+    /*
+     * Masked loads across a 4 KiB page: the first 3 lanes on (12 bytes), the vector from 12
+     * bytes before the page's end (the lanes off are all in the next page) or 8 (one lane on
+     * is there); every lane on, from 12 before.
+     */
+    static int lanes3[8] __attribute__((aligned(32))) = {-1, -1, -1, 0, 0, 0, 0, 0};
+    static int lanes8[8] __attribute__((aligned(32))) = {-1, -1, -1, -1, -1, -1, -1, -1};
+    struct {
+        const char *name;
+        int *mask;
+        long cross;
+    } loads[] = {
+        {"masked load, off lanes over", lanes3, 2 * 4096 - 12},
+        {"masked load, on lane over", lanes3, 2 * 4096 - 8},
+        {"masked load, all lanes on", lanes8, 2 * 4096 - 12},
+    };
+    for (size_t i = 0; i < sizeof loads / sizeof loads[0]; i++) {
+        double w = tsc_per_iteration_q(mload, 4096, (char *)loads[i].mask);
+        double s = tsc_per_iteration_q(mload, loads[i].cross, (char *)loads[i].mask);
+        printf("%-28s within %6.2f  page split %6.2f TSC cycles  extra %5.1f core cycles\n",
+               loads[i].name, w, s, (s - w) / aligned);
     }
     free(buf);
     return 0;

@@ -105,6 +105,11 @@ struct CoreConfig {
   // Cycles dispatch stalls after an x86 masked store (vmaskmovps, vpmaskmovd to memory:
   // microcoded on AMD cores); 0: none. "core": {"masked_store": 11}.
   int masked_store = 0;
+  // Cycles dispatch stalls after an x86 masked load whose vector runs into a 4 KiB page the
+  // program has not touched (its lanes there off: a microcode assist every time on Zen 4, as
+  // the page never comes in); 0: none, and QEMU tracks no pages. "core": {"masked_load_page":
+  // 400}.
+  int masked_load_page = 0;
   // Load-to-use of a load that store-to-load forwarding serves (its bytes still in the store
   // buffer), integer and FP/vector destinations; -1: the served level's latency, as any load.
   // "core": {"forward_latency": {"int": 0, "fp": 9}}.

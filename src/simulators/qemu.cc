@@ -341,6 +341,7 @@ class QemuSimulator : public Simulator {
       keys.push_back({"split_store_page", core.split_store_page});
     }
     if (core.masked_store) keys.push_back({"masked_store", core.masked_store});
+    if (core.masked_load_page) keys.push_back({"masked_load_page", core.masked_load_page});
     if (core.forward_latency_int >= 0) keys.push_back({"forward_int", core.forward_latency_int});
     if (core.forward_latency_fp >= 0) keys.push_back({"forward_fp", core.forward_latency_fp});
     if (core.forward_fail_int >= 0) keys.push_back({"forward_fail_int", core.forward_fail_int});
@@ -363,6 +364,9 @@ class QemuSimulator : public Simulator {
     // Only when off: the records and models from before the key existed (all with fetch
     // stalls) stay valid.
     if (!core.fetch_stalls) c["fetch_stalls"] = false;
+    // x86_64: scalar SSE/AVX memory operands count their own 4 or 8 bytes, not the 16 QEMU
+    // reads for some (the plugin's DepInsn.mem_bytes); records from before lack the key.
+    if (target.isa == "x86_64") c["scalar_bytes"] = true;
     for (const auto& [key, cycles] : OptionalDepKeys(core)) c[key] = cycles;
     for (const auto& [kind, cycles] : core.latency) c["lat_" + kind] = cycles;
     for (const auto& [kind, count] : core.units) c["units_" + kind] = count;

@@ -158,6 +158,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
                  "fetch_next_line", "fetch_stalls", "split_store", "masked_store",
+                 "masked_load_page",
                  "forward_latency", "forward_fail", "latency", "units"},
                 {}, where));
   CoreConfig core;
@@ -228,6 +229,10 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       100000));
   if (j.contains("masked_store")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));
+  }
+  if (j.contains("masked_load_page")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.masked_load_page,
+                             in_range(j, "masked_load_page", 0, 100000, where));
   }
   SIMTUNE_RETURN_IF_ERROR(named_ints(
       "split_store", {{"line", &core.split_store_line, 0}, {"page", &core.split_store_page, 0}},

@@ -813,10 +813,13 @@ TEST(QemuPlugin, DependencyTimingForwardsFromTheStoreBuffer) {
 }
 
 // dep_forward_fail_int / _fp: a load whose bytes stores in the store buffer hold, but no one of
-// them all, waits that many cycles instead of forwarding. run_dep's kernel 9 (movl %eax,
-// (%r12); movl %eax, 4(%r12); movq (%r12), %rax; addq $1, %rax; 2 wide, l1 4): the load reads
-// two stores, so each iteration's chain gains the setting's cycles over l1's 4; kernel 2 (one
-// store holds the whole load) forwards as before, and an FP setting leaves integer loads alone.
+// them all, waits that many cycles instead of forwarding, and nothing after it dispatches
+// before then. run_dep's kernel 9 (movl %eax, (%r12); movl %eax, 4(%r12); movq (%r12), %rax;
+// addq $1, %rax; subq; jnz; 2 wide, l1 4): a plain iteration is the chain store 1 + load 4 +
+// add 1 = 6 cycles. With a failed forward of F cycles it is F + 3: the load's F in place of
+// l1's 4, and the instructions after it (the add, the loop, the next stores) dispatch only
+// from then, two a cycle, one cycle more. Kernel 2 (one store holds the whole load) forwards
+// as before, and an FP setting leaves integer loads alone.
 // The count of such loads is in extra.dep.forward_fails only when set.
 TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
   std::string elf = BuildRoiProgram("x86_64", "static");
@@ -834,7 +837,9 @@ TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
            ooo(opts, 500, kernel).at("dep").at("ooo_cycles").get<int64_t>();
   };
   int64_t plain = per_500("", "9");
-  EXPECT_EQ(per_500(",dep_forward_fail_int=20", "9") - plain, 500 * (20 - 4));
+  EXPECT_EQ(plain, 500 * 6);
+  EXPECT_EQ(per_500(",dep_forward_fail_int=20", "9"), 500 * 23);
+  EXPECT_EQ(per_500(",dep_forward_fail_int=30", "9"), 500 * 33);
   EXPECT_EQ(per_500(",dep_forward_fail_fp=20", "9"), plain);
   EXPECT_EQ(per_500(",dep_forward_fail_int=20", "2"), 500 * 6);
   auto extra = ooo(",dep_forward_fail_int=20", 10, "9");
@@ -844,6 +849,59 @@ TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
   EXPECT_EQ(ooo(",dep_forward_fail_int=20", 10, "2").at("dep").at("forward_fails"), 0);
   EXPECT_FALSE(ooo("", 10, "9").at("dep").contains("forward_fails"));
   EXPECT_FALSE(ooo("", 10, "9").at("dep_config").contains("forward_fail_int"));
+}
+
+// dep_masked_load_page: a masked load whose vector runs into a page the program never touched
+// stalls dispatch that many cycles (a microcode assist on Zen 4). run_dep's kernel 10 (masked
+// loads 12 bytes before the end of a page whose next page nothing touches; the loop's subq and
+// jnz carry rcx only, 2 wide): 1.5 cycles an iteration without the option; with 100 each load
+// holds everything after it 100 cycles from its dispatch, and the next load dispatches a cycle
+// after the loop's two instructions: 101. Kernel 11 runs into a page the
+// program touched before the ROI: no assist. Off, no count is written.
+TEST(QemuPlugin, DependencyTimingChargesMaskedLoadsIntoUntouchedPages) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto ooo = [&](const std::string& opts, int n, const char* kernel) {
+    auto run = RunWithPlugin("x86_64", elf,
+                             "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4" + opts,
+                             {"dep", std::to_string(n), kernel});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra");
+  };
+  auto per_500 = [&](const std::string& opts, const char* kernel) {
+    return ooo(opts, 1000, kernel).at("dep").at("ooo_cycles").get<int64_t>() -
+           ooo(opts, 500, kernel).at("dep").at("ooo_cycles").get<int64_t>();
+  };
+  EXPECT_EQ(per_500("", "10"), 750);
+  EXPECT_EQ(per_500(",dep_masked_load_page=100", "10"), 500 * 101);
+  EXPECT_EQ(per_500(",dep_masked_load_page=100", "11"), 750);
+  auto extra = ooo(",dep_masked_load_page=100", 10, "10");
+  EXPECT_EQ(extra.at("dep").at("masked_load_assists"), 10);
+  EXPECT_EQ(extra.at("dep_config").at("masked_load_page"), 100);
+  EXPECT_EQ(ooo(",dep_masked_load_page=100", 10, "11").at("dep").at("masked_load_assists"), 0);
+  EXPECT_FALSE(ooo("", 10, "10").at("dep").contains("masked_load_assists"));
+  EXPECT_FALSE(ooo("", 10, "10").at("dep_config").contains("masked_load_page"));
+}
+
+// x86_64 scalar SSE/AVX operands read their own bytes: QEMU 7.2 reads 16 for vfmadd231ss
+// (%r12), %xmm1, %xmm0, the models take bytes 0-3 (dep_config scalar_bytes). run_dep's kernel
+// 12 (that FMA; vmovd %xmm0, %eax; movl %eax, 8(%r12)): the store of bytes 8-11 does not feed
+// the next load, so the chain is the FMA alone (fp 4 cycles an iteration); read as 16 bytes it
+// was FMA + move + store + load + FMA's wait, 11.
+TEST(QemuPlugin, DependencyTimingReadsScalarOperandsOwnBytes) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = [&](int n) {
+    auto r = RunWithPlugin("x86_64", elf,
+                           "dep=on,bpred=off,cache=off,dep_width=4,dep_lat_l1=4,dep_lat_fp=4",
+                           {"dep", std::to_string(n), "12"});
+    EXPECT_TRUE(r.process.Success()) << r.process.err;
+    return r.stats.at("extra");
+  };
+  EXPECT_EQ(run(1000).at("dep").at("ooo_cycles").get<int64_t>() -
+                run(500).at("dep").at("ooo_cycles").get<int64_t>(),
+            500 * 4);
+  EXPECT_EQ(run(10).at("dep_config").at("scalar_bytes"), true);
 }
 
 // dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.

@@ -294,6 +294,11 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
   EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("forward_fp"), 9);
   EXPECT_FALSE(sim->ConfigurationFor(other).at("dep_config").contains("forward_int"));
+  EXPECT_FALSE(config.contains("masked_load_page"));
+  other = target;
+  other.core.masked_load_page = 400;
+  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
+  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("masked_load_page"), 400);
   EXPECT_FALSE(config.contains("forward_fail_fp"));
   other = target;
   other.core.forward_fail_fp = 20;

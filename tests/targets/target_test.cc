@@ -428,6 +428,11 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"forward_fail": {"fp": -1}})"),
             "t.json: core: forward_fail: fp must be in [0, 100000]; got -1");
   EXPECT_EQ(ParseTarget(With(R"("core": {"masked_store": 11})"), w)->core.masked_store, 11);
+  EXPECT_EQ(t->core.masked_load_page, 0);
+  EXPECT_EQ(ParseTarget(With(R"("core": {"masked_load_page": 400})"), w)->core.masked_load_page,
+            400);
+  EXPECT_EQ(msg(R"("core": {"masked_load_page": 100001})"),
+            "t.json: core: masked_load_page must be in [0, 100000]; got 100001");
   EXPECT_EQ(msg(R"("core": {"masked_store": -2})"),
             "t.json: core: masked_store must be in [0, 100000]; got -2");
   EXPECT_EQ(msg(R"("core": {"split_store": 33})"),

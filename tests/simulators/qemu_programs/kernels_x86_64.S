@@ -197,7 +197,12 @@ run_raw:
 # loads (movslq 8(%r12,%rax,4), %rax; buf[1] is 0, so rax stays 0); 7: no loop, rep stosb
 # of n / 16 bytes into buf + 16 (QEMU runs each byte as an instruction); 8: masked stores
 # (vmaskmovps %ymm0, %ymm1, 16(%r12), every lane on); 9: a chain through memory that
-# store-to-load forwarding cannot serve (two 32-bit stores, one 64-bit load over both, add).
+# store-to-load forwarding cannot serve (two 32-bit stores, one 64-bit load over both, add);
+# 10: masked loads (vmaskmovps, the first 3 lanes on) 12 bytes before the end of a page of
+# mload_area whose next page the program never touches; 11: the same at the end of the next
+# page, whose following page is touched before the ROI; 12: a chain through a scalar FMA
+# (vfmadd231ss (%r12), %xmm1, %xmm0; vmovd %xmm0, %eax; movl %eax, 8(%r12)): the load reads
+# bytes 0-3 (QEMU reads 0-15), the store writes 8-11.
 # Besides the kernel's
 # instruction, each iteration runs subq and jnz (the loop), which carry only rcx.
     .globl run_dep
@@ -213,6 +218,7 @@ run_dep:
     movq $5, %rdx
     movq %r12, (%r12)
     movq $0, 8(%r12)
+    movl $0, mload_area+3*4096(%rip)
     call simtune_roi_begin
     movq %rbx, %rcx
     cmpq $1, %r13
@@ -271,12 +277,31 @@ run_dep:
     subq $1, %rcx
     jnz 41b
     jmp 39f
-42: movl %eax, (%r12)
+42: cmpq $9, %r13
+    ja 43f
+44: movl %eax, (%r12)
     movl %eax, 4(%r12)
     movq (%r12), %rax
     addq $1, %rax
     subq $1, %rcx
-    jnz 42b
+    jnz 44b
+    jmp 39f
+43: cmpq $11, %r13
+    ja 47f
+    vmovdqu mload_mask(%rip), %ymm1
+    leaq mload_area+3*4096-12(%rip), %rdx
+    je 45f
+    leaq mload_area+4096-12(%rip), %rdx
+45: vmaskmovps (%rdx), %ymm1, %ymm2
+    subq $1, %rcx
+    jnz 45b
+    jmp 39f
+47: vxorps %xmm0, %xmm0, %xmm0
+48: vfmadd231ss (%r12), %xmm1, %xmm0
+    vmovd %xmm0, %eax
+    movl %eax, 8(%r12)
+    subq $1, %rcx
+    jnz 48b
 39: vzeroupper
     call simtune_roi_end
     popq %r13
@@ -284,4 +309,12 @@ run_dep:
     popq %rbx
     ret
     .size run_dep, .-run_dep
+    .section .rodata
+    .balign 32
+mload_mask:
+    .long -1, -1, -1, 0, 0, 0, 0, 0
+    .bss
+    .balign 4096
+mload_area:
+    .zero 4 * 4096
     .section .note.GNU-stack,"",@progbits
