@@ -781,6 +781,23 @@ TEST(QemuPlugin, DependencyTimingStallsAfterMaskedStores) {
   EXPECT_EQ(plain_big.second - plain_small.second, 750);
 }
 
+// run_dep's kernel `kernel` for n iterations on x86_64 under dep=on (branch predictor and
+// caches off, 2 wide, l1 4 cycles, then `opts`): the plugin's extra block.
+static nlohmann::json X86Dep(const std::string& elf, const std::string& opts, int n,
+                             const char* kernel) {
+  auto run = RunWithPlugin("x86_64", elf,
+                           "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4" + opts,
+                           {"dep", std::to_string(n), kernel});
+  EXPECT_TRUE(run.process.Success()) << run.process.err;
+  return run.stats.at("extra");
+}
+
+// Out-of-order cycles 500 iterations add (1000 against 500: the ROI's fixed cost cancels).
+static int64_t X86DepPer500(const std::string& elf, const std::string& opts, const char* kernel) {
+  return X86Dep(elf, opts, 1000, kernel).at("dep").at("ooo_cycles").get<int64_t>() -
+         X86Dep(elf, opts, 500, kernel).at("dep").at("ooo_cycles").get<int64_t>();
+}
+
 // dep_forward_int / dep_forward_fp: a load of bytes a store still holds in the store buffer
 // gets them in that many cycles (store-to-load forwarding), by its destination's class.
 // run_dep's kernel 2 (movq %rax, (%r12); movq (%r12), %rax; addq $1, %rax; 2 wide, l1 4, a
@@ -792,16 +809,10 @@ TEST(QemuPlugin, DependencyTimingForwardsFromTheStoreBuffer) {
   std::string elf = BuildRoiProgram("x86_64", "static");
   ASSERT_FALSE(elf.empty());
   auto ooo = [&](const std::string& opts, int n) {
-    auto run = RunWithPlugin("x86_64", elf,
-                             "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4,"
-                             "dep_store_buffer=4" + opts,
-                             {"dep", std::to_string(n), "2"});
-    EXPECT_TRUE(run.process.Success()) << run.process.err;
-    return run.stats.at("extra");
+    return X86Dep(elf, ",dep_store_buffer=4" + opts, n, "2");
   };
   auto per_500 = [&](const std::string& opts) {
-    return ooo(opts, 1000).at("dep").at("ooo_cycles").get<int64_t>() -
-           ooo(opts, 500).at("dep").at("ooo_cycles").get<int64_t>();
+    return X86DepPer500(elf, ",dep_store_buffer=4" + opts, "2");
   };
   EXPECT_EQ(per_500(""), 500 * 6);
   EXPECT_EQ(per_500(",dep_forward_int=0"), 1250);
@@ -825,16 +836,10 @@ TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
   std::string elf = BuildRoiProgram("x86_64", "static");
   ASSERT_FALSE(elf.empty());
   auto ooo = [&](const std::string& opts, int n, const char* kernel) {
-    auto run = RunWithPlugin("x86_64", elf,
-                             "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4,"
-                             "dep_store_buffer=4" + opts,
-                             {"dep", std::to_string(n), kernel});
-    EXPECT_TRUE(run.process.Success()) << run.process.err;
-    return run.stats.at("extra");
+    return X86Dep(elf, ",dep_store_buffer=4" + opts, n, kernel);
   };
   auto per_500 = [&](const std::string& opts, const char* kernel) {
-    return ooo(opts, 1000, kernel).at("dep").at("ooo_cycles").get<int64_t>() -
-           ooo(opts, 500, kernel).at("dep").at("ooo_cycles").get<int64_t>();
+    return X86DepPer500(elf, ",dep_store_buffer=4" + opts, kernel);
   };
   int64_t plain = per_500("", "9");
   EXPECT_EQ(plain, 500 * 6);
@@ -862,15 +867,10 @@ TEST(QemuPlugin, DependencyTimingChargesMaskedLoadsIntoUntouchedPages) {
   std::string elf = BuildRoiProgram("x86_64", "static");
   ASSERT_FALSE(elf.empty());
   auto ooo = [&](const std::string& opts, int n, const char* kernel) {
-    auto run = RunWithPlugin("x86_64", elf,
-                             "dep=on,bpred=off,cache=off,dep_width=2,dep_lat_l1=4" + opts,
-                             {"dep", std::to_string(n), kernel});
-    EXPECT_TRUE(run.process.Success()) << run.process.err;
-    return run.stats.at("extra");
+    return X86Dep(elf, opts, n, kernel);
   };
   auto per_500 = [&](const std::string& opts, const char* kernel) {
-    return ooo(opts, 1000, kernel).at("dep").at("ooo_cycles").get<int64_t>() -
-           ooo(opts, 500, kernel).at("dep").at("ooo_cycles").get<int64_t>();
+    return X86DepPer500(elf, opts, kernel);
   };
   EXPECT_EQ(per_500("", "10"), 750);
   EXPECT_EQ(per_500(",dep_masked_load_page=100", "10"), 500 * 101);
