@@ -20,6 +20,11 @@
 
 static char buf[256] __attribute__((aligned(64)));
 
+/* Eight 32-bit stores of xmm0's low lane, to 32 consecutive bytes from base (an asm operand). */
+#define STORES8(base)                                                                            \
+    "vmovss %%xmm0, (" base ")\n vmovss %%xmm0, 4(" base ")\n vmovss %%xmm0, 8(" base ")\n"      \
+    "vmovss %%xmm0, 12(" base ")\n vmovss %%xmm0, 16(" base ")\n vmovss %%xmm0, 20(" base ")\n"  \
+    "vmovss %%xmm0, 24(" base ")\n vmovss %%xmm0, 28(" base ")\n"
 #define KERNEL(name) __attribute__((noinline)) static void name(char *p, long n)
 /* 100 dependent adds an iteration: the clock. */
 #define ADD10 "add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n add $1,%%rax\n" \
@@ -74,9 +79,7 @@ KERNEL(v2x128) {
 /* Eight 32-bit scalar stores, one 256-bit load over them. */
 KERNEL(v8x32) {
     for (long i = 0; i < n; i++)
-        __asm__ volatile("vmovss %%xmm0, (%0)\n vmovss %%xmm0, 4(%0)\n vmovss %%xmm0, 8(%0)\n"
-                         "vmovss %%xmm0, 12(%0)\n vmovss %%xmm0, 16(%0)\n vmovss %%xmm0, 20(%0)\n"
-                         "vmovss %%xmm0, 24(%0)\n vmovss %%xmm0, 28(%0)\n vmovups (%0), %%ymm0" ::"r"(p)
+        __asm__ volatile(STORES8("%0") " vmovups (%0), %%ymm0" ::"r"(p)
                          : "xmm0", "memory");
 }
 /* One 32-bit scalar store, a 256-bit load holding it (the rest from l1d). */
@@ -97,9 +100,7 @@ KERNEL(v256to128off8) {
 /* Stores to 8 consecutive elements, 8 scalar loads of them (each contained in one store). */
 KERNEL(s8x32) {
     for (long i = 0; i < n; i++)
-        __asm__ volatile("vmovss %%xmm0, (%0)\n vmovss %%xmm0, 4(%0)\n vmovss %%xmm0, 8(%0)\n"
-                         "vmovss %%xmm0, 12(%0)\n vmovss %%xmm0, 16(%0)\n vmovss %%xmm0, 20(%0)\n"
-                         "vmovss %%xmm0, 24(%0)\n vmovss %%xmm0, 28(%0)\n vmovss 28(%0), %%xmm0" ::"r"(p)
+        __asm__ volatile(STORES8("%0") " vmovss 28(%0), %%xmm0" ::"r"(p)
                          : "xmm0", "memory");
 }
 
@@ -135,9 +136,7 @@ KERNEL(loadold) {
 KERNEL(tput8x32) {
     for (long i = 0; i < n; i++)
         __asm__ volatile("mov %1, %%rcx\n" SLOT
-                         "vmovss %%xmm0, (%%rdx)\n vmovss %%xmm0, 4(%%rdx)\n vmovss %%xmm0, 8(%%rdx)\n"
-                         "vmovss %%xmm0, 12(%%rdx)\n vmovss %%xmm0, 16(%%rdx)\n vmovss %%xmm0, 20(%%rdx)\n"
-                         "vmovss %%xmm0, 24(%%rdx)\n vmovss %%xmm0, 28(%%rdx)\n vmovups (%%rdx), %%ymm2\n"
+                         STORES8("%%rdx") " vmovups (%%rdx), %%ymm2\n"
                          "vaddps %%ymm2, %%ymm3, %%ymm3" ::"r"(p), "r"(i)
                          : "rcx", "rdx", "xmm2", "xmm3", "memory");
 }
@@ -145,9 +144,7 @@ KERNEL(tput8x32) {
 KERNEL(tput8x32old) {
     for (long i = 0; i < n; i++)
         __asm__ volatile("mov %1, %%rcx\n" SLOT
-                         "vmovss %%xmm0, (%%rdx)\n vmovss %%xmm0, 4(%%rdx)\n vmovss %%xmm0, 8(%%rdx)\n"
-                         "vmovss %%xmm0, 12(%%rdx)\n vmovss %%xmm0, 16(%%rdx)\n vmovss %%xmm0, 20(%%rdx)\n"
-                         "vmovss %%xmm0, 24(%%rdx)\n vmovss %%xmm0, 28(%%rdx)\n"
+                         STORES8("%%rdx")
                          "add $2, %%rcx\n" SLOT "vmovups (%%rdx), %%ymm2\n"
                          "vaddps %%ymm2, %%ymm3, %%ymm3" ::"r"(p), "r"(i)
                          : "rcx", "rdx", "xmm2", "xmm3", "memory");

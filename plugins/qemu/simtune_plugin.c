@@ -1693,15 +1693,15 @@ static DepInsn dep_decode_x86_64(const char *dis)
     uint8_t scalar = !vec || len < 3 || strstr(base, "cvt") ? 0
                    : !strcmp(base + len - 2, "ss") ? 4 : !strcmp(base + len - 2, "sd") ? 8 : 0;
     if (move) {
+        bool masked = has_prefix(mn, "vmaskmov") || has_prefix(mn, "vpmaskmov");
         if (store) {        /* src[1]: the data */
             d = dep_insn(DEP_STORE, 0, m->addr[0], srcs[0], m->addr[1]);
-            d.masked_store = has_prefix(mn, "vmaskmov") || has_prefix(mn, "vpmaskmov");
-            d.mem_bytes = scalar;
-            return d;
+            d.masked_store = masked;
+        } else {
+            d = dep_insn(DEP_LOAD, dst1, m->addr[0], m->addr[1], 0);
+            d.masked_load = masked;
         }
-        d = dep_insn(DEP_LOAD, dst1, m->addr[0], m->addr[1], 0);
         d.mem_bytes = scalar;
-        d.masked_load = has_prefix(mn, "vmaskmov") || has_prefix(mn, "vpmaskmov");
         return d;
     }
     /* Load-op, or read-modify-write (an operation on a memory destination). */
@@ -1907,6 +1907,19 @@ static bool dep_forward_lat_set[2];
  */
 static uint64_t dep_forward_fail_lat[2];
 static bool dep_forward_fail_set[2];
+/*
+ * The two by-class latency options: "<option>_int" / "<option>_fp", written
+ * to dep_config as "<config>_int" / "<config>_fp", only when set.
+ */
+static const struct {
+    const char *option, *config;
+    uint64_t *lat;
+    bool *set;
+} dep_class_lats[] = {
+    { "dep_forward", "forward", dep_forward_lat, dep_forward_lat_set },
+    { "dep_forward_fail", "forward_fail", dep_forward_fail_lat, dep_forward_fail_set },
+};
+static const char *const dep_class_names[2] = { "int", "fp" };
 static uint64_t dep_fwd_fails, dep_fwd_fails_n;  /* closed intervals; this one */
 static uint64_t dep_drain_busy[N_DEP_MODELS];  /* the latest store's extra cycles */
 static bool dep_forward = true;   /* off: loads wait until the store has drained */
@@ -1948,6 +1961,7 @@ typedef struct {
     uint64_t drained[N_DEP_MODELS];  /* when it left the store buffer (0: none) */
 } DepStore;
 static DepStore dep_stores[1u << DEP_MEM_BITS];
+static uint64_t dep_store_ids;    /* stores recorded, all intervals */
 
 /*
  * The 4 KiB pages the program has accessed since it started (with
@@ -1985,7 +1999,6 @@ static bool page_touched(uint64_t page)
 {
     return touched_n >= TOUCH_MASK / 2 || *touch_slot(page) == page + 1;
 }
-static uint64_t dep_store_ids;    /* stores recorded, all intervals */
 
 /* 0: unlimited. */
 static uint64_t dep_units[N_UNITS] = { 2, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
@@ -3528,17 +3541,15 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
              * 2026-12-06: x86 records from before differ and do not match. */
             g_string_append(s, "\"scalar_bytes\":true,");
         }
-        if (dep_forward_lat_set[0]) {
-            json_u64(s, "forward_int", dep_forward_lat[0], true);
-        }
-        if (dep_forward_lat_set[1]) {
-            json_u64(s, "forward_fp", dep_forward_lat[1], true);
-        }
-        if (dep_forward_fail_set[0]) {
-            json_u64(s, "forward_fail_int", dep_forward_fail_lat[0], true);
-        }
-        if (dep_forward_fail_set[1]) {
-            json_u64(s, "forward_fail_fp", dep_forward_fail_lat[1], true);
+        for (size_t o = 0; o < G_N_ELEMENTS(dep_class_lats); o++) {
+            for (int cls = 0; cls < 2; cls++) {
+                if (dep_class_lats[o].set[cls]) {
+                    char name[32];
+                    snprintf(name, sizeof name, "%s_%s", dep_class_lats[o].config,
+                             dep_class_names[cls]);
+                    json_u64(s, name, dep_class_lats[o].lat[cls], true);
+                }
+            }
         }
         json_u64(s, "lat_drain", dep_drain, true);
         for (int k = 0; k < N_DEP_KINDS; k++) {
@@ -3814,15 +3825,16 @@ static bool parse_option(const char *arg)
     if (!strcmp(key, "dep_lat_drain")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_drain);
     }
-    if (!strcmp(key, "dep_forward_int") || !strcmp(key, "dep_forward_fp")) {
-        int cls = !strcmp(key, "dep_forward_fp");
-        dep_forward_lat_set[cls] = true;
-        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_forward_lat[cls]);
-    }
-    if (!strcmp(key, "dep_forward_fail_int") || !strcmp(key, "dep_forward_fail_fp")) {
-        int cls = !strcmp(key, "dep_forward_fail_fp");
-        dep_forward_fail_set[cls] = true;
-        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_forward_fail_lat[cls]);
+    for (size_t o = 0; o < G_N_ELEMENTS(dep_class_lats); o++) {
+        for (int cls = 0; cls < 2; cls++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s_%s", dep_class_lats[o].option, dep_class_names[cls]);
+            if (!strcmp(key, name)) {
+                dep_class_lats[o].set[cls] = true;
+                return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false,
+                                    &dep_class_lats[o].lat[cls]);
+            }
+        }
     }
     if (!strcmp(key, "dep_masked_load_page")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_masked_load_page);

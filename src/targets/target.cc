@@ -196,8 +196,12 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       return Error{where + ": " + key + " must be true or false; got " + j.at(key).dump()};
     *flag = j.at(key).get<bool>();
   }
-  if (j.contains("mispredict")) {
-    SIMTUNE_ASSIGN_OR_RETURN(core.mispredict, in_range(j, "mispredict", 0, 100000, where));
+  // Cycles, none to many: a mispredict's restart, a masked store's stall, a masked load's assist.
+  for (auto [key, cycles] : {std::pair<const char*, int*>{"mispredict", &core.mispredict},
+                             {"masked_store", &core.masked_store},
+                             {"masked_load_page", &core.masked_load_page}}) {
+    if (!j.contains(key)) continue;
+    SIMTUNE_ASSIGN_OR_RETURN(*cycles, in_range(j, key, 0, 100000, where));
   }
   // An object of named integers, each in [its low, high], only the names given:
   // "forward_latency": {"int": 0, "fp": 9}. Values it lacks keep theirs.
@@ -227,13 +231,6 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(named_ints(
       "forward_fail", {{"int", &core.forward_fail_int, 0}, {"fp", &core.forward_fail_fp, 0}},
       100000));
-  if (j.contains("masked_store")) {
-    SIMTUNE_ASSIGN_OR_RETURN(core.masked_store, in_range(j, "masked_store", 0, 100000, where));
-  }
-  if (j.contains("masked_load_page")) {
-    SIMTUNE_ASSIGN_OR_RETURN(core.masked_load_page,
-                             in_range(j, "masked_load_page", 0, 100000, where));
-  }
   SIMTUNE_RETURN_IF_ERROR(named_ints(
       "split_store", {{"line", &core.split_store_line, 0}, {"page", &core.split_store_page, 0}},
       100000));

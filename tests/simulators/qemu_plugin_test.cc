@@ -866,21 +866,17 @@ TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
 TEST(QemuPlugin, DependencyTimingChargesMaskedLoadsIntoUntouchedPages) {
   std::string elf = BuildRoiProgram("x86_64", "static");
   ASSERT_FALSE(elf.empty());
-  auto ooo = [&](const std::string& opts, int n, const char* kernel) {
-    return X86Dep(elf, opts, n, kernel);
-  };
-  auto per_500 = [&](const std::string& opts, const char* kernel) {
-    return X86DepPer500(elf, opts, kernel);
-  };
-  EXPECT_EQ(per_500("", "10"), 750);
-  EXPECT_EQ(per_500(",dep_masked_load_page=100", "10"), 500 * 101);
-  EXPECT_EQ(per_500(",dep_masked_load_page=100", "11"), 750);
-  auto extra = ooo(",dep_masked_load_page=100", 10, "10");
+  const std::string on = ",dep_masked_load_page=100";
+  EXPECT_EQ(X86DepPer500(elf, "", "10"), 750);
+  EXPECT_EQ(X86DepPer500(elf, on, "10"), 500 * 101);
+  EXPECT_EQ(X86DepPer500(elf, on, "11"), 750);
+  auto extra = X86Dep(elf, on, 10, "10");
   EXPECT_EQ(extra.at("dep").at("masked_load_assists"), 10);
   EXPECT_EQ(extra.at("dep_config").at("masked_load_page"), 100);
-  EXPECT_EQ(ooo(",dep_masked_load_page=100", 10, "11").at("dep").at("masked_load_assists"), 0);
-  EXPECT_FALSE(ooo("", 10, "10").at("dep").contains("masked_load_assists"));
-  EXPECT_FALSE(ooo("", 10, "10").at("dep_config").contains("masked_load_page"));
+  EXPECT_EQ(X86Dep(elf, on, 10, "11").at("dep").at("masked_load_assists"), 0);
+  auto off = X86Dep(elf, "", 10, "10");
+  EXPECT_FALSE(off.at("dep").contains("masked_load_assists"));
+  EXPECT_FALSE(off.at("dep_config").contains("masked_load_page"));
 }
 
 // x86_64 scalar SSE/AVX operands read their own bytes: QEMU 7.2 reads 16 for vfmadd231ss

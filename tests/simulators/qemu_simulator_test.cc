@@ -270,41 +270,36 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_FALSE(off->MatchesTarget(r.stats, target));
   EXPECT_FALSE(off->ConfigurationFor(target).contains("dep_config"));
 
+  // A core setting the record holds only when it differs from the default (older records
+  // match): absent from this target's record, and setting it makes that record stale. Returns
+  // the dep_config with it set.
+  auto only_when_set = [&](const std::string& key, auto set) {
+    EXPECT_FALSE(config.contains(key)) << key;
+    Target with = target;
+    set(with.core);
+    EXPECT_FALSE(sim->MatchesTarget(r.stats, with)) << key;
+    return sim->ConfigurationFor(with).at("dep_config");
+  };
   // fetch_stalls appears in the record only when off (older records, all with stalls, match).
-  EXPECT_FALSE(config.contains("fetch_stalls"));
-  other = target;
-  other.core.fetch_stalls = false;
-  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("fetch_stalls"), false);
+  EXPECT_EQ(only_when_set("fetch_stalls", [](CoreConfig& c) { c.fetch_stalls = false; })
+                .at("fetch_stalls"),
+            false);
   // So do split stores' cycles, only when set.
-  EXPECT_FALSE(config.contains("split_store_page"));
-  other = target;
-  other.core.split_store_page = 33;
-  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("split_store_page"), 33);
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("split_store_line"), 0);
-  EXPECT_FALSE(config.contains("masked_store"));
-  other = target;
-  other.core.masked_store = 11;
-  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("masked_store"), 11);
-  EXPECT_FALSE(config.contains("forward_fp"));
-  other = target;
-  other.core.forward_latency_fp = 9;
-  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("forward_fp"), 9);
-  EXPECT_FALSE(sim->ConfigurationFor(other).at("dep_config").contains("forward_int"));
-  EXPECT_FALSE(config.contains("masked_load_page"));
-  other = target;
-  other.core.masked_load_page = 400;
-  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("masked_load_page"), 400);
-  EXPECT_FALSE(config.contains("forward_fail_fp"));
-  other = target;
-  other.core.forward_fail_fp = 20;
-  EXPECT_FALSE(sim->MatchesTarget(r.stats, other));
-  EXPECT_EQ(sim->ConfigurationFor(other).at("dep_config").at("forward_fail_fp"), 20);
-  EXPECT_FALSE(sim->ConfigurationFor(other).at("dep_config").contains("forward_fail_int"));
+  auto split = only_when_set("split_store_page", [](CoreConfig& c) { c.split_store_page = 33; });
+  EXPECT_EQ(split.at("split_store_page"), 33);
+  EXPECT_EQ(split.at("split_store_line"), 0);
+  EXPECT_EQ(only_when_set("masked_store", [](CoreConfig& c) { c.masked_store = 11; })
+                .at("masked_store"),
+            11);
+  auto fwd = only_when_set("forward_fp", [](CoreConfig& c) { c.forward_latency_fp = 9; });
+  EXPECT_EQ(fwd.at("forward_fp"), 9);
+  EXPECT_FALSE(fwd.contains("forward_int"));
+  EXPECT_EQ(only_when_set("masked_load_page", [](CoreConfig& c) { c.masked_load_page = 400; })
+                .at("masked_load_page"),
+            400);
+  auto fail = only_when_set("forward_fail_fp", [](CoreConfig& c) { c.forward_fail_fp = 20; });
+  EXPECT_EQ(fail.at("forward_fail_fp"), 20);
+  EXPECT_FALSE(fail.contains("forward_fail_int"));
 
   Target arm = RiscvTarget();
   arm.name = "arm-test";
