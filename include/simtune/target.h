@@ -110,6 +110,9 @@ struct CoreConfig {
   // the page never comes in); 0: none, and QEMU tracks no pages. "core": {"masked_load_page":
   // 400}.
   int masked_load_page = 0;
+  // Cycles one l1d line fill holds the path from l2 (loads that missed l1d get their lines one
+  // every that many cycles; Zen 4: 2, 32 bytes a cycle); 0: no limit. "core": {"l1_fill": 2}.
+  int l1_fill = 0;
   // Load-to-use of a load that store-to-load forwarding serves (its bytes still in the store
   // buffer), integer and FP/vector destinations; -1: the served level's latency, as any load.
   // "core": {"forward_latency": {"int": 0, "fp": 9}}.

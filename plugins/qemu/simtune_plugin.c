@@ -1883,6 +1883,15 @@ static uint64_t dep_masked_store;
  * (and no page is tracked).
  */
 static uint64_t dep_masked_load_page;
+/*
+ * Cycles one l1d line fill holds the path from l2 (0: no limit): a load that
+ * missed l1d gets its line no sooner than the fills before it allow, one every
+ * that many cycles per missed line (Zen 4: 32 bytes a cycle, a 64-byte line in
+ * 2; bench/l1_fill_probe.c). Loads only: a store's fill is in its drain.
+ */
+static uint64_t dep_l1_fill;
+static uint64_t dep_fill_next[N_DEP_MODELS];   /* inorder: when the path is free */
+static uint64_t dep_fill_waits, dep_fill_waits_n;  /* cycles loads waited, closed; this one */
 static uint64_t dep_mload_assists, dep_mload_assists_n;  /* closed intervals; this one */
 /*
  * Load-to-use of a load whose bytes a store still in the store buffer holds
@@ -2021,6 +2030,8 @@ static DepSlot dep_calendar[N_UNITS][1u << DEP_CAL_BITS];
  */
 static uint64_t dep_issue;
 static DepSlot dep_issue_calendar[1u << DEP_CAL_BITS];
+/* ooo, with dep_l1_fill F: the fill slots, slot k the cycles [kF, kF + F), one fill each. */
+static DepSlot dep_fill_calendar[1u << DEP_CAL_BITS];
 
 /* Calendar cal's slot for cycle t. */
 static inline DepSlot *dep_slot(DepSlot *cal, uint64_t t)
@@ -2056,10 +2067,37 @@ static uint64_t dep_reserve(int u, uint64_t t)
 static const DepInsn *dep_pending;
 static uint64_t dep_pending_first, dep_pending_end;  /* bytes accessed; end 0: none */
 static uint64_t dep_pending_lat;
+static uint64_t dep_pending_fills;   /* lines it missed l1d on */
+static uint64_t dep_step_fills;      /* the same, for the load dep_step is given */
+
 
 static inline uint64_t max2(uint64_t a, uint64_t b)
 {
     return a > b ? a : b;
+}
+
+/*
+ * Model m's load, which issues at start and missed l1d on `fills` lines: when
+ * its last line's fill may begin (start, or later if the fills before hold the
+ * path), which it takes.
+ */
+static uint64_t dep_fill(int m, uint64_t start, uint64_t fills)
+{
+    uint64_t t = start;
+    if (m == DEP_INORDER) {
+        t = max2(t, dep_fill_next[m]);
+        dep_fill_next[m] = t + fills * dep_l1_fill;
+        return t + (fills - 1) * dep_l1_fill;
+    }
+    for (uint64_t k = t / dep_l1_fill; fills; k++) {
+        DepSlot *slot = dep_slot(dep_fill_calendar, k);
+        if (!slot->used) {
+            slot->used = 1;
+            t = max2(start, k * dep_l1_fill);
+            fills--;
+        }
+    }
+    return t;
 }
 
 static void dep_reset(void)
@@ -2068,6 +2106,9 @@ static void dep_reset(void)
     memset(dep_stores, 0, sizeof(dep_stores));
     memset(dep_calendar, 0, sizeof(dep_calendar));
     memset(dep_issue_calendar, 0, sizeof(dep_issue_calendar));
+    memset(dep_fill_calendar, 0, sizeof(dep_fill_calendar));
+    memset(dep_fill_next, 0, sizeof(dep_fill_next));
+    dep_fill_waits_n = 0;
     memset(dep_dispatch, 0, dep_width * sizeof(uint64_t));
     memset(dep_retire, 0, dep_window * sizeof(uint64_t));
     for (int m = 0; m < N_DEP_MODELS && dep_sb; m++) {
@@ -2167,7 +2208,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
     for (int m = 0; m < N_DEP_MODELS; m++) {
         DepModel *s = &dep_models[m];
         uint64_t my_lat = lat;
-        bool failed = false;
+        bool failed = false, forwarded = false;
         uint64_t start;
         if (m == DEP_INORDER) {
             start = max2(s->last + 1, s->redirect);
@@ -2211,10 +2252,11 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             if (dep_forward_fail_set[cls] && in_buffer > start &&
                 dep_forward_fails(m, first, end, start)) {
                 my_lat = dep_forward_fail_lat[cls];   /* waits for the stores to drain */
-                failed = true;
+                failed = forwarded = true;
                 dep_fwd_fails_n += m == DEP_OOO;
             } else if (dep_forward_lat_set[cls] && in_buffer > start) {
                 my_lat = dep_forward_lat[cls];   /* forwarded from the store buffer */
+                forwarded = true;
             }
         }
         if (m == DEP_INORDER) {
@@ -2225,6 +2267,11 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             dep_split_n++;
         } else {
             start = dep_reserve(d->unit, max2(start, data));
+        }
+        if (dep_step_fills && !forwarded) {
+            uint64_t t = dep_fill(m, start, dep_step_fills);
+            dep_fill_waits_n += m == DEP_OOO ? t - start : 0;
+            start = t;   /* its line comes that much later (the unit was free before) */
         }
         done[m] = start + my_lat;
         if (failed) {
@@ -2315,8 +2362,10 @@ static void dep_flush(void)
         busy = across >> 12 ? dep_split_store_page
              : across >> split_line_shift ? dep_split_store_line : 0;
     }
+    dep_step_fills = d->kind == DEP_LOAD && dep_l1_fill ? dep_pending_fills : 0;
     dep_step(d, lat, dep_pending_first, dep_pending_end,
              dep_drain + dep_beyond_l1(dep_pending_lat), busy);
+    dep_step_fills = 0;
     if (d->masked_store) {
         dep_fetch_stall += dep_masked_store;   /* the next instruction arrives that much later */
     }
@@ -2348,6 +2397,7 @@ static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
         dep_pending_first = 0;
         dep_pending_end = 0;
         dep_pending_lat = 0;
+        dep_pending_fills = 0;
         return;
     }
     dep_step(d, dep_lat[d->kind], 0, 0, 0, 0);
@@ -2360,8 +2410,11 @@ static inline int dep_served_level(void)
          : cache_served == &caches[L2] ? 1 : 2;
 }
 
-/* One access of the pending instruction: bytes [vaddr, end] from `level`. */
-static void dep_access(uint64_t vaddr, uint64_t end, int level)
+/*
+ * One access of the pending instruction: bytes [vaddr, end] from `level`, l1d
+ * missed on `missed` lines.
+ */
+static void dep_access(uint64_t vaddr, uint64_t end, int level, uint64_t missed)
 {
     if (!dep_pending) {
         return;
@@ -2371,6 +2424,7 @@ static void dep_access(uint64_t vaddr, uint64_t end, int level)
     }
     dep_pending_end = max2(dep_pending_end, end);
     dep_pending_lat = max2(dep_pending_lat, dep_lat_level[level]);
+    dep_pending_fills += missed;
 }
 
 /* An instruction fetch of `line` missed the first level (served: cache_served). */
@@ -2410,6 +2464,7 @@ static void dep_close(void)
     dep_split += dep_split_n;
     dep_fwd_fails += dep_fwd_fails_n;
     dep_mload_assists += dep_mload_assists_n;
+    dep_fill_waits += dep_fill_waits_n;
 }
 
 /*
@@ -2815,6 +2870,7 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
         }
     }
     int level = 0;      /* the slowest level that served it (dep=on) */
+    uint64_t missed = 0;    /* lines the first level missed on (dep=on) */
     if (data_entry) {
         uint64_t first = vaddr >> data_shift;
         uint64_t last = end >> data_shift;
@@ -2823,11 +2879,12 @@ vcpu_mem_general(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
             if (opt_dep) {
                 int served = dep_served_level();
                 level = served > level ? served : level;
+                missed += served > 0;
             }
         }
     }
     if (opt_dep && roi_active) {
-        dep_access(vaddr, end, level);
+        dep_access(vaddr, end, level, missed);
     }
     if (opt_reuse) {
         uint64_t first = vaddr >> reuse.line_shift;
@@ -3511,6 +3568,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         if (dep_masked_load_page) {
             json_u64(s, "masked_load_assists", dep_mload_assists, true);
         }
+        if (dep_l1_fill) {
+            /* Cycles (ooo) loads waited for the l1d fill path. */
+            json_u64(s, "fill_waits", dep_fill_waits, true);
+        }
         json_u64(s, "split_stores", dep_split, false);
         g_string_append(s, "},\"dep_config\":{");
         json_u64(s, "width", dep_width, true);
@@ -3535,6 +3596,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         }
         if (dep_masked_load_page) {
             json_u64(s, "masked_load_page", dep_masked_load_page, true);
+        }
+        if (dep_l1_fill) {
+            json_u64(s, "l1_fill", dep_l1_fill, true);
         }
         if (isa == ISA_X86_64) {
             /* Scalar SSE/AVX operands read their own bytes (DepInsn.mem_bytes), since
@@ -3835,6 +3899,9 @@ static bool parse_option(const char *arg)
                                     &dep_class_lats[o].lat[cls]);
             }
         }
+    }
+    if (!strcmp(key, "dep_l1_fill")) {
+        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_l1_fill);
     }
     if (!strcmp(key, "dep_masked_load_page")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_masked_load_page);

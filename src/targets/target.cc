@@ -158,7 +158,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
                  "fetch_next_line", "fetch_stalls", "split_store", "masked_store",
-                 "masked_load_page",
+                 "masked_load_page", "l1_fill",
                  "forward_latency", "forward_fail", "latency", "units"},
                 {}, where));
   CoreConfig core;
@@ -196,10 +196,12 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       return Error{where + ": " + key + " must be true or false; got " + j.at(key).dump()};
     *flag = j.at(key).get<bool>();
   }
-  // Cycles, none to many: a mispredict's restart, a masked store's stall, a masked load's assist.
+  // Cycles, none to many: a mispredict's restart, a masked store's stall, a masked load's
+  // assist, an l1d line fill.
   for (auto [key, cycles] : {std::pair<const char*, int*>{"mispredict", &core.mispredict},
                              {"masked_store", &core.masked_store},
-                             {"masked_load_page", &core.masked_load_page}}) {
+                             {"masked_load_page", &core.masked_load_page},
+                             {"l1_fill", &core.l1_fill}}) {
     if (!j.contains(key)) continue;
     SIMTUNE_ASSIGN_OR_RETURN(*cycles, in_range(j, key, 0, 100000, where));
   }

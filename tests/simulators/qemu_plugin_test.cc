@@ -856,6 +856,40 @@ TEST(QemuPlugin, DependencyTimingChargesFailedForwarding) {
   EXPECT_FALSE(ooo("", 10, "9").at("dep_config").contains("forward_fail_int"));
 }
 
+// dep_l1_fill: a load that missed l1d gets its line no sooner than the fills before it
+// allow, one every that many cycles. run_stride over 64 KiB (twice l1d) with a 64-byte stride:
+// every load misses l1d and is served by l2, and nothing waits for the loaded values, so
+// without the option the loop's six instructions, 2 wide, take 3 cycles a load (two passes
+// more: 2048 loads, and the outer loop's three instructions a pass, 6147 cycles); with fills
+// of 20 cycles the path binds, 20 cycles a load in both models (40960 cycles, the outer loop
+// hidden behind it). Fills of 1 bind nothing. The cycles loads waited are in extra.dep.fill_waits
+// and the setting in dep_config, only when set.
+TEST(QemuPlugin, DependencyTimingLimitsL1Fills) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto extra = [&](const std::string& opts, int passes) {
+    auto run = RunWithPlugin("x86_64", elf, "dep=on,bpred=off,dep_width=2" + opts,
+                             {"stride", "65536", "64", std::to_string(passes), "load"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra");
+  };
+  auto two_more = [&](const std::string& opts, const char* model) {
+    std::string key = std::string(model) + "_cycles";
+    return extra(opts, 4).at("dep").at(key).get<int64_t>() -
+           extra(opts, 2).at("dep").at(key).get<int64_t>();
+  };
+  EXPECT_EQ(two_more("", "ooo"), 2048 * 3 + 3);
+  EXPECT_EQ(two_more(",dep_l1_fill=20", "ooo"), 2048 * 20);
+  EXPECT_EQ(two_more(",dep_l1_fill=20", "inorder"), 2048 * 20);
+  EXPECT_EQ(two_more(",dep_l1_fill=1", "ooo"), 2048 * 3 + 3);
+  auto on = extra(",dep_l1_fill=20", 2);
+  EXPECT_EQ(on.at("dep_config").at("l1_fill"), 20);
+  EXPECT_GT(on.at("dep").at("fill_waits").get<int64_t>(), 0);
+  auto off = extra("", 2);
+  EXPECT_FALSE(off.at("dep").contains("fill_waits"));
+  EXPECT_FALSE(off.at("dep_config").contains("l1_fill"));
+}
+
 // dep_masked_load_page: a masked load whose vector runs into a page the program never touched
 // stalls dispatch that many cycles (a microcode assist on Zen 4). run_dep's kernel 10 (masked
 // loads 12 bytes before the end of a page whose next page nothing touches; the loop's subq and

@@ -297,6 +297,7 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_EQ(only_when_set("masked_load_page", [](CoreConfig& c) { c.masked_load_page = 400; })
                 .at("masked_load_page"),
             400);
+  EXPECT_EQ(only_when_set("l1_fill", [](CoreConfig& c) { c.l1_fill = 2; }).at("l1_fill"), 2);
   auto fail = only_when_set("forward_fail_fp", [](CoreConfig& c) { c.forward_fail_fp = 20; });
   EXPECT_EQ(fail.at("forward_fail_fp"), 20);
   EXPECT_FALSE(fail.contains("forward_fail_int"));

@@ -433,6 +433,9 @@ TEST(Targets, CoreBlockOverridesDefaults) {
             400);
   EXPECT_EQ(msg(R"("core": {"masked_load_page": 100001})"),
             "t.json: core: masked_load_page must be in [0, 100000]; got 100001");
+  EXPECT_EQ(t->core.l1_fill, 0);
+  EXPECT_EQ(ParseTarget(With(R"("core": {"l1_fill": 2})"), w)->core.l1_fill, 2);
+  EXPECT_EQ(msg(R"("core": {"l1_fill": -1})"), "t.json: core: l1_fill must be in [0, 100000]; got -1");
   EXPECT_EQ(msg(R"("core": {"masked_store": -2})"),
             "t.json: core: masked_store must be in [0, 100000]; got -2");
   EXPECT_EQ(msg(R"("core": {"split_store": 33})"),
