@@ -2070,7 +2070,6 @@ static uint64_t dep_pending_lat;
 static uint64_t dep_pending_fills;   /* lines it missed l1d on */
 static uint64_t dep_step_fills;      /* the same, for the load dep_step is given */
 
-
 static inline uint64_t max2(uint64_t a, uint64_t b)
 {
     return a > b ? a : b;
@@ -2208,7 +2207,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
     for (int m = 0; m < N_DEP_MODELS; m++) {
         DepModel *s = &dep_models[m];
         uint64_t my_lat = lat;
-        bool failed = false, forwarded = false;
+        bool failed = false, from_buffer = false;   /* from_buffer: no l1d fill */
         uint64_t start;
         if (m == DEP_INORDER) {
             start = max2(s->last + 1, s->redirect);
@@ -2252,11 +2251,11 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             if (dep_forward_fail_set[cls] && in_buffer > start &&
                 dep_forward_fails(m, first, end, start)) {
                 my_lat = dep_forward_fail_lat[cls];   /* waits for the stores to drain */
-                failed = forwarded = true;
+                failed = from_buffer = true;
                 dep_fwd_fails_n += m == DEP_OOO;
             } else if (dep_forward_lat_set[cls] && in_buffer > start) {
                 my_lat = dep_forward_lat[cls];   /* forwarded from the store buffer */
-                forwarded = true;
+                from_buffer = true;
             }
         }
         if (m == DEP_INORDER) {
@@ -2268,7 +2267,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         } else {
             start = dep_reserve(d->unit, max2(start, data));
         }
-        if (dep_step_fills && !forwarded) {
+        if (dep_step_fills && !from_buffer) {
             uint64_t t = dep_fill(m, start, dep_step_fills);
             dep_fill_waits_n += m == DEP_OOO ? t - start : 0;
             start = t;   /* its line comes that much later (the unit was free before) */
