@@ -1894,6 +1894,18 @@ static uint64_t dep_fill_next[N_DEP_MODELS];   /* inorder: when the path is free
 static uint64_t dep_fill_waits, dep_fill_waits_n;  /* cycles loads waited, closed; this one */
 static uint64_t dep_mload_assists, dep_mload_assists_n;  /* closed intervals; this one */
 /*
+ * The cycle options above that are off at 0: "dep_<name>", written to
+ * dep_config as "<name>" only when set (records from before each match).
+ */
+static const struct {
+    const char *name;
+    uint64_t *cycles;
+} dep_cycle_opts[] = {
+    { "masked_store", &dep_masked_store },
+    { "masked_load_page", &dep_masked_load_page },
+    { "l1_fill", &dep_l1_fill },
+};
+/*
  * Load-to-use of a load whose bytes a store still in the store buffer holds
  * (store-to-load forwarding), by the load's destination: integer registers
  * [0], FP and vector ones [1] (register 32 and up); unset: the level's
@@ -2068,7 +2080,6 @@ static const DepInsn *dep_pending;
 static uint64_t dep_pending_first, dep_pending_end;  /* bytes accessed; end 0: none */
 static uint64_t dep_pending_lat;
 static uint64_t dep_pending_fills;   /* lines it missed l1d on */
-static uint64_t dep_step_fills;      /* the same, for the load dep_step is given */
 
 static inline uint64_t max2(uint64_t a, uint64_t b)
 {
@@ -2195,10 +2206,11 @@ static void dep_store_record(const uint64_t done[N_DEP_MODELS],
 /*
  * One instruction through both models; mem: its bytes (end 0: none); drain: a
  * store's cycles to leave the store buffer; busy: of those, the cycles it
- * holds the drain beyond dep_drain (a split store).
+ * holds the drain beyond dep_drain (a split store); fills: the lines a load
+ * takes through the l1d fill path (0: none, or no dep_l1_fill).
  */
 static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t end,
-                     uint64_t drain, uint64_t busy)
+                     uint64_t drain, uint64_t busy, uint64_t fills)
 {
     bool mem = end != 0;
     bool buffered = d->kind == DEP_STORE && dep_sb;
@@ -2267,8 +2279,8 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         } else {
             start = dep_reserve(d->unit, max2(start, data));
         }
-        if (dep_step_fills && !from_buffer) {
-            uint64_t t = dep_fill(m, start, dep_step_fills);
+        if (fills && !from_buffer) {
+            uint64_t t = dep_fill(m, start, fills);
             dep_fill_waits_n += m == DEP_OOO ? t - start : 0;
             start = t;   /* its line comes that much later (the unit was free before) */
         }
@@ -2361,10 +2373,9 @@ static void dep_flush(void)
         busy = across >> 12 ? dep_split_store_page
              : across >> split_line_shift ? dep_split_store_line : 0;
     }
-    dep_step_fills = d->kind == DEP_LOAD && dep_l1_fill ? dep_pending_fills : 0;
     dep_step(d, lat, dep_pending_first, dep_pending_end,
-             dep_drain + dep_beyond_l1(dep_pending_lat), busy);
-    dep_step_fills = 0;
+             dep_drain + dep_beyond_l1(dep_pending_lat), busy,
+             d->kind == DEP_LOAD && dep_l1_fill ? dep_pending_fills : 0);
     if (d->masked_store) {
         dep_fetch_stall += dep_masked_store;   /* the next instruction arrives that much later */
     }
@@ -2399,7 +2410,7 @@ static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
         dep_pending_fills = 0;
         return;
     }
-    dep_step(d, dep_lat[d->kind], 0, 0, 0, 0);
+    dep_step(d, dep_lat[d->kind], 0, 0, 0, 0, 0);
 }
 
 /* dep_lat_level's index of the level that served the latest data access. */
@@ -3590,14 +3601,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
             json_u64(s, "split_store_line", dep_split_store_line, true);
             json_u64(s, "split_store_page", dep_split_store_page, true);
         }
-        if (dep_masked_store) {
-            json_u64(s, "masked_store", dep_masked_store, true);
-        }
-        if (dep_masked_load_page) {
-            json_u64(s, "masked_load_page", dep_masked_load_page, true);
-        }
-        if (dep_l1_fill) {
-            json_u64(s, "l1_fill", dep_l1_fill, true);
+        for (size_t o = 0; o < G_N_ELEMENTS(dep_cycle_opts); o++) {
+            if (*dep_cycle_opts[o].cycles) {
+                json_u64(s, dep_cycle_opts[o].name, *dep_cycle_opts[o].cycles, true);
+            }
         }
         if (isa == ISA_X86_64) {
             /* Scalar SSE/AVX operands read their own bytes (DepInsn.mem_bytes), since
@@ -3899,14 +3906,10 @@ static bool parse_option(const char *arg)
             }
         }
     }
-    if (!strcmp(key, "dep_l1_fill")) {
-        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_l1_fill);
-    }
-    if (!strcmp(key, "dep_masked_load_page")) {
-        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_masked_load_page);
-    }
-    if (!strcmp(key, "dep_masked_store")) {
-        return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_masked_store);
+    for (size_t o = 0; o < G_N_ELEMENTS(dep_cycle_opts); o++) {
+        if (!strncmp(key, "dep_", 4) && !strcmp(key + 4, dep_cycle_opts[o].name)) {
+            return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, dep_cycle_opts[o].cycles);
+        }
     }
     if (!strcmp(key, "dep_split_store_line")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_split_store_line);
