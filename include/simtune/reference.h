@@ -53,6 +53,11 @@ class Reference {
   // with value=min take the rows of value=median, which keep their per-round minima), and
   // the conversion of one such ok result. FindStoredRef uses them (measure, estimate, tune),
   // so that a store measured before a change of reduction keeps its measurements.
+  // True for references that time wall-clock runs on a machine others share (native, ssh):
+  // a slow spell there (seconds long; on this project's VM a kernel that fills l1d ran
+  // 1.3-1.6x slower while the core clock did not change) can cover every round of a chunk,
+  // so a chunked MeasureAndStore checks each chunk against a control (ChunkControl below).
+  virtual bool wall_clock() const { return false; }
   virtual std::string rereducible_key() const { return ""; }
   virtual Result<RefResult> Rereduce(const RefResult& stored) const {
     (void)stored;
@@ -70,11 +75,33 @@ class Store;
 // only. 0 measures the whole batch in the same rounds (comparisons that must share
 // conditions, such as verify's). `progress`, when given, is called after each stored chunk
 // with the number of artifacts done and the batch size.
+//
+// Chunks on a wall_clock() reference carry a control: the batch's first artifact that
+// measured ok, measured again within every later chunk (interleaved with it, so under the
+// same conditions; its result there is not stored). A chunk whose control read more than
+// `tolerance` above the batch's fastest control was measured in a slow spell: after the
+// batch, such chunks are measured again, up to `passes` more times, and each keeps the attempt
+// whose control was fastest (its rows stored again, so they are the latest; the slower
+// attempt's rows stay in the store). Every stored row of a controlled chunk has
+// "control_ratio" (its attempt's control / the fastest control then) in extra_json.
 inline constexpr size_t kMeasureChunk = 8;
+struct ChunkControl {
+  bool enabled = true;
+  double tolerance = 0.10;
+  int passes = 2;
+};
+struct ChunkControlReport {
+  size_t chunks = 0;            // chunks measured with a control reading
+  size_t slow = 0;              // of those, above tolerance on their first attempt
+  size_t still_slow = 0;        // above tolerance after the passes
+  size_t attempts = 0;          // measurements of a chunk again
+  double worst_ratio = 1;       // the slowest first attempt's control / the fastest control
+};
 Result<std::vector<RefResult>> MeasureAndStore(
     Reference& reference, const std::vector<Artifact>& batch,
     const std::vector<int64_t>& candidate_ids, const Target& target, Store& store,
-    size_t chunk = 0, const std::function<void(size_t, size_t)>& progress = nullptr);
+    size_t chunk = 0, const std::function<void(size_t, size_t)>& progress = nullptr,
+    const ChunkControl& control = {}, ChunkControlReport* report = nullptr);
 
 // What `reference` need not run again for the candidate's artifact: its latest ok row under
 // the reference's options key, or else the latest ok row of its rereducible_key, reduced by

@@ -238,6 +238,12 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
       std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);   // a line per stored chunk
   });
   if (!r.ok()) return Fail(r.message());
+  if (r->control.slow > 0)
+    std::fprintf(stderr,
+                 "%zu of %zu chunks read slow against their control (up to %.2fx its fastest: a slow spell on "
+                 "this machine) and were measured again (%zu times); %zu still slow\n",
+                 r->control.slow, r->control.chunks, r->control.worst_ratio, r->control.attempts,
+                 r->control.still_slow);
   if (r->rereduced > 0)
     std::fprintf(stderr, "%zu results reduced again from stored runs of the same protocol (%s), not run again\n",
                  r->rereduced, r->rereduced_from.c_str());

@@ -113,6 +113,7 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
       p.reference_options = ref.options_key();
       progress(p);
     }
+    ChunkControlReport control;
     SIMTUNE_ASSIGN_OR_RETURN(auto results,
                              MeasureAndStore(ref, batch, batch_ids, target, store, kMeasureChunk,
                                              [&](size_t done, size_t total) {
@@ -123,8 +124,10 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
                                                p.done = done;
                                                p.total = total;
                                                progress(p);
-                                             }));
+                                             },
+                                             ChunkControl{}, &control));
     result.measured = results.size();
+    result.control = control;
   }
   // Rank from the store: latest row per candidate for this reference and options. Without
   // one (`report` on a store measured before a change of reduction), the latest row that

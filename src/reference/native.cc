@@ -80,6 +80,7 @@ class NativeReference : public Reference {
     if (o_.cpu == -2) o_.cpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1;
   }
   std::string name() const override { return "native"; }
+  bool wall_clock() const override { return true; }
   std::string options_key() const override { return Key(timing::TimingOptionsKey(o_.timing)); }
   std::string rereducible_key() const override {
     std::string timing_key = timing::RereducibleKey(o_.timing);

@@ -341,6 +341,7 @@ class SshReference : public Reference {
       : given_(std::move(given)), given_text_(std::move(given_text)) {}
 
   std::string name() const override { return "ssh"; }
+  bool wall_clock() const override { return true; }
   // The protocol and the board (given here; a target's own board is implied by its name).
   std::string options_key() const override { return Key(timing::TimingOptionsKey(given_.timing)); }
   std::string rereducible_key() const override {

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "simtune/reference.h"
 #include "simtune/store.h"
@@ -100,6 +104,100 @@ TEST_F(MeasureAndStoreTest, ChunkZeroMeasuresTheWholeBatchInTheSameRounds) {
   ASSERT_TRUE(results.ok()) << results.message();
   EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{19}));
   EXPECT_EQ(store_->RefResults(wid_, "t")->size(), 19u);
+}
+
+// A wall-clock reference whose calls listed in `slow_calls` run in a slow spell: every
+// artifact reads 1.5x its own time (100 + the number in its hash) in that call.
+class SpellReference : public Reference {
+ public:
+  explicit SpellReference(std::set<size_t> slow_calls) : slow_calls_(std::move(slow_calls)) {}
+  std::string name() const override { return "spell"; }
+  std::string options_key() const override { return "k=1"; }
+  bool wall_clock() const override { return true; }
+  std::vector<RefResult> Measure(const std::vector<Artifact>& batch, const Target&) override {
+    const double factor = slow_calls_.count(batch_sizes.size()) ? 1.5 : 1.0;
+    batch_sizes.push_back(batch.size());
+    std::vector<RefResult> out;
+    for (const auto& a : batch) {
+      RefResult r;
+      r.status = "ok";
+      r.unit = "ns";
+      r.value = factor * (100.0 + std::stod(a.hash.substr(1)));
+      r.extra_json = R"({"inner":3})";
+      out.push_back(r);
+    }
+    return out;
+  }
+  std::vector<size_t> batch_sizes;
+
+ private:
+  std::set<size_t> slow_calls_;
+};
+
+double LatestValue(Store& store, int64_t wid, int64_t candidate_id) {
+  double v = -1;
+  for (const auto& row : *store.RefResults(wid, "t"))
+    if (row.candidate_id == candidate_id) v = row.result.value;
+  return v;
+}
+
+TEST_F(MeasureAndStoreTest, AChunkMeasuredInASlowSpellIsMeasuredAgainAfterTheBatch) {
+  SpellReference ref({1});   // the second chunk's call
+  ChunkControlReport report;
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8, nullptr, {}, &report);
+  ASSERT_TRUE(results.ok()) << results.message();
+  // The control (the first artifact) rides along with every chunk it is not in; the second
+  // chunk, slow against it, is measured again after the third.
+  EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{8, 9, 4, 9}));
+  ASSERT_EQ(results->size(), 19u);
+  for (size_t i = 0; i < 19; ++i) EXPECT_DOUBLE_EQ((*results)[i].value, 100.0 + static_cast<double>(i)) << i;
+  // The slow attempt's rows stay; the quiet attempt's are the latest.
+  EXPECT_EQ(store_->RefResults(wid_, "t")->size(), 27u);
+  EXPECT_DOUBLE_EQ(LatestValue(*store_, wid_, ids_[9]), 109.0);
+  EXPECT_EQ(report.chunks, 3u);
+  EXPECT_EQ(report.slow, 1u);
+  EXPECT_EQ(report.attempts, 1u);
+  EXPECT_EQ(report.still_slow, 0u);
+  EXPECT_DOUBLE_EQ(report.worst_ratio, 1.5);
+  auto rows = store_->RefResults(wid_, "t");
+  nlohmann::json extra = nlohmann::json::parse(rows->back().result.extra_json);
+  EXPECT_EQ(extra["inner"], 3);   // the reference's own details are kept
+  EXPECT_DOUBLE_EQ(extra["control_ratio"].get<double>(), 1.0);
+  nlohmann::json slow_extra = nlohmann::json::parse((*rows)[9].result.extra_json);
+  EXPECT_DOUBLE_EQ(slow_extra["control_ratio"].get<double>(), 1.5);
+}
+
+TEST_F(MeasureAndStoreTest, ASlowFirstChunkIsFoundByTheFasterControlsAfterIt) {
+  SpellReference ref({0});
+  ChunkControlReport report;
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8, nullptr, {}, &report);
+  ASSERT_TRUE(results.ok()) << results.message();
+  EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{8, 9, 4, 8}));
+  EXPECT_DOUBLE_EQ((*results)[3].value, 103.0);
+  EXPECT_EQ(report.slow, 1u);
+}
+
+TEST_F(MeasureAndStoreTest, ASpellThatOutlastsThePassesKeepsTheFirstAttemptAndSaysSo) {
+  SpellReference ref({1, 3, 4});
+  ChunkControlReport report;
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8, nullptr, {}, &report);
+  ASSERT_TRUE(results.ok()) << results.message();
+  EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{8, 9, 4, 9, 9}));   // two passes, then it stops
+  EXPECT_DOUBLE_EQ((*results)[9].value, 1.5 * 109.0);
+  EXPECT_EQ(store_->RefResults(wid_, "t")->size(), 19u);   // no quieter attempt to store
+  EXPECT_EQ(report.attempts, 2u);
+  EXPECT_EQ(report.still_slow, 1u);
+}
+
+TEST_F(MeasureAndStoreTest, NoControlWithoutChunksOrWhenSwitchedOff) {
+  SpellReference whole({0});
+  ASSERT_TRUE(MeasureAndStore(whole, batch_, ids_, target_, *store_).ok());
+  EXPECT_EQ(whole.batch_sizes, (std::vector<size_t>{19}));
+  SpellReference off({1});
+  ChunkControl no;
+  no.enabled = false;
+  ASSERT_TRUE(MeasureAndStore(off, batch_, ids_, target_, *store_, 8, nullptr, no).ok());
+  EXPECT_EQ(off.batch_sizes, (std::vector<size_t>{8, 8, 3}));
 }
 
 }  // namespace
