@@ -233,6 +233,7 @@ struct MeasureJobResult {
   std::string rereduced_from;      // those runs' options key (Reference::rereducible_key())
   size_t missing = 0;              // executable gone (see SimulateJobResult::missing): not measured
   ChunkControlReport control;      // the chunks' controls (reference.h; chunks 0: none taken)
+  std::vector<std::string> warnings;   // the reference's for the target (Reference::Warnings), when measured
   std::vector<RankedCandidate> ranked;   // ok, fastest first
   std::vector<RankedCandidate> failed;   // latest row failed, by candidate id
 };

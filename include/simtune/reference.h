@@ -58,12 +58,25 @@ class Reference {
   // 1.3-1.6x slower while the core clock did not change) can cover every round of a chunk,
   // so a chunked MeasureAndStore checks each chunk against a control (ChunkControl below).
   virtual bool wall_clock() const { return false; }
+  // What a user should know before trusting this reference's results for `target` (native:
+  // the target's cache geometry against this host's, CacheGeometryMismatches). Empty: none.
+  virtual std::vector<std::string> Warnings(const Target& target) const {
+    (void)target;
+    return {};
+  }
   virtual std::string rereducible_key() const { return ""; }
   virtual Result<RefResult> Rereduce(const RefResult& stored) const {
     (void)stored;
     return Error{"reference " + name() + " cannot reduce stored results again"};
   }
 };
+
+// The levels of target.caches whose size or ways differ from this host's as Linux describes
+// them under sysfs_cache_dir (index*/level, type, size, ways_of_associativity: for the host,
+// /sys/devices/system/cpu/cpu0/cache), one sentence each; empty when they agree or the
+// directory is unreadable. The simulators' cache statistics then describe another machine
+// than the one the native reference measures.
+std::vector<std::string> CacheGeometryMismatches(const Target& target, const std::string& sysfs_cache_dir);
 
 class Store;
 
@@ -88,7 +101,7 @@ inline constexpr size_t kMeasureChunk = 8;
 struct ChunkControl {
   bool enabled = true;
   double tolerance = 0.10;
-  int passes = 2;
+  int passes = 4;
 };
 struct ChunkControlReport {
   size_t chunks = 0;            // chunks measured with a control reading

@@ -238,6 +238,7 @@ int CmdMeasure(const MeasureFlags& f, bool measure) {
       std::fprintf(stderr, "measured %zu/%zu\n", p.done, p.total);   // a line per stored chunk
   });
   if (!r.ok()) return Fail(r.message());
+  for (const auto& w : r->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (r->control.slow > 0)
     std::fprintf(stderr,
                  "%zu of %zu chunks read slow against their control (up to %.2fx its fastest: a slow spell on "

@@ -128,6 +128,7 @@ Result<MeasureJobResult> MeasureJob::Run(Store& store, const ProgressFn& progres
                                              ChunkControl{}, &control));
     result.measured = results.size();
     result.control = control;
+    result.warnings = ref.Warnings(target);
   }
   // Rank from the store: latest row per candidate for this reference and options. Without
   // one (`report` on a store measured before a change of reduction), the latest row that

@@ -137,6 +137,7 @@ class TuneJob::Tuner {
       SIMTUNE_ASSIGN_OR_RETURN(reference_, References().Create(f_.reference, MergeReferenceOptions(
                                                                                 target_, f_.reference,
                                                                                 f_.reference_options)));
+      for (auto& w : reference_->Warnings(target_)) warnings_.push_back(w);
     }
     if (model_spec_) {
       DataSpec used = UsedSpec();
@@ -175,6 +176,7 @@ class TuneJob::Tuner {
     SIMTUNE_ASSIGN_OR_RETURN(reference_, References().Create(f_.reference, MergeReferenceOptions(
                                                                               target_, f_.reference,
                                                                               f_.reference_options)));
+    for (auto& w : reference_->Warnings(target_)) warnings_.push_back(w);
     return MakeExecutor();
   }
 

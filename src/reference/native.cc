@@ -21,6 +21,8 @@
 // The protocol's pieces are shared with the ssh reference (src/reference/timing.h); this file
 // adds starting the child here and pinning it.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,10 @@ class NativeReference : public Reference {
   }
   std::string name() const override { return "native"; }
   bool wall_clock() const override { return true; }
+  std::vector<std::string> Warnings(const Target& target) const override {
+    if (!target.runner.empty() || target.baremetal()) return {};
+    return CacheGeometryMismatches(target, "/sys/devices/system/cpu/cpu0/cache");
+  }
   std::string options_key() const override { return Key(timing::TimingOptionsKey(o_.timing)); }
   std::string rereducible_key() const override {
     std::string timing_key = timing::RereducibleKey(o_.timing);
@@ -129,7 +135,65 @@ class NativeReference : public Reference {
   NativeOptions o_;
 };
 
+// "32K", "1024K", "32M" (sysfs cache sizes) in bytes; 0 when unreadable.
+int64_t SysfsSize(const std::string& text) {
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (...) {
+    return 0;
+  }
+  std::string unit = Trim(text.substr(used));
+  if (unit == "K") return v << 10;
+  if (unit == "M") return v << 20;
+  if (unit == "G") return v << 30;
+  return unit.empty() ? v : 0;
+}
+
+std::string ReadLine(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return Trim(line);
+}
+
+std::string KiB(int64_t bytes) { return std::to_string(bytes >> 10) + " KiB"; }
+
 }  // namespace
+
+std::vector<std::string> CacheGeometryMismatches(const Target& target, const std::string& sysfs_cache_dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(sysfs_cache_dir, ec)) return out;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(sysfs_cache_dir, ec))
+    if (e.path().filename().string().rfind("index", 0) == 0) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& dir : dirs) {
+    std::string level = ReadLine(dir / "level"), type = ReadLine(dir / "type");
+    std::string name = level == "1" ? (type == "Data" ? "l1d" : type == "Instruction" ? "l1i" : "")
+                                    : (level == "2" || level == "3") ? "l" + level : "";
+    const int64_t size = SysfsSize(ReadLine(dir / "size"));
+    int ways = 0;
+    try {
+      ways = std::stoi(ReadLine(dir / "ways_of_associativity"));
+    } catch (...) {
+    }
+    if (name.empty() || size <= 0) continue;
+    auto it = std::find_if(target.caches.begin(), target.caches.end(),
+                           [&](const CacheLevel& c) { return c.level == name; });
+    if (it == target.caches.end()) continue;
+    if (it->size_bytes == size && (ways <= 0 || it->ways == ways)) continue;
+    out.push_back("target '" + target.name + "' models " + name + " as " + KiB(it->size_bytes) + " " +
+                  std::to_string(it->ways) + "-way, but this host's " + name + " is " + KiB(size) +
+                  (ways > 0 ? " " + std::to_string(ways) + "-way" : "") + " (" + dir.string() +
+                  "): the simulators' cache statistics describe another machine than the one measured; "
+                  "correct \"caches\" in the target file");
+  }
+  return out;
+}
 
 void RegisterNativeReference(ReferenceRegistry& registry) {
   registry.Register(

@@ -180,7 +180,9 @@ TEST_F(MeasureAndStoreTest, ASlowFirstChunkIsFoundByTheFasterControlsAfterIt) {
 TEST_F(MeasureAndStoreTest, ASpellThatOutlastsThePassesKeepsTheFirstAttemptAndSaysSo) {
   SpellReference ref({1, 3, 4});
   ChunkControlReport report;
-  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8, nullptr, {}, &report);
+  ChunkControl two;
+  two.passes = 2;
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8, nullptr, two, &report);
   ASSERT_TRUE(results.ok()) << results.message();
   EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{8, 9, 4, 9, 9}));   // two passes, then it stops
   EXPECT_DOUBLE_EQ((*results)[9].value, 1.5 * 109.0);

@@ -196,5 +196,42 @@ TEST(NativeOptions, RepeatedKeysAndBadTimeoutsAreErrors) {
             "native reference option reps: out of range; got 5000000000");
 }
 
+// A sysfs cache directory as Linux lays it out for one CPU.
+void WriteSysfsCache(const fs::path& dir, int index, const std::string& level, const std::string& type,
+                     const std::string& size, int ways) {
+  fs::path d = dir / ("index" + std::to_string(index));
+  fs::create_directories(d);
+  std::ofstream(d / "level") << level << "\n";
+  std::ofstream(d / "type") << type << "\n";
+  std::ofstream(d / "size") << size << "\n";
+  std::ofstream(d / "ways_of_associativity") << ways << "\n";
+}
+
+TEST_F(NativeTest, CacheGeometryOfTheTargetIsCheckedAgainstTheHost) {
+  target_.caches = {{"l1d", 32768, 8, 64, "lru"}, {"l1i", 32768, 8, 64, "lru"}, {"l2", 524288, 8, 64, "lru"},
+                    {"l3", 33554432, 16, 64, "lru"}};
+  fs::path sys = dir_ / "cache";
+  WriteSysfsCache(sys, 0, "1", "Data", "32K", 8);
+  WriteSysfsCache(sys, 1, "1", "Instruction", "32K", 8);
+  WriteSysfsCache(sys, 2, "2", "Unified", "1024K", 8);
+  WriteSysfsCache(sys, 3, "3", "Unified", "32M", 16);
+  auto w = CacheGeometryMismatches(target_, sys.string());
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0], "target 'x86_64-host' models l2 as 512 KiB 8-way, but this host's l2 is 1024 KiB 8-way (" +
+                      (sys / "index2").string() +
+                      "): the simulators' cache statistics describe another machine than the one measured; "
+                      "correct \"caches\" in the target file");
+  target_.caches[2].size_bytes = 1 << 20;
+  EXPECT_TRUE(CacheGeometryMismatches(target_, sys.string()).empty());
+  WriteSysfsCache(sys, 3, "3", "Unified", "32M", 12);   // ways differ too
+  EXPECT_EQ(CacheGeometryMismatches(target_, sys.string()).size(), 1u);
+  EXPECT_TRUE(CacheGeometryMismatches(target_, (dir_ / "absent").string()).empty());
+  // The reference itself checks this host's only for targets it runs here.
+  auto ref = Make("");
+  Target board = target_;
+  board.runner = {"ssh", "board"};
+  EXPECT_TRUE(ref->Warnings(board).empty());
+}
+
 }  // namespace
 }  // namespace simtune
