@@ -59,14 +59,20 @@ struct CacheLevel {
 // The statistics' branch predictor (QEMU's plugin models it): bimodal, gshare (entries
 // counters, history_bits of global history), or tournament (the Alpha 21264's, as gem5's
 // and rvsim's: global and choice counters, `entries` of each, indexed by the global history;
-// local counters indexed by each branch's own history from a table of local_entries).
+// local counters indexed by each branch's own history from a table of local_entries), or
+// tage (a bimodal base of `entries` and `tables` tagged tables of tagged_entries, global
+// histories geometric from 4 to max_history bits: what today's x86 cores use).
 //     {"kind": "tournament", "entries": 8192, "local_entries": 2048, "local_counters": 2048}
+//     {"kind": "tage", "entries": 4096, "tagged_entries": 1024, "tables": 7, "max_history": 256}
 struct BranchPredictorConfig {
-  std::string kind = "gshare";  // bimodal | gshare | tournament
+  std::string kind = "gshare";  // bimodal | gshare | tournament | tage
   int entries = 4096;
   int history_bits = 12;
   int local_entries = 0;        // tournament only
   int local_counters = 0;       // tournament only
+  int tagged_entries = 0;       // tage only
+  int tables = 0;               // tage only
+  int max_history = 0;          // tage only
 };
 
 // The core as the QEMU plugin's dependency timing models see it (qemu option dep=on,

@@ -45,8 +45,11 @@
  *                            <= 4096, size a multiple of ways*line, at most
  *                            2^24 lines per level
  *   <level>_policy=lru|fifo|random
- *   bpred_kind=bimodal|gshare|tournament bpred_entries=N bpred_history=BITS
+ *   bpred_kind=bimodal|gshare|tournament|tage bpred_entries=N
+ *   bpred_history=BITS
  *   bpred_local_entries=N bpred_local_counters=N   (tournament)
+ *   bpred_tagged_entries=N bpred_tables=N bpred_max_history=BITS   (tage:
+ *                            entries a table, 1-12 tables, history 8-1024)
  *                            entries a power of two <= 2^24, history <= 32
  *                            (see Bpred for the kinds)
  *   reuse_line=BYTES         granularity of reuse distances (default 64;
@@ -1117,7 +1120,7 @@ static inline void reuse_access(uint64_t line)
 /* ------------------------------------------------------------------------ */
 /* Branch predictor                                                         */
 
-enum { BP_BIMODAL, BP_GSHARE, BP_TOURNAMENT };
+enum { BP_BIMODAL, BP_GSHARE, BP_TOURNAMENT, BP_TAGE };
 
 /*
  * bimodal: 2-bit counters indexed by the branch address; gshare: by the
@@ -1128,6 +1131,13 @@ enum { BP_BIMODAL, BP_GSHARE, BP_TOURNAMENT };
  * counters are indexed by the branch's own history, kept in a table of
  * local_entries indexed by address >> 2; the choice counter picks global or
  * local and trains, when they disagreed, towards the one that was right.
+ * tage (Seznec's TAGE, as modern x86 cores predict): a bimodal base of
+ * `entries` 2-bit counters and `tables` tagged tables of tagged_entries
+ * each, indexed and tagged by the address and the global history of
+ * conditional outcomes folded to the table's length (geometric from 4 to
+ * max_history bits); the longest matching table predicts, a mispredict
+ * allocates an entry in a longer one. Long histories let it learn the exits
+ * of loops with a few dozen iterations, which a gshare of 14 bits cannot.
  * Trace-driven: counters train when the branch resolves, not at commit.
  */
 typedef struct {
@@ -1143,10 +1153,192 @@ typedef struct {
     uint64_t *local_history;
     uint64_t history;
     uint64_t mispredicts;
+    uint64_t tagged_entries;      /* tage */
+    uint64_t tables;
+    uint64_t max_history;
 } Bpred;
 
 static Bpred bpred = { .kind = BP_GSHARE, .entries = 4096, .history_bits = 12,
-                       .local_entries = 2048, .local_counters = 2048 };
+                       .local_entries = 2048, .local_counters = 2048,
+                       .tagged_entries = 1024, .tables = 7,
+                       .max_history = 256 };
+
+static void train2(uint8_t *c, bool taken);
+
+#define TAGE_MAX_TABLES 12
+#define TAGE_MAX_HISTORY 1024
+#define TAGE_TAG_BITS 11
+#define TAGE_U_RESET (1u << 18)   /* branches between halvings of u */
+
+typedef struct {
+    uint16_t tag;
+    int8_t ctr;                   /* -4..3: taken when >= 0 */
+    uint8_t u;                    /* 0..3: useful */
+} TageEntry;
+
+/* A history of `len` bits folded to `width` bits, updated per outcome. */
+typedef struct {
+    uint32_t value;
+    int len, width;
+} Folded;
+
+static struct {
+    int n;
+    int index_bits;
+    int hist_len[TAGE_MAX_TABLES];
+    TageEntry *table[TAGE_MAX_TABLES];
+    Folded fidx[TAGE_MAX_TABLES], ftag0[TAGE_MAX_TABLES], ftag1[TAGE_MAX_TABLES];
+    uint8_t ghist[2 * TAGE_MAX_HISTORY];   /* circular, newest at gpos */
+    unsigned gpos;
+    uint32_t branches, rng;
+} tage;
+
+static void folded_init(Folded *f, int len, int width)
+{
+    f->value = 0;
+    f->len = len;
+    f->width = width;
+}
+
+/* Shifts in the newest bit; `out` is the bit len outcomes old, leaving. */
+static inline void folded_push(Folded *f, unsigned in, unsigned out)
+{
+    f->value = (f->value << 1) | in;
+    f->value ^= out << (f->len % f->width);
+    f->value ^= f->value >> f->width;
+    f->value &= (1u << f->width) - 1;
+}
+
+static void tage_init(void)
+{
+    tage.n = (int)bpred.tables;
+    tage.index_bits = __builtin_ctzll(bpred.tagged_entries);
+    /* Lengths 4 * ratio^i up to max_history: the ratio by bisection (no libm). */
+    double lo = 1.0, hi = (double)bpred.max_history, ratio = 1.0;
+    for (int it = 0; it < 60 && tage.n > 1; it++) {
+        ratio = (lo + hi) / 2;
+        double top = 4.0;
+        for (int i = 1; i < tage.n; i++) {
+            top *= ratio;
+        }
+        if (top > (double)bpred.max_history) {
+            hi = ratio;
+        } else {
+            lo = ratio;
+        }
+    }
+    double len_f = tage.n > 1 ? 4.0 : (double)bpred.max_history;
+    for (int i = 0; i < tage.n; i++, len_f *= ratio) {
+        int len = (int)(len_f + 0.5);
+        if (i > 0 && len <= tage.hist_len[i - 1]) {
+            len = tage.hist_len[i - 1] + 1;
+        }
+        tage.hist_len[i] = len;
+        tage.table[i] = g_new0(TageEntry, bpred.tagged_entries);
+        folded_init(&tage.fidx[i], len, tage.index_bits);
+        folded_init(&tage.ftag0[i], len, TAGE_TAG_BITS);
+        folded_init(&tage.ftag1[i], len, TAGE_TAG_BITS - 1);
+    }
+    tage.rng = 0x2545f491u;
+}
+
+static inline uint32_t tage_index(int i, uint64_t pc)
+{
+    uint64_t mask = bpred.tagged_entries - 1;
+    return (uint32_t)((pc ^ (pc >> tage.index_bits) ^ tage.fidx[i].value ^
+                       ((uint64_t)i << 3)) & mask);
+}
+
+static inline uint16_t tage_tag(int i, uint64_t pc)
+{
+    return (uint16_t)((pc ^ tage.ftag0[i].value ^ (tage.ftag1[i].value << 1)) &
+                      ((1u << TAGE_TAG_BITS) - 1));
+}
+
+static void tage_update(uint64_t pc, bool taken)
+{
+    uint32_t idx[TAGE_MAX_TABLES];
+    uint16_t tag[TAGE_MAX_TABLES];
+    int provider = -1, alt = -1;
+
+    for (int i = tage.n - 1; i >= 0; i--) {
+        idx[i] = tage_index(i, pc);
+        tag[i] = tage_tag(i, pc);
+        if (tage.table[i][idx[i]].tag == tag[i]) {
+            if (provider < 0) {
+                provider = i;
+            } else if (alt < 0) {
+                alt = i;
+            }
+        }
+    }
+    uint8_t *base = &bpred.counters[pc & (bpred.entries - 1)];
+    bool base_pred = *base >= 2;
+    bool alt_pred = alt >= 0 ? tage.table[alt][idx[alt]].ctr >= 0 : base_pred;
+    bool pred = provider >= 0 ? tage.table[provider][idx[provider]].ctr >= 0
+                              : base_pred;
+    if (pred != taken) {
+        bpred.mispredicts++;
+        /* Allocate in a longer table: the first free one from one or two
+         * above the provider; none free, they all age. */
+        int start = provider + 1 + ((tage.rng = tage.rng * 1103515245u + 12345u) >> 16 & 1);
+        if (start >= tage.n) {
+            start = provider + 1;
+        }
+        bool done = false;
+        for (int j = start; j < tage.n && !done; j++) {
+            TageEntry *e = &tage.table[j][idx[j]];
+            if (e->u == 0) {
+                e->tag = tag[j];
+                e->ctr = taken ? 0 : -1;
+                done = true;
+            }
+        }
+        for (int j = provider + 1; j < tage.n && !done; j++) {
+            TageEntry *e = &tage.table[j][idx[j]];
+            if (e->u > 0) {
+                e->u--;
+            }
+        }
+    }
+    if (provider >= 0) {
+        TageEntry *e = &tage.table[provider][idx[provider]];
+        if (taken && e->ctr < 3) {
+            e->ctr++;
+        } else if (!taken && e->ctr > -4) {
+            e->ctr--;
+        }
+        if (pred != alt_pred) {
+            if (pred == taken && e->u < 3) {
+                e->u++;
+            } else if (pred != taken && e->u > 0) {
+                e->u--;
+            }
+        }
+        if (alt < 0) {
+            train2(base, taken);
+        }
+    } else {
+        train2(base, taken);
+    }
+    if (++tage.branches % TAGE_U_RESET == 0) {
+        for (int i = 0; i < tage.n; i++) {
+            for (uint64_t k = 0; k < bpred.tagged_entries; k++) {
+                tage.table[i][k].u >>= 1;
+            }
+        }
+    }
+    /* The outcome joins the global history. */
+    tage.gpos = (tage.gpos + 1) % (2 * TAGE_MAX_HISTORY);
+    tage.ghist[tage.gpos] = taken;
+    for (int i = 0; i < tage.n; i++) {
+        unsigned out = tage.ghist[(tage.gpos + 2 * TAGE_MAX_HISTORY -
+                                   tage.hist_len[i]) % (2 * TAGE_MAX_HISTORY)];
+        folded_push(&tage.fidx[i], taken, out);
+        folded_push(&tage.ftag0[i], taken, out);
+        folded_push(&tage.ftag1[i], taken, out);
+    }
+}
 
 static void train2(uint8_t *c, bool taken)
 {
@@ -1191,6 +1383,10 @@ static void bpred_update(uint64_t pc, bool taken)
 {
     if (bpred.kind == BP_TOURNAMENT) {
         tournament_update(pc, taken);
+        return;
+    }
+    if (bpred.kind == BP_TAGE) {
+        tage_update(pc >> bpred.pc_shift, taken);
         return;
     }
     uint64_t idx = (pc >> bpred.pc_shift) ^
@@ -3671,7 +3867,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     }
     if (opt_bpred) {
         static const char *const kinds[] = { "bimodal", "gshare",
-                                             "tournament" };
+                                             "tournament", "tage" };
         g_string_append_printf(s, "\"bpred\":{\"kind\":\"%s\",\"entries\":%"
                                PRIu64 ",\"history_bits\":%" PRIu64,
                                kinds[bpred.kind], bpred.entries,
@@ -3680,6 +3876,13 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
             g_string_append_printf(s, ",\"local_entries\":%" PRIu64
                                    ",\"local_counters\":%" PRIu64,
                                    bpred.local_entries, bpred.local_counters);
+        }
+        if (bpred.kind == BP_TAGE) {
+            g_string_append_printf(s, ",\"tagged_entries\":%" PRIu64
+                                   ",\"tables\":%" PRIu64
+                                   ",\"max_history\":%" PRIu64,
+                                   bpred.tagged_entries, bpred.tables,
+                                   bpred.max_history);
         }
         g_string_append(s, "},");
     }
@@ -3814,7 +4017,7 @@ static bool parse_path(const char *key, const char *val, char **out)
 static bool parse_option(const char *arg)
 {
     static const char *const bpred_kinds[] = { "bimodal", "gshare",
-                                               "tournament", NULL };
+                                               "tournament", "tage", NULL };
     const char *eq = strchr(arg, '=');
     char key[64];
 
@@ -3954,6 +4157,18 @@ static bool parse_option(const char *arg)
     if (!strcmp(key, "bpred_local_counters")) {
         return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
                             &bpred.local_counters);
+    }
+    if (!strcmp(key, "bpred_tagged_entries")) {
+        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
+                            &bpred.tagged_entries);
+    }
+    if (!strcmp(key, "bpred_tables")) {
+        return parse_u64_in(key, val, 1, TAGE_MAX_TABLES, false,
+                            &bpred.tables);
+    }
+    if (!strcmp(key, "bpred_max_history")) {
+        return parse_u64_in(key, val, 8, TAGE_MAX_HISTORY, false,
+                            &bpred.max_history);
     }
     if (!strcmp(key, "bpred_history")) {
         return parse_u64_in(key, val, 0, MAX_BPRED_HISTORY, false,
@@ -4119,6 +4334,14 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
             bpred.choice = g_new0(uint8_t, bpred.entries);
             bpred.local = g_new0(uint8_t, bpred.local_counters);
             bpred.local_history = g_new0(uint64_t, bpred.local_entries);
+        } else if (bpred.kind == BP_TAGE) {
+            if (!check_power_of_two("bpred_tagged_entries",
+                                    bpred.tagged_entries)) {
+                return 1;
+            }
+            bpred.counters = g_malloc(bpred.entries);
+            memset(bpred.counters, 1, bpred.entries);
+            tage_init();
         } else {
             bpred.counters = g_malloc(bpred.entries);
             memset(bpred.counters, 1, bpred.entries);

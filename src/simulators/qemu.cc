@@ -321,6 +321,11 @@ class QemuSimulator : public Simulator {
       bpred["local_entries"] = bp.local_entries;
       bpred["local_counters"] = bp.local_counters;
     }
+    if (bp.kind == "tage") {
+      bpred["tagged_entries"] = bp.tagged_entries;
+      bpred["tables"] = bp.tables;
+      bpred["max_history"] = bp.max_history;
+    }
     nlohmann::json out = {{"cache_config", std::move(caches)}, {"bpred", std::move(bpred)}};
     if (DepOn(target)) out["dep_config"] = DepConfig(target);
     return out;
@@ -426,6 +431,11 @@ class QemuSimulator : public Simulator {
     if (bp.kind == "tournament") {
       args.push_back("bpred_local_entries=" + std::to_string(bp.local_entries));
       args.push_back("bpred_local_counters=" + std::to_string(bp.local_counters));
+    }
+    if (bp.kind == "tage") {
+      args.push_back("bpred_tagged_entries=" + std::to_string(bp.tagged_entries));
+      args.push_back("bpred_tables=" + std::to_string(bp.tables));
+      args.push_back("bpred_max_history=" + std::to_string(bp.max_history));
     }
     return Join(args, ",");
   }

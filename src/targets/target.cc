@@ -121,13 +121,16 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
   if (j.contains("kind") && j["kind"] == "tournament") {
     const std::vector<std::string> keys = {"kind", "entries", "local_entries", "local_counters"};
     SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, keys, keys, where));   // every key required
+  } else if (j.contains("kind") && j["kind"] == "tage") {
+    const std::vector<std::string> keys = {"kind", "entries", "tagged_entries", "tables", "max_history"};
+    SIMTUNE_RETURN_IF_ERROR(CheckKeys(j, keys, keys, where));   // every key required
   } else {
     SIMTUNE_RETURN_IF_ERROR(
         CheckKeys(j, {"kind", "entries", "history_bits"}, {"kind", "entries"}, where));
   }
   SIMTUNE_ASSIGN_OR_RETURN(bp.kind, GetString(j, "kind", where));
   SIMTUNE_RETURN_IF_ERROR(
-      CheckOneOf(bp.kind, {"bimodal", "gshare", "tournament"}, "branch predictor", where));
+      CheckOneOf(bp.kind, {"bimodal", "gshare", "tournament", "tage"}, "branch predictor", where));
   auto power_of_two = [&](const char* key) -> Result<int> {
     SIMTUNE_ASSIGN_OR_RETURN(int64_t n, GetInt(j, key, where));
     if (!PowerOfTwo(n) || n > (int64_t{1} << 24))
@@ -139,6 +142,17 @@ Result<BranchPredictorConfig> ParsePredictor(const json& j, const std::string& w
   if (bp.kind == "tournament") {
     SIMTUNE_ASSIGN_OR_RETURN(bp.local_entries, power_of_two("local_entries"));
     SIMTUNE_ASSIGN_OR_RETURN(bp.local_counters, power_of_two("local_counters"));
+  }
+  if (bp.kind == "tage") {
+    SIMTUNE_ASSIGN_OR_RETURN(bp.tagged_entries, power_of_two("tagged_entries"));
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t tables, GetInt(j, "tables", where));
+    if (tables < 1 || tables > 12)
+      return Error{where + ": tables must be in [1, 12]; got " + std::to_string(tables)};
+    bp.tables = static_cast<int>(tables);
+    SIMTUNE_ASSIGN_OR_RETURN(int64_t longest, GetInt(j, "max_history", where));
+    if (longest < 8 || longest > 1024)
+      return Error{where + ": max_history must be in [8, 1024]; got " + std::to_string(longest)};
+    bp.max_history = static_cast<int>(longest);
   }
   bp.history_bits = 0;
   if (j.contains("history_bits")) {

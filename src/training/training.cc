@@ -216,6 +216,9 @@ std::string DescribeBranchPredictor(const nlohmann::json& b) {
   if (kind == "tournament")
     text += " (" + Number(b, "local_entries") + " local histories, " + Number(b, "local_counters") +
             " local counters)";
+  if (kind == "tage")
+    text += " (" + Number(b, "tables") + " tagged tables of " + Number(b, "tagged_entries") +
+            ", histories up to " + Number(b, "max_history") + " bits)";
   return text;
 }
 

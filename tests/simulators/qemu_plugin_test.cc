@@ -242,6 +242,28 @@ TEST_P(PerIsa, BranchPredictorOnKnownPatterns) {
   EXPECT_LE(alt_tour.stats.at("branch_mispredicts").get<uint64_t>(), 30u);
 }
 
+// TAGE (x86_64 has the nested-loop kernel): 400 runs of a 24-iteration loop. gshare's 14
+// history bits hold only ones at the inner loop's exit, so it mispredicts every exit; TAGE's
+// longer histories (up to 64 bits here) see the 24 ones and the exit coming.
+TEST(QemuPlugin, TageLearnsTheExitOfALoopLongerThanGshareHistory) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto gshare = RunWithPlugin("x86_64", elf, "bpred_kind=gshare,bpred_entries=16384,bpred_history=14",
+                              {"nested", "400", "24"});
+  auto tage = RunWithPlugin("x86_64", elf,
+                            "bpred_kind=tage,bpred_entries=4096,bpred_tagged_entries=1024,bpred_tables=6,"
+                            "bpred_max_history=64",
+                            {"nested", "400", "24"});
+  ASSERT_TRUE(gshare.process.Success()) << gshare.process.err;
+  ASSERT_TRUE(tage.process.Success()) << tage.process.err;
+  EXPECT_EQ(gshare.stats.at("branches"), 400 * 24 + 400);
+  EXPECT_GE(gshare.stats.at("branch_mispredicts").get<uint64_t>(), 400u);
+  EXPECT_LE(tage.stats.at("branch_mispredicts").get<uint64_t>(), 60u);
+  EXPECT_EQ(tage.stats.at("extra").at("bpred"),
+            nlohmann::json({{"kind", "tage"}, {"entries", 4096}, {"history_bits", 0}, {"tagged_entries", 1024},
+                            {"tables", 6}, {"max_history", 64}}));
+}
+
 struct StrideCase {
   const char* name;
   std::string plugin_opts;
@@ -955,7 +977,9 @@ TEST(QemuPlugin, BadOptionsAreRejectedWithExactMessages) {
       {"l2_ways=-1", "simtune plugin: l2_ways: expected a number; got '-1'"},
       {"cache=maybe", "simtune plugin: cache: expected on or off; got 'maybe'"},
       {"l1d_policy=plru", "simtune plugin: l1d_policy: expected one of lru, fifo, random; got 'plru'"},
-      {"bpred_kind=tage", "simtune plugin: bpred_kind: expected one of bimodal, gshare, tournament; got 'tage'"},
+      {"bpred_kind=perceptron",
+       "simtune plugin: bpred_kind: expected one of bimodal, gshare, tournament, tage; got 'perceptron'"},
+      {"bpred_tables=13", "simtune plugin: bpred_tables: must be at most 12; got 13"},
       {"l1d_line=48", "simtune plugin: l1d_line: must be a power of two; got 48"},
       {"l1d_ways=0", "simtune plugin: l1d_ways: must be at least 1; got 0"},
       {"l1d_size=1000", "simtune plugin: l1d: size 1000 is not a positive multiple of ways*line = 8*64"},

@@ -192,8 +192,13 @@ TEST(Targets, StrictCacheAndPredictorErrors) {
             "t.json: key 'caches': expected an array of objects; got object");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1000, "history_bits": 10})"),
             "t.json: branch_predictor: entries must be a power of two <= 16777216; got 1000");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "perceptron", "entries": 1024})"),
+            "t.json: branch_predictor: unknown branch predictor 'perceptron'; valid: bimodal, gshare, tournament, tage");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tage", "entries": 1024})"),
-            "t.json: branch_predictor: unknown branch predictor 'tage'; valid: bimodal, gshare, tournament");
+            "t.json: branch_predictor: missing key 'tagged_entries'");
+  EXPECT_EQ(msg(R"("branch_predictor": {"kind": "tage", "entries": 1024, "tagged_entries": 1024, "tables": 13, )"
+                R"("max_history": 64})"),
+            "t.json: branch_predictor: tables must be in [1, 12]; got 13");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "gshare", "entries": 1024})"),
             "t.json: branch_predictor: a gshare predictor needs history_bits > 0");
   EXPECT_EQ(msg(R"("branch_predictor": {"kind": "bimodal", "entries": 1024, "histroy_bits": 3})"),

@@ -95,6 +95,28 @@ run_branches:
     popq %rbx
     ret
     .size run_branches, .-run_branches
+# run_nested(outer, inner): an inner loop of `inner` iterations run `outer` times; its exit
+# is predictable from a history longer than `inner` outcomes.
+    .globl run_nested
+    .type run_nested, @function
+run_nested:
+    pushq %rbx
+    pushq %r12
+    movq %rdi, %rbx
+    movq %rsi, %r12
+    call simtune_roi_begin
+    xorl %edx, %edx
+8:  movq %r12, %rcx
+9:  addq $1, %rdx
+    subq $1, %rcx
+    jnz 9b
+    subq $1, %rbx
+    jnz 8b
+    call simtune_roi_end
+    popq %r12
+    popq %rbx
+    ret
+    .size run_nested, .-run_nested
 # run_mix(buf): one to three instructions of each class (comments), 20 in the ROI.
     .globl run_mix
     .type run_mix, @function

@@ -6,6 +6,7 @@
  *                             warm: read the buffer once before the ROI
  *   prog vstride B S P load|store         (x86_64) the same with 32-byte ymm accesses
  *   prog branches N           run_branches(N)
+ *   prog nested O I           (x86_64) run_nested(O, I): O runs of an I-iteration loop
  *   prog mix                  run_mix: a few instructions of every class
  *   prog vec N                (x86_64) run_vec(N): vector instructions by width, shuffles
  *   prog raw N                (x86_64) run_raw(N): loads of recently stored bytes
@@ -28,6 +29,7 @@ void run_branches(long n);
 void run_vstride(char *buf, long bytes, long stride, long passes, long store);
 void run_vec(long n, long *buf);
 void run_raw(long n, char *buf);
+void run_nested(long outer, long inner);
 #endif
 void run_mix(long *buf);
 #if defined(__riscv) || defined(__x86_64__)
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
         run_vec(atol(argv[2]), count_buf);
     } else if (argc == 3 && strcmp(argv[1], "raw") == 0) {
         run_raw(atol(argv[2]), stride_buf);
+    } else if (argc == 4 && strcmp(argv[1], "nested") == 0) {
+        run_nested(atol(argv[2]), atol(argv[3]));
 #endif
 #if defined(__riscv) || defined(__x86_64__)
     } else if (argc == 4 && strcmp(argv[1], "dep") == 0) {
