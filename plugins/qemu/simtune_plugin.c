@@ -4146,33 +4146,26 @@ static bool parse_option(const char *arg)
         bpred.kind = kind;
         return true;
     }
-    if (!strcmp(key, "bpred_entries")) {
-        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
-                            &bpred.entries);
-    }
-    if (!strcmp(key, "bpred_local_entries")) {
-        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
-                            &bpred.local_entries);
-    }
-    if (!strcmp(key, "bpred_local_counters")) {
-        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
-                            &bpred.local_counters);
-    }
-    if (!strcmp(key, "bpred_tagged_entries")) {
-        return parse_u64_in(key, val, 1, MAX_BPRED_ENTRIES, true,
-                            &bpred.tagged_entries);
-    }
-    if (!strcmp(key, "bpred_tables")) {
-        return parse_u64_in(key, val, 1, TAGE_MAX_TABLES, false,
-                            &bpred.tables);
-    }
-    if (!strcmp(key, "bpred_max_history")) {
-        return parse_u64_in(key, val, 8, TAGE_MAX_HISTORY, false,
-                            &bpred.max_history);
-    }
-    if (!strcmp(key, "bpred_history")) {
-        return parse_u64_in(key, val, 0, MAX_BPRED_HISTORY, false,
-                            &bpred.history_bits);
+    /* The predictor's sizes: key, range, power of two, field. */
+    const struct {
+        const char *key;
+        uint64_t min, max;
+        bool pow2;
+        uint64_t *field;
+    } bpred_opts[] = {
+        { "bpred_entries", 1, MAX_BPRED_ENTRIES, true, &bpred.entries },
+        { "bpred_local_entries", 1, MAX_BPRED_ENTRIES, true, &bpred.local_entries },
+        { "bpred_local_counters", 1, MAX_BPRED_ENTRIES, true, &bpred.local_counters },
+        { "bpred_tagged_entries", 1, MAX_BPRED_ENTRIES, true, &bpred.tagged_entries },
+        { "bpred_tables", 1, TAGE_MAX_TABLES, false, &bpred.tables },
+        { "bpred_max_history", 8, TAGE_MAX_HISTORY, false, &bpred.max_history },
+        { "bpred_history", 0, MAX_BPRED_HISTORY, false, &bpred.history_bits },
+    };
+    for (size_t k = 0; k < sizeof(bpred_opts) / sizeof(bpred_opts[0]); k++) {
+        if (!strcmp(key, bpred_opts[k].key)) {
+            return parse_u64_in(key, val, bpred_opts[k].min, bpred_opts[k].max,
+                                bpred_opts[k].pow2, bpred_opts[k].field);
+        }
     }
     for (int i = 0; i < N_LEVELS; i++) {
         Cache *c = &caches[i];
