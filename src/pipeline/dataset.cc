@@ -218,6 +218,10 @@ Result<DatasetJobResult> DatasetJob::Run(Store& store, const ProgressFn& progres
       did = "measured " + std::to_string(r.measured) +
             (r.rereduced ? " (" + std::to_string(r.rereduced) + " more reduced from stored runs)" : "") +
             "; " + std::to_string(r.ranked.size()) + " ok, " + std::to_string(r.failed.size()) + " failed in all";
+      if (r.control.slow > 0)
+        did += "; " + std::to_string(r.control.slow) + " of " + std::to_string(r.control.chunks) +
+               " chunks slow against their control, measured again (" + std::to_string(r.control.still_slow) +
+               " still slow)";
     }
     report("stepped", did);
   }
