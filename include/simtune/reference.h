@@ -95,7 +95,8 @@ class Store;
 // `tolerance` above the batch's fastest control was measured in a slow spell: after the
 // batch, such chunks are measured again, up to `passes` more times, and each keeps the attempt
 // whose control was fastest (its rows stored again, so they are the latest; the slower
-// attempt's rows stay in the store). Every stored row of a controlled chunk has
+// attempt's rows stay in the store; a candidate that failed only in the faster attempt keeps
+// its earlier result). Every stored row of a controlled chunk has
 // "control_ratio" (its attempt's control / the fastest control then) in extra_json.
 inline constexpr size_t kMeasureChunk = 8;
 struct ChunkControl {

@@ -85,9 +85,11 @@ Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
     if (append) a.results.pop_back();
     return a;
   };
-  auto store_rows = [&](size_t k, const Attempt& a) -> Status {
+  // Stores the rows of chunk k's attempt a (only those at `only`, when given).
+  auto store_rows = [&](size_t k, const Attempt& a, const std::vector<size_t>& only = {}) -> Status {
     const size_t begin = k * chunk;
     for (size_t i = 0; i < a.results.size(); ++i) {
+      if (!only.empty() && std::find(only.begin(), only.end(), i) == only.end()) continue;
       RefResult r = a.results[i];
       if (!std::isnan(a.control)) r.extra_json = WithControlRatio(r.extra_json, a.control / best);
       SIMTUNE_RETURN_IF_ERROR(
@@ -120,8 +122,15 @@ Result<std::vector<RefResult>> MeasureAndStore(Reference& reference,
       ++rep.attempts;
       if (std::isnan(again.control) || again.control >= kept[k].control) continue;
       best = std::min(best, again.control);
+      // A candidate that failed only in the quieter attempt (a timeout under load) keeps its
+      // earlier result, and no new row.
+      std::vector<size_t> fresh;
+      for (size_t i = 0; i < again.results.size(); ++i) {
+        if (!again.results[i].ok() && kept[k].results[i].ok()) again.results[i] = kept[k].results[i];
+        else fresh.push_back(i);
+      }
       kept[k] = std::move(again);
-      SIMTUNE_RETURN_IF_ERROR(store_rows(k, kept[k]));
+      if (!fresh.empty()) SIMTUNE_RETURN_IF_ERROR(store_rows(k, kept[k], fresh));
     }
     if (!any) break;
   }

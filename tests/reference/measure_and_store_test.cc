@@ -110,7 +110,8 @@ TEST_F(MeasureAndStoreTest, ChunkZeroMeasuresTheWholeBatchInTheSameRounds) {
 // artifact reads 1.5x its own time (100 + the number in its hash) in that call.
 class SpellReference : public Reference {
  public:
-  explicit SpellReference(std::set<size_t> slow_calls) : slow_calls_(std::move(slow_calls)) {}
+  explicit SpellReference(std::set<size_t> slow_calls, std::string fails_late = "")
+      : slow_calls_(std::move(slow_calls)), fails_late_(std::move(fails_late)) {}
   std::string name() const override { return "spell"; }
   std::string options_key() const override { return "k=1"; }
   bool wall_clock() const override { return true; }
@@ -124,6 +125,10 @@ class SpellReference : public Reference {
       r.unit = "ns";
       r.value = factor * (100.0 + std::stod(a.hash.substr(1)));
       r.extra_json = R"({"inner":3})";
+      if (a.hash == fails_late_ && batch_sizes.size() > 3) {   // fails in a later attempt only
+        r.status = "failed";
+        r.stage = "timeout";
+      }
       out.push_back(r);
     }
     return out;
@@ -132,6 +137,7 @@ class SpellReference : public Reference {
 
  private:
   std::set<size_t> slow_calls_;
+  std::string fails_late_;
 };
 
 double LatestValue(Store& store, int64_t wid, int64_t candidate_id) {
@@ -165,6 +171,18 @@ TEST_F(MeasureAndStoreTest, AChunkMeasuredInASlowSpellIsMeasuredAgainAfterTheBat
   EXPECT_DOUBLE_EQ(extra["control_ratio"].get<double>(), 1.0);
   nlohmann::json slow_extra = nlohmann::json::parse((*rows)[9].result.extra_json);
   EXPECT_DOUBLE_EQ(slow_extra["control_ratio"].get<double>(), 1.5);
+}
+
+TEST_F(MeasureAndStoreTest, ACandidateThatFailsOnlyInTheQuieterAttemptKeepsItsResult) {
+  SpellReference ref({1}, "h10");
+  auto results = MeasureAndStore(ref, batch_, ids_, target_, *store_, 8);
+  ASSERT_TRUE(results.ok()) << results.message();
+  EXPECT_EQ(ref.batch_sizes, (std::vector<size_t>{8, 9, 4, 9}));
+  EXPECT_TRUE((*results)[10].ok());
+  EXPECT_DOUBLE_EQ((*results)[10].value, 1.5 * 110.0);   // the slow attempt's, the only one
+  EXPECT_DOUBLE_EQ((*results)[9].value, 109.0);
+  EXPECT_EQ(store_->RefResults(wid_, "t")->size(), 26u);   // 19 + 7: no row for the failure
+  EXPECT_DOUBLE_EQ(LatestValue(*store_, wid_, ids_[10]), 1.5 * 110.0);
 }
 
 TEST_F(MeasureAndStoreTest, ASlowFirstChunkIsFoundByTheFasterControlsAfterIt) {
