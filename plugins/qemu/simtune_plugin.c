@@ -4327,17 +4327,18 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
             bpred.choice = g_new0(uint8_t, bpred.entries);
             bpred.local = g_new0(uint8_t, bpred.local_counters);
             bpred.local_history = g_new0(uint64_t, bpred.local_entries);
-        } else if (bpred.kind == BP_TAGE) {
-            if (!check_power_of_two("bpred_tagged_entries",
+        } else {
+            /* bimodal, gshare, and TAGE's base: weakly not taken. */
+            if (bpred.kind == BP_TAGE &&
+                !check_power_of_two("bpred_tagged_entries",
                                     bpred.tagged_entries)) {
                 return 1;
             }
             bpred.counters = g_malloc(bpred.entries);
             memset(bpred.counters, 1, bpred.entries);
-            tage_init();
-        } else {
-            bpred.counters = g_malloc(bpred.entries);
-            memset(bpred.counters, 1, bpred.entries);
+            if (bpred.kind == BP_TAGE) {
+                tage_init();
+            }
         }
     }
     if (opt_reuse) {

@@ -182,9 +182,8 @@ std::vector<std::string> CacheGeometryMismatches(const Target& target, const std
     } catch (...) {
     }
     if (name.empty() || size <= 0) continue;
-    auto it = std::find_if(target.caches.begin(), target.caches.end(),
-                           [&](const CacheLevel& c) { return c.level == name; });
-    if (it == target.caches.end()) continue;
+    const CacheLevel* it = target.Cache(name);
+    if (!it) continue;
     if (it->size_bytes == size && (ways <= 0 || it->ways == ways)) continue;
     out.push_back("target '" + target.name + "' models " + name + " as " + KiB(it->size_bytes) + " " +
                   std::to_string(it->ways) + "-way, but this host's " + name + " is " + KiB(size) +
