@@ -5,11 +5,11 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include "harness.h"
 #include "parallel.h"
 #include "simtune/build.h"
+#include "simtune/files.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
 
@@ -74,13 +74,6 @@ bool Exists(const fs::path& path) {
 void TouchCacheItem(const fs::path& path) {
   std::error_code ec;
   fs::last_write_time(path, fs::file_time_type::clock::now(), ec);
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 void AddField(std::string& key, const std::string& tag, const std::string& value) {
@@ -209,7 +202,7 @@ Artifact Builder::BuildSource(const KernelSource& source, const Target& target) 
     a.status = "ok";
     a.elf = elf;
     a.cached = true;
-    a.build_log = ReadFile(final_dir / "build.log");
+    a.build_log = ReadWholeFile(final_dir / "build.log").value_or("");
     a.build_s = elapsed();
     return a;
   }

@@ -5,11 +5,11 @@
 #include <cctype>
 #include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "simtune/build.h"
+#include "simtune/files.h"
 #include "simtune/paths.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
@@ -123,10 +123,8 @@ std::string CompareChecksums(const std::string& got, const std::string& verified
 std::string VerifiedChecksums(const Artifact& artifact) {
   if (!artifact.verified_checksums.empty()) return artifact.verified_checksums;
   if (artifact.elf.empty()) return "";
-  std::ifstream in(artifact.elf.parent_path() / kChecksumsFile, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string fields = Trim(text.str());
+  std::string fields =
+      Trim(ReadWholeFile(artifact.elf.parent_path() / kChecksumsFile).value_or(""));
   return WellFormedChecksums(fields) ? fields : "";
 }
 
@@ -138,11 +136,9 @@ bool RecordVerifiedChecksums(const Artifact& artifact, const std::string& checks
 std::string VerifiedSimOutput(const Artifact& artifact,
                               const std::vector<std::string>& runner) {
   if (artifact.elf.empty()) return "";
-  std::ifstream in(artifact.elf.parent_path() / kSimOutputFile, std::ios::binary);
-  if (!in) return "";
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  std::optional<std::string> text = ReadWholeFile(artifact.elf.parent_path() / kSimOutputFile);
+  if (!text) return "";
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("runner") || !j.contains("output") ||
       !j["runner"].is_array() || !j["output"].is_string())
     return "";
@@ -178,11 +174,10 @@ std::optional<std::vector<std::string>> QemuVirtCommand(const Artifact& artifact
   if (dir.empty() || target.isa != "riscv64" || !QemuVirtRunsIsa(SpikeIsa(target)) ||
       !ProgramExists("qemu-system-riscv64"))
     return std::nullopt;
-  std::ifstream in(artifact.elf, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  auto image = PatchElfForQemuVirt(bytes.str(), /*stop_at_sim_done=*/false);
-  if (!in || !image.ok()) return std::nullopt;
+  std::optional<std::string> bytes = ReadWholeFile(artifact.elf);
+  if (!bytes) return std::nullopt;
+  auto image = PatchElfForQemuVirt(*bytes, /*stop_at_sim_done=*/false);
+  if (!image.ok()) return std::nullopt;
   fs::path copy = dir / "virt.elf";
   std::ofstream out(copy, std::ios::binary);
   out << image->elf;

@@ -11,12 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "simtune/features.h"
+#include "simtune/files.h"
 #include "simtune/pipeline.h"
 #include "simtune/process.h"
 #include "simtune/reference.h"
@@ -47,11 +46,9 @@ Result<double> WorkloadFlops(const Workload& workload, const Target& target) {
 }
 
 Result<std::string> ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{"elf '" + path + "': cannot read it"};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::optional<std::string> bytes = ReadWholeFile(path);
+  if (!bytes) return Error{"elf '" + path + "': cannot read it"};
+  return std::move(*bytes);
 }
 
 // What the command needs before any simulation runs; every user error surfaces here.

@@ -134,10 +134,7 @@ class TuneJob::Tuner {
                        "with --top 0"};
         f_.reference = target_.references.front();
       }
-      SIMTUNE_ASSIGN_OR_RETURN(reference_, References().Create(f_.reference, MergeReferenceOptions(
-                                                                                target_, f_.reference,
-                                                                                f_.reference_options)));
-      for (auto& w : reference_->Warnings(target_)) warnings_.push_back(w);
+      SIMTUNE_RETURN_IF_ERROR(CreateReference());
     }
     if (model_spec_) {
       DataSpec used = UsedSpec();
@@ -173,11 +170,18 @@ class TuneJob::Tuner {
         return Error{"target '" + target_.name + "' has no reference to measure on; pass --ref"};
       f_.reference = target_.references.front();
     }
+    SIMTUNE_RETURN_IF_ERROR(CreateReference());
+    return MakeExecutor();
+  }
+
+  // reference_ from f_.reference with the target's and the user's options; its warnings about
+  // the target (e.g. the host's caches differ from the target's) join warnings_.
+  Status CreateReference() {
     SIMTUNE_ASSIGN_OR_RETURN(reference_, References().Create(f_.reference, MergeReferenceOptions(
                                                                               target_, f_.reference,
                                                                               f_.reference_options)));
     for (auto& w : reference_->Warnings(target_)) warnings_.push_back(w);
-    return MakeExecutor();
+    return Status::Ok();
   }
 
   Status MakeExecutor() {

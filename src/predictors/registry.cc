@@ -5,9 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "simtune/files.h"
 #include "src/predictors/builtin.h"
 
 namespace simtune {
@@ -109,11 +108,11 @@ Status SaveModel(const std::string& path, const Predictor& predictor,
 Result<std::unique_ptr<Predictor>> LoadModel(const std::string& path,
                                              int expected_feature_schema_version) {
   const std::string where = "model " + path;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{where + ": cannot read: " + std::strerror(errno)};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  nlohmann::json file = nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
+  errno = 0;
+  std::optional<std::string> text = ReadWholeFile(path);
+  if (!text)
+    return Error{where + ": cannot read" + (errno ? std::string(": ") + std::strerror(errno) : "")};
+  nlohmann::json file = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (file.is_discarded()) return Error{where + ": not valid JSON"};
   return ModelFromJson(file, expected_feature_schema_version, where);
 }

@@ -22,13 +22,13 @@
 // adds starting the child here and pinning it.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "simtune/files.h"
 #include "simtune/process.h"
 #include "simtune/reference.h"
 #include "simtune/strings.h"
@@ -151,13 +151,6 @@ int64_t SysfsSize(const std::string& text) {
   return unit.empty() ? v : 0;
 }
 
-std::string ReadLine(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return Trim(line);
-}
-
 std::string KiB(int64_t bytes) { return std::to_string(bytes >> 10) + " KiB"; }
 
 }  // namespace
@@ -172,13 +165,13 @@ std::vector<std::string> CacheGeometryMismatches(const Target& target, const std
     if (e.path().filename().string().rfind("index", 0) == 0) dirs.push_back(e.path());
   std::sort(dirs.begin(), dirs.end());
   for (const auto& dir : dirs) {
-    std::string level = ReadLine(dir / "level"), type = ReadLine(dir / "type");
+    std::string level = ReadFirstLine(dir / "level"), type = ReadFirstLine(dir / "type");
     std::string name = level == "1" ? (type == "Data" ? "l1d" : type == "Instruction" ? "l1i" : "")
                                     : (level == "2" || level == "3") ? "l" + level : "";
-    const int64_t size = SysfsSize(ReadLine(dir / "size"));
+    const int64_t size = SysfsSize(ReadFirstLine(dir / "size"));
     int ways = 0;
     try {
-      ways = std::stoi(ReadLine(dir / "ways_of_associativity"));
+      ways = std::stoi(ReadFirstLine(dir / "ways_of_associativity"));
     } catch (...) {
     }
     if (name.empty() || size <= 0) continue;

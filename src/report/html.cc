@@ -2,10 +2,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "simtune/build_paths.h"
+#include "simtune/files.h"
 #include "simtune/report.h"
 #include "simtune/strings.h"
 #include "src/report/charts.h"
@@ -260,14 +260,12 @@ std::string EvalSection(const json& eval) {
 }
 
 Result<std::string> ReadLibrary(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Error{"report: cannot read the plotting library " + file.string() +
-                        " (vendored under third_party/vega; set SIMTUNE_VEGA_DIR to its folder)"};
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::optional<std::string> text = ReadWholeFile(file);
+  if (!text) return Error{"report: cannot read the plotting library " + file.string() +
+                          " (vendored under third_party/vega; set SIMTUNE_VEGA_DIR to its folder)"};
   // Drop source-map comments: the maps are not shipped, and a browser must fetch nothing.
   std::string out;
-  for (const auto& line : Split(text.str(), '\n'))
+  for (const auto& line : Split(*text, '\n'))
     if (!StartsWith(line, "//# sourceMappingURL")) out += line + "\n";
   return out;
 }

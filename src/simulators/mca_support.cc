@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "simtune/build.h"
+#include "simtune/files.h"
 #include "simtune/process.h"
 #include "simtune/strings.h"
 
@@ -282,11 +283,8 @@ Result<BlockAnalysis> AnalyzeRun(const std::filesystem::path& elf, const std::st
   const std::filesystem::path cache_file =
       cache_dir.empty() ? std::filesystem::path() : cache_dir / ("mca-" + key + ".json");
   if (!cache_file.empty()) {
-    std::ifstream in(cache_file);
-    if (in) {
-      std::stringstream s;
-      s << in.rdbuf();
-      auto a = ParseMcaJson(s.str(), which.size());
+    if (std::optional<std::string> text = ReadWholeFile(cache_file)) {
+      auto a = ParseMcaJson(*text, which.size());
       if (a.ok()) {
         a->cached = true;
         return a;

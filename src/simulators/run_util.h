@@ -10,6 +10,7 @@
 #include <string>
 
 #include "simtune/build.h"
+#include "simtune/files.h"
 #include "simtune/scratch.h"
 #include "simtune/simulator.h"
 #include "simtune/strings.h"
@@ -17,11 +18,10 @@
 namespace simtune {
 namespace sim_util {
 
+// The file's bytes; "" when it cannot be read (a simulator's missing output is reported by
+// what parses it).
 inline std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadWholeFile(path).value_or("");
 }
 
 // The last lines of a long text, for one-line failure messages.

@@ -1,10 +1,9 @@
+#include "simtune/files.h"
 #include "simtune/target.h"
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -478,11 +477,9 @@ Result<Target> LoadTargetIn(const std::string& name_or_path, BuildChain& chain) 
   } else {
     path = name_or_path;
   }
-  std::ifstream in(path);
-  if (!in) return Error{"cannot read target file '" + path.string() + "'"};
-  std::stringstream text;
-  text << in.rdbuf();
-  SIMTUNE_ASSIGN_OR_RETURN(Target t, ParseTargetIn(text.str(), path.string(), chain));
+  std::optional<std::string> text = ReadWholeFile(path);
+  if (!text) return Error{"cannot read target file '" + path.string() + "'"};
+  SIMTUNE_ASSIGN_OR_RETURN(Target t, ParseTargetIn(*text, path.string(), chain));
   if (by_name && t.name != name_or_path)
     return Error{path.string() + ": name '" + t.name + "' does not match the file name '" +
                  name_or_path + "'"};

@@ -1,14 +1,13 @@
+#include "simtune/files.h"
 #include "simtune/training.h"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "simtune/simulator.h"
 #include "simtune/strings.h"
@@ -312,13 +311,11 @@ Status SaveTrainedModel(const std::string& path, const Predictor& predictor, con
 
 Result<TrainedModel> LoadTrainedModel(const std::string& path) {
   const std::string where = "model " + path;
-  std::ifstream in(path);
-  if (!in) return Error{where + ": cannot read"};
-  std::stringstream text;
-  text << in.rdbuf();
+  std::optional<std::string> text = ReadWholeFile(path);
+  if (!text) return Error{where + ": cannot read"};
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.str());
+    j = nlohmann::json::parse(*text);
   } catch (const nlohmann::json::exception& e) {
     return Error{where + ": not JSON: " + e.what()};
   }

@@ -19,10 +19,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +28,7 @@
 #include "int_expr.h"
 #include "operators.h"
 #include "simtune/build.h"
+#include "simtune/files.h"
 #include "simtune/strings.h"
 
 namespace simtune::workloads {
@@ -66,11 +65,9 @@ Status CheckKeys(const Json& object, const std::vector<std::string>& valid,
 }
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{"cannot read " + path.string()};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::optional<std::string> text = ReadWholeFile(path);
+  if (!text) return Error{"cannot read " + path.string()};
+  return std::move(*text);
 }
 
 Result<int64_t> IntegerAt(const Json& value, const std::string& where) {
