@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer tvm-dataset tvm-model tvm-dataset-rvsim tvm-models-rvsim bench-tvm-race
+.PHONY: all setup configure build test test-tvm python-install demo clean bench-throughput bench-time-to-best bench-predictors bench-rvsim bench-sim-throughput dataset dataset-x86 dataset-rvsim models host-model bench-transfer bench-transfer-shipped tvm-dataset tvm-model tvm-dataset-rvsim tvm-models-rvsim bench-tvm-race
 
 all: build
 
@@ -112,6 +112,19 @@ host-model: dataset-x86
 # and train on the corpus, rank fresh random shapes (not run by make test; hours on 2 cores).
 bench-transfer: build
 	bench/transfer_experiment --simtune $(BUILD)/simtune
+
+# The shipped rvsim models (data/models/) on fresh shapes at issue 11's scale, no corpus needed:
+# FRESH_PER_OP random shapes per operator (seed 11, none a catalog workload the models were
+# trained on) x FRESH_N candidates, built, simulated (qemu, mca) and measured on rvsim, ranked by
+# the shipped model beside the zero-calibration baselines. Resumable (rerun to go on; about 4
+# min a shape and target at 150 on 2 cores); out/transfer-shipped/summary.txt.
+FRESH_PER_OP ?= 10
+FRESH_N ?= 150
+bench-transfer-shipped: build
+	bench/transfer_experiment --simtune $(BUILD)/simtune --targets riscv64-rvsim-p550,riscv64-rvsim-rocket \
+	  --skip-lowo --fresh-per-op $(FRESH_PER_OP) --fresh-n $(FRESH_N) --sims qemu,mca \
+	  --corpus-dir out/transfer-shipped/no-corpus --out out/transfer-shipped \
+	  --models 'shipped=data/models/{target}.json' --predictors 'insn-count;mca;dep;dep:model=inorder'
 
 # MetaSchedule-generated code as data (issue 18): MetaSchedule's own search on 20 operator
 # shapes (gemm, dense, conv2d incl. 1x1 and stride 2, depthwise), every schedule simulated
