@@ -116,8 +116,8 @@ bench-transfer: build
 # The shipped rvsim models (data/models/) on fresh shapes at issue 11's scale, no corpus needed:
 # FRESH_PER_OP random shapes per operator (seed 11, none a catalog workload the models were
 # trained on) x FRESH_N candidates, built, simulated (qemu, mca) and measured on rvsim, ranked by
-# the shipped model beside the zero-calibration baselines. Resumable (rerun to go on; about 4
-# min a shape and target at 150 on 2 cores); out/transfer-shipped/summary.txt.
+# the shipped model beside the zero-calibration baselines. Resumable (rerun to go on; p550: about
+# 2.5 min a shape at 150 on 2 cores, the other target reuses the builds); out/transfer-shipped/summary.txt.
 FRESH_PER_OP ?= 10
 FRESH_N ?= 150
 bench-transfer-shipped: build
