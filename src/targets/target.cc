@@ -1,4 +1,3 @@
-#include "simtune/files.h"
 #include "simtune/target.h"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "simtune/files.h"
 #include "simtune/paths.h"
 #include "simtune/strings.h"
 

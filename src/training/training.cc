@@ -1,4 +1,3 @@
-#include "simtune/files.h"
 #include "simtune/training.h"
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "simtune/files.h"
 #include "simtune/simulator.h"
 #include "simtune/strings.h"
 #include "simtune/target.h"
