@@ -98,6 +98,11 @@ struct CoreConfig {
   bool fetch_next_line = false;   // l1i's next-line prefetcher: a missed line's successor comes
                                   // with it, so of consecutive missed lines every other one
                                   // stalls fetch (a miss stalls it for the level's extra latency)
+  // Instructions fetch delivers a cycle (out-of-order model), all from one l1i line, a group
+  // ending after a taken branch; a 4-byte instruction straddling two lines costs a group
+  // more (rvsim 2.1's front end). 0: fetch limits nothing but its l1i-miss stalls.
+  // "core": {"fetch_width": 3}.
+  int fetch_width = 0;
   bool fetch_stalls = true;       // an l1i miss stalls the front end (the kernel runs once, cold,
                                   // as on rvsim); false: never (a reference that times warm
                                   // repetitions, as x86_64-host's native one does)

@@ -1486,6 +1486,8 @@ typedef struct {
     uint8_t mem_bytes;
     /* x86_64 masked load (vmaskmovps, vpmaskmovd from memory). */
     bool masked_load;
+    uint8_t size;       /* its bytes (dep_fetch_width's fetch groups) */
+    uint64_t pc;        /* its address (dep_fetch_width's fetch groups) */
 } DepInsn;
 
 #define FREG(r) ((uint8_t)(32 + (r)))
@@ -2163,6 +2165,26 @@ static uint64_t dep_fetch_stall;  /* before the next instruction arrives */
 static bool dep_fetch_next_line;
 static bool dep_fetch_stalls = true;  /* off: fetch never stalls (warm code) */
 static uint64_t dep_fetch_next;   /* the line fetched with the latest that stalled; 0: none */
+/*
+ * ooo, with dep_fetch_width > 0: fetch delivers groups of up to that many
+ * instructions a cycle, all from one l1i line (dep_fetch_line_shift). A group
+ * ends after a taken branch or jump (the next instruction is not the one after
+ * it) and at the line's end; a 4-byte instruction that straddles two lines
+ * heads a group of its own that fetches the second line, and costs one group
+ * more, to fetch its first line, unless the group before was in that line
+ * (rvsim 2.1's fetch1 stage: one line in its fetch buffer). A group comes
+ * the cycle after the one before at the soonest, after a mispredict's
+ * restart, and, since the queue between fetch and dispatch is short, no
+ * sooner than DEP_FETCH_AHEAD cycles before the instruction before it
+ * dispatched; an instruction dispatches no sooner than its group came. So a
+ * loop whose body crosses a line boundary pays a group more an iteration
+ * where fetch, not the back end, binds. 0: off.
+ */
+#define DEP_FETCH_AHEAD 4
+static uint64_t dep_fetch_width;
+static unsigned int dep_fetch_line_shift = 6;   /* l1i's line; 64 bytes without caches */
+static uint64_t dep_fg_cycle, dep_fg_n, dep_fg_line, dep_fg_next_pc;   /* the latest group */
+static uint64_t dep_fetch_groups, dep_fetch_groups_n;   /* closed intervals; this one */
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_rep_n;        /* rep string iterations skipped, this interval */
 static uint64_t dep_cycles[N_DEP_MODELS];  /* closed ROI intervals */
@@ -2333,6 +2355,9 @@ static void dep_reset(void)
     dep_mload_assists_n = 0;
     dep_fetch_stall = 0;
     dep_fetch_next = 0;
+    dep_fg_cycle = dep_fg_n = dep_fg_next_pc = 0;
+    dep_fg_line = UINT64_MAX;
+    dep_fetch_groups_n = 0;
     dep_n = 0;
     dep_rep_n = 0;
     dep_pending = NULL;
@@ -2400,6 +2425,33 @@ static void dep_store_record(const uint64_t done[N_DEP_MODELS],
 }
 
 /*
+ * ooo: when the fetch group of instruction d comes (see dep_fetch_width);
+ * prev: when the instruction before it dispatched; redirect: when fetch
+ * restarts after a mispredict.
+ */
+static uint64_t dep_fetch_group(const DepInsn *d, uint64_t prev, uint64_t redirect)
+{
+    uint64_t line = d->pc >> dep_fetch_line_shift;
+    bool straddles = d->size > 2 && ((d->pc + d->size - 1) >> dep_fetch_line_shift) != line;
+    if (straddles || dep_fg_n == dep_fetch_width || d->pc != dep_fg_next_pc ||
+        line != dep_fg_line) {
+        uint64_t t = dep_fg_cycle + 1;
+        if (straddles && line != dep_fg_line) {
+            t++;   /* a group that only fetches its first line */
+            dep_fetch_groups_n++;
+        }
+        t = max2(t, prev > DEP_FETCH_AHEAD ? prev - DEP_FETCH_AHEAD : 0);
+        dep_fg_cycle = max2(t, redirect);
+        dep_fg_n = 0;
+        dep_fg_line = straddles ? line + 1 : line;
+        dep_fetch_groups_n++;
+    }
+    dep_fg_n++;
+    dep_fg_next_pc = d->pc + d->size;
+    return dep_fg_cycle;
+}
+
+/*
  * One instruction through both models; mem: its bytes (end 0: none); drain: a
  * store's cycles to leave the store buffer; busy: of those, the cycles it
  * holds the drain beyond dep_drain (a split store); fills: the lines a load
@@ -2431,6 +2483,10 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
                 disp = max2(disp, prev + dep_fetch_stall);
             }
             disp = max2(disp, s->redirect);
+            if (dep_fetch_width) {
+                uint64_t prev = dep_n ? dep_dispatch[(dep_n - 1) % dep_width] : 0;
+                disp = max2(disp, dep_fetch_group(d, prev, s->redirect));
+            }
             if (buffered) {
                 disp = max2(disp, dep_sb_free[m][dep_stores_n % dep_sb]);
             }
@@ -2671,6 +2727,7 @@ static void dep_close(void)
     dep_fwd_fails += dep_fwd_fails_n;
     dep_mload_assists += dep_mload_assists_n;
     dep_fill_waits += dep_fill_waits_n;
+    dep_fetch_groups += dep_fetch_groups_n;
 }
 
 /*
@@ -3465,6 +3522,8 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                     t->deps = g_new0(DepInsn, n);
                 }
                 t->deps[i] = dep_decode_x86_64(dis ? dis : "");
+                t->deps[i].pc = in->vaddr;
+                t->deps[i].size = (uint8_t)in->size;
             }
             g_free(dis);
         } else if (isa == ISA_RISCV64) {
@@ -3502,6 +3561,8 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
                 t->deps = g_new0(DepInsn, n);
             }
             t->deps[i] = dep_decode_riscv64(qemu_plugin_insn_data(insn), in->size);
+            t->deps[i].pc = in->vaddr;
+            t->deps[i].size = (uint8_t)in->size;
         }
         if (t->deps && decode) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, vcpu_dep_exec,
@@ -3778,6 +3839,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
             /* Cycles (ooo) loads waited for the l1d fill path. */
             json_u64(s, "fill_waits", dep_fill_waits, true);
         }
+        if (dep_fetch_width) {
+            /* Fetch groups (ooo), the ones that only fetch a line included. */
+            json_u64(s, "fetch_groups", dep_fetch_groups, true);
+        }
         json_u64(s, "split_stores", dep_split, false);
         g_string_append(s, "},\"dep_config\":{");
         json_u64(s, "width", dep_width, true);
@@ -3791,6 +3856,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         if (!dep_fetch_stalls) {
             /* Only when off: records from before the option (all with stalls) match. */
             g_string_append(s, "\"fetch_stalls\":false,");
+        }
+        if (dep_fetch_width) {
+            /* Only when set: records from before the option match. */
+            json_u64(s, "fetch_width", dep_fetch_width, true);
         }
         if (dep_split_store_line || dep_split_store_page) {
             /* Only when set: records from before the options match. */
@@ -4086,6 +4155,9 @@ static bool parse_option(const char *arg)
     if (!strcmp(key, "dep_fetch_stalls")) {
         return parse_bool(key, val, &dep_fetch_stalls);
     }
+    if (!strcmp(key, "dep_fetch_width")) {
+        return parse_u64_in(key, val, 0, 16, false, &dep_fetch_width);
+    }
     if (!strcmp(key, "dep_load_queue")) {
         return parse_u64_in(key, val, 0, MAX_DEP_WINDOW, false, &dep_lq);
     }
@@ -4301,6 +4373,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         data_shift = data_entry ? data_entry->line_shift : 0;
         if (data_shift) {
             split_line_shift = data_shift;
+        }
+        if (insn_shift) {
+            dep_fetch_line_shift = insn_shift;
         }
     }
     if (opt_bpred) {

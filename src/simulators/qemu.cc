@@ -348,6 +348,7 @@ class QemuSimulator : public Simulator {
     if (core.masked_store) keys.push_back({"masked_store", core.masked_store});
     if (core.masked_load_page) keys.push_back({"masked_load_page", core.masked_load_page});
     if (core.l1_fill) keys.push_back({"l1_fill", core.l1_fill});
+    if (core.fetch_width) keys.push_back({"fetch_width", core.fetch_width});
     if (core.forward_latency_int >= 0) keys.push_back({"forward_int", core.forward_latency_int});
     if (core.forward_latency_fp >= 0) keys.push_back({"forward_fp", core.forward_latency_fp});
     if (core.forward_fail_int >= 0) keys.push_back({"forward_fail_int", core.forward_fail_int});

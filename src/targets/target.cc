@@ -170,7 +170,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "fetch_stalls", "split_store", "masked_store",
+                 "fetch_next_line", "fetch_stalls", "fetch_width", "split_store", "masked_store",
                  "masked_load_page", "l1_fill",
                  "forward_latency", "forward_fail", "latency", "units"},
                 {}, where));
@@ -200,6 +200,9 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   }
   if (j.contains("load_queue")) {
     SIMTUNE_ASSIGN_OR_RETURN(core.load_queue, in_range(j, "load_queue", 0, 4096, where));
+  }
+  if (j.contains("fetch_width")) {
+    SIMTUNE_ASSIGN_OR_RETURN(core.fetch_width, in_range(j, "fetch_width", 0, 16, where));
   }
   for (auto [key, flag] : {std::pair<const char*, bool*>{"forward", &core.forward},
                            {"fetch_next_line", &core.fetch_next_line},
