@@ -680,6 +680,46 @@ TEST(QemuPlugin, DependencyTimingStallsFetchOnInstructionMisses) {
   EXPECT_EQ(slow_off.ooo, fast_off.ooo);
 }
 
+// dep=on, dep_fetch_width=3 (ooo): fetch delivers up to three instructions a cycle from one
+// 64-byte line, a group ending after the taken branch. run_dep's six-instruction loop (four
+// independent addi, the count, the branch; caches and predictor off, 3 wide, 4 ALUs): in one line, two
+// groups an iteration, as many cycles as 3-wide dispatch needs anyway; crossing into the next
+// line after its second instruction, three ([2] [3] [1]); starting with an instruction that
+// straddles two lines, three as well (a group that only fetches the first line, then [3]
+// [3], the straddler heading the second). Without fetch groups all three take two cycles an
+// iteration.
+TEST(QemuPlugin, DependencyTimingFetchesGroupsFromOneLine) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = [&](int which, int n, int width) {
+    auto r = RunWithPlugin("riscv64", elf,
+                           "dep=on,bpred=off,cache=off,dep_width=3,dep_window=64,dep_units_alu=4,"
+                           "dep_fetch_width=" +
+                               std::to_string(width),
+                           {"dep", std::to_string(n), std::to_string(which)});
+    EXPECT_TRUE(r.process.Success()) << r.process.err;
+    return r.stats.at("extra");
+  };
+  auto per_iteration = [&](int which, int width, const char* key) {
+    auto small = run(which, 1000, width), big = run(which, 2000, width);
+    return (big.at("dep").at(key).get<double>() - small.at("dep").at(key).get<double>()) / 1000;
+  };
+  EXPECT_NEAR(per_iteration(4, 3, "ooo_cycles"), 2.0, 0.01);
+  EXPECT_NEAR(per_iteration(5, 3, "ooo_cycles"), 3.0, 0.01);
+  EXPECT_NEAR(per_iteration(6, 3, "ooo_cycles"), 3.0, 0.01);
+  EXPECT_NEAR(per_iteration(4, 3, "fetch_groups"), 2.0, 0.01);
+  EXPECT_NEAR(per_iteration(5, 3, "fetch_groups"), 3.0, 0.01);
+  EXPECT_NEAR(per_iteration(6, 3, "fetch_groups"), 3.0, 0.01);
+  for (int which : {4, 5, 6}) EXPECT_NEAR(per_iteration(which, 0, "ooo_cycles"), 2.0, 0.01) << which;
+  // The setting is in the record only when on (records from before it match); so is the count.
+  auto on = run(5, 10, 3), off = run(5, 10, 0);
+  EXPECT_EQ(on.at("dep_config").at("fetch_width"), 3);
+  EXPECT_FALSE(off.at("dep_config").contains("fetch_width"));
+  EXPECT_FALSE(off.at("dep").contains("fetch_groups"));
+  // The in-order model is not affected.
+  EXPECT_EQ(on.at("dep").at("inorder_cycles"), off.at("dep").at("inorder_cycles"));
+}
+
 // dep=on on x86_64: register operands from the AT&T disassembly, run_dep's loops hand-derived
 // as on riscv64 (bpred and caches off; multiplies 7 cycles, FP 7, load-to-use 4, 2 wide). Per
 // iteration: a chain of imul 7 in both models; independent three-operand imul (no read of the

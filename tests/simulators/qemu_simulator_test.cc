@@ -298,6 +298,16 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
                 .at("masked_load_page"),
             400);
   EXPECT_EQ(only_when_set("l1_fill", [](CoreConfig& c) { c.l1_fill = 2; }).at("l1_fill"), 2);
+  EXPECT_EQ(only_when_set("fetch_width", [](CoreConfig& c) { c.fetch_width = 3; })
+                .at("fetch_width"),
+            3);
+  // The plugin writes it as the target names it: its record is the target's.
+  Target fetching = target;
+  fetching.core.fetch_width = 3;
+  SimResult grouped = sim->Simulate(MakeArtifact(elf), fetching);
+  ASSERT_TRUE(grouped.ok()) << grouped.message;
+  EXPECT_TRUE(sim->MatchesTarget(grouped.stats, fetching));
+  EXPECT_GT(grouped.stats.extra.at("dep").at("fetch_groups").get<int64_t>(), 0);
   auto fail = only_when_set("forward_fail_fp", [](CoreConfig& c) { c.forward_fail_fp = 20; });
   EXPECT_EQ(fail.at("forward_fail_fp"), 20);
   EXPECT_FALSE(fail.contains("forward_fail_int"));

@@ -407,6 +407,10 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(msg(R"("core": {"fetch_stalls": "no"})"),
             "t.json: core: fetch_stalls must be true or false; got \"no\"");
   EXPECT_FALSE(ParseTarget(With(R"("core": {"fetch_stalls": false})"), w)->core.fetch_stalls);
+  EXPECT_EQ(t->core.fetch_width, 0);   // off
+  EXPECT_EQ(ParseTarget(With(R"("core": {"fetch_width": 3})"), w)->core.fetch_width, 3);
+  EXPECT_EQ(msg(R"("core": {"fetch_width": 17})"),
+            "t.json: core: fetch_width must be in [0, 16]; got 17");
   EXPECT_EQ(t->core.split_store_line, 0);
   EXPECT_EQ(t->core.split_store_page, 0);
   auto split = ParseTarget(With(R"("core": {"split_store": {"page": 33}})"), w);

@@ -124,7 +124,10 @@ run_mix:
 # run_dep(n, buf, which): a loop of n iterations for the dependency timing models (dep=on):
 # which 0: a chain of multiplies (mul t1, t1, t2); 1: independent multiplies (mul t1, t2, t2);
 # 2: a chain through memory (sd t1; ld t1 of the same bytes; addi t1); 3: straight-line code,
-# 64 uncompressed addi (four 64-byte lines, aligned), n ignored.
+# 64 uncompressed addi (four 64-byte lines, aligned), n ignored; 4, 5, 6: a loop of six
+# uncompressed instructions (four independent addi, the count, the branch) that lies in one
+# 64-byte line (4), crosses into the next after its second instruction (5), or starts with an
+# instruction that straddles two lines (6).
     .globl run_dep
     .type run_dep, @function
 run_dep:
@@ -143,6 +146,12 @@ run_dep:
     beq s2, t3, 21f
     li t3, 3
     beq s2, t3, 26f
+    li t3, 4
+    beq s2, t3, 30f
+    li t3, 5
+    beq s2, t3, 31f
+    li t3, 6
+    beq s2, t3, 32f
     jal ra, simtune_roi_begin
     mv t0, s0
 22: sd t1, 0(s1)
@@ -176,6 +185,45 @@ run_dep:
     .endr
     .option pop
     jal ra, simtune_roi_end
+    j 23f
+30: jal ra, simtune_roi_begin
+    mv t0, s0
+    j 33f
+31: jal ra, simtune_roi_begin
+    mv t0, s0
+    j 34f
+32: jal ra, simtune_roi_begin
+    mv t0, s0
+    j 35f
+    .option push
+    .option norvc
+    .balign 64
+33: addi t3, t4, 1
+    addi t5, t4, 2
+    addi t6, t4, 3
+    addi a3, t4, 4
+    addi t0, t0, -1
+    bnez t0, 33b
+    j 36f
+    .balign 64
+    .space 56
+34: addi t3, t4, 1
+    addi t5, t4, 2
+    addi t6, t4, 3
+    addi a3, t4, 4
+    addi t0, t0, -1
+    bnez t0, 34b
+    j 36f
+    .balign 64
+    .space 62
+35: addi t3, t4, 1
+    addi t5, t4, 2
+    addi t6, t4, 3
+    addi a3, t4, 4
+    addi t0, t0, -1
+    bnez t0, 35b
+    .option pop
+36: jal ra, simtune_roi_end
     j 23f
 23: ld ra, 24(sp)
     ld s0, 16(sp)
