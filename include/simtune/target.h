@@ -134,6 +134,10 @@ struct CoreConfig {
   // of the load); -1: as any load. "core": {"forward_fail": {"int": 18, "fp": 20}}.
   int forward_fail_int = -1;
   int forward_fail_fp = -1;
+  // A load forwarding cannot serve waits until those stores have drained, then reads the
+  // cache; what comes after it goes on (rvsim's store buffer). Overrides forward_fail.
+  // "core": {"forward_fail_drain": true}.
+  bool forward_fail_drain = false;
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

@@ -2127,6 +2127,13 @@ static bool dep_forward_lat_set[2];
 static uint64_t dep_forward_fail_lat[2];
 static bool dep_forward_fail_set[2];
 /*
+ * dep_forward_fail_drain: a load forwarding cannot serve (as above) waits
+ * until those stores have drained to the cache, then reads it as any load;
+ * what comes after it goes on (rvsim's store buffer: the load replays while a
+ * store partly overlaps it). Overrides dep_forward_fail; off by default.
+ */
+static bool dep_forward_fail_drain;
+/*
  * The two by-class latency options: "<option>_int" / "<option>_fp", written
  * to dep_config as "<config>_int" / "<config>_fp", only when set.
  */
@@ -2512,7 +2519,12 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             uint64_t in_buffer;
             start = max2(start, dep_store_ready(m, first, end, &in_buffer));
             int cls = d->dst >= 32;
-            if (dep_forward_fail_set[cls] && in_buffer > start &&
+            if (dep_forward_fail_drain && in_buffer > start &&
+                dep_forward_fails(m, first, end, start)) {
+                start = in_buffer;   /* reads the cache once the stores are there */
+                from_buffer = true;
+                dep_fwd_fails_n += m == DEP_OOO;
+            } else if (dep_forward_fail_set[cls] && in_buffer > start &&
                 dep_forward_fails(m, first, end, start)) {
                 my_lat = dep_forward_fail_lat[cls];   /* waits for the stores to drain */
                 failed = from_buffer = true;
@@ -3828,7 +3840,7 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         json_u64(s, "ooo_cycles", dep_cycles[DEP_OOO], true);
         json_u64(s, "insns", dep_insns, true);
         json_u64(s, "mispredicts", dep_mispredicts, true);
-        if (dep_forward_fail_set[0] || dep_forward_fail_set[1]) {
+        if (dep_forward_fail_set[0] || dep_forward_fail_set[1] || dep_forward_fail_drain) {
             /* Only when set: records from before the option match. */
             json_u64(s, "forward_fails", dep_fwd_fails, true);
         }
@@ -3860,6 +3872,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         if (dep_fetch_width) {
             /* Only when set: records from before the option match. */
             json_u64(s, "fetch_width", dep_fetch_width, true);
+        }
+        if (dep_forward_fail_drain) {
+            /* Only when on: records from before the option match. */
+            g_string_append(s, "\"forward_fail_drain\":true,");
         }
         if (dep_split_store_line || dep_split_store_page) {
             /* Only when set: records from before the options match. */
@@ -4154,6 +4170,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_fetch_stalls")) {
         return parse_bool(key, val, &dep_fetch_stalls);
+    }
+    if (!strcmp(key, "dep_forward_fail_drain")) {
+        return parse_bool(key, val, &dep_forward_fail_drain);
     }
     if (!strcmp(key, "dep_fetch_width")) {
         return parse_u64_in(key, val, 0, 16, false, &dep_fetch_width);

@@ -170,7 +170,8 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "fetch_stalls", "fetch_width", "split_store", "masked_store",
+                 "fetch_next_line", "fetch_stalls", "fetch_width", "forward_fail_drain",
+                 "split_store", "masked_store",
                  "masked_load_page", "l1_fill",
                  "forward_latency", "forward_fail", "latency", "units"},
                 {}, where));
@@ -206,7 +207,8 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   }
   for (auto [key, flag] : {std::pair<const char*, bool*>{"forward", &core.forward},
                            {"fetch_next_line", &core.fetch_next_line},
-                           {"fetch_stalls", &core.fetch_stalls}}) {
+                           {"fetch_stalls", &core.fetch_stalls},
+                           {"forward_fail_drain", &core.forward_fail_drain}}) {
     if (!j.contains(key)) continue;
     if (!j.at(key).is_boolean())
       return Error{where + ": " + key + " must be true or false; got " + j.at(key).dump()};

@@ -710,7 +710,8 @@ TEST(QemuPlugin, DependencyTimingFetchesGroupsFromOneLine) {
   EXPECT_NEAR(per_iteration(4, 3, "fetch_groups"), 2.0, 0.01);
   EXPECT_NEAR(per_iteration(5, 3, "fetch_groups"), 3.0, 0.01);
   EXPECT_NEAR(per_iteration(6, 3, "fetch_groups"), 3.0, 0.01);
-  for (int which : {4, 5, 6}) EXPECT_NEAR(per_iteration(which, 0, "ooo_cycles"), 2.0, 0.01) << which;
+  for (int which : {4, 5, 6})
+    EXPECT_NEAR(per_iteration(which, 0, "ooo_cycles"), 2.0, 0.01) << which;
   // The setting is in the record only when on (records from before it match); so is the count.
   auto on = run(5, 10, 3), off = run(5, 10, 0);
   EXPECT_EQ(on.at("dep_config").at("fetch_width"), 3);
@@ -718,6 +719,42 @@ TEST(QemuPlugin, DependencyTimingFetchesGroupsFromOneLine) {
   EXPECT_FALSE(off.at("dep").contains("fetch_groups"));
   // The in-order model is not affected.
   EXPECT_EQ(on.at("dep").at("inorder_cycles"), off.at("dep").at("inorder_cycles"));
+}
+
+// dep_forward_fail_drain=on: a load that stores still in the buffer only partly cover (run_dep
+// 7: sw, then ld of those 4 bytes and 4 more) waits until they have drained, then reads the
+// cache; forwarding serves a load one store covers (run_dep 2: sd, ld of the same 8 bytes) as
+// before. A store takes 20 cycles to drain here (and the buffer drains one store every 20, which
+// bounds run_dep 7 to 20 cycles an iteration without the wait): with it, every step of the chain
+// pays the drain, then the load's 3 cycles and the add's 1.
+TEST(QemuPlugin, DependencyTimingPartlyForwardedLoadsWaitForTheDrain) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto run = [&](int which, int n, bool drain) {
+    auto r = RunWithPlugin("riscv64", elf,
+                           std::string("dep=on,bpred=off,cache=off,dep_store_buffer=8,"
+                                       "dep_lat_drain=20,dep_forward_fail_drain=") +
+                               (drain ? "on" : "off"),
+                           {"dep", std::to_string(n), std::to_string(which)});
+    EXPECT_TRUE(r.process.Success()) << r.process.err;
+    return r.stats.at("extra");
+  };
+  auto per_iteration = [&](int which, bool drain, const char* key) {
+    auto small = run(which, 1000, drain), big = run(which, 2000, drain);
+    auto value = [&](const nlohmann::json& e) {
+      return e.at("dep").contains(key) ? e.at("dep").at(key).get<double>() : 0.0;
+    };
+    return (value(big) - value(small)) / 1000;
+  };
+  EXPECT_NEAR(per_iteration(7, true, "forward_fails"), 1.0, 1e-9);
+  EXPECT_NEAR(per_iteration(7, false, "ooo_cycles"), 20.0, 0.01);
+  EXPECT_GE(per_iteration(7, true, "ooo_cycles"), 24.0);
+  EXPECT_NEAR(per_iteration(2, true, "forward_fails"), 0.0, 1e-9);
+  EXPECT_NEAR(per_iteration(2, true, "ooo_cycles"), per_iteration(2, false, "ooo_cycles"), 1e-9);
+  auto on = run(7, 10, true), off = run(7, 10, false);
+  EXPECT_EQ(on.at("dep_config").at("forward_fail_drain"), true);
+  EXPECT_FALSE(off.at("dep_config").contains("forward_fail_drain"));
+  EXPECT_FALSE(off.at("dep").contains("forward_fails"));
 }
 
 // dep=on on x86_64: register operands from the AT&T disassembly, run_dep's loops hand-derived

@@ -301,9 +301,13 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_EQ(only_when_set("fetch_width", [](CoreConfig& c) { c.fetch_width = 3; })
                 .at("fetch_width"),
             3);
-  // The plugin writes it as the target names it: its record is the target's.
+  EXPECT_EQ(only_when_set("forward_fail_drain", [](CoreConfig& c) { c.forward_fail_drain = true; })
+                .at("forward_fail_drain"),
+            true);
+  // The plugin writes them as the target names them: its record is the target's.
   Target fetching = target;
   fetching.core.fetch_width = 3;
+  fetching.core.forward_fail_drain = true;
   SimResult grouped = sim->Simulate(MakeArtifact(elf), fetching);
   ASSERT_TRUE(grouped.ok()) << grouped.message;
   EXPECT_TRUE(sim->MatchesTarget(grouped.stats, fetching));

@@ -411,6 +411,10 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(ParseTarget(With(R"("core": {"fetch_width": 3})"), w)->core.fetch_width, 3);
   EXPECT_EQ(msg(R"("core": {"fetch_width": 17})"),
             "t.json: core: fetch_width must be in [0, 16]; got 17");
+  EXPECT_FALSE(t->core.forward_fail_drain);
+  EXPECT_TRUE(ParseTarget(With(R"("core": {"forward_fail_drain": true})"), w)->core.forward_fail_drain);
+  EXPECT_EQ(msg(R"("core": {"forward_fail_drain": "yes"})"),
+            "t.json: core: forward_fail_drain must be true or false; got \"yes\"");
   EXPECT_EQ(t->core.split_store_line, 0);
   EXPECT_EQ(t->core.split_store_page, 0);
   auto split = ParseTarget(With(R"("core": {"split_store": {"page": 33}})"), w);

@@ -127,7 +127,8 @@ run_mix:
 # 64 uncompressed addi (four 64-byte lines, aligned), n ignored; 4, 5, 6: a loop of six
 # uncompressed instructions (four independent addi, the count, the branch) that lies in one
 # 64-byte line (4), crosses into the next after its second instruction (5), or starts with an
-# instruction that straddles two lines (6).
+# instruction that straddles two lines (6); 7: a chain through memory that forwarding cannot
+# serve (sw t1; ld t1 of those 4 bytes and 4 more; addi t1).
     .globl run_dep
     .type run_dep, @function
 run_dep:
@@ -152,6 +153,8 @@ run_dep:
     beq s2, t3, 31f
     li t3, 6
     beq s2, t3, 32f
+    li t3, 7
+    beq s2, t3, 37f
     jal ra, simtune_roi_begin
     mv t0, s0
 22: sd t1, 0(s1)
@@ -184,6 +187,15 @@ run_dep:
     addi t1, t1, 1
     .endr
     .option pop
+    jal ra, simtune_roi_end
+    j 23f
+37: jal ra, simtune_roi_begin
+    mv t0, s0
+38: sw t1, 0(s1)
+    ld t1, 0(s1)
+    addi t1, t1, 1
+    addi t0, t0, -1
+    bnez t0, 38b
     jal ra, simtune_roi_end
     j 23f
 30: jal ra, simtune_roi_begin
