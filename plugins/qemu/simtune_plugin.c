@@ -2485,13 +2485,13 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         } else {
             uint64_t w = dep_n % dep_width, r = dep_n % dep_window;
             uint64_t disp = max2(dep_dispatch[w] + 1, dep_retire[r]);
+            /* When the instruction before it dispatched. */
+            uint64_t prev = dep_n ? dep_dispatch[(dep_n - 1) % dep_width] : 0;
             if (dep_fetch_stall) {
-                uint64_t prev = dep_n ? dep_dispatch[(dep_n - 1) % dep_width] : 0;
                 disp = max2(disp, prev + dep_fetch_stall);
             }
             disp = max2(disp, s->redirect);
             if (dep_fetch_width) {
-                uint64_t prev = dep_n ? dep_dispatch[(dep_n - 1) % dep_width] : 0;
                 disp = max2(disp, dep_fetch_group(d, prev, s->redirect));
             }
             if (buffered) {
@@ -2519,15 +2519,16 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             uint64_t in_buffer;
             start = max2(start, dep_store_ready(m, first, end, &in_buffer));
             int cls = d->dst >= 32;
-            if (dep_forward_fail_drain && in_buffer > start &&
-                dep_forward_fails(m, first, end, start)) {
-                start = in_buffer;   /* reads the cache once the stores are there */
+            bool fails = (dep_forward_fail_drain || dep_forward_fail_set[cls]) &&
+                         in_buffer > start && dep_forward_fails(m, first, end, start);
+            if (fails) {
+                if (dep_forward_fail_drain) {
+                    start = in_buffer;   /* reads the cache once the stores are there */
+                } else {
+                    my_lat = dep_forward_fail_lat[cls];   /* waits for the stores to drain */
+                    failed = true;
+                }
                 from_buffer = true;
-                dep_fwd_fails_n += m == DEP_OOO;
-            } else if (dep_forward_fail_set[cls] && in_buffer > start &&
-                dep_forward_fails(m, first, end, start)) {
-                my_lat = dep_forward_fail_lat[cls];   /* waits for the stores to drain */
-                failed = from_buffer = true;
                 dep_fwd_fails_n += m == DEP_OOO;
             } else if (dep_forward_lat_set[cls] && in_buffer > start) {
                 my_lat = dep_forward_lat[cls];   /* forwarded from the store buffer */

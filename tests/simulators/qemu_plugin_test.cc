@@ -680,29 +680,42 @@ TEST(QemuPlugin, DependencyTimingStallsFetchOnInstructionMisses) {
   EXPECT_EQ(slow_off.ooo, fast_off.ooo);
 }
 
+// run_dep(n, which) under the plugin options opts: the record's extra.
+nlohmann::json RunDep(const std::string& elf, const std::string& opts, int which, int n) {
+  auto r = RunWithPlugin("riscv64", elf, opts, {"dep", std::to_string(n), std::to_string(which)});
+  EXPECT_TRUE(r.process.Success()) << r.process.err;
+  return r.stats.at("extra");
+}
+
+// extra.dep's `key` per iteration of run_dep's `which` (2000 iterations against 1000); a key the
+// record lacks counts 0.
+double DepPerIteration(const std::string& elf, const std::string& opts, int which,
+                       const char* key) {
+  auto value = [&](int n) {
+    nlohmann::json dep = RunDep(elf, opts, which, n).at("dep");
+    return dep.contains(key) ? dep.at(key).get<double>() : 0.0;
+  };
+  return (value(2000) - value(1000)) / 1000;
+}
+
 // dep=on, dep_fetch_width=3 (ooo): fetch delivers up to three instructions a cycle from one
 // 64-byte line, a group ending after the taken branch. run_dep's six-instruction loop (four
-// independent addi, the count, the branch; caches and predictor off, 3 wide, 4 ALUs): in one line, two
-// groups an iteration, as many cycles as 3-wide dispatch needs anyway; crossing into the next
-// line after its second instruction, three ([2] [3] [1]); starting with an instruction that
-// straddles two lines, three as well (a group that only fetches the first line, then [3]
-// [3], the straddler heading the second). Without fetch groups all three take two cycles an
-// iteration.
+// independent addi, the count, the branch; caches and predictor off, 3 wide, 4 ALUs): in one
+// line, two groups an iteration, as many cycles as 3-wide dispatch needs anyway; crossing into
+// the next line after its second instruction, three ([2] [3] [1]); starting with an
+// instruction that straddles two lines, three as well (a group that only fetches the first
+// line, then [3] [3], the straddler heading the second). Without fetch groups all three take
+// two cycles an iteration.
 TEST(QemuPlugin, DependencyTimingFetchesGroupsFromOneLine) {
   std::string elf = BuildRoiProgram("riscv64", "static");
   ASSERT_FALSE(elf.empty());
-  auto run = [&](int which, int n, int width) {
-    auto r = RunWithPlugin("riscv64", elf,
-                           "dep=on,bpred=off,cache=off,dep_width=3,dep_window=64,dep_units_alu=4,"
-                           "dep_fetch_width=" +
-                               std::to_string(width),
-                           {"dep", std::to_string(n), std::to_string(which)});
-    EXPECT_TRUE(r.process.Success()) << r.process.err;
-    return r.stats.at("extra");
+  auto opts = [](int width) {
+    return "dep=on,bpred=off,cache=off,dep_width=3,dep_window=64,dep_units_alu=4,dep_fetch_width=" +
+           std::to_string(width);
   };
+  auto run = [&](int which, int n, int width) { return RunDep(elf, opts(width), which, n); };
   auto per_iteration = [&](int which, int width, const char* key) {
-    auto small = run(which, 1000, width), big = run(which, 2000, width);
-    return (big.at("dep").at(key).get<double>() - small.at("dep").at(key).get<double>()) / 1000;
+    return DepPerIteration(elf, opts(width), which, key);
   };
   EXPECT_NEAR(per_iteration(4, 3, "ooo_cycles"), 2.0, 0.01);
   EXPECT_NEAR(per_iteration(5, 3, "ooo_cycles"), 3.0, 0.01);
@@ -730,21 +743,14 @@ TEST(QemuPlugin, DependencyTimingFetchesGroupsFromOneLine) {
 TEST(QemuPlugin, DependencyTimingPartlyForwardedLoadsWaitForTheDrain) {
   std::string elf = BuildRoiProgram("riscv64", "static");
   ASSERT_FALSE(elf.empty());
-  auto run = [&](int which, int n, bool drain) {
-    auto r = RunWithPlugin("riscv64", elf,
-                           std::string("dep=on,bpred=off,cache=off,dep_store_buffer=8,"
-                                       "dep_lat_drain=20,dep_forward_fail_drain=") +
-                               (drain ? "on" : "off"),
-                           {"dep", std::to_string(n), std::to_string(which)});
-    EXPECT_TRUE(r.process.Success()) << r.process.err;
-    return r.stats.at("extra");
+  auto opts = [](bool drain) {
+    return std::string("dep=on,bpred=off,cache=off,dep_store_buffer=8,dep_lat_drain=20,"
+                       "dep_forward_fail_drain=") +
+           (drain ? "on" : "off");
   };
+  auto run = [&](int which, int n, bool drain) { return RunDep(elf, opts(drain), which, n); };
   auto per_iteration = [&](int which, bool drain, const char* key) {
-    auto small = run(which, 1000, drain), big = run(which, 2000, drain);
-    auto value = [&](const nlohmann::json& e) {
-      return e.at("dep").contains(key) ? e.at("dep").at(key).get<double>() : 0.0;
-    };
-    return (value(big) - value(small)) / 1000;
+    return DepPerIteration(elf, opts(drain), which, key);
   };
   EXPECT_NEAR(per_iteration(7, true, "forward_fails"), 1.0, 1e-9);
   EXPECT_NEAR(per_iteration(7, false, "ooo_cycles"), 20.0, 0.01);
