@@ -170,6 +170,11 @@ struct Target {
   // cycle count into seconds (`estimate --clock-hz` and the TVM runner default to it). The
   // rvsim targets give their model's clock.
   double clock_hz = 0;
+  // The reference times repeated calls (native): QEMU's simulation, one call, starts the
+  // kernel's own static buffers (kernel.c's local data objects) warm in its caches, as the
+  // calls before would have left them, instead of touching them for the first time in the
+  // ROI. "warm_statics": true.
+  bool warm_statics = false;
   std::filesystem::path source;   // the file it was loaded from
 
   bool baremetal() const { return os == "baremetal"; }

@@ -78,6 +78,16 @@
  *                            with fewer than 4 / 16 / 64 stores since the
  *                            store of a byte they read. Turns vcpu_mem's
  *                            short path off (slower runs).
+ *   warm_file=NAME           at the (first) ROI's start, pass every line of
+ *                            the data objects local to source file NAME
+ *                            (its STT_FILE symbol in the ELF, e.g.
+ *                            kernel.c: the kernel's own static buffers)
+ *                            through the data caches and reuse distances,
+ *                            uncounted, as the calls before the one
+ *                            simulated would have left them for a
+ *                            reference that times repeated calls; needs
+ *                            roi=on. extra.warm_objects = {"file": NAME,
+ *                            "objects": N, "bytes": B}.
  *
  * Model details:
  *   - Cache counts are per line lookup: an access that straddles two lines
@@ -1496,7 +1506,7 @@ typedef struct {
 static DepInsn dep_insn(int kind, uint8_t dst, uint8_t s1, uint8_t s2, uint8_t s3)
 {
     DepInsn d = { { s1, s2, s3 }, dst, (uint8_t)kind, dep_unit_of[kind], 0,
-                  N_DEP_KINDS, 0, { 0, 0 }, false, false, false, 0, false };
+                  N_DEP_KINDS, 0, { 0, 0 }, false, false, false, 0, false, 0, 0 };
     return d;
 }
 
@@ -1980,6 +1990,14 @@ static uint64_t opt_reuse_line = 64;
 static FILE *out_file;
 static char *out_path;
 static char *elf_path;
+static char *warm_file;           /* warm_file=: its local objects start warm */
+typedef struct {
+    uint64_t addr;                  /* ELF address (elf_load_bias added when used) */
+    uint64_t size;
+} WarmObject;
+static GArray *warm_objects;       /* WarmObject, found with the ROI symbols */
+static uint64_t warm_bytes;
+#define WARM_MAX_BYTES (1ull << 30)   /* larger objects are left cold */
 static bool system_mode;
 
 static GPtrArray *tbs;
@@ -2856,6 +2874,34 @@ static void after_reset(qemu_plugin_id_t id)
     register_callbacks(id);
 }
 
+/*
+ * warm_file's objects, line by line, through the data caches (as stores: the
+ * calls before wrote them) and the reuse distances, before the ROI's counts
+ * start; their pages count as touched.
+ */
+static void warm_touch_objects(void)
+{
+    for (guint i = 0; warm_objects && i < warm_objects->len; i++) {
+        const WarmObject *o = &g_array_index(warm_objects, WarmObject, i);
+        uint64_t first = o->addr + elf_load_bias, last = first + o->size - 1;
+        if (data_entry) {
+            for (uint64_t l = first >> data_shift; l <= last >> data_shift; l++) {
+                cache_access_line(data_entry, l, true);
+            }
+        }
+        if (opt_reuse) {
+            for (uint64_t l = first >> reuse.line_shift; l <= last >> reuse.line_shift; l++) {
+                reuse_access(l);
+            }
+        }
+        if (dep_masked_load_page) {
+            for (uint64_t pg = first >> 12; pg <= last >> 12; pg++) {
+                touch_page(pg);
+            }
+        }
+    }
+}
+
 static void roi_begin(void)
 {
     roi_begins++;
@@ -2871,6 +2917,9 @@ static void roi_begin(void)
          */
         undecoded_tbs = 0;
         qemu_plugin_reset(plugin_id, after_reset);
+    }
+    if (roi_begins == 1) {
+        warm_touch_objects();
     }
     read_model(&model_at_begin);
     if (opt_dep) {
@@ -3345,6 +3394,7 @@ static bool elf_scan_symtab(ElfFile *e, const Elf64_Shdr *shdrs,
     strtab[strsh->sh_size] = '\0';
     uint64_t n = sh->sh_size / sizeof(Elf64_Sym);
     bool ok = true;
+    bool in_warm_file = false;   /* the locals after warm_file's STT_FILE symbol */
     for (uint64_t k = 0; k < n; k++) {
         Elf64_Sym sym;
         if (!elf_read(e, sh->sh_offset + k * sizeof(Elf64_Sym), &sym,
@@ -3352,8 +3402,23 @@ static bool elf_scan_symtab(ElfFile *e, const Elf64_Shdr *shdrs,
             ok = false;
             break;
         }
-        if (sym.st_name >= strsh->sh_size || sym.st_value == 0 ||
-            ELF64_ST_TYPE(sym.st_info) != STT_FUNC) {
+        if (sym.st_name >= strsh->sh_size) {
+            continue;
+        }
+        if (warm_file && ELF64_ST_TYPE(sym.st_info) == STT_FILE) {
+            const char *file = strtab + sym.st_name;
+            const char *base = strrchr(file, '/');
+            in_warm_file = strcmp(base ? base + 1 : file, warm_file) == 0;
+            continue;
+        }
+        if (in_warm_file && ELF64_ST_TYPE(sym.st_info) == STT_OBJECT &&
+            ELF64_ST_BIND(sym.st_info) == STB_LOCAL && sym.st_value && sym.st_size &&
+            sym.st_size <= WARM_MAX_BYTES - warm_bytes) {
+            WarmObject o = { sym.st_value, sym.st_size };
+            g_array_append_val(warm_objects, o);
+            warm_bytes += sym.st_size;
+        }
+        if (sym.st_value == 0 || ELF64_ST_TYPE(sym.st_info) != STT_FUNC) {
             continue;
         }
         const char *name = strtab + sym.st_name;
@@ -3823,6 +3888,13 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
     g_string_append_printf(s, "\"roi_closed_at_exit\":%s,",
                            roi_closed_at_exit ? "true" : "false");
     g_string_append_printf(s, "\"warmup\":%s,", opt_warmup ? "true" : "false");
+    if (warm_file) {
+        g_string_append(s, "\"warm_objects\":{");
+        json_string(s, "file", warm_file);
+        json_u64(s, "objects", warm_objects ? warm_objects->len : 0, true);
+        json_u64(s, "bytes", warm_bytes, false);
+        g_string_append(s, "},");
+    }
     json_u64(s, "vcpus", vcpus_seen, true);
     json_u64(s, "translations", tbs->len, true);
     if (undecoded_roi_execs) {
@@ -4120,6 +4192,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "elf")) {
         return parse_path(key, val, &elf_path);
+    }
+    if (!strcmp(key, "warm_file")) {
+        return parse_path(key, val, &warm_file);
     }
     if (!strcmp(key, "roi")) {
         return parse_bool(key, val, &opt_roi);
@@ -4474,6 +4549,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                     strerror(errno));
             return 1;
         }
+    }
+
+    if (warm_file) {
+        if (!opt_roi) {
+            fprintf(stderr, PFX "warm_file=%s needs roi=on (its objects start warm at the "
+                    "ROI's start)\n", warm_file);
+            return 1;
+        }
+        warm_objects = g_array_new(FALSE, FALSE, sizeof(WarmObject));
     }
 
     if (system_mode && opt_roi) {

@@ -113,6 +113,10 @@ Result<QemuOptions> ParseOptions(const std::string& text) {
 
 
 
+// The kernel's source file in every artifact (the builder compiles it under this name): a
+// target with warm_statics starts its local objects, the kernel's static buffers, warm.
+constexpr const char* kWarmFile = "kernel.c";
+
 class QemuSimulator : public Simulator {
  public:
   explicit QemuSimulator(QemuOptions options) : options_(std::move(options)) {}
@@ -289,6 +293,8 @@ class QemuSimulator : public Simulator {
     if (!extra.is_object()) return true;
     const nlohmann::json want = ConfigurationFor(target);
     if (extra.contains("cache_config") && extra["cache_config"] != want["cache_config"]) return false;
+    // A target whose kernel buffers start warm wants records that warmed them, and none else.
+    if (WarmFile(extra) != want.value("warm_file", nlohmann::json())) return false;
     // want holds dep_config exactly when the models run: a record must hold the same, or none.
     if (extra.value("dep_config", nlohmann::json()) != want.value("dep_config", nlohmann::json()))
       return false;
@@ -306,7 +312,14 @@ class QemuSimulator : public Simulator {
     nlohmann::json out = nlohmann::json::object();
     for (const char* key : {"cache_config", "bpred", "dep_config"})
       if (stats.extra.contains(key)) out[key] = stats.extra[key];
+    if (nlohmann::json warm = WarmFile(stats.extra); !warm.is_null()) out["warm_file"] = warm;
     return out.empty() ? nlohmann::json() : out;
+  }
+
+  // The source file whose objects the record started warm (extra.warm_objects.file), or null.
+  static nlohmann::json WarmFile(const nlohmann::json& extra) {
+    if (!extra.contains("warm_objects") || !extra["warm_objects"].is_object()) return nullptr;
+    return extra["warm_objects"].value("file", nlohmann::json());
   }
 
   nlohmann::json ConfigurationFor(const Target& target) const override {
@@ -328,6 +341,7 @@ class QemuSimulator : public Simulator {
     }
     nlohmann::json out = {{"cache_config", std::move(caches)}, {"bpred", std::move(bpred)}};
     if (DepOn(target)) out["dep_config"] = DepConfig(target);
+    if (target.warm_statics) out["warm_file"] = kWarmFile;
     return out;
   }
 
@@ -388,6 +402,7 @@ class QemuSimulator : public Simulator {
       args.push_back(group + "=" + (on ? "on" : "off"));
     if (options_.tbs) args.push_back("tbs=on");
     if (options_.raw) args.push_back("raw=on");
+    if (target.warm_statics) args.push_back(std::string("warm_file=") + kWarmFile);
     if (DepOn(target)) {
       const CoreConfig& core = target.core;
       args.push_back("dep=on");

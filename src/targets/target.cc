@@ -321,7 +321,7 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
       "name",         "description",       "isa",        "os",         "cc",
       "cflags",       "ldflags",           "runner",     "simulators", "references",
       "caches",       "branch_predictor",  "build_target", "reference_options",
-      "mca_cpu",      "clock_hz",          "core"};
+      "mca_cpu",      "clock_hz",          "core",       "warm_statics"};
   // The build recipe: a reference target takes it from its build_target instead.
   static const std::vector<std::string> kBuildKeys = {"isa",     "os",    "cc", "cflags",
                                                       "ldflags", "runner"};
@@ -421,6 +421,11 @@ Result<Target> ParseTargetIn(const std::string& json_text, const std::string& wh
     if (!hz.is_number() || !(hz.get<double>() > 0) || !std::isfinite(hz.get<double>()))
       return Error{where + ": clock_hz must be a positive number (Hz); got " + hz.dump()};
     t.clock_hz = hz.get<double>();
+  }
+  if (j.contains("warm_statics")) {
+    if (!j.at("warm_statics").is_boolean())
+      return Error{where + ": warm_statics must be true or false; got " + j.at("warm_statics").dump()};
+    t.warm_statics = j.at("warm_statics").get<bool>();
   }
   if (j.contains("branch_predictor")) {
     SIMTUNE_ASSIGN_OR_RETURN(t.branch_predictor,

@@ -340,6 +340,12 @@ TEST(QemuPlugin, MissesGoToTheNextLevel) {
   EXPECT_EQ(CacheCounts(no_l2.stats, "l3")["read_hits"], 3072u);
 }
 
+// l1d after two 64-byte-stride read passes over 16 KiB: warm, and starting cold.
+const std::map<std::string, uint64_t> kAllHits = {
+    {"read_hits", 512}, {"read_misses", 0}, {"write_hits", 0}, {"write_misses", 0}};
+const std::map<std::string, uint64_t> kColdStart = {
+    {"read_hits", 256}, {"read_misses", 256}, {"write_hits", 0}, {"write_misses", 0}};
+
 // The caches see the program before the ROI (as a real run's would be warm) unless
 // warmup=off; the ROI's counts exclude the warm-up accesses either way.
 TEST(QemuPlugin, CachesWarmUpBeforeTheRoi) {
@@ -350,16 +356,42 @@ TEST(QemuPlugin, CachesWarmUpBeforeTheRoi) {
   auto cold = RunWithPlugin("riscv64", elf, "warmup=off", args);
   ASSERT_TRUE(warm.process.Success()) << warm.process.err;
   ASSERT_TRUE(cold.process.Success()) << cold.process.err;
-  std::map<std::string, uint64_t> all_hits = {
-      {"read_hits", 512}, {"read_misses", 0}, {"write_hits", 0}, {"write_misses", 0}};
-  std::map<std::string, uint64_t> cold_start = {
-      {"read_hits", 256}, {"read_misses", 256}, {"write_hits", 0}, {"write_misses", 0}};
-  EXPECT_EQ(CacheCounts(warm.stats, "l1d"), all_hits);
-  EXPECT_EQ(CacheCounts(cold.stats, "l1d"), cold_start);
+  EXPECT_EQ(CacheCounts(warm.stats, "l1d"), kAllHits);
+  EXPECT_EQ(CacheCounts(cold.stats, "l1d"), kColdStart);
   EXPECT_EQ(warm.stats.at("loads"), 512) << "warm-up accesses are not counted";
   // Reuse distances warm up too: no first touches in the ROI.
   EXPECT_EQ(warm.stats.at("reuse_log2").back(), 0);
   EXPECT_EQ(cold.stats.at("reuse_log2").back(), 256);
+}
+
+// warm_file=F: the data objects local to source file F (here roi_main.c's static buffers,
+// stride_buf first among them) pass through the caches at the ROI's start, uncounted, as the
+// calls before a timed one would have left them; without it, or with a file the ELF does not
+// name, the ROI touches them cold. An l1d that holds all of them, and no warm-up otherwise.
+TEST(QemuPlugin, WarmFileStartsAFilesObjectsWarm) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  std::vector<std::string> args = {"stride", "16384", "64", "2", "load"};
+  const std::string big_l1 = "warmup=off,l1d_size=8388608,l1d_ways=16";
+  auto warm = RunWithPlugin("riscv64", elf, big_l1 + ",warm_file=roi_main.c", args);
+  auto cold = RunWithPlugin("riscv64", elf, big_l1, args);
+  auto other = RunWithPlugin("riscv64", elf, big_l1 + ",warm_file=kernel.c", args);
+  ASSERT_TRUE(warm.process.Success()) << warm.process.err;
+  ASSERT_TRUE(cold.process.Success()) << cold.process.err;
+  ASSERT_TRUE(other.process.Success()) << other.process.err;
+  EXPECT_EQ(CacheCounts(warm.stats, "l1d"), kAllHits);
+  EXPECT_EQ(CacheCounts(cold.stats, "l1d"), kColdStart);
+  EXPECT_EQ(CacheCounts(other.stats, "l1d"), kColdStart);
+  EXPECT_EQ(warm.stats.at("loads"), 512) << "the warming touches are not counted";
+  EXPECT_EQ(warm.stats.at("reuse_log2").back(), 0);
+  EXPECT_EQ(cold.stats.at("reuse_log2").back(), 256);
+  // stride_buf (4 MiB), count_buf (128 bytes), setup_work's scratch (32 KiB), sink (8).
+  const auto& w = warm.stats.at("extra").at("warm_objects");
+  EXPECT_EQ(w.at("file"), "roi_main.c");
+  EXPECT_EQ(w.at("objects"), 4);
+  EXPECT_EQ(w.at("bytes"), (1 << 22) + 128 + 4096 * 8 + 8);
+  EXPECT_EQ(other.stats.at("extra").at("warm_objects").at("objects"), 0);
+  EXPECT_FALSE(cold.stats.at("extra").contains("warm_objects"));
 }
 
 TEST(QemuPlugin, ReuseDistancesOfKnownSweeps) {
@@ -1073,6 +1105,9 @@ TEST(QemuPlugin, BadOptionsAreRejectedWithExactMessages) {
       {"dep_width=0", "simtune plugin: dep_width: must be at least 1; got 0"},
       {"dep_lat_l1=0", "simtune plugin: dep_lat_l1: must be at least 1; got 0"},
       {"l1d_size=4096,l1d_size=8192", "simtune plugin: option 'l1d_size' given twice"},
+      {"roi=off,warm_file=kernel.c",
+       "simtune plugin: warm_file=kernel.c needs roi=on (its objects start warm at the ROI's "
+       "start)"},
       {"out=/nonexistent-dir/x.json",
        "simtune plugin: out: cannot open '/nonexistent-dir/x.json': No such file or directory"},
   };

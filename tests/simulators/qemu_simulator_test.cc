@@ -350,6 +350,34 @@ TEST(QemuSimulator, DependencyTimingRunsOnX86) {
   EXPECT_GE(r.stats.extra.at("dep").at("ooo_cycles").get<int64_t>(), 1000);
 }
 
+// warm_statics: the plugin starts kernel.c's objects warm, the record says so, and records
+// with and without it are each stale for the other setting.
+TEST(QemuSimulator, WarmStaticsReachThePluginAndTheRecord) {
+  std::string elf = qemu_test::BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto target = LoadTarget("x86_64-host");
+  ASSERT_TRUE(target.ok()) << target.message();
+  Target warm = *target, cold = *target;
+  warm.warm_statics = true;
+  cold.warm_statics = false;
+  auto sim = MakeQemu();
+  SimResult w = sim->Simulate(MakeArtifact(elf), warm);
+  SimResult c = sim->Simulate(MakeArtifact(elf), cold);
+  ASSERT_TRUE(w.ok()) << w.stage << ": " << w.message;
+  ASSERT_TRUE(c.ok()) << c.stage << ": " << c.message;
+  // This program has no kernel.c: nothing to warm, but the record names the file.
+  EXPECT_EQ(w.stats.extra.at("warm_objects"),
+            nlohmann::json({{"file", "kernel.c"}, {"objects", 0}, {"bytes", 0}}));
+  EXPECT_FALSE(c.stats.extra.contains("warm_objects"));
+  EXPECT_EQ(sim->ConfigurationFor(warm).at("warm_file"), "kernel.c");
+  EXPECT_FALSE(sim->ConfigurationFor(cold).contains("warm_file"));
+  EXPECT_EQ(sim->Configuration(w.stats).at("warm_file"), "kernel.c");
+  EXPECT_TRUE(sim->MatchesTarget(w.stats, warm));
+  EXPECT_TRUE(sim->MatchesTarget(c.stats, cold));
+  EXPECT_FALSE(sim->MatchesTarget(w.stats, cold));
+  EXPECT_FALSE(sim->MatchesTarget(c.stats, warm));
+}
+
 // The geometry and predictor of every shipped target are accepted by the plugin, bare-metal
 // ones (system mode) included.
 TEST(QemuSimulator, RunsEveryShippedTarget) {

@@ -371,6 +371,16 @@ TEST(Targets, ClockHzIsAPositiveNumber) {
   EXPECT_EQ(rocket->clock_hz, 1e9);
 }
 
+TEST(Targets, WarmStaticsIsABoolean) {
+  const std::string w = "data/targets/foo.json";
+  EXPECT_FALSE(ParseTarget(kMinimal, w)->warm_statics);
+  auto t = ParseTarget(With(R"("warm_statics": true)"), w);
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_TRUE(t->warm_statics);
+  EXPECT_EQ(ParseTarget(With(R"("warm_statics": 1)"), w).message(),
+            "data/targets/foo.json: warm_statics must be true or false; got 1");
+}
+
 // The core the dependency timing models see (qemu dep=on): keys given override the defaults,
 // the rest keep them; every value is range-checked and named in its error.
 TEST(Targets, CoreBlockOverridesDefaults) {
