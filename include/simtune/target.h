@@ -116,6 +116,10 @@ struct CoreConfig {
   // Cycles dispatch stalls after an x86 masked store (vmaskmovps, vpmaskmovd to memory:
   // microcoded on AMD cores); 0: none. "core": {"masked_store": 11}.
   int masked_store = 0;
+  // Load-unit slots a load across two l1d lines (or pages) takes beyond its own (Zen 4: 1, a
+  // split load issues at half the rate: bench/split_load_probe.c); 0: none.
+  // "core": {"split_load": 1}.
+  int split_load = 0;
   // Cycles dispatch stalls after an x86 masked load whose vector runs into a 4 KiB page the
   // program has not touched (its lanes there off: a microcode assist every time on Zen 4, as
   // the page never comes in); 0: none, and QEMU tracks no pages. "core": {"masked_load_page":

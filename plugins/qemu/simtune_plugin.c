@@ -2103,9 +2103,16 @@ static uint64_t dep_masked_load_page;
  * Cycles one l1d line fill holds the path from l2 (0: no limit): a load that
  * missed l1d gets its line no sooner than the fills before it allow, one every
  * that many cycles per missed line (Zen 4: 32 bytes a cycle, a 64-byte line in
- * 2; bench/l1_fill_probe.c). Loads only: a store's fill is in its drain.
+ * 2; bench/l1_fill_probe.c). A store that missed l1d takes the same path for
+ * its line as it drains (write-allocate).
  */
 static uint64_t dep_l1_fill;
+/*
+ * Load-unit slots a load across two l1d lines (or pages) takes beyond its own
+ * (ooo; 0: none). Zen 4: one, both halves' (bench/split_load_probe.c: a split
+ * load of any width issues at half the rate of one within a line).
+ */
+static uint64_t dep_split_load;
 static uint64_t dep_fill_next[N_DEP_MODELS];   /* inorder: when the path is free */
 static uint64_t dep_fill_waits, dep_fill_waits_n;  /* cycles loads waited, closed; this one */
 static uint64_t dep_mload_assists, dep_mload_assists_n;  /* closed intervals; this one */
@@ -2120,6 +2127,7 @@ static const struct {
     { "masked_store", &dep_masked_store },
     { "masked_load_page", &dep_masked_load_page },
     { "l1_fill", &dep_l1_fill },
+    { "split_load", &dep_split_load },
 };
 /*
  * Load-to-use of a load whose bytes a store still in the store buffer holds
@@ -2179,6 +2187,7 @@ static uint64_t *dep_lq_free;     /* retirement of load k, at k % dep_lq */
 static uint64_t dep_loads_n;
 static uint64_t dep_split;        /* ooo: stores issued in two halves, closed intervals */
 static uint64_t dep_split_n;      /* and this interval */
+static uint64_t dep_split_loads, dep_split_loads_n;   /* ooo: dep_split_load's; likewise */
 /*
  * An instruction fetch that missed the first level stalls the front end for
  * the serving level's latency beyond l1's: the next instruction arrives that
@@ -2303,6 +2312,20 @@ static inline DepSlot *dep_slot(DepSlot *cal, uint64_t t)
  * The first cycle at or after t with unit u and an issue slot free, which it
  * takes (u < 0: an issue slot only).
  */
+/* The first cycle from t that unit u has a slot free, taken (no issue slot). */
+static uint64_t dep_reserve_unit(int u, uint64_t t)
+{
+    for (;; t++) {
+        DepSlot *unit = dep_units[u] ? dep_slot(dep_calendar[u], t) : NULL;
+        if (!unit || unit->used < dep_units[u]) {
+            if (unit) {
+                unit->used++;
+            }
+            return t;
+        }
+    }
+}
+
 static uint64_t dep_reserve(int u, uint64_t t)
 {
     for (;; t++) {
@@ -2376,6 +2399,7 @@ static void dep_reset(void)
     }
     dep_loads_n = 0;
     dep_split_n = 0;
+    dep_split_loads_n = 0;
     dep_fwd_fails_n = 0;
     dep_mload_assists_n = 0;
     dep_fetch_stall = 0;
@@ -2480,7 +2504,7 @@ static uint64_t dep_fetch_group(const DepInsn *d, uint64_t prev, uint64_t redire
  * One instruction through both models; mem: its bytes (end 0: none); drain: a
  * store's cycles to leave the store buffer; busy: of those, the cycles it
  * holds the drain beyond dep_drain (a split store); fills: the lines a load
- * takes through the l1d fill path (0: none, or no dep_l1_fill).
+ * or store takes through the l1d fill path (0: none, or no dep_l1_fill).
  */
 static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t end,
                      uint64_t drain, uint64_t busy, uint64_t fills)
@@ -2561,8 +2585,16 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             dep_split_n++;
         } else {
             start = dep_reserve(d->unit, max2(start, data));
+            if (dep_split_load && d->kind == DEP_LOAD && mem &&
+                ((first ^ end) >> split_line_shift)) {
+                /* Its other half: the load's value once both are read. */
+                for (uint64_t k = 0; k < dep_split_load; k++) {
+                    start = dep_reserve_unit(d->unit, start);
+                }
+                dep_split_loads_n++;
+            }
         }
-        if (fills && !from_buffer) {
+        if (fills && !from_buffer && !buffered) {
             uint64_t t = dep_fill(m, start, fills);
             dep_fill_waits_n += m == DEP_OOO ? t - start : 0;
             start = t;   /* its line comes that much later (the unit was free before) */
@@ -2608,6 +2640,11 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         if (buffered) {
             /* Entries free in order: not before the one of the store before. */
             dep_drain_start[m] = max2(leaves, dep_drain_start[m] + dep_drain + dep_drain_busy[m]);
+            if (fills) {
+                /* Its line (it missed l1d) comes on the loads' fill path, asked for as it
+                 * drains. */
+                dep_drain_start[m] = dep_fill(m, dep_drain_start[m], fills);
+            }
             dep_drain_busy[m] = busy;
             dep_sb_last[m] = max2(dep_sb_last[m], dep_drain_start[m] + drain + busy);
             dep_sb_free[m][dep_stores_n % dep_sb] = dep_sb_last[m];
@@ -2658,7 +2695,8 @@ static void dep_flush(void)
     }
     dep_step(d, lat, dep_pending_first, dep_pending_end,
              dep_drain + dep_beyond_l1(dep_pending_lat), busy,
-             d->kind == DEP_LOAD && dep_l1_fill ? dep_pending_fills : 0);
+             (d->kind == DEP_LOAD || d->kind == DEP_STORE) && dep_l1_fill ? dep_pending_fills
+                                                                         : 0);
     if (d->masked_store) {
         dep_fetch_stall += dep_masked_store;   /* the next instruction arrives that much later */
     }
@@ -2755,6 +2793,7 @@ static void dep_close(void)
     }
     dep_insns += dep_n + dep_rep_n;
     dep_split += dep_split_n;
+    dep_split_loads += dep_split_loads_n;
     dep_fwd_fails += dep_fwd_fails_n;
     dep_mload_assists += dep_mload_assists_n;
     dep_fill_waits += dep_fill_waits_n;
@@ -3923,6 +3962,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
         if (dep_l1_fill) {
             /* Cycles (ooo) loads waited for the l1d fill path. */
             json_u64(s, "fill_waits", dep_fill_waits, true);
+        }
+        if (dep_split_load) {
+            /* Loads (ooo) across two lines, charged dep_split_load more slots. */
+            json_u64(s, "split_loads", dep_split_loads, true);
         }
         if (dep_fetch_width) {
             /* Fetch groups (ooo), the ones that only fetch a line included. */

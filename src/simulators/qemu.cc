@@ -360,6 +360,7 @@ class QemuSimulator : public Simulator {
       keys.push_back({"split_store_page", core.split_store_page});
     }
     if (core.masked_store) keys.push_back({"masked_store", core.masked_store});
+    if (core.split_load) keys.push_back({"split_load", core.split_load});
     if (core.masked_load_page) keys.push_back({"masked_load_page", core.masked_load_page});
     if (core.l1_fill) keys.push_back({"l1_fill", core.l1_fill});
     if (core.fetch_width) keys.push_back({"fetch_width", core.fetch_width});

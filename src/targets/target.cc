@@ -171,7 +171,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
                  "fetch_next_line", "fetch_stalls", "fetch_width", "forward_fail_drain",
-                 "split_store", "masked_store",
+                 "split_store", "split_load", "masked_store",
                  "masked_load_page", "l1_fill",
                  "forward_latency", "forward_fail", "latency", "units"},
                 {}, where));
@@ -215,9 +215,10 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
     *flag = j.at(key).get<bool>();
   }
   // Cycles, none to many: a mispredict's restart, a masked store's stall, a masked load's
-  // assist, an l1d line fill.
+  // assist, an l1d line fill; and a split load's extra load-unit slots.
   for (auto [key, cycles] : {std::pair<const char*, int*>{"mispredict", &core.mispredict},
                              {"masked_store", &core.masked_store},
+                             {"split_load", &core.split_load},
                              {"masked_load_page", &core.masked_load_page},
                              {"l1_fill", &core.l1_fill}}) {
     if (!j.contains(key)) continue;

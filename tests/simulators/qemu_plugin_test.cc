@@ -1019,12 +1019,55 @@ TEST(QemuPlugin, DependencyTimingLimitsL1Fills) {
   EXPECT_EQ(two_more(",dep_l1_fill=20", "ooo"), 2048 * 20);
   EXPECT_EQ(two_more(",dep_l1_fill=20", "inorder"), 2048 * 20);
   EXPECT_EQ(two_more(",dep_l1_fill=1", "ooo"), 2048 * 3 + 3);
+  // Stores that miss take the same path as they drain: once the store buffer (8) is full,
+  // one store a fill (20 cycles).
+  auto stores = [&](const std::string& opts, int passes) {
+    auto run = RunWithPlugin("x86_64", elf, "dep=on,bpred=off,dep_width=2,dep_store_buffer=8" + opts,
+                             {"stride", "65536", "64", std::to_string(passes), "store"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra").at("dep").at("ooo_cycles").get<int64_t>();
+  };
+  EXPECT_EQ(stores(",dep_l1_fill=20", 4) - stores(",dep_l1_fill=20", 2), 2048 * 20);
+  // Without: 3.5 cycles a store (its data takes an issue slot of its own), and the outer loop.
+  EXPECT_EQ(stores("", 4) - stores("", 2), 2048 * 7 / 2 + 3);
   auto on = extra(",dep_l1_fill=20", 2);
   EXPECT_EQ(on.at("dep_config").at("l1_fill"), 20);
   EXPECT_GT(on.at("dep").at("fill_waits").get<int64_t>(), 0);
   auto off = extra("", 2);
   EXPECT_FALSE(off.at("dep").contains("fill_waits"));
   EXPECT_FALSE(off.at("dep_config").contains("l1_fill"));
+}
+
+// dep_split_load: a load across two l1d lines takes that many more load-unit slots (ooo).
+// run_vstride's 32-byte loads with a 16-byte stride over 16 KiB: every fourth (offset 48 in
+// its line) crosses into the next line. One load unit, and room for the rest (8 wide, 4 ALUs
+// and branch units): the loop runs a load a cycle, so each split load adds one cycle, 256 a
+// pass. The count is in extra.dep.split_loads and the setting in dep_config, only when set.
+TEST(QemuPlugin, DependencyTimingChargesSplitLoads) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto extra = [&](const std::string& opts, int passes) {
+    auto run = RunWithPlugin("x86_64", elf,
+                             "dep=on,bpred=off,dep_width=8,dep_units_load=1,dep_units_alu=4,"
+                             "dep_units_branch=4" + opts,
+                             {"vstride", "16384", "16", std::to_string(passes), "load"});
+    EXPECT_TRUE(run.process.Success()) << run.process.err;
+    return run.stats.at("extra");
+  };
+  auto two_more = [&](const std::string& opts) {
+    return extra(opts, 4).at("dep").at("ooo_cycles").get<int64_t>() -
+           extra(opts, 2).at("dep").at("ooo_cycles").get<int64_t>();
+  };
+  int64_t plain = two_more("");
+  EXPECT_EQ(plain, 2 * 1024);   // the outer loop's instructions hide behind the loads
+  EXPECT_EQ(two_more(",dep_split_load=1"), plain + 2 * 256);
+  EXPECT_EQ(two_more(",dep_split_load=2"), plain + 2 * 2 * 256);
+  auto on = extra(",dep_split_load=1", 2);
+  EXPECT_EQ(on.at("dep_config").at("split_load"), 1);
+  EXPECT_EQ(on.at("dep").at("split_loads"), 2 * 256);
+  auto off = extra("", 2);
+  EXPECT_FALSE(off.at("dep").contains("split_loads"));
+  EXPECT_FALSE(off.at("dep_config").contains("split_load"));
 }
 
 // dep_masked_load_page: a masked load whose vector runs into a page the program never touched
