@@ -55,6 +55,15 @@ TEST(Targets, HostTarget) {
   ASSERT_NE(l3, nullptr);
   EXPECT_EQ(l3->size_bytes, 32 << 20);
   EXPECT_EQ(t->Cache("l4"), nullptr);
+  // The native reference times repeated calls: the simulated call starts the kernel's static
+  // buffers warm. The rvsim targets measure one call, as simulated.
+  EXPECT_TRUE(t->warm_statics);
+  EXPECT_EQ(t->core.split_load, 1);
+  for (const char* rv : {"riscv64-rvsim-p550", "riscv64-rvsim-rocket"}) {
+    auto r = LoadTarget(rv);
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_FALSE(r->warm_statics) << rv;
+  }
 }
 
 TEST(Targets, CrossTargets) {
@@ -117,7 +126,7 @@ TEST(Targets, StrictParseErrors) {
   EXPECT_EQ(msg(With(R"("zzzzzzzz": 1)")),
             "data/targets/foo.json: unknown key 'zzzzzzzz'; valid keys: name, description, isa, "
             "os, cc, cflags, ldflags, runner, simulators, references, caches, branch_predictor, "
-            "build_target, reference_options, mca_cpu, clock_hz, core");
+            "build_target, reference_options, mca_cpu, clock_hz, core, warm_statics");
   EXPECT_EQ(msg(With(R"("cflags": "-O2")")),
             "data/targets/foo.json: key 'cflags': expected an array of strings; got string");
   EXPECT_EQ(msg(With(R"("runner": ["qemu", 3])")),
