@@ -142,6 +142,12 @@ struct CoreConfig {
   // cache; what comes after it goes on (rvsim's store buffer). Overrides forward_fail.
   // "core": {"forward_fail_drain": true}.
   bool forward_fail_drain = false;
+  // Latency of FP adds (and the other operations on the adders: min, max, compares,
+  // conversions) and of FP multiplies, when they differ from latency "fp", which fused
+  // multiply-adds keep; -1: "fp". "core": {"latency": {"fp": 4, "fadd": 3, "fmul": 3}}
+  // (Zen 4, bench/fp_latency_probe.c).
+  int lat_fadd = -1;
+  int lat_fmul = -1;
   std::map<std::string, int> latency = {{"drain", 1},  {"alu", 1},   {"mul", 3},   {"div", 20},
                                         {"fp", 4},     {"fdiv", 15}, {"fmov", 2},
                                         {"branch", 1}, {"store", 1}, {"l1", 3},

@@ -2048,6 +2048,25 @@ static bool opt_dep;
 static uint64_t dep_width = 4, dep_window = 64, dep_mispredict = 10;
 /* Per DEP_* kind (DEP_LOAD: from the level that served it, below). */
 static uint64_t dep_lat[N_DEP_KINDS] = { 1, 3, 20, 4, 15, 2, 1, 0, 1 };
+/*
+ * DEP_FP on the adders and on the multipliers, when set (dep_lat_fadd,
+ * dep_lat_fmul; dep_config "lat_fadd", "lat_fmul" only then): their own
+ * latency instead of dep_lat_fp, which fused multiply-adds keep. Zen 4: 3, 3
+ * and 4.
+ */
+static uint64_t dep_fp_unit_lat[2];
+static bool dep_fp_unit_lat_set[2];
+static const char *const dep_fp_unit_lat_names[2] = { "lat_fadd", "lat_fmul" };
+
+/* The latency of an operation of this kind on this unit. */
+static inline uint64_t dep_op_lat(int kind, int unit)
+{
+    if (kind == DEP_FP && (unit == UNIT_FADD || unit == UNIT_FMUL) &&
+        dep_fp_unit_lat_set[unit - UNIT_FADD]) {
+        return dep_fp_unit_lat[unit - UNIT_FADD];
+    }
+    return dep_lat[kind];
+}
 /* Load-to-use by the data level that served the load: l1d, l2, l3, memory. */
 static uint64_t dep_lat_level[4] = { 3, 12, 40, 150 };
 static const char *const dep_level_names[4] = {
@@ -2611,7 +2630,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             if (m == DEP_OOO) {
                 t = dep_reserve(d->op_unit, t);
             }
-            done[m] = t + dep_lat[d->op_kind];
+            done[m] = t + dep_op_lat(d->op_kind, d->op_unit);
         }
         if (d->dst) {
             s->ready[d->dst] = done[m];
@@ -2683,7 +2702,7 @@ static void dep_flush(void)
     }
     dep_pending = NULL;
     uint64_t lat = d->kind == DEP_LOAD ? max2(dep_pending_lat, dep_lat_level[0])
-                                       : dep_lat[d->kind];
+                                       : dep_op_lat(d->kind, d->unit);
     uint64_t busy = 0;
     if (d->mem_bytes && dep_pending_end && dep_pending_end - dep_pending_first >= d->mem_bytes) {
         dep_pending_end = dep_pending_first + d->mem_bytes - 1;
@@ -2731,7 +2750,7 @@ static void vcpu_dep_exec(unsigned int vcpu_index, void *udata)
         dep_pending_fills = 0;
         return;
     }
-    dep_step(d, dep_lat[d->kind], 0, 0, 0, 0, 0);
+    dep_step(d, dep_op_lat(d->kind, d->unit), 0, 0, 0, 0, 0);
 }
 
 /* dep_lat_level's index of the level that served the latest data access. */
@@ -4024,6 +4043,11 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
                 json_u64(s, dep_lat_names[k] + 4, dep_lat[k], true);
             }
         }
+        for (int k = 0; k < 2; k++) {
+            if (dep_fp_unit_lat_set[k]) {
+                json_u64(s, dep_fp_unit_lat_names[k], dep_fp_unit_lat[k], true);
+            }
+        }
         for (int k = 0; k < N_UNITS; k++) {
             json_u64(s, dep_unit_names[k] + 4, dep_units[k], true);
         }
@@ -4332,6 +4356,12 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_mispredict")) {
         return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_mispredict);
+    }
+    for (int k = 0; k < 2; k++) {
+        if (!strncmp(key, "dep_", 4) && !strcmp(key + 4, dep_fp_unit_lat_names[k])) {
+            dep_fp_unit_lat_set[k] = true;
+            return parse_u64_in(key, val, 0, MAX_DEP_LATENCY, false, &dep_fp_unit_lat[k]);
+        }
     }
     for (int k = 0; k < N_DEP_KINDS; k++) {
         if (dep_lat_names[k] && !strcmp(key, dep_lat_names[k])) {

@@ -361,6 +361,8 @@ class QemuSimulator : public Simulator {
     }
     if (core.masked_store) keys.push_back({"masked_store", core.masked_store});
     if (core.split_load) keys.push_back({"split_load", core.split_load});
+    if (core.lat_fadd >= 0) keys.push_back({"lat_fadd", core.lat_fadd});
+    if (core.lat_fmul >= 0) keys.push_back({"lat_fmul", core.lat_fmul});
     if (core.masked_load_page) keys.push_back({"masked_load_page", core.masked_load_page});
     if (core.l1_fill) keys.push_back({"l1_fill", core.l1_fill});
     if (core.fetch_width) keys.push_back({"fetch_width", core.fetch_width});

@@ -264,9 +264,15 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
     return named_ints(key, fields, high);
   };
   // A load is served by some level: at least one cycle; the other latencies may be none.
-  SIMTUNE_RETURN_IF_ERROR(by_kind("latency", core.latency, [](const std::string& kind) {
-    return kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem" ? 1 : 0;
-  }, 100000));
+  // "fadd" and "fmul" (FP adds and multiplies, when they differ from "fp") only when given.
+  {
+    std::vector<NamedInt> fields;
+    for (auto& [kind, value] : core.latency)
+      fields.push_back({kind, &value, kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem"});
+    fields.push_back({"fadd", &core.lat_fadd, 0});
+    fields.push_back({"fmul", &core.lat_fmul, 0});
+    SIMTUNE_RETURN_IF_ERROR(named_ints("latency", fields, 100000));
+  }
   SIMTUNE_RETURN_IF_ERROR(
       by_kind("units", core.units, [](const std::string&) { return 0; }, 16));
   return core;

@@ -1114,6 +1114,28 @@ TEST(QemuPlugin, DependencyTimingReadsScalarOperandsOwnBytes) {
   EXPECT_EQ(run(10).at("dep_config").at("scalar_bytes"), true);
 }
 
+// dep_lat_fadd / dep_lat_fmul: FP adds and multiplies take their own latency instead of
+// dep_lat_fp, which fused multiply-adds keep. run_dep's chains of vaddsd (13), vmulsd (14) and
+// load-op vfmadd231pd (3), 500 iterations more, each iteration one link. Unset, every one
+// takes dep_lat_fp, and dep_config holds neither key.
+TEST(QemuPlugin, DependencyTimingGivesFpAddsAndMultipliesTheirLatency) {
+  std::string elf = BuildRoiProgram("x86_64", "static");
+  ASSERT_FALSE(elf.empty());
+  const std::string base = ",dep_lat_fp=4";
+  const std::string split = base + ",dep_lat_fadd=3,dep_lat_fmul=5";
+  EXPECT_EQ(X86DepPer500(elf, base, "13"), 500 * 4);
+  EXPECT_EQ(X86DepPer500(elf, base, "14"), 500 * 4);
+  EXPECT_EQ(X86DepPer500(elf, split, "13"), 500 * 3);
+  EXPECT_EQ(X86DepPer500(elf, split, "14"), 500 * 5);
+  EXPECT_EQ(X86DepPer500(elf, split, "3"), X86DepPer500(elf, base, "3"));
+  auto on = X86Dep(elf, split, 10, "13");
+  EXPECT_EQ(on.at("dep_config").at("lat_fadd"), 3);
+  EXPECT_EQ(on.at("dep_config").at("lat_fmul"), 5);
+  auto off = X86Dep(elf, base, 10, "13");
+  EXPECT_FALSE(off.at("dep_config").contains("lat_fadd"));
+  EXPECT_FALSE(off.at("dep_config").contains("lat_fmul"));
+}
+
 // dep=on decodes riscv64 and x86_64 only; on aarch64 it is an error before the guest runs.
 TEST(QemuPlugin, DependencyTimingIsRiscvAndX86Only) {
   std::string elf = BuildRoiProgram("aarch64", "static");

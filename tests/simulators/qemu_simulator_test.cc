@@ -304,10 +304,18 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_EQ(only_when_set("forward_fail_drain", [](CoreConfig& c) { c.forward_fail_drain = true; })
                 .at("forward_fail_drain"),
             true);
+  EXPECT_EQ(only_when_set("split_load", [](CoreConfig& c) { c.split_load = 1; }).at("split_load"), 1);
+  auto fadd = only_when_set("lat_fadd", [](CoreConfig& c) { c.lat_fadd = 3; });
+  EXPECT_EQ(fadd.at("lat_fadd"), 3);
+  EXPECT_FALSE(fadd.contains("lat_fmul"));
+  EXPECT_EQ(only_when_set("lat_fmul", [](CoreConfig& c) { c.lat_fmul = 3; }).at("lat_fmul"), 3);
   // The plugin writes them as the target names them: its record is the target's.
   Target fetching = target;
   fetching.core.fetch_width = 3;
   fetching.core.forward_fail_drain = true;
+  fetching.core.split_load = 1;
+  fetching.core.lat_fadd = 3;
+  fetching.core.lat_fmul = 5;
   SimResult grouped = sim->Simulate(MakeArtifact(elf), fetching);
   ASSERT_TRUE(grouped.ok()) << grouped.message;
   EXPECT_TRUE(sim->MatchesTarget(grouped.stats, fetching));

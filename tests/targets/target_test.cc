@@ -413,6 +413,15 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_EQ(t->core.units.at("alu"), 3);
   EXPECT_EQ(t->core.units.at("fma"), defaults.units.at("fma"));
   EXPECT_EQ(ParseTarget(kMinimal, w)->core.width, defaults.width);
+  // FP adds' and multiplies' own latencies: only when given ("fp" otherwise).
+  EXPECT_EQ(t->core.lat_fadd, -1);
+  EXPECT_EQ(t->core.lat_fmul, -1);
+  EXPECT_FALSE(t->core.latency.count("fadd"));
+  auto fp = ParseTarget(With(R"("core": {"latency": {"fp": 4, "fadd": 3, "fmul": 3}})"), w);
+  ASSERT_TRUE(fp.ok()) << fp.message();
+  EXPECT_EQ(fp->core.lat_fadd, 3);
+  EXPECT_EQ(fp->core.lat_fmul, 3);
+  EXPECT_EQ(fp->core.latency.at("fp"), 4);
 
   auto msg = [&](const std::string& extra) {
     auto r = ParseTarget(With(extra), w);
@@ -478,6 +487,8 @@ TEST(Targets, CoreBlockOverridesDefaults) {
             "t.json: core: window (2) must be at least width (4)");
   EXPECT_EQ(msg(R"("core": {"latency": {"l1": 0}})"),
             "t.json: core: latency: l1 must be in [1, 100000]; got 0");
+  EXPECT_EQ(msg(R"("core": {"latency": {"fadd": -1}})"),
+            "t.json: core: latency: fadd must be in [0, 100000]; got -1");
   EXPECT_EQ(msg(R"("core": {"latency": {"fma": 4}})"),
             "t.json: core: latency: unknown key 'fma'; did you mean 'fmov'?");
   EXPECT_EQ(msg(R"("core": {"units": {"fp": 1}})"),

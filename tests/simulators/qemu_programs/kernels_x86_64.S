@@ -224,7 +224,8 @@ run_raw:
 # mload_area whose next page the program never touches; 11: the same at the end of the next
 # page, whose following page is touched before the ROI; 12: a chain through a scalar FMA
 # (vfmadd231ss (%r12), %xmm1, %xmm0; vmovd %xmm0, %eax; movl %eax, 8(%r12)): the load reads
-# bytes 0-3 (QEMU reads 0-15), the store writes 8-11.
+# bytes 0-3 (QEMU reads 0-15), the store writes 8-11; 13: a chain of FP adds (vaddsd
+# %xmm1, %xmm0, %xmm0); 14: a chain of FP multiplies (vmulsd).
 # Besides the kernel's
 # instruction, each iteration runs subq and jnz (the loop), which carry only rcx.
     .globl run_dep
@@ -318,12 +319,24 @@ run_dep:
     subq $1, %rcx
     jnz 45b
     jmp 39f
-47: vxorps %xmm0, %xmm0, %xmm0
+47: cmpq $12, %r13
+    ja 49f
+    vxorps %xmm0, %xmm0, %xmm0
 48: vfmadd231ss (%r12), %xmm1, %xmm0
     vmovd %xmm0, %eax
     movl %eax, 8(%r12)
     subq $1, %rcx
     jnz 48b
+    jmp 39f
+49: cmpq $13, %r13
+    ja 51f
+50: vaddsd %xmm1, %xmm0, %xmm0
+    subq $1, %rcx
+    jnz 50b
+    jmp 39f
+51: vmulsd %xmm1, %xmm0, %xmm0
+    subq $1, %rcx
+    jnz 51b
 39: vzeroupper
     call simtune_roi_end
     popq %r13
