@@ -316,8 +316,11 @@ class QemuSimulator : public Simulator {
     return out.empty() ? nlohmann::json() : out;
   }
 
-  // The source file whose objects the record started warm (extra.warm_objects.file), or null.
+  // The source file whose objects the record started warm, or null: extra.warm_objects.file
+  // as the plugin writes it, or warm_file in a configuration (Configuration, ConfigurationFor:
+  // what a trained model keeps).
   static nlohmann::json WarmFile(const nlohmann::json& extra) {
+    if (extra.contains("warm_file")) return extra["warm_file"];
     if (!extra.contains("warm_objects") || !extra["warm_objects"].is_object()) return nullptr;
     return extra["warm_objects"].value("file", nlohmann::json());
   }

@@ -384,6 +384,14 @@ TEST(QemuSimulator, WarmStaticsReachThePluginAndTheRecord) {
   EXPECT_TRUE(sim->MatchesTarget(c.stats, cold));
   EXPECT_FALSE(sim->MatchesTarget(w.stats, cold));
   EXPECT_FALSE(sim->MatchesTarget(c.stats, warm));
+  // A configuration as a trained model keeps it (Configuration) matches the same target.
+  SimStats kept;
+  kept.simulator = "qemu";
+  kept.extra = sim->Configuration(w.stats);
+  EXPECT_TRUE(sim->MatchesTarget(kept, warm));
+  EXPECT_FALSE(sim->MatchesTarget(kept, cold));
+  kept.extra = sim->ConfigurationFor(warm);
+  EXPECT_TRUE(sim->MatchesTarget(kept, warm));
 }
 
 // The geometry and predictor of every shipped target are accepted by the plugin, bare-metal

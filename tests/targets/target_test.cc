@@ -59,6 +59,9 @@ TEST(Targets, HostTarget) {
   // buffers warm. The rvsim targets measure one call, as simulated.
   EXPECT_TRUE(t->warm_statics);
   EXPECT_EQ(t->core.split_load, 1);
+  EXPECT_EQ(t->core.lat_fadd, 3);   // bench/fp_latency_probe.c
+  EXPECT_EQ(t->core.lat_fmul, 3);
+  EXPECT_EQ(t->core.latency.at("fp"), 4);
   for (const char* rv : {"riscv64-rvsim-p550", "riscv64-rvsim-rocket"}) {
     auto r = LoadTarget(rv);
     ASSERT_TRUE(r.ok()) << r.message();
