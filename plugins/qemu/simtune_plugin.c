@@ -2054,6 +2054,7 @@ static uint64_t dep_lat[N_DEP_KINDS] = { 1, 3, 20, 4, 15, 2, 1, 0, 1 };
  * latency instead of dep_lat_fp, which fused multiply-adds keep. Zen 4: 3, 3
  * and 4.
  */
+_Static_assert(UNIT_FMUL == UNIT_FADD + 1, "dep_fp_unit_lat is indexed by unit - UNIT_FADD");
 static uint64_t dep_fp_unit_lat[2];
 static bool dep_fp_unit_lat_set[2];
 static const char *const dep_fp_unit_lat_names[2] = { "lat_fadd", "lat_fmul" };
@@ -2328,36 +2329,33 @@ static inline DepSlot *dep_slot(DepSlot *cal, uint64_t t)
 }
 
 /*
- * The first cycle at or after t with unit u and an issue slot free, which it
- * takes (u < 0: an issue slot only).
+ * The first cycle at or after t with unit u free (u < 0: none asked) and, if
+ * issue, an issue slot free; it takes them.
  */
-/* The first cycle from t that unit u has a slot free, taken (no issue slot). */
-static uint64_t dep_reserve_unit(int u, uint64_t t)
+static inline uint64_t dep_take(int u, uint64_t t, bool issue)
 {
     for (;; t++) {
-        DepSlot *unit = dep_units[u] ? dep_slot(dep_calendar[u], t) : NULL;
-        if (!unit || unit->used < dep_units[u]) {
+        DepSlot *unit = u >= 0 && dep_units[u] ? dep_slot(dep_calendar[u], t) : NULL;
+        DepSlot *any = issue ? dep_slot(dep_issue_calendar, t) : NULL;
+        if ((!unit || unit->used < dep_units[u]) && (!any || any->used < dep_issue)) {
             if (unit) {
                 unit->used++;
+            }
+            if (any) {
+                any->used++;
             }
             return t;
         }
     }
 }
 
+/*
+ * The first cycle at or after t with unit u and an issue slot free, which it
+ * takes (u < 0: an issue slot only).
+ */
 static uint64_t dep_reserve(int u, uint64_t t)
 {
-    for (;; t++) {
-        DepSlot *unit = u >= 0 && dep_units[u] ? dep_slot(dep_calendar[u], t) : NULL;
-        DepSlot *any = dep_slot(dep_issue_calendar, t);
-        if ((!unit || unit->used < dep_units[u]) && any->used < dep_issue) {
-            if (unit) {
-                unit->used++;
-            }
-            any->used++;
-            return t;
-        }
-    }
+    return dep_take(u, t, true);
 }
 
 /* The memory instruction waiting for its access (its callback comes after). */
@@ -2608,7 +2606,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
                 ((first ^ end) >> split_line_shift)) {
                 /* Its other half: the load's value once both are read. */
                 for (uint64_t k = 0; k < dep_split_load; k++) {
-                    start = dep_reserve_unit(d->unit, start);
+                    start = dep_take(d->unit, start, false);   /* no issue slot */
                 }
                 dep_split_loads_n++;
             }

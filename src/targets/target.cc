@@ -256,23 +256,19 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
       "split_store", {{"line", &core.split_store_line, 0}, {"page", &core.split_store_page, 0}},
       100000));
   // "latency" and "units": objects whose keys are the defaults' kinds, each value in
-  // [low(kind), high].
+  // [low(kind), high], and the optional fields `more`.
   auto by_kind = [&](const char* key, std::map<std::string, int>& values, auto low,
-                     int64_t high) -> Status {
+                     int64_t high, std::vector<NamedInt> more = {}) -> Status {
     std::vector<NamedInt> fields;
     for (auto& [kind, value] : values) fields.push_back({kind, &value, low(kind)});
+    fields.insert(fields.end(), more.begin(), more.end());
     return named_ints(key, fields, high);
   };
   // A load is served by some level: at least one cycle; the other latencies may be none.
   // "fadd" and "fmul" (FP adds and multiplies, when they differ from "fp") only when given.
-  {
-    std::vector<NamedInt> fields;
-    for (auto& [kind, value] : core.latency)
-      fields.push_back({kind, &value, kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem"});
-    fields.push_back({"fadd", &core.lat_fadd, 0});
-    fields.push_back({"fmul", &core.lat_fmul, 0});
-    SIMTUNE_RETURN_IF_ERROR(named_ints("latency", fields, 100000));
-  }
+  SIMTUNE_RETURN_IF_ERROR(by_kind("latency", core.latency, [](const std::string& kind) {
+    return kind == "l1" || kind == "l2" || kind == "l3" || kind == "mem" ? 1 : 0;
+  }, 100000, {{"fadd", &core.lat_fadd, 0}, {"fmul", &core.lat_fmul, 0}}));
   SIMTUNE_RETURN_IF_ERROR(
       by_kind("units", core.units, [](const std::string&) { return 0; }, 16));
   return core;
