@@ -103,6 +103,12 @@ struct CoreConfig {
   // more (rvsim 2.1's front end). 0: fetch limits nothing but its l1i-miss stalls.
   // "core": {"fetch_width": 3}.
   int fetch_width = 0;
+  // The in-order model fetches one instruction a cycle, from one l1i line: a 4-byte
+  // instruction straddling two lines costs a cycle more unless the line of its first half was
+  // the one fetched just before; fetch runs a few cycles ahead, so the cost shows where the
+  // back end keeps pace (rvsim 2.1's in-order front end, Rocket: a memset byte loop whose
+  // store straddles takes 5 cycles an iteration instead of 4). "core": {"inorder_fetch": true}.
+  bool inorder_fetch = false;
   bool fetch_stalls = true;       // an l1i miss stalls the front end (the kernel runs once, cold,
                                   // as on rvsim); false: never (a reference that times warm
                                   // repetitions, as x86_64-host's native one does)

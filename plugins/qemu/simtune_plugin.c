@@ -2236,8 +2236,18 @@ static uint64_t dep_fetch_next;   /* the line fetched with the latest that stall
  */
 #define DEP_FETCH_AHEAD 4
 static uint64_t dep_fetch_width;
+/*
+ * inorder, with dep_inorder_fetch: fetch as above, one instruction a group
+ * (a single-issue front end: Rocket's, rvsim's in-order model), so that a
+ * 4-byte instruction across two lines, the line of its first half not the
+ * one fetched just before, costs a cycle more where fetch binds. Off: none.
+ */
+static bool dep_inorder_fetch;
 static unsigned int dep_fetch_line_shift = 6;   /* l1i's line; 64 bytes without caches */
-static uint64_t dep_fg_cycle, dep_fg_n, dep_fg_line, dep_fg_next_pc;   /* the latest group */
+typedef struct {
+    uint64_t cycle, n, line, next_pc;   /* the latest group */
+} DepFetch;
+static DepFetch dep_fg[N_DEP_MODELS];
 static uint64_t dep_fetch_groups, dep_fetch_groups_n;   /* closed intervals; this one */
 static uint64_t dep_insns;        /* and in closed intervals */
 static uint64_t dep_rep_n;        /* rep string iterations skipped, this interval */
@@ -2421,8 +2431,9 @@ static void dep_reset(void)
     dep_mload_assists_n = 0;
     dep_fetch_stall = 0;
     dep_fetch_next = 0;
-    dep_fg_cycle = dep_fg_n = dep_fg_next_pc = 0;
-    dep_fg_line = UINT64_MAX;
+    for (int m = 0; m < N_DEP_MODELS; m++) {
+        dep_fg[m] = (DepFetch){ 0, 0, UINT64_MAX, 0 };
+    }
     dep_fetch_groups_n = 0;
     dep_n = 0;
     dep_rep_n = 0;
@@ -2491,30 +2502,32 @@ static void dep_store_record(const uint64_t done[N_DEP_MODELS],
 }
 
 /*
- * ooo: when the fetch group of instruction d comes (see dep_fetch_width);
- * prev: when the instruction before it dispatched; redirect: when fetch
- * restarts after a mispredict.
+ * Model m's fetch: when the fetch group of instruction d comes (see
+ * dep_fetch_width; groups of up to `width`); prev: when the instruction
+ * before it started (ooo: dispatched); redirect: when fetch restarts after a
+ * mispredict. Groups that fetch only a line count in dep_fetch_groups_n (ooo).
  */
-static uint64_t dep_fetch_group(const DepInsn *d, uint64_t prev, uint64_t redirect)
+static uint64_t dep_fetch_group(int m, const DepInsn *d, uint64_t width, uint64_t prev,
+                                uint64_t redirect)
 {
+    DepFetch *g = &dep_fg[m];
     uint64_t line = d->pc >> dep_fetch_line_shift;
     bool straddles = d->size > 2 && ((d->pc + d->size - 1) >> dep_fetch_line_shift) != line;
-    if (straddles || dep_fg_n == dep_fetch_width || d->pc != dep_fg_next_pc ||
-        line != dep_fg_line) {
-        uint64_t t = dep_fg_cycle + 1;
-        if (straddles && line != dep_fg_line) {
+    if (straddles || g->n == width || d->pc != g->next_pc || line != g->line) {
+        uint64_t t = g->cycle + 1;
+        if (straddles && line != g->line) {
             t++;   /* a group that only fetches its first line */
-            dep_fetch_groups_n++;
+            dep_fetch_groups_n += m == DEP_OOO;
         }
         t = max2(t, prev > DEP_FETCH_AHEAD ? prev - DEP_FETCH_AHEAD : 0);
-        dep_fg_cycle = max2(t, redirect);
-        dep_fg_n = 0;
-        dep_fg_line = straddles ? line + 1 : line;
-        dep_fetch_groups_n++;
+        g->cycle = max2(t, redirect);
+        g->n = 0;
+        g->line = straddles ? line + 1 : line;
+        dep_fetch_groups_n += m == DEP_OOO;
     }
-    dep_fg_n++;
-    dep_fg_next_pc = d->pc + d->size;
-    return dep_fg_cycle;
+    g->n++;
+    g->next_pc = d->pc + d->size;
+    return g->cycle;
 }
 
 /*
@@ -2538,6 +2551,9 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
         if (m == DEP_INORDER) {
             start = max2(s->last + 1, s->redirect);
             start = max2(start, s->last + dep_fetch_stall);
+            if (dep_inorder_fetch) {
+                start = max2(start, dep_fetch_group(m, d, 1, s->last, s->redirect));
+            }
             if (buffered) {
                 start = max2(start, dep_sb_free[m][dep_stores_n % dep_sb]);
             }
@@ -2551,7 +2567,7 @@ static void dep_step(const DepInsn *d, uint64_t lat, uint64_t first, uint64_t en
             }
             disp = max2(disp, s->redirect);
             if (dep_fetch_width) {
-                disp = max2(disp, dep_fetch_group(d, prev, s->redirect));
+                disp = max2(disp, dep_fetch_group(m, d, dep_fetch_width, prev, s->redirect));
             }
             if (buffered) {
                 disp = max2(disp, dep_sb_free[m][dep_stores_n % dep_sb]);
@@ -4010,6 +4026,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
             /* Only when on: records from before the option match. */
             g_string_append(s, "\"forward_fail_drain\":true,");
         }
+        if (dep_inorder_fetch) {
+            /* Only when on: records from before the option match. */
+            g_string_append(s, "\"inorder_fetch\":true,");
+        }
         if (dep_split_store_line || dep_split_store_page) {
             /* Only when set: records from before the options match. */
             json_u64(s, "split_store_line", dep_split_store_line, true);
@@ -4314,6 +4334,9 @@ static bool parse_option(const char *arg)
     }
     if (!strcmp(key, "dep_forward_fail_drain")) {
         return parse_bool(key, val, &dep_forward_fail_drain);
+    }
+    if (!strcmp(key, "dep_inorder_fetch")) {
+        return parse_bool(key, val, &dep_inorder_fetch);
     }
     if (!strcmp(key, "dep_fetch_width")) {
         return parse_u64_in(key, val, 0, 16, false, &dep_fetch_width);

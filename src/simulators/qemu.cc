@@ -392,6 +392,7 @@ class QemuSimulator : public Simulator {
     // stalls) stay valid.
     if (!core.fetch_stalls) c["fetch_stalls"] = false;
     if (core.forward_fail_drain) c["forward_fail_drain"] = true;   // likewise, only when on
+    if (core.inorder_fetch) c["inorder_fetch"] = true;             // likewise
     // x86_64: scalar SSE/AVX memory operands count their own 4 or 8 bytes, not the 16 QEMU
     // reads for some (the plugin's DepInsn.mem_bytes); records from before lack the key.
     if (target.isa == "x86_64") c["scalar_bytes"] = true;
@@ -422,6 +423,7 @@ class QemuSimulator : public Simulator {
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       if (!core.fetch_stalls) args.push_back("dep_fetch_stalls=off");
       if (core.forward_fail_drain) args.push_back("dep_forward_fail_drain=on");
+      if (core.inorder_fetch) args.push_back("dep_inorder_fetch=on");
       for (const auto& [key, cycles] : OptionalDepKeys(core))
         args.push_back("dep_" + key + "=" + std::to_string(cycles));
       for (const auto& [kind, cycles] : core.latency)

@@ -170,7 +170,7 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   SIMTUNE_RETURN_IF_ERROR(
       CheckKeys(j,
                 {"width", "issue", "window", "mispredict", "store_buffer", "load_queue", "forward",
-                 "fetch_next_line", "fetch_stalls", "fetch_width", "forward_fail_drain",
+                 "fetch_next_line", "fetch_stalls", "fetch_width", "forward_fail_drain", "inorder_fetch",
                  "split_store", "split_load", "masked_store",
                  "masked_load_page", "l1_fill",
                  "forward_latency", "forward_fail", "latency", "units"},
@@ -208,7 +208,8 @@ Result<CoreConfig> ParseCore(const json& j, const std::string& where) {
   for (auto [key, flag] : {std::pair<const char*, bool*>{"forward", &core.forward},
                            {"fetch_next_line", &core.fetch_next_line},
                            {"fetch_stalls", &core.fetch_stalls},
-                           {"forward_fail_drain", &core.forward_fail_drain}}) {
+                           {"forward_fail_drain", &core.forward_fail_drain},
+                           {"inorder_fetch", &core.inorder_fetch}}) {
     if (!j.contains(key)) continue;
     if (!j.at(key).is_boolean())
       return Error{where + ": " + key + " must be true or false; got " + j.at(key).dump()};

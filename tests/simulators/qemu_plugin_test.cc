@@ -766,6 +766,35 @@ TEST(QemuPlugin, DependencyTimingFetchesGroupsFromOneLine) {
   EXPECT_EQ(on.at("dep").at("inorder_cycles"), off.at("dep").at("inorder_cycles"));
 }
 
+// dep_inorder_fetch=on: the in-order model fetches one instruction a cycle from one line, and
+// a 4-byte instruction straddling two lines costs a cycle more unless its first line was the
+// one fetched just before. run_dep's six-instruction loops (caches and predictor off): in one
+// line (4) and crossing into the next between two instructions (5), six cycles an iteration
+// either way; starting with a straddler (6), seven, since the branch back comes from the second
+// line. Off: six each. The out-of-order model is not affected.
+TEST(QemuPlugin, DependencyTimingInOrderFetchPaysForStraddlers) {
+  std::string elf = BuildRoiProgram("riscv64", "static");
+  ASSERT_FALSE(elf.empty());
+  auto opts = [](bool on) {
+    return std::string("dep=on,bpred=off,cache=off,dep_inorder_fetch=") + (on ? "on" : "off");
+  };
+  auto per_iteration = [&](int which, bool on, const char* key) {
+    return DepPerIteration(elf, opts(on), which, key);
+  };
+  EXPECT_NEAR(per_iteration(4, true, "inorder_cycles"), 6.0, 0.01);
+  EXPECT_NEAR(per_iteration(5, true, "inorder_cycles"), 6.0, 0.01);
+  EXPECT_NEAR(per_iteration(6, true, "inorder_cycles"), 7.0, 0.01);
+  for (int which : {4, 5, 6}) {
+    EXPECT_NEAR(per_iteration(which, false, "inorder_cycles"), 6.0, 0.01) << which;
+    EXPECT_NEAR(per_iteration(which, true, "ooo_cycles"),
+                per_iteration(which, false, "ooo_cycles"), 1e-9)
+        << which;
+  }
+  auto on = RunDep(elf, opts(true), 6, 10), off = RunDep(elf, opts(false), 6, 10);
+  EXPECT_EQ(on.at("dep_config").at("inorder_fetch"), true);
+  EXPECT_FALSE(off.at("dep_config").contains("inorder_fetch"));
+}
+
 // dep_forward_fail_drain=on: a load that stores still in the buffer only partly cover (run_dep
 // 7: sw, then ld of those 4 bytes and 4 more) waits until they have drained, then reads the
 // cache; forwarding serves a load one store covers (run_dep 2: sd, ld of the same 8 bytes) as

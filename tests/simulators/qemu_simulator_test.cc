@@ -304,6 +304,9 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   EXPECT_EQ(only_when_set("forward_fail_drain", [](CoreConfig& c) { c.forward_fail_drain = true; })
                 .at("forward_fail_drain"),
             true);
+  EXPECT_EQ(only_when_set("inorder_fetch", [](CoreConfig& c) { c.inorder_fetch = true; })
+                .at("inorder_fetch"),
+            true);
   EXPECT_EQ(only_when_set("split_load", [](CoreConfig& c) { c.split_load = 1; }).at("split_load"), 1);
   auto fadd = only_when_set("lat_fadd", [](CoreConfig& c) { c.lat_fadd = 3; });
   EXPECT_EQ(fadd.at("lat_fadd"), 3);
@@ -313,6 +316,7 @@ TEST(QemuSimulator, DependencyTimingUsesTheTargetsCore) {
   Target fetching = target;
   fetching.core.fetch_width = 3;
   fetching.core.forward_fail_drain = true;
+  fetching.core.inorder_fetch = true;
   fetching.core.split_load = 1;
   fetching.core.lat_fadd = 3;
   fetching.core.lat_fmul = 5;

@@ -446,6 +446,10 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   EXPECT_TRUE(ParseTarget(With(R"("core": {"forward_fail_drain": true})"), w)->core.forward_fail_drain);
   EXPECT_EQ(msg(R"("core": {"forward_fail_drain": "yes"})"),
             "t.json: core: forward_fail_drain must be true or false; got \"yes\"");
+  EXPECT_FALSE(t->core.inorder_fetch);
+  EXPECT_TRUE(ParseTarget(With(R"("core": {"inorder_fetch": true})"), w)->core.inorder_fetch);
+  EXPECT_EQ(msg(R"("core": {"inorder_fetch": 1})"),
+            "t.json: core: inorder_fetch must be true or false; got 1");
   EXPECT_EQ(t->core.split_store_line, 0);
   EXPECT_EQ(t->core.split_store_page, 0);
   auto split = ParseTarget(With(R"("core": {"split_store": {"page": 33}})"), w);
