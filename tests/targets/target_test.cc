@@ -515,6 +515,13 @@ TEST(Targets, CoreBlockOverridesDefaults) {
   ASSERT_TRUE(rocket.ok()) << rocket.message();
   EXPECT_EQ(rocket->core.width, 1);
   EXPECT_EQ(rocket->core.latency.at("mul"), 8);
+  // As bench/rvsim_core_probe measures rvsim's Rocket model: load-to-use 3, moves 4, a
+  // mispredict 6 cycles, one instruction fetched a cycle.
+  EXPECT_EQ(rocket->core.latency.at("l1"), 3);
+  EXPECT_EQ(rocket->core.latency.at("fmov"), 4);
+  EXPECT_EQ(rocket->core.mispredict, 6);
+  EXPECT_TRUE(rocket->core.inorder_fetch);
+  EXPECT_FALSE(p550->core.inorder_fetch);
 }
 
 }  // namespace
