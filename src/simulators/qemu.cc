@@ -376,6 +376,16 @@ class QemuSimulator : public Simulator {
     return keys;
   }
 
+  // The core's switches that the plugin's dep_config holds only when on (so the records and
+  // models from before each existed stay valid), as dep_config names them; the plugin option
+  // is "dep_" + the name + "=on".
+  static std::vector<std::string> OptionalDepFlags(const CoreConfig& core) {
+    std::vector<std::string> flags;
+    if (core.forward_fail_drain) flags.push_back("forward_fail_drain");
+    if (core.inorder_fetch) flags.push_back("inorder_fetch");
+    return flags;
+  }
+
   // extra.dep_config as the plugin writes it for this target's core.
   static nlohmann::json DepConfig(const Target& target) {
     const CoreConfig& core = target.core;
@@ -391,8 +401,7 @@ class QemuSimulator : public Simulator {
     // Only when off: the records and models from before the key existed (all with fetch
     // stalls) stay valid.
     if (!core.fetch_stalls) c["fetch_stalls"] = false;
-    if (core.forward_fail_drain) c["forward_fail_drain"] = true;   // likewise, only when on
-    if (core.inorder_fetch) c["inorder_fetch"] = true;             // likewise
+    for (const auto& flag : OptionalDepFlags(core)) c[flag] = true;
     // x86_64: scalar SSE/AVX memory operands count their own 4 or 8 bytes, not the 16 QEMU
     // reads for some (the plugin's DepInsn.mem_bytes); records from before lack the key.
     if (target.isa == "x86_64") c["scalar_bytes"] = true;
@@ -422,8 +431,7 @@ class QemuSimulator : public Simulator {
       args.push_back(std::string("dep_fetch_next_line=") + (core.fetch_next_line ? "on" : "off"));
       args.push_back(std::string("dep_forward=") + (core.forward ? "on" : "off"));
       if (!core.fetch_stalls) args.push_back("dep_fetch_stalls=off");
-      if (core.forward_fail_drain) args.push_back("dep_forward_fail_drain=on");
-      if (core.inorder_fetch) args.push_back("dep_inorder_fetch=on");
+      for (const auto& flag : OptionalDepFlags(core)) args.push_back("dep_" + flag + "=on");
       for (const auto& [key, cycles] : OptionalDepKeys(core))
         args.push_back("dep_" + key + "=" + std::to_string(cycles));
       for (const auto& [kind, cycles] : core.latency)
